@@ -1,0 +1,114 @@
+"""Building the running bot: storage, fetcher, poller, sender and Telegram handlers in one app.
+
+`build_app(settings)` returns a python-telegram-bot `Application`. Polling runs on the
+application's own job queue (APScheduler's AsyncIOScheduler inside PTB): it starts and stops with
+the application, and its jobs get the bot without extra wiring.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from telegram.ext import Application, ContextTypes, Defaults
+
+from bot.settings import Settings
+from handlers.commands import COMMANDS, Services, build_command_handlers, on_error
+from handlers.sender import Sender
+from news.fetch import Fetcher
+from news.ingest import Poller, PollSettings
+from storage import SqlStorage, open_storage
+
+logger = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def open_synced_storage(settings: Settings, clock: Callable[[], datetime]) -> SqlStorage:
+    """Open (and migrate) the database and sync the configured sources into it."""
+    storage = await open_storage(settings.database_url)
+    await storage.sync_sources(settings.sources, now=clock())
+    return storage
+
+
+def tick_period(interval: timedelta) -> timedelta:
+    """How often the scheduler looks for due sources: a tenth of the interval, 1 s to 30 s."""
+    return min(max(interval / 10, timedelta(seconds=1)), timedelta(seconds=30))
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The long-lived parts the jobs use, opened in post_init and closed in post_shutdown."""
+
+    storage: SqlStorage
+    fetcher: Fetcher
+    poller: Poller
+    sender: Sender
+
+
+def build_app(
+    settings: Settings,
+    *,
+    storage: SqlStorage | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Application:  # type: ignore[type-arg]
+    """The whole bot, ready for `run_polling()`; tests pass their own storage and clock."""
+    token = settings.require_token()
+    runtime: dict[str, Runtime] = {}
+
+    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+        store = storage or await open_synced_storage(settings, clock)
+        if storage is not None:
+            await store.sync_sources(settings.sources, now=clock())
+        fetcher = Fetcher()
+        poller = Poller(store, fetcher, PollSettings(interval=settings.poll_interval))
+        runtime["live"] = Runtime(store, fetcher, poller, Sender(application.bot, store, clock))
+        for handler in build_command_handlers(
+            Services(storage=store, clock=clock, admins=settings.admins)
+        ):
+            application.add_handler(handler)
+        await application.bot.set_my_commands(list(COMMANDS))
+        assert application.job_queue is not None
+        application.job_queue.run_repeating(
+            poll_tick,
+            interval=tick_period(settings.poll_interval),
+            first=0.0,
+            name="poll",
+            job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+        )
+        logger.info("Newsbot started with %d sources", len(settings.sources))
+
+    async def poll_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+        live = runtime["live"]
+        for outcome in await live.poller.poll_due(clock()):
+            if outcome.status == "error":
+                logger.warning("poll %s", outcome.summary_line())
+            elif outcome.new_stories:
+                logger.info("poll %s", outcome.summary_line())
+        report = await live.sender.send_pending()
+        if report.sent or report.failed:
+            logger.info("sent %d stories, %d failed", report.sent, report.failed)
+
+    async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+        live = runtime.pop("live", None)
+        if live is not None:
+            await live.fetcher.aclose()
+            if storage is None:
+                await live.storage.close()
+
+    application = (
+        Application.builder()
+        .token(token)
+        .base_url(settings.telegram_api_url)
+        .base_file_url(settings.telegram_api_url.removesuffix("/bot") + "/file/bot")
+        .defaults(Defaults(tzinfo=UTC))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    application.add_error_handler(on_error)
+    return application

@@ -1,0 +1,41 @@
+"""Logging set-up that never lets the bot token reach a log line.
+
+httpx logs every request URL at INFO, and Bot API URLs contain the token; its logger is kept at
+WARNING, and a filter on every handler masks the token wherever else it might appear.
+"""
+
+from __future__ import annotations
+
+import logging
+
+
+class TokenMask(logging.Filter):
+    """Replaces the token in a record's rendered message with a placeholder."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg = message.replace(self.token, "<TOKEN>")
+            record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            if self.token in text:
+                record.exc_text = text.replace(self.token, "<TOKEN>")
+        return True
+
+
+def configure_logging(token: str | None, level: int = logging.INFO) -> None:
+    """Log to stderr with timestamps; quiet httpx; mask `token` everywhere."""
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if token:
+        mask = TokenMask(token)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(mask)

@@ -1,0 +1,145 @@
+"""Settings from the environment (and an optional `.env`), validated once at start.
+
+A bad value stops start-up with a `ConfigError` that names the variable and says what to set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from news.errors import ConfigError, SourceError
+from news.sources import parse_sources_text, read_sources_file
+from news.text import is_web_url
+from storage import async_url
+
+DEFAULT_API_URL = "https://api.telegram.org/bot"
+DEFAULT_DATABASE_URL = "sqlite:///newsbot.db"
+DEFAULT_POLL_INTERVAL = 300
+_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Newsbot's configuration; build it with `Settings.from_environment()`."""
+
+    telegram_bot_token: str | None
+    telegram_api_url: str = DEFAULT_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    sources: tuple[str, ...] = ()
+    poll_interval: timedelta = timedelta(seconds=DEFAULT_POLL_INTERVAL)
+    admins: frozenset[int] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_environment(
+        cls, environ: Mapping[str, str] | None = None, *, env_file: Path | None = Path(".env")
+    ) -> Settings:
+        """Read and validate every setting; variables already set win over `.env`."""
+        values: dict[str, str] = {}
+        if env_file is not None and env_file.is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        return cls(
+            telegram_bot_token=_token(values.get("TELEGRAM_BOT_TOKEN")),
+            telegram_api_url=_api_url(values.get("TELEGRAM_API_URL")),
+            database_url=_database_url(values.get("DATABASE_URL")),
+            sources=_sources(values.get("NEWSBOT_SOURCES")),
+            poll_interval=_poll_interval(values.get("NEWSBOT_POLL_INTERVAL")),
+            admins=_admins(values.get("NEWSBOT_ADMINS")),
+        )
+
+    def require_token(self) -> str:
+        """The bot token, or a `ConfigError` telling the user how to get one and set it."""
+        if not self.telegram_bot_token:
+            raise ConfigError(
+                "TELEGRAM_BOT_TOKEN is not set. Create a bot with @BotFather in Telegram, then "
+                "run: TELEGRAM_BOT_TOKEN=<token> make run (or put it in a .env file)."
+            )
+        return self.telegram_bot_token
+
+
+def _blank(value: str | None) -> bool:
+    return value is None or not value.strip()
+
+
+def _token(value: str | None) -> str | None:
+    if _blank(value):
+        return None
+    assert value is not None
+    token = value.strip()
+    if not _TOKEN.match(token):
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN does not look like a bot token (digits, a colon, then letters, "
+            "digits, - or _), as @BotFather gives it."
+        )
+    return token
+
+
+def _api_url(value: str | None) -> str:
+    if _blank(value):
+        return DEFAULT_API_URL
+    assert value is not None
+    url = value.strip()
+    if not is_web_url(url):
+        raise ConfigError(
+            f"TELEGRAM_API_URL must be an http(s) URL such as {DEFAULT_API_URL}, got {url!r}"
+        )
+    return url
+
+
+def _database_url(value: str | None) -> str:
+    url = DEFAULT_DATABASE_URL if _blank(value) else str(value).strip()
+    try:
+        async_url(url)
+    except ConfigError as error:
+        raise ConfigError(
+            f"{error} (examples: {DEFAULT_DATABASE_URL}, postgresql://user@localhost/newsbot)"
+        ) from error
+    return url
+
+
+def _sources(value: str | None) -> tuple[str, ...]:
+    try:
+        if _blank(value):
+            bundled = resources.files("bot").joinpath("default_sources.txt").read_text("utf-8")
+            return tuple(parse_sources_text(bundled, origin="bundled sources"))
+        assert value is not None
+        return tuple(read_sources_file(Path(value.strip()).expanduser()))
+    except SourceError as error:
+        raise ConfigError(f"NEWSBOT_SOURCES: {error}") from error
+
+
+def _poll_interval(value: str | None) -> timedelta:
+    if _blank(value):
+        return timedelta(seconds=DEFAULT_POLL_INTERVAL)
+    assert value is not None
+    text = value.strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(
+            f"NEWSBOT_POLL_INTERVAL must be a whole number of seconds, at least 1, got {text!r}"
+        )
+    return timedelta(seconds=int(text))
+
+
+def _admins(value: str | None) -> frozenset[int]:
+    if _blank(value):
+        return frozenset()
+    assert value is not None
+    admins = set()
+    for part in value.split(","):
+        item = part.strip()
+        if not item:
+            continue
+        if not item.lstrip("-").isdigit():
+            raise ConfigError(
+                f"NEWSBOT_ADMINS must be Telegram user ids separated by commas, got {item!r}"
+            )
+        admins.add(int(item))
+    return frozenset(admins)

@@ -1,0 +1,248 @@
+"""The bot's commands: /start, /help, /subscribe, /unsubscribe, /subscriptions, /latest, /sources.
+
+Each callback is short: it parses what the user typed, asks storage through `news.ports.Storage`,
+and answers with text from `handlers.render`. Whatever a user types gets an answer; a topic that
+cannot be understood gets the reason, never silence or a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import BaseHandler, CommandHandler, ContextTypes, MessageHandler, filters
+
+from handlers.render import latest_messages, sources_message
+from news.errors import TopicError
+from news.ports import Storage
+from news.topics import parse_topic
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LATEST = 5
+MAX_LATEST = 20
+MAX_SUBSCRIPTIONS = 50
+
+COMMANDS = (
+    BotCommand("latest", "Newest stories on a topic: /latest ukraine"),
+    BotCommand("subscribe", "Get new stories on a topic pushed to you"),
+    BotCommand("unsubscribe", "Stop a topic"),
+    BotCommand("subscriptions", "Your topics"),
+    BotCommand("sources", "The feeds the bot reads and how they are doing"),
+    BotCommand("help", "How to use the bot"),
+    BotCommand("start", "Start the bot"),
+)
+
+WELCOME = (
+    "<b>Hello! I am a news bot.</b>\n\n"
+    "I read news feeds all day and send you the stories on the topics you follow, "
+    "each one once, as it appears.\n\n"
+    "• /subscribe ukraine — get new Ukraine stories pushed here\n"
+    "• /latest ukraine — the newest Ukraine stories right now\n"
+    "• /help — everything I can do"
+)
+
+HELP = (
+    "<b>What I can do</b>\n\n"
+    "/subscribe <i>topic</i> — push every new story on the topic to this chat\n"
+    "/unsubscribe <i>topic</i> — stop pushing a topic\n"
+    "/subscriptions — the topics this chat follows\n"
+    f"/latest <i>topic</i> [<i>n</i>] — the newest stories on a topic ({DEFAULT_LATEST} by "
+    f"default, up to {MAX_LATEST}); /latest alone lists the newest stories of all\n"
+    "/sources — the feeds I read and how they are doing\n\n"
+    "<b>Topics</b>: one or more words; a story must contain all of them. Case, accents and "
+    "word endings do not matter: <code>ukraine</code> also finds “Ukraine's”, "
+    "<code>peace talks</code> finds “talk of peace”. Parentheses are not supported.\n"
+    "In groups, commands work with or without @botname."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the command callbacks need, handed in by the composition root."""
+
+    storage: Storage
+    clock: Callable[[], datetime]
+    admins: frozenset[int] = frozenset()
+
+
+def split_count(words: Sequence[str]) -> tuple[str, int | None]:
+    """`/latest ukraine 10` → ("ukraine", 10); a lone number is a topic, not a count."""
+    if len(words) >= 2 and words[-1].isdigit() and len(words[-1]) <= 4:
+        return " ".join(words[:-1]), int(words[-1])
+    return " ".join(words), None
+
+
+async def _reply(update: Update, text: str) -> None:
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(
+            text,
+            parse_mode=ParseMode.HTML,
+            do_quote=False,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+
+
+CommandCallbackHandler = BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]
+
+
+def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
+    """The handlers in the order they are tried."""
+    storage = services.storage
+
+    async def remember_chat(update: Update) -> int | None:
+        chat = update.effective_chat
+        if chat is None:
+            return None
+        title = chat.title or chat.full_name or chat.username
+        await storage.upsert_chat(chat.id, kind=chat.type, title=title, now=services.clock())
+        return chat.id
+
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await remember_chat(update)
+        await _reply(update, WELCOME)
+
+    async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await _reply(update, HELP)
+
+    async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        raw = " ".join(context.args or ())
+        if not raw.strip():
+            await _reply(update, "Which topic? For example: /subscribe ukraine")
+            return
+        try:
+            topic = parse_topic(raw)
+        except TopicError as error:
+            await _reply(update, escape(str(error)))
+            return
+        chat_id = await remember_chat(update)
+        if chat_id is None:
+            return
+        existing = await storage.subscriptions(chat_id)
+        if len(existing) >= MAX_SUBSCRIPTIONS and topic.text not in {s.topic for s in existing}:
+            await _reply(
+                update,
+                f"This chat follows {len(existing)} topics, the most I keep. "
+                "/unsubscribe one first.",
+            )
+            return
+        if await storage.subscribe(chat_id, topic.text, now=services.clock()):
+            await _reply(
+                update,
+                f"Subscribed to: <b>{escape(topic.text)}</b>\n"
+                "New stories on it will be sent here as they appear. "
+                f"For what is already out: /latest {escape(topic.text)}",
+            )
+        else:
+            await _reply(update, f"You already follow <b>{escape(topic.text)}</b>.")
+
+    async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        raw = " ".join(context.args or ())
+        current = [s.topic for s in await storage.subscriptions(chat.id)]
+        if not raw.strip():
+            hint = (
+                "Your topics: " + ", ".join(escape(t) for t in current)
+                if current
+                else "You follow no topics."
+            )
+            await _reply(update, f"Which topic? For example: /unsubscribe ukraine\n{hint}")
+            return
+        try:
+            topic = parse_topic(raw)
+        except TopicError as error:
+            await _reply(update, escape(str(error)))
+            return
+        if await storage.unsubscribe(chat.id, topic.text):
+            await _reply(update, f"Unsubscribed from: <b>{escape(topic.text)}</b>")
+        else:
+            listing = ", ".join(escape(t) for t in current) if current else "none"
+            await _reply(
+                update,
+                f"You do not follow <b>{escape(topic.text)}</b>. Your topics: {listing}",
+            )
+
+    async def list_subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        current = await storage.subscriptions(chat.id)
+        if not current:
+            await _reply(update, "This chat follows no topics yet. Try /subscribe ukraine")
+            return
+        lines = [f"• {escape(s.topic)}" for s in current]
+        await _reply(update, "<b>Your topics</b>\n" + "\n".join(lines))
+
+    async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        raw, count = split_count(context.args or ())
+        note = ""
+        if count is None:
+            count = DEFAULT_LATEST
+        elif count < 1 or count > MAX_LATEST:
+            note = f"\n(I show between 1 and {MAX_LATEST} stories at once.)"
+            count = min(max(count, 1), MAX_LATEST)
+        if raw.strip():
+            try:
+                topic = parse_topic(raw)
+            except TopicError as error:
+                await _reply(update, escape(str(error)))
+                return
+            stories = await storage.latest(topic, limit=count)
+            heading = f"Latest on {topic.text}"
+            if not stories:
+                await _reply(
+                    update,
+                    f"No stories on <b>{escape(topic.text)}</b> yet. "
+                    f"/subscribe {escape(topic.text)} to get them as they appear.",
+                )
+                return
+        else:
+            stories = await storage.latest(None, limit=count)
+            heading = "Latest stories"
+            if not stories:
+                await _reply(update, "No stories yet: the sources have not been read.")
+                return
+        for text in latest_messages(heading, stories, services.clock()):
+            await _reply(update, text)
+        if note:
+            await _reply(update, note.strip())
+
+    async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        for text in sources_message(await storage.list_sources(), services.clock()):
+            await _reply(update, text)
+
+    async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is not None and chat.type == ChatType.PRIVATE:
+            await _reply(update, "I do not know that command. /help lists what I can do.")
+
+    return [
+        CommandHandler("start", start),
+        CommandHandler("help", help_command),
+        CommandHandler("subscribe", subscribe),
+        CommandHandler("unsubscribe", unsubscribe),
+        CommandHandler("subscriptions", list_subscriptions),
+        CommandHandler("latest", latest),
+        CommandHandler("sources", sources),
+        # Last: any other command in a private chat gets a pointer to /help.
+        MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, unknown),
+    ]
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure first, then tell the user something went wrong instead of going silent."""
+    logger.error("handler failed for update %s", update, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        try:
+            await _reply(update, "Sorry, something went wrong on my side. Please try again.")
+        except TelegramError:
+            logger.warning("could not tell the user about the failure", exc_info=True)

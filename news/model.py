@@ -1,0 +1,108 @@
+"""Plain data types shared by every layer: sources, stories, subscriptions, poll outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A feed the scheduler polls, with what the last poll learned about it."""
+
+    id: int
+    url: str
+    title: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    last_polled_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_kind: str | None = None
+    error_count: int = 0
+    next_poll_at: datetime | None = None
+    enabled: bool = True
+    stories_count: int = 0
+
+    @property
+    def name(self) -> str:
+        """What readers see as the source's name: its feed title, else its host."""
+        return self.title or urlsplit(self.url).hostname or self.url
+
+
+@dataclass(frozen=True, slots=True)
+class StoryDraft:
+    """A story as it comes out of a feed, before storage gives it an id."""
+
+    source_id: int
+    entry_id: str
+    title: str
+    summary: str
+    link: str
+    published_at: datetime
+    language: str
+    terms: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A stored story, as readers see it."""
+
+    id: int
+    source_id: int
+    source_name: str
+    title: str
+    summary: str
+    link: str
+    published_at: datetime
+    first_seen_at: datetime
+    language: str = "en"
+    terms: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A chat's standing interest in a topic, kept in the topic's normal form."""
+
+    chat_id: int
+    topic: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One story owed to one chat: a row of the outbox."""
+
+    id: int
+    chat_id: int
+    story: Story
+    topics: tuple[str, ...]
+    state: str
+    attempts: int = 0
+
+
+@dataclass(slots=True)
+class PollOutcome:
+    """What one poll of one source did: a value, so one broken feed never stops the others."""
+
+    source_url: str
+    status: str  # "ok", "not-modified", "unchanged" or "error"
+    new_stories: int = 0
+    seen_entries: int = 0
+    error: str | None = None
+    queued_deliveries: int = 0
+    new_story_ids: list[int] = field(default_factory=list)
+
+    def summary_line(self) -> str:
+        """One line for a terminal: what happened to this source."""
+        if self.status == "error":
+            return f"✗ {self.source_url}: {self.error}"
+        if self.status == "not-modified":
+            return f"· {self.source_url}: not modified"
+        if self.status == "unchanged":
+            return f"· {self.source_url}: unchanged"
+        return f"✓ {self.source_url}: {self.seen_entries} entries, {self.new_stories} new" + (
+            f", {self.queued_deliveries} to push" if self.queued_deliveries else ""
+        )

@@ -1,0 +1,55 @@
+"""Sources files: OPML or one feed URL per line, read into a list of URLs or a clear error."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+from news.errors import SourceError
+from news.text import is_web_url
+
+# A comment after a URL needs white space before "#": URLs may carry fragments.
+_TRAILING_COMMENT = re.compile(r"\s+#.*$")
+
+
+def parse_sources_text(text: str, *, origin: str = "sources file") -> list[str]:
+    """Feed URLs in a sources file's text: OPML outlines, or one URL per line (# comments)."""
+    if text.lstrip().startswith("<"):
+        return _parse_opml(text, origin)
+    urls = []
+    for number, raw_line in enumerate(text.splitlines(), start=1):
+        line = _TRAILING_COMMENT.sub("", raw_line).strip()
+        if not line or line.startswith("#"):
+            continue
+        if not is_web_url(line):
+            raise SourceError(f"{origin}, line {number}: {line!r} is not an http(s) URL")
+        urls.append(line)
+    return list(dict.fromkeys(urls))
+
+
+def _parse_opml(text: str, origin: str) -> list[str]:
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as exc:
+        raise SourceError(f"{origin} is not valid OPML: {exc}") from exc
+    urls = []
+    for outline in root.iter("outline"):
+        url = (outline.get("xmlUrl") or "").strip()
+        if not url:
+            continue
+        if not is_web_url(url):
+            raise SourceError(f"{origin}: outline xmlUrl {url!r} is not an http(s) URL")
+        urls.append(url)
+    return list(dict.fromkeys(urls))
+
+
+def read_sources_file(path: Path) -> list[str]:
+    """Feed URLs listed in the file at `path`; `SourceError` when it is missing or malformed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SourceError(f"sources file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError(f"sources file {path} cannot be read: {exc}") from exc
+    return parse_sources_text(text, origin=str(path))

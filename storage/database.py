@@ -1,0 +1,77 @@
+"""Engines and migrations: from a `DATABASE_URL` to a migrated database and a `SqlStorage`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from news.errors import ConfigError
+from storage.repository import SqlStorage
+
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def async_url(database_url: str) -> str:
+    """`DATABASE_URL` with the async driver Newsbot uses for its backend."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError as exc:
+        raise ConfigError(f"DATABASE_URL is not a database URL: {database_url!r}") from exc
+    backend = url.drivername.split("+")[0]
+    if backend not in _ASYNC_DRIVERS:
+        raise ConfigError(
+            f"DATABASE_URL must start with sqlite:// or postgresql://, not {url.drivername}://"
+        )
+    return url.set(drivername=_ASYNC_DRIVERS[backend]).render_as_string(hide_password=False)
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets /latest read while the poller writes; busy_timeout waits instead of failing.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_engine(database_url: str, **options: Any) -> AsyncEngine:
+    """An async engine for `database_url` (sqlite:// or postgresql://, any driver suffix)."""
+    url = async_url(database_url)
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, **options)
+        event.listen(engine.sync_engine, "connect", _tune_sqlite)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True, **options)
+
+
+def _upgrade(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade)
+
+
+async def open_storage(database_url: str) -> SqlStorage:
+    """Create the engine, apply migrations and return a ready `SqlStorage`."""
+    engine = create_engine(database_url)
+    await migrate(engine)
+    return SqlStorage(engine)
