@@ -16,9 +16,10 @@ from telegram.ext import Application, ContextTypes, Defaults
 
 from bot.settings import Settings
 from handlers.commands import COMMANDS, Services, build_command_handlers, on_error
-from handlers.sender import Sender
+from handlers.sender import Sender, SendReport
 from news.fetch import Fetcher
 from news.ingest import Poller, PollSettings
+from news.model import PollOutcome
 from storage import SqlStorage, open_storage
 
 logger = logging.getLogger(__name__)
@@ -55,10 +56,29 @@ def build_app(
     *,
     storage: SqlStorage | None = None,
     clock: Callable[[], datetime] = utc_now,
+    after_tick: Callable[[list[PollOutcome], SendReport], None] | None = None,
 ) -> Application:  # type: ignore[type-arg]
-    """The whole bot, ready for `run_polling()`; tests pass their own storage and clock."""
+    """The whole bot, ready for `run_polling()`.
+
+    Tests pass their own storage and clock, and `after_tick` to learn when a scheduler tick
+    (poll of the due sources, then sending) has finished instead of sleeping.
+    """
     token = settings.require_token()
     runtime: dict[str, Runtime] = {}
+
+    async def poll_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+        live = runtime["live"]
+        outcomes = await live.poller.poll_due(clock())
+        for outcome in outcomes:
+            if outcome.status == "error":
+                logger.warning("poll %s", outcome.summary_line())
+            elif outcome.new_stories:
+                logger.info("poll %s", outcome.summary_line())
+        report = await live.sender.send_pending()
+        if report.sent or report.failed:
+            logger.info("sent %d stories, %d failed", report.sent, report.failed)
+        if after_tick is not None:
+            after_tick(outcomes, report)
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         store = storage or await open_synced_storage(settings, clock)
@@ -81,17 +101,6 @@ def build_app(
             job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
         )
         logger.info("Newsbot started with %d sources", len(settings.sources))
-
-    async def poll_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
-        live = runtime["live"]
-        for outcome in await live.poller.poll_due(clock()):
-            if outcome.status == "error":
-                logger.warning("poll %s", outcome.summary_line())
-            elif outcome.new_stories:
-                logger.info("poll %s", outcome.summary_line())
-        report = await live.sender.send_pending()
-        if report.sent or report.failed:
-            logger.info("sent %d stories, %d failed", report.sent, report.failed)
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
         live = runtime.pop("live", None)

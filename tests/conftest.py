@@ -23,6 +23,12 @@ from sqlalchemy import text
 
 from storage import SqlStorage, create_engine
 from storage.database import migrate
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.telegram_api import FakeBotApi
+
+# Opt in to PTB's future timedelta durations (RetryAfter.retry_after); without it PTB warns,
+# and the suite runs with warnings as errors.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 POSTGRES_URL = os.environ.get(
     "NEWSBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -121,3 +127,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def seed_feed() -> bytes:
     return (DATA / "seed-feed.xml").read_bytes()
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeBotApi]:
+    """A fake Telegram Bot API server on loopback that the real PTB client talks to."""
+    async with FakeBotApi() as api:
+        yield api
+
+
+@pytest.fixture
+async def feeds() -> AsyncIterator[FeedServer]:
+    """A feed server on loopback: real HTTP, test-controlled content, ETags."""
+    async with FeedServer() as server:
+        yield server

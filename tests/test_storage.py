@@ -12,8 +12,15 @@ from storage import SqlStorage
 NOW = datetime(2025, 2, 14, 12, 0, tzinfo=UTC)
 
 
-def draft(source_id: int, entry_id: str, title: str, *, minutes_ago: int = 0,
-          link: str | None = None, summary: str = "") -> StoryDraft:
+def draft(
+    source_id: int,
+    entry_id: str,
+    title: str,
+    *,
+    minutes_ago: int = 0,
+    link: str | None = None,
+    summary: str = "",
+) -> StoryDraft:
     from news.analysis import document_terms
 
     return StoryDraft(
@@ -34,8 +41,9 @@ async def test_seed_feed_latest_ukraine_lists_ukraine_stories_newest_first(
     source = await storage.add_source("https://news.example.org/world.xml", now=NOW)
     feed = parse_feed(seed_feed, url=source.url, now=NOW)
     drafts = [
-        StoryDraft(source.id, e.entry_id, e.title, e.summary, e.link, e.published_at,
-                   e.language, e.terms)
+        StoryDraft(
+            source.id, e.entry_id, e.title, e.summary, e.link, e.published_at, e.language, e.terms
+        )
         for e in feed.entries
     ]
     stored = await storage.store_stories(drafts, now=NOW)
@@ -47,11 +55,8 @@ async def test_seed_feed_latest_ukraine_lists_ukraine_stories_newest_first(
     titles = [story.title for story in found]
     assert len(found) >= 5
     assert all("Ukrain" in s.title or "Ukrain" in s.summary for s in found)
-    assert not any("Interest Rates" in t or "Alpine" in t or "Language Models" in t
-                   for t in titles)
-    assert [s.published_at for s in found] == sorted(
-        (s.published_at for s in found), reverse=True
-    )
+    assert not any("Interest Rates" in t or "Alpine" in t or "Language Models" in t for t in titles)
+    assert [s.published_at for s in found] == sorted((s.published_at for s in found), reverse=True)
     assert found[0].title.startswith("Macron On Sending French Troops")
     assert found[0].source_name == "Example World News"
 
@@ -108,7 +113,7 @@ async def test_hostile_topics_are_plain_words_to_the_index(storage: SqlStorage) 
     source = await storage.add_source("https://a.example/feed", now=NOW)
     await storage.store_stories([draft(source.id, "1", "Markets NEAR record")], now=NOW)
 
-    for raw in ['near(', '"market', "market*", "') OR 1=1 --", "drop table stories; near"]:
+    for raw in ["near(", '"market', "market*", "') OR 1=1 --", "drop table stories; near"]:
         result = await storage.latest(parse_topic(raw), limit=5)
         assert all("NEAR" in s.title for s in result)
     assert len(await storage.latest(None, limit=5)) == 1
@@ -124,7 +129,8 @@ async def test_subscriptions_are_per_chat_and_written_once(storage: SqlStorage) 
 
     assert [s.topic for s in await storage.subscriptions(1)] == ["ukraine"]
     assert {(s.chat_id, s.topic) for s in await storage.active_subscriptions()} == {
-        (1, "ukraine"), (-5, "markets")
+        (1, "ukraine"),
+        (-5, "markets"),
     }
     await storage.set_chat_active(-5, False)
     assert [s.chat_id for s in await storage.active_subscriptions()] == [1]
@@ -153,5 +159,7 @@ async def test_sources_file_sync_keeps_user_added_sources(storage: SqlStorage) -
     await storage.sync_sources(["https://b.example/feed", "https://c.example/feed"], now=NOW)
 
     assert [s.url for s in await storage.list_sources()] == [
-        "https://b.example/feed", "https://mine.example/feed", "https://c.example/feed"
+        "https://b.example/feed",
+        "https://mine.example/feed",
+        "https://c.example/feed",
     ]

@@ -5,7 +5,7 @@ Last-Modified date, and answers conditional GETs with `304 Not Modified` (If-Non
 If-Modified-Since when no If-None-Match is sent, as RFC 9110 says). `set_response` serves any
 status/body/headers (errors, redirects), `stall` holds requests until `release` so client
 timeouts can be tested without sleeping, and unknown paths get 404. Every request is recorded
-with the status served.
+with the status served (499 for a stalled request whose client went away).
 """
 
 from __future__ import annotations
@@ -204,24 +204,31 @@ class FeedServer:
     async def _handle(self, request: web.Request) -> web.Response:
         stalled = self._stalled.get(request.path)
         if stalled is not None:
-            await stalled.wait()
+            try:
+                await stalled.wait()
+            except asyncio.CancelledError:  # the client gave up (e.g. its read timeout)
+                self._record(request, 499)  # nginx's "client closed request"
+                raise
         route = self._routes.get(request.path)
         if route is None:
             response = web.Response(status=404, text="Not Found")
         else:
             response = self._answer(request, route)
+        self._record(request, response.status)
+        return response
+
+    def _record(self, request: web.Request, status: int) -> None:
         self.requests.append(
             RecordedRequest(
                 path=request.path,
                 method=request.method,
                 headers={name.lower(): value for name, value in request.headers.items()},
-                status=response.status,
+                status=status,
                 query=request.query_string,
             )
         )
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
-        return response
 
     @staticmethod
     def _answer(request: web.Request, route: _Route) -> web.Response:

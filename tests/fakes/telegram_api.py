@@ -15,8 +15,9 @@ What it does, like Telegram:
   `allowed_updates` (remembered between calls; by default `chat_member`, `message_reaction` and
   `message_reaction_count` updates are not delivered); a second `getUpdates` terminates a waiting
   one with `409 Conflict`, and `getUpdates` while a webhook is set answers 409 as well;
-* `sendMessage` / `editMessageText` / `editMessageReplyMarkup` return full `Message` objects with
-  per-chat message ids; `parse_mode=HTML` text is parsed with Telegram's rules (see
+* `sendMessage` / `editMessageText` / `editMessageReplyMarkup` (and `sendPhoto` /
+  `sendDocument`, uploads decoded from multipart) return full `Message` objects with per-chat
+  message ids; `parse_mode=HTML` text is parsed with Telegram's rules (see
   `telegram_html`), so invalid HTML, empty and over-long (> 4096 characters) texts, callback data
   over 64 bytes and edits that change nothing fail with Telegram's `400 Bad Request`
   descriptions; MarkdownV2/Markdown texts are not checked;
@@ -26,7 +27,9 @@ What it does, like Telegram:
   `true`.
 
 Every call is recorded (`calls`, `RecordedCall`); tests wait for calls with `wait_for_call` /
-`wait_for_message` (an `asyncio.Condition`, woken on every call), inject user input with
+`wait_for_message` (woken on every recorded call through an `asyncio.Event` that is replaced on
+each change: unlike an `asyncio.Condition` it needs no lock, so the synchronous `inject_*`
+methods can wake a waiting long poll), inject user input with
 `inject_message` / `inject_callback_query` / `inject_update`, and make calls fail like Telegram
 does with `fail_next` (e.g. 429 with `retry_after`) or `block_chat` (403).
 """
@@ -50,6 +53,7 @@ from .telegram_html import HtmlParseError, bot_command_entities, parse_html
 JSONDict = dict[str, Any]
 
 MAX_MESSAGE_LENGTH = 4096
+MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 DEFAULT_GROUP_USER_ID = 1001
 
@@ -62,6 +66,15 @@ _STRING_PARAMS = frozenset(
     {
         "action",
         "address",
+        "animation",
+        "audio",
+        "document",
+        "photo",
+        "sticker",
+        "thumbnail",
+        "video",
+        "video_note",
+        "voice",
         "business_connection_id",
         "callback_query_id",
         "caption",
@@ -203,6 +216,19 @@ def _same_chat(param: Any, chat_id: int | str) -> bool:
         return _chat_key(param) == chat_id
     except _ApiError:
         return False
+
+
+def _render(params: JSONDict, key: str, entities_key: str) -> tuple[str, list[JSONDict]]:
+    """Apply `parse_mode` (HTML is checked like Telegram; others pass through) to a text."""
+    text = str(params.get(key) or "")
+    parse_mode = str(params.get("parse_mode") or "")
+    if parse_mode.lower() == "html":
+        try:
+            return parse_html(text)
+        except HtmlParseError as exc:
+            raise _bad_request(f"can't parse entities: {exc}") from None
+    given = params.get(entities_key)
+    return text, [dict(e) for e in given] if isinstance(given, list) else []
 
 
 class FakeBotApi:
@@ -625,6 +651,8 @@ class FakeBotApi:
         for key, value in form.items():
             if isinstance(value, str):
                 params[key] = _decode_value(key, value)
+            elif isinstance(value, bytes | bytearray):
+                params[key] = bytes(value)
             else:  # an uploaded file
                 params[key] = {
                     "filename": value.filename,
@@ -673,6 +701,8 @@ class FakeBotApi:
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
             "sendMessage": self._send_message,
+            "sendPhoto": self._send_photo,
+            "sendDocument": self._send_document,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "deleteMessage": self._delete_message,
@@ -780,24 +810,22 @@ class FakeBotApi:
     @staticmethod
     def _render_text(params: JSONDict) -> tuple[str, list[JSONDict]]:
         """The text and entities Telegram would store for `text` + `parse_mode`/`entities`."""
-        text = params.get("text")
-        if text is None or text == "":
-            raise _bad_request("message text is empty")
-        text = str(text)
-        parse_mode = str(params.get("parse_mode") or "")
-        if parse_mode.lower() == "html":
-            try:
-                text, entities = parse_html(text)
-            except HtmlParseError as exc:
-                raise _bad_request(f"can't parse entities: {exc}") from None
-        else:
-            given = params.get("entities")
-            entities = [dict(e) for e in given] if isinstance(given, list) else []
+        text, entities = _render(params, "text", "entities")
         if not text.strip():
             raise _bad_request("message text is empty")
         if len(text) > MAX_MESSAGE_LENGTH:
             raise _bad_request("message is too long")
         return text, entities
+
+    @staticmethod
+    def _render_caption(params: JSONDict) -> tuple[str, list[JSONDict]]:
+        """Like `_render_text` for an optional media caption."""
+        if not params.get("caption"):
+            return "", []
+        caption, entities = _render(params, "caption", "caption_entities")
+        if len(caption) > MAX_CAPTION_LENGTH:
+            raise _bad_request("message caption is too long")
+        return caption, entities
 
     @staticmethod
     def _check_reply_markup(markup: Any) -> JSONDict | None:
@@ -815,7 +843,7 @@ class FakeBotApi:
                 if not isinstance(button, dict) or "text" not in button:
                     raise _bad_request("can't parse inline keyboard button: text is missing")
                 data = button.get("callback_data")
-                if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA_BYTES:
                     raise _bad_request("BUTTON_DATA_INVALID")
                 if len(button) == 1:
                     raise _bad_request(
@@ -846,6 +874,73 @@ class FakeBotApi:
             message["reply_markup"] = markup
         self._messages[(chat_id, message["message_id"])] = message
         return message
+
+    def _media_message(self, params: JSONDict, media: JSONDict) -> JSONDict:
+        if "chat_id" not in params:
+            raise _bad_request("chat_id is empty")
+        chat_id = _chat_key(params["chat_id"])
+        caption, entities = self._render_caption(params)
+        markup = self._check_reply_markup(params.get("reply_markup"))
+        message: JSONDict = {
+            "message_id": self._new_message_id(chat_id),
+            "from": self._bot_user,
+            "chat": self._chat_for(chat_id),
+            "date": int(time.time()),
+            **media,
+        }
+        if caption:
+            message["caption"] = caption
+        if entities:
+            message["caption_entities"] = entities
+        if markup is not None and "inline_keyboard" in markup:
+            message["reply_markup"] = markup
+        self._messages[(chat_id, message["message_id"])] = message
+        return message
+
+    @staticmethod
+    def _file_info(value: Any, kind: str) -> JSONDict:
+        """File fields for a file sent by upload (a dict after decoding), by URL or file_id."""
+        if isinstance(value, dict):  # uploaded as multipart
+            data = value.get("data")
+            content = data if isinstance(data, bytes) else b""
+            name = str(value.get("filename") or "file")
+            mime_type = str(value.get("content_type") or "application/octet-stream")
+            digest = f"{zlib.crc32(name.encode() + content):08x}"
+            file_id = f"{kind}-{digest}"
+        elif value:  # a file_id (kept) or a URL Telegram would download
+            text = str(value)
+            content, mime_type = b"", "application/octet-stream"
+            name = text.rsplit("/", 1)[-1] or "file"
+            digest = f"{zlib.crc32(text.encode()):08x}"
+            file_id = f"{kind}-{digest}" if text.startswith(("http://", "https://")) else text
+        else:
+            raise _bad_request(f"there is no {kind} in the request")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{digest}",
+            "file_size": len(content),
+            "file_name": name,
+            "mime_type": mime_type,
+        }
+
+    def _send_photo(self, params: JSONDict) -> JSONDict:
+        info = self._file_info(params.get("photo"), "photo")
+        sizes = [
+            {
+                "file_id": f"{info['file_id']}-{side}",
+                "file_unique_id": f"{info['file_unique_id']}{side}",
+                "width": side,
+                "height": side,
+                "file_size": info["file_size"],
+            }
+            for side in (90, 320)
+        ]
+        return self._media_message(params, {"photo": sizes})
+
+    def _send_document(self, params: JSONDict) -> JSONDict:
+        return self._media_message(
+            params, {"document": self._file_info(params.get("document"), "document")}
+        )
 
     def _message_to_edit(self, params: JSONDict) -> tuple[int | str, JSONDict]:
         if "chat_id" not in params or "message_id" not in params:

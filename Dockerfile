@@ -1,0 +1,26 @@
+# Newsbot: the bot and its feed scheduler in one process.
+#   docker build -t newsbot .
+#   docker run -e TELEGRAM_BOT_TOKEN=... -v newsbot-data:/data newsbot
+FROM python:3.12-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DATABASE_URL=sqlite:////data/newsbot.db
+
+RUN useradd --create-home --uid 10001 newsbot \
+    && mkdir /data && chown newsbot:newsbot /data
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY news ./news
+COPY storage ./storage
+COPY handlers ./handlers
+COPY bot ./bot
+RUN pip install .
+
+USER newsbot
+VOLUME ["/data"]
+WORKDIR /data
+CMD ["newsbot", "run"]

@@ -1,0 +1,672 @@
+"""Prove the test fakes speak their protocols: the real PTB client against `FakeBotApi`, httpx
+and feedparser against `FeedServer` and the `feeds` builders."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import feedparser
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, RetryAfter
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+
+try:  # `tests` is a package (or the repo root is on sys.path)
+    from tests.fakes.feed_server import FeedServer
+    from tests.fakes.feeds import FeedItem, atom_feed, rss_feed
+    from tests.fakes.telegram_api import FakeBotApi, RecordedCall
+    from tests.fakes.telegram_html import HtmlParseError, parse_html, utf16_len
+except ImportError:  # pytest put tests/ itself on sys.path (no tests/__init__.py)
+    from fakes.feed_server import FeedServer  # type: ignore[no-redef]
+    from fakes.feeds import FeedItem, atom_feed, rss_feed  # type: ignore[no-redef]
+    from fakes.telegram_api import FakeBotApi, RecordedCall  # type: ignore[no-redef]
+    from fakes.telegram_html import (  # type: ignore[no-redef]
+        HtmlParseError,
+        parse_html,
+        utf16_len,
+    )
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi() as api:
+        yield api
+
+
+@pytest.fixture
+async def bot(fake: FakeBotApi) -> AsyncIterator[Bot]:
+    async with Bot(fake.token, base_url=fake.base_url) as real_bot:
+        yield real_bot
+
+
+@pytest.fixture
+async def feeds() -> AsyncIterator[FeedServer]:
+    async with FeedServer() as server:
+        yield server
+
+
+def is_method(name: str) -> object:
+    def predicate(call: RecordedCall) -> bool:
+        return call.method == name
+
+    return predicate
+
+
+# ---------------------------------------------------------------------------- Bot API basics
+
+
+async def test_base_url_has_ptb_form(fake: FakeBotApi) -> None:
+    assert fake.base_url == f"http://127.0.0.1:{fake.port}/bot"
+    assert fake.port > 0
+
+
+async def test_get_me_through_the_real_client(fake: FakeBotApi, bot: Bot) -> None:
+    me = await bot.get_me()
+
+    assert me.is_bot
+    assert me.id == 123456
+    assert me.username == "newsbot_test_bot" == bot.username
+    assert me.can_join_groups is True
+    assert fake.calls[0].method == "getMe"  # Bot.initialize() asks first
+    assert fake.bot_user["username"] == "newsbot_test_bot"
+
+
+async def test_send_message_records_decoded_params_and_returns_a_message(
+    fake: FakeBotApi, bot: Bot
+) -> None:
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("More", callback_data="more:1")]])
+
+    message = await bot.send_message(
+        chat_id=42,
+        text="<b>Hi</b> &amp; welcome",
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
+    second = await bot.send_message(chat_id=42, text="again")
+
+    assert message.message_id == 1 and second.message_id == 2
+    assert message.chat.id == 42 and message.chat.type == "private"
+    assert message.from_user is not None and message.from_user.id == bot.id
+    assert message.text == "Hi & welcome"
+    assert message.entities == (MessageEntity(MessageEntity.BOLD, 0, 2),)
+    assert message.reply_markup == keyboard
+    assert isinstance(message.date, datetime)
+
+    params = fake.sent_messages(42)[0]
+    assert params["chat_id"] == 42  # an int again, not the string PTB put in the form
+    assert params["parse_mode"] == "HTML"
+    assert params["text"] == "<b>Hi</b> &amp; welcome"  # recorded as sent
+    assert params["reply_markup"] == {
+        "inline_keyboard": [[{"text": "More", "callback_data": "more:1"}]]
+    }
+    assert params["link_preview_options"] == {"is_disabled": True}
+    assert fake.texts(42) == ["<b>Hi</b> &amp; welcome", "again"]
+    assert fake.texts(43) == []
+    assert fake.get_message(42, 1) is not None
+
+
+async def test_multipart_uploads_are_decoded(fake: FakeBotApi, bot: Bot) -> None:
+    document = await bot.send_document(
+        chat_id=5,
+        document=b"story archive",
+        filename="archive.txt",
+        caption="<b>Archive</b>",
+        parse_mode=ParseMode.HTML,
+    )
+    photo = await bot.send_photo(chat_id=5, photo="https://img.example.org/p.jpg")
+
+    assert document.document is not None
+    assert document.document.file_name == "archive.txt"
+    assert document.document.file_size == len(b"story archive")
+    assert document.caption == "Archive"
+    assert document.caption_entities == (MessageEntity(MessageEntity.BOLD, 0, 7),)
+    params = fake.calls_to("sendDocument")[0].params
+    assert params["chat_id"] == 5 and params["parse_mode"] == "HTML"
+    assert params["document"]["filename"] == "archive.txt"
+    assert params["document"]["data"] == b"story archive"
+    assert photo.photo[-1].width == 320 and photo.message_id == 2
+    assert fake.calls_to("sendPhoto")[0].params["photo"] == "https://img.example.org/p.jpg"
+
+
+async def test_string_params_that_look_like_json_stay_strings(fake: FakeBotApi, bot: Bot) -> None:
+    await bot.send_message(chat_id=5, text="42")
+    await bot.send_message(chat_id=5, text="true")
+
+    assert fake.texts(5) == ["42", "true"]
+
+
+async def test_invalid_html_is_rejected_like_telegram(fake: FakeBotApi, bot: Bot) -> None:
+    # PTB strips the "Bad Request: " prefix and capitalises the rest.
+    with pytest.raises(BadRequest, match='unsupported start tag "" at byte offset 5'):
+        await bot.send_message(chat_id=5, text="Cats < Dogs", parse_mode=ParseMode.HTML)
+    with pytest.raises(BadRequest, match="Message text is empty"):
+        await bot.send_message(chat_id=5, text="<b> </b>", parse_mode=ParseMode.HTML)
+
+    failed = fake.calls_to("sendMessage", include_failed=True)
+    assert [call.failed for call in failed] == [True, True]
+    assert failed[0].error_code == 400
+    assert failed[0].description == (
+        'Bad Request: can\'t parse entities: Unsupported start tag "" at byte offset 5'
+    )
+    assert fake.sent_messages() == []
+
+
+async def test_too_long_text_and_callback_data_are_rejected(fake: FakeBotApi, bot: Bot) -> None:
+    with pytest.raises(BadRequest, match="Message is too long"):
+        await bot.send_message(chat_id=5, text="x" * 4097)
+    too_long_data = InlineKeyboardMarkup([[InlineKeyboardButton("b", callback_data="d" * 65)]])
+    with pytest.raises(BadRequest, match="Button_data_invalid"):
+        await bot.send_message(chat_id=5, text="hi", reply_markup=too_long_data)
+
+    await bot.send_message(chat_id=5, text="x" * 4096)
+    assert len(fake.sent_messages(5)) == 1
+
+
+async def test_commands_are_stored_per_scope(fake: FakeBotApi, bot: Bot) -> None:
+    commands = [BotCommand("latest", "Latest stories"), BotCommand("follow", "Follow a topic")]
+
+    assert await bot.set_my_commands(commands) is True
+    assert await bot.set_my_commands(
+        [BotCommand("latest", "Latest")], scope=BotCommandScopeAllGroupChats()
+    )
+
+    assert await bot.get_my_commands() == tuple(commands)
+    assert await bot.get_my_commands(scope=BotCommandScopeAllGroupChats()) == (
+        BotCommand("latest", "Latest"),
+    )
+    assert fake.commands == [
+        {"command": "latest", "description": "Latest stories"},
+        {"command": "follow", "description": "Follow a topic"},
+    ]
+    assert fake.calls_to("setMyCommands")[0].params["commands"] == fake.commands
+    assert await bot.delete_my_commands() is True
+    assert await bot.get_my_commands() == ()
+
+
+async def test_other_methods_answer_true(fake: FakeBotApi, bot: Bot) -> None:
+    assert await bot.send_chat_action(chat_id=5, action="typing") is True
+    assert await bot.delete_message(chat_id=5, message_id=1) is True
+    assert await bot.do_api_request("someFutureMethod", api_kwargs={"flag": True}) is True
+    assert [call.method for call in fake.calls[1:]] == [
+        "sendChatAction",
+        "deleteMessage",
+        "someFutureMethod",
+    ]
+    assert fake.calls[-1].params == {"flag": True}
+
+
+async def test_wrong_token_is_unauthorized(fake: FakeBotApi) -> None:
+    # Bot.initialize() calls getMe and rewords the InvalidToken raised for the 401.
+    with pytest.raises(InvalidToken, match="was rejected by the server"):
+        async with Bot("999:WRONG-TOKEN", base_url=fake.base_url):
+            pass
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(f"{fake.base_url}999:WRONG-TOKEN/getMe")
+
+    assert answer.status_code == 401
+    assert answer.json() == {"ok": False, "error_code": 401, "description": "Unauthorized"}
+    assert fake.calls == []
+
+
+async def test_method_names_are_case_insensitive(fake: FakeBotApi) -> None:
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(f"{fake.base_url}{fake.token}/GETME")
+        raw = await client.post(
+            f"{fake.base_url}{fake.token}/sendmessage", json={"chat_id": 3, "text": "json body"}
+        )
+
+    assert answer.status_code == 200
+    assert answer.json() == {"ok": True, "result": fake.bot_user}
+    assert raw.json()["result"]["text"] == "json body"
+    assert [call.method for call in fake.calls] == ["getMe", "sendMessage"]
+    assert fake.texts(3) == ["json body"]
+
+
+# ---------------------------------------------------------------------------- updates
+
+
+async def test_get_updates_delivers_an_injected_command(fake: FakeBotApi, bot: Bot) -> None:
+    update_id = fake.inject_message(7, "/latest tech")
+
+    updates = await bot.get_updates()
+
+    assert [update.update_id for update in updates] == [update_id]
+    message = updates[0].message
+    assert message is not None
+    assert message.text == "/latest tech"
+    assert message.chat.id == 7 and message.chat.type == "private"
+    assert message.from_user is not None and message.from_user.id == 7
+    assert message.from_user.username == "alice"
+    assert message.entities == (MessageEntity(MessageEntity.BOT_COMMAND, 0, 7),)
+    assert message.parse_entities([MessageEntity.BOT_COMMAND]) == {message.entities[0]: "/latest"}
+
+
+async def test_group_messages_and_callback_queries(fake: FakeBotApi, bot: Bot) -> None:
+    sent = await bot.send_message(chat_id=-100500, text="pick one")
+    fake.inject_message(-100500, "/latest@newsbot_test_bot", chat_type="supergroup", user_id=9)
+    fake.inject_callback_query(-100500, sent.message_id, "pick:2", user_id=9)
+
+    group_update, query_update = await bot.get_updates()
+
+    message = group_update.message
+    assert message is not None and message.chat.type == "supergroup"
+    assert message.chat.title == "Test Group"
+    assert message.from_user is not None and message.from_user.id == 9
+    assert message.entities[0].length == len("/latest@newsbot_test_bot")
+    query = query_update.callback_query
+    assert query is not None
+    assert query.data == "pick:2" and query.from_user.id == 9
+    assert query.message is not None and query.message.message_id == sent.message_id
+    assert query.message.chat.id == -100500
+    assert await query.answer("done") is True
+
+
+async def test_offset_confirms_updates(fake: FakeBotApi, bot: Bot) -> None:
+    first = fake.inject_message(7, "one")
+    second = fake.inject_message(7, "two")
+
+    assert [u.update_id for u in await bot.get_updates()] == [first, second]
+    assert [u.update_id for u in await bot.get_updates(limit=1)] == [first]
+    assert [u.update_id for u in await bot.get_updates(offset=second)] == [second]
+    assert await bot.get_updates(offset=second + 1) == ()
+    assert fake.pending_updates == []
+    third = fake.inject_message(7, "three")
+    assert [u.update_id for u in await bot.get_updates(offset=-1)] == [third]
+
+
+async def test_long_poll_returns_as_soon_as_an_update_arrives(fake: FakeBotApi, bot: Bot) -> None:
+    mark = fake.mark()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    poll = asyncio.create_task(bot.get_updates(timeout=30))
+    await fake.wait_for_call(is_method("getUpdates"), after=mark)  # the poll is waiting
+
+    update_id = fake.inject_message(7, "breaking news")
+    updates = await asyncio.wait_for(poll, timeout=5)
+
+    assert [u.update_id for u in updates] == [update_id]
+    assert loop.time() - started < 5
+    assert fake.calls_to("getUpdates")[-1].params["timeout"] == 30
+
+
+async def test_long_poll_with_zero_timeout_answers_at_once(bot: Bot) -> None:
+    assert await asyncio.wait_for(bot.get_updates(timeout=0), timeout=5) == ()
+
+
+async def test_a_second_poll_terminates_the_first(fake: FakeBotApi, bot: Bot) -> None:
+    first = asyncio.create_task(bot.get_updates(timeout=30))
+    await fake.wait_for_call(is_method("getUpdates"))
+
+    # A second bot instance (one Bot keeps a single connection for getUpdates).
+    async with Bot(fake.token, base_url=fake.base_url) as other:
+        assert await other.get_updates(timeout=0) == ()
+    with pytest.raises(Conflict, match="terminated by other getUpdates request"):
+        await first
+
+
+async def test_allowed_updates_filters_and_is_remembered(fake: FakeBotApi, bot: Bot) -> None:
+    fake.inject_callback_query(7, 1, "tap")
+    message_id = fake.inject_message(7, "hello")
+
+    only_messages = await bot.get_updates(allowed_updates=["message"])
+    assert [u.update_id for u in only_messages] == [message_id]
+    assert [u.update_id for u in await bot.get_updates()] == [message_id]  # still filtered
+    assert len(await bot.get_updates(allowed_updates=[])) == 2  # back to the default
+
+
+async def test_webhook_blocks_polling_and_delete_can_drop_updates(
+    fake: FakeBotApi, bot: Bot
+) -> None:
+    fake.inject_message(7, "queued")
+    assert await bot.set_webhook("https://example.org/hook")
+    with pytest.raises(Conflict, match="webhook is active"):
+        await bot.get_updates()
+    assert (await bot.get_webhook_info()).pending_update_count == 1
+
+    assert await bot.delete_webhook(drop_pending_updates=True)
+    assert await bot.get_updates() == ()
+
+
+# ---------------------------------------------------------------------------- failures
+
+
+async def test_fail_next_retry_after(
+    fake: FakeBotApi, bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without PTB_TIMEDELTA, PTB 22's RetryAfter.__init__ itself emits a PTBDeprecationWarning,
+    # which filterwarnings=error turns into the exception raised instead of RetryAfter.
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    fake.fail_next(
+        "sendMessage",
+        error_code=429,
+        description="Too Many Requests: retry after 3",
+        parameters={"retry_after": 3},
+    )
+
+    with pytest.raises(RetryAfter) as caught:
+        await bot.send_message(chat_id=5, text="first")
+    await bot.send_message(chat_id=5, text="second")
+
+    assert caught.value.retry_after == timedelta(seconds=3)
+    calls = fake.calls_to("sendMessage", include_failed=True)
+    assert [(c.failed, c.error_code) for c in calls] == [(True, 429), (False, None)]
+    assert fake.texts(5) == ["second"]
+
+
+async def test_fail_next_per_chat_and_times(fake: FakeBotApi, bot: Bot) -> None:
+    fake.fail_next(
+        "sendMessage",
+        error_code=403,
+        description="Forbidden: bot was blocked by the user",
+        chat_id=6,
+        times=2,
+    )
+
+    await bot.send_message(chat_id=5, text="not affected")
+    for _ in range(2):
+        with pytest.raises(Forbidden, match="bot was blocked by the user"):
+            await bot.send_message(chat_id=6, text="blocked")
+    await bot.send_message(chat_id=6, text="unblocked")
+
+    assert fake.texts() == ["not affected", "unblocked"]
+
+
+async def test_fail_next_chat_migrated(fake: FakeBotApi, bot: Bot) -> None:
+    fake.fail_next(
+        "sendMessage",
+        error_code=400,
+        description="Bad Request: group chat was upgraded to a supergroup chat",
+        parameters={"migrate_to_chat_id": -100123},
+    )
+
+    with pytest.raises(ChatMigrated) as caught:
+        await bot.send_message(chat_id=-5, text="hi")
+    assert caught.value.new_chat_id == -100123
+
+
+async def test_block_chat(fake: FakeBotApi, bot: Bot) -> None:
+    fake.inject_message(-77, "hi", chat_type="group", chat_title="Readers")
+    fake.block_chat(8)
+    fake.block_chat(-77)
+
+    with pytest.raises(Forbidden, match="bot was blocked by the user"):
+        await bot.send_message(chat_id=8, text="x")
+    with pytest.raises(Forbidden, match="bot was kicked from the group chat"):
+        await bot.send_message(chat_id=-77, text="x")
+    fake.unblock_chat(8)
+    await bot.send_message(chat_id=8, text="x")
+
+
+async def test_wait_for_call_times_out_with_a_useful_message(fake: FakeBotApi, bot: Bot) -> None:
+    await bot.send_message(chat_id=5, text="hello")
+
+    with pytest.raises(AssertionError, match=r"getMe, sendMessage\(chat_id=5, text='hello'\)"):
+        await fake.wait_for_message(6, timeout=0.05)
+    with pytest.raises(AssertionError, match=r"recorded: \(none\)"):
+        await fake.wait_for_call(is_method("sendMessage"), after=fake.mark(), timeout=0.05)
+
+
+async def test_edits(fake: FakeBotApi, bot: Bot) -> None:
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="x")]])
+    sent = await bot.send_message(chat_id=5, text="v1", reply_markup=keyboard)
+
+    edited = await bot.edit_message_text("<i>v2</i>", 5, sent.message_id, parse_mode="HTML")
+    assert not isinstance(edited, bool)
+    assert edited.text == "v2" and edited.edit_date is not None
+    assert edited.reply_markup is None  # an edit without reply_markup drops the keyboard
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_text("<i>v2</i>", 5, sent.message_id, parse_mode="HTML")
+    assert await bot.edit_message_text("inline", inline_message_id="abc") is True
+    stored = fake.get_message(5, sent.message_id)
+    assert stored is not None and stored["text"] == "v2"
+
+
+# ---------------------------------------------------------------------------- a real Application
+
+
+async def test_application_polls_handles_commands_and_buttons(fake: FakeBotApi) -> None:
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Tech", callback_data="topic:tech")]])
+
+    async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text(
+            f"<b>Latest</b> for {' '.join(context.args or [])}",
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard,
+        )
+
+    async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        await query.answer("Following")
+        await query.edit_message_text(f"Now following {query.data}")
+
+    app = Application.builder().token(fake.token).base_url(fake.base_url).build()
+    app.add_handler(CommandHandler("latest", latest))
+    app.add_handler(CallbackQueryHandler(button))
+
+    async with app:
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0.0, timeout=10)
+        try:
+            fake.inject_message(7, "/latest world")
+            reply = await fake.wait_for_message(7, contains="Latest")
+            assert reply["text"] == "<b>Latest</b> for world"
+
+            sent = fake.calls_to("sendMessage")[-1].result
+            fake.inject_callback_query(7, sent["message_id"], "topic:tech")
+            edit = await fake.wait_for_call(is_method("editMessageText"))
+            assert edit.params["text"] == "Now following topic:tech"
+            assert fake.calls_to("answerCallbackQuery")[0].params["text"] == "Following"
+        finally:
+            await app.updater.stop()
+            await app.stop()
+
+    assert fake.pending_updates == []  # the last getUpdates confirmed everything
+
+
+# ---------------------------------------------------------------------------- Telegram HTML
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("🏟 🏟&lt;<abacaba", "Unclosed start tag at byte offset 13"),
+        ("🏟 🏟&lt;<abac aba>", 'Unsupported start tag "abac" at byte offset 13'),
+        ("🏟 🏟&lt;<i    aba>", 'Expected equal sign in declaration of an attribute of the tag "i"'),
+        ("🏟 🏟&lt;<b></b></", "Unexpected end tag at byte offset 20"),
+        ("🏟 🏟&lt;<i>a</em   >", 'Unmatched end tag at byte offset 17, expected "</i>", found'),
+        ("<b>open", "Can't find end tag corresponding to start tag b"),
+        ("<span>x</span>", 'Tag "span" must have class "tg-spoiler"'),
+    ],
+)
+def test_parse_html_errors_match_tdlib(text: str, error: str) -> None:
+    with pytest.raises(HtmlParseError) as caught:
+        parse_html(text)
+    assert str(caught.value).startswith(error)
+
+
+def test_parse_html_entities_match_tdlib() -> None:
+    assert parse_html("&lt;&gt;&amp;&quot;&laquo;&#12345678;") == ('<>&"&laquo;&#12345678;', [])
+    assert parse_html("🏟 🏟<i>🏟 &gt;<b aba   =   caba>&lt🏟</b></i>") == (
+        "🏟 🏟🏟 ><🏟",
+        [
+            {"type": "italic", "offset": 5, "length": 7},
+            {"type": "bold", "offset": 9, "length": 3},
+        ],
+    )
+    assert parse_html('<pre><code class="language-python">x = 1</code></pre>') == (
+        "x = 1",
+        [{"type": "pre", "offset": 0, "length": 5, "language": "python"}],
+    )
+    assert parse_html('<a href="news.example.org">site</a>')[1] == [
+        {"type": "text_link", "offset": 0, "length": 4, "url": "http://news.example.org/"}
+    ]
+
+
+@given(st.text(alphabet=st.characters(exclude_categories=("Cs",))))
+def test_escaped_text_round_trips_through_telegram_html(text: str) -> None:
+    plain, entities = parse_html(f"<b>{html.escape(text, quote=False)}</b>")
+
+    assert plain == text
+    expected = [{"type": "bold", "offset": 0, "length": utf16_len(text)}] if text else []
+    assert entities == expected
+
+
+# ---------------------------------------------------------------------------- feed server
+
+
+async def test_conditional_get_with_etag(feeds: FeedServer) -> None:
+    body = rss_feed([FeedItem("One", "https://news.example.org/1")])
+    etag = feeds.set_feed("/feeds/a.xml", body)
+    url = feeds.url("/feeds/a.xml")
+    assert url == f"http://127.0.0.1:{feeds.port}/feeds/a.xml"
+
+    async with httpx.AsyncClient() as client:
+        first = await client.get(url)
+        assert first.status_code == 200
+        assert first.text == body
+        assert first.headers["content-type"] == "application/rss+xml; charset=utf-8"
+        assert first.headers["etag"] == etag and etag is not None and etag.startswith('"')
+
+        cached = await client.get(url, headers={"If-None-Match": first.headers["etag"]})
+        assert cached.status_code == 304
+        assert cached.content == b""
+        assert cached.headers["etag"] == etag
+
+        new_etag = feeds.set_feed("/feeds/a.xml", body.replace("One", "Two"))
+        changed = await client.get(url, headers={"If-None-Match": etag})
+        assert changed.status_code == 200
+        assert changed.headers["etag"] == new_etag != etag
+        assert "Two" in changed.text
+
+    statuses = [request.status for request in feeds.requests_for("feeds/a.xml")]
+    assert statuses == [200, 304, 200]
+    assert feeds.requests[1].headers["if-none-match"] == etag
+    assert feeds.requests[0].method == "GET"
+
+
+async def test_conditional_get_with_last_modified(feeds: FeedServer) -> None:
+    stamp = "Tue, 02 Jan 2024 03:04:05 GMT"
+    feeds.set_feed("/lm.xml", "<rss/>", etag=False, last_modified=stamp)
+
+    async with httpx.AsyncClient() as client:
+        first = await client.get(feeds.url("/lm.xml"))
+        same = await client.get(feeds.url("/lm.xml"), headers={"If-Modified-Since": stamp})
+        older = await client.get(
+            feeds.url("/lm.xml"), headers={"If-Modified-Since": "Mon, 01 Jan 2024 00:00:00 GMT"}
+        )
+
+    assert first.status_code == 200 and first.headers["last-modified"] == stamp
+    assert "etag" not in first.headers
+    assert same.status_code == 304
+    assert older.status_code == 200
+
+
+async def test_set_response_errors_redirects_and_unknown_paths(feeds: FeedServer) -> None:
+    feeds.set_response("/broken.xml", status=500, body="boom")
+    feeds.set_response("/old.xml", status=301, headers={"Location": feeds.url("/new.xml")})
+    feeds.set_feed("/new.xml", "<rss/>")
+
+    async with httpx.AsyncClient() as client:
+        broken = await client.get(feeds.url("/broken.xml"))
+        moved = await client.get(feeds.url("/old.xml"))
+        followed = await client.get(feeds.url("/old.xml"), follow_redirects=True)
+        missing = await client.get(feeds.url("/nope.xml"))
+
+    assert (broken.status_code, broken.text) == (500, "boom")
+    assert moved.status_code == 301
+    assert moved.headers["location"] == feeds.url("/new.xml")
+    assert followed.status_code == 200 and followed.text == "<rss/>"
+    assert missing.status_code == 404
+    assert [(r.path, r.status) for r in feeds.requests] == [
+        ("/broken.xml", 500),
+        ("/old.xml", 301),
+        ("/old.xml", 301),
+        ("/new.xml", 200),
+        ("/nope.xml", 404),
+    ]
+
+
+async def test_stalled_path_lets_the_client_time_out(feeds: FeedServer) -> None:
+    feeds.set_feed("/slow.xml", "<rss/>")
+    feeds.stall("/slow.xml")
+
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=0.2)) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            await client.get(feeds.url("/slow.xml"))
+        [gave_up] = await feeds.wait_for_requests("/slow.xml")
+        assert gave_up.status == 499
+
+        feeds.release("/slow.xml")
+        answer = await client.get(feeds.url("/slow.xml"))
+        assert answer.status_code == 200
+
+
+# ---------------------------------------------------------------------------- feed builders
+
+
+def test_rss_feed_parses_with_feedparser() -> None:
+    published = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    items = [
+        FeedItem(
+            "Cats & Dogs <3",
+            "https://news.example.org/a?x=1&y=2",
+            guid="a-1",
+            summary="<p>Big &amp; small</p>",
+            published=published,
+        ),
+        FeedItem("Second", "https://news.example.org/b"),
+    ]
+
+    parsed = feedparser.parse(rss_feed(items, title="Pets & Co"))
+
+    assert not parsed.bozo
+    assert parsed.feed.title == "Pets & Co"
+    assert parsed.feed.language == "en"
+    first, second = parsed.entries
+    assert first.title == "Cats & Dogs <3"
+    assert first.link == "https://news.example.org/a?x=1&y=2"
+    assert first.id == "a-1"
+    assert first.published == "Tue, 02 Jan 2024 03:04:05 GMT"
+    assert tuple(first.published_parsed)[:6] == (2024, 1, 2, 3, 4, 5)
+    assert "Big &amp; small" in first.summary
+    assert second.title == "Second" and "published_parsed" not in second
+
+
+def test_atom_feed_parses_with_feedparser() -> None:
+    published = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    items = [
+        FeedItem("Atoms & Bits", "https://news.example.org/x", summary="s", published=published),
+        FeedItem("Undated", "https://news.example.org/y", guid="urn:y"),
+    ]
+
+    parsed = feedparser.parse(atom_feed(items))
+
+    assert not parsed.bozo
+    assert parsed.version == "atom10"
+    first, second = parsed.entries
+    assert first.title == "Atoms & Bits"
+    assert first.link == "https://news.example.org/x"
+    assert first.id == "https://news.example.org/x"
+    assert tuple(first.published_parsed)[:6] == (2024, 1, 2, 3, 4, 5)
+    assert second.id == "urn:y"
+    assert tuple(second.updated_parsed)[:6] == (2024, 1, 2, 3, 4, 5)  # the feed's newest date

@@ -1,0 +1,77 @@
+"""Start-up configuration: defaults that work, and bad values stopped with the variable named."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.settings import DEFAULT_API_URL, Settings
+from news.errors import ConfigError
+
+
+def settings(**env: str) -> Settings:
+    return Settings.from_environment(env, env_file=None)
+
+
+def test_defaults_use_sqlite_the_public_api_and_the_bundled_sources() -> None:
+    s = settings()
+    assert s.telegram_api_url == DEFAULT_API_URL
+    assert s.database_url == "sqlite:///newsbot.db"
+    assert s.poll_interval == timedelta(seconds=300)
+    assert 15 <= len(s.sources) <= 30
+    assert all(url.startswith("https://") for url in s.sources)
+
+
+def test_missing_token_says_what_to_set() -> None:
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN is not set"):
+        settings().require_token()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TELEGRAM_BOT_TOKEN", "not a token"),
+        ("TELEGRAM_API_URL", "ftp://example.org/bot"),
+        ("DATABASE_URL", "mysql://root@localhost/news"),
+        ("DATABASE_URL", "::::"),
+        ("NEWSBOT_POLL_INTERVAL", "0"),
+        ("NEWSBOT_POLL_INTERVAL", "five"),
+        ("NEWSBOT_ADMINS", "12,alice"),
+        ("NEWSBOT_SOURCES", "/no/such/file.txt"),
+    ],
+)
+def test_bad_values_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        settings(**{variable: value})
+
+
+def test_sources_file_lines_and_opml(tmp_path: Path) -> None:
+    lines = tmp_path / "feeds.txt"
+    lines.write_text("# my feeds\nhttps://a.example/rss  # comment\n\nhttps://b.example/atom\n")
+    opml = tmp_path / "feeds.opml"
+    opml.write_text(
+        '<opml version="2.0"><body><outline text="News">'
+        '<outline type="rss" xmlUrl="https://c.example/feed"/></outline></body></opml>'
+    )
+    assert settings(NEWSBOT_SOURCES=str(lines)).sources == (
+        "https://a.example/rss",
+        "https://b.example/atom",
+    )
+    assert settings(NEWSBOT_SOURCES=str(opml)).sources == ("https://c.example/feed",)
+
+
+def test_a_bad_line_in_the_sources_file_is_reported_with_its_number(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.txt"
+    path.write_text("https://a.example/rss\nnot a url\n")
+    with pytest.raises(ConfigError, match="NEWSBOT_SOURCES.*line 2"):
+        settings(NEWSBOT_SOURCES=str(path))
+
+
+def test_dotenv_file_is_read_but_the_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("NEWSBOT_POLL_INTERVAL=60\nNEWSBOT_ADMINS=1,2\n")
+    s = Settings.from_environment({"NEWSBOT_ADMINS": "7"}, env_file=env_file)
+    assert s.poll_interval == timedelta(seconds=60)
+    assert s.admins == frozenset({7})
