@@ -1,7 +1,7 @@
 """`SqlStorage`: the `news.ports.Storage` interface on SQLAlchemy's asyncio API.
 
-Each public method is one transaction and returns domain types. Only `_match_clause` differs by
-dialect: SQLite answers topic queries from its FTS5 table, PostgreSQL from a GIN-indexed tsvector.
+Each public method is one transaction and returns domain types. Full-text search, the one part
+that differs by dialect, lives in `storage.search`.
 """
 
 from __future__ import annotations
@@ -12,29 +12,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import (
-    ColumnElement,
     Row,
-    cast,
-    column,
     delete,
     func,
     insert,
-    literal_column,
     or_,
     select,
-    table,
 )
 from sqlalchemy import update as sql_update
-from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from news.model import Delivery, Source, Story, StoryDraft, Subscription
 from news.topics import Topic
+from storage.search import topic_clause
 from storage.tables import chats, deliveries, sources, stories, subscriptions
-
-# Full-text structures the migrations create outside `storage.tables` (they differ by dialect).
-_stories_fts = table("stories_fts", column("rowid"), column("terms"))
-_stories_search = literal_column("stories.search", TSVECTOR)
 
 _STORY_COLUMNS = (
     stories.c.id,
@@ -88,14 +79,6 @@ def _story(row: Any) -> Story:
 def source_name(title: str | None, url: str) -> str:
     """What readers see as a source's name: its feed title, else its host."""
     return title or urlsplit(url).hostname or url
-
-
-def _fts5_string(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
-
-
-def _tsquery_lexeme(term: str) -> str:
-    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 class SqlStorage:
@@ -319,25 +302,11 @@ class SqlStorage:
             for story_id, draft in zip(ids, fresh, strict=True)
         ]
 
-    def _match_clause(self, topic: Topic) -> ColumnElement[bool]:
-        if self.dialect == "postgresql":
-            tsquery = " & ".join(
-                "(" + " | ".join(_tsquery_lexeme(term) for term in sorted(group)) + ")"
-                for group in topic.required
-            )
-            return _stories_search.op("@@")(cast(tsquery, TSQUERY))
-        match = " AND ".join(
-            "(" + " OR ".join(_fts5_string(term) for term in sorted(group)) + ")"
-            for group in topic.required
-        )
-        matching_ids = select(_stories_fts.c.rowid).where(_stories_fts.c.terms.op("MATCH")(match))
-        return stories.c.id.in_(matching_ids)
-
     async def latest(self, topic: Topic | None, *, limit: int) -> list[Story]:
         """The newest stories matching `topic` (all stories when None), newest first."""
         query = select(*_STORY_COLUMNS).join(sources, sources.c.id == stories.c.source_id)
         if topic is not None:
-            query = query.where(self._match_clause(topic))
+            query = query.where(topic_clause(self.dialect, topic))
         query = query.order_by(stories.c.published_at.desc(), stories.c.id.desc()).limit(limit)
         async with self.engine.connect() as conn:
             return [_story(row) for row in await conn.execute(query)]

@@ -39,9 +39,9 @@ class Ticks:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def wait_polls(self, count: int, timeout: float = 15.0) -> None:
+    async def wait_polls(self, count: int, deadline: float = 15.0) -> None:
         """Wait until `count` ticks that actually polled a source have finished."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(deadline):
             while sum(1 for o in self.outcomes if o) < count:
                 await self._changed.wait()
 

@@ -65,7 +65,7 @@ def test_sources_file_lines_and_opml(tmp_path: Path) -> None:
 def test_a_bad_line_in_the_sources_file_is_reported_with_its_number(tmp_path: Path) -> None:
     path = tmp_path / "feeds.txt"
     path.write_text("https://a.example/rss\nnot a url\n")
-    with pytest.raises(ConfigError, match="NEWSBOT_SOURCES.*line 2"):
+    with pytest.raises(ConfigError, match=r"NEWSBOT_SOURCES.*line 2"):
         settings(NEWSBOT_SOURCES=str(path))
 
 
