@@ -42,7 +42,9 @@ class Storage(Protocol):
     async def store_stories(
         self, drafts: Sequence[StoryDraft], *, now: datetime
     ) -> list[Story]: ...
-    async def latest(self, topic: Topic | None, *, limit: int) -> list[Story]: ...
+    async def latest(
+        self, topic: Topic | None, *, limit: int, before: tuple[datetime, int] | None = None
+    ) -> list[Story]: ...
 
     # Chats and subscriptions
     async def upsert_chat(

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import (
     Row,
+    and_,
     delete,
     func,
     insert,
@@ -302,11 +303,29 @@ class SqlStorage:
             for story_id, draft in zip(ids, fresh, strict=True)
         ]
 
-    async def latest(self, topic: Topic | None, *, limit: int) -> list[Story]:
-        """The newest stories matching `topic` (all stories when None), newest first."""
+    async def latest(
+        self,
+        topic: Topic | None,
+        *,
+        limit: int,
+        before: tuple[datetime, int] | None = None,
+    ) -> list[Story]:
+        """The newest stories matching `topic` (all when None), newest first.
+
+        `before` is a keyset cursor, (published_at, id) of the last story of the previous page:
+        paging never uses offsets, so it stays fast and stable while new stories arrive.
+        """
         query = select(*_STORY_COLUMNS).join(sources, sources.c.id == stories.c.source_id)
         if topic is not None:
             query = query.where(topic_clause(self.dialect, topic))
+        if before is not None:
+            published, story_id = before
+            query = query.where(
+                or_(
+                    stories.c.published_at < published,
+                    and_(stories.c.published_at == published, stories.c.id < story_id),
+                )
+            )
         query = query.order_by(stories.c.published_at.desc(), stories.c.id.desc()).limit(limit)
         async with self.engine.connect() as conn:
             return [_story(row) for row in await conn.execute(query)]
