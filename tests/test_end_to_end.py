@@ -6,87 +6,33 @@ from a feed server over HTTP, and the stories land in a real SQLite database.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from telegram.ext import Application
 
-from bot.app import build_app
-from bot.settings import Settings
-from handlers.sender import SendReport
-from news.model import PollOutcome
 from tests.conftest import DATA
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram_api import FakeBotApi
+from tests.harness import RunningBot, running_bot
 
 ALICE = 1001
 SEED_FEED = (DATA / "seed-feed.xml").read_text(encoding="utf-8")
 
 
-class Ticks:
-    """Counts finished scheduler ticks so a test can wait for the next one without sleeping."""
-
-    def __init__(self) -> None:
-        self.outcomes: list[list[PollOutcome]] = []
-        self._changed = asyncio.Event()
-
-    def __call__(self, outcomes: list[PollOutcome], report: SendReport) -> None:
-        self.outcomes.append(outcomes)
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def wait_polls(self, count: int, deadline: float = 15.0) -> None:
-        """Wait until `count` ticks that actually polled a source have finished."""
-        async with asyncio.timeout(deadline):
-            while sum(1 for o in self.outcomes if o) < count:
-                await self._changed.wait()
-
-
 @pytest.fixture
-async def running_bot(
-    telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path
-) -> AsyncIterator[tuple[Application, Ticks]]:  # type: ignore[type-arg]
+async def bot(telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path) -> AsyncIterator[RunningBot]:
     feeds.set_feed("/world.xml", SEED_FEED)
-    sources = tmp_path / "sources.txt"
-    sources.write_text(feeds.url("/world.xml") + "\n")
-    settings = Settings.from_environment(
-        {
-            "TELEGRAM_BOT_TOKEN": telegram.token,
-            "TELEGRAM_API_URL": telegram.base_url,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
-            "NEWSBOT_SOURCES": str(sources),
-            "NEWSBOT_POLL_INTERVAL": "1",
-        },
-        env_file=None,
-    )
-    ticks = Ticks()
-    app = build_app(settings, after_tick=ticks)
-    # The steps of Application.run_polling(), which owns its event loop and so cannot run here.
-    await app.initialize()
-    assert app.post_init is not None and app.updater is not None
-    await app.post_init(app)
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    await app.start()
-    try:
-        yield app, ticks
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        assert app.post_shutdown is not None
-        await app.post_shutdown(app)
+    async with running_bot(telegram, feeds, tmp_path) as running:
+        yield running
 
 
 async def test_a_subscriber_gets_each_new_matching_story_once_and_latest_answers(
-    running_bot: tuple[Application, Ticks],  # type: ignore[type-arg]
-    telegram: FakeBotApi,
-    feeds: FeedServer,
+    bot: RunningBot, telegram: FakeBotApi, feeds: FeedServer
 ) -> None:
-    _, ticks = running_bot
+    ticks = bot.ticks
     telegram.inject_message(ALICE, "/start")
     await telegram.wait_for_message(ALICE, contains="news bot")
     telegram.inject_message(ALICE, "/subscribe ukraine")
@@ -121,7 +67,7 @@ async def test_a_subscriber_gets_each_new_matching_story_once_and_latest_answers
     pushed = await telegram.wait_for_message(
         ALICE, contains="Ukraine &amp; EU open accession chapter", after=before_new_stories
     )
-    await ticks.wait_polls(len([o for o in ticks.outcomes if o]) + 2)
+    await ticks.wait_polls(ticks.polls + 2)
 
     story_messages = telegram.sent_messages(ALICE)[2:]
     assert len(story_messages) == 1, [m["text"] for m in story_messages]
@@ -151,10 +97,7 @@ async def test_a_subscriber_gets_each_new_matching_story_once_and_latest_answers
         assert unrelated not in lines
 
 
-async def test_bot_registers_its_command_menu(
-    running_bot: tuple[Application, Ticks],  # type: ignore[type-arg]
-    telegram: FakeBotApi,
-) -> None:
+async def test_bot_registers_its_command_menu(bot: RunningBot, telegram: FakeBotApi) -> None:
     call = await telegram.wait_for_call(lambda c: c.method == "setMyCommands")
     names = [command["command"] for command in call.params["commands"]]
     assert {

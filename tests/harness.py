@@ -1,0 +1,94 @@
+"""Running the real bot inside a test: the steps of `Application.run_polling()`, in this loop.
+
+`run_polling()` owns its event loop and blocks, so tests perform its steps themselves (initialize,
+post_init, start polling, start; and the reverse) against the fake Bot API and feed servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from telegram.ext import Application
+
+from bot.app import build_app
+from bot.settings import Settings
+from handlers.sender import SendReport
+from news.model import PollOutcome
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.telegram_api import FakeBotApi
+
+
+class Ticks:
+    """Counts finished scheduler ticks so a test can wait for the next one without sleeping."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[list[PollOutcome]] = []
+        self.reports: list[SendReport] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, outcomes: list[PollOutcome], report: SendReport) -> None:
+        self.outcomes.append(outcomes)
+        self.reports.append(report)
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    @property
+    def polls(self) -> int:
+        """Finished ticks that polled at least one source."""
+        return sum(1 for outcomes in self.outcomes if outcomes)
+
+    async def wait_polls(self, count: int, deadline: float = 15.0) -> None:
+        """Wait until `count` ticks that polled a source have finished."""
+        async with asyncio.timeout(deadline):
+            while self.polls < count:
+                await self._changed.wait()
+
+
+@dataclass
+class RunningBot:
+    app: Application  # type: ignore[type-arg]
+    ticks: Ticks
+    settings: Settings
+
+
+@asynccontextmanager
+async def running_bot(
+    telegram: FakeBotApi,
+    feeds: FeedServer,
+    tmp_path: Path,
+    *,
+    feed_paths: tuple[str, ...] = ("/world.xml",),
+    extra_env: Mapping[str, str] | None = None,
+) -> AsyncIterator[RunningBot]:
+    """The whole bot, polling `feed_paths` on the feed server every second."""
+    sources = tmp_path / "sources.txt"
+    sources.write_text("".join(feeds.url(path) + "\n" for path in feed_paths))
+    env = {
+        "TELEGRAM_BOT_TOKEN": telegram.token,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
+        "NEWSBOT_SOURCES": str(sources),
+        "NEWSBOT_POLL_INTERVAL": "1",
+        "NEWSBOT_ALLOW_PRIVATE_SOURCES": "1",
+        **(extra_env or {}),
+    }
+    settings = Settings.from_environment(env, env_file=None)
+    ticks = Ticks()
+    app = build_app(settings, after_tick=ticks)
+    await app.initialize()
+    assert app.post_init is not None and app.updater is not None
+    await app.post_init(app)
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    await app.start()
+    try:
+        yield RunningBot(app, ticks, settings)
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        assert app.post_shutdown is not None
+        await app.post_shutdown(app)

@@ -1,0 +1,121 @@
+"""The bot's commands as a user meets them, through the real PTB client and a fake Bot API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.telegram_api import FakeBotApi
+from tests.harness import RunningBot, running_bot
+
+ALICE = 1001
+DESK = -100500
+SORRY = "something went wrong"
+
+
+@pytest.fixture
+async def bot(telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path) -> AsyncIterator[RunningBot]:
+    feeds.set_feed("/world.xml", (DATA / "seed-feed.xml").read_bytes())
+    async with running_bot(telegram, feeds, tmp_path) as running:
+        await running.ticks.wait_polls(1)
+        yield running
+
+
+async def ask(telegram: FakeBotApi, chat_id: int, text: str, **kwargs: str) -> str:
+    """Send `text` as a user and return the bot's first answer to it."""
+    mark = telegram.mark()
+    telegram.inject_message(chat_id, text, **kwargs)  # type: ignore[arg-type]
+    return str((await telegram.wait_for_message(chat_id, after=mark))["text"])
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/subscribe", "Which topic?"),
+        ("/subscribe      ", "Which topic?"),
+        ("/subscribe " + "x" * 500, "characters long"),
+        ("/subscribe 🔥🚀", "no words"),
+        ("/latest " + "y" * 500, "characters long"),
+        ("/latest 🔥", "no words"),
+        ("/unsubscribe 🔥", "no words"),
+        ("/unsubscribe", "Which topic?"),
+    ],
+)
+async def test_unusable_topics_get_a_reason(
+    bot: RunningBot, telegram: FakeBotApi, command: str, expected: str
+) -> None:
+    answer = await ask(telegram, ALICE, command)
+
+    assert expected in answer
+    assert SORRY not in answer
+
+
+@pytest.mark.parametrize(
+    "topic",
+    ['"', "*", "NEAR(ukraine", ")", "ukraine*", "'; DROP TABLE subscriptions; --", ") OR 1=1 --"],
+)
+async def test_query_syntax_and_sql_in_topics_are_answered_not_executed(
+    bot: RunningBot, telegram: FakeBotApi, topic: str
+) -> None:
+    for command in ("/subscribe", "/latest"):
+        answer = await ask(telegram, ALICE, f"{command} {topic}")
+        assert answer and SORRY not in answer
+    assert "Latest on ukraine" in await ask(telegram, ALICE, "/latest ukraine")
+    assert SORRY not in await ask(telegram, ALICE, "/subscriptions")
+
+
+async def test_subscriptions_can_be_listed_and_removed(
+    bot: RunningBot, telegram: FakeBotApi
+) -> None:
+    assert "Subscribed to: <b>ukraine</b>" in await ask(telegram, ALICE, "/subscribe Ukraine")
+    assert "already follow" in await ask(telegram, ALICE, "/subscribe UKRAINE")
+    await ask(telegram, ALICE, "/subscribe peace talks")
+
+    listing = await ask(telegram, ALICE, "/subscriptions")
+    assert "• ukraine" in listing and "• peace talks" in listing
+
+    assert "Unsubscribed from: <b>ukraine</b>" in await ask(telegram, ALICE, "/unsubscribe ukraine")
+    missing = await ask(telegram, ALICE, "/unsubscribe ukraine")
+    assert "You do not follow <b>ukraine</b>" in missing and "peace talks" in missing
+    assert "ukraine" not in await ask(telegram, ALICE, "/subscriptions")
+
+
+async def test_commands_work_in_groups_with_the_bot_name(
+    bot: RunningBot, telegram: FakeBotApi
+) -> None:
+    group = {"chat_type": "supergroup", "chat_title": "News desk"}
+    answer = await ask(telegram, DESK, "/subscribe@newsbot_test_bot russia", **group)
+    assert "Subscribed to: <b>russia</b>" in answer
+    latest = await ask(telegram, DESK, "/latest@newsbot_test_bot ukraine", **group)
+    assert "Latest on ukraine" in latest
+
+
+async def test_latest_takes_a_count_and_caps_it(bot: RunningBot, telegram: FakeBotApi) -> None:
+    two = await ask(telegram, ALICE, "/latest ukraine 2")
+    assert "1. " in two and "2. " in two and "3. " not in two
+
+    mark = telegram.mark()
+    telegram.inject_message(ALICE, "/latest ukraine 500")
+    await telegram.wait_for_message(ALICE, contains="between 1 and 20", after=mark)
+
+    overall = await ask(telegram, ALICE, "/latest")
+    assert "Latest stories" in overall and "Language Models" not in overall
+    assert overall.count("Read more") == 5
+
+
+async def test_sources_shows_each_feed_and_its_last_fetch(
+    bot: RunningBot, telegram: FakeBotApi
+) -> None:
+    answer = await ask(telegram, ALICE, "/sources")
+
+    assert "Example World News" in answer
+    assert "✓ fetched" in answer and "10 stories" in answer
+
+
+async def test_help_and_unknown_commands(bot: RunningBot, telegram: FakeBotApi) -> None:
+    assert "/subscribe" in await ask(telegram, ALICE, "/help")
+    assert "/help" in await ask(telegram, ALICE, "/frobnicate")
