@@ -1,30 +1,59 @@
-"""Fetching feeds over HTTP: one shared async client, conditional GET, timeouts, a size cap.
+"""Fetching feeds over HTTP: one shared async client, limits, timeouts, a size cap, redirects.
 
-The fetcher returns a `FetchResult` or raises `FetchError`; it never parses. Conditional GET
-(ETag / Last-Modified) makes an unchanged feed cost one small 304 answer.
+The fetcher returns a `FetchResult` or raises `FetchError`; it never parses. What it guarantees:
+
+- at most `max_in_flight` requests at once overall and `per_host` at once to one host;
+- a `User-Agent` naming the bot; gzip and deflate, decoded here with the size cap applied to the
+  *decoded* bytes while streaming, so neither a huge body nor a gzip bomb is ever held in memory;
+- a connect timeout and a total deadline for the whole fetch, redirects included;
+- conditional GET (ETag / Last-Modified): an unchanged feed costs one small 304 answer;
+- redirects followed by hand, at most `max_redirects`; a loop is an error, not a hang; the URL
+  reached through permanent redirects only (301/308) is reported as `permanent_url`, so the
+  caller can update the stored URL, while temporary ones (302/303/307) change nothing;
+- only http and https, for the first URL and every redirect target.
 """
 
 from __future__ import annotations
 
+import asyncio
+import zlib
+from collections import defaultdict
 from dataclasses import dataclass, field
 from types import TracebackType
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from news.errors import FetchError
+from news.text import is_web_url
 
-USER_AGENT = "Newsbot/0.1 (Telegram news bot; RSS/Atom reader)"
+USER_AGENT = "Newsbot/0.1 (Telegram news bot; RSS/Atom/JSON Feed reader)"
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
     "text/xml;q=0.9, */*;q=0.5"
 )
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT = frozenset({301, 308})
+# Headers that describe the transfer, not the document: the body handed on is already decoded.
+_TRANSFER_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    """How much one fetch, and all fetches together, may take."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_in_flight: int = 32
+    per_host: int = 2
+    connect_timeout: float = 10.0
+    total_timeout: float = 30.0
+    max_redirects: int = 5
 
 
 @dataclass(frozen=True, slots=True)
 class FetchResult:
-    """One answer from a feed's server."""
+    """One answer from a feed's server, after redirects."""
 
     url: str
     status: int
@@ -32,10 +61,55 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    permanent_url: str | None = None
 
     @property
     def not_modified(self) -> bool:
         return self.status == 304
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with an error status; `retry_after` is its Retry-After, if any."""
+
+    def __init__(self, status: int, reason: str, *, retry_after: str | None = None) -> None:
+        super().__init__(f"HTTP {status} {reason}".strip(), kind=f"http-{status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+class _Decoder:
+    """Decodes a Content-Encoding while streaming, never producing more than `limit` bytes."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self._encoding = encoding
+        self._room = limit
+        self._limit = limit
+        self._zlib: zlib._Decompress | None = None
+        if encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding not in ("", "identity", "deflate"):
+            raise FetchError(
+                f"the server used the {encoding!r} content encoding, which was not asked for",
+                kind="encoding",
+            )
+
+    def feed(self, data: bytes) -> bytes:
+        if self._encoding == "deflate" and self._zlib is None and data:
+            # "deflate" is meant to be zlib-wrapped, but some servers send raw deflate.
+            wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        if self._zlib is None:
+            out = data
+        else:
+            try:
+                # At most one byte past the room: enough to know the cap is passed.
+                out = self._zlib.decompress(data, self._room + 1)
+            except zlib.error as exc:
+                raise FetchError(f"the compressed body is corrupt: {exc}", kind="encoding") from exc
+        if len(out) > self._room:
+            raise FetchError(f"the feed is over the {self._limit}-byte cap", kind="too-large")
+        self._room -= len(out)
+        return out
 
 
 class Fetcher:
@@ -43,20 +117,33 @@ class Fetcher:
 
     def __init__(
         self,
+        limits: FetchLimits | None = None,
         *,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.max_bytes = max_bytes
+        self.limits = limits or FetchLimits()
         self._client = httpx.AsyncClient(
-            timeout=timeout,
-            follow_redirects=True,
-            max_redirects=5,
-            headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT},
+            timeout=httpx.Timeout(self.limits.total_timeout, connect=self.limits.connect_timeout),
+            follow_redirects=False,
+            headers={
+                "User-Agent": USER_AGENT,
+                "Accept": _ACCEPT,
+                "Accept-Encoding": "gzip, deflate",
+            },
             transport=transport,
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=20),
+            limits=httpx.Limits(
+                max_connections=self.limits.max_in_flight,
+                max_keepalive_connections=self.limits.max_in_flight,
+            ),
         )
+        self._in_flight = asyncio.Semaphore(self.limits.max_in_flight)
+        self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(self.limits.per_host)
+        )
+
+    @property
+    def max_bytes(self) -> int:
+        return self.limits.max_bytes
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -76,52 +163,121 @@ class Fetcher:
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult:
         """GET `url`, conditionally when validators are known; raise `FetchError` on failure."""
+        async with self._in_flight:
+            try:
+                async with asyncio.timeout(self.limits.total_timeout):
+                    return await self._follow(url, etag, last_modified)
+            except TimeoutError as exc:
+                raise FetchError(
+                    f"no complete answer within {self.limits.total_timeout:g} s", kind="timeout"
+                ) from exc
+
+    async def _follow(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+        visited = {url}
+        current = url
+        permanent_url: str | None = None
+        only_permanent = True
+        for _ in range(self.limits.max_redirects + 1):
+            if not is_web_url(current):
+                raise FetchError(f"not an http(s) URL: {current}", kind="url")
+            result, location = await self._get(current, etag, last_modified)
+            if location is None:
+                assert result is not None
+                return FetchResult(
+                    url=result.url,
+                    status=result.status,
+                    body=result.body,
+                    etag=result.etag,
+                    last_modified=result.last_modified,
+                    headers=result.headers,
+                    permanent_url=permanent_url,
+                )
+            status, target = location
+            target = urljoin(current, target)
+            if target in visited:
+                raise FetchError(f"redirect loop at {target}", kind="redirect-loop")
+            visited.add(target)
+            only_permanent = only_permanent and status in _PERMANENT
+            if only_permanent:
+                permanent_url = target
+            current = target
+        raise FetchError(
+            f"more than {self.limits.max_redirects} redirects", kind="too-many-redirects"
+        )
+
+    async def _get(
+        self, url: str, etag: str | None, last_modified: str | None
+    ) -> tuple[FetchResult | None, tuple[int, str] | None]:
+        """One request: a result, or the (status, Location) of a redirect."""
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        try:
-            async with self._client.stream("GET", url, headers=headers) as response:
-                if response.status_code == 304:
-                    return FetchResult(
-                        url=str(response.url), status=304, etag=etag, last_modified=last_modified
-                    )
-                if response.status_code >= 400:
-                    raise FetchError(
-                        f"HTTP {response.status_code} {response.reason_phrase}".strip(),
-                        kind=f"http-{response.status_code}",
-                    )
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise FetchError(
-                        f"the feed is {int(declared)} bytes, over the {self.max_bytes}-byte cap",
-                        kind="too-large",
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise FetchError(
-                            f"the feed is over the {self.max_bytes}-byte cap", kind="too-large"
-                        )
-                    chunks.append(chunk)
-                return FetchResult(
-                    url=str(response.url),
-                    status=response.status_code,
-                    body=b"".join(chunks),
-                    etag=response.headers.get("etag"),
-                    last_modified=response.headers.get("last-modified"),
-                    headers=dict(response.headers),
-                )
-        except httpx.TooManyRedirects as exc:
-            raise FetchError("too many redirects", kind="redirects") from exc
-        except httpx.TimeoutException as exc:
-            raise FetchError("the server did not answer in time", kind="timeout") from exc
-        except httpx.ConnectError as exc:
-            raise FetchError(f"could not connect: {exc}", kind="connect") from exc
-        except httpx.HTTPError as exc:
-            raise FetchError(f"network error: {exc}", kind="network") from exc
-        except ValueError as exc:  # httpx rejects malformed URLs this way
-            raise FetchError(f"invalid URL: {exc}", kind="url") from exc
+        host = (urlsplit(url).hostname or "").lower()
+        async with self._hosts[host]:
+            try:
+                async with self._client.stream("GET", url, headers=headers) as response:
+                    return await self._read(response, etag, last_modified)
+            except httpx.TimeoutException as exc:
+                raise FetchError("the server did not answer in time", kind="timeout") from exc
+            except httpx.ConnectError as exc:
+                raise FetchError(f"could not connect: {exc}", kind="connect") from exc
+            except httpx.HTTPError as exc:
+                raise FetchError(f"network error: {exc}", kind="network") from exc
+            except ValueError as exc:  # httpx rejects malformed URLs this way
+                raise FetchError(f"invalid URL: {exc}", kind="url") from exc
+
+    async def _read(
+        self, response: httpx.Response, etag: str | None, last_modified: str | None
+    ) -> tuple[FetchResult | None, tuple[int, str] | None]:
+        status = response.status_code
+        if status in _REDIRECTS:
+            location = response.headers.get("location")
+            if not location:
+                raise FetchError(f"HTTP {status} redirect without a Location", kind="redirect")
+            return None, (status, location.strip())
+        final_url = str(response.url)
+        if status == 304:
+            return FetchResult(
+                url=final_url,
+                status=304,
+                etag=response.headers.get("etag") or etag,
+                last_modified=response.headers.get("last-modified") or last_modified,
+                headers=_plain_headers(response.headers),
+            ), None
+        if status >= 400:
+            raise HTTPStatusError(
+                status, response.reason_phrase, retry_after=response.headers.get("retry-after")
+            )
+        cap = self.limits.max_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise FetchError(
+                f"the feed is {int(declared)} bytes, over the {cap}-byte cap", kind="too-large"
+            )
+        decoder = _Decoder(response.headers.get("content-encoding", "").strip().lower(), cap)
+        chunks: list[bytes] = []
+        raw_size = 0
+        async for chunk in response.aiter_raw():
+            raw_size += len(chunk)
+            if raw_size > cap:
+                raise FetchError(f"the feed is over the {cap}-byte cap", kind="too-large")
+            chunks.append(decoder.feed(chunk))
+        return FetchResult(
+            url=final_url,
+            status=status,
+            body=b"".join(chunks),
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+            headers=_plain_headers(response.headers),
+        ), None
+
+
+def _plain_headers(headers: httpx.Headers) -> dict[str, str]:
+    """Response headers with lower-case names, minus those about the transfer encoding."""
+    return {
+        name.lower(): value
+        for name, value in headers.items()
+        if name.lower() not in _TRANSFER_HEADERS
+    }

@@ -99,7 +99,10 @@ async def test_poll_once_then_latest_in_a_terminal(feeds: FeedServer, tmp_path: 
     code, out, _ = await newsbot("latest", "ukraine", "-n", "10", env=env, cwd=tmp_path)
 
     assert code == 0
-    headline = "1. Macron On Sending French Troops To Ukraine: If Russia Attacks Them We Do Not Need NATO's Help"
+    headline = (
+        "1. Macron On Sending French Troops To Ukraine: "
+        "If Russia Attacks Them We Do Not Need NATO's Help"
+    )
     assert out.startswith(headline + "\n")
     assert "   Example World News · " in out
     assert "   https://news.example.org/world/macron-troops-ukraine" in out
