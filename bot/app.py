@@ -11,15 +11,25 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
+from zoneinfo import ZoneInfo
 
 from telegram.ext import Application, ContextTypes, Defaults
 
 from bot.settings import Settings
-from handlers.commands import COMMANDS, Services, build_command_handlers, on_error
+from handlers.commands import (
+    COMMANDS,
+    Services,
+    build_command_handlers,
+    on_error,
+    unknown_command_handler,
+)
+from handlers.controls import CONTROL_COMMANDS, build_control_handlers
 from handlers.sender import Sender, SendReport
-from news.fetch import Fetcher
+from news.fetch import Fetcher, FetchLimits
 from news.ingest import Poller, PollSettings
-from news.model import PollOutcome
+from news.model import ChatSettings, PollOutcome
+from news.pacing import Limits
 from storage import SqlStorage, open_storage
 
 logger = logging.getLogger(__name__)
@@ -80,19 +90,66 @@ def build_app(
         if after_tick is not None:
             after_tick(outcomes, report)
 
+    async def send_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+        report = await runtime["live"].sender.send_pending()
+        if report.sent or report.failed:
+            logger.info("sent %d stories, %d failed", report.sent, report.failed)
+
+    async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert context.job is not None and context.job.chat_id is not None
+        await runtime["live"].sender.send_digest(context.job.chat_id)
+
+    def schedule_digest(chat: ChatSettings) -> None:
+        """(Re)schedule a chat's daily digest job on APScheduler's cron trigger."""
+        assert application.job_queue is not None
+        name = f"digest:{chat.chat_id}"
+        for job in application.job_queue.get_jobs_by_name(name):
+            job.schedule_removal()
+        if chat.digest_time:
+            hour, minute = (int(part) for part in chat.digest_time.split(":"))
+            zone = ZoneInfo(chat.timezone or "UTC")
+            application.job_queue.run_daily(
+                digest_job,
+                time=dt_time(hour, minute, tzinfo=zone),
+                chat_id=chat.chat_id,
+                name=name,
+            )
+
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         store = storage or await open_synced_storage(settings, clock)
         if storage is not None:
             await store.sync_sources(settings.sources, now=clock())
-        fetcher = Fetcher()
-        poller = Poller(store, fetcher, PollSettings(interval=settings.poll_interval))
-        runtime["live"] = Runtime(store, fetcher, poller, Sender(application.bot, store, clock))
-        for handler in build_command_handlers(
-            Services(storage=store, clock=clock, admins=settings.admins)
+        fetcher = Fetcher(FetchLimits(max_bytes=settings.max_feed_bytes))
+        poller = Poller(
+            store,
+            fetcher,
+            PollSettings(interval=settings.poll_interval, ceiling=settings.poll_ceiling),
+        )
+        sender = Sender(
+            application.bot, store, clock, limits=Limits(global_per_second=settings.send_rate)
+        )
+        runtime["live"] = Runtime(store, fetcher, poller, sender)
+        services = Services(
+            storage=store, clock=clock, admins=settings.admins, schedule_digest=schedule_digest
+        )
+        # Order matters: the first handler whose filter matches an update takes it.
+        for handler in (
+            *build_command_handlers(services),
+            *build_control_handlers(services),
+            unknown_command_handler(),
         ):
             application.add_handler(handler)
-        await application.bot.set_my_commands(list(COMMANDS))
+        await application.bot.set_my_commands([*COMMANDS, *CONTROL_COMMANDS])
         assert application.job_queue is not None
+        for chat in await store.digest_chats():
+            schedule_digest(chat)
+        application.job_queue.run_repeating(
+            send_tick,
+            interval=1.0,
+            first=1.0,
+            name="send",
+            job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+        )
         application.job_queue.run_repeating(
             poll_tick,
             interval=tick_period(settings.poll_interval),

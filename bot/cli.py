@@ -3,7 +3,7 @@
 newsbot run                      the bot and the scheduler in one process (what `make run` does)
 newsbot poll --once              fetch every source now, with a progress bar
 newsbot latest TOPIC [-n N]      the newest stories on a topic, as /latest ranks them
-newsbot sources add URL | remove URL | list
+newsbot sources add URL | remove URL | list | import FILE.opml | export > FILE.opml
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -20,11 +21,15 @@ from bot.logs import configure_logging
 from bot.settings import Settings
 from handlers.commands import DEFAULT_LATEST, MAX_LATEST
 from handlers.render import source_status
+from news.discovery import find_feed
 from news.errors import ConfigError, NewsbotError, TopicError
-from news.fetch import Fetcher
+from news.fetch import Fetcher, FetchLimits
 from news.ingest import Poller, PollSettings
-from news.text import age, is_web_url
+from news.safety import check_public_host
+from news.sources import read_sources_file, to_opml
+from news.text import age
 from news.topics import parse_topic
+from storage import SqlStorage
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,16 +53,28 @@ def _parser() -> argparse.ArgumentParser:
     actions = sources.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("add", help="add a feed").add_argument("url")
     actions.add_parser("remove", help="remove a feed").add_argument("url")
-    actions.add_parser("list", help="list feeds and their last fetch")
+    actions.add_parser("list", help="list feeds, their last fetch and their last error")
+    actions.add_parser(
+        "import", help="add the feeds of an OPML file (or a list of URLs)"
+    ).add_argument("file", type=Path)
+    actions.add_parser("export", help="print the feeds as OPML")
     return parser
+
+
+def _poller(storage: SqlStorage, fetcher: Fetcher, settings: Settings) -> Poller:
+    return Poller(
+        storage,
+        fetcher,
+        PollSettings(interval=settings.poll_interval, ceiling=settings.poll_ceiling),
+    )
 
 
 async def _poll_once(settings: Settings) -> int:
     storage = await open_synced_storage(settings, utc_now)
     try:
-        sources = await storage.list_sources()
-        async with Fetcher() as fetcher:
-            poller = Poller(storage, fetcher, PollSettings(interval=settings.poll_interval))
+        sources = [source for source in await storage.list_sources() if source.enabled]
+        async with Fetcher(FetchLimits(max_bytes=settings.max_feed_bytes)) as fetcher:
+            poller = _poller(storage, fetcher, settings)
             with tqdm(total=len(sources), unit="feed", file=sys.stderr) as progress:
 
                 def done(outcome: object) -> None:
@@ -96,27 +113,48 @@ async def _latest(settings: Settings, words: Sequence[str], count: int) -> int:
     return 0
 
 
-async def _sources(settings: Settings, action: str, url: str | None) -> int:
+async def _sources(settings: Settings, action: str, argument: str | Path | None) -> int:
     storage = await open_synced_storage(settings, utc_now)
     try:
         if action == "add":
-            assert url is not None
-            if not is_web_url(url):
-                print(f"newsbot: {url!r} is not an http(s) URL", file=sys.stderr)
-                return 2
-            source = await storage.add_source(url, now=utc_now())
-            print(f"Added {source.url}; it is fetched at the next poll.")
+            async with Fetcher(FetchLimits(max_bytes=settings.max_feed_bytes)) as fetcher:
+                found = await find_feed(
+                    str(argument),
+                    fetcher,
+                    now=utc_now(),
+                    allow_private=settings.allow_private_sources,
+                )
+            source = await storage.add_source(found.url, now=utc_now())
+            title = found.feed.title or source.name
+            print(f"Added {source.url} ({title}, {len(found.feed.entries)} entries).")
         elif action == "remove":
-            assert url is not None
-            if await storage.remove_source(url):
-                print(f"Removed {url} and its stories.")
+            if await storage.remove_source(str(argument)):
+                print(f"Removed {argument} and its stories.")
             else:
-                print(f"newsbot: no source {url}", file=sys.stderr)
+                print(f"newsbot: no source {argument}", file=sys.stderr)
                 return 1
+        elif action == "import":
+            assert isinstance(argument, Path)
+            urls = read_sources_file(argument)
+            known = {source.url for source in await storage.list_sources()}
+            for url in urls:
+                if not settings.allow_private_sources:
+                    await check_public_host(url)
+            for url in urls:
+                await storage.add_source(url, now=utc_now())
+            fresh = [url for url in urls if url not in known]
+            print(f"Imported {len(fresh)} new sources ({len(urls) - len(fresh)} known already).")
+        elif action == "export":
+            print(to_opml(await storage.list_sources()))
         else:
             now = utc_now()
             for source in await storage.list_sources():
                 print(f"{source.url}\n   {source.name} · {source_status(source, now)}")
+                if source.last_error_kind and source.last_error_at:
+                    print(
+                        f"   last error: {source.last_error_kind} at "
+                        f"{source.last_error_at:%Y-%m-%d %H:%M} UTC"
+                    )
         return 0
     finally:
         await storage.close()
@@ -135,7 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_poll_once(settings))
         if args.command == "latest":
             return asyncio.run(_latest(settings, args.topic, args.count))
-        return asyncio.run(_sources(settings, args.action, getattr(args, "url", None)))
+        argument = getattr(args, "url", None) or getattr(args, "file", None)
+        return asyncio.run(_sources(settings, args.action, argument))
     except ConfigError as error:
         print(f"newsbot: configuration error: {error}", file=sys.stderr)
         return 2

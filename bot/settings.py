@@ -23,6 +23,9 @@ from storage import async_url
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_DATABASE_URL = "sqlite:///newsbot.db"
 DEFAULT_POLL_INTERVAL = 300
+DEFAULT_POLL_CEILING = 3600
+DEFAULT_MAX_FEED_BYTES = 10 * 1024 * 1024
+DEFAULT_SEND_RATE = 25.0
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 
 
@@ -36,6 +39,10 @@ class Settings:
     sources: tuple[str, ...] = ()
     poll_interval: timedelta = timedelta(seconds=DEFAULT_POLL_INTERVAL)
     admins: frozenset[int] = field(default_factory=frozenset)
+    poll_ceiling: timedelta = timedelta(seconds=DEFAULT_POLL_CEILING)
+    max_feed_bytes: int = DEFAULT_MAX_FEED_BYTES
+    allow_private_sources: bool = False
+    send_rate: float = DEFAULT_SEND_RATE
 
     @classmethod
     def from_environment(
@@ -53,6 +60,14 @@ class Settings:
             sources=_sources(values.get("NEWSBOT_SOURCES")),
             poll_interval=_poll_interval(values.get("NEWSBOT_POLL_INTERVAL")),
             admins=_admins(values.get("NEWSBOT_ADMINS")),
+            poll_ceiling=_seconds(
+                "NEWSBOT_POLL_CEILING", values.get("NEWSBOT_POLL_CEILING"), DEFAULT_POLL_CEILING
+            ),
+            max_feed_bytes=_max_feed_bytes(values.get("NEWSBOT_MAX_FEED_BYTES")),
+            allow_private_sources=_flag(
+                "NEWSBOT_ALLOW_PRIVATE_SOURCES", values.get("NEWSBOT_ALLOW_PRIVATE_SOURCES")
+            ),
+            send_rate=_send_rate(values.get("NEWSBOT_SEND_RATE")),
         )
 
     def require_token(self) -> str:
@@ -143,3 +158,54 @@ def _admins(value: str | None) -> frozenset[int]:
             )
         admins.add(int(item))
     return frozenset(admins)
+
+
+def _seconds(name: str, value: str | None, default: int) -> timedelta:
+    if _blank(value):
+        return timedelta(seconds=default)
+    assert value is not None
+    text = value.strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{name} must be a whole number of seconds, at least 1, got {text!r}")
+    return timedelta(seconds=int(text))
+
+
+def _max_feed_bytes(value: str | None) -> int:
+    if _blank(value):
+        return DEFAULT_MAX_FEED_BYTES
+    assert value is not None
+    text = value.strip()
+    if not text.isdigit() or int(text) < 1024:
+        raise ConfigError(
+            f"NEWSBOT_MAX_FEED_BYTES must be a whole number of bytes, at least 1024 "
+            f"(default {DEFAULT_MAX_FEED_BYTES}), got {text!r}"
+        )
+    return int(text)
+
+
+def _flag(name: str, value: str | None) -> bool:
+    if _blank(value):
+        return False
+    assert value is not None
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0 (true or false), got {value.strip()!r}")
+
+
+def _send_rate(value: str | None) -> float:
+    if _blank(value):
+        return DEFAULT_SEND_RATE
+    assert value is not None
+    try:
+        rate = float(value.strip())
+    except ValueError:
+        rate = 0.0
+    if not 0 < rate <= 100_000:
+        raise ConfigError(
+            f"NEWSBOT_SEND_RATE must be messages per second, a number above 0, got {value!r} "
+            "(Telegram allows about 30 per second to a bot; the default is 25)"
+        )
+    return rate

@@ -20,6 +20,7 @@ from telegram.ext import BaseHandler, CommandHandler, ContextTypes, MessageHandl
 
 from handlers.render import latest_messages, sources_message
 from news.errors import TopicError
+from news.model import ChatSettings
 from news.ports import Storage
 from news.topics import parse_topic
 
@@ -55,7 +56,10 @@ HELP = (
     "/subscriptions — the topics this chat follows\n"
     f"/latest <i>topic</i> [<i>n</i>] — the newest stories on a topic ({DEFAULT_LATEST} by "
     f"default, up to {MAX_LATEST}); /latest alone lists the newest stories of all\n"
-    "/sources — the feeds I read and how they are doing\n\n"
+    "/sources — the feeds I read and how they are doing\n"
+    "/pause and /resume — stop and restart pushes to this chat\n"
+    "/digest <i>HH:MM</i> — one daily digest instead of instant pushes (/digest off to undo); "
+    "/timezone <i>Area/City</i> sets the time zone it is read in\n\n"
     "<b>Topics</b>: one or more words; a story must contain all of them. Case, accents and "
     "word endings do not matter: <code>ukraine</code> also finds “Ukraine's”, "
     "<code>peace talks</code> finds “talk of peace”. Parentheses are not supported.\n"
@@ -70,6 +74,8 @@ class Services:
     storage: Storage
     clock: Callable[[], datetime]
     admins: frozenset[int] = frozenset()
+    # Called when a chat's digest time or time zone changes, so its daily job can follow.
+    schedule_digest: Callable[[ChatSettings], None] = lambda settings: None
 
 
 def split_count(words: Sequence[str]) -> tuple[str, int | None]:
@@ -79,7 +85,8 @@ def split_count(words: Sequence[str]) -> tuple[str, int | None]:
     return " ".join(words), None
 
 
-async def _reply(update: Update, text: str) -> None:
+async def reply(update: Update, text: str) -> None:
+    """Answer in the chat the update came from, as HTML without link previews."""
     message = update.effective_message
     if message is not None:
         await message.reply_text(
@@ -107,41 +114,41 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
 
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await remember_chat(update)
-        await _reply(update, WELCOME)
+        await reply(update, WELCOME)
 
     async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await _reply(update, HELP)
+        await reply(update, HELP)
 
     async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         raw = " ".join(context.args or ())
         if not raw.strip():
-            await _reply(update, "Which topic? For example: /subscribe ukraine")
+            await reply(update, "Which topic? For example: /subscribe ukraine")
             return
         try:
             topic = parse_topic(raw)
         except TopicError as error:
-            await _reply(update, escape(str(error)))
+            await reply(update, escape(str(error)))
             return
         chat_id = await remember_chat(update)
         if chat_id is None:
             return
         existing = await storage.subscriptions(chat_id)
         if len(existing) >= MAX_SUBSCRIPTIONS and topic.text not in {s.topic for s in existing}:
-            await _reply(
+            await reply(
                 update,
                 f"This chat follows {len(existing)} topics, the most I keep. "
                 "/unsubscribe one first.",
             )
             return
         if await storage.subscribe(chat_id, topic.text, now=services.clock()):
-            await _reply(
+            await reply(
                 update,
                 f"Subscribed to: <b>{escape(topic.text)}</b>\n"
                 "New stories on it will be sent here as they appear. "
                 f"For what is already out: /latest {escape(topic.text)}",
             )
         else:
-            await _reply(update, f"You already follow <b>{escape(topic.text)}</b>.")
+            await reply(update, f"You already follow <b>{escape(topic.text)}</b>.")
 
     async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
@@ -155,18 +162,18 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
                 if current
                 else "You follow no topics."
             )
-            await _reply(update, f"Which topic? For example: /unsubscribe ukraine\n{hint}")
+            await reply(update, f"Which topic? For example: /unsubscribe ukraine\n{hint}")
             return
         try:
             topic = parse_topic(raw)
         except TopicError as error:
-            await _reply(update, escape(str(error)))
+            await reply(update, escape(str(error)))
             return
         if await storage.unsubscribe(chat.id, topic.text):
-            await _reply(update, f"Unsubscribed from: <b>{escape(topic.text)}</b>")
+            await reply(update, f"Unsubscribed from: <b>{escape(topic.text)}</b>")
         else:
             listing = ", ".join(escape(t) for t in current) if current else "none"
-            await _reply(
+            await reply(
                 update,
                 f"You do not follow <b>{escape(topic.text)}</b>. Your topics: {listing}",
             )
@@ -177,10 +184,10 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
             return
         current = await storage.subscriptions(chat.id)
         if not current:
-            await _reply(update, "This chat follows no topics yet. Try /subscribe ukraine")
+            await reply(update, "This chat follows no topics yet. Try /subscribe ukraine")
             return
         lines = [f"• {escape(s.topic)}" for s in current]
-        await _reply(update, "<b>Your topics</b>\n" + "\n".join(lines))
+        await reply(update, "<b>Your topics</b>\n" + "\n".join(lines))
 
     async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         raw, count = split_count(context.args or ())
@@ -194,12 +201,12 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
             try:
                 topic = parse_topic(raw)
             except TopicError as error:
-                await _reply(update, escape(str(error)))
+                await reply(update, escape(str(error)))
                 return
             stories = await storage.latest(topic, limit=count)
             heading = f"Latest on {topic.text}"
             if not stories:
-                await _reply(
+                await reply(
                     update,
                     f"No stories on <b>{escape(topic.text)}</b> yet. "
                     f"/subscribe {escape(topic.text)} to get them as they appear.",
@@ -209,21 +216,16 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
             stories = await storage.latest(None, limit=count)
             heading = "Latest stories"
             if not stories:
-                await _reply(update, "No stories yet: the sources have not been read.")
+                await reply(update, "No stories yet: the sources have not been read.")
                 return
         for text in latest_messages(heading, stories, services.clock()):
-            await _reply(update, text)
+            await reply(update, text)
         if note:
-            await _reply(update, note.strip())
+            await reply(update, note.strip())
 
     async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         for text in sources_message(await storage.list_sources(), services.clock()):
-            await _reply(update, text)
-
-    async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat = update.effective_chat
-        if chat is not None and chat.type == ChatType.PRIVATE:
-            await _reply(update, "I do not know that command. /help lists what I can do.")
+            await reply(update, text)
 
     return [
         CommandHandler("start", start),
@@ -233,9 +235,18 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
         CommandHandler("subscriptions", list_subscriptions),
         CommandHandler("latest", latest),
         CommandHandler("sources", sources),
-        # Last: any other command in a private chat gets a pointer to /help.
-        MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, unknown),
     ]
+
+
+async def _unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    chat = update.effective_chat
+    if chat is not None and chat.type == ChatType.PRIVATE:
+        await reply(update, "I do not know that command. /help lists what I can do.")
+
+
+def unknown_command_handler() -> CommandCallbackHandler:
+    """Registered last: any other command in a private chat gets a pointer to /help."""
+    return MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, _unknown)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -243,6 +254,6 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     logger.error("handler failed for update %s", update, exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
         try:
-            await _reply(update, "Sorry, something went wrong on my side. Please try again.")
+            await reply(update, "Sorry, something went wrong on my side. Please try again.")
         except TelegramError:
             logger.warning("could not tell the user about the failure", exc_info=True)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
 
-from news.model import Source, Story
+from news.model import Delivery, Source, Story
 from news.text import age, cut_at_word
 
 MESSAGE_LIMIT = 4096
@@ -51,6 +51,36 @@ def latest_messages(heading: str, stories: Sequence[Story], now: datetime) -> li
     blocks = [f"<b>{escape(heading)}</b>"]
     blocks += [_list_entry(number, story, now) for number, story in enumerate(stories, 1)]
     return pack(blocks)
+
+
+def digest_messages(
+    heading: str, deliveries: Sequence[Delivery], now: datetime
+) -> list[tuple[str, list[Delivery]]]:
+    """Several stories for one chat as one message (or a few, split between stories).
+
+    Each message is returned with the deliveries it carries, so each can be marked sent.
+    """
+    messages: list[tuple[str, list[Delivery]]] = []
+    current = f"<b>{escape(heading)}</b>"
+    carried: list[Delivery] = []
+    for number, delivery in enumerate(deliveries, 1):
+        entry = _digest_entry(number, delivery.story, now)
+        if carried and len(current) + 2 + len(entry) > MESSAGE_LIMIT:
+            messages.append((current, carried))
+            current, carried = "", []
+        current = f"{current}\n\n{entry}" if current else entry
+        carried.append(delivery)
+    if carried:
+        messages.append((current, carried))
+    return messages
+
+
+def _digest_entry(position: int, story: Story, now: datetime) -> str:
+    headline = escape(cut_at_word(story.title, 300))
+    if story.link:
+        headline = f'<a href="{escape(story.link, quote=True)}">{headline}</a>'
+    meta = f"<i>{escape(story.source_name)}</i> · {age(story.published_at, now)}"
+    return f"{position}. <b>{headline}</b>\n{meta}"
 
 
 def pack(blocks: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:

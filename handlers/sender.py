@@ -1,114 +1,242 @@
-"""Pushing queued stories to chats: reads the outbox, sends each card, records the outcome.
+"""Pushing the outbox to Telegram: paced under its limits, crash-safe, never twice on purpose.
 
-A row is claimed (state "sending") before it is sent and marked "sent" right after, so a story
-is never sent twice by a healthy process. Telegram's answers decide what happens next: a blocked
-bot makes the chat inactive, a flood-wait leaves the row pending for the next round, broken HTML
-is sent again as plain text, network trouble is retried a few times.
+Rows are claimed from the outbox (a lease), grouped by chat and sent concurrently, each send
+waiting for its slot from `news.pacing.SendPacer` (global rate, one per second to a private
+chat, 20 per minute to a group). Telegram's answers decide what happens to a row:
+
+    sent                    → "sent", with the message id
+    429 retry_after         → pending again after retry_after; the chat is held back that long
+    403 blocked / kicked    → the chat becomes inactive and its pending rows are dropped
+    400 migrate_to_chat_id  → subscriptions and pending rows move to the new supergroup id
+    400 entities            → sent again as plain text
+    other 400               → failed for good
+    network error / 5xx     → retried with exponential backoff, failed after MAX_ATTEMPTS
+
+More than DIGEST_THRESHOLD stories due for one chat at once go out as one digest message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+import re
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import unescape
-from re import sub
 
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 
-from handlers.render import story_card
+from handlers.render import digest_messages, story_card
 from news.model import Delivery
+from news.pacing import Limits, SendPacer
 from news.ports import Storage
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+DIGEST_THRESHOLD = 3
+STALE_AFTER = timedelta(hours=24)
+MAX_BACKOFF = timedelta(minutes=10)
+DEFAULT_LEASE = timedelta(seconds=60)
+_TAG = re.compile(r"<[^>]+>")
 
 
 @dataclass(slots=True)
 class SendReport:
-    """What one round of sending did."""
+    """What one round of sending did, in messages and rows."""
 
     sent: int = 0
     failed: int = 0
     retried: int = 0
+    rate_limited: int = 0
+    digests: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    message_id: int | None = None
+    retry_in: timedelta | None = None
+    gone: str | None = None
+    migrated_to: int | None = None
+    transient: bool = False
+    error: str | None = None
 
 
 def _plain(html_text: str) -> str:
-    return unescape(sub(r"<[^>]+>", "", html_text))
+    return unescape(_TAG.sub("", html_text))
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class Sender:
-    """Sends the outbox's pending rows through a python-telegram-bot `Bot`."""
+    """Sends the outbox's due rows through a python-telegram-bot `Bot`."""
 
-    def __init__(self, bot: Bot, storage: Storage, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        storage: Storage,
+        clock: Callable[[], datetime],
+        *,
+        limits: Limits | None = None,
+        concurrency: int = 64,
+        batch: int = 500,
+        lease: timedelta = DEFAULT_LEASE,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.bot = bot
         self.storage = storage
         self.clock = clock
+        self.pacer = SendPacer(limits or Limits())
+        self.batch = batch
+        self.lease = lease
+        self._gate = asyncio.Semaphore(concurrency)
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._lock = asyncio.Lock()
 
-    async def send_pending(self, *, batch: int = 50) -> SendReport:
-        """Send pending rows until none is left or Telegram asks to wait."""
+    async def send_pending(self) -> SendReport:
+        """Send due rows until none is left; a round already running makes this a no-op."""
         report = SendReport()
-        while True:
-            claimed = await self.storage.claim_deliveries(limit=batch, now=self.clock())
-            if not claimed:
-                return report
-            for position, delivery in enumerate(claimed):
-                if not await self._send_one(delivery, report):
-                    # Telegram asked us to slow down: hand the rest back for the next round.
-                    for later in claimed[position + 1 :]:
-                        await self.storage.mark_failed(
-                            later.id, error="postponed", retry=True, now=self.clock()
-                        )
-                    return report
+        if self._lock.locked():
+            return report
+        async with self._lock:
+            while claimed := await self.storage.claim_deliveries(
+                limit=self.batch, now=self.clock(), lease=self.lease
+            ):
+                by_chat: dict[int, list[Delivery]] = defaultdict(list)
+                for delivery in claimed:
+                    by_chat[delivery.chat_id].append(delivery)
+                await asyncio.gather(
+                    *(self._send_chat(chat, rows, report) for chat, rows in by_chat.items())
+                )
+            self.pacer.forget_idle(self._monotonic())
+        return report
 
-    async def _send_one(self, delivery: Delivery, report: SendReport) -> bool:
-        """Send one row; False when Telegram wants us to stop for now."""
-        text = story_card(delivery.story, self.clock(), topics=delivery.topics)
-        try:
+    async def send_digest(self, chat_id: int) -> SendReport:
+        """The chat's daily digest: every story it is owed, in one message where it fits."""
+        report = SendReport()
+        rows = await self.storage.claim_deliveries(
+            limit=1000, now=self.clock(), lease=self.lease, chat_id=chat_id
+        )
+        if rows:
+            await self._send_chat(chat_id, rows, report, digest="Your daily digest")
+        return report
+
+    async def _send_chat(
+        self,
+        chat_id: int,
+        rows: Sequence[Delivery],
+        report: SendReport,
+        *,
+        digest: str | None = None,
+    ) -> None:
+        now = self.clock()
+        stale = [row.id for row in rows if now - row.story.published_at > STALE_AFTER]
+        if stale:
+            await self.storage.mark_failed(stale, error="older than 24 hours", now=now)
+            report.failed += len(stale)
+        fresh = [row for row in rows if now - row.story.published_at <= STALE_AFTER]
+        if not fresh:
+            return
+        if digest is None and len(fresh) > DIGEST_THRESHOLD:
+            digest = f"{len(fresh)} new stories"
+        if digest is not None:
+            units = [
+                (text, [row.id for row in carried])
+                for text, carried in digest_messages(digest, fresh, now)
+            ]
+            report.digests += len(units)
+        else:
+            units = [(story_card(row.story, now, topics=row.topics), [row.id]) for row in fresh]
+        attempts_of = {row.id: row.attempts for row in fresh}
+        for position, (text, ids) in enumerate(units):
+            outcome = await self._deliver(chat_id, text)
+            now = self.clock()
+            if outcome.message_id is not None:
+                await self.storage.mark_sent(ids, now=now, message_id=outcome.message_id)
+                report.sent += len(ids)
+                continue
+            unsent = [i for _, later in units[position:] for i in later]
+            if outcome.retry_in is not None:
+                await self.storage.mark_failed(
+                    unsent, error=outcome.error or "retry", now=now, retry_at=now + outcome.retry_in
+                )
+                report.retried += len(unsent)
+                return
+            if outcome.gone is not None:
+                dropped = await self.storage.deactivate_chat(chat_id, reason=outcome.gone, now=now)
+                report.failed += dropped
+                return
+            if outcome.migrated_to is not None:
+                await self.storage.migrate_chat(chat_id, outcome.migrated_to, now=now)
+                return
+            attempts = max(attempts_of[i] for i in ids)
+            if outcome.transient and attempts < MAX_ATTEMPTS:
+                backoff = min(timedelta(seconds=2**attempts), MAX_BACKOFF)
+                await self.storage.mark_failed(
+                    unsent, error=outcome.error or "network", now=now, retry_at=now + backoff
+                )
+                report.retried += len(unsent)
+                return
+            await self.storage.mark_failed(ids, error=outcome.error or "refused", now=now)
+            report.failed += len(ids)
+
+    async def _deliver(self, chat_id: int, text: str) -> _Outcome:
+        """Wait for a slot, send one message, and say what Telegram answered."""
+        ready = self.pacer.chat_ready(chat_id, self._monotonic())
+        if (wait := ready - self._monotonic()) > 0:
+            await self._sleep(wait)
+        start = self.pacer.reserve(chat_id, self._monotonic())
+        if (wait := start - self._monotonic()) > 0:
+            await self._sleep(wait)
+        async with self._gate:
             try:
-                message = await self.bot.send_message(
-                    delivery.chat_id,
-                    text,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                )
-            except BadRequest as error:
-                if "entities" not in str(error).lower():
-                    raise
-                message = await self.bot.send_message(delivery.chat_id, _plain(text))
-        except RetryAfter as error:
-            await self.storage.mark_failed(
-                delivery.id, error=f"flood wait {error.retry_after}s", retry=True, now=self.clock()
-            )
-            report.retried += 1
-            return False
-        except Forbidden as error:
-            await self.storage.set_chat_active(delivery.chat_id, False)
-            await self.storage.mark_failed(
-                delivery.id, error=str(error), retry=False, now=self.clock()
-            )
-            report.failed += 1
-            return True
-        except TelegramError as error:
-            # BadRequest is a NetworkError in PTB, but resending the same request cannot help.
-            transient = isinstance(error, NetworkError) and not isinstance(error, BadRequest)
-            retry = transient and delivery.attempts < MAX_ATTEMPTS
-            if not transient:
+                return _Outcome(message_id=await self._send(chat_id, text))
+            except RetryAfter as error:
+                seconds = _seconds(error.retry_after)
+                self.pacer.retry_after(chat_id, self._monotonic(), seconds)
                 logger.warning(
-                    "chat %s refused story %s: %s", delivery.chat_id, delivery.story.id, error
+                    "Telegram asked to wait %.0f s before writing to %s", seconds, chat_id
                 )
-            await self.storage.mark_failed(
-                delivery.id, error=str(error), retry=retry, now=self.clock()
+                return _Outcome(retry_in=timedelta(seconds=seconds), error=str(error))
+            except Forbidden as error:
+                return _Outcome(gone=str(error))
+            except ChatMigrated as error:
+                return _Outcome(migrated_to=error.new_chat_id)
+            except BadRequest as error:
+                logger.warning("chat %s refused a message: %s", chat_id, error)
+                return _Outcome(error=str(error))
+            except NetworkError as error:  # after BadRequest, which is a NetworkError in PTB
+                return _Outcome(transient=True, error=str(error))
+            except TelegramError as error:
+                logger.warning("chat %s refused a message: %s", chat_id, error)
+                return _Outcome(error=str(error))
+
+    async def _send(self, chat_id: int, text: str) -> int:
+        try:
+            message = await self.bot.send_message(
+                chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
-            if retry:
-                report.retried += 1
-                return False
-            report.failed += 1
-            return True
-        await self.storage.mark_sent(delivery.id, now=self.clock(), message_id=message.message_id)
-        report.sent += 1
-        return True
+        except BadRequest as error:
+            if "entities" not in str(error).lower():
+                raise
+            message = await self.bot.send_message(chat_id, _plain(text))
+        return message.message_id

@@ -1,25 +1,37 @@
 """Turning text into search terms: one analyser for stories and for topics, so both agree.
 
-A term is a word case-folded, stemmed in a language (Snowball) and stripped of accents:
-"Ukraine's" → "ukrain", "talks" → "talk", "élections" → "elect". A story is indexed under the
-stems of its own language; a word of a topic is looked up under its stem in every language its
-script may belong to, because a reader who types `ukraine` wants the German and French stories too.
+A term is a word case-folded, reduced to its stem (or lemma) in a language and stripped of
+accents: "Ukraine's" → "ukrain", "talks" → "talk", "élections" → "elect", "України" → "украіна".
+A story is indexed under the terms of its own language, in document order, so that phrases can be
+found; a word of a topic is looked up under its term in every language its script may belong to,
+because a reader who types `ukraine` wants the German and French stories too.
+
+Stemming is Snowball's for the languages it covers. Snowball has no Ukrainian, so Ukrainian words
+are lemmatised with pymorphy3 and its Ukrainian dictionary (from the LanguageTool/VESUM lexicon):
+a lemma is a stem that also knows irregular forms ("Києві" → "київ"). A topic word keeps every
+lemma the dictionary offers for it, a story word its most likely one.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache, lru_cache
+from typing import Any
 
 import snowballstemmer
 
-_POSSESSIVE = re.compile(r"['’]s\b", re.IGNORECASE)
-_WORD = re.compile(r"[^\W_]+")
+#: A topic phrase or word as terms: ("peace", "talk").
+Phrase = tuple[str, ...]
 
-#: Languages whose stemmer Newsbot uses, by ISO 639-1 code. Ukrainian has no Snowball stemmer;
-#: the Russian one strips most of the same case endings, which is better than none.
+_POSSESSIVE = re.compile(r"['’]s\b", re.IGNORECASE)
+# Apostrophes join a word only in Cyrillic ("перемир'я"); in Latin script they split ("l'Ukraine").
+_WORD = re.compile(r"[^\W_]+(?:['’ʼ][^\W_]+)*")
+_APOSTROPHE = re.compile(r"['’ʼ]")
+
+#: Languages whose Snowball stemmer Newsbot uses, by ISO 639-1 code; Ukrainian is lemmatised.
 STEMMERS = {
     "en": "english",
     "de": "german",
@@ -30,15 +42,24 @@ STEMMERS = {
     "nl": "dutch",
     "pl": "polish",
     "ru": "russian",
-    "uk": "russian",
 }
+LEMMATISED = frozenset({"uk"})
 _LATIN_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl")
-_CYRILLIC_LANGUAGES = ("ru",)
+_CYRILLIC_LANGUAGES = ("ru", "uk")
+# A phrase of Ukrainian words with several lemmas each is looked up in at most this many forms.
+_MAX_LEMMA_COMBINATIONS = 16
 
 
 @cache
 def _stemmer(algorithm: str) -> snowballstemmer.Stemmer:
     return snowballstemmer.stemmer(algorithm)
+
+
+@cache
+def _morph() -> Any:
+    import pymorphy3  # loaded on first Ukrainian word: 0.2 s and some 15 MB
+
+    return pymorphy3.MorphAnalyzer(lang="uk")
 
 
 def base_language(language: str | None) -> str:
@@ -53,33 +74,118 @@ def strip_accents(word: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def is_cyrillic(word: str) -> bool:
+    return any("\u0400" <= ch <= "\u04ff" for ch in word)
+
+
 def words(text: str) -> list[str]:
     """The case-folded words of `text`, possessive "'s" removed, in order."""
-    return _WORD.findall(_POSSESSIVE.sub("", unicodedata.normalize("NFKC", text)).casefold())
+    found: list[str] = []
+    for match in _WORD.findall(_POSSESSIVE.sub("", unicodedata.normalize("NFKC", text))):
+        for word in _WORD.findall(_fold(match)):
+            if "'" in word or "’" in word or "ʼ" in word:
+                if is_cyrillic(word):
+                    found.append(_APOSTROPHE.sub("", word))
+                else:
+                    found.extend(part for part in _APOSTROPHE.split(word) if part)
+            else:
+                found.append(word)
+    return found
+
+
+def _fold(word: str) -> str:
+    """Case-folded and NFKC-normalised until stable, so that a word's words are itself."""
+    for _ in range(4):
+        folded = unicodedata.normalize("NFKC", word.casefold())
+        if folded == word:
+            break
+        word = folded
+    return word
+
+
+@lru_cache(maxsize=20_000)
+def _lemmas(word: str) -> tuple[str, ...]:
+    """The Ukrainian lemmas of `word`, most likely first, without apostrophes."""
+    lemmas = dict.fromkeys(_APOSTROPHE.sub("", parse.normal_form) for parse in _morph().parse(word))
+    return tuple(lemmas) or (word,)
 
 
 @lru_cache(maxsize=200_000)
 def stem(word: str, language: str) -> str:
     """One case-folded word as a term of `language`."""
+    if language in LEMMATISED:
+        return strip_accents(_lemmas(word)[0])
     algorithm = STEMMERS.get(language)
     stemmed = _stemmer(algorithm).stemWord(word) if algorithm else word
     return strip_accents(stemmed)
 
 
-def document_terms(text: str, language: str | None) -> set[str]:
-    """The set of terms a story is indexed under."""
+def document_terms(text: str, language: str | None) -> tuple[str, ...]:
+    """The terms a story is indexed under, in the order its words come."""
     lang = base_language(language)
-    return {stem(word, lang) for word in words(text)}
+    return tuple(stem(word, lang) for word in words(text))
 
 
-def _is_cyrillic(word: str) -> bool:
-    return any("\u0400" <= ch <= "\u04ff" for ch in word)
+def _word_forms(word: str, language: str) -> tuple[str, ...]:
+    """Every term `word` may stand for in a story of `language`."""
+    if language in LEMMATISED:
+        return tuple(dict.fromkeys(strip_accents(lemma) for lemma in _lemmas(word)))
+    return (stem(word, language),)
+
+
+def topic_languages(phrase: Sequence[str]) -> tuple[str, ...]:
+    """The languages a topic phrase may be written in, judged by its script."""
+    return _CYRILLIC_LANGUAGES if any(is_cyrillic(w) for w in phrase) else _LATIN_LANGUAGES
+
+
+def phrase_in(phrase: Sequence[str], language: str) -> frozenset[Phrase]:
+    """The term sequences `phrase` (case-folded words) appears as in a story of `language`."""
+    forms = [_word_forms(word, language) for word in phrase]
+    combinations = itertools.islice(itertools.product(*forms), _MAX_LEMMA_COMBINATIONS)
+    return frozenset(combinations)
 
 
 @lru_cache(maxsize=50_000)
+def phrase_alternatives(phrase: Phrase) -> frozenset[Phrase]:
+    """Every term sequence a topic phrase may appear as, in any plausible language.
+
+    Each language is taken as a whole (a phrase is written in one language), and the bare
+    accent-free words are always included, for names inside stories of other languages.
+    """
+    if all(word.isdigit() for word in phrase):
+        return frozenset({phrase})
+    found: set[Phrase] = {tuple(strip_accents(word) for word in phrase)}
+    for language in topic_languages(phrase):
+        found |= phrase_in(phrase, language)
+    return frozenset(found)
+
+
 def word_alternatives(word: str) -> frozenset[str]:
-    """Every term a topic word may appear as in a story: its stem in each plausible language."""
-    if word.isdigit():
-        return frozenset({word})
-    languages: Iterable[str] = _CYRILLIC_LANGUAGES if _is_cyrillic(word) else _LATIN_LANGUAGES
-    return frozenset({stem(word, lang) for lang in languages} | {strip_accents(word)})
+    """Every term a single topic word may appear as in a story."""
+    return frozenset(terms[0] for terms in phrase_alternatives((word,)))
+
+
+class TermIndex:
+    """A story's terms ready for matching: which terms occur, and where (for phrases)."""
+
+    __slots__ = ("_positions",)
+
+    def __init__(self, terms: Iterable[str]) -> None:
+        positions: dict[str, list[int]] = {}
+        for position, term in enumerate(terms):
+            positions.setdefault(term, []).append(position)
+        self._positions = positions
+
+    def __contains__(self, phrase: object) -> bool:
+        if not isinstance(phrase, tuple) or not phrase:
+            return False
+        starts = self._positions.get(phrase[0])
+        if not starts:
+            return False
+        if len(phrase) == 1:
+            return True
+        following = [set(self._positions.get(term, ())) for term in phrase[1:]]
+        return any(
+            all(start + offset in places for offset, places in enumerate(following, 1))
+            for start in starts
+        )

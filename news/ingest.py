@@ -1,4 +1,4 @@
-"""Polling: fetch due sources, store their new stories, queue pushes for matching subscriptions.
+"""Polling: claim due sources, store their new stories, queue pushes for matching subscriptions.
 
 `Poller` holds the decisions; fetching and storage are handed in, and time is always a parameter,
 so the whole cycle runs in tests against a loopback feed server and a real database.
@@ -8,35 +8,60 @@ Rules a reader notices:
   so adding a source or starting the bot never floods anyone with old news;
 - a story is pushed only if it is new to the database (not carried already by another source),
   not older than `PUSH_MAX_AGE`, and matches at least one of the chat's subscriptions;
-- one chat gets one message per story, naming every topic of its own that matched.
+- one chat gets one message per story, naming every topic of its own that matched;
+- a 304 or a body whose hash is the last one costs no parse; a permanent redirect moves the
+  source's URL; 410 Gone disables it; other failures back off (see `news.schedule`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
+from news.analysis import TermIndex
 from news.errors import FeedError
-from news.fetch import Fetcher
+from news.fetch import Fetcher, FetchResult, HTTPStatusError
 from news.model import PollOutcome, Source, Story, StoryDraft, Subscription
-from news.parse import parse_feed
+from news.parse import ParsedFeed, parse_feed
 from news.ports import Storage
+from news.schedule import (
+    ScheduleSettings,
+    backoff,
+    jittered,
+    max_age,
+    next_interval,
+    publication_rate,
+    retry_after,
+    target_interval,
+)
 from news.topics import Topic, parse_topic
 
 PUSH_MAX_AGE = timedelta(hours=24)
-ERROR_BACKOFF_CAP = timedelta(hours=6)
 
 
 @dataclass(frozen=True, slots=True)
 class PollSettings:
-    """How often sources are polled."""
+    """How often sources are polled (floor and ceiling of the schedule) and how many at once."""
 
     interval: timedelta = timedelta(seconds=300)
-    concurrency: int = 8
+    ceiling: timedelta = timedelta(hours=1)
+    concurrency: int = 16
+    backoff_cap: timedelta = timedelta(hours=6)
+
+    @property
+    def schedule(self) -> ScheduleSettings:
+        return ScheduleSettings(
+            floor=self.interval,
+            ceiling=max(self.ceiling, self.interval),
+            backoff_cap=self.backoff_cap,
+        )
 
 
 def match_subscriptions(
@@ -54,40 +79,48 @@ def match_subscriptions(
         if now - story.published_at > PUSH_MAX_AGE:
             continue
         matched: dict[int, list[str]] = defaultdict(list)
+        terms = TermIndex(story.terms)
         for text, topic in topics.items():
-            if topic.matches(story.terms):
+            if topic.matches(terms, source=story.source_name):
                 for chat_id in chats_by_topic[text]:
                     matched[chat_id].append(text)
         owed.extend((chat_id, story.id, tuple(names)) for chat_id, names in matched.items())
     return owed
 
 
-def backoff(error_count: int, interval: timedelta) -> timedelta:
-    """Delay before retrying a failing source: doubles with each failure, capped."""
-    delay: timedelta = interval * (2 ** min(error_count, 16))
-    return min(delay, max(ERROR_BACKOFF_CAP, interval))
-
-
 class Poller:
-    """Polls sources and turns what they publish into stored stories and queued pushes."""
+    """Polls sources and turns what they publish into stored stories and queued pushes.
+
+    `parse_executor` runs the CPU-bound parsing: a process pool uses every core; by default a
+    thread keeps it off the event loop. `rng` drives the schedule's jitter (seeded in tests).
+    """
 
     def __init__(
         self,
         storage: Storage,
         fetcher: Fetcher,
         settings: PollSettings,
+        *,
+        parse_executor: Executor | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.storage = storage
         self.fetcher = fetcher
         self.settings = settings
+        self.schedule = settings.schedule
+        self._parse_executor = parse_executor
+        self._rng = rng or random.Random()
         self._lock = asyncio.Lock()
 
     async def poll_due(self, now: datetime) -> list[PollOutcome]:
-        """Poll every source whose next poll time has come; one tick at a time."""
+        """Claim the sources whose next poll time has come and poll them; one tick at a time."""
         if self._lock.locked():
-            return []  # the previous tick is still running; its sources are not due twice
+            return []  # the previous tick is still running; its sources are claimed anyway
         async with self._lock:
-            return await self.poll_sources(await self.storage.due_sources(now), now)
+            claimed = await self.storage.claim_due_sources(
+                now, lease_until=now + self.schedule.lease
+            )
+            return await self.poll_sources(claimed, now)
 
     async def poll_sources(
         self,
@@ -109,43 +142,23 @@ class Poller:
 
     async def poll_source(self, source: Source, now: datetime) -> PollOutcome:
         """Fetch, parse and store one source, and queue pushes for its new stories."""
-        interval = self.settings.interval
         try:
             fetched = await self.fetcher.fetch(
                 source.url, etag=source.etag, last_modified=source.last_modified
             )
-            if fetched.not_modified:
-                await self.storage.record_success(
-                    source.id,
-                    now=now,
-                    next_poll_at=now + interval,
-                    etag=source.etag,
-                    last_modified=source.last_modified,
+            body_hash = "" if fetched.not_modified else hashlib.sha256(fetched.body).hexdigest()
+            if fetched.not_modified or body_hash == source.content_hash:
+                target = target_interval(
+                    None, [source.target_interval, max_age(fetched.headers)], self.schedule
                 )
-                return PollOutcome(source.url, "not-modified")
-            body_hash = hashlib.sha256(fetched.body).hexdigest()
-            if body_hash == source.content_hash:
-                await self.storage.record_success(
-                    source.id,
-                    now=now,
-                    next_poll_at=now + interval,
-                    etag=fetched.etag,
-                    last_modified=fetched.last_modified,
+                next_poll_at = await self._succeeded(source, fetched, now, target)
+                status = "not-modified" if fetched.not_modified else "unchanged"
+                return PollOutcome(
+                    source.url, status, next_poll_at=next_poll_at, moved_to=fetched.permanent_url
                 )
-                return PollOutcome(source.url, "unchanged")
-            # feedparser is CPU-bound: parse off the event loop so the bot keeps answering.
-            feed = await asyncio.to_thread(
-                parse_feed, fetched.body, url=fetched.url, headers=fetched.headers, now=now
-            )
+            feed = await self._parse(fetched, now)
         except FeedError as error:
-            await self.storage.record_failure(
-                source.id,
-                now=now,
-                next_poll_at=now + backoff(source.error_count, interval),
-                kind=error.kind,
-                message=str(error),
-            )
-            return PollOutcome(source.url, "error", error=str(error))
+            return await self._failed(source, error, now)
 
         drafts = [
             StoryDraft(
@@ -165,14 +178,10 @@ class Poller:
         if source.last_success_at is not None and new_stories:
             owed = match_subscriptions(new_stories, await self.storage.active_subscriptions(), now)
             queued = await self.storage.enqueue_deliveries(owed, now=now)
-        await self.storage.record_success(
-            source.id,
-            now=now,
-            next_poll_at=now + interval,
-            title=feed.title,
-            etag=fetched.etag,
-            last_modified=fetched.last_modified,
-            content_hash=body_hash,
+        rate = publication_rate((entry.published_at for entry in feed.entries), now)
+        target = target_interval(rate, [feed.min_interval, max_age(fetched.headers)], self.schedule)
+        next_poll_at = await self._succeeded(
+            source, fetched, now, target, title=feed.title, content_hash=body_hash
         )
         return PollOutcome(
             source.url,
@@ -181,4 +190,65 @@ class Poller:
             seen_entries=len(feed.entries),
             queued_deliveries=queued,
             new_story_ids=[story.id for story in new_stories],
+            next_poll_at=next_poll_at,
+            moved_to=fetched.permanent_url,
+        )
+
+    async def _parse(self, fetched: FetchResult, now: datetime) -> ParsedFeed:
+        # feedparser is CPU-bound: parse off the event loop so the bot keeps answering.
+        job = partial(parse_feed, fetched.body, url=fetched.url, headers=fetched.headers, now=now)
+        if self._parse_executor is None:
+            return await asyncio.to_thread(job)
+        return await asyncio.get_running_loop().run_in_executor(self._parse_executor, job)
+
+    async def _succeeded(
+        self,
+        source: Source,
+        fetched: FetchResult,
+        now: datetime,
+        target: timedelta,
+        *,
+        title: str | None = None,
+        content_hash: str | None = None,
+    ) -> datetime:
+        # A source back from failures starts again from its last normal interval.
+        interval = next_interval(source.poll_interval, target, self.schedule)
+        next_poll_at = now + jittered(interval, self.schedule, self._rng)
+        await self.storage.record_success(
+            source.id,
+            now=now,
+            next_poll_at=next_poll_at,
+            title=title,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            content_hash=content_hash,
+            poll_interval=interval,
+            target_interval=target,
+            url=fetched.permanent_url,
+        )
+        return next_poll_at
+
+    async def _failed(self, source: Source, error: FeedError, now: datetime) -> PollOutcome:
+        gone = isinstance(error, HTTPStatusError) and error.status == 410
+        delay: timedelta | None = None
+        if isinstance(error, HTTPStatusError) and error.status in (429, 503):
+            delay = retry_after(error.retry_after, now, self.schedule)
+        if delay is None:
+            delay = backoff(source.error_count + 1, self.schedule, self._rng)
+        message = str(error) + (" (the feed is gone; source disabled)" if gone else "")
+        await self.storage.record_failure(
+            source.id,
+            now=now,
+            next_poll_at=now + delay,
+            kind=error.kind,
+            message=message,
+            disable=gone,
+        )
+        return PollOutcome(
+            source.url,
+            "error",
+            error=message,
+            error_kind=error.kind,
+            next_poll_at=now + delay,
+            disabled=gone,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 
@@ -25,6 +25,10 @@ class Source:
     next_poll_at: datetime | None = None
     enabled: bool = True
     stories_count: int = 0
+    origin: str = "user"
+    last_error_at: datetime | None = None
+    poll_interval: timedelta | None = None
+    target_interval: timedelta | None = None
 
     @property
     def name(self) -> str:
@@ -43,7 +47,7 @@ class StoryDraft:
     link: str
     published_at: datetime
     language: str
-    terms: frozenset[str] = frozenset()
+    terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,7 @@ class Story:
     published_at: datetime
     first_seen_at: datetime
     language: str = "en"
-    terms: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    terms: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,18 @@ class Subscription:
     chat_id: int
     topic: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    """How a chat wants its pushes: instantly, paused, or as one daily digest."""
+
+    chat_id: int
+    kind: str
+    active: bool = True
+    paused: bool = False
+    digest_time: str | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +110,10 @@ class PollOutcome:
     error: str | None = None
     queued_deliveries: int = 0
     new_story_ids: list[int] = field(default_factory=list)
+    error_kind: str | None = None
+    next_poll_at: datetime | None = None
+    moved_to: str | None = None
+    disabled: bool = False
 
     def summary_line(self) -> str:
         """One line for a terminal: what happened to this source."""

@@ -1,8 +1,11 @@
 """Reading feed bytes into story drafts. The only module that imports feedparser.
 
-feedparser is given bytes and the response's headers, never a URL, so it never fetches anything
-itself; its failures become `ParseError`. Each entry is normalised here: plain-text summary,
-canonical absolute link, a publication time that is never missing nor in the future.
+feedparser is given bytes and the response's headers (content type, final URL), never a URL, so
+it never fetches anything itself; the DOCTYPE is removed first (`news.safety`), and its failures
+become `ParseError`. A "bozo" feed that still yields entries is used. JSON Feed is read by
+`news.jsonfeed`. Each entry is normalised here, for both paths alike: a title (else the first
+sentence), a plain-text summary, a canonical absolute http(s) link, a publication time that is
+never missing nor in the future, and the feed's language (else a guess).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import calendar
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
@@ -19,10 +22,20 @@ import feedparser
 
 from news.analysis import base_language, document_terms
 from news.errors import ParseError
+from news.jsonfeed import RawFeed, RawItem, looks_like_json, read_json_feed
+from news.language import guess_language
+from news.safety import strip_doctype
 from news.text import SUMMARY_LIMIT, canonical_link, cut_at_word, is_web_url, plain_text
 
 # Full-text bodies are trimmed before indexing: the headline and lead carry the topic.
 _INDEXED_TEXT_LIMIT = 2_000
+_SY_PERIODS = {
+    "hourly": timedelta(hours=1),
+    "daily": timedelta(days=1),
+    "weekly": timedelta(weeks=1),
+    "monthly": timedelta(days=30),
+    "yearly": timedelta(days=365),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,38 +48,26 @@ class ParsedEntry:
     link: str
     published_at: datetime
     language: str
-    terms: frozenset[str]
+    terms: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class ParsedFeed:
-    """A feed's title, language and entries."""
+    """A feed's title, language, entries, and its own hint of how often to poll it."""
 
     title: str | None
     language: str | None
     entries: list[ParsedEntry]
+    min_interval: timedelta | None = None
 
 
-def _entry_time(entry: Mapping[str, Any], now: datetime) -> datetime:
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
-        if value:
-            try:
-                when = datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-            except (OverflowError, ValueError, TypeError):
-                continue
-            return min(when, now)
-    return now
-
-
-def _entry_text(entry: Mapping[str, Any]) -> str:
-    summary = entry.get("summary") or ""
-    if not summary:
-        for content in entry.get("content") or ():
-            if content.get("value"):
-                summary = content["value"]
-                break
-    return plain_text(str(summary))
+def _struct_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, TypeError):
+        return None
 
 
 def _first_sentence(text: str) -> str:
@@ -77,15 +78,93 @@ def _first_sentence(text: str) -> str:
     return cut_at_word(text, 120)
 
 
-def _entry_link(entry: Mapping[str, Any], base_url: str) -> str | None:
-    candidates = [entry.get("link")]
-    candidates += [link.get("href") for link in entry.get("links") or () if link.get("href")]
+def _link(candidates: list[str], base_url: str) -> str | None:
     for candidate in candidates:
         if candidate:
-            absolute = urljoin(base_url, str(candidate).strip())
+            try:
+                absolute = urljoin(base_url, candidate.strip())
+            except ValueError:
+                continue
             if is_web_url(absolute):
                 return canonical_link(absolute)
     return None
+
+
+def _entry_html(entry: Mapping[str, Any]) -> str:
+    summary = entry.get("summary") or ""
+    if not summary:
+        for content in entry.get("content") or ():
+            if content.get("value"):
+                return str(content["value"])
+    return str(summary)
+
+
+def _entry_links(entry: Mapping[str, Any]) -> list[str]:
+    links = [str(entry.get("link") or "")]
+    for link in entry.get("links") or ():
+        if link.get("href") and link.get("rel", "alternate") == "alternate":
+            links.append(str(link["href"]))
+    return [link for link in links if link]
+
+
+def _hint(feed: Mapping[str, Any]) -> timedelta | None:
+    """The feed's own minimum polling interval: RSS `ttl`, or `sy:updatePeriod`/`Frequency`."""
+    hints = []
+    ttl = str(feed.get("ttl") or "").strip()
+    if ttl.isdigit() and int(ttl) > 0:
+        hints.append(timedelta(minutes=int(ttl)))
+    period = _SY_PERIODS.get(str(feed.get("sy_updateperiod") or "").strip().lower())
+    if period is not None:
+        frequency = str(feed.get("sy_updatefrequency") or "1").strip()
+        hints.append(period / max(int(frequency) if frequency.isdigit() else 1, 1))
+    return max(hints) if hints else None
+
+
+def _looks_like_html(body: bytes) -> bool:
+    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:512]
+
+
+def _read_with_feedparser(
+    body: bytes, url: str, headers: Mapping[str, str] | None
+) -> tuple[RawFeed, timedelta | None]:
+    response_headers = {key.lower(): value for key, value in (headers or {}).items()}
+    response_headers["content-location"] = url
+    try:
+        parsed = feedparser.parse(
+            strip_doctype(body),
+            response_headers=response_headers,
+            resolve_relative_uris=False,
+            sanitize_html=False,
+        )
+    except Exception as exc:  # feedparser raises many undocumented types on hostile input
+        raise ParseError(f"the feed could not be read: {exc}") from exc
+    if not parsed.entries and not parsed.get("version"):
+        if _looks_like_html(body):
+            raise ParseError("that page is HTML, not a feed", kind="html")
+        raise ParseError(
+            "not a feed: no RSS, Atom or JSON Feed document was found", kind="not-a-feed"
+        )
+    items = [
+        RawItem(
+            entry_id=str(entry.get("id") or "").strip(),
+            title=str(entry.get("title") or ""),
+            html=_entry_html(entry),
+            links=_entry_links(entry),
+            published=_struct_time(entry.get("published_parsed"))
+            or _struct_time(entry.get("updated_parsed"))
+            or _struct_time(entry.get("created_parsed")),
+        )
+        for entry in parsed.entries
+    ]
+    feed = parsed.feed
+    raw = RawFeed(
+        title=str(feed.get("title") or ""),
+        language=str(feed.get("language") or "") or None,
+        items=items,
+        link=str(feed.get("link") or "") or None,
+    )
+    return raw, _hint(feed)
 
 
 def parse_feed(
@@ -96,48 +175,42 @@ def parse_feed(
     now: datetime,
 ) -> ParsedFeed:
     """Parse `body` (fetched from `url`) into normalised entries; raise `ParseError` if no feed."""
-    response_headers = {key.lower(): value for key, value in (headers or {}).items()}
-    response_headers.setdefault("content-location", url)
-    try:
-        parsed = feedparser.parse(
-            body,
-            response_headers=response_headers,
-            resolve_relative_uris=False,
-            sanitize_html=False,
-        )
-    except Exception as exc:  # feedparser raises many undocumented types on hostile input
-        raise ParseError(f"the feed could not be read: {exc}") from exc
-    if not parsed.entries and not parsed.feed.get("title"):
-        problem = parsed.get("bozo_exception")
-        if not body.strip():
-            raise ParseError("the answer was empty", kind="empty")
-        if body.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
-            raise ParseError("that page is HTML, not a feed", kind="html")
-        raise ParseError(f"not a feed ({problem or 'no entries'})")
-    language = parsed.feed.get("language") or None
-    lang = base_language(language)
+    if not body.strip():
+        raise ParseError("the answer was empty", kind="empty")
+    hint: timedelta | None = None
+    if looks_like_json(body):
+        raw = read_json_feed(body)
+    else:
+        raw, hint = _read_with_feedparser(body, url, headers)
+    return _normalise(raw, url, now, hint)
+
+
+def _normalise(raw: RawFeed, url: str, now: datetime, hint: timedelta | None) -> ParsedFeed:
+    texts = [(item, plain_text(item.html)) for item in raw.items]
+    language = raw.language
+    if language:
+        lang = base_language(language)
+    else:
+        sample = " ".join(plain_text(item.title) + " " + text[:300] for item, text in texts[:20])
+        lang = guess_language(sample)
     entries = []
-    for entry in parsed.entries:
-        link = _entry_link(entry, url)
-        text = _entry_text(entry)
-        title = plain_text(str(entry.get("title") or "")) or _first_sentence(text)
+    for item, text in texts:
+        link = _link(item.links, url)
+        title = plain_text(item.title) or _first_sentence(text)
         if not title and not text:
             continue
-        entry_id = (
-            str(entry.get("id") or "").strip()
-            or link
-            or hashlib.sha256((title + text).encode()).hexdigest()
-        )
+        entry_id = item.entry_id or link or hashlib.sha256((title + text).encode()).hexdigest()
+        published = item.published if item.published is not None else now
         entries.append(
             ParsedEntry(
                 entry_id=entry_id[:1000],
                 title=cut_at_word(title, 500),
                 summary=cut_at_word(text, SUMMARY_LIMIT),
                 link=link or "",
-                published_at=_entry_time(entry, now),
+                published_at=min(published, now),
                 language=lang,
-                terms=frozenset(document_terms(f"{title} {text[:_INDEXED_TEXT_LIMIT]}", lang)),
+                terms=document_terms(f"{title} {text[:_INDEXED_TEXT_LIMIT]}", lang),
             )
         )
-    feed_title = plain_text(str(parsed.feed.get("title") or "")) or None
-    return ParsedFeed(title=feed_title, language=language, entries=entries)
+    feed_title = plain_text(raw.title) or None
+    return ParsedFeed(title=feed_title, language=language, entries=entries, min_interval=hint)

@@ -7,10 +7,10 @@ plain types, with timezone-aware UTC datetimes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from news.model import Delivery, Source, Story, StoryDraft, Subscription
+from news.model import ChatSettings, Delivery, Source, Story, StoryDraft, Subscription
 from news.topics import Topic
 
 
@@ -23,6 +23,9 @@ class Storage(Protocol):
     async def remove_source(self, url: str) -> bool: ...
     async def list_sources(self) -> list[Source]: ...
     async def due_sources(self, now: datetime) -> list[Source]: ...
+    async def claim_due_sources(
+        self, now: datetime, *, lease_until: datetime, limit: int = 1000
+    ) -> list[Source]: ...
     async def record_success(
         self,
         source_id: int,
@@ -33,10 +36,21 @@ class Storage(Protocol):
         etag: str | None = None,
         last_modified: str | None = None,
         content_hash: str | None = None,
+        poll_interval: timedelta | None = None,
+        target_interval: timedelta | None = None,
+        url: str | None = None,
     ) -> None: ...
     async def record_failure(
-        self, source_id: int, *, now: datetime, next_poll_at: datetime, kind: str, message: str
+        self,
+        source_id: int,
+        *,
+        now: datetime,
+        next_poll_at: datetime,
+        kind: str,
+        message: str,
+        disable: bool = False,
     ) -> None: ...
+    async def set_source_enabled(self, url: str, enabled: bool, *, now: datetime) -> bool: ...
 
     # Stories
     async def store_stories(
@@ -51,6 +65,13 @@ class Storage(Protocol):
         self, chat_id: int, *, kind: str, title: str | None, now: datetime
     ) -> None: ...
     async def set_chat_active(self, chat_id: int, active: bool) -> None: ...
+    async def deactivate_chat(self, chat_id: int, *, reason: str, now: datetime) -> int: ...
+    async def chat_settings(self, chat_id: int) -> ChatSettings | None: ...
+    async def set_paused(self, chat_id: int, paused: bool) -> None: ...
+    async def set_digest(self, chat_id: int, digest_time: str | None) -> None: ...
+    async def set_timezone(self, chat_id: int, timezone: str) -> None: ...
+    async def digest_chats(self) -> list[ChatSettings]: ...
+    async def migrate_chat(self, old_id: int, new_id: int, *, now: datetime) -> None: ...
     async def subscribe(self, chat_id: int, topic: str, *, now: datetime) -> bool: ...
     async def unsubscribe(self, chat_id: int, topic: str) -> bool: ...
     async def subscriptions(self, chat_id: int) -> list[Subscription]: ...
@@ -60,10 +81,23 @@ class Storage(Protocol):
     async def enqueue_deliveries(
         self, items: Sequence[tuple[int, int, tuple[str, ...]]], *, now: datetime
     ) -> int: ...
-    async def claim_deliveries(self, *, limit: int, now: datetime) -> list[Delivery]: ...
+    async def claim_deliveries(
+        self,
+        *,
+        limit: int,
+        now: datetime,
+        lease: timedelta = ...,
+        chat_id: int | None = None,
+    ) -> list[Delivery]: ...
     async def mark_sent(
-        self, delivery_id: int, *, now: datetime, message_id: int | None
+        self, delivery_ids: Sequence[int], *, now: datetime, message_id: int | None
     ) -> None: ...
     async def mark_failed(
-        self, delivery_id: int, *, error: str, retry: bool, now: datetime
+        self,
+        delivery_ids: Sequence[int],
+        *,
+        error: str,
+        now: datetime,
+        retry_at: datetime | None = None,
     ) -> None: ...
+    async def delivery_states(self) -> dict[str, int]: ...

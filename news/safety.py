@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -35,6 +36,7 @@ _WIDE_BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_DOCTYPE = re.compile(rb"<!doctype", re.IGNORECASE)
 # "<?" in each wide encoding, for documents without a byte order mark.
 _WIDE_STARTS = (
     (b"<\x00\x00\x00", "utf-32-le"),
@@ -48,24 +50,22 @@ def strip_doctype(body: bytes) -> bytes:
     """`body` without its DOCTYPE declaration (and internal subset); unchanged if it has none."""
     for bom, codec in _WIDE_BOMS:
         if body.startswith(bom):
-            return _strip_wide(body, codec, with_bom=True)
+            return _strip_wide(body, codec)
     for start, codec in _WIDE_STARTS:
         if body.startswith(start):
-            return _strip_wide(body, codec, with_bom=False)
-    if b"<!" not in body[:_prolog_end(body) + 2]:
+            return _strip_wide(body, codec)
+    if b"<!" not in body[: _prolog_end(body)]:
         return body
     return _strip_prolog(body)
 
 
-def _strip_wide(body: bytes, codec: str, *, with_bom: bool) -> bytes:
-    text = body.decode(codec, errors="replace")
-    stripped = _strip_prolog(text.encode("utf-8", errors="replace"))
-    if len(stripped) == len(text.encode("utf-8", errors="replace")):
+def _strip_wide(body: bytes, codec: str) -> bytes:
+    """Strip in the decoded text; re-encode as it came ("utf-16"/"utf-32" write a BOM)."""
+    utf8 = body.decode(codec, errors="replace").encode("utf-8", errors="replace")
+    stripped = _strip_prolog(utf8)
+    if len(stripped) == len(utf8):
         return body
-    decoded = stripped.decode("utf-8")
-    if with_bom:
-        return decoded.encode(codec)  # Python's "utf-16"/"utf-32" write a BOM
-    return decoded.encode(codec)
+    return stripped.decode("utf-8").encode(codec)
 
 
 def _prolog_end(body: bytes) -> int:
@@ -86,13 +86,13 @@ def _strip_prolog(body: bytes) -> bytes:
     out = bytearray()
     position = 0
     while True:
-        start = body.find(b"<!DOCTYPE", position)
         root = _prolog_end(body[position:]) + position
-        if start < 0 or start > root:
+        found = _DOCTYPE.search(body, position, root)
+        if found is None:
             out += body[position:]
             return bytes(out)
-        out += body[position:start]
-        position = _declaration_end(body, start + len(b"<!DOCTYPE"))
+        out += body[position : found.start()]
+        position = _declaration_end(body, found.end())
 
 
 def _declaration_end(body: bytes, position: int) -> int:
@@ -138,9 +138,7 @@ async def check_public_host(url: str) -> None:
         raise SourceError(f"{url} has no host")
     port = urlsplit(url).port or (443 if url.startswith("https") else 80)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM
-        )
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise SourceError(f"the host {host} cannot be resolved: {exc}") from exc
     for info in infos:

@@ -1,12 +1,16 @@
-"""Sources files: OPML or one feed URL per line, read into a list of URLs or a clear error."""
+"""Sources files: OPML or one feed URL per line, read into a list of URLs or a clear error;
+and the OPML export of the sources the bot reads."""
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Sequence
 from pathlib import Path
 
 from news.errors import SourceError
+from news.model import Source
+from news.safety import strip_doctype
 from news.text import is_web_url
 
 # A comment after a URL needs white space before "#": URLs may carry fragments.
@@ -30,7 +34,7 @@ def parse_sources_text(text: str, *, origin: str = "sources file") -> list[str]:
 
 def _parse_opml(text: str, origin: str) -> list[str]:
     try:
-        root = ElementTree.fromstring(text)
+        root = ElementTree.fromstring(strip_doctype(text.encode("utf-8")))
     except ElementTree.ParseError as exc:
         raise SourceError(f"{origin} is not valid OPML: {exc}") from exc
     urls = []
@@ -53,3 +57,19 @@ def read_sources_file(path: Path) -> list[str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceError(f"sources file {path} cannot be read: {exc}") from exc
     return parse_sources_text(text, origin=str(path))
+
+
+def to_opml(sources: Sequence[Source], *, title: str = "Newsbot sources") -> str:
+    """An OPML 2.0 document listing `sources`, as feed readers import it."""
+    root = ElementTree.Element("opml", version="2.0")
+    head = ElementTree.SubElement(root, "head")
+    ElementTree.SubElement(head, "title").text = title
+    body = ElementTree.SubElement(root, "body")
+    for source in sources:
+        ElementTree.SubElement(
+            body, "outline", type="rss", text=source.name, title=source.name, xmlUrl=source.url
+        )
+    ElementTree.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(
+        root, encoding="unicode"
+    )

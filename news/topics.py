@@ -1,56 +1,254 @@
 """Topics: what a reader types after /subscribe or /latest, parsed once and matched everywhere.
 
-A topic is a list of words that must all appear in a story (`peace talks`). Matching is case-,
-accent- and punctuation-insensitive and stem-aware (see `news.analysis`). The same `Topic` serves
-the database's full-text index (through `Topic.required`) and in-memory matching of new stories
-(`Topic.matches`), so a pushed story and a /latest answer never disagree.
+The topic language:
+- `peace talks`: every word must appear in a story, in any order;
+- `"peace talks"`: the words must appear together, in this order (a phrase);
+- `ceasefire OR truce`: either will do; OR binds the two items beside it, so
+  `gaza ceasefire OR truce` is gaza and (ceasefire or truce). Parentheses are not supported;
+  like all punctuation they are ignored;
+- `-sports`, `-"world cup"`: stories with this word or phrase are left out;
+- `source:bbc`, `source:"kyiv independent"`: only stories from a source whose name holds these
+  words (several `source:` are alternatives; `-source:NAME` leaves a source out).
+
+Matching ignores case, accents and punctuation and is stem-aware in the story's language (see
+`news.analysis`); a country's name also finds its other names and demonyms (see `news.countries`).
+The same `Topic` serves the database's full-text index (`storage.search`) and in-memory matching of
+new stories (`Topic.matches`), so a pushed story and a /latest answer never disagree.
+
+A topic has a normal form, `Topic.text`, that is shown back to the reader and keys subscriptions:
+words case-folded, duplicates dropped, words first, then exclusions, then sources
+(`Ukraine  -Sports UKRAINE` → `ukraine -sports`). Parsing the normal form gives the same topic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Set
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from news.analysis import word_alternatives, words
+from news.analysis import Phrase, TermIndex, phrase_alternatives, words
+from news.countries import MAX_NAME_WORDS, countries_named, country_alternatives
 from news.errors import TopicError
 
 MAX_TOPIC_LENGTH = 200
 MAX_TOPIC_TERMS = 20
 
+_QUOTES = str.maketrans(dict.fromkeys("“”„‟«»″〝〞＂", '"'))
+_MINUS = "-−–—"
+_SOURCE = re.compile(r"source:", re.IGNORECASE)
+_OR = "OR"
+_EXAMPLE = 'Try for example: ukraine, "peace talks", ceasefire OR truce, ukraine -sports'
+
 
 @dataclass(frozen=True, slots=True)
 class Topic:
-    """A parsed topic: its normal form and, per word, the terms that satisfy it."""
+    """A parsed topic: its normal form and what a story must, and must not, contain.
+
+    `required` holds one set of alternatives per AND-ed item; an item is found when any of its
+    term sequences is in the story. `excluded` are term sequences none of which may be.
+    """
 
     text: str
-    required: tuple[frozenset[str], ...]
+    required: tuple[frozenset[Phrase], ...]
+    excluded: frozenset[Phrase] = frozenset()
+    sources: tuple[Phrase, ...] = ()
+    excluded_sources: tuple[Phrase, ...] = ()
 
-    def matches(self, terms: Set[str]) -> bool:
-        """True when a story indexed under `terms` is about this topic."""
-        return all(not alternatives.isdisjoint(terms) for alternatives in self.required)
+    def matches(self, terms: TermIndex | Sequence[str], *, source: str = "") -> bool:
+        """True when a story with these terms (in order), from `source`, is about this topic."""
+        index = terms if isinstance(terms, TermIndex) else TermIndex(terms)
+        return (
+            all(any(phrase in index for phrase in group) for group in self.required)
+            and not any(phrase in index for phrase in self.excluded)
+            and self.from_source(source)
+        )
+
+    def from_source(self, name: str) -> bool:
+        """True when a story from the source called `name` passes the `source:` filters."""
+        if not self.sources and not self.excluded_sources:
+            return True
+        name_words = tuple(words(name))
+        if any(_contains(name_words, wanted) for wanted in self.excluded_sources):
+            return False
+        return not self.sources or any(_contains(name_words, wanted) for wanted in self.sources)
 
     def __str__(self) -> str:
         return self.text
+
+
+def _contains(haystack: Phrase, needle: Phrase) -> bool:
+    size = len(needle)
+    return any(haystack[i : i + size] == needle for i in range(len(haystack) - size + 1))
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    kind: str  # "words", "phrase", "source" or "or"
+    words: Phrase = ()
+    negated: bool = False
+
+
+def _tokens(raw: str) -> list[_Item]:
+    """The items of a topic, left to right; raises on an unbalanced quote."""
+    text = unicodedata.normalize("NFKC", raw).translate(_QUOTES)
+    items: list[_Item] = []
+    position, end = 0, len(text)
+    while position < end:
+        if text[position].isspace():
+            position += 1
+            continue
+        negated = text[position] in _MINUS
+        if negated:
+            position += 1
+            if position == end or text[position].isspace():
+                continue
+        kind = "words"
+        if _SOURCE.match(text, position):
+            kind, position = "source", position + len("source:")
+        if position < end and text[position] == '"':
+            closing = text.find('"', position + 1)
+            if closing < 0:
+                raise TopicError(
+                    'That topic has an opening quote (") without a closing one. '
+                    'Put a phrase between two quotes, as in: "peace talks"'
+                )
+            chunk, position = text[position + 1 : closing], closing + 1
+            if kind == "words":
+                kind = "phrase"
+        else:
+            stop = position
+            while stop < end and not text[stop].isspace() and text[stop] != '"':
+                stop += 1
+            chunk, position = text[position:stop], stop
+            if chunk == _OR and kind == "words" and not negated:
+                items.append(_Item("or"))
+                continue
+        found = tuple(dict.fromkeys(words(chunk))) if kind == "source" else tuple(words(chunk))
+        if found:
+            items.append(_Item(kind, found, negated))
+    return items
+
+
+def _merge_country_names(sequence: list[_Item]) -> list[_Item]:
+    """Runs of plain words with multi-word country names ("united states") made phrases."""
+    result: list[_Item] = []
+    position = 0
+    while position < len(sequence):
+        run_end = position
+        while run_end < len(sequence) and _plain(sequence[run_end]):
+            run_end += 1
+        if run_end - position < 2:
+            result.append(sequence[position])
+            position += 1
+            continue
+        run = [item.words[0] for item in sequence[position:run_end]]
+        start = 0
+        while start < len(run):
+            for size in range(min(MAX_NAME_WORDS, len(run) - start), 1, -1):
+                candidate = tuple(run[start : start + size])
+                if countries_named(candidate):
+                    result.append(_Item("phrase", candidate))
+                    start += size
+                    break
+            else:
+                result.append(_Item("words", (run[start],)))
+                start += 1
+        position = run_end
+    return result
+
+
+def _plain(item: _Item) -> bool:
+    return item.kind == "words" and len(item.words) == 1 and not item.negated
+
+
+def _alternatives(phrase: Phrase) -> frozenset[Phrase]:
+    countries = countries_named(phrase)
+    found = phrase_alternatives(phrase)
+    return found | country_alternatives(countries) if countries else found
+
+
+def _render(phrase: Phrase) -> str:
+    return phrase[0] if len(phrase) == 1 else '"' + " ".join(phrase) + '"'
+
+
+def _positive(item: _Item | None) -> bool:
+    return item is not None and item.kind in ("words", "phrase") and not item.negated
+
+
+def _clauses(items: Sequence[_Item]) -> list[list[Phrase]]:
+    """Positive items, OR-ed ones grouped into one clause each."""
+    sequence = _merge_country_names(list(items))
+    clauses: list[list[Phrase]] = []
+    join_next = False
+    for number, item in enumerate(sequence):
+        if item.kind == "or":
+            previous = sequence[number - 1] if number else None
+            following = sequence[number + 1] if number + 1 < len(sequence) else None
+            if not (_positive(previous) and _positive(following)):
+                raise TopicError(
+                    "OR goes between two words or phrases to look for, as in: ceasefire OR truce"
+                )
+            join_next = True
+            continue
+        if not _positive(item):
+            continue
+        if join_next:
+            clauses[-1].append(item.words)
+        else:
+            clauses.append([item.words])
+        join_next = False
+    return clauses
+
+
+def _unique(phrases: Iterable[Phrase]) -> list[Phrase]:
+    return list(dict.fromkeys(phrases))
 
 
 def parse_topic(raw: str) -> Topic:
     """Parse what a reader typed; raise `TopicError` with a reason they can act on."""
     stripped = raw.strip()
     if not stripped:
-        raise TopicError("The topic is empty. Try for example: /subscribe ukraine")
+        raise TopicError(f"The topic is empty. {_EXAMPLE}")
     if len(stripped) > MAX_TOPIC_LENGTH:
         raise TopicError(
             f"That topic is {len(stripped)} characters long; keep it under {MAX_TOPIC_LENGTH}."
         )
-    topic_words = list(dict.fromkeys(words(stripped)))
-    if not topic_words:
+    items = _tokens(stripped)
+    clauses: list[list[Phrase]] = []
+    for clause in _clauses(items):
+        unique = _unique(clause)
+        if unique not in clauses:
+            clauses.append(unique)
+    excluded = _unique(item.words for item in items if item.negated and item.kind != "source")
+    sources = _unique(item.words for item in items if item.kind == "source" and not item.negated)
+    not_sources = _unique(item.words for item in items if item.kind == "source" and item.negated)
+    terms = sum(len(phrase) for clause in clauses for phrase in clause) + sum(
+        len(phrase) for phrase in (*excluded, *sources, *not_sources)
+    )
+    if not clauses:
+        if excluded or not_sources:
+            raise TopicError(
+                "That topic only says what to leave out. Add a word to look for, "
+                "as in: ukraine -sports"
+            )
+        if sources:
+            raise TopicError("Add a word to look for in that source, as in: source:bbc ukraine")
         raise TopicError(
-            "That topic has no words to search for (only symbols or emoji). "
-            "Try a word such as: ukraine"
+            f"That topic has no words to search for (only symbols or emoji). {_EXAMPLE}"
         )
-    if len(topic_words) > MAX_TOPIC_TERMS:
-        raise TopicError(f"That topic has {len(topic_words)} words; use at most {MAX_TOPIC_TERMS}.")
+    if terms > MAX_TOPIC_TERMS:
+        raise TopicError(f"That topic has {terms} words; use at most {MAX_TOPIC_TERMS}.")
+    parts = [" OR ".join(_render(phrase) for phrase in clause) for clause in clauses]
+    parts += ["-" + _render(phrase) for phrase in excluded]
+    parts += ["source:" + _render(phrase) for phrase in sources]
+    parts += ["-source:" + _render(phrase) for phrase in not_sources]
     return Topic(
-        text=" ".join(topic_words),
-        required=tuple(word_alternatives(word) for word in topic_words),
+        text=" ".join(parts),
+        required=tuple(
+            frozenset().union(*(_alternatives(phrase) for phrase in clause)) for clause in clauses
+        ),
+        excluded=frozenset().union(*(_alternatives(phrase) for phrase in excluded)),
+        sources=tuple(sources),
+        excluded_sources=tuple(not_sources),
     )

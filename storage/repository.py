@@ -7,9 +7,8 @@ that differs by dialect, lives in `storage.search`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import (
     Row,
@@ -23,24 +22,12 @@ from sqlalchemy import (
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from news.model import Delivery, Source, Story, StoryDraft, Subscription
+from news.model import Source, Story, StoryDraft
 from news.topics import Topic
-from storage.search import topic_clause
-from storage.tables import chats, deliveries, sources, stories, subscriptions
-
-_STORY_COLUMNS = (
-    stories.c.id,
-    stories.c.source_id,
-    stories.c.title,
-    stories.c.summary,
-    stories.c.link,
-    stories.c.published_at,
-    stories.c.first_seen_at,
-    stories.c.language,
-    stories.c.terms,
-    sources.c.title.label("source_title"),
-    sources.c.url.label("source_url"),
-)
+from storage.outbox import ChatsAndOutbox
+from storage.rows import STORY_COLUMNS, chunks, source_name, story_from_row
+from storage.search import topic_clause, topic_sources
+from storage.tables import sources, stories
 
 
 def _source(row: Row[Any], stories_count: int = 0) -> Source:
@@ -59,30 +46,18 @@ def _source(row: Row[Any], stories_count: int = 0) -> Source:
         next_poll_at=row.next_poll_at,
         enabled=row.enabled,
         stories_count=stories_count,
+        origin=row.origin,
+        last_error_at=row.last_error_at,
+        poll_interval=_seconds(row.poll_interval),
+        target_interval=_seconds(row.target_interval),
     )
 
 
-def _story(row: Any) -> Story:
-    return Story(
-        id=row.id,
-        source_id=row.source_id,
-        source_name=source_name(row.source_title, row.source_url),
-        title=row.title,
-        summary=row.summary,
-        link=row.link,
-        published_at=row.published_at,
-        first_seen_at=row.first_seen_at,
-        language=row.language,
-        terms=frozenset(row.terms.split()),
-    )
+def _seconds(value: int | None) -> timedelta | None:
+    return None if value is None else timedelta(seconds=value)
 
 
-def source_name(title: str | None, url: str) -> str:
-    """What readers see as a source's name: its feed title, else its host."""
-    return title or urlsplit(url).hostname or url
-
-
-class SqlStorage:
+class SqlStorage(ChatsAndOutbox):
     """Newsbot's storage on one SQLAlchemy async engine."""
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -160,6 +135,37 @@ class SqlStorage:
         async with self.engine.connect() as conn:
             return [_source(row) for row in await conn.execute(query)]
 
+    async def claim_due_sources(
+        self, now: datetime, *, lease_until: datetime, limit: int = 1000
+    ) -> list[Source]:
+        """Claim up to `limit` due sources for one poller: their next poll moves to `lease_until`.
+
+        One statement, `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`, so
+        pollers sharing a PostgreSQL database never claim the same source for the same due time
+        (SQLite has one writer at a time, which gives the same). The lease is what a crashed
+        poller leaves behind: the source is due again when it ends.
+        """
+        due = (
+            select(sources.c.id)
+            .where(
+                sources.c.enabled,
+                or_(sources.c.next_poll_at.is_(None), sources.c.next_poll_at <= now),
+            )
+            .order_by(sources.c.next_poll_at, sources.c.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        claim = (
+            sql_update(sources)
+            .where(sources.c.id.in_(due.scalar_subquery()))
+            .values(next_poll_at=lease_until)
+            .returning(*sources.c)
+        )
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(claim)).all()
+        return sorted((_source(row) for row in rows), key=lambda source: source.id)
+
     async def record_success(
         self,
         source_id: int,
@@ -170,7 +176,11 @@ class SqlStorage:
         etag: str | None = None,
         last_modified: str | None = None,
         content_hash: str | None = None,
+        poll_interval: timedelta | None = None,
+        target_interval: timedelta | None = None,
+        url: str | None = None,
     ) -> None:
+        """A poll went well; `url` is where the feed moved permanently (kept unless taken)."""
         values: dict[str, Any] = {
             "last_polled_at": now,
             "last_success_at": now,
@@ -185,26 +195,57 @@ class SqlStorage:
             values["title"] = title[:500]
         if content_hash:
             values["content_hash"] = content_hash
+        if poll_interval is not None:
+            values["poll_interval"] = round(poll_interval.total_seconds())
+        if target_interval is not None:
+            values["target_interval"] = round(target_interval.total_seconds())
         async with self.engine.begin() as conn:
+            if url:
+                taken = await conn.execute(
+                    select(sources.c.id).where(sources.c.url == url, sources.c.id != source_id)
+                )
+                if taken.first() is None:
+                    values["url"] = url[:2048]
             await conn.execute(
                 sql_update(sources).where(sources.c.id == source_id).values(**values)
             )
 
     async def record_failure(
-        self, source_id: int, *, now: datetime, next_poll_at: datetime, kind: str, message: str
+        self,
+        source_id: int,
+        *,
+        now: datetime,
+        next_poll_at: datetime,
+        kind: str,
+        message: str,
+        disable: bool = False,
     ) -> None:
+        """A poll failed; `disable` stops polling the source (the feed is gone)."""
+        values: dict[str, Any] = {
+            "last_polled_at": now,
+            "next_poll_at": next_poll_at,
+            "last_error": message[:2000],
+            "last_error_kind": kind[:50],
+            "last_error_at": now,
+            "error_count": sources.c.error_count + 1,
+        }
+        if disable:
+            values["enabled"] = False
         async with self.engine.begin() as conn:
             await conn.execute(
-                sql_update(sources)
-                .where(sources.c.id == source_id)
-                .values(
-                    last_polled_at=now,
-                    next_poll_at=next_poll_at,
-                    last_error=message[:2000],
-                    last_error_kind=kind[:50],
-                    error_count=sources.c.error_count + 1,
-                )
+                sql_update(sources).where(sources.c.id == source_id).values(**values)
             )
+
+    async def set_source_enabled(self, url: str, enabled: bool, *, now: datetime) -> bool:
+        """Enable (due at once, errors forgotten) or disable a source; False if none has `url`."""
+        values: dict[str, Any] = {"enabled": enabled}
+        if enabled:
+            values.update(next_poll_at=now, error_count=0)
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                sql_update(sources).where(sources.c.url == url).values(**values)
+            )
+            return bool(result.rowcount)
 
     # Stories ---------------------------------------------------------------------------------
 
@@ -221,7 +262,7 @@ class SqlStorage:
             source_ids = {draft.source_id for draft in drafts}
             known_entries: dict[tuple[int, str], tuple[int, str]] = {}
             entry_ids = [draft.entry_id for draft in drafts]
-            for chunk in _chunks(entry_ids, 500):
+            for chunk in chunks(entry_ids, 500):
                 rows = await conn.execute(
                     select(
                         stories.c.id, stories.c.source_id, stories.c.entry_id, stories.c.title
@@ -231,7 +272,7 @@ class SqlStorage:
                     known_entries[(row.source_id, row.entry_id)] = (row.id, row.title)
             links = [draft.link for draft in drafts if draft.link]
             known_links: set[str] = set()
-            for chunk in _chunks(links, 500):
+            for chunk in chunks(links, 500):
                 rows = await conn.execute(select(stories.c.link).where(stories.c.link.in_(chunk)))
                 known_links.update(row.link for row in rows)
 
@@ -248,7 +289,7 @@ class SqlStorage:
                             .values(
                                 title=draft.title,
                                 summary=draft.summary,
-                                terms=" ".join(sorted(draft.terms)),
+                                terms=" ".join(draft.terms),
                             )
                         )
                     continue
@@ -273,7 +314,7 @@ class SqlStorage:
                         "published_at": draft.published_at,
                         "first_seen_at": now,
                         "language": draft.language,
-                        "terms": " ".join(sorted(draft.terms)),
+                        "terms": " ".join(draft.terms),
                     }
                     for draft in fresh
                 ],
@@ -315,9 +356,7 @@ class SqlStorage:
         `before` is a keyset cursor, (published_at, id) of the last story of the previous page:
         paging never uses offsets, so it stays fast and stable while new stories arrive.
         """
-        query = select(*_STORY_COLUMNS).join(sources, sources.c.id == stories.c.source_id)
-        if topic is not None:
-            query = query.where(topic_clause(self.dialect, topic))
+        query = select(*STORY_COLUMNS).join(sources, sources.c.id == stories.c.source_id)
         if before is not None:
             published, story_id = before
             query = query.where(
@@ -328,194 +367,16 @@ class SqlStorage:
             )
         query = query.order_by(stories.c.published_at.desc(), stories.c.id.desc()).limit(limit)
         async with self.engine.connect() as conn:
-            return [_story(row) for row in await conn.execute(query)]
-
-    # Chats and subscriptions -----------------------------------------------------------------
-
-    async def upsert_chat(
-        self, chat_id: int, *, kind: str, title: str | None, now: datetime
-    ) -> None:
-        async with self.engine.begin() as conn:
-            exists = (await conn.execute(select(chats.c.id).where(chats.c.id == chat_id))).first()
-            if exists:
-                await conn.execute(
-                    sql_update(chats)
-                    .where(chats.c.id == chat_id)
-                    .values(kind=kind, title=title, active=True)
-                )
-            else:
-                await conn.execute(
-                    insert(chats).values(
-                        id=chat_id,
-                        kind=kind,
-                        title=title,
-                        active=True,
-                        created_at=now,
+            if topic is not None:
+                kept, dropped = await topic_sources(conn, topic)
+                query = query.where(
+                    topic_clause(
+                        self.dialect,
+                        topic,
+                        limit=limit,
+                        before=before,
+                        sources=kept,
+                        excluded_sources=dropped,
                     )
                 )
-
-    async def set_chat_active(self, chat_id: int, active: bool) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(sql_update(chats).where(chats.c.id == chat_id).values(active=active))
-
-    async def subscribe(self, chat_id: int, topic: str, *, now: datetime) -> bool:
-        async with self.engine.begin() as conn:
-            exists = (
-                await conn.execute(
-                    select(subscriptions.c.topic).where(
-                        subscriptions.c.chat_id == chat_id, subscriptions.c.topic == topic
-                    )
-                )
-            ).first()
-            if exists:
-                return False
-            await conn.execute(
-                insert(subscriptions).values(chat_id=chat_id, topic=topic, created_at=now)
-            )
-            return True
-
-    async def unsubscribe(self, chat_id: int, topic: str) -> bool:
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                delete(subscriptions).where(
-                    subscriptions.c.chat_id == chat_id, subscriptions.c.topic == topic
-                )
-            )
-            return bool(result.rowcount)
-
-    async def subscriptions(self, chat_id: int) -> list[Subscription]:
-        query = (
-            select(subscriptions)
-            .where(subscriptions.c.chat_id == chat_id)
-            .order_by(subscriptions.c.created_at, subscriptions.c.topic)
-        )
-        async with self.engine.connect() as conn:
-            return [
-                Subscription(row.chat_id, row.topic, row.created_at)
-                for row in await conn.execute(query)
-            ]
-
-    async def active_subscriptions(self) -> list[Subscription]:
-        query = (
-            select(subscriptions)
-            .join(chats, chats.c.id == subscriptions.c.chat_id)
-            .where(chats.c.active)
-        )
-        async with self.engine.connect() as conn:
-            return [
-                Subscription(row.chat_id, row.topic, row.created_at)
-                for row in await conn.execute(query)
-            ]
-
-    # Outbox ----------------------------------------------------------------------------------
-
-    async def enqueue_deliveries(
-        self, items: Sequence[tuple[int, int, tuple[str, ...]]], *, now: datetime
-    ) -> int:
-        """Queue (chat, story, matched topics) rows; a chat already owed a story is skipped."""
-        if not items:
-            return 0
-        async with self.engine.begin() as conn:
-            story_ids = {story_id for _, story_id, _ in items}
-            existing: set[tuple[int, int]] = set()
-            for chunk in _chunks(sorted(story_ids), 500):
-                rows = await conn.execute(
-                    select(deliveries.c.chat_id, deliveries.c.story_id).where(
-                        deliveries.c.story_id.in_(chunk)
-                    )
-                )
-                existing.update((row.chat_id, row.story_id) for row in rows)
-            fresh = [
-                {
-                    "chat_id": chat_id,
-                    "story_id": story_id,
-                    "topics": "\n".join(topics),
-                    "state": "pending",
-                    "attempts": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for chat_id, story_id, topics in items
-                if (chat_id, story_id) not in existing
-            ]
-            if fresh:
-                await conn.execute(insert(deliveries), fresh)
-            return len(fresh)
-
-    async def claim_deliveries(self, *, limit: int, now: datetime) -> list[Delivery]:
-        """Mark up to `limit` pending rows as sending and return them, oldest first."""
-        async with self.engine.begin() as conn:
-            pending = (
-                select(deliveries.c.id)
-                .join(chats, chats.c.id == deliveries.c.chat_id)
-                .where(deliveries.c.state == "pending", chats.c.active)
-                .order_by(deliveries.c.id)
-                .limit(limit)
-            )
-            if self.dialect == "postgresql":
-                pending = pending.with_for_update(skip_locked=True, of=deliveries)
-            ids = [row.id for row in await conn.execute(pending)]
-            if not ids:
-                return []
-            await conn.execute(
-                sql_update(deliveries)
-                .where(deliveries.c.id.in_(ids))
-                .values(state="sending", attempts=deliveries.c.attempts + 1, updated_at=now)
-            )
-            rows = await conn.execute(
-                select(
-                    deliveries.c.id.label("delivery_id"),
-                    deliveries.c.chat_id,
-                    deliveries.c.topics,
-                    deliveries.c.state,
-                    deliveries.c.attempts,
-                    *_STORY_COLUMNS,
-                )
-                .join(stories, stories.c.id == deliveries.c.story_id)
-                .join(sources, sources.c.id == stories.c.source_id)
-                .where(deliveries.c.id.in_(ids))
-                .order_by(deliveries.c.id)
-            )
-            return [
-                Delivery(
-                    id=row.delivery_id,
-                    chat_id=row.chat_id,
-                    story=_story(row),
-                    topics=tuple(row.topics.split("\n")),
-                    state=row.state,
-                    attempts=row.attempts,
-                )
-                for row in rows
-            ]
-
-    async def mark_sent(self, delivery_id: int, *, now: datetime, message_id: int | None) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                sql_update(deliveries)
-                .where(deliveries.c.id == delivery_id)
-                .values(state="sent", message_id=message_id, updated_at=now, last_error=None)
-            )
-
-    async def mark_failed(
-        self, delivery_id: int, *, error: str, retry: bool, now: datetime
-    ) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                sql_update(deliveries)
-                .where(deliveries.c.id == delivery_id)
-                .values(
-                    state="pending" if retry else "failed",
-                    last_error=error[:2000],
-                    updated_at=now,
-                )
-            )
-
-    async def delivery_states(self) -> dict[str, int]:
-        """How many outbox rows are in each state (for operators and tests)."""
-        query = select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
-        async with self.engine.connect() as conn:
-            return {row[0]: row[1] for row in await conn.execute(query)}
-
-
-def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[start : start + size] for start in range(0, len(items), size)]
+            return [story_from_row(row) for row in await conn.execute(query)]

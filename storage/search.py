@@ -1,52 +1,161 @@
 """Topic queries on the full-text index: SQLite FTS5 or PostgreSQL tsvector, same answers.
 
-Both indexes hold the terms `news.analysis` produced, so neither database's own tokenizer or
-stemmer is involved: a topic's terms are looked up exactly. Terms travel as bound parameters,
-quoted for the query syntax, so nothing a user types can change the query's structure.
+Both indexes hold the terms `news.analysis` produced, in document order, so neither database's
+stemmer is involved: a topic's term sequences are looked up exactly, as phrases (FTS5 `"a b"`,
+tsquery `a <-> b`). Terms travel as bound parameters, quoted for the query syntax, so nothing a
+user types can change the query's structure.
+
+Newest-first without reading every match. "Newest 5 stories about ukraine" must not cost more
+when there are 100,000 of them:
+- SQLite: the FTS5 table is contentless and its rowid is a *time key*, the publication second
+  times 2**31 plus the story id (migration 0003). FTS5 walks a match list in rowid order, so
+  `ORDER BY rowid DESC LIMIT n` stops after n hits. Stories published within one second are put
+  in exact (published_at, id) order by SQL afterwards: the second query takes every match from
+  the second of the n-th hit on. The source id is indexed too (`s<id>`), so `source:` filters are
+  part of the same walk.
+- PostgreSQL: a GIN index on `to_tsvector('simple', terms)` finds matches, the
+  (published_at, id) index orders them; the planner picks which to drive by how common the
+  terms are (see bench/bench_latest.py for the figures).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, cast, column, literal_column, select, table
-from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+import calendar
+from collections.abc import Sequence
+from datetime import datetime
 
+from sqlalchemy import ColumnElement, and_, false, func, literal_column, select, text, true
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from news.analysis import Phrase
 from news.topics import Topic
-from storage.tables import stories
+from storage.rows import source_name
+from storage.tables import sources, stories
 
-# Created by the migrations outside `storage.tables`, because they differ by dialect.
-_stories_fts = table("stories_fts", column("rowid"), column("terms"))
+#: A story's FTS5 rowid is its publication second (clamped to this range) times KEY_SPAN plus
+#: its id. Ids must stay below KEY_SPAN (2**31); seconds from 1970 to 2106 then fit in 63 bits.
+KEY_SPAN = 2**31
+MAX_SECOND = 2**32 - 1
+_MAX_KEY = 2**63 - 1
+
 _stories_search = literal_column("stories.search", TSVECTOR)
 
 
-def _fts5_string(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
+def key_second(published: datetime) -> int:
+    """The clamped publication second a time key starts with (same as the SQLite trigger)."""
+    return min(max(calendar.timegm(published.utctimetuple()), 0), MAX_SECOND)
 
 
-def _tsquery_lexeme(term: str) -> str:
+def _fts5_phrase(phrase: Phrase) -> str:
+    return '"' + " ".join(phrase).replace('"', '""') + '"'
+
+
+def _fts5_any(phrases: Sequence[Phrase]) -> str:
+    return "(" + " OR ".join(_fts5_phrase(phrase) for phrase in sorted(phrases)) + ")"
+
+
+def fts5_query(
+    topic: Topic, *, sources: Sequence[int] = (), excluded_sources: Sequence[int] = ()
+) -> str:
+    """The FTS5 MATCH expression for `topic`, restricted to stories of these source ids."""
+    query = " AND ".join(f"{{terms}} : {_fts5_any(list(group))}" for group in topic.required)
+    if sources:
+        query += " AND {source} : (" + " OR ".join(f'"s{i}"' for i in sorted(sources)) + ")"
+    exclusions = [f"{{terms}} : {_fts5_any(list(topic.excluded))}"] if topic.excluded else []
+    if excluded_sources:
+        exclusions.append(
+            "{source} : (" + " OR ".join(f'"s{i}"' for i in sorted(excluded_sources)) + ")"
+        )
+    if exclusions:
+        query = f"({query}) NOT (" + " OR ".join(exclusions) + ")"
+    return query
+
+
+def _lexeme(term: str) -> str:
     return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def fts5_query(topic: Topic) -> str:
-    """The FTS5 MATCH expression for `topic`: every word, each through any of its terms."""
-    return " AND ".join(
-        "(" + " OR ".join(_fts5_string(term) for term in sorted(group)) + ")"
-        for group in topic.required
+def _tsquery_any(phrases: Sequence[Phrase]) -> str:
+    return (
+        "("
+        + " | ".join(
+            "(" + " <-> ".join(_lexeme(term) for term in phrase) + ")" for phrase in sorted(phrases)
+        )
+        + ")"
     )
 
 
 def tsquery(topic: Topic) -> str:
-    """The PostgreSQL tsquery text for `topic`, the same logic as `fts5_query`."""
-    return " & ".join(
-        "(" + " | ".join(_tsquery_lexeme(term) for term in sorted(group)) + ")"
-        for group in topic.required
-    )
+    """The PostgreSQL tsquery text for `topic` (for `to_tsquery('simple', …)`)."""
+    query = " & ".join(_tsquery_any(list(group)) for group in topic.required)
+    if topic.excluded:
+        query += " & !" + _tsquery_any(list(topic.excluded))
+    return query
 
 
-def topic_clause(dialect: str, topic: Topic) -> ColumnElement[bool]:
-    """A WHERE clause on `stories` that keeps the stories matching `topic`."""
+async def topic_sources(conn: AsyncConnection, topic: Topic) -> tuple[list[int], list[int]]:
+    """The ids of the sources `topic`'s `source:` filters keep, and of those it leaves out."""
+    if not topic.sources and not topic.excluded_sources:
+        return [], []
+    rows = (await conn.execute(select(sources.c.id, sources.c.title, sources.c.url))).all()
+    kept, dropped = [], []
+    for row in rows:
+        name = source_name(row.title, row.url)
+        if not topic.from_source(name):
+            dropped.append(row.id)
+        elif topic.sources:
+            kept.append(row.id)
+    return kept, dropped
+
+
+def topic_clause(
+    dialect: str,
+    topic: Topic,
+    *,
+    limit: int,
+    before: tuple[datetime, int] | None,
+    sources: Sequence[int] = (),
+    excluded_sources: Sequence[int] = (),
+) -> ColumnElement[bool]:
+    """A WHERE clause on `stories` that keeps the newest stories matching `topic`.
+
+    On SQLite it keeps a superset of the `limit` newest matches older than `before` and no
+    others that could be among them; the caller's ORDER BY and LIMIT finish the job.
+    `sources` and `excluded_sources` are the ids `topic_sources` found.
+    """
+    if topic.sources and not sources:
+        return false()
     if dialect == "postgresql":
-        return _stories_search.op("@@")(cast(tsquery(topic), TSQUERY))
-    matching_ids = select(_stories_fts.c.rowid).where(
-        _stories_fts.c.terms.op("MATCH")(fts5_query(topic))
+        clause: ColumnElement[bool] = _stories_search.op("@@")(
+            func.to_tsquery(literal_column("'simple'"), tsquery(topic))
+        )
+        if sources:
+            clause = and_(clause, stories.c.source_id.in_(sources))
+        if excluded_sources:
+            clause = and_(clause, stories.c.source_id.not_in(excluded_sources))
+        return clause
+    match = fts5_query(topic, sources=sources, excluded_sources=excluded_sources)
+    if before is None:
+        newest, second_end = _MAX_KEY, _MAX_KEY
+    else:
+        second = key_second(before[0])
+        newest, second_end = second * KEY_SPAN - 1, (second + 1) * KEY_SPAN - 1
+    empty_from = second_end - KEY_SPAN + 1 if before is not None else _MAX_KEY
+    # The `limit` newest hits in seconds strictly before the cursor's second, then every hit
+    # from the start of the oldest one's second up to the end of the cursor's second.
+    statement = text(
+        "stories.id IN (SELECT rowid & :id_mask FROM stories_fts "
+        "WHERE stories_fts MATCH :match AND rowid <= :second_end AND rowid >= coalesce(("
+        "SELECT min(k) - (min(k) & :id_mask) FROM (SELECT rowid AS k FROM stories_fts "
+        "WHERE stories_fts MATCH :match AND rowid <= :newest ORDER BY rowid DESC LIMIT :limit)"
+        "), :empty_from))"
+    ).bindparams(
+        id_mask=KEY_SPAN - 1,
+        match=match,
+        second_end=second_end,
+        newest=newest,
+        limit=limit,
+        empty_from=empty_from,
     )
-    return stories.c.id.in_(matching_ids)
+    return and_(true(), statement)

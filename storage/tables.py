@@ -67,6 +67,11 @@ sources = Table(
     Column("error_count", Integer, nullable=False, default=0),
     Column("next_poll_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
+    # Seconds: the interval used last, and the one the source's publishing rate calls for.
+    Column("poll_interval", Integer),
+    Column("target_interval", Integer),
+    Column("last_error_at", UTCDateTime),
+    Index("ix_sources_due", "enabled", "next_poll_at"),
 )
 
 stories = Table(
@@ -95,6 +100,10 @@ chats = Table(
     Column("title", String(300)),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("paused", Boolean, nullable=False, default=False),
+    # "HH:MM" in the chat's `timezone` (an IANA name) when the chat takes one daily digest.
+    Column("digest_time", String(5)),
+    Column("timezone", String(64)),
 )
 
 subscriptions = Table(
@@ -118,6 +127,8 @@ deliveries = Table(
     Column("message_id", BigInteger),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime),
     UniqueConstraint("chat_id", "story_id", name="uq_deliveries_chat_story"),
     Index("ix_deliveries_state", "state", "id"),
+    Index("ix_deliveries_chat_state", "chat_id", "state"),
 )

@@ -79,7 +79,7 @@ async def test_a_subscriber_gets_each_new_matching_story_once_and_latest_answers
     assert pushed["parse_mode"] == "HTML"
 
     mark = telegram.mark()
-    telegram.inject_message(ALICE, "/latest ukraine")
+    telegram.inject_message(ALICE, "/latest ukraine 10")
     answer = await telegram.wait_for_message(ALICE, contains="Latest on ukraine", after=mark)
     lines = answer["text"]
     positions = [
@@ -89,7 +89,9 @@ async def test_a_subscriber_gets_each_new_matching_story_once_and_latest_answers
             "Macron On Sending French Troops To Ukraine",
             "EU to Stand by Ukraine",
             "Russian Drones Crash in Moldova",
+            "China Proposes Trump-Putin Summit",  # names only "Ukrainian": a demonym
             "Trump: Ukraine in NATO Not Practical",
+            "Russia Rejects Talks on Land Swap with Ukraine",
         )
     ]
     assert positions == sorted(positions), "newest first"

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from news.model import StoryDraft
 from news.parse import parse_feed
+from news.errors import TopicError
 from news.topics import parse_topic
 from storage import SqlStorage
 
@@ -114,7 +115,11 @@ async def test_hostile_topics_are_plain_words_to_the_index(storage: SqlStorage) 
     await storage.store_stories([draft(source.id, "1", "Markets NEAR record")], now=NOW)
 
     for raw in ["near(", '"market', "market*", "') OR 1=1 --", "drop table stories; near"]:
-        result = await storage.latest(parse_topic(raw), limit=5)
+        try:
+            topic = parse_topic(raw)
+        except TopicError:  # the unbalanced quote, the OR without a left side
+            continue
+        result = await storage.latest(topic, limit=5)
         assert all("NEAR" in s.title for s in result)
     assert len(await storage.latest(None, limit=5)) == 1
 
@@ -149,7 +154,7 @@ async def test_outbox_gives_each_chat_a_story_once(storage: SqlStorage) -> None:
     assert claimed.story.title == "Ukraine talks"
     assert claimed.topics == ("ukraine",)
     assert await storage.claim_deliveries(limit=10, now=NOW) == []
-    await storage.mark_sent(claimed.id, now=NOW, message_id=7)
+    await storage.mark_sent([claimed.id], now=NOW, message_id=7)
     assert await storage.delivery_states() == {"sent": 1}
 
 

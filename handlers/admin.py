@@ -1,0 +1,77 @@
+"""Admins' commands: /addsource URL and /removesource URL; everyone else is politely refused.
+
+Admins are the Telegram user ids in `NEWSBOT_ADMINS`. Adding fetches the URL once, confirms it is
+a feed (or finds the feed a web page advertises) and refuses private addresses unless the
+operator allows them; the answer says what was added or why not.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import Update
+from telegram.ext import CommandHandler, ContextTypes
+
+from handlers.commands import CommandCallbackHandler, Services, reply
+from news.discovery import find_feed
+from news.errors import SourceError
+from news.fetch import Fetcher
+
+REFUSAL = "Sorry, only the bot's admins can change its sources. /sources lists them."
+
+
+def build_admin_handlers(
+    services: Services, *, fetcher: Fetcher | None = None, allow_private: bool = False
+) -> list[CommandCallbackHandler]:
+    """/addsource and /removesource; `fetcher` is the bot's shared one (else one per request)."""
+
+    def is_admin(update: Update) -> bool:
+        user = update.effective_user
+        return user is not None and user.id in services.admins
+
+    async def add_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not is_admin(update):
+            await reply(update, REFUSAL)
+            return
+        url = " ".join(context.args or ()).strip()
+        if not url:
+            await reply(update, "Which feed? For example: /addsource https://example.org/rss")
+            return
+        try:
+            if fetcher is not None:
+                found = await find_feed(
+                    url, fetcher, now=services.clock(), allow_private=allow_private
+                )
+            else:
+                async with Fetcher() as own:
+                    found = await find_feed(
+                        url, own, now=services.clock(), allow_private=allow_private
+                    )
+        except SourceError as error:
+            await reply(update, f"Not added: {escape(str(error))}")
+            return
+        source = await services.storage.add_source(found.url, now=services.clock())
+        name = found.feed.title or source.name
+        await reply(
+            update,
+            f"Added <b>{escape(name)}</b>\n{escape(source.url)}\n"
+            f"{len(found.feed.entries)} entries now; new ones arrive from the next poll on.",
+        )
+
+    async def remove_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not is_admin(update):
+            await reply(update, REFUSAL)
+            return
+        url = " ".join(context.args or ()).strip()
+        if not url:
+            await reply(update, "Which feed? For example: /removesource https://example.org/rss")
+            return
+        if await services.storage.remove_source(url):
+            await reply(update, f"Removed {escape(url)} and its stories.")
+        else:
+            await reply(update, f"No source {escape(url)}. /sources lists them.")
+
+    return [
+        CommandHandler("addsource", add_source),
+        CommandHandler("removesource", remove_source),
+    ]

@@ -1,0 +1,119 @@
+"""Full-text search with phrases and newest-first walks: ordered terms, new indexes.
+
+`stories.terms` becomes the story's terms in document order (it was their sorted set), so that
+phrases can be found; existing stories are re-analysed from their headline and summary with the
+current `news.analysis`.
+- SQLite: `stories_fts` becomes a contentless FTS5 table whose rowid is a time key (publication
+  second * 2**31 + id, see `storage.search`) with two columns, the terms and the source as
+  `s<id>`; triggers keep it in step.
+- PostgreSQL: the generated `search` column becomes `to_tsvector('simple', terms)`, which keeps
+  positions (the 'simple' configuration only lower-cases, and the terms are lower-case already).
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from news.analysis import document_terms
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+# The time key of a story row in SQLite, as `storage.search.key_second` computes it in Python.
+_KEY = (
+    "(max(0, min(4294967295, CAST(strftime('%s', {row}.published_at) AS INTEGER)))"
+    " * 2147483648 + {row}.id)"
+)
+
+
+def _reanalyse() -> None:
+    bind = op.get_bind()
+    rows = bind.execute(sa.text("SELECT id, title, summary, language FROM stories")).all()
+    updates = [
+        {
+            "id": row.id,
+            "terms": " ".join(document_terms(f"{row.title} {row.summary}", row.language)),
+        }
+        for row in rows
+    ]
+    if updates:
+        bind.execute(sa.text("UPDATE stories SET terms = :terms WHERE id = :id"), updates)
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_stories_search")
+        op.execute("ALTER TABLE stories DROP COLUMN search")
+        _reanalyse()
+        op.execute(
+            "ALTER TABLE stories ADD COLUMN search tsvector GENERATED ALWAYS AS "
+            "(to_tsvector('simple'::regconfig, terms)) STORED"
+        )
+        op.execute("CREATE INDEX ix_stories_search ON stories USING GIN (search)")
+        return
+    for trigger in ("insert", "delete", "update"):
+        op.execute(f"DROP TRIGGER IF EXISTS stories_fts_{trigger}")
+    op.execute("DROP TABLE IF EXISTS stories_fts")
+    _reanalyse()
+    op.execute(
+        "CREATE VIRTUAL TABLE stories_fts USING fts5(terms, source, content='', "
+        "tokenize='unicode61 remove_diacritics 0')"
+    )
+    new_key, old_key = _KEY.format(row="new"), _KEY.format(row="old")
+    insert = (
+        "INSERT INTO stories_fts(rowid, terms, source) "
+        f"VALUES ({new_key}, new.terms, 's' || new.source_id);"
+    )
+    delete = (
+        "INSERT INTO stories_fts(stories_fts, rowid, terms, source) "
+        f"VALUES ('delete', {old_key}, old.terms, 's' || old.source_id);"
+    )
+    op.execute(f"CREATE TRIGGER stories_fts_insert AFTER INSERT ON stories BEGIN {insert} END")
+    op.execute(f"CREATE TRIGGER stories_fts_delete AFTER DELETE ON stories BEGIN {delete} END")
+    op.execute(
+        "CREATE TRIGGER stories_fts_update AFTER UPDATE OF terms, published_at, source_id "
+        f"ON stories BEGIN {delete} {insert} END"
+    )
+    op.execute(
+        "INSERT INTO stories_fts(rowid, terms, source) "
+        f"SELECT {_KEY.format(row='stories')}, terms, 's' || source_id FROM stories"
+    )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_stories_search")
+        op.execute("ALTER TABLE stories DROP COLUMN search")
+        op.execute(
+            "ALTER TABLE stories ADD COLUMN search tsvector GENERATED ALWAYS AS "
+            "(array_to_tsvector(string_to_array(terms, ' '))) STORED"
+        )
+        op.execute("CREATE INDEX ix_stories_search ON stories USING GIN (search)")
+        return
+    for trigger in ("insert", "delete", "update"):
+        op.execute(f"DROP TRIGGER IF EXISTS stories_fts_{trigger}")
+    op.execute("DROP TABLE IF EXISTS stories_fts")
+    op.execute(
+        "CREATE VIRTUAL TABLE stories_fts USING fts5(terms, content='stories', "
+        "content_rowid='id', tokenize='unicode61 remove_diacritics 0')"
+    )
+    op.execute(
+        "CREATE TRIGGER stories_fts_insert AFTER INSERT ON stories BEGIN "
+        "INSERT INTO stories_fts(rowid, terms) VALUES (new.id, new.terms); END"
+    )
+    op.execute(
+        "CREATE TRIGGER stories_fts_delete AFTER DELETE ON stories BEGIN "
+        "INSERT INTO stories_fts(stories_fts, rowid, terms) "
+        "VALUES ('delete', old.id, old.terms); END"
+    )
+    op.execute(
+        "CREATE TRIGGER stories_fts_update AFTER UPDATE OF terms ON stories BEGIN "
+        "INSERT INTO stories_fts(stories_fts, rowid, terms) "
+        "VALUES ('delete', old.id, old.terms); "
+        "INSERT INTO stories_fts(rowid, terms) VALUES (new.id, new.terms); END"
+    )
+    op.execute("INSERT INTO stories_fts(stories_fts) VALUES ('rebuild')")

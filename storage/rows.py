@@ -1,0 +1,48 @@
+"""Row mappers shared by the storage modules: SQL rows in, the domain's dataclasses out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from news.model import Story
+from storage.tables import sources, stories
+
+STORY_COLUMNS = (
+    stories.c.id,
+    stories.c.source_id,
+    stories.c.title,
+    stories.c.summary,
+    stories.c.link,
+    stories.c.published_at,
+    stories.c.first_seen_at,
+    stories.c.language,
+    stories.c.terms,
+    sources.c.title.label("source_title"),
+    sources.c.url.label("source_url"),
+)
+
+
+def story_from_row(row: Any) -> Story:
+    return Story(
+        id=row.id,
+        source_id=row.source_id,
+        source_name=source_name(row.source_title, row.source_url),
+        title=row.title,
+        summary=row.summary,
+        link=row.link,
+        published_at=row.published_at,
+        first_seen_at=row.first_seen_at,
+        language=row.language,
+        terms=tuple(row.terms.split()),
+    )
+
+
+def source_name(title: str | None, url: str) -> str:
+    """What readers see as a source's name: its feed title, else its host."""
+    return title or urlsplit(url).hostname or url
+
+
+def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]

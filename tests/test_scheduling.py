@@ -1,0 +1,123 @@
+"""When sources are polled: adaptive intervals, hints, backoff, claiming by several pollers."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from news.schedule import (
+    ScheduleSettings,
+    backoff,
+    max_age,
+    next_interval,
+    publication_rate,
+    retry_after,
+    target_interval,
+)
+from storage import SqlStorage, create_engine
+from storage.database import migrate
+
+NOW = datetime(2025, 2, 14, 12, 0, tzinfo=UTC)
+SETTINGS = ScheduleSettings(floor=timedelta(minutes=5), ceiling=timedelta(hours=1))
+
+
+def every(gap: timedelta, count: int) -> list[datetime]:
+    return [NOW - gap * (n + 1) for n in range(count)]
+
+
+def test_busy_feeds_are_polled_more_often_than_quiet_ones() -> None:
+    busy = target_interval(publication_rate(every(timedelta(minutes=3), 40), NOW), [], SETTINGS)
+    hourly = target_interval(publication_rate(every(timedelta(hours=1), 40), NOW), [], SETTINGS)
+    quiet = target_interval(publication_rate(every(timedelta(days=2), 10), NOW), [], SETTINGS)
+    assert busy == SETTINGS.floor
+    assert SETTINGS.floor < hourly < SETTINGS.ceiling
+    assert quiet == SETTINGS.ceiling
+    assert target_interval(None, [], SETTINGS) == SETTINGS.ceiling
+
+
+def test_undated_entries_do_not_count_towards_the_rate() -> None:
+    assert publication_rate([NOW, NOW, NOW], NOW) is None
+
+
+def test_hints_are_lower_bounds_within_the_ceiling() -> None:
+    busy = publication_rate(every(timedelta(minutes=1), 50), NOW)
+    assert target_interval(busy, [timedelta(minutes=20)], SETTINGS) == timedelta(minutes=20)
+    assert target_interval(busy, [timedelta(hours=5)], SETTINGS) == SETTINGS.ceiling
+    assert target_interval(busy, [None], SETTINGS) == SETTINGS.floor
+    assert max_age({"Cache-Control": "public, max-age=600"}) == timedelta(minutes=10)
+    assert max_age({"cache-control": "no-cache"}) is None
+
+
+def test_the_interval_grows_gradually_and_shrinks_at_once() -> None:
+    assert next_interval(None, SETTINGS.ceiling, SETTINGS) == SETTINGS.floor * 1.5
+    assert next_interval(timedelta(minutes=40), SETTINGS.ceiling, SETTINGS) == SETTINGS.ceiling
+    assert next_interval(timedelta(minutes=40), SETTINGS.floor, SETTINGS) == SETTINGS.floor
+
+
+def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
+    rng = random.Random(1)
+    delays = [backoff(n, SETTINGS, rng) for n in range(1, 20)]
+    assert SETTINGS.floor / 2 <= delays[0] <= SETTINGS.floor
+    assert all(delay <= timedelta(hours=6) for delay in delays)
+    assert delays[-1] >= timedelta(hours=3)
+    assert len({delay for delay in delays[-5:]}) > 1, "jitter spreads retries"
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    assert retry_after("120", NOW, SETTINGS) == SETTINGS.floor, "at least the floor"
+    assert retry_after("900", NOW, SETTINGS) == timedelta(minutes=15)
+    assert retry_after("Fri, 14 Feb 2025 14:00:00 GMT", NOW, SETTINGS) == timedelta(hours=2)
+    assert retry_after("9999999", NOW, SETTINGS) == timedelta(days=1)
+    assert retry_after("soon", NOW, SETTINGS) is None
+    assert retry_after(None, NOW, SETTINGS) is None
+
+
+async def test_claiming_takes_each_due_source_once(storage: SqlStorage) -> None:
+    for n in range(5):
+        await storage.add_source(f"https://e{n}.example/feed", now=NOW)
+    lease = NOW + timedelta(minutes=10)
+    first = await storage.claim_due_sources(NOW, lease_until=lease, limit=3)
+    second = await storage.claim_due_sources(NOW, lease_until=lease)
+    third = await storage.claim_due_sources(NOW, lease_until=lease)
+    assert len(first) == 3 and len(second) == 2 and third == []
+    assert {s.id for s in first}.isdisjoint({s.id for s in second})
+    again = await storage.claim_due_sources(lease, lease_until=lease + timedelta(minutes=10))
+    assert len(again) == 5, "an expired lease makes the source due again"
+
+
+@pytest.mark.postgres
+async def test_two_pollers_on_postgresql_never_claim_the_same_source(
+    postgres_database: str,
+) -> None:
+    engines = [create_engine(postgres_database) for _ in range(2)]
+    await migrate(engines[0])
+    one, two = (SqlStorage(engine) for engine in engines)
+    try:
+        async with engines[0].begin() as conn:
+            await conn.execute(
+                text(
+                    "TRUNCATE deliveries, subscriptions, chats, stories, sources "
+                    "RESTART IDENTITY CASCADE"
+                )
+            )
+        for n in range(200):
+            await one.add_source(f"https://e{n}.example/feed", now=NOW)
+        lease = NOW + timedelta(minutes=10)
+        claimed: list[list[int]] = [[], []]
+
+        async def poller(store: SqlStorage, index: int) -> None:
+            while batch := await store.claim_due_sources(NOW, lease_until=lease, limit=7):
+                claimed[index].extend(source.id for source in batch)
+                await asyncio.sleep(0)
+
+        await asyncio.gather(poller(one, 0), poller(two, 1))
+        assert claimed[0] and claimed[1], "both pollers took a share"
+        assert not set(claimed[0]) & set(claimed[1])
+        assert sorted(claimed[0] + claimed[1]) == list(range(1, 201))
+    finally:
+        await one.close()
+        await two.close()
