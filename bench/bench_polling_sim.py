@@ -126,10 +126,8 @@ def main() -> None:
         ("adaptive", adaptive_delays, requests),
         (f"fixed {interval.total_seconds() / 60:.1f}m", fixed_delays, fixed_requests),
     ):
-        print(
-            f"{name:<10} {statistics.median(delays) / 60:>11.1f} m {percentile(delays, 0.95) / 60:>9.1f} m"
-            f" {count / len(feeds) / hours:>11.2f}"
-        )
+        median, p95 = statistics.median(delays) / 60, percentile(delays, 0.95) / 60
+        print(f"{name:<10} {median:>11.1f} m {p95:>9.1f} m {count / len(feeds) / hours:>11.2f}")
     ratio = a_median / f_median
     verdict = "OK" if ratio <= 0.5 else "MISSED"
     print(f"median delay ratio adaptive/fixed: {ratio:.2f} (target ≤ 0.50) {verdict}")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from news.analysis import document_terms
+from news.countries import countries_named
 from news.errors import TopicError
 from news.topics import MAX_TOPIC_LENGTH, parse_topic
 
@@ -20,8 +21,17 @@ from news.topics import MAX_TOPIC_LENGTH, parse_topic
         ("   ", "empty"),
         ("x" * 500, "characters long"),
         ("🔥🔥🔥", "no words"),
-        ('" * ( ) -- ;', "no words"),
+        ("* ( ) -- ;", "no words"),
+        ('" * ( ) -- ;', "quote"),
+        ('ukraine "peace talks', "quote"),
+        ("-sports", "only says what to leave out"),
+        ('-sports -"world cup"', "only says what to leave out"),
+        ("source:bbc", "Add a word"),
+        ("ukraine OR", "OR goes between"),
+        ("OR ukraine", "OR goes between"),
+        ("ukraine OR -sports", "OR goes between"),
         (" ".join(f"w{i}" for i in range(25)), "at most 20"),
+        ('"' + " ".join(f"w{i}" for i in range(21)) + '"', "at most 20"),
     ],
 )
 def test_bad_topics_say_what_is_wrong(raw: str, reason: str) -> None:
@@ -29,12 +39,45 @@ def test_bad_topics_say_what_is_wrong(raw: str, reason: str) -> None:
         parse_topic(raw)
 
 
-def test_topic_is_shown_in_normal_form_and_repeats_collapse() -> None:
-    assert parse_topic("  Ukraine   UKRAINE peace-talks ").text == "ukraine peace talks"
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        ("  Ukraine   UKRAINE ", "ukraine"),
+        ("Ukraine -Sports", "ukraine -sports"),
+        ("-sports ukraine -SPORTS", "ukraine -sports"),
+        ("Ukraine −sports", "ukraine -sports"),  # a typographic minus, as phones type it
+        ('"Peace   Talks"', '"peace talks"'),
+        ("“peace talks” Gaza", '"peace talks" gaza'),  # curly quotes, as phones type them
+        ("peace-talks", '"peace talks"'),
+        ('"ukraine"', "ukraine"),
+        ("ceasefire OR truce gaza", "ceasefire OR truce gaza"),
+        ("ceasefire or truce", "ceasefire or truce"),  # lower-case "or" is a word
+        ("gaza (ceasefire OR truce)", "gaza ceasefire OR truce"),
+        ("ukraine Source:BBC source:bbc", "ukraine source:bbc"),
+        (
+            'ukraine source:"Kyiv Independent" -source:rt',
+            'ukraine source:"kyiv independent" -source:rt',
+        ),
+        ("United States tariffs", '"united states" tariffs'),
+        ("Україна", "україна"),
+    ],
+)
+def test_topic_is_shown_in_normal_form(raw: str, normal: str) -> None:
+    topic = parse_topic(raw)
+    assert topic.text == normal
+    assert parse_topic(normal) == topic
 
 
-def test_fts_and_sql_syntax_are_just_words() -> None:
-    assert parse_topic('"Kyiv" NEAR(talks) OR 1=1; --').text == "kyiv near talks or 1"
+def test_the_same_topic_written_twice_is_one_topic() -> None:
+    assert parse_topic("UKRAINE -sports") == parse_topic("-Sports   ukraine")
+
+
+def test_query_syntax_is_just_words() -> None:
+    assert parse_topic("Kyiv NEAR(talks) 1=1; --").text == 'kyiv "near talks" "1 1"'
+
+
+def matches(topic: str, text: str, language: str = "en", source: str = "") -> bool:
+    return parse_topic(topic).matches(document_terms(text, language), source=source)
 
 
 @pytest.mark.parametrize(
@@ -45,13 +88,79 @@ def test_fts_and_sql_syntax_are_just_words() -> None:
         ("peace talks", "Peace concert tonight", False),
         ("geneve", "Talks resume in Genève", True),
         ("GENÈVE", "talks resume in geneve", True),
-        ("russia", "Russian drones", False),
+        ('"peace talks"', "Peace talks resume", True),
+        ('"peace talks"', "Talks on peace resume", False),
+        ("ceasefire OR truce", "A truce holds", True),
+        ("ceasefire OR truce", "Fighting goes on", False),
+        ("gaza ceasefire OR truce", "A truce holds in Gaza", True),
+        ("gaza ceasefire OR truce", "A truce holds in Sudan", False),
+        ("ukraine -sports", "Ukraine wins at sports", False),
+        ("ukraine -sports", "Ukraine talks", True),
+        ('ukraine -"world cup"', "Ukraine out of the World Cup", False),
+        ('ukraine -"world cup"', "Ukraine: a world of trouble, a cup of tea", True),
     ],
 )
 def test_matching_ignores_case_accents_and_word_endings(
     topic: str, text: str, expected: bool
 ) -> None:
-    assert parse_topic(topic).matches(document_terms(text, "en")) is expected
+    assert matches(topic, text) is expected
+
+
+@pytest.mark.parametrize(
+    ("topic", "text", "language"),
+    [
+        ("ukraine", "Ukrainian drones hit a depot", "en"),
+        ("ukrainian", "Ukraine's harvest", "en"),
+        ("france", "French farmers protest", "en"),
+        ("french", "France votes", "en"),
+        ("russia", "Russian troops advance", "en"),
+        ("russian", "Russia warns the West", "en"),
+        ("ukraine", "Selenskyj besucht die Ukraine", "de"),
+        ("ukraine", "Ukrainische Truppen rücken vor", "de"),
+        ("ukraine", "Les forces ukrainiennes avancent", "fr"),
+        ("ukraine", "Las tropas ucranianas avanzan", "es"),
+        ("ukraine", "Украинские военные отступили", "ru"),
+        ("ukraine", "Удар по Україні вночі", "uk"),
+        ("Україна", "Уряд України схвалив бюджет", "uk"),
+        ("Україна", "Удар по Україні вночі", "uk"),
+        ("Київ", "Вибухи у Києві вночі", "uk"),
+        ("Україна", "Ukraine's harvest", "en"),
+        ("украина", "Переговоры об Украине", "ru"),
+        ("united states", "American tariffs on steel", "en"),
+        ("usa", "The United States imposes tariffs", "en"),
+        ("germany", "Deutsche Autobauer unter Druck", "de"),
+        ("mexico", "Mexican exports rise", "en"),
+        ("japan", "Japanese yen falls", "en"),
+    ],
+)
+def test_topics_are_multilingual_and_know_demonyms(topic: str, text: str, language: str) -> None:
+    assert matches(topic, text, language)
+
+
+@pytest.mark.parametrize(
+    ("topic", "text", "language"),
+    [
+        ("russia", "Ukraine votes", "en"),
+        ("togo", "Того же дня", "ru"),  # "того" ("of that") is Togo in Russian: left out
+        ("united states", "United we stand, the states said", "en"),  # a country is a phrase
+    ],
+)
+def test_country_names_do_not_spill_over(topic: str, text: str, language: str) -> None:
+    assert not matches(topic, text, language)
+
+
+def test_only_whole_country_names_count() -> None:
+    assert countries_named(("guinea",)) == {"GN"}
+    assert countries_named(("papua", "new", "guinea")) == {"PG"}
+    assert countries_named(("new",)) == frozenset()
+
+
+def test_source_filter_reads_the_source_name() -> None:
+    assert matches("ukraine source:bbc", "Ukraine votes", source="BBC News")
+    assert not matches("ukraine source:bbc", "Ukraine votes", source="Reuters")
+    assert matches('ukraine source:"kyiv independent"', "Ukraine", source="The Kyiv Independent")
+    assert not matches("ukraine -source:bbc", "Ukraine votes", source="BBC News")
+    assert matches("ukraine source:bbc source:reuters", "Ukraine", source="Reuters World")
 
 
 @given(st.text(max_size=MAX_TOPIC_LENGTH + 20))
@@ -60,10 +169,17 @@ def test_parser_raises_only_its_own_error(raw: str) -> None:
         parse_topic(raw)
 
 
-@given(st.text(max_size=MAX_TOPIC_LENGTH))
+_SYNTAX = st.sampled_from(
+    ["OR", "-", '"', "source:", "(", ")", " ", "ukraine", "United", "States", "Київ", "é"]
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(_SYNTAX, st.text(max_size=6)), max_size=12).map(" ".join))
 def test_normal_form_is_idempotent(raw: str) -> None:
     try:
         topic = parse_topic(raw)
     except TopicError:
         return
     assert parse_topic(topic.text) == topic
+    assert parse_topic(topic.text).text == topic.text

@@ -1,0 +1,328 @@
+"""Delivery against the fake Bot API: Telegram's answers and what the outbox does with them.
+
+The real python-telegram-bot client sends to the fake server over HTTP; stories and the outbox
+live in a real SQLite database. The sender's pacing runs on a virtual clock, so waiting for a
+slot costs no wall time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from telegram import Bot
+
+from handlers.sender import MAX_ATTEMPTS, Sender
+from news.analysis import document_terms
+from news.ingest import match_subscriptions
+from news.model import StoryDraft
+from news.pacing import Limits
+from storage import SqlStorage, open_storage
+from tests.conftest import Clock
+from tests.fakes.telegram_api import FakeBotApi
+
+ALICE, BOB = 1001, 1002
+GROUP, SUPERGROUP = -2001, -1002001
+
+
+class VirtualTime:
+    """A monotonic clock whose sleeps return at once and move it forward."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlStorage]:
+    storage = await open_storage(f"sqlite:///{tmp_path / 'outbox.db'}")
+    yield storage
+    await storage.close()
+
+
+@pytest.fixture
+async def bot(telegram: FakeBotApi) -> AsyncIterator[Bot]:
+    async with Bot(telegram.token, base_url=telegram.base_url) as real_bot:
+        yield real_bot
+
+
+@pytest.fixture
+def vtime() -> VirtualTime:
+    return VirtualTime()
+
+
+def make_sender(bot: Bot, store: SqlStorage, clock: Clock, vtime: VirtualTime) -> Sender:
+    return Sender(
+        bot,
+        store,
+        clock,
+        limits=Limits(global_per_second=25),
+        monotonic=vtime.monotonic,
+        sleep=vtime.sleep,
+    )
+
+
+async def publish(
+    store: SqlStorage, clock: Clock, titles: list[str], *, minutes_ago: int = 5
+) -> list[int]:
+    """Store stories and queue them for every subscription they match; their ids."""
+    source = await store.add_source("https://news.example.org/feed", now=clock())
+    drafts = [
+        StoryDraft(
+            source_id=source.id,
+            entry_id=f"{title}-{i}",
+            title=title,
+            summary="Details follow.",
+            link=f"https://news.example.org/{i}-{abs(hash(title))}",
+            published_at=clock() - timedelta(minutes=minutes_ago),
+            language="en",
+            terms=frozenset(document_terms(title, "en")),
+        )
+        for i, title in enumerate(titles)
+    ]
+    stories = await store.store_stories(drafts, now=clock())
+    owed = match_subscriptions(stories, await store.active_subscriptions(), clock())
+    await store.enqueue_deliveries(owed, now=clock())
+    return [story.id for story in stories]
+
+
+async def follow(store: SqlStorage, clock: Clock, chat_id: int, *topics: str) -> None:
+    kind = "private" if chat_id > 0 else "group"
+    await store.upsert_chat(chat_id, kind=kind, title=None, now=clock())
+    for topic in topics:
+        await store.subscribe(chat_id, topic, now=clock())
+
+
+async def test_one_message_per_chat_naming_every_matched_topic(
+    store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
+) -> None:
+    await follow(store, clock, ALICE, "ukraine", "peace talks")
+    await follow(store, clock, BOB, "ukraine")
+    await publish(store, clock, ["Ukraine peace talks resume in Riyadh"])
+
+    report = await make_sender(bot, store, clock, vtime).send_pending()
+
+    assert report.sent == 2
+    [to_alice] = telegram.texts(ALICE)
+    assert "🔔 ukraine, peace talks" in to_alice
+    assert len(telegram.texts(BOB)) == 1
+    assert await store.delivery_states() == {"sent": 2}
+
+
+async def test_a_blocked_bot_makes_the_chat_inactive_until_it_starts_again(
+    store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
+) -> None:
+    await follow(store, clock, ALICE, "ukraine")
+    await follow(store, clock, BOB, "ukraine")
+    telegram.block_chat(ALICE)
+    await publish(store, clock, ["Ukraine: first story", "Ukraine: second story"])
+
+    report = await make_sender(bot, store, clock, vtime).send_pending()
+
+    assert report.sent == 2 and telegram.texts(ALICE) == [] and len(telegram.texts(BOB)) == 2
+    assert await store.delivery_states() == {"sent": 2, "failed": 2}
+    settings = await store.chat_settings(ALICE)
+    assert settings is not None and not settings.active
+    assert ALICE not in {s.chat_id for s in await store.active_subscriptions()}
+
+    telegram.unblock_chat(ALICE)
+    await store.upsert_chat(ALICE, kind="private", title=None, now=clock())  # what /start does
+    clock.advance(minutes=1)
+    await publish(store, clock, ["Ukraine: third story"])
+    await make_sender(bot, store, clock, vtime).send_pending()
+    assert len(telegram.texts(ALICE)) == 1
+
+
+async def test_a_group_upgraded_to_a_supergroup_moves_and_gets_its_story(
+    store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
+) -> None:
+    await follow(store, clock, GROUP, "ukraine")
+    telegram.fail_next(
+        "sendMessage",
+        chat_id=GROUP,
+        error_code=400,
+        description="Bad Request: group chat was upgraded to a supergroup chat",
+        parameters={"migrate_to_chat_id": SUPERGROUP},
+    )
+    await publish(store, clock, ["Ukraine talks"])
+
+    await make_sender(bot, store, clock, vtime).send_pending()
+
+    assert len(telegram.texts(SUPERGROUP)) == 1
+    assert [s.topic for s in await store.subscriptions(SUPERGROUP)] == ["ukraine"]
+    assert await store.subscriptions(GROUP) == []
+
+
+async def test_a_message_rejected_for_its_entities_is_sent_as_plain_text(
+    store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
+) -> None:
+    await follow(store, clock, ALICE, "ukraine")
+    telegram.fail_next(
+        "sendMessage",
+        chat_id=ALICE,
+        error_code=400,
+        description="Bad Request: can't parse entities: Unsupported start tag at byte offset 3",
+    )
+    await publish(store, clock, ["Ukraine & Moldova sign a <b>deal</b>"])
+
+    await make_sender(bot, store, clock, vtime).send_pending()
+
+    [message] = telegram.sent_messages(ALICE)
+    assert "parse_mode" not in message
+    assert message["text"].startswith("Ukraine & Moldova sign a <b>deal</b>")
+    assert await store.delivery_states() == {"sent": 1}
+
+
+async def test_server_errors_are_retried_with_backoff_then_given_up(
+    store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
+) -> None:
+    await follow(store, clock, ALICE, "ukraine")
+    telegram.fail_next(
+        "sendMessage", chat_id=ALICE, error_code=502, description="Bad Gateway", times=2
+    )
+    await publish(store, clock, ["Ukraine story"])
+    sender = make_sender(bot, store, clock, vtime)
+
+    await sender.send_pending()
+    assert await store.delivery_states() == {"pending": 1}
+    await sender.send_pending()
+    assert telegram.texts(ALICE) == [], "the retry waits for its backoff"
+    clock.advance(seconds=2)
+    await sender.send_pending()
+    clock.advance(seconds=4)
+    await sender.send_pending()
+    assert len(telegram.texts(ALICE)) == 1
+
+    telegram.fail_next(
+        "sendMessage", chat_id=ALICE, error_code=500, description="Internal", times=MAX_ATTEMPTS
+    )
+    clock.advance(minutes=1)
+    await publish(store, clock, ["Ukraine second story"])
+    for _ in range(MAX_ATTEMPTS):
+        await sender.send_pending()
+        clock.advance(minutes=15)
+    assert await store.delivery_states() == {"sent": 1, "failed": 1}
+
+
+async def test_retry_after_is_honoured_for_the_chat_it_covers(
+    store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
+) -> None:
+    await follow(store, clock, ALICE, "ukraine")
+    await follow(store, clock, BOB, "ukraine")
+    telegram.fail_next(
+        "sendMessage",
+        chat_id=ALICE,
+        error_code=429,
+        description="Too Many Requests: retry after 3",
+        parameters={"retry_after": 3},
+    )
+    await publish(store, clock, ["Ukraine story"])
+    sender = make_sender(bot, store, clock, vtime)
+
+    await sender.send_pending()
+    assert telegram.texts(ALICE) == [] and len(telegram.texts(BOB)) == 1
+    clock.advance(seconds=2)
+    await sender.send_pending()
+    assert telegram.texts(ALICE) == []
+    clock.advance(seconds=1)
+    await sender.send_pending()
+    assert len(telegram.texts(ALICE)) == 1
+
+
+async def test_a_burst_becomes_one_digest_message(
+    store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
+) -> None:
+    await follow(store, clock, ALICE, "ukraine")
+    await publish(store, clock, [f"Ukraine update number {n}" for n in range(1, 7)])
+
+    report = await make_sender(bot, store, clock, vtime).send_pending()
+
+    [digest] = telegram.texts(ALICE)
+    assert digest.startswith("<b>6 new stories</b>")
+    assert all(f"Ukraine update number {n}" in digest for n in range(1, 7))
+    assert report.sent == 6 and report.digests == 1
+
+
+async def test_a_long_digest_is_split_between_stories(
+    store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
+) -> None:
+    await follow(store, clock, ALICE, "ukraine")
+    long_titles = [f"Ukraine story {n} " + "with a very long headline " * 10 for n in range(40)]
+    await publish(store, clock, long_titles)
+
+    await make_sender(bot, store, clock, vtime).send_pending()
+
+    texts = telegram.texts(ALICE)
+    assert len(texts) >= 2
+    assert all(len(text) <= 4096 for text in texts)
+    assert sum(text.count("Ukraine story") for text in texts) == 40
+    assert await store.delivery_states() == {"sent": 40}
+
+
+async def test_messages_to_one_private_chat_are_a_second_apart(
+    store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
+) -> None:
+    await follow(store, clock, ALICE, "ukraine")
+    await publish(store, clock, ["Ukraine one", "Ukraine two", "Ukraine three"])
+
+    await make_sender(bot, store, clock, vtime).send_pending()
+
+    assert len(telegram.texts(ALICE)) == 3
+    assert sum(vtime.sleeps) >= 2.0
+
+
+async def test_stories_older_than_a_day_are_never_pushed(
+    store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
+) -> None:
+    await follow(store, clock, ALICE, "ukraine")
+    await publish(store, clock, ["Ukraine old story"], minutes_ago=25 * 60)
+    await publish(store, clock, ["Ukraine fresh story"], minutes_ago=10)
+
+    await make_sender(bot, store, clock, vtime).send_pending()
+
+    [text] = telegram.texts(ALICE)
+    assert "fresh" in text
+
+
+async def test_paused_chats_get_nothing_and_digest_chats_wait_for_their_hour(
+    store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
+) -> None:
+    await follow(store, clock, ALICE, "ukraine")
+    await follow(store, clock, BOB, "ukraine")
+    await store.set_paused(ALICE, True)
+    await store.set_digest(BOB, "08:00")
+    await publish(store, clock, ["Ukraine first", "Ukraine second"])
+    sender = make_sender(bot, store, clock, vtime)
+
+    await sender.send_pending()
+    assert telegram.texts(ALICE) == [] and telegram.texts(BOB) == []
+
+    await sender.send_digest(BOB)
+    [digest] = telegram.texts(BOB)
+    assert "Ukraine first" in digest and "Ukraine second" in digest
+    assert digest.startswith("<b>Your daily digest</b>")
+
+
+async def test_a_crashed_senders_rows_are_sent_after_the_lease(
+    store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
+) -> None:
+    await follow(store, clock, ALICE, "ukraine")
+    await publish(store, clock, ["Ukraine story"])
+    claimed = await store.claim_deliveries(limit=10, now=clock())  # a sender that then died
+    assert len(claimed) == 1
+    sender = make_sender(bot, store, clock, vtime)
+
+    await sender.send_pending()
+    assert telegram.texts(ALICE) == []
+    clock.advance(seconds=61)
+    await sender.send_pending()
+    assert len(telegram.texts(ALICE)) == 1
