@@ -126,7 +126,11 @@ def build_app(
             PollSettings(interval=settings.poll_interval, ceiling=settings.poll_ceiling),
         )
         sender = Sender(
-            application.bot, store, clock, limits=Limits(global_per_second=settings.send_rate)
+            application.bot,
+            store,
+            clock,
+            limits=Limits(global_per_second=settings.send_rate),
+            lease=settings.send_lease,
         )
         runtime["live"] = Runtime(store, fetcher, poller, sender)
         services = Services(

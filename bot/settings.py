@@ -26,6 +26,7 @@ DEFAULT_POLL_INTERVAL = 300
 DEFAULT_POLL_CEILING = 3600
 DEFAULT_MAX_FEED_BYTES = 10 * 1024 * 1024
 DEFAULT_SEND_RATE = 25.0
+DEFAULT_SEND_LEASE = 60
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 
 
@@ -43,6 +44,7 @@ class Settings:
     max_feed_bytes: int = DEFAULT_MAX_FEED_BYTES
     allow_private_sources: bool = False
     send_rate: float = DEFAULT_SEND_RATE
+    send_lease: timedelta = timedelta(seconds=DEFAULT_SEND_LEASE)
 
     @classmethod
     def from_environment(
@@ -68,6 +70,9 @@ class Settings:
                 "NEWSBOT_ALLOW_PRIVATE_SOURCES", values.get("NEWSBOT_ALLOW_PRIVATE_SOURCES")
             ),
             send_rate=_send_rate(values.get("NEWSBOT_SEND_RATE")),
+            send_lease=_seconds(
+                "NEWSBOT_SEND_LEASE", values.get("NEWSBOT_SEND_LEASE"), DEFAULT_SEND_LEASE
+            ),
         )
 
     def require_token(self) -> str:

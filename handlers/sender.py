@@ -74,6 +74,42 @@ class _Outcome:
     error: str | None = None
 
 
+class _SentLog:
+    """Group commit for sent rows: many senders' "sent" marks land in one transaction.
+
+    A send holds its concurrency slot until its mark is durable, so at any moment at most
+    `concurrency` messages are sent but not yet recorded: the duplicates a crash can cause.
+    """
+
+    def __init__(self, storage: Storage, clock: Callable[[], datetime]) -> None:
+        self.storage = storage
+        self.clock = clock
+        self._waiting: list[tuple[list[int], int, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def record(self, ids: list[int], message_id: int) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((ids, message_id, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self.storage.mark_sent_many(
+                    [(row, message_id) for ids, message_id, _ in batch for row in ids],
+                    now=self.clock(),
+                )
+            except Exception as error:  # every waiting sender must learn of the failure
+                for _, _, done in batch:
+                    done.set_exception(error)
+                continue
+            for _, _, done in batch:
+                done.set_result(None)
+
+
 def _plain(html_text: str) -> str:
     return unescape(_TAG.sub("", html_text))
 
@@ -108,6 +144,7 @@ class Sender:
         self._monotonic = monotonic
         self._sleep = sleep
         self._lock = asyncio.Lock()
+        self._sent_log = _SentLog(storage, clock)
 
     async def send_pending(self) -> SendReport:
         """Send due rows until none is left; a round already running makes this a no-op."""
@@ -165,10 +202,9 @@ class Sender:
             units = [(story_card(row.story, now, topics=row.topics), [row.id]) for row in fresh]
         attempts_of = {row.id: row.attempts for row in fresh}
         for position, (text, ids) in enumerate(units):
-            outcome = await self._deliver(chat_id, text)
+            outcome = await self._deliver(chat_id, text, ids)
             now = self.clock()
             if outcome.message_id is not None:
-                await self.storage.mark_sent(ids, now=now, message_id=outcome.message_id)
                 report.sent += len(ids)
                 continue
             unsent = [i for _, later in units[position:] for i in later]
@@ -196,8 +232,8 @@ class Sender:
             await self.storage.mark_failed(ids, error=outcome.error or "refused", now=now)
             report.failed += len(ids)
 
-    async def _deliver(self, chat_id: int, text: str) -> _Outcome:
-        """Wait for a slot, send one message, and say what Telegram answered."""
+    async def _deliver(self, chat_id: int, text: str, ids: list[int]) -> _Outcome:
+        """Wait for a slot, send one message, record it if sent; say what Telegram answered."""
         ready = self.pacer.chat_ready(chat_id, self._monotonic())
         if (wait := ready - self._monotonic()) > 0:
             await self._sleep(wait)
@@ -206,7 +242,7 @@ class Sender:
             await self._sleep(wait)
         async with self._gate:
             try:
-                return _Outcome(message_id=await self._send(chat_id, text))
+                message_id = await self._send(chat_id, text)
             except RetryAfter as error:
                 seconds = _seconds(error.retry_after)
                 self.pacer.retry_after(chat_id, self._monotonic(), seconds)
@@ -226,6 +262,8 @@ class Sender:
             except TelegramError as error:
                 logger.warning("chat %s refused a message: %s", chat_id, error)
                 return _Outcome(error=str(error))
+            await self._sent_log.record(ids, message_id)
+            return _Outcome(message_id=message_id)
 
     async def _send(self, chat_id: int, text: str) -> int:
         try:

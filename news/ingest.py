@@ -111,6 +111,9 @@ class Poller:
         self._parse_executor = parse_executor
         self._rng = rng or random.Random()
         self._lock = asyncio.Lock()
+        # One write at a time from this poller: SQLite has one writer anyway, and concurrent
+        # writers there would wait on its busy timeout instead of queueing here.
+        self._writes = asyncio.Lock()
 
     async def poll_due(self, now: datetime) -> list[PollOutcome]:
         """Claim the sources whose next poll time has come and poll them; one tick at a time."""
@@ -173,11 +176,13 @@ class Poller:
             )
             for entry in feed.entries
         ]
-        new_stories = await self.storage.store_stories(drafts, now=now)
-        queued = 0
-        if source.last_success_at is not None and new_stories:
-            owed = match_subscriptions(new_stories, await self.storage.active_subscriptions(), now)
-            queued = await self.storage.enqueue_deliveries(owed, now=now)
+        async with self._writes:
+            new_stories = await self.storage.store_stories(drafts, now=now)
+            queued = 0
+            if source.last_success_at is not None and new_stories:
+                subscriptions = await self.storage.active_subscriptions()
+                owed = match_subscriptions(new_stories, subscriptions, now)
+                queued = await self.storage.enqueue_deliveries(owed, now=now)
         rate = publication_rate((entry.published_at for entry in feed.entries), now)
         target = target_interval(rate, [feed.min_interval, max_age(fetched.headers)], self.schedule)
         next_poll_at = await self._succeeded(
@@ -214,18 +219,19 @@ class Poller:
         # A source back from failures starts again from its last normal interval.
         interval = next_interval(source.poll_interval, target, self.schedule)
         next_poll_at = now + jittered(interval, self.schedule, self._rng)
-        await self.storage.record_success(
-            source.id,
-            now=now,
-            next_poll_at=next_poll_at,
-            title=title,
-            etag=fetched.etag,
-            last_modified=fetched.last_modified,
-            content_hash=content_hash,
-            poll_interval=interval,
-            target_interval=target,
-            url=fetched.permanent_url,
-        )
+        async with self._writes:
+            await self.storage.record_success(
+                source.id,
+                now=now,
+                next_poll_at=next_poll_at,
+                title=title,
+                etag=fetched.etag,
+                last_modified=fetched.last_modified,
+                content_hash=content_hash,
+                poll_interval=interval,
+                target_interval=target,
+                url=fetched.permanent_url,
+            )
         return next_poll_at
 
     async def _failed(self, source: Source, error: FeedError, now: datetime) -> PollOutcome:
@@ -236,14 +242,15 @@ class Poller:
         if delay is None:
             delay = backoff(source.error_count + 1, self.schedule, self._rng)
         message = str(error) + (" (the feed is gone; source disabled)" if gone else "")
-        await self.storage.record_failure(
-            source.id,
-            now=now,
-            next_poll_at=now + delay,
-            kind=error.kind,
-            message=message,
-            disable=gone,
-        )
+        async with self._writes:
+            await self.storage.record_failure(
+                source.id,
+                now=now,
+                next_poll_at=now + delay,
+                kind=error.kind,
+                message=message,
+                disable=gone,
+            )
         return PollOutcome(
             source.url,
             "error",

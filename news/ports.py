@@ -92,6 +92,9 @@ class Storage(Protocol):
     async def mark_sent(
         self, delivery_ids: Sequence[int], *, now: datetime, message_id: int | None
     ) -> None: ...
+    async def mark_sent_many(
+        self, sent: Sequence[tuple[int, int | None]], *, now: datetime
+    ) -> None: ...
     async def mark_failed(
         self,
         delivery_ids: Sequence[int],

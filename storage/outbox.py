@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -318,6 +318,25 @@ class ChatsAndOutbox:
                 sql_update(deliveries)
                 .where(deliveries.c.id.in_(list(delivery_ids)))
                 .values(state="sent", message_id=message_id, updated_at=now, last_error=None)
+            )
+
+    async def mark_sent_many(
+        self, sent: Sequence[tuple[int, int | None]], *, now: datetime
+    ) -> None:
+        """Record many (row, message id) pairs in one transaction: a group commit."""
+        if not sent:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sql_update(deliveries)
+                .where(deliveries.c.id == bindparam("row_id"))
+                .values(
+                    state="sent",
+                    message_id=bindparam("sent_message_id"),
+                    updated_at=now,
+                    last_error=None,
+                ),
+                [{"row_id": row, "sent_message_id": message} for row, message in sent],
             )
 
     async def mark_failed(

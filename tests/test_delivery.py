@@ -7,6 +7,7 @@ slot costs no wall time.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from news.analysis import document_terms
 from news.ingest import match_subscriptions
 from news.model import StoryDraft
 from news.pacing import Limits
-from storage import SqlStorage, open_storage
+from storage import SqlStorage, create_engine, open_storage
 from tests.conftest import Clock
 from tests.fakes.telegram_api import FakeBotApi
 
@@ -326,3 +327,31 @@ async def test_a_crashed_senders_rows_are_sent_after_the_lease(
     clock.advance(seconds=61)
     await sender.send_pending()
     assert len(telegram.texts(ALICE)) == 1
+
+
+async def test_two_senders_on_one_database_never_send_a_story_twice(
+    storage: SqlStorage, telegram: FakeBotApi, clock: Clock
+) -> None:
+    chats = list(range(5000, 5200))
+    for chat_id in chats:
+        await follow(storage, clock, chat_id, "ukraine")
+    await publish(storage, clock, ["Ukraine story for everyone"])
+    second_storage = SqlStorage(create_engine(storage.engine.url.render_as_string(False)))
+    limits = Limits(global_per_second=100_000)
+    try:
+        async with (
+            Bot(telegram.token, base_url=telegram.base_url) as bot_a,
+            Bot(telegram.token, base_url=telegram.base_url) as bot_b,
+        ):
+            sender_a = Sender(bot_a, storage, clock, limits=limits, batch=20)
+            sender_b = Sender(bot_b, second_storage, clock, limits=limits, batch=20)
+            report_a, report_b = await asyncio.gather(
+                sender_a.send_pending(), sender_b.send_pending()
+            )
+    finally:
+        await second_storage.close()
+
+    received = [message["chat_id"] for message in telegram.sent_messages()]
+    assert sorted(received) == chats, "every chat exactly once"
+    assert report_a.sent + report_b.sent == len(chats)
+    assert report_a.sent > 0 and report_b.sent > 0

@@ -29,9 +29,30 @@ What it does, like Telegram:
 Every call is recorded (`calls`, `RecordedCall`); tests wait for calls with `wait_for_call` /
 `wait_for_message` (woken on every recorded call through an `asyncio.Event` that is replaced on
 each change: unlike an `asyncio.Condition` it needs no lock, so the synchronous `inject_*`
-methods can wake a waiting long poll), inject user input with
-`inject_message` / `inject_callback_query` / `inject_update`, and make calls fail like Telegram
-does with `fail_next` (e.g. 429 with `retry_after`) or `block_chat` (403).
+methods can wake a waiting long poll; a waiter looks at each call once, not at all of them on
+every wake-up), inject user input with `inject_message` / `inject_callback_query` /
+`inject_update`, and make calls fail like Telegram does:
+
+* `fail_next` (any answer, e.g. 429 with `retry_after`), `block_chat` (403),
+  `migrate_chat` (400 with `migrate_to_chat_id`: PTB raises `ChatMigrated`), `fail_server`
+  (5xx, e.g. `502 Bad Gateway`: PTB raises `NetworkError`) and `drop_connections` (the
+  connection is closed without an answer: PTB raises `NetworkError`);
+* `enforce_limits` applies Telegram's flood limits to the sending methods
+  (`RATE_LIMITED_METHODS`) as strict sliding windows over the fake's clock (see
+  `telegram_limits`): a send over a limit gets `429 Too Many Requests: retry after N`
+  (`too_many_requests` counts them).
+
+The order of checks for a call: `fail_next`/`fail_server`/`drop_connections` rules (in the
+order they were added), `migrate_chat`, `block_chat`, the flood limits, then the method itself
+(which may still answer 400, e.g. for invalid HTML). Only sends the limits let through count
+towards them, including those that then fail with 400.
+
+Timestamps (`RecordedCall.at`, the limits, `send_rate_timeline`) come from the `clock`
+given to the constructor, `time.monotonic` by default; tests inject one they move by hand.
+For benchmarks the request path is kept cheap: O(1) bookkeeping per call (per-chat indexes
+of delivered messages, deques for the limit windows) and, with `validate_html=False`, no
+HTML parsing. `delivered`, `duplicates`, `send_rate_timeline` and `peak_sends` summarise
+what got through.
 """
 
 from __future__ import annotations
@@ -41,14 +62,17 @@ import itertools
 import json
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from aiohttp import web
 
 from .telegram_html import HtmlParseError, bot_command_entities, parse_html
+from .telegram_limits import RateLimiter, RateLimits, retry_after_seconds
 
 JSONDict = dict[str, Any]
 
@@ -112,6 +136,37 @@ _STRING_PARAMS = frozenset(
     }
 )
 
+# The methods that put a message into a chat (or change one): the flood limits apply to them,
+# and their successful calls make up `send_rate_timeline`.
+RATE_LIMITED_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendAudio",
+        "sendVideo",
+        "sendAnimation",
+        "sendVoice",
+        "sendVideoNote",
+        "sendSticker",
+        "sendMediaGroup",
+        "sendLocation",
+        "sendVenue",
+        "sendContact",
+        "sendPoll",
+        "sendDice",
+        "sendPaidMedia",
+        "copyMessage",
+        "copyMessages",
+        "forwardMessage",
+        "forwardMessages",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageMedia",
+        "editMessageReplyMarkup",
+    }
+)
+
 # Canonical spelling of the methods the fake treats specially (lower-case -> camelCase).
 _KNOWN_METHODS = {
     name.lower(): name
@@ -143,6 +198,7 @@ _KNOWN_METHODS = {
         "setMyDescription",
         "setMyShortDescription",
         "setChatMenuButton",
+        *RATE_LIMITED_METHODS,
     )
 }
 
@@ -151,9 +207,11 @@ _KNOWN_METHODS = {
 class RecordedCall:
     """One Bot API call the fake received (recorded whether it succeeded or failed).
 
-    `params` are the decoded parameters; `at` is `time.monotonic()` on arrival. `result` is
-    what the fake answered (`None` while a `getUpdates` long poll is still waiting), or for a
-    failed call `error_code` and `description`.
+    `params` are the decoded parameters; `at` is the fake's clock (`time.monotonic()` unless
+    another was injected) on arrival. `result` is what the fake answered (`None` while a
+    `getUpdates` long poll is still waiting), or for a failed call `error_code` and
+    `description`; a call whose connection was dropped (`drop_connections`) has `dropped`
+    set and no `error_code`.
     """
 
     method: str
@@ -163,6 +221,7 @@ class RecordedCall:
     error_code: int | None = None
     description: str | None = None
     result: Any = None
+    dropped: bool = False
 
 
 @dataclass
@@ -173,6 +232,7 @@ class _FailureRule:
     chat_id: int | str | None
     parameters: JSONDict | None
     times: int
+    action: Literal["answer", "drop"] = "answer"
 
 
 @dataclass
@@ -180,6 +240,13 @@ class _ApiError(Exception):
     error_code: int
     description: str
     parameters: JSONDict | None = field(default=None)
+
+
+class _DropConnection(Exception):
+    """Close the connection without answering."""
+
+
+DROPPED_DESCRIPTION = "connection closed without a response (drop_connections)"
 
 
 def _bad_request(description: str) -> _ApiError:
@@ -218,11 +285,32 @@ def _same_chat(param: Any, chat_id: int | str) -> bool:
         return False
 
 
-def _render(params: JSONDict, key: str, entities_key: str) -> tuple[str, list[JSONDict]]:
-    """Apply `parse_mode` (HTML is checked like Telegram; others pass through) to a text."""
+def _chat_or_none(params: JSONDict) -> int | str | None:
+    """The normalised `chat_id` of a call, or None when it has none (or an invalid one)."""
+    value = params.get("chat_id")
+    if value is None:
+        return None
+    try:
+        return _chat_key(value)
+    except _ApiError:
+        return None
+
+
+def _answer_true(_params: JSONDict) -> bool:
+    """What the fake answers for the methods it has no handler for."""
+    return True
+
+
+def _render(
+    params: JSONDict, key: str, entities_key: str, *, validate_html: bool = True
+) -> tuple[str, list[JSONDict]]:
+    """Apply `parse_mode` to a text: HTML is checked like Telegram (unless `validate_html` is
+    off: the text is then kept as sent, without entities); other modes pass through."""
     text = str(params.get(key) or "")
-    parse_mode = str(params.get("parse_mode") or "")
-    if parse_mode.lower() == "html":
+    parse_mode = params.get("parse_mode")
+    if parse_mode and str(parse_mode).lower() == "html":
+        if not validate_html:
+            return text, []
         try:
             return parse_html(text)
         except HtmlParseError as exc:
@@ -232,15 +320,27 @@ def _render(params: JSONDict, key: str, entities_key: str) -> tuple[str, list[JS
 
 
 class FakeBotApi:
-    """A fake Telegram Bot API server on 127.0.0.1 for the real python-telegram-bot client."""
+    """A fake Telegram Bot API server on 127.0.0.1 for the real python-telegram-bot client.
+
+    `clock` gives the time of every call (for `RecordedCall.at`, the flood limits and the
+    send timeline); `validate_html=False` skips Telegram's HTML parsing (HTML texts are then
+    stored as sent, without entities) to make the request path cheaper for benchmarks.
+    """
 
     def __init__(
-        self, token: str = "123456:TEST-TOKEN", username: str = "newsbot_test_bot"
+        self,
+        token: str = "123456:TEST-TOKEN",
+        username: str = "newsbot_test_bot",
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        validate_html: bool = True,
     ) -> None:
         bot_id = token.split(":", 1)[0]
         if not bot_id.isdigit():
             raise ValueError(f"a bot token starts with the bot's numeric id: {token!r}")
         self._token = token
+        self._clock = clock
+        self._validate_html = validate_html
         self._bot_user: JSONDict = {
             "id": int(bot_id),
             "is_bot": True,
@@ -275,6 +375,33 @@ class FakeBotApi:
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
         self._failures: list[_FailureRule] = []
         self._blocked: set[int | str] = set()
+        self._migrated: dict[int | str, int] = {}
+        self._limiter: RateLimiter | None = None
+        self.too_many_requests = 0
+        """How many calls the flood limits (`enforce_limits`) answered with 429."""
+
+        # Indexes of what got through, kept as calls succeed so that reading them is cheap.
+        self._delivered: list[JSONDict] = []
+        self._delivered_by_chat: dict[int | str, list[JSONDict]] = {}
+        self._send_times: list[float] = []
+        self._send_times_by_chat: dict[int | str, list[float]] = {}
+        self._handlers: dict[str, Callable[[JSONDict], Any]] = {
+            "getMe": lambda _params: self.bot_user,
+            "getWebhookInfo": self._get_webhook_info,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
+            "sendMessage": self._send_message,
+            "sendPhoto": self._send_photo,
+            "sendDocument": self._send_document,
+            "editMessageText": self._edit_message_text,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
+            "deleteMessage": self._delete_message,
+            "answerCallbackQuery": self._answer_callback_query,
+            "setMyCommands": self._set_my_commands,
+            "getMyCommands": self._get_my_commands,
+            "deleteMyCommands": self._delete_my_commands,
+            "getChat": self._get_chat,
+        }
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -355,11 +482,49 @@ class FakeBotApi:
 
     def sent_messages(self, chat_id: int | str | None = None) -> list[JSONDict]:
         """Parameters of the successful `sendMessage` calls, optionally for one chat."""
-        return [
-            call.params
-            for call in self.calls_to("sendMessage")
-            if chat_id is None or _same_chat(call.params.get("chat_id"), chat_id)
-        ]
+        return self.delivered(chat_id)
+
+    def delivered(self, chat_id: int | str | None = None) -> list[JSONDict]:
+        """Parameters of the successful `sendMessage` calls in arrival order, optionally for
+        one chat (`5` and `"5"` are the same chat). A copy of an index: O(result)."""
+        if chat_id is None:
+            return list(self._delivered)
+        return list(self._delivered_by_chat.get(_chat_key(chat_id), ()))
+
+    def duplicates(self, key: Callable[[JSONDict], Hashable]) -> int:
+        """How many successful `sendMessage`s repeat an earlier one, compared by `key`.
+
+        E.g. `duplicates(lambda p: (p["chat_id"], p["text"]))`: a text delivered three times
+        to a chat counts 2.
+        """
+        counts = Counter(key(params) for params in self._delivered)
+        return sum(count - 1 for count in counts.values())
+
+    def send_rate_timeline(self, chat_id: int | str | None = None) -> list[float]:
+        """Arrival times (the fake's clock) of the successful sends, in order.
+
+        Sends are the calls of `RATE_LIMITED_METHODS` (messages, media, copies, forwards and
+        edits), as the flood limits count them; optionally only those to one chat.
+        """
+        if chat_id is None:
+            return list(self._send_times)
+        return list(self._send_times_by_chat.get(_chat_key(chat_id), ()))
+
+    def peak_sends(self, window: float = 1.0, chat_id: int | str | None = None) -> int:
+        """The most successful sends (see `send_rate_timeline`) within any `window` seconds.
+
+        A send `window` seconds after another is in a new window, as for the limits: the
+        strict limits never let this exceed 30 for 1.0 s, or 1 for 1.0 s and one private chat.
+        """
+        if window <= 0:
+            raise ValueError("window must be positive")
+        times = self._send_times if chat_id is None else self.send_rate_timeline(chat_id)
+        peak = start = 0
+        for end, at in enumerate(times):
+            while at - times[start] >= window:
+                start += 1
+            peak = max(peak, end - start + 1)
+        return peak
 
     def texts(self, chat_id: int | str | None = None) -> list[str]:
         """The `text` parameters (as sent, e.g. still HTML) of the successful `sendMessage`s."""
@@ -389,10 +554,38 @@ class FakeBotApi:
         timeout: float = 10.0,  # noqa: ASYNC109 - a deadline for waiting on the fake
         after: int = 0,
     ) -> RecordedCall:
-        """The first call with index >= `after` that matches, waiting up to `timeout` seconds."""
+        """The first call with index >= `after` that matches, waiting up to `timeout` seconds.
+
+        Each call is tested once, when it has been recorded, except a `getUpdates` long poll
+        still waiting (its `result` is set later): it is tested again on every change until
+        it has answered. So waiting costs O(new calls) per wake-up, not O(all calls).
+        """
+        position = after  # the calls before this index were tested (or are in `waiting`)
+        waiting: list[int] = []  # indexes of long polls that had not answered when tested
+
+        def unfinished(call: RecordedCall) -> bool:
+            return call.method == "getUpdates" and call.result is None and not call.failed
 
         def find() -> RecordedCall | None:
-            return next((call for call in self.calls[after:] if predicate(call)), None)
+            nonlocal position
+            calls = self.calls
+            if position > len(calls):  # `calls` was cleared or replaced: start again
+                position = after
+                waiting.clear()
+            for index in list(waiting):
+                call = calls[index]
+                if predicate(call):
+                    return call
+                if not unfinished(call):
+                    waiting.remove(index)
+            for index in range(position, len(calls)):
+                call = calls[index]
+                position = index + 1
+                if predicate(call):
+                    return call
+                if unfinished(call):
+                    waiting.append(index)
+            return None
 
         try:
             async with asyncio.timeout(timeout):
@@ -432,7 +625,10 @@ class FakeBotApi:
         previous: str | None = None
         repeat = 0
         for call in self.calls[after:]:
-            label = call.method + (f" [failed {call.error_code}]" if call.failed else "")
+            if call.dropped:
+                label = f"{call.method} [dropped]"
+            else:
+                label = call.method + (f" [failed {call.error_code}]" if call.failed else "")
             if "chat_id" in call.params:
                 label += f"(chat_id={call.params['chat_id']!r}"
                 if "text" in call.params:
@@ -580,10 +776,100 @@ class FakeBotApi:
 
     def block_chat(self, chat_id: int | str) -> None:
         """From now on, sending to this chat fails with 403 as when a user blocked the bot."""
-        self._blocked.add(chat_id)
+        self._blocked.add(_chat_key(chat_id))
 
     def unblock_chat(self, chat_id: int | str) -> None:
-        self._blocked.discard(chat_id)
+        self._blocked.discard(_chat_key(chat_id))
+
+    def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """The group `old_chat_id` became the supergroup `new_chat_id`, as Telegram does it.
+
+        From now on every call naming the old id as `chat_id` answers `400 Bad Request: group
+        chat was upgraded to a supergroup chat` with `{"migrate_to_chat_id": new_chat_id}`
+        (PTB raises `telegram.error.ChatMigrated`); the new id is a supergroup that works.
+        """
+        if old_chat_id >= 0 or new_chat_id >= 0:
+            raise ValueError("a group migrates to a supergroup: both chat ids are negative")
+        if old_chat_id == new_chat_id:
+            raise ValueError("the supergroup has a new chat id")
+        old = self._chat_for(old_chat_id)
+        self._chats[new_chat_id] = {
+            "id": new_chat_id,
+            "type": "supergroup",
+            "title": old.get("title", "Test Supergroup"),
+        }
+        self._migrated[old_chat_id] = new_chat_id
+
+    def fail_server(
+        self,
+        method: str,
+        *,
+        times: int = 1,
+        status: int = 502,
+        chat_id: int | str | None = None,
+    ) -> None:
+        """Make the next `times` calls of `method` (optionally to one chat) answer a 5xx error.
+
+        The body is Telegram-like, `{"ok": false, "error_code": 502, "description": "Bad
+        Gateway"}` (the description is the status's reason phrase); PTB raises
+        `telegram.error.NetworkError` with that description.
+        """
+        if not 500 <= status <= 599:
+            raise ValueError(f"a server error has a 5xx status, not {status}")
+        try:
+            description = HTTPStatus(status).phrase
+        except ValueError:
+            description = "Server Error"
+        self.fail_next(
+            method, error_code=status, description=description, chat_id=chat_id, times=times
+        )
+
+    def drop_connections(
+        self, method: str, *, times: int = 1, chat_id: int | str | None = None
+    ) -> None:
+        """Make the next `times` calls of `method` (optionally to one chat) get no answer: the
+        server reads the request, then closes the connection. PTB raises
+        `telegram.error.NetworkError` ("Server disconnected without sending a response").
+        The call is recorded with `failed` and `dropped` set; it sent nothing.
+        """
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        self._failures.append(
+            _FailureRule(
+                method.lower(), 0, DROPPED_DESCRIPTION, chat_id, None, times, action="drop"
+            )
+        )
+
+    def enforce_limits(
+        self,
+        *,
+        global_per_second: float = 30,
+        private_per_second: float = 1,
+        group_per_minute: float = 20,
+    ) -> None:
+        """Apply Telegram's flood limits to the sending methods (`RATE_LIMITED_METHODS`).
+
+        A send that would make more than `global_per_second` sends in the last 1.0 s, more
+        than `private_per_second` to one private chat (positive id) in the last 1.0 s, or more
+        than `group_per_minute` to one group, supergroup or channel in the last 60 s answers
+        HTTP 429 `{"ok": false, "error_code": 429, "description": "Too Many Requests: retry
+        after N", "parameters": {"retry_after": N}}` with N the whole seconds (rounded up, at
+        least 1) until it would be let through; PTB raises `telegram.error.RetryAfter`.
+        Strict, without Telegram's tolerance for short bursts: see `telegram_limits` (also
+        for rates that are not whole numbers). Calling it again starts with empty windows.
+        """
+        self._limiter = RateLimiter(
+            RateLimits(global_per_second, private_per_second, group_per_minute)
+        )
+
+    def disable_limits(self) -> None:
+        """Stop applying the flood limits (and forget the sends they counted)."""
+        self._limiter = None
+
+    @property
+    def limits(self) -> RateLimits | None:
+        """The flood limits being applied, or None."""
+        return None if self._limiter is None else self._limiter.limits
 
     # ------------------------------------------------------------------ HTTP
 
@@ -599,17 +885,23 @@ class FakeBotApi:
         except ValueError as exc:
             return self._error_response(_bad_request(f"can't parse parameters: {exc}"))
 
-        call = RecordedCall(method=method, params=params, at=time.monotonic())
+        call = RecordedCall(method=method, params=params, at=self._clock())
+        chat = _chat_or_none(params)
         recorded = False
         try:
-            self._check_failures(method, params)
+            self._check_failures(method, params, chat)
             if method == "getUpdates":
                 self.calls.append(call)  # recorded on arrival; `result` is set on return
                 recorded = True
                 self._notify()
                 result = await self._get_updates(params)
             else:
-                result = self._dispatch(method, params)
+                sending = method in RATE_LIMITED_METHODS
+                if sending and self._limiter is not None:
+                    self._check_limits(chat, call.at)
+                result = self._handlers.get(method, _answer_true)(params)
+                if sending:
+                    self._count_send(method, params, chat, call.at)
         except _ApiError as error:
             call.failed = True
             call.error_code = error.error_code
@@ -618,11 +910,46 @@ class FakeBotApi:
                 self.calls.append(call)
             self._notify()
             return self._error_response(error)
+        except _DropConnection:
+            call.failed = call.dropped = True
+            call.description = DROPPED_DESCRIPTION
+            self.calls.append(call)
+            self._notify()
+            return self._drop(request)
         if not recorded:
             self.calls.append(call)
         call.result = result
         self._notify()
         return web.json_response({"ok": True, "result": result})
+
+    @staticmethod
+    def _drop(request: web.Request) -> web.Response:
+        """Close the connection unanswered (the response returned is never written)."""
+        transport = request.transport
+        if transport is not None:
+            transport.close()
+        return web.Response(status=499)
+
+    def _check_limits(self, chat: int | str | None, now: float) -> None:
+        assert self._limiter is not None
+        wait = self._limiter.admit(chat, now)
+        if wait > 0:
+            self.too_many_requests += 1
+            retry_after = retry_after_seconds(wait)
+            raise _ApiError(
+                429,
+                f"Too Many Requests: retry after {retry_after}",
+                {"retry_after": retry_after},
+            )
+
+    def _count_send(self, method: str, params: JSONDict, chat: int | str | None, at: float) -> None:
+        """Index a successful send for `delivered` and the timeline."""
+        self._send_times.append(at)
+        if chat is not None:
+            self._send_times_by_chat.setdefault(chat, []).append(at)
+            if method == "sendMessage":
+                self._delivered.append(params)
+                self._delivered_by_chat.setdefault(chat, []).append(params)
 
     @staticmethod
     def _error_response(error: _ApiError) -> web.Response:
@@ -666,21 +993,31 @@ class FakeBotApi:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
-    def _check_failures(self, method: str, params: JSONDict) -> None:
-        for rule in self._failures:
-            if rule.method != method.lower():
-                continue
-            if rule.chat_id is not None and not _same_chat(params.get("chat_id"), rule.chat_id):
-                continue
-            rule.times -= 1
-            if rule.times == 0:
-                self._failures.remove(rule)
-            raise _ApiError(rule.error_code, rule.description, rule.parameters)
-        chat_id = params.get("chat_id")
-        if chat_id is not None and self._blocked and method != "getChat":
-            for blocked in self._blocked:
-                if _same_chat(chat_id, blocked):
-                    raise _ApiError(403, self._forbidden_description(blocked))
+    def _check_failures(self, method: str, params: JSONDict, chat: int | str | None) -> None:
+        """Raise for a failure made on demand: rules in order, migrations, blocked chats."""
+        if self._failures:
+            wanted = method.lower()
+            for rule in self._failures:
+                if rule.method != wanted:
+                    continue
+                if rule.chat_id is not None and not _same_chat(params.get("chat_id"), rule.chat_id):
+                    continue
+                rule.times -= 1
+                if rule.times == 0:
+                    self._failures.remove(rule)
+                if rule.action == "drop":
+                    raise _DropConnection
+                raise _ApiError(rule.error_code, rule.description, rule.parameters)
+        if chat is None:
+            return
+        if self._migrated and chat in self._migrated:
+            raise _ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self._migrated[chat]},
+            )
+        if self._blocked and chat in self._blocked and method != "getChat":
+            raise _ApiError(403, self._forbidden_description(chat))
 
     def _forbidden_description(self, chat_id: int | str) -> str:
         chat_type = self._chat_for(chat_id)["type"]
@@ -693,27 +1030,6 @@ class FakeBotApi:
         return "Forbidden: bot was kicked from the supergroup chat"
 
     # ------------------------------------------------------------------ methods
-
-    def _dispatch(self, method: str, params: JSONDict) -> Any:
-        handlers: dict[str, Callable[[JSONDict], Any]] = {
-            "getMe": lambda _params: self.bot_user,
-            "getWebhookInfo": self._get_webhook_info,
-            "setWebhook": self._set_webhook,
-            "deleteWebhook": self._delete_webhook,
-            "sendMessage": self._send_message,
-            "sendPhoto": self._send_photo,
-            "sendDocument": self._send_document,
-            "editMessageText": self._edit_message_text,
-            "editMessageReplyMarkup": self._edit_message_reply_markup,
-            "deleteMessage": self._delete_message,
-            "answerCallbackQuery": self._answer_callback_query,
-            "setMyCommands": self._set_my_commands,
-            "getMyCommands": self._get_my_commands,
-            "deleteMyCommands": self._delete_my_commands,
-            "getChat": self._get_chat,
-        }
-        handler = handlers.get(method)
-        return True if handler is None else handler(params)
 
     def _get_webhook_info(self, _params: JSONDict) -> JSONDict:
         return {
@@ -807,22 +1123,22 @@ class FakeBotApi:
             return {"id": chat_id, "type": "supergroup", "title": "Test Supergroup"}
         return {"id": chat_id, "type": "group", "title": "Test Group"}
 
-    @staticmethod
-    def _render_text(params: JSONDict) -> tuple[str, list[JSONDict]]:
+    def _render_text(self, params: JSONDict) -> tuple[str, list[JSONDict]]:
         """The text and entities Telegram would store for `text` + `parse_mode`/`entities`."""
-        text, entities = _render(params, "text", "entities")
+        text, entities = _render(params, "text", "entities", validate_html=self._validate_html)
         if not text.strip():
             raise _bad_request("message text is empty")
         if len(text) > MAX_MESSAGE_LENGTH:
             raise _bad_request("message is too long")
         return text, entities
 
-    @staticmethod
-    def _render_caption(params: JSONDict) -> tuple[str, list[JSONDict]]:
+    def _render_caption(self, params: JSONDict) -> tuple[str, list[JSONDict]]:
         """Like `_render_text` for an optional media caption."""
         if not params.get("caption"):
             return "", []
-        caption, entities = _render(params, "caption", "caption_entities")
+        caption, entities = _render(
+            params, "caption", "caption_entities", validate_html=self._validate_html
+        )
         if len(caption) > MAX_CAPTION_LENGTH:
             raise _bad_request("message caption is too long")
         return caption, entities
