@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from telegram.ext import Application, ContextTypes, Defaults
 
 from bot.settings import Settings
+from handlers.admin import build_admin_handlers
 from handlers.commands import (
     COMMANDS,
     Services,
@@ -140,6 +141,9 @@ def build_app(
         for handler in (
             *build_command_handlers(services),
             *build_control_handlers(services),
+            *build_admin_handlers(
+                services, fetcher=fetcher, allow_private=settings.allow_private_sources
+            ),
             unknown_command_handler(),
         ):
             application.add_handler(handler)

@@ -6,10 +6,14 @@ A story is indexed under the terms of its own language, in document order, so th
 found; a word of a topic is looked up under its term in every language its script may belong to,
 because a reader who types `ukraine` wants the German and French stories too.
 
-Stemming is Snowball's for the languages it covers. Snowball has no Ukrainian, so Ukrainian words
-are lemmatised with pymorphy3 and its Ukrainian dictionary (from the LanguageTool/VESUM lexicon):
-a lemma is a stem that also knows irregular forms ("Києві" → "київ"). A topic word keeps every
-lemma the dictionary offers for it, a story word its most likely one.
+Latin-script languages are stemmed with Snowball. Snowball has no Ukrainian, so Ukrainian and
+Russian words are lemmatised with pymorphy3 and its dictionaries (OpenCorpora for Russian, the
+VESUM lexicon for Ukrainian): a lemma is a stem that also knows irregular forms ("Києві" → "київ",
+"Китая" → "китай", where Snowball's Russian stemmer gives "кит"). A topic word keeps every lemma
+the dictionary offers for it, a story word its most likely one.
+
+One word is told apart before case-folding: "US" (and "U.S.") in capitals is the United States,
+written "usa"; in lower case it is a pronoun.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ _POSSESSIVE = re.compile(r"['’]s\b", re.IGNORECASE)
 # Apostrophes join a word only in Cyrillic ("перемир'я"); in Latin script they split ("l'Ukraine").
 _WORD = re.compile(r"[^\W_]+(?:['’ʼ][^\W_]+)*")
 _APOSTROPHE = re.compile(r"['’ʼ]")
+_US = re.compile(r"\bU\.S\.(?:A\.)?|\bUS\b")
 
 #: Languages whose Snowball stemmer Newsbot uses, by ISO 639-1 code; Ukrainian is lemmatised.
 STEMMERS = {
@@ -41,9 +46,8 @@ STEMMERS = {
     "pt": "portuguese",
     "nl": "dutch",
     "pl": "polish",
-    "ru": "russian",
 }
-LEMMATISED = frozenset({"uk"})
+LEMMATISED = frozenset({"ru", "uk"})
 _LATIN_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl")
 _CYRILLIC_LANGUAGES = ("ru", "uk")
 # A phrase of Ukrainian words with several lemmas each is looked up in at most this many forms.
@@ -56,10 +60,10 @@ def _stemmer(algorithm: str) -> snowballstemmer.Stemmer:
 
 
 @cache
-def _morph() -> Any:
-    import pymorphy3  # loaded on first Ukrainian word: 0.2 s and some 15 MB
+def _morph(language: str) -> Any:
+    import pymorphy3  # loaded on the first Cyrillic word: 0.2 s and some 15 MB per language
 
-    return pymorphy3.MorphAnalyzer(lang="uk")
+    return pymorphy3.MorphAnalyzer(lang=language)
 
 
 def base_language(language: str | None) -> str:
@@ -81,7 +85,8 @@ def is_cyrillic(word: str) -> bool:
 def words(text: str) -> list[str]:
     """The case-folded words of `text`, possessive "'s" removed, in order."""
     found: list[str] = []
-    for match in _WORD.findall(_POSSESSIVE.sub("", unicodedata.normalize("NFKC", text))):
+    text = _US.sub("USA", _POSSESSIVE.sub("", unicodedata.normalize("NFKC", text)))
+    for match in _WORD.findall(text):
         for word in _WORD.findall(_fold(match)):
             if "'" in word or "’" in word or "ʼ" in word:
                 if is_cyrillic(word):
@@ -103,10 +108,11 @@ def _fold(word: str) -> str:
     return word
 
 
-@lru_cache(maxsize=20_000)
-def _lemmas(word: str) -> tuple[str, ...]:
-    """The Ukrainian lemmas of `word`, most likely first, without apostrophes."""
-    lemmas = dict.fromkeys(_APOSTROPHE.sub("", parse.normal_form) for parse in _morph().parse(word))
+@lru_cache(maxsize=100_000)
+def _lemmas(word: str, language: str) -> tuple[str, ...]:
+    """The lemmas of `word` in `language`, most likely first, without apostrophes."""
+    parses = _morph(language).parse(word)
+    lemmas = dict.fromkeys(_APOSTROPHE.sub("", parse.normal_form) for parse in parses)
     return tuple(lemmas) or (word,)
 
 
@@ -114,7 +120,7 @@ def _lemmas(word: str) -> tuple[str, ...]:
 def stem(word: str, language: str) -> str:
     """One case-folded word as a term of `language`."""
     if language in LEMMATISED:
-        return strip_accents(_lemmas(word)[0])
+        return strip_accents(_lemmas(word, language)[0])
     algorithm = STEMMERS.get(language)
     stemmed = _stemmer(algorithm).stemWord(word) if algorithm else word
     return strip_accents(stemmed)
@@ -129,7 +135,7 @@ def document_terms(text: str, language: str | None) -> tuple[str, ...]:
 def _word_forms(word: str, language: str) -> tuple[str, ...]:
     """Every term `word` may stand for in a story of `language`."""
     if language in LEMMATISED:
-        return tuple(dict.fromkeys(strip_accents(lemma) for lemma in _lemmas(word)))
+        return tuple(dict.fromkeys(strip_accents(lemma) for lemma in _lemmas(word, language)))
     return (stem(word, language),)
 
 

@@ -18,6 +18,22 @@ from news.analysis import Phrase, phrase_in, strip_accents, topic_languages, wor
 MAX_NAME_WORDS = 5
 
 
+def _stemmed(name: Phrase, language: str) -> frozenset[Phrase]:
+    """The name's terms in `language`, unless stemming cut a word to an everyday stem.
+
+    Snowball treats names like any word: Spanish "París" becomes "par", as "para" does, and
+    "Teherán" becomes "teh". Such a form would match everywhere, so only the bare name is kept.
+    """
+    return frozenset(
+        form
+        for form in phrase_in(name, language)
+        if all(
+            len(term) >= 4 or term == strip_accents(word)
+            for term, word in zip(form, name, strict=True)
+        )
+    )
+
+
 @cache
 def _table() -> tuple[dict[str, frozenset[Phrase]], dict[tuple[str, Phrase], frozenset[str]]]:
     """Per country, every term sequence it may appear as; per (language, terms), its countries."""
@@ -31,7 +47,10 @@ def _table() -> tuple[dict[str, frozenset[Phrase]], dict[tuple[str, Phrase], fro
         name_words = tuple(words(name))
         if not name_words:
             continue
-        forms = phrase_in(name_words, language)
+        forms = _stemmed(name_words, language)
+        if language == "de" and name_words[-1][-1] not in "sxzß":
+            # German names take a genitive "s" ("Chinas Exporte") that its stemmer keeps.
+            forms |= _stemmed((*name_words[:-1], name_words[-1] + "s"), language)
         group = alternatives.setdefault(code, set())
         group |= forms
         group.add(tuple(strip_accents(word) for word in name_words))

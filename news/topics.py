@@ -26,6 +26,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from news.analysis import Phrase, TermIndex, phrase_alternatives, words
 from news.countries import MAX_NAME_WORDS, countries_named, country_alternatives
@@ -68,13 +69,18 @@ class Topic:
         """True when a story from the source called `name` passes the `source:` filters."""
         if not self.sources and not self.excluded_sources:
             return True
-        name_words = tuple(words(name))
+        name_words = _name_words(name)
         if any(_contains(name_words, wanted) for wanted in self.excluded_sources):
             return False
         return not self.sources or any(_contains(name_words, wanted) for wanted in self.sources)
 
     def __str__(self) -> str:
         return self.text
+
+
+@lru_cache(maxsize=4096)
+def _name_words(name: str) -> Phrase:
+    return tuple(words(name))
 
 
 def _contains(haystack: Phrase, needle: Phrase) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import feedparser
@@ -24,7 +24,15 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+)
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 try:  # `tests` is a package (or the repo root is on sys.path)
@@ -32,6 +40,7 @@ try:  # `tests` is a package (or the repo root is on sys.path)
     from tests.fakes.feeds import FeedItem, atom_feed, rss_feed
     from tests.fakes.telegram_api import FakeBotApi, RecordedCall
     from tests.fakes.telegram_html import HtmlParseError, parse_html, utf16_len
+    from tests.fakes.telegram_limits import RateLimiter, RateLimits, Window
 except ImportError:  # pytest put tests/ itself on sys.path (no tests/__init__.py)
     from fakes.feed_server import FeedServer  # type: ignore[no-redef]
     from fakes.feeds import FeedItem, atom_feed, rss_feed  # type: ignore[no-redef]
@@ -41,6 +50,7 @@ except ImportError:  # pytest put tests/ itself on sys.path (no tests/__init__.p
         parse_html,
         utf16_len,
     )
+    from fakes.telegram_limits import RateLimiter, RateLimits, Window  # type: ignore[no-redef]
 
 
 @pytest.fixture
@@ -61,7 +71,7 @@ async def feeds() -> AsyncIterator[FeedServer]:
         yield server
 
 
-def is_method(name: str) -> object:
+def is_method(name: str) -> Callable[[RecordedCall], bool]:
     def predicate(call: RecordedCall) -> bool:
         return call.method == name
 
@@ -436,6 +446,297 @@ async def test_edits(fake: FakeBotApi, bot: Bot) -> None:
     assert await bot.edit_message_text("inline", inline_message_id="abc") is True
     stored = fake.get_message(5, sent.message_id)
     assert stored is not None and stored["text"] == "v2"
+
+
+async def test_wait_for_call_sees_a_long_poll_answer_after_it_was_recorded(
+    fake: FakeBotApi, bot: Bot
+) -> None:
+    poll = asyncio.create_task(bot.get_updates(timeout=30))
+    await fake.wait_for_call(is_method("getUpdates"))  # recorded, result still None
+
+    def answered(call: RecordedCall) -> bool:
+        return call.method == "getUpdates" and bool(call.result)
+
+    waiter = asyncio.create_task(fake.wait_for_call(answered))
+    await asyncio.sleep(0)  # the waiter has looked at the waiting poll once
+    update_id = fake.inject_message(7, "late")
+
+    found = await asyncio.wait_for(waiter, timeout=5)
+    assert found.result[0]["update_id"] == update_id
+    assert [u.update_id for u in await poll] == [update_id]
+
+
+# ---------------------------------------------------------------------------- flood limits
+
+
+class Ticker:
+    """A monotonic clock for the fake that the test moves by hand."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def ticker() -> Ticker:
+    return Ticker()
+
+
+@pytest.fixture
+async def timed_fake(ticker: Ticker) -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi(clock=ticker) as api:
+        yield api
+
+
+@pytest.fixture
+async def timed_bot(timed_fake: FakeBotApi) -> AsyncIterator[Bot]:
+    async with Bot(timed_fake.token, base_url=timed_fake.base_url) as real_bot:
+        yield real_bot
+
+
+async def refused(send: Awaitable[object]) -> timedelta:
+    """The `retry_after` of the RetryAfter a send raises."""
+    with pytest.raises(RetryAfter) as caught:
+        await send
+    retry_after = caught.value.retry_after
+    assert isinstance(retry_after, timedelta)
+    return retry_after
+
+
+async def test_one_message_per_second_to_a_private_chat(
+    timed_fake: FakeBotApi, timed_bot: Bot, ticker: Ticker
+) -> None:
+    fake, bot = timed_fake, timed_bot
+    fake.enforce_limits()
+
+    await bot.send_message(chat_id=5, text="one")
+    assert await refused(bot.send_message(chat_id=5, text="two")) == timedelta(seconds=1)
+    assert await refused(bot.send_message(chat_id=5, text="three")) == timedelta(seconds=1)
+    await bot.send_message(chat_id=6, text="another chat has its own window")
+    ticker.advance(0.5)
+    assert await refused(bot.send_message(chat_id=5, text="four")) == timedelta(seconds=1)
+    ticker.advance(0.5)  # exactly 1.0 s after "one": it has left the window
+    await bot.send_message(chat_id=5, text="five")
+
+    assert fake.texts(5) == ["one", "five"]
+    assert fake.too_many_requests == 3
+    refusals = [c for c in fake.calls_to("sendMessage", include_failed=True) if c.failed]
+    assert [(c.error_code, c.description) for c in refusals] == [
+        (429, "Too Many Requests: retry after 1")
+    ] * 3
+    assert fake.send_rate_timeline(5) == [1000.0, 1001.0]
+
+
+async def test_429_body_is_telegrams(timed_fake: FakeBotApi) -> None:
+    timed_fake.enforce_limits()
+    url = f"{timed_fake.base_url}{timed_fake.token}/sendMessage"
+    async with httpx.AsyncClient() as client:
+        first = await client.post(url, data={"chat_id": "5", "text": "a"})
+        second = await client.post(url, data={"chat_id": "5", "text": "b"})
+
+    assert first.status_code == 200
+    assert second.status_code == 429
+    assert second.json() == {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 1",
+        "parameters": {"retry_after": 1},
+    }
+
+
+async def test_twenty_messages_per_minute_to_a_group(
+    timed_fake: FakeBotApi, timed_bot: Bot, ticker: Ticker
+) -> None:
+    fake, bot = timed_fake, timed_bot
+    fake.enforce_limits()
+    for number in range(20):  # one every 1.5 s: within the per-chat limit of a private chat
+        await bot.send_message(chat_id=-100, text=f"story {number}")
+        ticker.advance(1.5)
+
+    # t = +30 s: the first of the 20 leaves the 60 s window at +60 s.
+    assert await refused(bot.send_message(chat_id=-100, text="21st")) == timedelta(seconds=30)
+    await bot.send_message(chat_id=-1001234567890, text="another group has its own window")
+    ticker.now = 1059.5
+    assert await refused(bot.send_message(chat_id=-100, text="21st")) == timedelta(seconds=1)
+    ticker.now = 1060.0
+    await bot.send_message(chat_id=-100, text="21st")
+
+    assert len(fake.delivered(-100)) == 21
+    assert fake.too_many_requests == 2
+    assert fake.peak_sends(60.0, chat_id=-100) == 20
+
+
+async def test_thirty_messages_per_second_overall(
+    timed_fake: FakeBotApi, timed_bot: Bot, ticker: Ticker
+) -> None:
+    fake, bot = timed_fake, timed_bot
+    fake.enforce_limits()
+    for chat_id in range(1, 31):  # 30 chats, one message each, all at the same instant
+        await bot.send_message(chat_id=chat_id, text="news")
+
+    assert await refused(bot.send_message(chat_id=31, text="news")) == timedelta(seconds=1)
+    assert await refused(bot.send_message(chat_id=-31, text="news")) == timedelta(seconds=1)
+    ticker.advance(0.5)
+    assert await refused(bot.send_message(chat_id=31, text="news")) == timedelta(seconds=1)
+    ticker.advance(0.5)
+    await bot.send_message(chat_id=31, text="news")
+
+    assert len(fake.delivered()) == 31
+    assert fake.too_many_requests == 3
+    assert fake.peak_sends(1.0) == 30
+    assert fake.send_rate_timeline() == [1000.0] * 30 + [1001.0]
+
+
+async def test_limits_count_edits_and_media_and_can_be_tuned_or_disabled(
+    timed_fake: FakeBotApi, timed_bot: Bot, ticker: Ticker
+) -> None:
+    fake, bot = timed_fake, timed_bot
+    sent = await bot.send_message(chat_id=5, text="v1")  # before the limits: not counted
+    fake.enforce_limits(global_per_second=2, private_per_second=0.5)
+    assert fake.limits == RateLimits(2, 0.5, 20)
+
+    await bot.edit_message_text("v2", chat_id=5, message_id=sent.message_id)
+    # 0.5 per second: one send in any 2 s.
+    assert await refused(bot.send_photo(chat_id=5, photo="https://img.example.org/p.jpg")) == (
+        timedelta(seconds=2)
+    )
+    await bot.send_document(chat_id=-7, document=b"x", filename="x.txt")
+    # Two sends in the last second overall: even a fresh chat waits.
+    assert await refused(bot.copy_message(8, from_chat_id=5, message_id=1)) == timedelta(seconds=1)
+    assert await bot.send_chat_action(chat_id=5, action="typing") is True  # not a message
+
+    fake.disable_limits()
+    assert fake.limits is None
+    await bot.send_message(chat_id=5, text="unlimited")
+    await bot.send_message(chat_id=5, text="unlimited again")
+    assert fake.too_many_requests == 2
+    with pytest.raises(ValueError, match="positive"):
+        fake.enforce_limits(private_per_second=0)
+
+
+def test_rates_become_strict_sliding_windows() -> None:
+    assert Window.for_rate(30, 1.0) == Window(30, 1.0)
+    assert Window.for_rate(20, 60.0) == Window(20, 60.0)
+    assert Window.for_rate(0.5, 1.0) == Window(1, 2.0)
+    assert Window.for_rate(2.5, 1.0) == Window(2, 0.8)
+
+    limiter = RateLimiter(RateLimits(global_per_second=3))
+    assert limiter.admit(1, 10.0) == 0.0
+    assert limiter.admit(1, 10.25) == pytest.approx(0.75)  # private: 1 per second
+    assert limiter.admit(2, 10.25) == 0.0
+    assert limiter.admit(None, 10.5) == 0.0  # e.g. an inline edit: the global window only
+    assert limiter.admit(3, 10.75) == pytest.approx(0.25)  # 3 in the last second overall
+    assert limiter.admit(3, 11.0) == 0.0  # the send at 10.0 has left the window
+    assert limiter.admit(-4, 11.0) == pytest.approx(0.25)
+
+
+# ---------------------------------------------------------------------------- errors on demand
+
+
+async def test_migrate_chat(fake: FakeBotApi, bot: Bot) -> None:
+    fake.inject_message(-5, "hi", chat_type="group", chat_title="Readers")
+    fake.migrate_chat(-5, -1001234567890)
+
+    for _ in range(2):  # every send, not just the next one
+        with pytest.raises(ChatMigrated) as caught:
+            await bot.send_message(chat_id=-5, text="news")
+        assert caught.value.new_chat_id == -1001234567890
+    sent = await bot.send_message(chat_id=-1001234567890, text="news")
+
+    assert sent.chat.type == "supergroup" and sent.chat.title == "Readers"
+    failed = fake.calls_to("sendMessage", include_failed=True)[0]
+    assert (failed.error_code, failed.description) == (
+        400,
+        "Bad Request: group chat was upgraded to a supergroup chat",
+    )
+    assert fake.texts() == ["news"]
+    with pytest.raises(ValueError, match="negative"):
+        fake.migrate_chat(5, -100)
+
+
+async def test_drop_connections(fake: FakeBotApi, bot: Bot) -> None:
+    fake.drop_connections("sendMessage", times=2, chat_id=5)
+
+    await bot.send_message(chat_id=6, text="other chat")
+    for _ in range(2):
+        with pytest.raises(NetworkError, match="Server disconnected without sending a response"):
+            await bot.send_message(chat_id=5, text="lost")
+    await bot.send_message(chat_id=5, text="through")
+
+    calls = fake.calls_to("sendMessage", include_failed=True)
+    assert [(c.failed, c.dropped, c.error_code) for c in calls] == [
+        (False, False, None),
+        (True, True, None),
+        (True, True, None),
+        (False, False, None),
+    ]
+    assert fake.texts() == ["other chat", "through"]
+    assert "sendMessage [dropped](chat_id=5, text='lost') ×2" in fake.describe_calls()
+
+
+async def test_fail_server(fake: FakeBotApi, bot: Bot) -> None:
+    fake.fail_server("sendMessage")
+    fake.fail_server("sendMessage", status=503, chat_id=7)
+
+    with pytest.raises(NetworkError, match=r"^Bad Gateway$"):
+        await bot.send_message(chat_id=8, text="x")
+    await bot.send_message(chat_id=8, text="x")
+    with pytest.raises(NetworkError, match=r"^Service Unavailable$"):
+        await bot.send_message(chat_id=7, text="x")
+    await bot.send_message(chat_id=7, text="x")
+
+    fake.fail_server("getMe", times=1)
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(f"{fake.base_url}{fake.token}/getMe")
+    assert answer.status_code == 502
+    assert answer.json() == {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+    assert [c.error_code for c in fake.calls if c.failed] == [502, 503, 502]
+    with pytest.raises(ValueError, match="5xx"):
+        fake.fail_server("sendMessage", status=404)
+
+
+# ---------------------------------------------------------------------------- delivery accounting
+
+
+async def test_delivered_duplicates_and_timeline(
+    timed_fake: FakeBotApi, timed_bot: Bot, ticker: Ticker
+) -> None:
+    fake, bot = timed_fake, timed_bot
+    for chat_id, text in [(5, "a"), (5, "a"), (5, "b"), (-7, "a"), (5, "a")]:
+        await bot.send_message(chat_id=chat_id, text=text)
+        ticker.advance(0.25)
+    with pytest.raises(BadRequest):
+        await bot.send_message(chat_id=5, text="<b>a", parse_mode=ParseMode.HTML)
+    await bot.edit_message_text("edited", chat_id=5, message_id=1)
+
+    assert [p["text"] for p in fake.delivered(5)] == ["a", "a", "b", "a"]
+    assert fake.delivered("5") == fake.delivered(5) == fake.sent_messages(5)
+    assert [p["chat_id"] for p in fake.delivered()] == [5, 5, 5, -7, 5]
+    assert fake.delivered(99) == []
+    assert fake.duplicates(lambda p: (p["chat_id"], p["text"])) == 2
+    assert fake.duplicates(lambda p: p["text"]) == 3
+    # Sends of every kind that succeeded, edits included; not the 400.
+    assert fake.send_rate_timeline() == [1000.0, 1000.25, 1000.5, 1000.75, 1001.0, 1001.25]
+    assert fake.send_rate_timeline(-7) == [1000.75]
+    assert fake.peak_sends(1.0) == 4
+    assert fake.peak_sends(1.0, chat_id=5) == 3  # 1000.25, 1000.5, 1001.0
+    assert fake.peak_sends(0.25) == 1
+
+
+async def test_html_validation_can_be_skipped() -> None:
+    async with (
+        FakeBotApi(validate_html=False) as fake,
+        Bot(fake.token, base_url=fake.base_url) as bot,
+    ):
+        message = await bot.send_message(chat_id=5, text="Cats < Dogs", parse_mode="HTML")
+
+    assert message.text == "Cats < Dogs" and message.entities == ()
+    assert fake.texts(5) == ["Cats < Dogs"]
 
 
 # ---------------------------------------------------------------------------- a real Application

@@ -170,3 +170,41 @@ async def test_the_topics_find_what_they_should(backends: dict[str, SqlStorage])
         "United States imposes tariffs on Chinese steel",
         "American and Mexican officials meet on migration",
     }
+
+
+async def test_migration_reanalyses_stories_stored_as_sorted_sets(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from storage.database import _MIGRATIONS
+
+    def upgrade(connection: object, revision: str) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade, "0002")
+        await conn.execute(
+            text(
+                "INSERT INTO sources (id, url, origin, enabled, error_count, created_at) "
+                "VALUES (1, 'https://a.example/feed', 'file', 1, 0, '2025-03-01 12:00:00.000000')"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO stories (source_id, entry_id, title, summary, link, published_at, "
+                "first_seen_at, language, terms) VALUES (1, 'e1', 'Peace talks resume', "
+                "'In Geneva.', 'https://a.example/1', '2025-03-01 11:00:00.000000', "
+                "'2025-03-01 11:00:00.000000', 'en', 'genev in peac resum talk')"
+            )
+        )
+    await migrate(engine)
+    storage = SqlStorage(engine)
+    try:
+        [story] = await storage.latest(parse_topic('"peace talks" geneva'), limit=5)
+        assert story.terms == document_terms("Peace talks resume In Geneva.", "en")
+    finally:
+        await storage.close()

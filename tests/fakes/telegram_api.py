@@ -58,6 +58,7 @@ what got through.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import time
@@ -301,6 +302,17 @@ def _answer_true(_params: JSONDict) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse_html_cached(text: str) -> tuple[str, tuple[JSONDict, ...], str | None]:
+    """`parse_html` remembered per text (a broadcast sends one text to many chats): the plain
+    text, the entities (copy them before use) and the error, if the HTML is invalid."""
+    try:
+        plain, entities = parse_html(text)
+    except HtmlParseError as exc:
+        return "", (), str(exc)
+    return plain, tuple(entities), None
+
+
 def _render(
     params: JSONDict, key: str, entities_key: str, *, validate_html: bool = True
 ) -> tuple[str, list[JSONDict]]:
@@ -311,10 +323,10 @@ def _render(
     if parse_mode and str(parse_mode).lower() == "html":
         if not validate_html:
             return text, []
-        try:
-            return parse_html(text)
-        except HtmlParseError as exc:
-            raise _bad_request(f"can't parse entities: {exc}") from None
+        plain, entities, error = _parse_html_cached(text)
+        if error is not None:
+            raise _bad_request(f"can't parse entities: {error}")
+        return plain, [dict(entity) for entity in entities]
     given = params.get(entities_key)
     return text, [dict(e) for e in given] if isinstance(given, list) else []
 

@@ -11,8 +11,11 @@ A limit "R per P seconds" becomes a window of `C = max(1, floor(R))` requests pe
 seconds: 30/s is 30 requests in any 1.0 s, 1/s one request in any 1.0 s, 20/min 20 requests in
 any 60 s; a rate below one per period widens the window instead (0.5/s: one request in any
 2.0 s). A request at time `t` sees the earlier admitted requests at `t0` with `t - t0 < span`;
-one admitted exactly `span` seconds earlier has left the window. The only tolerance is float
-rounding: `floor(R + 1e-9)`.
+one admitted exactly `span` seconds earlier has left the window. The only tolerance is for
+float rounding (1e-9 in `floor(R)` and in rounding `retry_after` up), none for bursts.
+
+Which requests count: the sends the limits admitted, whatever their outcome afterwards (a
+400 for invalid HTML counts, as Telegram did the work); refused sends (429) do not.
 """
 
 from __future__ import annotations
