@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from news.analysis import document_terms  # noqa: E402
-from news.percolator import Percolator  # noqa: E402
-from news.topics import parse_topic  # noqa: E402
+from news.analysis import document_terms
+from news.percolator import Percolator
+from news.topics import parse_topic
 
 VOCABULARY = 40_000
 WORDS_PER_STORY = 45

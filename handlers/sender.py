@@ -240,6 +240,8 @@ class Sender:
         start = self.pacer.reserve(chat_id, self._monotonic())
         if (wait := start - self._monotonic()) > 0:
             await self._sleep(wait)
+        while (wait := self.pacer.admit(self._monotonic())) > 0:
+            await self._sleep(wait)
         async with self._gate:
             try:
                 message_id = await self._send(chat_id, text)

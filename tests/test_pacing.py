@@ -18,12 +18,12 @@ def test_global_rate_spaces_messages_to_different_chats() -> None:
 
 
 def test_a_private_chat_gets_at_most_one_message_per_second() -> None:
-    pacer = SendPacer(Limits(global_per_second=1000))
+    pacer = SendPacer(Limits(global_per_second=1000, private_interval=1.0))
     assert [pacer.reserve(7, now=0.0) for _ in range(3)] == [0.0, 1.0, 2.0]
 
 
 def test_a_group_gets_at_most_twenty_messages_per_minute() -> None:
-    pacer = SendPacer(Limits(global_per_second=1000))
+    pacer = SendPacer(Limits(global_per_second=1000, group_window=60.0))
     times = [pacer.reserve(-100, now=0.0) for _ in range(41)]
     assert times[19] < 1.0
     assert times[20] == 60.0
@@ -64,3 +64,18 @@ def test_no_window_ever_holds_more_than_the_limits_allow(
         mine = sorted(t for c, t in booked if c == chat)
         for i, start in enumerate(mine):
             assert sum(1 for t in mine[i:] if t < start + 60.0 - 1e-9) <= 20
+
+
+def test_admission_keeps_actual_send_times_under_the_rate_when_the_loop_lags() -> None:
+    pacer = SendPacer(Limits(global_per_second=25))
+    booked = [pacer.reserve(chat, now=0.0) for chat in range(1, 51)]
+    woke_late_at = 1.5  # every booking up to here fires at once after a stall
+    admitted = []
+    now = woke_late_at
+    for start in booked:
+        now = max(now, start)
+        while (wait := pacer.admit(now)) > 0:
+            now += wait
+        admitted.append(now)
+    for i, start in enumerate(admitted):
+        assert sum(1 for t in admitted[i:] if t < start + 1.0) <= 25
