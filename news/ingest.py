@@ -18,18 +18,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from news.analysis import TermIndex
 from news.errors import FeedError
 from news.fetch import Fetcher, FetchResult, HTTPStatusError
 from news.model import PollOutcome, Source, Story, StoryDraft, Subscription
 from news.parse import ParsedFeed, parse_feed
+from news.percolator import SubscriptionIndex
 from news.ports import Storage
 from news.schedule import (
     ScheduleSettings,
@@ -41,7 +40,6 @@ from news.schedule import (
     retry_after,
     target_interval,
 )
-from news.topics import Topic, parse_topic
 
 PUSH_MAX_AGE = timedelta(hours=24)
 
@@ -65,26 +63,25 @@ class PollSettings:
 
 
 def match_subscriptions(
-    new_stories: Sequence[Story], subscriptions: Sequence[Subscription], now: datetime
+    new_stories: Sequence[Story],
+    subscriptions: Sequence[Subscription],
+    now: datetime,
+    *,
+    index: SubscriptionIndex | None = None,
 ) -> list[tuple[int, int, tuple[str, ...]]]:
-    """Which chat is owed which story, and for which of its topics: (chat, story, topics)."""
-    topics: dict[str, Topic] = {}
-    chats_by_topic: dict[str, list[int]] = defaultdict(list)
-    for subscription in subscriptions:
-        if subscription.topic not in topics:
-            topics[subscription.topic] = parse_topic(subscription.topic)
-        chats_by_topic[subscription.topic].append(subscription.chat_id)
+    """Which chat is owed which story, and for which of its topics: (chat, story, topics).
+
+    `index` is a percolator kept across calls (the poller keeps one), so only changed
+    subscriptions are indexed again; without it one is built for this call.
+    """
+    index = index or SubscriptionIndex()
+    index.sync(subscriptions)
+    fresh = [story for story in new_stories if now - story.published_at <= PUSH_MAX_AGE]
+    index.observe(story.terms for story in fresh)
     owed: list[tuple[int, int, tuple[str, ...]]] = []
-    for story in new_stories:
-        if now - story.published_at > PUSH_MAX_AGE:
-            continue
-        matched: dict[int, list[str]] = defaultdict(list)
-        terms = TermIndex(story.terms)
-        for text, topic in topics.items():
-            if topic.matches(terms, source=story.source_name):
-                for chat_id in chats_by_topic[text]:
-                    matched[chat_id].append(text)
-        owed.extend((chat_id, story.id, tuple(names)) for chat_id, names in matched.items())
+    for story in fresh:
+        matched = index.matching_chats(story.terms, source=story.source_name)
+        owed.extend((chat_id, story.id, tuple(topics)) for chat_id, topics in matched.items())
     return owed
 
 
@@ -114,6 +111,7 @@ class Poller:
         # One write at a time from this poller: SQLite has one writer anyway, and concurrent
         # writers there would wait on its busy timeout instead of queueing here.
         self._writes = asyncio.Lock()
+        self.subscription_index = SubscriptionIndex()
 
     async def poll_due(self, now: datetime) -> list[PollOutcome]:
         """Claim the sources whose next poll time has come and poll them; one tick at a time."""
@@ -181,7 +179,9 @@ class Poller:
             queued = 0
             if source.last_success_at is not None and new_stories:
                 subscriptions = await self.storage.active_subscriptions()
-                owed = match_subscriptions(new_stories, subscriptions, now)
+                owed = match_subscriptions(
+                    new_stories, subscriptions, now, index=self.subscription_index
+                )
                 queued = await self.storage.enqueue_deliveries(owed, now=now)
         rate = publication_rate((entry.published_at for entry in feed.entries), now)
         target = target_interval(rate, [feed.min_interval, max_age(fetched.headers)], self.schedule)

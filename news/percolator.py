@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
-from news.analysis import Phrase, TermIndex
+from news.analysis import TermIndex
+from news.model import Subscription
 from news.topics import Topic, parse_topic
 
 
@@ -56,10 +57,12 @@ class Percolator:
                 best, best_cost = anchors, cost
         return best
 
-    def add(self, chat_id: int, topic_text: str) -> None:
-        """Subscribe `chat_id` to the topic in normal form `topic_text`."""
+    def add(self, chat_id: int, topic: str | Topic) -> None:
+        """Subscribe `chat_id` to a topic (parsed, or in normal form)."""
+        topic_text = topic.text if isinstance(topic, Topic) else topic
         if topic_text not in self._topics:
-            topic = parse_topic(topic_text)
+            if not isinstance(topic, Topic):
+                topic = parse_topic(topic)
             anchors = self._anchors_for(topic)
             self._topics[topic_text] = topic
             self._anchors[topic_text] = anchors
@@ -103,6 +106,18 @@ class Percolator:
         return owed
 
 
-def anchor_phrases(topic: Topic) -> list[Phrase]:
-    """Every phrase a topic requires, flattened (for diagnostics and tests)."""
-    return [phrase for group in topic.required for phrase in group]
+class SubscriptionIndex(Percolator):
+    """A percolator kept in step with the subscriptions table across polls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._current: set[tuple[int, str]] = set()
+
+    def sync(self, subscriptions: Iterable[Subscription]) -> None:
+        """Apply the difference between the indexed subscriptions and `subscriptions`."""
+        wanted = {(s.chat_id, s.topic) for s in subscriptions}
+        for chat_id, topic in self._current - wanted:
+            self.remove(chat_id, topic)
+        for chat_id, topic in wanted - self._current:
+            self.add(chat_id, topic)
+        self._current = wanted

@@ -302,8 +302,10 @@ class SqlStorage(ChatsAndOutbox):
             fresh.sort(key=lambda draft: draft.published_at)
             if not fresh:
                 return []
+            # RETURNING in parameter order would make SQLAlchemy insert one row per statement
+            # (SQLite has no sentinel column here); batched rows come back keyed instead.
             inserted = await conn.execute(
-                insert(stories).returning(stories.c.id, sort_by_parameter_order=True),
+                insert(stories).returning(stories.c.id, stories.c.source_id, stories.c.entry_id),
                 [
                     {
                         "source_id": draft.source_id,
@@ -319,7 +321,7 @@ class SqlStorage(ChatsAndOutbox):
                     for draft in fresh
                 ],
             )
-            ids = [row.id for row in inserted]
+            ids = {(row.source_id, row.entry_id): row.id for row in inserted}
             names = {
                 row.id: source_name(row.title, row.url)
                 for row in await conn.execute(
@@ -330,7 +332,7 @@ class SqlStorage(ChatsAndOutbox):
             }
         return [
             Story(
-                id=story_id,
+                id=ids[(draft.source_id, draft.entry_id)],
                 source_id=draft.source_id,
                 source_name=names.get(draft.source_id, ""),
                 title=draft.title,
@@ -341,7 +343,7 @@ class SqlStorage(ChatsAndOutbox):
                 language=draft.language,
                 terms=draft.terms,
             )
-            for story_id, draft in zip(ids, fresh, strict=True)
+            for draft in fresh
         ]
 
     async def latest(

@@ -114,7 +114,7 @@ async def test_one_message_per_chat_naming_every_matched_topic(
 
     assert report.sent == 2
     [to_alice] = telegram.texts(ALICE)
-    assert "🔔 ukraine, peace talks" in to_alice
+    assert "🔔 peace talks, ukraine" in to_alice
     assert len(telegram.texts(BOB)) == 1
     assert await store.delivery_states() == {"sent": 2}
 
