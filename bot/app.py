@@ -26,6 +26,7 @@ from handlers.commands import (
     unknown_command_handler,
 )
 from handlers.controls import CONTROL_COMMANDS, build_control_handlers
+from handlers.latest import build_latest_handlers
 from handlers.sender import Sender, SendReport
 from news.fetch import Fetcher, FetchLimits
 from news.ingest import Poller, PollSettings
@@ -140,6 +141,7 @@ def build_app(
         # Order matters: the first handler whose filter matches an update takes it.
         for handler in (
             *build_command_handlers(services),
+            *build_latest_handlers(services),
             *build_control_handlers(services),
             *build_admin_handlers(
                 services, fetcher=fetcher, allow_private=settings.allow_private_sources

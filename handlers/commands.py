@@ -18,7 +18,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
-from handlers.render import latest_messages, sources_message
+from handlers.render import sources_message
 from news.errors import TopicError
 from news.model import ChatSettings
 from news.ports import Storage
@@ -189,40 +189,6 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
         lines = [f"• {escape(s.topic)}" for s in current]
         await reply(update, "<b>Your topics</b>\n" + "\n".join(lines))
 
-    async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        raw, count = split_count(context.args or ())
-        note = ""
-        if count is None:
-            count = DEFAULT_LATEST
-        elif count < 1 or count > MAX_LATEST:
-            note = f"\n(I show between 1 and {MAX_LATEST} stories at once.)"
-            count = min(max(count, 1), MAX_LATEST)
-        if raw.strip():
-            try:
-                topic = parse_topic(raw)
-            except TopicError as error:
-                await reply(update, escape(str(error)))
-                return
-            stories = await storage.latest(topic, limit=count)
-            heading = f"Latest on {topic.text}"
-            if not stories:
-                await reply(
-                    update,
-                    f"No stories on <b>{escape(topic.text)}</b> yet. "
-                    f"/subscribe {escape(topic.text)} to get them as they appear.",
-                )
-                return
-        else:
-            stories = await storage.latest(None, limit=count)
-            heading = "Latest stories"
-            if not stories:
-                await reply(update, "No stories yet: the sources have not been read.")
-                return
-        for text in latest_messages(heading, stories, services.clock()):
-            await reply(update, text)
-        if note:
-            await reply(update, note.strip())
-
     async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         for text in sources_message(await storage.list_sources(), services.clock()):
             await reply(update, text)
@@ -233,7 +199,6 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
         CommandHandler("subscribe", subscribe),
         CommandHandler("unsubscribe", unsubscribe),
         CommandHandler("subscriptions", list_subscriptions),
-        CommandHandler("latest", latest),
         CommandHandler("sources", sources),
     ]
 

@@ -46,10 +46,14 @@ def _list_entry(position: int, story: Story, now: datetime) -> str:
     return entry
 
 
-def latest_messages(heading: str, stories: Sequence[Story], now: datetime) -> list[str]:
+def latest_messages(
+    heading: str, stories: Sequence[Story], now: datetime, *, first_number: int = 1
+) -> list[str]:
     """/latest's answer: a heading and numbered entries, split into messages Telegram accepts."""
     blocks = [f"<b>{escape(heading)}</b>"]
-    blocks += [_list_entry(number, story, now) for number, story in enumerate(stories, 1)]
+    blocks += [
+        _list_entry(number, story, now) for number, story in enumerate(stories, first_number)
+    ]
     return pack(blocks)
 
 

@@ -7,11 +7,36 @@ plain types, with timezone-aware UTC datetimes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from news.model import ChatSettings, Delivery, Source, Story, StoryDraft, Subscription
 from news.topics import Topic
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """What one poll changes in its source's row: a failure if `error_kind` is set, else a success.
+
+    A success keeps what the poll learnt (validators, body hash, intervals, title when given) and
+    clears the error state; `url` is where the feed moved permanently. A failure counts one more
+    error, and `disable` stops polling the source (the feed is gone).
+    """
+
+    source_id: int
+    now: datetime
+    next_poll_at: datetime
+    title: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    poll_interval: timedelta | None = None
+    target_interval: timedelta | None = None
+    url: str | None = None
+    error_kind: str | None = None
+    error: str = ""
+    disable: bool = False
 
 
 class Storage(Protocol):
@@ -50,6 +75,7 @@ class Storage(Protocol):
         message: str,
         disable: bool = False,
     ) -> None: ...
+    async def record_outcomes(self, records: Sequence[PollRecord]) -> None: ...
     async def set_source_enabled(self, url: str, enabled: bool, *, now: datetime) -> bool: ...
 
     # Stories

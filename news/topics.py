@@ -69,10 +69,15 @@ class Topic:
         """True when a story from the source called `name` passes the `source:` filters."""
         if not self.sources and not self.excluded_sources:
             return True
-        name_words = _name_words(name)
-        if any(_contains(name_words, wanted) for wanted in self.excluded_sources):
-            return False
-        return not self.sources or any(_contains(name_words, wanted) for wanted in self.sources)
+        return not self.refuses_source(name) and (not self.sources or self.names_source(name))
+
+    def names_source(self, name: str) -> bool:
+        """True when one of the topic's `source:` filters names the source called `name`."""
+        return any(_contains(_name_words(name), wanted) for wanted in self.sources)
+
+    def refuses_source(self, name: str) -> bool:
+        """True when one of the topic's `-source:` filters names the source called `name`."""
+        return any(_contains(_name_words(name), unwanted) for unwanted in self.excluded_sources)
 
     def __str__(self) -> str:
         return self.text

@@ -11,8 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     Row,
+    String,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -23,11 +26,12 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from news.model import Source, Story, StoryDraft
+from news.ports import PollRecord
 from news.topics import Topic
 from storage.outbox import ChatsAndOutbox
 from storage.rows import STORY_COLUMNS, chunks, source_name, story_from_row
-from storage.search import topic_clause, topic_sources
-from storage.tables import sources, stories
+from storage.search import newest_first, newest_matches, topic_clause, topic_sources
+from storage.tables import UTCDateTime, sources, stories
 
 
 def _source(row: Row[Any], stories_count: int = 0) -> Source:
@@ -55,6 +59,47 @@ def _source(row: Row[Any], stories_count: int = 0) -> Source:
 
 def _seconds(value: int | None) -> timedelta | None:
     return None if value is None else timedelta(seconds=value)
+
+
+def _whole_seconds(value: timedelta | None) -> int | None:
+    return None if value is None else round(value.total_seconds())
+
+
+_POLLED_AT = bindparam("b_now", type_=UTCDateTime())
+_NEXT_POLL_AT = bindparam("b_next", type_=UTCDateTime())
+# What a poll writes to its source's row; a None parameter keeps the column's value.
+_RECORD_SUCCESS = (
+    sql_update(sources)
+    .where(sources.c.id == bindparam("b_id"))
+    .values(
+        last_polled_at=_POLLED_AT,
+        last_success_at=_POLLED_AT,
+        next_poll_at=_NEXT_POLL_AT,
+        error_count=0,
+        last_error=None,
+        last_error_kind=None,
+        etag=bindparam("b_etag", type_=String()),
+        last_modified=bindparam("b_last_modified", type_=String()),
+        title=func.coalesce(bindparam("b_title", type_=String()), sources.c.title),
+        content_hash=func.coalesce(bindparam("b_hash", type_=String()), sources.c.content_hash),
+        poll_interval=func.coalesce(bindparam("b_poll", type_=Integer()), sources.c.poll_interval),
+        target_interval=func.coalesce(
+            bindparam("b_target", type_=Integer()), sources.c.target_interval
+        ),
+    )
+)
+_RECORD_FAILURE = (
+    sql_update(sources)
+    .where(sources.c.id == bindparam("b_id"))
+    .values(
+        last_polled_at=_POLLED_AT,
+        next_poll_at=_NEXT_POLL_AT,
+        last_error=bindparam("b_error", type_=String()),
+        last_error_kind=bindparam("b_kind", type_=String()),
+        last_error_at=_POLLED_AT,
+        error_count=sources.c.error_count + 1,
+    )
+)
 
 
 class SqlStorage(ChatsAndOutbox):
@@ -181,34 +226,22 @@ class SqlStorage(ChatsAndOutbox):
         url: str | None = None,
     ) -> None:
         """A poll went well; `url` is where the feed moved permanently (kept unless taken)."""
-        values: dict[str, Any] = {
-            "last_polled_at": now,
-            "last_success_at": now,
-            "next_poll_at": next_poll_at,
-            "error_count": 0,
-            "last_error": None,
-            "last_error_kind": None,
-            "etag": etag,
-            "last_modified": last_modified,
-        }
-        if title:
-            values["title"] = title[:500]
-        if content_hash:
-            values["content_hash"] = content_hash
-        if poll_interval is not None:
-            values["poll_interval"] = round(poll_interval.total_seconds())
-        if target_interval is not None:
-            values["target_interval"] = round(target_interval.total_seconds())
-        async with self.engine.begin() as conn:
-            if url:
-                taken = await conn.execute(
-                    select(sources.c.id).where(sources.c.url == url, sources.c.id != source_id)
+        await self.record_outcomes(
+            [
+                PollRecord(
+                    source_id,
+                    now,
+                    next_poll_at,
+                    title=title,
+                    etag=etag,
+                    last_modified=last_modified,
+                    content_hash=content_hash,
+                    poll_interval=poll_interval,
+                    target_interval=target_interval,
+                    url=url,
                 )
-                if taken.first() is None:
-                    values["url"] = url[:2048]
-            await conn.execute(
-                sql_update(sources).where(sources.c.id == source_id).values(**values)
-            )
+            ]
+        )
 
     async def record_failure(
         self,
@@ -221,20 +254,72 @@ class SqlStorage(ChatsAndOutbox):
         disable: bool = False,
     ) -> None:
         """A poll failed; `disable` stops polling the source (the feed is gone)."""
-        values: dict[str, Any] = {
-            "last_polled_at": now,
-            "next_poll_at": next_poll_at,
-            "last_error": message[:2000],
-            "last_error_kind": kind[:50],
-            "last_error_at": now,
-            "error_count": sources.c.error_count + 1,
-        }
-        if disable:
-            values["enabled"] = False
+        await self.record_outcomes(
+            [
+                PollRecord(
+                    source_id, now, next_poll_at, error_kind=kind, error=message, disable=disable
+                )
+            ]
+        )
+
+    async def record_outcomes(self, records: Sequence[PollRecord]) -> None:
+        """Write what many polls did, in one transaction: a tick's sources in one go.
+
+        Each kind of outcome is one executemany `UPDATE`, so a thousand 304s cost one statement
+        rather than a thousand transactions.
+        """
+        if not records:
+            return
+        successes = [
+            {
+                "b_id": record.source_id,
+                "b_now": record.now,
+                "b_next": record.next_poll_at,
+                "b_etag": record.etag,
+                "b_last_modified": record.last_modified,
+                "b_title": record.title[:500] if record.title else None,
+                "b_hash": record.content_hash or None,
+                "b_poll": _whole_seconds(record.poll_interval),
+                "b_target": _whole_seconds(record.target_interval),
+            }
+            for record in records
+            if record.error_kind is None
+        ]
+        failures = [
+            {
+                "b_id": record.source_id,
+                "b_now": record.now,
+                "b_next": record.next_poll_at,
+                "b_error": record.error[:2000],
+                "b_kind": record.error_kind[:50],
+            }
+            for record in records
+            if record.error_kind is not None
+        ]
+        moved = [record for record in records if record.error_kind is None and record.url]
+        gone = [record.source_id for record in records if record.error_kind and record.disable]
         async with self.engine.begin() as conn:
-            await conn.execute(
-                sql_update(sources).where(sources.c.id == source_id).values(**values)
-            )
+            if successes:
+                await conn.execute(_RECORD_SUCCESS, successes)
+            if failures:
+                await conn.execute(_RECORD_FAILURE, failures)
+            if gone:
+                await conn.execute(
+                    sql_update(sources).where(sources.c.id.in_(gone)).values(enabled=False)
+                )
+            for record in moved:
+                assert record.url is not None
+                taken = await conn.execute(
+                    select(sources.c.id).where(
+                        sources.c.url == record.url, sources.c.id != record.source_id
+                    )
+                )
+                if taken.first() is None:
+                    await conn.execute(
+                        sql_update(sources)
+                        .where(sources.c.id == record.source_id)
+                        .values(url=record.url[:2048])
+                    )
 
     async def set_source_enabled(self, url: str, enabled: bool, *, now: datetime) -> bool:
         """Enable (due at once, errors forgotten) or disable a source; False if none has `url`."""
@@ -367,7 +452,7 @@ class SqlStorage(ChatsAndOutbox):
                     and_(stories.c.published_at == published, stories.c.id < story_id),
                 )
             )
-        query = query.order_by(stories.c.published_at.desc(), stories.c.id.desc()).limit(limit)
+        query = query.order_by(*newest_first(self.dialect, topic)).limit(limit)
         async with self.engine.connect() as conn:
             if topic is not None:
                 kept, dropped = await topic_sources(conn, topic)
@@ -381,4 +466,6 @@ class SqlStorage(ChatsAndOutbox):
                         excluded_sources=dropped,
                     )
                 )
+                rows = await newest_matches(conn, self.dialect, query, limit=limit, before=before)
+                return [story_from_row(row) for row in rows]
             return [story_from_row(row) for row in await conn.execute(query)]

@@ -13,18 +13,33 @@ when there are 100,000 of them:
   in exact (published_at, id) order by SQL afterwards: the second query takes every match from
   the second of the n-th hit on. The source id is indexed too (`s<id>`), so `source:` filters are
   part of the same walk.
-- PostgreSQL: a GIN index on `to_tsvector('simple', terms)` finds matches, the
-  (published_at, id) index orders them; the planner picks which to drive by how common the
-  terms are (see bench/bench_latest.py for the figures).
+- PostgreSQL: a GIN index on `to_tsvector('simple', terms)` finds matches. Its planner guesses
+  how common a term is, and when it guesses "common" it walks the (published_at, id) index
+  backwards testing every story: fast if the guess is right, a scan of the whole table if the
+  term is in fact rare. So the query is first asked of the last day only, then of 8, 64 and 512
+  days, then of all time (`newest_matches`): each step is a GIN lookup combined with a short
+  range of the date index, and the first that fills the page is the answer.
 """
 
 from __future__ import annotations
 
 import calendar
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, literal_column, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    false,
+    func,
+    literal_column,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -102,11 +117,55 @@ async def topic_sources(conn: AsyncConnection, topic: Topic) -> tuple[list[int],
     kept, dropped = [], []
     for row in rows:
         name = source_name(row.title, row.url)
-        if not topic.from_source(name):
+        if topic.refuses_source(name):
             dropped.append(row.id)
-        elif topic.sources:
+        elif topic.names_source(name):
             kept.append(row.id)
     return kept, dropped
+
+
+#: The time windows PostgreSQL is asked in turn, back from the newest story (or the cursor).
+PG_WINDOWS = (timedelta(days=1), timedelta(days=8), timedelta(days=64), timedelta(days=512))
+
+
+async def newest_matches(
+    conn: AsyncConnection,
+    dialect: str,
+    query: Select[Any],
+    *,
+    limit: int,
+    before: tuple[datetime, int] | None,
+) -> Sequence[Row[Any]]:
+    """Run a /latest `query` (topic clause included): at once on SQLite, by windows on PostgreSQL.
+
+    A window that yields `limit` stories holds the newest ones, as every story after its start
+    was considered; a window that yields fewer is widened.
+    """
+    if dialect != "postgresql":
+        return (await conn.execute(query)).all()
+    if before is not None:
+        newest = before[0]
+    else:
+        newest = (await conn.execute(select(func.max(stories.c.published_at)))).scalar()
+        if newest is None:
+            return []
+    for window in PG_WINDOWS:
+        rows = (await conn.execute(query.where(stories.c.published_at >= newest - window))).all()
+        if len(rows) >= limit:
+            return rows
+    return (await conn.execute(query)).all()
+
+
+def newest_first(dialect: str, topic: Topic | None) -> tuple[ColumnElement[Any], ...]:
+    """ORDER BY for /latest: (published_at, id), newest first.
+
+    On SQLite with a topic, the `+` keeps the planner from walking the published_at index
+    backwards and testing each story against the match list, which reads the whole table when
+    the matches are few and old; the match list is short by construction (see `topic_clause`).
+    """
+    if dialect == "sqlite" and topic is not None:
+        return literal_column("+stories.published_at").desc(), stories.c.id.desc()
+    return stories.c.published_at.desc(), stories.c.id.desc()
 
 
 def topic_clause(

@@ -119,3 +119,49 @@ async def test_sources_shows_each_feed_and_its_last_fetch(
 async def test_help_and_unknown_commands(bot: RunningBot, telegram: FakeBotApi) -> None:
     assert "/subscribe" in await ask(telegram, ALICE, "/help")
     assert "/help" in await ask(telegram, ALICE, "/frobnicate")
+
+
+async def test_more_button_pages_back_in_time_without_repeats(
+    bot: RunningBot, telegram: FakeBotApi
+) -> None:
+    mark = telegram.mark()
+    telegram.inject_message(ALICE, "/latest ukraine 2")
+    first = await telegram.wait_for_message(ALICE, contains="Latest on ukraine", after=mark)
+    [[button]] = first["reply_markup"]["inline_keyboard"]
+    assert button["text"].startswith("More")
+    assert len(button["callback_data"].encode()) < 64
+    pages = [first["text"]]
+    data = button["callback_data"]
+    for _ in range(5):
+        mark = telegram.mark()
+        telegram.inject_callback_query(ALICE, _last_message_id(telegram, ALICE), data)
+        page = await telegram.wait_for_message(ALICE, after=mark)
+        pages.append(page["text"])
+        markup = page.get("reply_markup")
+        if not markup:
+            break
+        data = markup["inline_keyboard"][0][0]["callback_data"]
+
+    headlines = [
+        line
+        for text in pages
+        for line in text.splitlines()
+        if line[:2] in {f"{n}." for n in range(1, 10)}
+    ]
+    assert len(headlines) == len(set(headlines)) == 7, "every Ukraine story once, none twice"
+    assert "Older on ukraine" in pages[1]
+
+
+def _last_message_id(telegram: FakeBotApi, chat_id: int) -> int:
+    sends = [c for c in telegram.calls_to("sendMessage") if c.params.get("chat_id") == chat_id]
+    return int(sends[-1].result["message_id"])
+
+
+async def test_an_unknown_more_button_says_the_list_expired(
+    bot: RunningBot, telegram: FakeBotApi
+) -> None:
+    await ask(telegram, ALICE, "/latest ukraine 1")
+    mark = telegram.mark()
+    telegram.inject_callback_query(ALICE, _last_message_id(telegram, ALICE), "more:zzz:1:1")
+    answer = await telegram.wait_for_call(lambda c: c.method == "answerCallbackQuery", after=mark)
+    assert "expired" in answer.params["text"]

@@ -39,6 +39,7 @@ OUTPUT = Path(__file__).with_name("countries.tsv")
 # Other spellings that are codes are left out ("CAN", "AND", "ARE" are words), except these,
 # which newspapers write as names.
 KEPT_CODES = {"USA", "UK", "UAE"}
+MAX_SPELLING_WORDS = 3
 # Names that are everyday words in a language Newsbot reads: Russian/Ukrainian "того" ("of that")
 # is Togo, Ukrainian "малі"/"мали" ("small"/"had") is Mali. The country stays findable by its
 # other names.
@@ -134,6 +135,7 @@ def main() -> None:
     currency_words = _currency_words(locales, countries)
     zones = get_global("territory_zones")
     rows: set[tuple[str, str, str]] = set()
+    population: dict[str, int] = {}
     for country in countries:
         iso = country.get("ISO")
         if not isinstance(iso, dict) or not country.get("name"):
@@ -147,7 +149,10 @@ def main() -> None:
         if demonym:
             forms.add(("en", demonym))
         for spelling in country.get("altSpellings") or []:  # type: ignore[attr-defined]
-            if (spelling not in codes or spelling in KEPT_CODES) and _latin(spelling):
+            # Long official names ("People's Republic of China") add nothing that the short
+            # name does not find, and phrases of common words are slow to search.
+            short = len(str(spelling).split()) <= MAX_SPELLING_WORDS
+            if (spelling not in codes or spelling in KEPT_CODES) and _latin(spelling) and short:
                 forms.add(("en", str(spelling)))
         for language, locale in locales.items():
             forms.add((language, locale.territories[alpha2]))
@@ -156,7 +161,7 @@ def main() -> None:
                     forms.add((language, locale.languages[spoken]))
             forms |= {(language, word) for word in currency_words.get((alpha2, language), ())}
         capital = re.sub(r",?\s+(?:[A-Z]\.)+$", "", str(country.get("capital") or ""))
-        if capital and capital not in AMBIGUOUS_CAPITALS:
+        if capital and capital not in AMBIGUOUS_CAPITALS and "/" not in capital:
             forms.add(("en", capital))
             for zone in zones.get(alpha2, ()):
                 if _city(locales["en"], zone) == capital:
@@ -166,6 +171,14 @@ def main() -> None:
         for language, form in forms:
             if form.casefold() not in COMMON_WORDS and len(form) > 1:
                 rows.add((alpha2, language, _plain(form)))
+        population[alpha2] = int(str(country.get("population") or 0))
+
+    # A name several territories share ("Chinese": China, Hong Kong, Macau) is the most
+    # populous one's.
+    owners: dict[tuple[str, str], str] = {}
+    for alpha2, language, form in sorted(rows, key=lambda row: -population.get(row[0], 0)):
+        owners.setdefault((language, form.casefold()), alpha2)
+    rows = {row for row in rows if owners[(row[1], row[2].casefold())] == row[0]}
 
     header = [
         "# Country names and demonyms by ISO 3166 code and language. Generated, do not edit:",
