@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Generic, TypeVar
 
 from news.errors import FeedError
 from news.fetch import Fetcher, FetchResult, HTTPStatusError
@@ -42,6 +44,8 @@ from news.schedule import (
 )
 
 PUSH_MAX_AGE = timedelta(hours=24)
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,26 +89,28 @@ def match_subscriptions(
     return owed
 
 
-class _GroupWriter:
-    """Records poll outcomes in groups: those that arrive while one write runs go in the next.
+class _Group(Generic[Item, Result]):
+    """Group commit: items that arrive while one write runs go out together in the next.
 
-    Each caller still waits until its own record is stored, so a poll is recorded when
-    `poll_source` returns; but a tick of a thousand sources costs a handful of transactions
-    instead of a thousand (on SQLite each one is a round of thread hops and a commit).
+    Each caller still waits for its own result, so a poll is stored when `poll_source`
+    returns; but a tick of a thousand sources costs a handful of transactions instead of
+    thousands (on SQLite each one is a round of thread hops, statements and a commit).
     """
 
-    def __init__(self, storage: Storage, lock: asyncio.Lock) -> None:
-        self._storage = storage
+    def __init__(
+        self, write: Callable[[list[Item]], Awaitable[list[Result]]], lock: asyncio.Lock
+    ) -> None:
+        self._write = write
         self._lock = lock
-        self._pending: list[tuple[PollRecord, asyncio.Future[None]]] = []
+        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def write(self, record: PollRecord) -> None:
-        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((record, stored))
+    async def submit(self, item: Item) -> Result:
+        done: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, done))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
-        await stored
+        return await done
 
     async def _flush(self) -> None:
         try:
@@ -112,23 +118,23 @@ class _GroupWriter:
                 group, self._pending = self._pending, []
                 try:
                     async with self._lock:
-                        await self._storage.record_outcomes([record for record, _ in group])
+                        results = await self._write([item for item, _ in group])
                 except Exception as exc:
-                    for _, stored in group:
-                        if not stored.done():
-                            stored.set_exception(exc)
+                    for _, done in group:
+                        if not done.done():
+                            done.set_exception(exc)
                 except BaseException:
-                    for _, stored in group:
-                        stored.cancel()
+                    for _, done in group:
+                        done.cancel()
                     raise
                 else:
-                    for _, stored in group:
-                        if not stored.done():
-                            stored.set_result(None)
+                    for (_, done), result in zip(group, results, strict=True):
+                        if not done.done():
+                            done.set_result(result)
         finally:
             self._flusher = None
-            for _, stored in self._pending:
-                stored.cancel()  # only reached when this task itself was cancelled
+            for _, done in self._pending:
+                done.cancel()  # only reached when this task itself was cancelled
             self._pending = []
 
 
@@ -158,7 +164,8 @@ class Poller:
         # One write at a time from this poller: SQLite has one writer anyway, and concurrent
         # writers there would wait on its busy timeout instead of queueing here.
         self._writes = asyncio.Lock()
-        self._records = _GroupWriter(storage, self._writes)
+        self._records = _Group(self._record_all, self._writes)
+        self._stories = _Group(self._store_all, self._writes)
         self.subscription_index = SubscriptionIndex()
 
     async def poll_due(self, now: datetime) -> list[PollOutcome]:
@@ -222,15 +229,7 @@ class Poller:
             )
             for entry in feed.entries
         ]
-        async with self._writes:
-            new_stories = await self.storage.store_stories(drafts, now=now)
-            queued = 0
-            if source.last_success_at is not None and new_stories:
-                subscriptions = await self.storage.active_subscriptions()
-                owed = match_subscriptions(
-                    new_stories, subscriptions, now, index=self.subscription_index
-                )
-                queued = await self.storage.enqueue_deliveries(owed, now=now)
+        new_stories, queued = await self._stories.submit((source, drafts, now))
         rate = publication_rate((entry.published_at for entry in feed.entries), now)
         target = target_interval(rate, [feed.min_interval, max_age(fetched.headers)], self.schedule)
         next_poll_at = await self._succeeded(
@@ -246,6 +245,35 @@ class Poller:
             next_poll_at=next_poll_at,
             moved_to=fetched.permanent_url,
         )
+
+    async def _store_all(
+        self, items: list[tuple[Source, list[StoryDraft], datetime]]
+    ) -> list[tuple[list[Story], int]]:
+        """Store the drafts of many polls at once; per poll, its new stories and queued pushes."""
+        new_by_source: dict[int, list[Story]] = defaultdict(list)
+        for now in dict.fromkeys(now for _, _, now in items):
+            drafts = [draft for _, batch, when in items if when == now for draft in batch]
+            for story in await self.storage.store_stories(drafts, now=now):
+                new_by_source[story.source_id].append(story)
+        subscriptions: list[Subscription] | None = None
+        results: list[tuple[list[Story], int]] = []
+        for source, _, now in items:
+            # pop: a source polled twice in one group gets its new stories once.
+            new_stories = new_by_source.pop(source.id, [])
+            queued = 0
+            if source.last_success_at is not None and new_stories:
+                if subscriptions is None:
+                    subscriptions = await self.storage.active_subscriptions()
+                owed = match_subscriptions(
+                    new_stories, subscriptions, now, index=self.subscription_index
+                )
+                queued = await self.storage.enqueue_deliveries(owed, now=now)
+            results.append((new_stories, queued))
+        return results
+
+    async def _record_all(self, records: list[PollRecord]) -> list[None]:
+        await self.storage.record_outcomes(records)
+        return [None] * len(records)
 
     async def _parse(self, fetched: FetchResult, now: datetime) -> ParsedFeed:
         # feedparser is CPU-bound: parse off the event loop so the bot keeps answering.
@@ -267,7 +295,7 @@ class Poller:
         # A source back from failures starts again from its last normal interval.
         interval = next_interval(source.poll_interval, target, self.schedule)
         next_poll_at = now + jittered(interval, self.schedule, self._rng)
-        await self._records.write(
+        await self._records.submit(
             PollRecord(
                 source.id,
                 now,
@@ -291,7 +319,7 @@ class Poller:
         if delay is None:
             delay = backoff(source.error_count + 1, self.schedule, self._rng)
         message = str(error) + (" (the feed is gone; source disabled)" if gone else "")
-        await self._records.write(
+        await self._records.submit(
             PollRecord(
                 source.id, now, now + delay, error_kind=error.kind, error=message, disable=gone
             )

@@ -16,11 +16,92 @@ as rare, and long terms as rarer than short ones, which is right for names and p
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from news.analysis import TermIndex
+from news.analysis import Phrase, TermIndex
 from news.model import Subscription
 from news.topics import Topic, parse_topic
+
+
+class _Group:
+    """One required (or excluded) item compiled for speed: single terms as a set, phrases aside."""
+
+    __slots__ = ("phrases", "singles")
+
+    def __init__(self, phrases: Iterable[Phrase]) -> None:
+        phrases = list(phrases)
+        self.singles = frozenset(phrase[0] for phrase in phrases if len(phrase) == 1)
+        self.phrases = tuple(phrase for phrase in phrases if len(phrase) > 1)
+
+    def found(self, terms: set[str], index: _LazyIndex) -> bool:
+        return not self.singles.isdisjoint(terms) or any(p in index.get() for p in self.phrases)
+
+
+class _LazyIndex:
+    """A story's `TermIndex`, built only if a phrase needs checking."""
+
+    __slots__ = ("_index", "_terms")
+
+    def __init__(self, terms: Sequence[str]) -> None:
+        self._terms = terms
+        self._index: TermIndex | None = None
+
+    def get(self) -> TermIndex:
+        if self._index is None:
+            self._index = TermIndex(self._terms)
+        return self._index
+
+
+Check = Callable[[set[str], "_LazyIndex", str], bool]
+
+
+class _Compiled:
+    """A topic ready for verification once one of its anchors is in a story.
+
+    `check` is None when an anchor hit is already a match (a single-term item, nothing else to
+    verify); otherwise a function specialised for the topic's shape, because verification runs
+    hundreds of times per story and generic code would dominate the cost.
+    """
+
+    __slots__ = ("anchors", "check", "text", "topic")
+
+    def __init__(self, topic: Topic, anchor_group: int, anchors: tuple[str, ...]) -> None:
+        self.topic = topic
+        self.text = topic.text
+        self.anchors = anchors
+        chosen = topic.required[anchor_group]
+        others = [
+            _Group(group)
+            for position, group in enumerate(topic.required)
+            if position != anchor_group
+        ]
+        if any(len(phrase) > 1 for phrase in chosen):
+            others.append(_Group(chosen))
+        excluded = _Group(topic.excluded) if topic.excluded else None
+        filtered = bool(topic.sources or topic.excluded_sources)
+        self.check = _specialise(topic, others, excluded, filtered)
+
+
+def _specialise(
+    topic: Topic, others: list[_Group], excluded: _Group | None, filtered: bool
+) -> Check | None:
+    if excluded is None and not filtered and all(not group.phrases for group in others):
+        sets = tuple(group.singles for group in others)
+        if not sets:
+            return None
+        if len(sets) == 1:
+            [only] = sets
+            return lambda terms, index, source: not only.isdisjoint(terms)
+        return lambda terms, index, source: all(not s.isdisjoint(terms) for s in sets)
+
+    def check(terms: set[str], index: _LazyIndex, source: str) -> bool:
+        return (
+            all(group.found(terms, index) for group in others)
+            and (excluded is None or not excluded.found(terms, index))
+            and topic.from_source(source)
+        )
+
+    return check
 
 
 class Percolator:
@@ -28,10 +109,8 @@ class Percolator:
 
     def __init__(self) -> None:
         self._frequency: Counter[str] = Counter()
-        self._observed = 0
-        self._topics: dict[str, Topic] = {}
-        self._anchors: dict[str, tuple[str, ...]] = {}
-        self._by_anchor: dict[str, list[str]] = defaultdict(list)
+        self._topics: dict[str, _Compiled] = {}
+        self._by_anchor: dict[str, list[_Compiled]] = defaultdict(list)
         self._chats: dict[str, set[int]] = defaultdict(set)
 
     def __len__(self) -> int:
@@ -41,33 +120,29 @@ class Percolator:
         """Learn how common terms are from a sample of stories' terms (before adding topics)."""
         for terms in documents:
             self._frequency.update(set(terms))
-            self._observed += 1
 
     def _rarity_cost(self, term: str) -> float:
         # Documents expected to contain the term; a slight length bonus breaks ties toward names.
         return self._frequency.get(term, 0) + 1.0 / (1 + len(term))
 
-    def _anchors_for(self, topic: Topic) -> tuple[str, ...]:
-        best: tuple[str, ...] = ()
-        best_cost = float("inf")
-        for group in topic.required:
+    def _compile(self, topic: Topic) -> _Compiled:
+        best_group, best_cost = 0, float("inf")
+        best_anchors: tuple[str, ...] = ()
+        for position, group in enumerate(topic.required):
             anchors = tuple(sorted({min(phrase, key=self._rarity_cost) for phrase in group}))
             cost = sum(self._rarity_cost(term) for term in anchors)
             if cost < best_cost:
-                best, best_cost = anchors, cost
-        return best
+                best_group, best_anchors, best_cost = position, anchors, cost
+        return _Compiled(topic, best_group, best_anchors)
 
     def add(self, chat_id: int, topic: str | Topic) -> None:
         """Subscribe `chat_id` to a topic (parsed, or in normal form)."""
         topic_text = topic.text if isinstance(topic, Topic) else topic
         if topic_text not in self._topics:
-            if not isinstance(topic, Topic):
-                topic = parse_topic(topic)
-            anchors = self._anchors_for(topic)
-            self._topics[topic_text] = topic
-            self._anchors[topic_text] = anchors
-            for term in anchors:
-                self._by_anchor[term].append(topic_text)
+            compiled = self._compile(topic if isinstance(topic, Topic) else parse_topic(topic))
+            self._topics[topic_text] = compiled
+            for term in compiled.anchors:
+                self._by_anchor[term].append(compiled)
         self._chats[topic_text].add(chat_id)
 
     def remove(self, chat_id: int, topic_text: str) -> None:
@@ -79,30 +154,45 @@ class Percolator:
         if followers:
             return
         del self._chats[topic_text]
-        self._topics.pop(topic_text, None)
-        for term in self._anchors.pop(topic_text, ()):
-            self._by_anchor[term].remove(topic_text)
+        compiled = self._topics.pop(topic_text)
+        for term in compiled.anchors:
+            self._by_anchor[term].remove(compiled)
             if not self._by_anchor[term]:
                 del self._by_anchor[term]
 
     def matching_topics(self, terms: Sequence[str], *, source: str = "") -> list[str]:
         """The distinct topics (normal forms) a story with these terms, from `source`, matches."""
-        candidates: set[str] = set()
-        for term in set(terms):
-            anchored = self._by_anchor.get(term)
+        term_set = set(terms)
+        by_anchor = self._by_anchor
+        candidates: set[_Compiled] = set()
+        for term in term_set:
+            anchored = by_anchor.get(term)
             if anchored:
                 candidates.update(anchored)
         if not candidates:
             return []
-        index = TermIndex(terms)
-        return [text for text in candidates if self._topics[text].matches(index, source=source)]
+        index = _LazyIndex(terms)
+        return [
+            compiled.text
+            for compiled in candidates
+            if compiled.check is None or compiled.check(term_set, index, source)
+        ]
 
     def matching_chats(self, terms: Sequence[str], *, source: str = "") -> dict[int, list[str]]:
         """Each chat owed the story, with the topics of its own that matched."""
-        owed: dict[int, list[str]] = defaultdict(list)
-        for text in sorted(self.matching_topics(terms, source=source)):
+        matched = self.matching_topics(terms, source=source)
+        if len(matched) == 1:
+            [text] = matched
+            return {chat_id: [text] for chat_id in self._chats[text]}
+        owed: dict[int, list[str]] = {}
+        for text in matched:
             for chat_id in self._chats[text]:
-                owed[chat_id].append(text)
+                topics = owed.get(chat_id)
+                if topics is None:
+                    owed[chat_id] = [text]
+                else:
+                    topics.append(text)
+                    topics.sort()
         return owed
 
 

@@ -30,7 +30,7 @@ from news.ports import PollRecord
 from news.topics import Topic
 from storage.outbox import ChatsAndOutbox
 from storage.rows import STORY_COLUMNS, chunks, source_name, story_from_row
-from storage.search import newest_first, newest_matches, topic_clause, topic_sources
+from storage.search import newest_first, topic_clause, topic_sources
 from storage.tables import UTCDateTime, sources, stories
 
 
@@ -466,6 +466,4 @@ class SqlStorage(ChatsAndOutbox):
                         excluded_sources=dropped,
                     )
                 )
-                rows = await newest_matches(conn, self.dialect, query, limit=limit, before=before)
-                return [story_from_row(row) for row in rows]
             return [story_from_row(row) for row in await conn.execute(query)]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import text
 
+from news.ports import PollRecord
 from news.schedule import (
     ScheduleSettings,
     backoff,
@@ -87,6 +89,54 @@ async def test_claiming_takes_each_due_source_once(storage: SqlStorage) -> None:
     assert {s.id for s in first}.isdisjoint({s.id for s in second})
     again = await storage.claim_due_sources(lease, lease_until=lease + timedelta(minutes=10))
     assert len(again) == 5, "an expired lease makes the source due again"
+
+
+async def test_a_ticks_outcomes_are_recorded_together(storage: SqlStorage) -> None:
+    for name in ("ok", "moved", "failing", "gone", "taken"):
+        await storage.add_source(f"https://{name}.example/feed", now=NOW)
+    ids = {urlsplit(s.url).hostname: s.id for s in await storage.list_sources()}
+    await storage.record_success(
+        ids["ok.example"], now=NOW, next_poll_at=NOW, title="Kept", content_hash="h1"
+    )
+    await storage.record_failure(
+        ids["failing.example"], now=NOW, next_poll_at=NOW, kind="timeout", message="slow"
+    )
+    later = NOW + timedelta(minutes=5)
+    await storage.record_outcomes(
+        [
+            # No title nor hash this time (a 304): the stored ones stay.
+            PollRecord(ids["ok.example"], later, later + timedelta(minutes=7), etag='"v2"'),
+            PollRecord(
+                ids["moved.example"],
+                later,
+                later,
+                poll_interval=timedelta(minutes=6),
+                target_interval=timedelta(minutes=9),
+                url="https://new.example/feed",
+            ),
+            PollRecord(ids["failing.example"], later, later, error_kind="http-500", error="boom"),
+            PollRecord(ids["gone.example"], later, later, error_kind="http-410", disable=True),
+            PollRecord(ids["taken.example"], later, later, url="https://ok.example/feed"),
+        ]
+    )
+    after = {s.id: s for s in await storage.list_sources()}
+    ok = after[ids["ok.example"]]
+    assert (ok.title, ok.content_hash, ok.etag) == ("Kept", "h1", '"v2"')
+    assert ok.next_poll_at == later + timedelta(minutes=7) and ok.last_success_at == later
+    moved = after[ids["moved.example"]]
+    assert moved.url == "https://new.example/feed"
+    assert (moved.poll_interval, moved.target_interval) == (
+        timedelta(minutes=6),
+        timedelta(minutes=9),
+    )
+    failing = after[ids["failing.example"]]
+    assert (failing.error_count, failing.last_error_kind, failing.last_error) == (
+        2,
+        "http-500",
+        "boom",
+    )
+    assert failing.enabled and not after[ids["gone.example"]].enabled
+    assert after[ids["taken.example"]].url == "https://taken.example/feed", "URL already used"
 
 
 @pytest.mark.postgres
