@@ -5,7 +5,8 @@ behave as on the web). Each contender runs in a fresh process with its own SQLit
   cold      first poll of every feed (entries/s)
   warm      re-poll where every answer is 304 Not Modified (feeds/s)
   unchanged re-poll without validators, same bodies (feeds/s; Newsbot skips by body hash)
-  memory    peak RSS of the contender's process and of its parse workers
+  memory    peak RSS of the contender's process plus its parse workers (each counted at the
+            largest one's peak, so an upper bound)
 Targets (ratios to reader in the same run): cold ≥ 2×, warm ≥ 2×; peak memory ≤ 300 MB.
 Run with --quick for 200 feeds.
 """
@@ -132,7 +133,9 @@ def run_newsbot(results: dict[str, float]) -> None:
             await storage.close()
 
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=context) as pool:
+    workers = os.cpu_count() or 2
+    results["workers"] = workers
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         list(pool.map(abs, range(8)))  # start the workers before timing
         asyncio.run(main(pool))
     results["memory"] = peak_mb(resource.RUSAGE_SELF)
@@ -200,11 +203,12 @@ def main() -> None:
     )
     print(f"{'unchanged body, feeds/s':<24}{ours['unchanged']:>12.0f}{'-':>12}")
     print(f"{'entries stored':<24}{ours['cold_entries']:>12.0f}{theirs['cold_entries']:>12.0f}")
-    peak = max(ours["memory"], ours["workers_memory"])
+    # Every parse worker counted at the largest one's peak: an upper bound of the total.
+    peak = ours["memory"] + ours["workers"] * ours["workers_memory"]
     print(
-        f"{'peak memory, MB':<24}{ours['memory']:>12.0f}{theirs['memory']:>12.0f}"
-        f"{'':>8}  ≤ 300 {'OK' if peak <= 300 else 'MISSED'} (parse workers: "
-        f"{ours['workers_memory']:.0f} MB each at most)"
+        f"{'peak memory, MB':<24}{peak:>12.0f}{theirs['memory']:>12.0f}"
+        f"{'':>8}  ≤ 300 {'OK' if peak <= 300 else 'MISSED'} (poller {ours['memory']:.0f} MB"
+        f" + {ours['workers']:.0f} parse workers ≤ {ours['workers_memory']:.0f} MB each)"
     )
 
 

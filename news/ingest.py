@@ -11,6 +11,10 @@ Rules a reader notices:
 - one chat gets one message per story, naming every topic of its own that matched;
 - a 304 or a body whose hash is the last one costs no parse; a permanent redirect moves the
   source's URL; 410 Gone disables it; other failures back off (see `news.schedule`).
+
+Writes are grouped (`_Group`): the stories and outcomes of sources that finish while a write
+runs go to storage together in the next one, so a busy tick costs a few transactions, not two
+per source; each poll still returns only once its own writes are done.
 """
 
 from __future__ import annotations

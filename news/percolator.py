@@ -31,10 +31,14 @@ class _Group:
     def __init__(self, phrases: Iterable[Phrase]) -> None:
         phrases = list(phrases)
         self.singles = frozenset(phrase[0] for phrase in phrases if len(phrase) == 1)
-        self.phrases = tuple(phrase for phrase in phrases if len(phrase) > 1)
+        # Each phrase with its set of terms: a cheap subset test rules most phrases out before
+        # their positions are compared.
+        self.phrases = tuple((frozenset(p), p) for p in phrases if len(p) > 1)
 
     def found(self, terms: set[str], index: _LazyIndex) -> bool:
-        return not self.singles.isdisjoint(terms) or any(p in index.get() for p in self.phrases)
+        if not self.singles.isdisjoint(terms):
+            return True
+        return any(needed <= terms and phrase in index.get() for needed, phrase in self.phrases)
 
 
 class _LazyIndex:
@@ -63,12 +67,13 @@ class _Compiled:
     hundreds of times per story and generic code would dominate the cost.
     """
 
-    __slots__ = ("anchors", "check", "text", "topic")
+    __slots__ = ("anchors", "chats", "check", "text", "topic")
 
     def __init__(self, topic: Topic, anchor_group: int, anchors: tuple[str, ...]) -> None:
         self.topic = topic
         self.text = topic.text
         self.anchors = anchors
+        self.chats: set[int] = set()
         chosen = topic.required[anchor_group]
         others = [
             _Group(group)
@@ -85,14 +90,18 @@ class _Compiled:
 def _specialise(
     topic: Topic, others: list[_Group], excluded: _Group | None, filtered: bool
 ) -> Check | None:
-    if excluded is None and not filtered and all(not group.phrases for group in others):
+    plain = all(not group.phrases for group in others)
+    if plain and not filtered and (excluded is None or not excluded.phrases):
         sets = tuple(group.singles for group in others)
-        if not sets:
+        unwanted = excluded.singles if excluded is not None else frozenset()
+        if not sets and not unwanted:
             return None
-        if len(sets) == 1:
+        if len(sets) == 1 and not unwanted:
             [only] = sets
             return lambda terms, index, source: not only.isdisjoint(terms)
-        return lambda terms, index, source: all(not s.isdisjoint(terms) for s in sets)
+        return lambda terms, index, source: (
+            unwanted.isdisjoint(terms) and all(not s.isdisjoint(terms) for s in sets)
+        )
 
     def check(terms: set[str], index: _LazyIndex, source: str) -> bool:
         return (
@@ -111,7 +120,6 @@ class Percolator:
         self._frequency: Counter[str] = Counter()
         self._topics: dict[str, _Compiled] = {}
         self._by_anchor: dict[str, list[_Compiled]] = defaultdict(list)
-        self._chats: dict[str, set[int]] = defaultdict(set)
 
     def __len__(self) -> int:
         return len(self._topics)
@@ -138,23 +146,23 @@ class Percolator:
     def add(self, chat_id: int, topic: str | Topic) -> None:
         """Subscribe `chat_id` to a topic (parsed, or in normal form)."""
         topic_text = topic.text if isinstance(topic, Topic) else topic
-        if topic_text not in self._topics:
+        compiled = self._topics.get(topic_text)
+        if compiled is None:
             compiled = self._compile(topic if isinstance(topic, Topic) else parse_topic(topic))
             self._topics[topic_text] = compiled
             for term in compiled.anchors:
                 self._by_anchor[term].append(compiled)
-        self._chats[topic_text].add(chat_id)
+        compiled.chats.add(chat_id)
 
     def remove(self, chat_id: int, topic_text: str) -> None:
         """Unsubscribe; a topic nobody follows any more leaves the index."""
-        followers = self._chats.get(topic_text)
-        if followers is None:
+        compiled = self._topics.get(topic_text)
+        if compiled is None:
             return
-        followers.discard(chat_id)
-        if followers:
+        compiled.chats.discard(chat_id)
+        if compiled.chats:
             return
-        del self._chats[topic_text]
-        compiled = self._topics.pop(topic_text)
+        del self._topics[topic_text]
         for term in compiled.anchors:
             self._by_anchor[term].remove(compiled)
             if not self._by_anchor[term]:
@@ -162,6 +170,9 @@ class Percolator:
 
     def matching_topics(self, terms: Sequence[str], *, source: str = "") -> list[str]:
         """The distinct topics (normal forms) a story with these terms, from `source`, matches."""
+        return [compiled.text for compiled in self._matching(terms, source)]
+
+    def _matching(self, terms: Sequence[str], source: str) -> list[_Compiled]:
         term_set = set(terms)
         by_anchor = self._by_anchor
         candidates: set[_Compiled] = set()
@@ -173,20 +184,21 @@ class Percolator:
             return []
         index = _LazyIndex(terms)
         return [
-            compiled.text
+            compiled
             for compiled in candidates
             if compiled.check is None or compiled.check(term_set, index, source)
         ]
 
     def matching_chats(self, terms: Sequence[str], *, source: str = "") -> dict[int, list[str]]:
         """Each chat owed the story, with the topics of its own that matched."""
-        matched = self.matching_topics(terms, source=source)
+        matched = self._matching(terms, source)
         if len(matched) == 1:
-            [text] = matched
-            return {chat_id: [text] for chat_id in self._chats[text]}
+            [only] = matched
+            return {chat_id: [only.text] for chat_id in only.chats}
         owed: dict[int, list[str]] = {}
-        for text in matched:
-            for chat_id in self._chats[text]:
+        for compiled in matched:
+            text = compiled.text
+            for chat_id in compiled.chats:
                 topics = owed.get(chat_id)
                 if topics is None:
                     owed[chat_id] = [text]
