@@ -10,13 +10,17 @@ the outbox lives in SQLite. Two runs:
 
     python bench/bench_delivery.py [--subscribers 10000] [--limited-subscribers 10000]
 
-The limited run takes subscribers / 25 seconds by design (400 s for 10,000).
+The limited run takes subscribers / 25 seconds by design (400 s for 10,000). The fake server
+runs in a process of its own, as a real (or local) Bot API server would, so the bot's process has
+its own core.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import sys
 import tempfile
 import time
@@ -66,36 +70,58 @@ async def prepare(storage: SqlStorage, subscribers: int) -> None:
     await storage.enqueue_deliveries(owed, now=now)
 
 
+async def serve(limited: bool) -> None:
+    """Child process: run the fake Bot API until stdin closes, then print its accounting."""
+    async with FakeBotApi(validate_html=False) as telegram:
+        if limited:
+            telegram.enforce_limits()
+        print(json.dumps({"base_url": telegram.base_url, "token": telegram.token}), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        delivered = telegram.delivered()
+        chats = [int(m["chat_id"]) for m in delivered]
+        print(json.dumps({"chats": chats, "too_many": telegram.too_many_requests}), flush=True)
+
+
 async def run(subscribers: int, rate: float, *, limited: bool) -> None:
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--serve",
+        *(["--limited"] if limited else []),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PTB_TIMEDELTA": "true"},
+    )
+    assert server.stdin is not None and server.stdout is not None
+    hello = json.loads(await server.stdout.readline())
     with tempfile.TemporaryDirectory() as folder:
         storage = await open_storage(f"sqlite:///{Path(folder) / 'bench.db'}")
         await prepare(storage, subscribers)
-        async with FakeBotApi(validate_html=False) as telegram:
-            if limited:
-                telegram.enforce_limits()
-            request = HTTPXRequest(connection_pool_size=16)
-            async with Bot(telegram.token, base_url=telegram.base_url, request=request) as bot:
-                sender = Sender(
-                    bot,
-                    storage,
-                    lambda: datetime.now(UTC),
-                    limits=Limits(global_per_second=rate),
-                    concurrency=16,
-                    batch=1000,
-                )
-                started = time.perf_counter()
-                while (await storage.delivery_states()).get("sent", 0) < subscribers:
-                    report = await sender.send_pending()
-                    if not report.sent and not report.retried:
-                        break
-                elapsed = time.perf_counter() - started
-            delivered = telegram.delivered()
-            chats = {int(m["chat_id"]) for m in delivered}
-            duplicates = len(delivered) - len(chats)
-            losses = subscribers - len(chats)
-            too_many = telegram.too_many_requests
+        request = HTTPXRequest(connection_pool_size=8)
+        async with Bot(hello["token"], base_url=hello["base_url"], request=request) as bot:
+            sender = Sender(
+                bot,
+                storage,
+                lambda: datetime.now(UTC),
+                limits=Limits(global_per_second=rate),
+                concurrency=16,
+                batch=1000,
+            )
+            started = time.perf_counter()
+            while (await storage.delivery_states()).get("sent", 0) < subscribers:
+                report = await sender.send_pending()
+                if not report.sent and not report.retried:
+                    break
+            elapsed = time.perf_counter() - started
         await storage.close()
-    achieved = len(delivered) / elapsed
+    server.stdin.close()
+    stats = json.loads(await server.stdout.readline())
+    await server.wait()
+    sent = stats["chats"]
+    duplicates = len(sent) - len(set(sent))
+    losses = subscribers - len(set(sent))
+    too_many = stats["too_many"]
+    achieved = len(sent) / elapsed
     label = f"rate {rate:g}/s, {'Telegram limits enforced' if limited else 'no server limits'}"
     print(f"{label}: {subscribers:,} subscribers in {elapsed:.1f} s")
     if limited:
@@ -120,7 +146,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--limited-subscribers", type=int, default=10_000)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--limited", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve(args.limited))
+        return
     asyncio.run(run(args.subscribers, 1000, limited=False))
     asyncio.run(run(args.limited_subscribers, 25, limited=True))
 

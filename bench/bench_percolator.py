@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from news.analysis import document_terms
 from news.percolator import Percolator
-from news.topics import parse_topic
+from news.topics import Topic, parse_topic
 
 VOCABULARY = 40_000
 WORDS_PER_STORY = 45
@@ -77,7 +77,9 @@ def distinct_topics(rng: random.Random, vocabulary: list[str], count: int) -> li
     return list(topics.values())
 
 
-def build(subscriptions: list[tuple[int, Topic]], sample: list[list[str]]) -> tuple[Percolator, int]:
+def build(
+    subscriptions: list[tuple[int, Topic]], sample: list[list[str]]
+) -> tuple[Percolator, int]:
     gc.collect()
     tracemalloc.start()
     percolator = Percolator()

@@ -62,10 +62,10 @@ HELP = (
     "/timezone <i>Area/City</i> sets the time zone it is read in\n\n"
     "<b>Topics</b>\n"
     "• <code>peace talks</code> — every word must appear (any order)\n"
-    "• <code>\"peace talks\"</code> — these words together, in this order\n"
+    '• <code>"peace talks"</code> — these words together, in this order\n'
     "• <code>ceasefire OR truce</code> — either one; OR joins the two words beside it: "
     "<code>gaza ceasefire OR truce</code> = gaza, and ceasefire or truce\n"
-    "• <code>ukraine -sports</code>, <code>ukraine -\"world cup\"</code> — leave those out\n"
+    '• <code>ukraine -sports</code>, <code>ukraine -"world cup"</code> — leave those out\n'
     "• <code>ukraine source:bbc</code> — only from sources whose name has “bbc”; "
     "<code>-source:bbc</code> leaves one out\n"
     "Case, accents, punctuation and word endings do not matter, in English, German, French, "

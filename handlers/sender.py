@@ -77,8 +77,10 @@ class _Outcome:
 class _SentLog:
     """Group commit for sent rows: many senders' "sent" marks land in one transaction.
 
-    A send holds its concurrency slot until its mark is durable, so at any moment at most
-    `concurrency` messages are sent but not yet recorded: the duplicates a crash can cause.
+    A send holds a slot of the sender's unrecorded window until its mark is durable, so at any
+    moment at most `unrecorded_window` messages are sent but not yet recorded: the duplicates a
+    crash can cause. Requests themselves are fewer (`concurrency`); marks pile up while a commit
+    runs and go in the next one.
     """
 
     def __init__(self, storage: Storage, clock: Callable[[], datetime]) -> None:
@@ -128,7 +130,8 @@ class Sender:
         clock: Callable[[], datetime],
         *,
         limits: Limits | None = None,
-        concurrency: int = 64,
+        concurrency: int = 8,
+        unrecorded_window: int = 64,
         batch: int = 500,
         lease: timedelta = DEFAULT_LEASE,
         monotonic: Callable[[], float] = time.monotonic,
@@ -141,6 +144,7 @@ class Sender:
         self.batch = batch
         self.lease = lease
         self._gate = asyncio.Semaphore(concurrency)
+        self._unrecorded = asyncio.Semaphore(unrecorded_window)
         self._monotonic = monotonic
         self._sleep = sleep
         self._lock = asyncio.Lock()
@@ -240,32 +244,36 @@ class Sender:
         start = self.pacer.reserve(chat_id, self._monotonic())
         if (wait := start - self._monotonic()) > 0:
             await self._sleep(wait)
-        while (wait := self.pacer.admit(self._monotonic())) > 0:
-            await self._sleep(wait)
-        async with self._gate:
-            try:
-                message_id = await self._send(chat_id, text)
-            except RetryAfter as error:
-                seconds = _seconds(error.retry_after)
-                self.pacer.retry_after(chat_id, self._monotonic(), seconds)
-                logger.warning(
-                    "Telegram asked to wait %.0f s before writing to %s", seconds, chat_id
-                )
-                return _Outcome(retry_in=timedelta(seconds=seconds), error=str(error))
-            except Forbidden as error:
-                return _Outcome(gone=str(error))
-            except ChatMigrated as error:
-                return _Outcome(migrated_to=error.new_chat_id)
-            except BadRequest as error:
-                logger.warning("chat %s refused a message: %s", chat_id, error)
-                return _Outcome(error=str(error))
-            except NetworkError as error:  # after BadRequest, which is a NetworkError in PTB
-                return _Outcome(transient=True, error=str(error))
-            except TelegramError as error:
-                logger.warning("chat %s refused a message: %s", chat_id, error)
-                return _Outcome(error=str(error))
-            await self._sent_log.record(ids, message_id)
-            return _Outcome(message_id=message_id)
+        async with self._unrecorded:
+            while (wait := self.pacer.admit(self._monotonic())) > 0:
+                await self._sleep(wait)
+            async with self._gate:
+                outcome = await self._attempt(chat_id, text)
+            if outcome.message_id is not None:
+                await self._sent_log.record(ids, outcome.message_id)
+            return outcome
+
+    async def _attempt(self, chat_id: int, text: str) -> _Outcome:
+        """One request to Telegram, and what its answer means for the row."""
+        try:
+            return _Outcome(message_id=await self._send(chat_id, text))
+        except RetryAfter as error:
+            seconds = _seconds(error.retry_after)
+            self.pacer.retry_after(chat_id, self._monotonic(), seconds)
+            logger.warning("Telegram asked to wait %.0f s before writing to %s", seconds, chat_id)
+            return _Outcome(retry_in=timedelta(seconds=seconds), error=str(error))
+        except Forbidden as error:
+            return _Outcome(gone=str(error))
+        except ChatMigrated as error:
+            return _Outcome(migrated_to=error.new_chat_id)
+        except BadRequest as error:
+            logger.warning("chat %s refused a message: %s", chat_id, error)
+            return _Outcome(error=str(error))
+        except NetworkError as error:  # after BadRequest, which is a NetworkError in PTB
+            return _Outcome(transient=True, error=str(error))
+        except TelegramError as error:
+            logger.warning("chat %s refused a message: %s", chat_id, error)
+            return _Outcome(error=str(error))
 
     async def _send(self, chat_id: int, text: str) -> int:
         try:

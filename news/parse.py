@@ -192,9 +192,11 @@ def _read_with_feedparser(
             title=str(entry.get("title") or ""),
             html=_entry_html(entry),
             links=_entry_links(entry),
-            published=_struct_time(entry.get("published_parsed"))
-            or _struct_time(entry.get("updated_parsed"))
-            or _struct_time(entry.get("created_parsed")),
+            # dict.get: feedparser's own get() maps a missing "updated_parsed" to
+            # "published_parsed" with a DeprecationWarning; that one was tried first anyway.
+            published=_struct_time(dict.get(entry, "published_parsed"))
+            or _struct_time(dict.get(entry, "updated_parsed"))
+            or _struct_time(dict.get(entry, "created_parsed")),
         )
         for entry in parsed.entries
     ]

@@ -23,7 +23,7 @@ from tests.fakes.telegram_api import FakeBotApi
 
 ROOT = Path(__file__).resolve().parent.parent
 CHATS = 2000
-IN_FLIGHT_WINDOW = 64  # handlers.sender.Sender's default concurrency
+IN_FLIGHT_WINDOW = 64  # handlers.sender.Sender's default unrecorded window
 
 
 async def prepare_outbox(database_url: str) -> None:

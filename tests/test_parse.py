@@ -15,7 +15,7 @@ from news.errors import ParseError
 from news.language import guess_language
 from news.parse import parse_feed
 from news.safety import strip_doctype
-from tests.conftest import DATA
+from tests.conftest import DATA, SHARED
 from tests.fakes.feeds import FeedItem, atom_feed, rss_feed
 
 NOW = datetime(2025, 2, 14, 12, 0, tzinfo=UTC)
@@ -210,3 +210,43 @@ def test_arbitrary_json_objects_give_stories_or_a_parse_error(document: dict[str
     body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [document]})
     with contextlib.suppress(ParseError):
         parse(body)
+
+
+RELATIVE_IDS = """<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><title>Permalink</title><guid>posts/1</guid></item>
+<item><title>Not a permalink</title><guid isPermaLink="false">posts/2</guid></item>
+</channel></rss>"""
+XML_BASE = """<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="/news/">
+<title>T</title><entry><title>Based</title><id>tag:example.com,2025:1</id>
+<link href="a.html"/><updated>2025-02-01T00:00:00Z</updated></entry></feed>"""
+
+
+def test_ids_and_links_resolve_against_the_feed_url_as_feedparser_does() -> None:
+    permalink, opaque = parse(RELATIVE_IDS).entries  # type: ignore[attr-defined]
+    assert permalink.entry_id == "https://example.com/blog/posts/1"
+    assert permalink.link == "https://example.com/blog/posts/1"
+    assert opaque.entry_id == "posts/2"
+    [based] = parse(XML_BASE).entries  # type: ignore[attr-defined]
+    assert based.link == "https://example.com/news/a.html"
+
+
+def test_skipping_the_base_url_changes_nothing_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path (feedparser without the URL) reads what a parse with it reads."""
+    files = [path for path in sorted(CORPUS.iterdir()) if path.is_file()]
+    shared = SHARED / "corpus" / "fixtures"
+    files += sorted(path for path in shared.rglob("*") if path.is_file())
+    bodies = [path.read_bytes() for path in files]
+    bodies += [RELATIVE_IDS.encode(), XML_BASE.encode(), RELATIVE_IDS.encode("utf-16")]
+
+    def read_all() -> list[object]:
+        results: list[object] = []
+        for body in bodies:
+            try:
+                results.append(parse(body))
+            except ParseError as error:
+                results.append((error.kind, str(error)))
+        return results
+
+    fast = read_all()
+    monkeypatch.setattr("news.parse._resolution_matters", lambda *_: True)
+    assert fast == read_all()
