@@ -245,7 +245,7 @@ class Sender:
         if (wait := start - self._monotonic()) > 0:
             await self._sleep(wait)
         async with self._unrecorded:
-            while (wait := self.pacer.admit(self._monotonic())) > 0:
+            while (wait := self.pacer.admit(chat_id, self._monotonic())) > 0:
                 await self._sleep(wait)
             async with self._gate:
                 outcome = await self._attempt(chat_id, text)

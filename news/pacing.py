@@ -36,6 +36,7 @@ class SendPacer:
         self._group_sends: dict[int, deque[float]] = {}
         self._blocked_until: dict[int, float] = {}
         self._recent: deque[float] = deque()
+        self._actual: dict[int, deque[float]] = {}
         self._per_window = max(1, int(limits.global_per_second))
 
     def chat_ready(self, chat_id: int, now: float) -> float:
@@ -65,19 +66,31 @@ class SendPacer:
                 sends.popleft()
         return start
 
-    def admit(self, now: float) -> float:
+    def admit(self, chat_id: int, now: float) -> float:
         """Check at the moment of sending: 0 and the send is counted, or seconds to wait.
 
         Booked times are spread evenly, but an event loop that falls behind wakes several
-        senders at once; this sliding window over actual send times keeps any one second under
-        the global rate all the same.
+        senders at once, and a message that left late brings the next one to its chat closer.
+        So the limits are checked again against actual send times: a sliding one-second window
+        overall, and the chat's own last sends.
         """
         recent = self._recent
         while recent and recent[0] <= now - 1.0:
             recent.popleft()
         if len(recent) >= self._per_window:
             return recent[0] + 1.0 - now
+        sent = self._actual.get(chat_id)
+        if chat_id > 0:
+            if sent and now < sent[-1] + self.limits.private_interval:
+                return sent[-1] + self.limits.private_interval - now
+        elif sent and len(sent) >= self.limits.group_per_minute:
+            earliest = sent[-self.limits.group_per_minute] + self.limits.group_window
+            if now < earliest:
+                return earliest - now
         recent.append(now)
+        if sent is None:
+            sent = self._actual[chat_id] = deque(maxlen=self.limits.group_per_minute)
+        sent.append(now)
         return 0.0
 
     def retry_after(self, chat_id: int, now: float, seconds: float) -> None:
@@ -92,3 +105,4 @@ class SendPacer:
         self._group_sends = {
             c: sends for c, sends in self._group_sends.items() if sends and sends[-1] > horizon
         }
+        self._actual = {c: sent for c, sent in self._actual.items() if sent and sent[-1] > horizon}

@@ -355,3 +355,34 @@ async def test_two_senders_on_one_database_never_send_a_story_twice(
     assert sorted(received) == chats, "every chat exactly once"
     assert report_a.sent + report_b.sent == len(chats)
     assert report_a.sent > 0 and report_b.sent > 0
+
+
+async def test_the_sender_never_trips_telegrams_limits(store: SqlStorage, clock: Clock) -> None:
+    # Real time here: the point is how requests actually arrive at a server that counts them.
+    async with FakeBotApi() as strict:
+        strict.enforce_limits()  # 30/s overall, 1/s per private chat, 20/min per group
+        async with Bot(strict.token, base_url=strict.base_url) as bot:
+            for chat_id in range(3000, 3015):
+                await follow(store, clock, chat_id, "ukraine")
+            await publish(store, clock, ["Ukraine one", "Ukraine two"])
+            sender = Sender(bot, store, clock, limits=Limits(global_per_second=25))
+            report = await sender.send_pending()
+
+        assert strict.too_many_requests == 0
+        assert report.sent == 15 * 2
+        assert strict.peak_sends(1.0) <= 25
+
+
+async def test_dropped_connections_are_retried(
+    store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
+) -> None:
+    await follow(store, clock, ALICE, "ukraine")
+    telegram.drop_connections("sendMessage", chat_id=ALICE)
+    await publish(store, clock, ["Ukraine story"])
+    sender = make_sender(bot, store, clock, vtime)
+
+    await sender.send_pending()
+    assert telegram.texts(ALICE) == []
+    clock.advance(seconds=3)
+    await sender.send_pending()
+    assert len(telegram.texts(ALICE)) == 1

@@ -70,14 +70,23 @@ def test_no_window_ever_holds_more_than_the_limits_allow(
 
 def test_admission_keeps_actual_send_times_under_the_rate_when_the_loop_lags() -> None:
     pacer = SendPacer(Limits(global_per_second=25))
-    booked = [pacer.reserve(chat, now=0.0) for chat in range(1, 51)]
+    booked = [(chat, pacer.reserve(chat, now=0.0)) for chat in range(1, 51)]
     woke_late_at = 1.5  # every booking up to here fires at once after a stall
     admitted = []
     now = woke_late_at
-    for start in booked:
+    for chat, start in booked:
         now = max(now, start)
-        while (wait := pacer.admit(now)) > 0:
+        while (wait := pacer.admit(chat, now)) > 0:
             now += wait
         admitted.append(now)
     for i, start in enumerate(admitted):
         assert sum(1 for t in admitted[i:] if t < start + 1.0) <= 25
+
+
+def test_a_message_that_left_late_holds_back_the_next_one_to_its_chat() -> None:
+    pacer = SendPacer(Limits(global_per_second=1000, private_interval=1.0))
+    first = pacer.reserve(7, now=0.0)
+    assert pacer.admit(7, now=first + 0.4) == 0.0  # it left 0.4 s late
+    second = pacer.reserve(7, now=0.5)
+    assert second == 1.0
+    assert pacer.admit(7, now=second) == pytest.approx(0.4)
