@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -165,3 +166,26 @@ async def test_an_unknown_more_button_says_the_list_expired(
     telegram.inject_callback_query(ALICE, _last_message_id(telegram, ALICE), "more:zzz:1:1")
     answer = await telegram.wait_for_call(lambda c: c.method == "answerCallbackQuery", after=mark)
     assert "expired" in answer.params["text"]
+
+
+async def test_pause_resume_and_a_daily_digest_in_a_time_zone(
+    bot: RunningBot, telegram: FakeBotApi
+) -> None:
+    assert "Paused" in await ask(telegram, ALICE, "/pause")
+    assert "Resumed" in await ask(telegram, ALICE, "/resume")
+
+    assert "I do not know that time zone" in await ask(telegram, ALICE, "/timezone Mars/Olympus")
+    assert "Europe/Kyiv" in await ask(telegram, ALICE, "/timezone Europe/Kyiv")
+    assert "HH:MM" in await ask(telegram, ALICE, "/digest 25:99")
+    answer = await ask(telegram, ALICE, "/digest 7:30")
+    assert "Daily digest at 07:30 (Europe/Kyiv)" in answer
+
+    assert bot.app.job_queue is not None
+    [job] = bot.app.job_queue.get_jobs_by_name(f"digest:{ALICE}")
+    fires = job.next_t
+    assert fires is not None
+    local = fires.astimezone(ZoneInfo("Europe/Kyiv"))
+    assert (local.hour, local.minute) == (7, 30)
+
+    assert "Digest off" in await ask(telegram, ALICE, "/digest off")
+    assert not bot.app.job_queue.get_jobs_by_name(f"digest:{ALICE}")

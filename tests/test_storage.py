@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from news.errors import TopicError
 from news.model import StoryDraft
 from news.parse import parse_feed
-from news.errors import TopicError
 from news.topics import parse_topic
 from storage import SqlStorage
 
