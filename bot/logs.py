@@ -33,7 +33,7 @@ def configure_logging(token: str | None, level: int = logging.INFO) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
-    for noisy in ("httpx", "httpcore", "apscheduler"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "pymorphy3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if token:
         mask = TokenMask(token)
