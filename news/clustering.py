@@ -1,0 +1,372 @@
+"""Cross-outlet story clusters: which reports, in one language and within a window, are one event.
+
+`Clusterer.add` places each new story in an open cluster or starts one, and says whether the story
+is a near-identical copy (wire copy, syndicated text) of a story already seen. Nothing here grows
+with the archive: a story is compared with at most `MAX_CANDIDATES` recent clusters of its language,
+found through an inverted index, and everything older than the window is forgotten.
+
+Method, and why:
+
+- Independent reports of one event share few word sequences (each outlet writes its own), but they
+  share the rare words: the names, places, numbers and the thing that happened. So a story is a
+  TF-IDF vector over its terms (the same analyser as topics: `news.analysis.document_terms`, title
+  terms counted twice), weighted `(1 + ln tf) · ln((N + 1) / df)`, where N and df are counted
+  online over the stories of the story's language in the window. The vector keeps its
+  `STORY_TERMS` heaviest terms. A cluster's centroid is the sum of its members' vectors, cut to
+  `CENTROID_TERMS` terms; its `INDEX_TERMS` heaviest terms are posted in an inverted index.
+- A new story looks up its `QUERY_TERMS` heaviest terms in that index, ranks the clusters found by
+  the weight they share, and computes the exact cosine with the best `MAX_CANDIDATES` centroids.
+  It joins the most similar cluster if the cosine is at least `COSINE_CUTOFF` (0.30); otherwise
+  it starts a cluster. Stories are compared only within a language: each language has its own
+  document frequencies, index and clusters.
+- Copies are found first, by MinHash over 3-term shingles of the summary (of the title too, when
+  the summary is short): `MINHASH_BANDS` × `MINHASH_ROWS` = 15 minimum hashes, banded so that a pair
+  with Jaccard 0.8 is a candidate with probability 0.97 and one with Jaccard 0.1 almost never is.
+  A candidate whose estimated Jaccard is at least `DUPLICATE_JACCARD` (0.5) is a copy: the story
+  joins that story's cluster, whatever its cosine with the (possibly drifted) centroid. Shingle
+  similarity alone finds only copies, which is why it is a first pass and not the method.
+- Thresholds were chosen on the labelled set in `tests/data/clusters/` (English and German, 40+
+  events by 2–6 outlets each, with same-country and same-people distractors): independent reports
+  of one event mostly score 0.35–0.7 with their cluster, distractors that share a country or a
+  person 0.05–0.25; 0.30 keeps B-cubed precision above 0.9 and recall above 0.8 there.
+- A cluster is open for `window` (48 h) after its first story; after that it is dropped from the
+  index and new reports start a new cluster, so a long-running story does not grow without end
+  and a pushed message is never edited after 48 h. Stories leave the document frequencies and the
+  copy index when they are older than the window. Time is the newest `published_at` seen.
+- The lead story is the one from the best-ranked source (`source_rank`, best first), ties and
+  unranked sources going to the earliest story.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from itertools import islice
+
+from news.analysis import document_terms
+
+COSINE_CUTOFF = 0.30
+STORY_TERMS = 24
+CENTROID_TERMS = 40
+INDEX_TERMS = 12
+QUERY_TERMS = 10
+MAX_CANDIDATES = 24
+TITLE_WEIGHT = 2
+SHINGLE = 3
+MINHASH_BANDS = 5
+MINHASH_ROWS = 3
+DUPLICATE_JACCARD = 0.5
+# A summary this short (in terms) is shingled together with its title.
+_SHORT_SUMMARY = 12
+_PRIME = (1 << 61) - 1
+_SEEDS = tuple(
+    (
+        int.from_bytes(hashlib.blake2b(b"a%d" % i, digest_size=8).digest()) % _PRIME | 1,
+        int.from_bytes(hashlib.blake2b(b"b%d" % i, digest_size=8).digest()) % _PRIME,
+    )
+    for i in range(MINHASH_BANDS * MINHASH_ROWS)
+)
+# Function words carry no event; IDF learns that too, but not in the first hour of a cold start.
+_FUNCTION_WORDS = {
+    "en": "the a an of and or to in on at for by with from as is are was were be been has have "
+    "had it its this that these those he she they his her their said says will would not but",
+    "de": "der die das den dem des ein eine einen einem einer und oder zu im in am an auf für mit "
+    "von vom bei als ist sind war waren wird werden hat haben sich nicht auch es er sie sagte",
+    "fr": "le la les un une des du de et ou à au aux en dans sur pour par avec est sont a ont "
+    "été il elle ils qui que ce cette ne pas se a dit",
+    "es": "el la los las un una unos del de y o a al en con por para es son fue ha han se que "
+    "no su sus lo como dijo",
+    "ru": "и в во на не что с со по как это для из от за к о его но все так же был была были",
+    "uk": "і й в у на не що з із по як це для від за до о його але все так же був була були",
+}
+
+
+@cache
+def _function_terms(language: str) -> frozenset[str]:
+    return frozenset(document_terms(_FUNCTION_WORDS.get(language, ""), language))
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A story in a cluster."""
+
+    story_id: int
+    source: str
+    published_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Where a story went: the cluster it joined or started, and whether it is a copy."""
+
+    story_id: int
+    cluster_id: int
+    created: bool
+    lead_id: int
+    similarity: float
+    duplicate_of: int | None = None
+
+    @property
+    def is_duplicate(self) -> bool:
+        return self.duplicate_of is not None
+
+
+@dataclass(eq=False, slots=True)
+class Cluster:
+    """Reports of one event in one language: its stories, their sources and its lead story."""
+
+    id: int
+    language: str
+    started_at: datetime
+    members: list[Member] = field(default_factory=list)
+    lead_id: int = 0
+    centroid: dict[str, float] = field(default_factory=dict, repr=False)
+    norm: float = field(default=0.0, repr=False)
+    indexed: frozenset[str] = field(default=frozenset(), repr=False)
+
+    @property
+    def story_ids(self) -> list[int]:
+        return [member.story_id for member in self.members]
+
+    @property
+    def sources(self) -> list[str]:
+        """Distinct sources, in the order they reported."""
+        return list(dict.fromkeys(member.source for member in self.members))
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    language: str
+    terms: tuple[str, ...]
+    signature: tuple[int, ...]
+    cluster_id: int
+
+
+class _Language:
+    """Document frequencies, the centroid index and the copy index of one language."""
+
+    __slots__ = ("bands", "df", "docs", "postings")
+
+    def __init__(self) -> None:
+        self.df: dict[str, int] = {}
+        self.docs = 0
+        self.postings: dict[str, set[int]] = {}
+        self.bands: dict[tuple[int, ...], list[int]] = {}
+
+
+class Clusterer:
+    """Online clustering of a stream of stories; see the module docstring for the method."""
+
+    def __init__(
+        self,
+        window: timedelta = timedelta(hours=48),
+        *,
+        cutoff: float = COSINE_CUTOFF,
+        duplicate_jaccard: float = DUPLICATE_JACCARD,
+        source_rank: Sequence[str] = (),
+    ) -> None:
+        self.window = window
+        self.cutoff = cutoff
+        self.duplicate_jaccard = duplicate_jaccard
+        self._rank = {source: rank for rank, source in enumerate(source_rank)}
+        self._languages: dict[str, _Language] = {}
+        self._clusters: dict[int, Cluster] = {}
+        self._stories: dict[int, _Seen] = {}
+        self._cluster_expiry: list[tuple[datetime, int]] = []
+        self._story_expiry: list[tuple[datetime, int]] = []
+        self._next_cluster = 1
+        self._now: datetime | None = None
+
+    def __len__(self) -> int:
+        """Stories in the window."""
+        return len(self._stories)
+
+    def cluster(self, cluster_id: int) -> Cluster | None:
+        """An open cluster, or None once it has expired."""
+        return self._clusters.get(cluster_id)
+
+    def clusters(self) -> list[Cluster]:
+        return list(self._clusters.values())
+
+    def add(
+        self,
+        story_id: int,
+        title: str,
+        summary: str,
+        language: str,
+        published_at: datetime,
+        source: str,
+    ) -> Assignment:
+        """Place a story in the cluster of its event, starting one if none is open."""
+        self._advance(published_at)
+        lang = self._languages.setdefault(language, _Language())
+        title_terms = document_terms(title, language)
+        summary_terms = document_terms(summary, language)
+        signature = _minhash(
+            summary_terms if len(summary_terms) >= _SHORT_SUMMARY else title_terms + summary_terms
+        )
+        duplicate_of = self._find_copy(lang, signature)
+        vector, distinct = self._vector(lang, title_terms * TITLE_WEIGHT + summary_terms, language)
+
+        member = Member(story_id, source, published_at)
+        cluster: Cluster | None = None
+        similarity = 1.0
+        if duplicate_of is not None:
+            cluster = self._clusters.get(self._stories[duplicate_of].cluster_id)
+        if cluster is None:
+            cluster, similarity = self._nearest(lang, vector)
+        created = cluster is None
+        if cluster is None:
+            cluster = Cluster(self._next_cluster, language, published_at)
+            self._next_cluster += 1
+            self._clusters[cluster.id] = cluster
+            heapq.heappush(self._cluster_expiry, (published_at, cluster.id))
+            similarity = 1.0
+        self._join(lang, cluster, member, vector)
+
+        self._stories[story_id] = _Seen(language, distinct, signature, cluster.id)
+        heapq.heappush(self._story_expiry, (published_at, story_id))
+        for band in _bands(signature):
+            lang.bands.setdefault(band, []).append(story_id)
+        return Assignment(story_id, cluster.id, created, cluster.lead_id, similarity, duplicate_of)
+
+    def _vector(
+        self, lang: _Language, terms: Sequence[str], language: str
+    ) -> tuple[dict[str, float], tuple[str, ...]]:
+        """The story's TF-IDF vector, cut to its heaviest terms and of unit length; its terms."""
+        skip = _function_terms(language)
+        counts: dict[str, int] = {}
+        for term in terms:
+            if term not in skip and len(term) > 1:
+                counts[term] = counts.get(term, 0) + 1
+        lang.docs += 1
+        df = lang.df
+        for term in counts:
+            df[term] = df.get(term, 0) + 1
+        scale = lang.docs + 1
+        weights = [
+            ((1.0 + math.log(tf)) * math.log(scale / df[term]), term) for term, tf in counts.items()
+        ]
+        top = heapq.nlargest(STORY_TERMS, weights)
+        norm = math.sqrt(sum(w * w for w, _ in top)) or 1.0
+        return {term: w / norm for w, term in top if w > 0}, tuple(counts)
+
+    def _nearest(self, lang: _Language, vector: dict[str, float]) -> tuple[Cluster | None, float]:
+        shared: dict[int, float] = {}
+        for term, weight in islice(vector.items(), QUERY_TERMS):
+            for cluster_id in lang.postings.get(term, ()):
+                shared[cluster_id] = shared.get(cluster_id, 0.0) + weight
+        best: Cluster | None = None
+        best_score = 0.0
+        for cluster_id in heapq.nlargest(MAX_CANDIDATES, shared, key=shared.__getitem__):
+            cluster = self._clusters[cluster_id]
+            centroid = cluster.centroid
+            dot = sum(w * centroid.get(term, 0.0) for term, w in vector.items())
+            score = dot / cluster.norm
+            if score > best_score:
+                best, best_score = cluster, score
+        if best is None or best_score < self.cutoff:
+            return None, best_score
+        return best, best_score
+
+    def _join(
+        self, lang: _Language, cluster: Cluster, member: Member, vector: dict[str, float]
+    ) -> None:
+        cluster.members.append(member)
+        cluster.lead_id = min(cluster.members, key=self._lead_key).story_id
+        summed = cluster.centroid
+        for term, weight in vector.items():
+            summed[term] = summed.get(term, 0.0) + weight
+        if len(summed) > CENTROID_TERMS:
+            summed = dict(heapq.nlargest(CENTROID_TERMS, summed.items(), key=_weight))
+        else:
+            summed = dict(sorted(summed.items(), key=_weight, reverse=True))
+        cluster.centroid = summed
+        cluster.norm = math.sqrt(sum(w * w for w in summed.values())) or 1.0
+        indexed = frozenset(islice(summed, INDEX_TERMS))
+        for term in cluster.indexed - indexed:
+            self._unpost(lang, term, cluster.id)
+        for term in indexed - cluster.indexed:
+            lang.postings.setdefault(term, set()).add(cluster.id)
+        cluster.indexed = indexed
+
+    def _lead_key(self, member: Member) -> tuple[int, datetime, int]:
+        rank = self._rank.get(member.source, len(self._rank))
+        return rank, member.published_at, member.story_id
+
+    def _find_copy(self, lang: _Language, signature: tuple[int, ...]) -> int | None:
+        best: int | None = None
+        best_score = self.duplicate_jaccard
+        checked: set[int] = set()
+        for band in _bands(signature):
+            for story_id in lang.bands.get(band, ()):
+                if story_id in checked:
+                    continue
+                checked.add(story_id)
+                other = self._stories[story_id].signature
+                score = sum(a == b for a, b in zip(signature, other, strict=True)) / len(other)
+                if score >= best_score:
+                    best, best_score = story_id, score
+        return best
+
+    def _advance(self, published_at: datetime) -> None:
+        """Move the clock to the newest story seen and forget what fell out of the window."""
+        if self._now is None or published_at > self._now:
+            self._now = published_at
+        horizon = self._now - self.window
+        while self._cluster_expiry and self._cluster_expiry[0][0] < horizon:
+            _, cluster_id = heapq.heappop(self._cluster_expiry)
+            cluster = self._clusters.pop(cluster_id)
+            lang = self._languages[cluster.language]
+            for term in cluster.indexed:
+                self._unpost(lang, term, cluster_id)
+        while self._story_expiry and self._story_expiry[0][0] < horizon:
+            _, story_id = heapq.heappop(self._story_expiry)
+            self._forget(story_id)
+
+    def _forget(self, story_id: int) -> None:
+        seen = self._stories.pop(story_id)
+        lang = self._languages[seen.language]
+        lang.docs -= 1
+        for term in seen.terms:
+            left = lang.df[term] - 1
+            if left:
+                lang.df[term] = left
+            else:
+                del lang.df[term]
+        for band in _bands(seen.signature):
+            ids = lang.bands[band]
+            ids.remove(story_id)
+            if not ids:
+                del lang.bands[band]
+
+    @staticmethod
+    def _unpost(lang: _Language, term: str, cluster_id: int) -> None:
+        ids = lang.postings.get(term)
+        if ids is not None:
+            ids.discard(cluster_id)
+            if not ids:
+                del lang.postings[term]
+
+
+def _weight(item: tuple[str, float]) -> float:
+    return item[1]
+
+
+def _minhash(terms: Sequence[str]) -> tuple[int, ...]:
+    """`MINHASH_BANDS × MINHASH_ROWS` minimum hashes of the text's 3-term shingles."""
+    shingles = {" ".join(terms[i : i + SHINGLE]) for i in range(max(1, len(terms) - SHINGLE + 1))}
+    hashes = [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest()) for s in shingles]
+    return tuple(min((a * h + b) % _PRIME for h in hashes) for a, b in _SEEDS)
+
+
+def _bands(signature: tuple[int, ...]) -> list[tuple[int, ...]]:
+    return [
+        (band, *signature[band * MINHASH_ROWS : (band + 1) * MINHASH_ROWS])
+        for band in range(MINHASH_BANDS)
+    ]
