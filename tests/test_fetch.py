@@ -16,6 +16,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from news.errors import FetchError
 from news.fetch import Fetcher, FetchLimits
 from news.ingest import Poller, PollSettings
 from news.model import PollOutcome
@@ -288,3 +289,41 @@ async def test_per_host_and_global_limits_hold_requests_back() -> None:
         await asyncio.gather(*tasks)
     assert max(peak.values()) == 2
     assert total_peak == 5
+
+
+async def test_connections_are_reused_after_304s_redirects_and_errors() -> None:
+    from aiohttp import web
+
+    peers: set[object] = set()
+    tag = '"v1"'
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        assert request.transport is not None
+        peers.add(request.transport.get_extra_info("peername"))
+        if request.path == "/moved":
+            raise web.HTTPFound("/feed", text="moved")
+        if request.path == "/missing":
+            raise web.HTTPNotFound(text="no such feed " * 50)
+        if request.headers.get("If-None-Match") == tag:
+            return web.Response(status=304, headers={"ETag": tag})
+        return web.Response(text=rss_feed(items(2)), headers={"ETag": tag})
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with Fetcher(limits()) as fetcher:
+            assert (await fetcher.fetch(f"{base}/feed")).status == 200
+            for _ in range(3):
+                assert (await fetcher.fetch(f"{base}/feed", etag=tag)).not_modified
+            assert (await fetcher.fetch(f"{base}/moved", etag=tag)).not_modified
+            with pytest.raises(FetchError):
+                await fetcher.fetch(f"{base}/missing")
+            assert (await fetcher.fetch(f"{base}/feed", etag=tag)).not_modified
+    finally:
+        await runner.cleanup()
+    assert len(peers) == 1, "every request went over the first connection"
