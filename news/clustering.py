@@ -50,19 +50,25 @@ from itertools import islice
 
 from news.analysis import document_terms
 
-COSINE_CUTOFF = 0.30
+COSINE_CUTOFF = 0.22
 STORY_TERMS = 24
 CENTROID_TERMS = 40
 INDEX_TERMS = 12
 QUERY_TERMS = 10
 MAX_CANDIDATES = 24
 TITLE_WEIGHT = 2
+PRIOR_DOCS = 50
 SHINGLE = 3
 MINHASH_BANDS = 5
 MINHASH_ROWS = 3
 DUPLICATE_JACCARD = 0.5
 # A summary this short (in terms) is shingled together with its title.
 _SHORT_SUMMARY = 12
+# German and Dutch join nouns into compounds ("Bahnstreik"): such a term also counts as its
+# longest head and modifier already seen as words of their own ("streik", "bahn").
+_COMPOUNDING = frozenset({"de", "nl"})
+_MIN_COMPOUND = 9
+_MIN_PART = 4
 _PRIME = (1 << 61) - 1
 _SEEDS = tuple(
     (
@@ -74,9 +80,13 @@ _SEEDS = tuple(
 # Function words carry no event; IDF learns that too, but not in the first hour of a cold start.
 _FUNCTION_WORDS = {
     "en": "the a an of and or to in on at for by with from as is are was were be been has have "
-    "had it its this that these those he she they his her their said says will would not but",
+    "had it its this that these those he she they his her their said says will would not but "
+    "over into about more than who which what when where new also after up out could "
+    "can may one two first last year years week day told",
     "de": "der die das den dem des ein eine einen einem einer und oder zu im in am an auf für mit "
-    "von vom bei als ist sind war waren wird werden hat haben sich nicht auch es er sie sagte",
+    "von vom bei als ist sind war waren wird werden hat haben sich nicht auch es er sie sagte "
+    "nach über um bis noch nur mehr wie wegen soll sollen will kann können seit gegen durch "
+    "aus vor zum zur jetzt neue neuen ersten jahr jahren teilte mit",
     "fr": "le la les un une des du de et ou à au aux en dans sur pour par avec est sont a ont "
     "été il elle ils qui que ce cette ne pas se a dit",
     "es": "el la los las un una unos del de y o a al en con por para es son fue ha han se que "
@@ -87,7 +97,8 @@ _FUNCTION_WORDS = {
 
 
 @cache
-def _function_terms(language: str) -> frozenset[str]:
+def function_terms(language: str) -> frozenset[str]:
+    """Terms of a language's function words, which say nothing about an event."""
     return frozenset(document_terms(_FUNCTION_WORDS.get(language, ""), language))
 
 
@@ -226,7 +237,6 @@ class Clusterer:
             self._next_cluster += 1
             self._clusters[cluster.id] = cluster
             heapq.heappush(self._cluster_expiry, (published_at, cluster.id))
-            similarity = 1.0
         self._join(lang, cluster, member, vector)
 
         self._stories[story_id] = _Seen(language, distinct, signature, cluster.id)
@@ -239,16 +249,20 @@ class Clusterer:
         self, lang: _Language, terms: Sequence[str], language: str
     ) -> tuple[dict[str, float], tuple[str, ...]]:
         """The story's TF-IDF vector, cut to its heaviest terms and of unit length; its terms."""
-        skip = _function_terms(language)
+        skip = function_terms(language)
         counts: dict[str, int] = {}
+        compounding = language in _COMPOUNDING
         for term in terms:
             if term not in skip and len(term) > 1:
                 counts[term] = counts.get(term, 0) + 1
+                if compounding and len(term) >= _MIN_COMPOUND:
+                    for part in _parts(term, lang.df):
+                        counts[part] = counts.get(part, 0) + 1
         lang.docs += 1
         df = lang.df
         for term in counts:
             df[term] = df.get(term, 0) + 1
-        scale = lang.docs + 1
+        scale = lang.docs + PRIOR_DOCS
         weights = [
             ((1.0 + math.log(tf)) * math.log(scale / df[term]), term) for term, tf in counts.items()
         ]
@@ -352,6 +366,20 @@ class Clusterer:
             ids.discard(cluster_id)
             if not ids:
                 del lang.postings[term]
+
+
+def _parts(term: str, known: dict[str, int]) -> list[str]:
+    """The longest known head and modifier of a compound: "bahnstreik" → "streik", "bahn"."""
+    parts = []
+    for start in range(_MIN_PART, len(term) - _MIN_PART + 1):
+        if term[start:] in known:
+            parts.append(term[start:])
+            break
+    for end in range(len(term) - _MIN_PART, _MIN_PART - 1, -1):
+        if term[:end] in known:
+            parts.append(term[:end])
+            break
+    return parts
 
 
 def _weight(item: tuple[str, float]) -> float:

@@ -99,6 +99,16 @@ def _specialise(
         if len(sets) == 1 and not unwanted:
             [only] = sets
             return lambda terms, index, source: not only.isdisjoint(terms)
+        if len(sets) == 2 and not unwanted:
+            first, second = sets
+            return lambda terms, index, source: (
+                not (first.isdisjoint(terms) or second.isdisjoint(terms))
+            )
+        if len(sets) == 1:
+            [only] = sets
+            return lambda terms, index, source: (
+                not only.isdisjoint(terms) and unwanted.isdisjoint(terms)
+            )
         return lambda terms, index, source: (
             unwanted.isdisjoint(terms) and all(not s.isdisjoint(terms) for s in sets)
         )
