@@ -22,7 +22,7 @@ from handlers.render import sources_message
 from news.errors import TopicError
 from news.model import ChatSettings
 from news.ports import Storage
-from news.topics import parse_topic
+from news.topics import Topic, parse_topic
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,15 @@ class Services:
     schedule_digest: Callable[[ChatSettings], None] = lambda settings: None
 
 
+async def parse_or_explain(update: Update, raw: str) -> Topic | None:
+    """The parsed topic, or None after telling the user what is wrong with it."""
+    try:
+        return parse_topic(raw)
+    except TopicError as error:
+        await reply(update, escape(str(error)))
+        return None
+
+
 def split_count(words: Sequence[str]) -> tuple[str, int | None]:
     """`/latest ukraine 10` → ("ukraine", 10); a lone number is a topic, not a count."""
     if len(words) >= 2 and words[-1].isdigit() and len(words[-1]) <= 4:
@@ -134,10 +143,7 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
         if not raw.strip():
             await reply(update, "Which topic? For example: /subscribe ukraine")
             return
-        try:
-            topic = parse_topic(raw)
-        except TopicError as error:
-            await reply(update, escape(str(error)))
+        if (topic := await parse_or_explain(update, raw)) is None:
             return
         chat_id = await remember_chat(update)
         if chat_id is None:
@@ -174,10 +180,7 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
             )
             await reply(update, f"Which topic? For example: /unsubscribe ukraine\n{hint}")
             return
-        try:
-            topic = parse_topic(raw)
-        except TopicError as error:
-            await reply(update, escape(str(error)))
+        if (topic := await parse_or_explain(update, raw)) is None:
             return
         if await storage.unsubscribe(chat.id, topic.text):
             await reply(update, f"Unsubscribed from: <b>{escape(topic.text)}</b>")

@@ -24,11 +24,11 @@ from handlers.commands import (
     MAX_LATEST,
     CommandCallbackHandler,
     Services,
+    parse_or_explain,
     reply,
     split_count,
 )
 from handlers.render import latest_messages
-from news.errors import TopicError
 from news.model import Story
 from news.topics import Topic, parse_topic
 
@@ -112,12 +112,8 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
             note = f"(I show between 1 and {MAX_LATEST} stories at once.)"
             count = min(max(count, 1), MAX_LATEST)
         topic: Topic | None = None
-        if raw.strip():
-            try:
-                topic = parse_topic(raw)
-            except TopicError as error:
-                await reply(update, escape(str(error)))
-                return
+        if raw.strip() and (topic := await parse_or_explain(update, raw)) is None:
+            return
         stories = await storage.latest(topic, limit=count + 1)
         if not stories:
             if topic is None:

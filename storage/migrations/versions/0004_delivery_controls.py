@@ -19,9 +19,7 @@ def upgrade() -> None:
     with op.batch_alter_table("deliveries") as batch:
         batch.add_column(sa.Column("next_attempt_at", UTCDateTime))
     with op.batch_alter_table("chats") as batch:
-        batch.add_column(
-            sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false())
-        )
+        batch.add_column(sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()))
         batch.add_column(sa.Column("digest_time", sa.String(5)))
         batch.add_column(sa.Column("timezone", sa.String(64)))
     op.create_index("ix_deliveries_chat_state", "deliveries", ["chat_id", "state"])
