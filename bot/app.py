@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
+from multiprocessing import get_context
 from zoneinfo import ZoneInfo
 
 from telegram.ext import Application, ContextTypes, Defaults
@@ -48,6 +50,14 @@ async def open_synced_storage(settings: Settings, clock: Callable[[], datetime])
     return storage
 
 
+def parse_executor(settings: Settings) -> Executor | None:
+    """Worker processes for feed parsing when configured; None parses in a thread."""
+    if settings.parse_workers == 0:
+        return None
+    # spawn, not fork: the bot's process holds an event loop and open connections.
+    return ProcessPoolExecutor(settings.parse_workers, mp_context=get_context("spawn"))
+
+
 def tick_period(interval: timedelta) -> timedelta:
     """How often the scheduler looks for due sources: a tenth of the interval, 1 s to 30 s."""
     return min(max(interval / 10, timedelta(seconds=1)), timedelta(seconds=30))
@@ -61,6 +71,7 @@ class Runtime:
     fetcher: Fetcher
     poller: Poller
     sender: Sender
+    executor: Executor | None = None
 
 
 def build_app(
@@ -122,10 +133,12 @@ def build_app(
         if storage is not None:
             await store.sync_sources(settings.sources, now=clock())
         fetcher = Fetcher(FetchLimits(max_bytes=settings.max_feed_bytes))
+        executor = parse_executor(settings)
         poller = Poller(
             store,
             fetcher,
             PollSettings(interval=settings.poll_interval, ceiling=settings.poll_ceiling),
+            parse_executor=executor,
         )
         sender = Sender(
             application.bot,
@@ -134,7 +147,7 @@ def build_app(
             limits=Limits(global_per_second=settings.send_rate),
             lease=settings.send_lease,
         )
-        runtime["live"] = Runtime(store, fetcher, poller, sender)
+        runtime["live"] = Runtime(store, fetcher, poller, sender, executor)
         services = Services(
             storage=store, clock=clock, admins=settings.admins, schedule_digest=schedule_digest
         )
@@ -173,6 +186,8 @@ def build_app(
         live = runtime.pop("live", None)
         if live is not None:
             await live.fetcher.aclose()
+            if live.executor is not None:
+                live.executor.shutdown(cancel_futures=True)
             if storage is None:
                 await live.storage.close()
 

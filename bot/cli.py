@@ -12,11 +12,12 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 
 from tqdm import tqdm
 
-from bot.app import build_app, open_synced_storage, utc_now
+from bot.app import build_app, open_synced_storage, parse_executor, utc_now
 from bot.logs import configure_logging
 from bot.settings import Settings
 from handlers.commands import DEFAULT_LATEST, MAX_LATEST
@@ -61,11 +62,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _poller(storage: SqlStorage, fetcher: Fetcher, settings: Settings) -> Poller:
+def _poller(
+    storage: SqlStorage, fetcher: Fetcher, settings: Settings, executor: Executor | None = None
+) -> Poller:
     return Poller(
         storage,
         fetcher,
         PollSettings(interval=settings.poll_interval, ceiling=settings.poll_ceiling),
+        parse_executor=executor,
     )
 
 
@@ -73,14 +77,17 @@ async def _poll_once(settings: Settings) -> int:
     storage = await open_synced_storage(settings, utc_now)
     try:
         sources = [source for source in await storage.list_sources() if source.enabled]
+        executor = parse_executor(settings)
         async with Fetcher(FetchLimits(max_bytes=settings.max_feed_bytes)) as fetcher:
-            poller = _poller(storage, fetcher, settings)
+            poller = _poller(storage, fetcher, settings, executor)
             with tqdm(total=len(sources), unit="feed", file=sys.stderr) as progress:
 
                 def done(outcome: object) -> None:
                     progress.update(1)
 
                 outcomes = await poller.poll_sources(sources, utc_now(), on_done=done)
+        if executor is not None:
+            executor.shutdown()
         for outcome in outcomes:
             print(outcome.summary_line())
         failed = sum(outcome.status == "error" for outcome in outcomes)

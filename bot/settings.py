@@ -45,6 +45,7 @@ class Settings:
     allow_private_sources: bool = False
     send_rate: float = DEFAULT_SEND_RATE
     send_lease: timedelta = timedelta(seconds=DEFAULT_SEND_LEASE)
+    parse_workers: int = 0
 
     @classmethod
     def from_environment(
@@ -70,6 +71,7 @@ class Settings:
                 "NEWSBOT_ALLOW_PRIVATE_SOURCES", values.get("NEWSBOT_ALLOW_PRIVATE_SOURCES")
             ),
             send_rate=_send_rate(values.get("NEWSBOT_SEND_RATE")),
+            parse_workers=_parse_workers(values.get("NEWSBOT_PARSE_WORKERS")),
             send_lease=_seconds(
                 "NEWSBOT_SEND_LEASE", values.get("NEWSBOT_SEND_LEASE"), DEFAULT_SEND_LEASE
             ),
@@ -214,3 +216,16 @@ def _send_rate(value: str | None) -> float:
             "(Telegram allows about 30 per second to a bot; the default is 25)"
         )
     return rate
+
+
+def _parse_workers(value: str | None) -> int:
+    if _blank(value):
+        return 0
+    assert value is not None
+    text = value.strip()
+    if not text.isdigit() or int(text) > 64:
+        raise ConfigError(
+            f"NEWSBOT_PARSE_WORKERS must be a number of processes from 0 (parse in a thread) "
+            f"to 64, got {text!r}"
+        )
+    return int(text)

@@ -226,7 +226,12 @@ class Clusterer:
         published_at: datetime,
         source: str,
     ) -> Assignment:
-        """Place a story in the cluster of its event, starting one if none is open."""
+        """Place a story in the cluster of its event, starting one if none is open.
+
+        Raises ValueError for a story id already in the window: a story is added once.
+        """
+        if story_id in self._stories:
+            raise ValueError(f"story {story_id} is already clustered")
         self._advance(published_at)
         lang = self._languages.setdefault(language, _Language())
         title_terms = document_terms(title, language)

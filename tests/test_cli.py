@@ -86,7 +86,8 @@ async def test_poll_once_then_latest_in_a_terminal(feeds: FeedServer, tmp_path: 
     feeds.set_response("/broken.xml", status=500, body=b"oops")
     sources = tmp_path / "sources.txt"
     sources.write_text(f"{feeds.url('/world.xml')}\n{feeds.url('/broken.xml')}\n")
-    env = clean_env(tmp_path, NEWSBOT_SOURCES=str(sources))
+    # Two parse worker processes: the path a large source list takes.
+    env = clean_env(tmp_path, NEWSBOT_SOURCES=str(sources), NEWSBOT_PARSE_WORKERS="2")
 
     code, out, err = await newsbot("poll", "--once", env=env, cwd=tmp_path)
 

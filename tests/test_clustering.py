@@ -201,3 +201,10 @@ def test_lead_is_the_earliest_story_unless_a_source_ranks_higher() -> None:
     ranked.add(4, *FIRE, "en", T0, "Reuters")
     joined = ranked.add(5, *FIRE_AGAIN, "en", T0 + timedelta(hours=1), "DW")
     assert joined.lead_id == 5
+
+
+def test_a_story_is_added_once() -> None:
+    clusterer = Clusterer()
+    clusterer.add(1, *FIRE, "en", T0, "Reuters")
+    with pytest.raises(ValueError, match="already"):
+        clusterer.add(1, *FIRE, "en", T0, "Reuters")
