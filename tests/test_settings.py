@@ -40,6 +40,12 @@ def test_missing_token_says_what_to_set() -> None:
         ("NEWSBOT_POLL_INTERVAL", "five"),
         ("NEWSBOT_ADMINS", "12,alice"),
         ("NEWSBOT_SOURCES", "/no/such/file.txt"),
+        ("NEWSBOT_SEND_RATE", "0"),
+        ("NEWSBOT_SEND_RATE", "fast"),
+        ("NEWSBOT_SEND_LEASE", "-1"),
+        ("NEWSBOT_PARSE_WORKERS", "many"),
+        ("NEWSBOT_POLL_CEILING", "0"),
+        ("NEWSBOT_MAX_FEED_BYTES", "tiny"),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str) -> None:
