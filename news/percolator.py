@@ -67,7 +67,7 @@ class _Compiled:
     hundreds of times per story and generic code would dominate the cost.
     """
 
-    __slots__ = ("anchors", "chats", "check", "text", "topic")
+    __slots__ = ("anchors", "chats", "check", "partner", "text", "topic")
 
     def __init__(self, topic: Topic, anchor_group: int, anchors: tuple[str, ...]) -> None:
         self.topic = topic
@@ -85,6 +85,11 @@ class _Compiled:
         excluded = _Group(topic.excluded) if topic.excluded else None
         filtered = bool(topic.sources or topic.excluded_sources)
         self.check = _specialise(topic, others, excluded, filtered)
+        # Two plain items and nothing else (the commonest shape after one word): the second
+        # item's terms, so the percolator can index the pair and skip verification.
+        self.partner: frozenset[str] | None = None
+        if excluded is None and not filtered and len(others) == 1 and not others[0].phrases:
+            self.partner = others[0].singles
 
 
 def _specialise(
@@ -129,6 +134,10 @@ class Percolator:
     def __init__(self) -> None:
         self._frequency: Counter[str] = Counter()
         self._topics: dict[str, _Compiled] = {}
+        # Anchor → topics an anchor hit alone matches; anchor → partner term → two-item topics
+        # whose pair is then found by lookups; anchor → topics that need their check.
+        self._certain: dict[str, list[_Compiled]] = defaultdict(list)
+        self._pairs: dict[str, dict[str, list[_Compiled]]] = defaultdict(dict)
         self._by_anchor: dict[str, list[_Compiled]] = defaultdict(list)
 
     def __len__(self) -> int:
@@ -161,7 +170,14 @@ class Percolator:
             compiled = self._compile(topic if isinstance(topic, Topic) else parse_topic(topic))
             self._topics[topic_text] = compiled
             for term in compiled.anchors:
-                self._by_anchor[term].append(compiled)
+                if compiled.check is None:
+                    self._certain[term].append(compiled)
+                elif compiled.partner is not None:
+                    partners = self._pairs[term]
+                    for other in compiled.partner:
+                        partners.setdefault(other, []).append(compiled)
+                else:
+                    self._by_anchor[term].append(compiled)
         compiled.chats.add(chat_id)
 
     def remove(self, chat_id: int, topic_text: str) -> None:
@@ -174,9 +190,16 @@ class Percolator:
             return
         del self._topics[topic_text]
         for term in compiled.anchors:
-            self._by_anchor[term].remove(compiled)
-            if not self._by_anchor[term]:
-                del self._by_anchor[term]
+            if compiled.check is None:
+                _discard(self._certain, term, compiled)
+            elif compiled.partner is not None:
+                partners = self._pairs[term]
+                for other in compiled.partner:
+                    _discard(partners, other, compiled)
+                if not partners:
+                    del self._pairs[term]
+            else:
+                _discard(self._by_anchor, term, compiled)
 
     def matching_topics(self, terms: Sequence[str], *, source: str = "") -> list[str]:
         """The distinct topics (normal forms) a story with these terms, from `source`, matches."""
@@ -184,20 +207,31 @@ class Percolator:
 
     def _matching(self, terms: Sequence[str], source: str) -> list[_Compiled]:
         term_set = set(terms)
-        by_anchor = self._by_anchor
+        found: set[_Compiled] = set()
         candidates: set[_Compiled] = set()
+        certain, pairs, by_anchor = self._certain, self._pairs, self._by_anchor
         for term in term_set:
-            anchored = by_anchor.get(term)
-            if anchored:
+            if hit := certain.get(term):
+                found.update(hit)
+            if partners := pairs.get(term):
+                if len(partners) < len(term_set):
+                    for other, paired in partners.items():
+                        if other in term_set:
+                            found.update(paired)
+                else:
+                    for other in term_set:
+                        if also := partners.get(other):
+                            found.update(also)
+            if anchored := by_anchor.get(term):
                 candidates.update(anchored)
-        if not candidates:
-            return []
-        index = _LazyIndex(terms)
-        return [
-            compiled
-            for compiled in candidates
-            if compiled.check is None or compiled.check(term_set, index, source)
-        ]
+        if candidates:
+            index = _LazyIndex(terms)
+            found.update(
+                compiled
+                for compiled in candidates
+                if compiled.check is not None and compiled.check(term_set, index, source)
+            )
+        return list(found)
 
     def matching_chats(self, terms: Sequence[str], *, source: str = "") -> dict[int, list[str]]:
         """Each chat owed the story, with the topics of its own that matched."""
@@ -216,6 +250,14 @@ class Percolator:
                     topics.append(text)
                     topics.sort()
         return owed
+
+
+def _discard(index: dict[str, list[_Compiled]], key: str, compiled: _Compiled) -> None:
+    topics = index.get(key)
+    if topics is not None and compiled in topics:
+        topics.remove(compiled)
+        if not topics:
+            del index[key]
 
 
 class SubscriptionIndex(Percolator):
