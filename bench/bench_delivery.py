@@ -91,6 +91,7 @@ async def run(subscribers: int, rate: float, *, limited: bool) -> None:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PTB_TIMEDELTA": "true"},
+        limit=2**24,
     )
     assert server.stdin is not None and server.stdout is not None
     hello = json.loads(await server.stdout.readline())
