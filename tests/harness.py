@@ -73,6 +73,8 @@ async def running_bot(
         "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
         "NEWSBOT_SOURCES": str(sources),
         "NEWSBOT_POLL_INTERVAL": "1",
+        # A fixed one-second schedule: the adaptive one would stretch it between polls.
+        "NEWSBOT_POLL_CEILING": "1",
         "NEWSBOT_ALLOW_PRIVATE_SOURCES": "1",
         **(extra_env or {}),
     }
