@@ -67,7 +67,7 @@ class _Compiled:
     hundreds of times per story and generic code would dominate the cost.
     """
 
-    __slots__ = ("anchors", "chats", "check", "partner", "text", "topic")
+    __slots__ = ("anchors", "chats", "check", "partner", "rest", "text", "topic")
 
     def __init__(self, topic: Topic, anchor_group: int, anchors: tuple[str, ...]) -> None:
         self.topic = topic
@@ -85,11 +85,13 @@ class _Compiled:
         excluded = _Group(topic.excluded) if topic.excluded else None
         filtered = bool(topic.sources or topic.excluded_sources)
         self.check = _specialise(topic, others, excluded, filtered)
-        # Two plain items and nothing else (the commonest shape after one word): the second
-        # item's terms, so the percolator can index the pair and skip verification.
+        # Plain items and nothing else (the commonest shapes after one word): the second item's
+        # terms, so the percolator can index the pair, and any further items to check.
         self.partner: frozenset[str] | None = None
-        if excluded is None and not filtered and len(others) == 1 and not others[0].phrases:
+        self.rest: tuple[frozenset[str], ...] = ()
+        if excluded is None and not filtered and others and not any(g.phrases for g in others):
             self.partner = others[0].singles
+            self.rest = tuple(group.singles for group in others[1:])
 
 
 def _specialise(
@@ -217,11 +219,11 @@ class Percolator:
                 if len(partners) < len(term_set):
                     for other, paired in partners.items():
                         if other in term_set:
-                            found.update(paired)
+                            _add_complete(found, paired, term_set)
                 else:
                     for other in term_set:
                         if also := partners.get(other):
-                            found.update(also)
+                            _add_complete(found, also, term_set)
             if anchored := by_anchor.get(term):
                 candidates.update(anchored)
         if candidates:
@@ -250,6 +252,13 @@ class Percolator:
                     topics.append(text)
                     topics.sort()
         return owed
+
+
+def _add_complete(found: set[_Compiled], paired: list[_Compiled], terms: set[str]) -> None:
+    """Add the paired topics whose further items, if any, are in the story too."""
+    for compiled in paired:
+        if not compiled.rest or all(not item.isdisjoint(terms) for item in compiled.rest):
+            found.add(compiled)
 
 
 def _discard(index: dict[str, list[_Compiled]], key: str, compiled: _Compiled) -> None:
