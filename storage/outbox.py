@@ -56,10 +56,6 @@ class ChatsAndOutbox:
                     )
                 )
 
-    async def set_chat_active(self, chat_id: int, active: bool) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(sql_update(chats).where(chats.c.id == chat_id).values(active=active))
-
     async def deactivate_chat(self, chat_id: int, *, reason: str, now: datetime) -> int:
         """The bot can no longer write to the chat: stop it and drop what it was owed."""
         async with self.engine.begin() as conn:
@@ -308,17 +304,6 @@ class ChatsAndOutbox:
                 )
                 for row in rows
             ]
-
-    async def mark_sent(
-        self, delivery_ids: Sequence[int], *, now: datetime, message_id: int | None
-    ) -> None:
-        """These rows reached their chat (one message, or one digest for several rows)."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                sql_update(deliveries)
-                .where(deliveries.c.id.in_(list(delivery_ids)))
-                .values(state="sent", message_id=message_id, updated_at=now, last_error=None)
-            )
 
     async def mark_sent_many(
         self, sent: Sequence[tuple[int, int | None]], *, now: datetime

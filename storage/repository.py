@@ -168,18 +168,6 @@ class SqlStorage(ChatsAndOutbox):
         async with self.engine.connect() as conn:
             return [_source(row, row.stories_count) for row in await conn.execute(query)]
 
-    async def due_sources(self, now: datetime) -> list[Source]:
-        query = (
-            select(sources)
-            .where(
-                sources.c.enabled,
-                or_(sources.c.next_poll_at.is_(None), sources.c.next_poll_at <= now),
-            )
-            .order_by(sources.c.next_poll_at, sources.c.id)
-        )
-        async with self.engine.connect() as conn:
-            return [_source(row) for row in await conn.execute(query)]
-
     async def claim_due_sources(
         self, now: datetime, *, lease_until: datetime, limit: int = 1000
     ) -> list[Source]:

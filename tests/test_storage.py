@@ -137,7 +137,7 @@ async def test_subscriptions_are_per_chat_and_written_once(storage: SqlStorage) 
         (1, "ukraine"),
         (-5, "markets"),
     }
-    await storage.set_chat_active(-5, False)
+    await storage.deactivate_chat(-5, reason="bot was kicked", now=NOW)
     assert [s.chat_id for s in await storage.active_subscriptions()] == [1]
     assert await storage.unsubscribe(1, "ukraine") is True
     assert await storage.unsubscribe(1, "ukraine") is False
@@ -154,7 +154,7 @@ async def test_outbox_gives_each_chat_a_story_once(storage: SqlStorage) -> None:
     assert claimed.story.title == "Ukraine talks"
     assert claimed.topics == ("ukraine",)
     assert await storage.claim_deliveries(limit=10, now=NOW) == []
-    await storage.mark_sent([claimed.id], now=NOW, message_id=7)
+    await storage.mark_sent_many([(claimed.id, 7)], now=NOW)
     assert await storage.delivery_states() == {"sent": 1}
 
 
