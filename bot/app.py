@@ -28,8 +28,10 @@ from handlers.commands import (
     unknown_command_handler,
 )
 from handlers.controls import CONTROL_COMMANDS, build_control_handlers
+from handlers.details import build_details_handlers
 from handlers.latest import build_latest_handlers
 from handlers.sender import Sender, SendReport
+from news.clustering import Clusterer
 from news.fetch import Fetcher, FetchLimits
 from news.ingest import Poller, PollSettings
 from news.model import ChatSettings, PollOutcome
@@ -56,6 +58,19 @@ def parse_executor(settings: Settings) -> Executor | None:
         return None
     # spawn, not fork: the bot's process holds an event loop and open connections.
     return ProcessPoolExecutor(settings.parse_workers, mp_context=get_context("spawn"))
+
+
+def make_poller(
+    storage: SqlStorage, fetcher: Fetcher, settings: Settings, executor: Executor | None = None
+) -> Poller:
+    """The poller of the bot and of `newsbot poll`: it clusters what it stores."""
+    return Poller(
+        storage,
+        fetcher,
+        PollSettings(interval=settings.poll_interval, ceiling=settings.poll_ceiling),
+        parse_executor=executor,
+        clusterer=Clusterer(),
+    )
 
 
 def tick_period(interval: timedelta) -> timedelta:
@@ -134,12 +149,7 @@ def build_app(
             await store.sync_sources(settings.sources, now=clock())
         fetcher = Fetcher(FetchLimits(max_bytes=settings.max_feed_bytes))
         executor = parse_executor(settings)
-        poller = Poller(
-            store,
-            fetcher,
-            PollSettings(interval=settings.poll_interval, ceiling=settings.poll_ceiling),
-            parse_executor=executor,
-        )
+        poller = make_poller(store, fetcher, settings, executor)
         sender = Sender(
             application.bot,
             store,
@@ -155,6 +165,7 @@ def build_app(
         for handler in (
             *build_command_handlers(services),
             *build_latest_handlers(services),
+            *build_details_handlers(services),
             *build_control_handlers(services),
             *build_admin_handlers(
                 services, fetcher=fetcher, allow_private=settings.allow_private_sources

@@ -12,25 +12,23 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from concurrent.futures import Executor
 from pathlib import Path
 
 from tqdm import tqdm
 
-from bot.app import build_app, open_synced_storage, parse_executor, utc_now
+from bot.app import build_app, make_poller, open_synced_storage, parse_executor, utc_now
 from bot.logs import configure_logging
 from bot.settings import Settings
 from handlers.commands import DEFAULT_LATEST, MAX_LATEST
+from handlers.latest import latest_events
 from handlers.render import source_status
 from news.discovery import find_feed
 from news.errors import ConfigError, NewsbotError, TopicError
 from news.fetch import Fetcher, FetchLimits
-from news.ingest import Poller, PollSettings
 from news.safety import check_public_host
 from news.sources import read_sources_file, to_opml
 from news.text import age
 from news.topics import parse_topic
-from storage import SqlStorage
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,24 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _poller(
-    storage: SqlStorage, fetcher: Fetcher, settings: Settings, executor: Executor | None = None
-) -> Poller:
-    return Poller(
-        storage,
-        fetcher,
-        PollSettings(interval=settings.poll_interval, ceiling=settings.poll_ceiling),
-        parse_executor=executor,
-    )
-
-
 async def _poll_once(settings: Settings) -> int:
     storage = await open_synced_storage(settings, utc_now)
     try:
         sources = [source for source in await storage.list_sources() if source.enabled]
         executor = parse_executor(settings)
         async with Fetcher(FetchLimits(max_bytes=settings.max_feed_bytes)) as fetcher:
-            poller = _poller(storage, fetcher, settings, executor)
+            poller = make_poller(storage, fetcher, settings, executor)
             with tqdm(total=len(sources), unit="feed", file=sys.stderr) as progress:
 
                 def done(outcome: object) -> None:
@@ -105,16 +92,18 @@ async def _latest(settings: Settings, words: Sequence[str], count: int) -> int:
     topic = parse_topic(" ".join(words)) if words else None
     storage = await open_synced_storage(settings, utc_now)
     try:
-        stories = await storage.latest(topic, limit=count)
+        listed, _ = await latest_events(storage, topic, count)
     finally:
         await storage.close()
-    if not stories:
+    if not listed:
         print(f"No stories on {topic.text}." if topic else "No stories yet.")
         return 0
     now = utc_now()
-    for number, story in enumerate(stories, 1):
+    for number, event in enumerate(listed, 1):
+        story = event.lead
+        more = f" +{event.more_sources} sources" if event.more_sources else ""
         print(f"{number}. {story.title}")
-        print(f"   {story.source_name} · {age(story.published_at, now)}")
+        print(f"   {story.source_name}{more} · {age(story.published_at, now)}")
         if story.link:
             print(f"   {story.link}")
     return 0

@@ -1,8 +1,12 @@
-"""/latest: the newest stories on a topic, and a "More" button that pages back in time.
+"""/latest: the newest events on a topic, and a "More" button that pages back in time.
 
-Pages use a keyset cursor, the (published time, id) of the last story shown, never an offset, so
-stories arriving meanwhile neither repeat nor hide older ones. The button's callback data carries
-the cursor and a short token for the query (topic and page size) that the bot keeps in memory:
+An event is listed once, however many outlets report it: its lead report, with "+N sources"
+(see `news.coverage`).
+
+Pages use a keyset cursor, the (published time, id) of the newest matching report of the last
+event shown, never an offset, so stories arriving meanwhile neither repeat nor hide older ones.
+The button's callback data carries the cursor and a short token for the query (topic, page size
+and the events already shown, which later pages skip) that the bot keeps in memory:
 Telegram caps callback data at 64 bytes, and a topic may be 200 characters long. After a restart
 an old button answers that the list has expired.
 """
@@ -29,17 +33,50 @@ from handlers.commands import (
     split_count,
 )
 from handlers.render import latest_messages
+from news.coverage import Event, events
 from news.model import Story
+from news.ports import Storage
 from news.topics import Topic, parse_topic
 
 _PREFIX = "more"
 _REMEMBERED_QUERIES = 10_000
+# Rounds of reading further back when a page's stories are mostly copies of a few events.
+_FETCH_ROUNDS = 4
 
 
 @dataclass(frozen=True, slots=True)
 class _Query:
     topic: str | None
     count: int
+    shown: frozenset[int] = frozenset()
+
+
+async def latest_events(
+    storage: Storage,
+    topic: Topic | None,
+    count: int,
+    *,
+    before: tuple[datetime, int] | None = None,
+    skip: frozenset[int] = frozenset(),
+) -> tuple[list[Event], bool]:
+    """Up to `count` events on `topic`, newest first, and whether older ones remain."""
+    batch = 3 * count + 1
+    found: list[Story] = []
+    keys: set[int] = set()
+    exhausted = False
+    cursor = before
+    for _ in range(_FETCH_ROUNDS):
+        page = await storage.latest(topic, limit=batch, before=cursor)
+        found += page
+        keys.update(story.event for story in page if story.event not in skip)
+        exhausted = len(page) < batch
+        if exhausted or len(keys) > count:
+            break
+        cursor = (page[-1].published_at, page[-1].id)
+    clustered = [story.cluster_id for story in found if story.cluster_id is not None]
+    members = await storage.cluster_members(clustered) if clustered else {}
+    listed = events(found, members, skip=skip)
+    return listed[:count], len(listed) > count or not exhausted
 
 
 class _Queries:
@@ -81,15 +118,22 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
     queries = _Queries()
 
     async def send_page(
-        message: Message, heading: str, query: _Query, stories: list[Story], first_number: int
+        message: Message, heading: str, query: _Query, listed: list[Event], more: bool
     ) -> None:
-        shown = stories[: query.count]
-        texts = latest_messages(heading, shown, services.clock(), first_number=first_number)
+        texts = latest_messages(heading, listed, services.clock())
         markup = None
-        if len(stories) > query.count:
-            token = queries.remember(query)
+        if more and listed:
+            token = queries.remember(
+                _Query(query.topic, query.count, query.shown | {e.matched.event for e in listed})
+            )
             markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton("More ▸", callback_data=more_data(token, shown[-1]))]]
+                [
+                    [
+                        InlineKeyboardButton(
+                            "More ▸", callback_data=more_data(token, listed[-1].matched)
+                        )
+                    ]
+                ]
             )
         for position, text in enumerate(texts):
             await message.reply_text(
@@ -114,8 +158,8 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
         topic: Topic | None = None
         if raw.strip() and (topic := await parse_or_explain(update, raw)) is None:
             return
-        stories = await storage.latest(topic, limit=count + 1)
-        if not stories:
+        listed, more = await latest_events(storage, topic, count)
+        if not listed:
             if topic is None:
                 await reply(update, "No stories yet: the sources have not been read.")
             else:
@@ -126,7 +170,9 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
                 )
             return
         heading = f"Latest on {topic.text}" if topic else "Latest stories"
-        await send_page(message, heading, _Query(topic.text if topic else None, count), stories, 1)
+        await send_page(
+            message, heading, _Query(topic.text if topic else None, count), listed, more
+        )
         if note:
             await reply(update, note)
 
@@ -144,13 +190,15 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
         if not isinstance(message, Message):
             return
         topic = parse_topic(query.topic) if query.topic else None
-        stories = await storage.latest(topic, limit=query.count + 1, before=parsed[1])
+        listed, more = await latest_events(
+            storage, topic, query.count, before=parsed[1], skip=query.shown
+        )
         await message.edit_reply_markup(reply_markup=None)
-        if not stories:
+        if not listed:
             await message.reply_text("No older stories.", do_quote=False)
             return
         heading = f"Older on {query.topic}" if query.topic else "Older stories"
-        await send_page(message, heading, query, stories, 1)
+        await send_page(message, heading, query, listed, more)
 
     return [
         CommandHandler("latest", latest),

@@ -9,11 +9,15 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
 
+from news.coverage import Event
 from news.model import Delivery, Source, Story
 from news.text import age, cut_at_word
 
 MESSAGE_LIMIT = 4096
 LIST_SUMMARY_LIMIT = 160
+RELATED_SNIPPET_LIMIT = 140
+# "Also: BBC, DW +3": outlets named before the rest are counted.
+ALSO_NAMED = 2
 
 
 def _link(story: Story) -> str:
@@ -22,39 +26,98 @@ def _link(story: Story) -> str:
     return f'<a href="{escape(story.link, quote=True)}">Read more</a>'
 
 
-def story_card(story: Story, now: datetime, *, topics: Sequence[str] = ()) -> str:
-    """The pushed message: bold headline, short summary, source and age, link."""
+def also_line(outlets: Sequence[str], named: int = ALSO_NAMED) -> str:
+    """The other outlets of a pushed story's event: "Also: BBC, DW +3"."""
+    line = "Also: " + ", ".join(escape(name) for name in outlets[:named])
+    if len(outlets) > named:
+        line += f" +{len(outlets) - named}"
+    return line
+
+
+def story_card(
+    story: Story, now: datetime, *, topics: Sequence[str] = (), also: Sequence[str] = ()
+) -> str:
+    """The pushed message: bold headline, short summary, source and age, link, other outlets."""
     lines = [f"<b>{escape(story.title)}</b>"]
     if story.summary and story.summary != story.title:
         lines.append(escape(story.summary))
     meta = f"<i>{escape(story.source_name)}</i> · {age(story.published_at, now)}"
     if story.link:
         meta += " · " + _link(story)
+    if also:
+        meta += "\n" + also_line(also)
     lines.append(meta)
     if topics:
         lines.append("🔔 " + ", ".join(escape(topic) for topic in topics))
     return "\n\n".join(lines)
 
 
-def _list_entry(position: int, story: Story, now: datetime) -> str:
+def _list_entry(position: int, event: Event, now: datetime) -> str:
+    story = event.lead
     entry = f"{position}. <b>{escape(story.title)}</b>"
     if story.summary and story.summary != story.title:
         entry += "\n" + escape(cut_at_word(story.summary, LIST_SUMMARY_LIMIT))
-    entry += f"\n<i>{escape(story.source_name)}</i> · {age(story.published_at, now)}"
+    entry += f"\n<i>{escape(story.source_name)}</i>"
+    if event.more_sources:
+        entry += f" +{event.more_sources} source" + ("s" if event.more_sources > 1 else "")
+    entry += f" · {age(story.published_at, now)}"
     if story.link:
         entry += " · " + _link(story)
     return entry
 
 
 def latest_messages(
-    heading: str, stories: Sequence[Story], now: datetime, *, first_number: int = 1
+    heading: str, events: Sequence[Event], now: datetime, *, first_number: int = 1
 ) -> list[str]:
-    """/latest's answer: a heading and numbered entries, split into messages Telegram accepts."""
+    """/latest's answer: a heading and one numbered entry per event (its lead report, and how
+    many more outlets report it), split into messages Telegram accepts."""
     blocks = [f"<b>{escape(heading)}</b>"]
-    blocks += [
-        _list_entry(number, story, now) for number, story in enumerate(stories, first_number)
-    ]
+    blocks += [_list_entry(number, event, now) for number, event in enumerate(events, first_number)]
     return pack(blocks)
+
+
+def details_messages(
+    story: Story,
+    now: datetime,
+    *,
+    key_points: Sequence[str],
+    other_reports: Sequence[Story],
+    related: Sequence[Event],
+) -> list[str]:
+    """The card behind a pushed story's "More" button: the headline, its key points, the other
+    outlets' headlines with links, and related recent stories with a snippet each."""
+    head = f"<b>{escape(story.title)}</b>\n<i>{escape(story.source_name)}</i> · "
+    head += age(story.published_at, now)
+    if story.link:
+        head += " · " + _link(story)
+    blocks = [head]
+    if key_points:
+        blocks.append(
+            "<b>Keep in mind</b>\n" + "\n".join(f"• {escape(point)}" for point in key_points)
+        )
+    if other_reports:
+        lines = ["<b>Also reported by</b>"]
+        for report in other_reports:
+            lines.append(f"• {_headline_link(report)} — <i>{escape(report.source_name)}</i>")
+        blocks.append("\n".join(lines))
+    if related:
+        lines = ["<b>Related</b>"]
+        for event in related:
+            entry = f"• {_headline_link(event.lead)}"
+            if event.lead.summary and event.lead.summary != event.lead.title:
+                entry += " — " + escape(cut_at_word(event.lead.summary, RELATED_SNIPPET_LIMIT))
+            entry += f"\n  <i>{escape(event.lead.source_name)}</i> · "
+            entry += age(event.lead.published_at, now)
+            lines.append(entry)
+        blocks.append("\n".join(lines))
+    return pack(blocks)
+
+
+def _headline_link(story: Story) -> str:
+    headline = f"<b>{escape(cut_at_word(story.title, 300))}</b>"
+    if not story.link:
+        return headline
+    return f'<a href="{escape(story.link, quote=True)}">{headline}</a>'
 
 
 def digest_messages(

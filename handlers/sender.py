@@ -13,6 +13,11 @@ chat, 20 per minute to a group). Telegram's answers decide what happens to a row
     network error / 5xx     → retried with exponential backoff, failed after MAX_ATTEMPTS
 
 More than DIGEST_THRESHOLD stories due for one chat at once go out as one digest message.
+
+A card names the other outlets of its event ("Also: BBC, DW +3") and carries a "More" button.
+When its event gains an outlet later, the card is edited, not sent again (`edit_cards`): under
+the same pacing, at most once a minute per message and never after 48 hours (storage decides
+which cards are due, see `storage.clusters`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import unescape
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -38,8 +43,9 @@ from telegram.error import (
     TelegramError,
 )
 
+from handlers.details import more_button
 from handlers.render import digest_messages, story_card
-from news.model import Delivery
+from news.model import Delivery, PushedMessage
 from news.pacing import Limits, SendPacer
 from news.ports import Storage
 
@@ -49,6 +55,7 @@ MAX_ATTEMPTS = 5
 DIGEST_THRESHOLD = 3
 STALE_AFTER = timedelta(hours=24)
 MAX_BACKOFF = timedelta(minutes=10)
+EDIT_RETRY = timedelta(minutes=1)
 DEFAULT_LEASE = timedelta(seconds=60)
 _TAG = re.compile(r"<[^>]+>")
 
@@ -62,6 +69,7 @@ class SendReport:
     retried: int = 0
     rate_limited: int = 0
     digests: int = 0
+    edited: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +94,14 @@ class _SentLog:
     def __init__(self, storage: Storage, clock: Callable[[], datetime]) -> None:
         self.storage = storage
         self.clock = clock
-        self._waiting: list[tuple[list[int], int, asyncio.Future[None]]] = []
+        self._waiting: list[
+            tuple[list[int], int, tuple[str, ...] | None, asyncio.Future[None]]
+        ] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def record(self, ids: list[int], message_id: int) -> None:
+    async def record(self, ids: list[int], message_id: int, shown: tuple[str, ...] | None) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((ids, message_id, done))
+        self._waiting.append((ids, message_id, shown, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         await done
@@ -101,14 +111,18 @@ class _SentLog:
             batch, self._waiting = self._waiting, []
             try:
                 await self.storage.mark_sent_many(
-                    [(row, message_id) for ids, message_id, _ in batch for row in ids],
+                    [
+                        (row, message_id, shown)
+                        for ids, message_id, shown, _ in batch
+                        for row in ids
+                    ],
                     now=self.clock(),
                 )
             except Exception as error:  # every waiting sender must learn of the failure
-                for _, _, done in batch:
+                for *_, done in batch:
                     done.set_exception(error)
                 continue
-            for _, _, done in batch:
+            for *_, done in batch:
                 done.set_result(None)
 
 
@@ -165,8 +179,39 @@ class Sender:
                 await asyncio.gather(
                     *(self._send_chat(chat, rows, report) for chat, rows in by_chat.items())
                 )
+            await self._edit_cards(report)
             self.pacer.forget_idle(self._monotonic())
         return report
+
+    async def _edit_cards(self, report: SendReport) -> None:
+        """Edit the pushed cards whose event gained outlets: "Also: BBC, DW +3"."""
+        while due := await self.storage.claim_edits(self.clock(), limit=self.batch):
+            await asyncio.gather(*(self._edit_card(card, report) for card in due))
+
+    async def _edit_card(self, card: PushedMessage, report: SendReport) -> None:
+        now = self.clock()
+        if card.also == card.shown:  # another report from an outlet the card already names
+            await self.storage.mark_edited(card.delivery_id, shown=card.also, now=now, edited=False)
+            return
+        text = story_card(card.story, now, topics=card.topics, also=card.also)
+
+        async def edited(_: int) -> None:
+            await self.storage.mark_edited(card.delivery_id, shown=card.also, now=self.clock())
+
+        outcome = await self._deliver(
+            card.chat_id, text, more_button(card.story.id), edited, message_id=card.message_id
+        )
+        now = self.clock()
+        if outcome.message_id is not None:
+            report.edited += 1
+        elif outcome.retry_in is not None or outcome.transient:
+            await self.storage.retry_edit(
+                card.delivery_id, at=now + (outcome.retry_in or EDIT_RETRY)
+            )
+        elif outcome.gone is not None:
+            await self.storage.deactivate_chat(card.chat_id, reason=outcome.gone, now=now)
+        else:  # gone, moved or refused for good ("message to edit not found"): stop trying
+            await self.storage.mark_edited(card.delivery_id, shown=card.also, now=now)
 
     async def send_digest(self, chat_id: int) -> SendReport:
         """The chat's daily digest: every story it is owed, in one message where it fits."""
@@ -196,22 +241,38 @@ class Sender:
             return
         if digest is None and len(fresh) > DIGEST_THRESHOLD:
             digest = f"{len(fresh)} new stories"
+        units: list[tuple[str, list[int], tuple[str, ...] | None, Delivery | None]]
         if digest is not None:
             units = [
-                (text, [row.id for row in carried])
+                (text, [row.id for row in carried], None, None)
                 for text, carried in digest_messages(digest, fresh, now)
             ]
             report.digests += len(units)
         else:
-            units = [(story_card(row.story, now, topics=row.topics), [row.id]) for row in fresh]
+            units = [
+                (
+                    story_card(row.story, now, topics=row.topics, also=row.also),
+                    [row.id],
+                    row.also,
+                    row,
+                )
+                for row in fresh
+            ]
         attempts_of = {row.id: row.attempts for row in fresh}
-        for position, (text, ids) in enumerate(units):
-            outcome = await self._deliver(chat_id, text, ids)
+        for position, (text, ids, shown, card) in enumerate(units):
+
+            async def sent(
+                message_id: int, ids: list[int] = ids, shown: tuple[str, ...] | None = shown
+            ) -> None:
+                await self._sent_log.record(ids, message_id, shown)
+
+            markup = more_button(card.story.id) if card is not None else None
+            outcome = await self._deliver(chat_id, text, markup, sent)
             now = self.clock()
             if outcome.message_id is not None:
                 report.sent += len(ids)
                 continue
-            unsent = [i for _, later in units[position:] for i in later]
+            unsent = [i for _, later, _, _ in units[position:] for i in later]
             if outcome.retry_in is not None:
                 await self.storage.mark_failed(
                     unsent, error=outcome.error or "retry", now=now, retry_at=now + outcome.retry_in
@@ -236,8 +297,18 @@ class Sender:
             await self.storage.mark_failed(ids, error=outcome.error or "refused", now=now)
             report.failed += len(ids)
 
-    async def _deliver(self, chat_id: int, text: str, ids: list[int]) -> _Outcome:
-        """Wait for a slot, send one message, record it if sent; say what Telegram answered."""
+    async def _deliver(
+        self,
+        chat_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        on_success: Callable[[int], Awaitable[None]],
+        *,
+        message_id: int | None = None,
+    ) -> _Outcome:
+        """Wait for a slot, send one message (or edit `message_id`), record it through
+        `on_success` while the slot of the unrecorded window is held; say what Telegram
+        answered."""
         ready = self.pacer.chat_ready(chat_id, self._monotonic())
         if (wait := ready - self._monotonic()) > 0:
             await self._sleep(wait)
@@ -248,15 +319,23 @@ class Sender:
             while (wait := self.pacer.admit(chat_id, self._monotonic())) > 0:
                 await self._sleep(wait)
             async with self._gate:
-                outcome = await self._attempt(chat_id, text)
+                outcome = await self._attempt(chat_id, text, markup, message_id)
             if outcome.message_id is not None:
-                await self._sent_log.record(ids, outcome.message_id)
+                await on_success(outcome.message_id)
             return outcome
 
-    async def _attempt(self, chat_id: int, text: str) -> _Outcome:
+    async def _attempt(
+        self,
+        chat_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        message_id: int | None,
+    ) -> _Outcome:
         """One request to Telegram, and what its answer means for the row."""
         try:
-            return _Outcome(message_id=await self._send(chat_id, text))
+            if message_id is not None:
+                return _Outcome(message_id=await self._edit(chat_id, message_id, text, markup))
+            return _Outcome(message_id=await self._send(chat_id, text, markup))
         except RetryAfter as error:
             seconds = _seconds(error.retry_after)
             self.pacer.retry_after(chat_id, self._monotonic(), seconds)
@@ -275,16 +354,40 @@ class Sender:
             logger.warning("chat %s refused a message: %s", chat_id, error)
             return _Outcome(error=str(error))
 
-    async def _send(self, chat_id: int, text: str) -> int:
+    async def _send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> int:
         try:
             message = await self.bot.send_message(
                 chat_id,
                 text,
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_markup=markup,
             )
         except BadRequest as error:
             if "entities" not in str(error).lower():
                 raise
-            message = await self.bot.send_message(chat_id, _plain(text))
+            message = await self.bot.send_message(chat_id, _plain(text), reply_markup=markup)
         return message.message_id
+
+    async def _edit(
+        self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+    ) -> int:
+        try:
+            await self.bot.edit_message_text(
+                text,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_markup=markup,
+            )
+        except BadRequest as error:
+            reason = str(error).lower()
+            if "not modified" in reason:  # it already reads so: as good as an edit
+                return message_id
+            if "entities" not in reason:
+                raise
+            await self.bot.edit_message_text(
+                _plain(text), chat_id=chat_id, message_id=message_id, reply_markup=markup
+            )
+        return message_id

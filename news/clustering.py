@@ -203,12 +203,14 @@ class Clusterer:
         self._stories: dict[int, _Seen] = {}
         self._cluster_expiry: list[tuple[datetime, int]] = []
         self._story_expiry: list[tuple[datetime, int]] = []
-        self._next_cluster = 1
         self._now: datetime | None = None
 
     def __len__(self) -> int:
         """Stories in the window."""
         return len(self._stories)
+
+    def __contains__(self, story_id: object) -> bool:
+        return story_id in self._stories
 
     def cluster(self, cluster_id: int) -> Cluster | None:
         """An open cluster, or None once it has expired."""
@@ -225,9 +227,14 @@ class Clusterer:
         language: str,
         published_at: datetime,
         source: str,
+        *,
+        cluster_id: int | None = None,
     ) -> Assignment:
         """Place a story in the cluster of its event, starting one if none is open.
 
+        A new cluster takes its first story's id as its own, so ids are stable across restarts.
+        `cluster_id` replays a stored assignment: the story joins that cluster (opened if it is
+        not open) without a search, so a restart rebuilds the window as it was.
         Raises ValueError for a story id already in the window: a story is added once.
         """
         if story_id in self._stories:
@@ -245,14 +252,16 @@ class Clusterer:
         member = Member(story_id, source, published_at)
         cluster: Cluster | None = None
         similarity = 1.0
-        if duplicate_of is not None:
+        if cluster_id is not None:
+            cluster = self._clusters.get(cluster_id)
+        elif duplicate_of is not None:
             cluster = self._clusters.get(self._stories[duplicate_of].cluster_id)
-        if cluster is None:
+        if cluster is None and cluster_id is None:
             cluster, similarity = self._nearest(lang, vector)
         created = cluster is None
         if cluster is None:
-            cluster = Cluster(self._next_cluster, language, published_at)
-            self._next_cluster += 1
+            opened = story_id if cluster_id is None else cluster_id
+            cluster = Cluster(opened, language, published_at)
             self._clusters[cluster.id] = cluster
             heapq.heappush(self._cluster_expiry, (published_at, cluster.id))
         self._join(lang, cluster, member, vector)

@@ -8,7 +8,10 @@ Rules a reader notices:
   so adding a source or starting the bot never floods anyone with old news;
 - a story is pushed only if it is new to the database (not carried already by another source),
   not older than `PUSH_MAX_AGE`, and matches at least one of the chat's subscriptions;
-- one chat gets one message per story, naming every topic of its own that matched;
+- one chat gets one message per story, naming every topic of its own that matched, and one per
+  event: each new story joins a cluster of reports of its event (`news.clustering`, when the
+  poller has a clusterer), and a chat already owed the event gets no second push (storage marks
+  the pushed card for an "Also:" edit instead);
 - a 304 or a body whose hash is the last one costs no parse; a permanent redirect moves the
   source's URL; 410 Gone disables it; other failures back off (see `news.schedule`).
 
@@ -30,6 +33,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Generic, TypeVar
 
+from news.clustering import Clusterer
 from news.errors import FeedError
 from news.fetch import Fetcher, FetchResult, HTTPStatusError
 from news.model import PollOutcome, Source, Story, StoryDraft, Subscription
@@ -157,6 +161,7 @@ class Poller:
         *,
         parse_executor: Executor | None = None,
         rng: random.Random | None = None,
+        clusterer: Clusterer | None = None,
     ) -> None:
         self.storage = storage
         self.fetcher = fetcher
@@ -171,6 +176,8 @@ class Poller:
         self._records = _Group(self._record_all, self._writes)
         self._stories = _Group(self._store_all, self._writes)
         self.subscription_index = SubscriptionIndex()
+        self.clusterer = clusterer
+        self._clusters_restored = clusterer is None
 
     async def poll_due(self, now: datetime) -> list[PollOutcome]:
         """Claim the sources whose next poll time has come and poll them; one tick at a time."""
@@ -257,8 +264,10 @@ class Poller:
         new_by_source: dict[int, list[Story]] = defaultdict(list)
         for now in dict.fromkeys(now for _, _, now in items):
             drafts = [draft for _, batch, when in items if when == now for draft in batch]
-            for story in await self.storage.store_stories(drafts, now=now):
+            stored = await self.storage.store_stories(drafts, now=now)
+            for story in stored:
                 new_by_source[story.source_id].append(story)
+            await self._cluster(stored, now)
         subscriptions: list[Subscription] | None = None
         results: list[tuple[list[Story], int]] = []
         for source, _, now in items:
@@ -274,6 +283,27 @@ class Poller:
                 queued = await self.storage.enqueue_deliveries(owed, now=now)
             results.append((new_stories, queued))
         return results
+
+    async def _cluster(self, new_stories: Sequence[Story], now: datetime) -> None:
+        """Place new stories in the clusters of their events and store where they went.
+
+        Only stories inside the clusterer's window are clustered: an older one can no longer be
+        pushed, and stands alone. The first call replays the window's stored assignments, so a
+        restarted bot keeps its clusters.
+        """
+        clusterer = self.clusterer
+        if clusterer is None:
+            return
+        horizon = now - clusterer.window
+        if not self._clusters_restored:
+            stored = await self.storage.clustered_since(horizon)
+            await asyncio.to_thread(_replay, clusterer, stored)
+            self._clusters_restored = True
+        recent = [story for story in new_stories if _clustering_time(story) >= horizon]
+        if recent:
+            # CPU work: a thread keeps the bot answering while a big first poll is clustered.
+            placed = await asyncio.to_thread(_place, clusterer, recent)
+            await self.storage.assign_clusters(placed, now=now)
 
     async def _record_all(self, records: list[PollRecord]) -> list[None]:
         await self.storage.record_outcomes(records)
@@ -336,3 +366,39 @@ class Poller:
             next_poll_at=now + delay,
             disabled=gone,
         )
+
+
+def _clustering_time(story: Story) -> datetime:
+    # A feed's date in the future would move the clusterer's clock and close every cluster.
+    return min(story.published_at, story.first_seen_at)
+
+
+def _place(clusterer: Clusterer, stories: Sequence[Story]) -> list[tuple[int, int]]:
+    return [
+        (
+            story.id,
+            clusterer.add(
+                story.id,
+                story.title,
+                story.summary,
+                story.language,
+                _clustering_time(story),
+                story.source_name,
+            ).cluster_id,
+        )
+        for story in stories
+    ]
+
+
+def _replay(clusterer: Clusterer, stories: Sequence[Story]) -> None:
+    for story in stories:
+        if story.id not in clusterer:
+            clusterer.add(
+                story.id,
+                story.title,
+                story.summary,
+                story.language,
+                _clustering_time(story),
+                story.source_name,
+                cluster_id=story.cluster_id,
+            )

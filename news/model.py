@@ -64,6 +64,14 @@ class Story:
     first_seen_at: datetime
     language: str = "en"
     terms: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    # The cluster of reports of one event this story belongs to (see `news.clustering`); None
+    # for a story that was never clustered, which stands alone.
+    cluster_id: int | None = field(default=None, compare=False)
+
+    @property
+    def event(self) -> int:
+        """The key of the story's event: its cluster, or itself when it stands alone."""
+        return self.cluster_id if self.cluster_id is not None else self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +105,21 @@ class Delivery:
     topics: tuple[str, ...]
     state: str
     attempts: int = 0
+    # The other outlets that report the story's event, first reporter first.
+    also: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PushedMessage:
+    """A pushed card whose event other outlets have reported since: due for an "Also:" edit."""
+
+    delivery_id: int
+    chat_id: int
+    message_id: int
+    story: Story
+    topics: tuple[str, ...]
+    also: tuple[str, ...]
+    shown: tuple[str, ...]
 
 
 @dataclass(slots=True)

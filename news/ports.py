@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from news.model import ChatSettings, Delivery, Source, Story, StoryDraft, Subscription
+from news.model import (
+    ChatSettings,
+    Delivery,
+    PushedMessage,
+    Source,
+    Story,
+    StoryDraft,
+    Subscription,
+)
 from news.topics import Topic
 
 
@@ -84,6 +92,14 @@ class Storage(Protocol):
     async def latest(
         self, topic: Topic | None, *, limit: int, before: tuple[datetime, int] | None = None
     ) -> list[Story]: ...
+    async def story(self, story_id: int) -> Story | None: ...
+
+    # Clusters
+    async def assign_clusters(
+        self, assignments: Sequence[tuple[int, int]], *, now: datetime
+    ) -> None: ...
+    async def clustered_since(self, since: datetime) -> list[Story]: ...
+    async def cluster_members(self, cluster_ids: Sequence[int]) -> dict[int, list[Story]]: ...
 
     # Chats and subscriptions
     async def upsert_chat(
@@ -114,7 +130,7 @@ class Storage(Protocol):
         chat_id: int | None = None,
     ) -> list[Delivery]: ...
     async def mark_sent_many(
-        self, sent: Sequence[tuple[int, int | None]], *, now: datetime
+        self, sent: Sequence[tuple[int, int | None, Sequence[str] | None]], *, now: datetime
     ) -> None: ...
     async def mark_failed(
         self,
@@ -125,3 +141,11 @@ class Storage(Protocol):
         retry_at: datetime | None = None,
     ) -> None: ...
     async def delivery_states(self) -> dict[str, int]: ...
+    async def delivery_topics(self, chat_id: int, story_id: int) -> tuple[str, ...]: ...
+
+    # "Also:" edits of pushed cards
+    async def claim_edits(self, now: datetime, *, limit: int = ...) -> list[PushedMessage]: ...
+    async def mark_edited(
+        self, delivery_id: int, *, shown: Sequence[str], now: datetime, edited: bool = ...
+    ) -> None: ...
+    async def retry_edit(self, delivery_id: int, *, at: datetime) -> None: ...

@@ -18,6 +18,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from news.model import ChatSettings, Delivery, Subscription
+from storage.clusters import other_outlets_of, shown_text
 from storage.rows import STORY_COLUMNS, chunks, story_from_row
 from storage.tables import chats, deliveries, sources, stories, subscriptions
 
@@ -205,32 +206,51 @@ class ChatsAndOutbox:
     async def enqueue_deliveries(
         self, items: Sequence[tuple[int, int, tuple[str, ...]]], *, now: datetime
     ) -> int:
-        """Queue (chat, story, matched topics) rows; a chat already owed a story is skipped."""
+        """Queue (chat, story, matched topics) rows, oldest story first.
+
+        A chat gets one push per event: a story is skipped for a chat already owed a story of
+        the same cluster (its card is edited to name the new outlet instead, see
+        `storage.clusters`), or already owed the story itself.
+        """
         if not items:
             return 0
         async with self.engine.begin() as conn:
             story_ids = sorted({story_id for _, story_id, _ in items})
-            existing: set[tuple[int, int]] = set()
+            event_of: dict[int, int] = {}
             for chunk in chunks(story_ids, 500):
                 rows = await conn.execute(
-                    select(deliveries.c.chat_id, deliveries.c.story_id).where(
-                        deliveries.c.story_id.in_(chunk)
-                    )
+                    select(stories.c.id, stories.c.cluster_id).where(stories.c.id.in_(chunk))
                 )
-                existing.update((row.chat_id, row.story_id) for row in rows)
-            fresh = [
-                {
-                    "chat_id": chat_id,
-                    "story_id": story_id,
-                    "topics": "\n".join(topics),
-                    "state": "pending",
-                    "attempts": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for chat_id, story_id, topics in items
-                if (chat_id, story_id) not in existing
-            ]
+                for row in rows:
+                    event_of[row.id] = row.cluster_id if row.cluster_id is not None else row.id
+            clusters = sorted(set(event_of.values()))
+            owed: set[tuple[int, int]] = set()
+            for chunk in chunks(clusters, 500):
+                rows = await conn.execute(
+                    select(deliveries.c.chat_id, stories.c.cluster_id, stories.c.id)
+                    .join(stories, stories.c.id == deliveries.c.story_id)
+                    .where(or_(stories.c.cluster_id.in_(chunk), stories.c.id.in_(chunk)))
+                )
+                for row in rows:
+                    event = row.cluster_id if row.cluster_id is not None else row.id
+                    owed.add((row.chat_id, event))
+            fresh = []
+            for chat_id, story_id, topics in items:
+                key = (chat_id, event_of.get(story_id, story_id))
+                if key in owed:
+                    continue
+                owed.add(key)
+                fresh.append(
+                    {
+                        "chat_id": chat_id,
+                        "story_id": story_id,
+                        "topics": "\n".join(topics),
+                        "state": "pending",
+                        "attempts": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
             for chunk in chunks(fresh, 1000):
                 await conn.execute(insert(deliveries), list(chunk))
             return len(fresh)
@@ -293,22 +313,27 @@ class ChatsAndOutbox:
                 .where(deliveries.c.id.in_(ids))
                 .order_by(deliveries.c.id)
             )
+            rows = list(rows)
+            reported = {row.delivery_id: story_from_row(row) for row in rows}
+            others = await other_outlets_of(conn, reported.values())
             return [
                 Delivery(
                     id=row.delivery_id,
                     chat_id=row.chat_id,
-                    story=story_from_row(row),
+                    story=reported[row.delivery_id],
                     topics=tuple(row.topics.split("\n")),
                     state=row.state,
                     attempts=row.attempts,
+                    also=others.get(row.id, ()),
                 )
                 for row in rows
             ]
 
     async def mark_sent_many(
-        self, sent: Sequence[tuple[int, int | None]], *, now: datetime
+        self, sent: Sequence[tuple[int, int | None, Sequence[str] | None]], *, now: datetime
     ) -> None:
-        """Record many (row, message id) pairs in one transaction: a group commit."""
+        """Record many (row, message id, outlets the card names) in one transaction: a group
+        commit. The outlets are None for a digest, which is never edited."""
         if not sent:
             return
         async with self.engine.begin() as conn:
@@ -318,10 +343,14 @@ class ChatsAndOutbox:
                 .values(
                     state="sent",
                     message_id=bindparam("sent_message_id"),
+                    shown_sources=bindparam("shown"),
                     updated_at=now,
                     last_error=None,
                 ),
-                [{"row_id": row, "sent_message_id": message} for row, message in sent],
+                [
+                    {"row_id": row, "sent_message_id": message, "shown": shown_text(shown)}
+                    for row, message, shown in sent
+                ],
             )
 
     async def mark_failed(

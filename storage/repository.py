@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from news.model import Source, Story, StoryDraft
 from news.ports import PollRecord
 from news.topics import Topic
+from storage.clusters import ClusterStore
 from storage.outbox import ChatsAndOutbox
 from storage.rows import STORY_COLUMNS, chunks, source_name, story_from_row
 from storage.search import newest_first, topic_clause, topic_sources
@@ -102,7 +103,7 @@ _RECORD_FAILURE = (
 )
 
 
-class SqlStorage(ChatsAndOutbox):
+class SqlStorage(ChatsAndOutbox, ClusterStore):
     """Newsbot's storage on one SQLAlchemy async engine."""
 
     def __init__(self, engine: AsyncEngine) -> None:

@@ -19,6 +19,7 @@ STORY_COLUMNS = (
     stories.c.first_seen_at,
     stories.c.language,
     stories.c.terms,
+    stories.c.cluster_id,
     sources.c.title.label("source_title"),
     sources.c.url.label("source_url"),
 )
@@ -36,6 +37,7 @@ def story_from_row(row: Any) -> Story:
         first_seen_at=row.first_seen_at,
         language=row.language,
         terms=tuple(row.terms.split()),
+        cluster_id=row.cluster_id,
     )
 
 

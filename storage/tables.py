@@ -87,9 +87,13 @@ stories = Table(
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("language", String(16), nullable=False),
     Column("terms", Text, nullable=False),
+    # The story's cluster: the id of the story that opened it; NULL when it was never clustered
+    # (too old when it arrived), which makes it a cluster of its own.
+    Column("cluster_id", Integer),
     UniqueConstraint("source_id", "entry_id", name="uq_stories_source_entry"),
     Index("ix_stories_link", "link"),
     Index("ix_stories_published", "published_at", "id"),
+    Index("ix_stories_cluster", "cluster_id"),
 )
 
 chats = Table(
@@ -128,7 +132,14 @@ deliveries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("next_attempt_at", UTCDateTime),
+    # A pushed card names the other outlets of its cluster ("Also: BBC, DW +3"): the names it
+    # shows (one per line; NULL for a digest, which is never edited), when it is due for an edit
+    # because its cluster grew, and when it was last edited.
+    Column("shown_sources", Text),
+    Column("edit_due_at", UTCDateTime),
+    Column("edited_at", UTCDateTime),
     UniqueConstraint("chat_id", "story_id", name="uq_deliveries_chat_story"),
     Index("ix_deliveries_state", "state", "id"),
     Index("ix_deliveries_chat_state", "chat_id", "state"),
+    Index("ix_deliveries_edit_due", "edit_due_at"),
 )

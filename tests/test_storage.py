@@ -154,7 +154,7 @@ async def test_outbox_gives_each_chat_a_story_once(storage: SqlStorage) -> None:
     assert claimed.story.title == "Ukraine talks"
     assert claimed.topics == ("ukraine",)
     assert await storage.claim_deliveries(limit=10, now=NOW) == []
-    await storage.mark_sent_many([(claimed.id, 7)], now=NOW)
+    await storage.mark_sent_many([(claimed.id, 7, ())], now=NOW)
     assert await storage.delivery_states() == {"sent": 1}
 
 

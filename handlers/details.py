@@ -1,0 +1,124 @@
+"""The "More" button under a pushed story: the story card with the whole picture of its event.
+
+The card follows the page this project was born from: the headline, a "Keep in mind" box of key
+points taken from the story's own text (and from the other reports when the feed gave only a
+teaser), the other outlets' headlines with links, then up to `RELATED_LIMIT` related recent
+stories on the topic the story was pushed for, one per event, each with a snippet.
+Callback data is `card:<story id>`, a few bytes under Telegram's 64.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.ext import CallbackQueryHandler, ContextTypes
+
+from handlers.commands import Services
+from handlers.render import details_messages
+from news.coverage import Event, events
+from news.errors import TopicError
+from news.keypoints import key_points
+from news.model import Story
+from news.ports import Storage
+from news.topics import parse_topic
+
+_PREFIX = "card"
+RELATED_LIMIT = 5
+RELATED_MAX_AGE = timedelta(days=7)
+
+
+def card_data(story_id: int) -> str:
+    return f"{_PREFIX}:{story_id}"
+
+
+def parse_card_data(data: str) -> int | None:
+    """The story id from callback data, or None when the data is not a card button's."""
+    prefix, _, story = data.partition(":")
+    if prefix != _PREFIX or not story.isdigit() or len(story) > 18:
+        return None
+    return int(story)
+
+
+def more_button(story_id: int) -> InlineKeyboardMarkup:
+    """The keyboard under a pushed card."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton("More ▸", callback_data=card_data(story_id))]]
+    )
+
+
+async def related_events(
+    storage: Storage, story: Story, topics: tuple[str, ...], *, since: datetime
+) -> list[Event]:
+    """Events since `since` on the first of `topics` that parses, other than the story's own."""
+    for text in topics:
+        try:
+            topic = parse_topic(text)
+        except TopicError:
+            continue
+        found = await storage.latest(topic, limit=4 * RELATED_LIMIT)
+        recent = [other for other in found if other.published_at >= since]
+        clustered = [other.cluster_id for other in recent if other.cluster_id is not None]
+        members = await storage.cluster_members(clustered) if clustered else {}
+        return events(recent, members, skip={story.event})[:RELATED_LIMIT]
+    return []
+
+
+def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  # type: ignore[type-arg]
+    """The "More" button's callback."""
+    storage = services.storage
+
+    async def details(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        callback = update.callback_query
+        if callback is None:
+            return
+        story_id = parse_card_data(callback.data or "")
+        story = await storage.story(story_id) if story_id is not None else None
+        if story is None:
+            await callback.answer("This story is no longer kept.", show_alert=True)
+            return
+        await callback.answer()
+        message = callback.message
+        if not isinstance(message, Message):
+            return
+        members = (
+            (await storage.cluster_members([story.cluster_id])).get(story.cluster_id, [])
+            if story.cluster_id is not None
+            else []
+        )
+        others = [report for report in members if report.source_name != story.source_name]
+        points = key_points(
+            story.summary,
+            story.language,
+            title=story.title,
+            related=[report.summary for report in others],
+        )
+        topics = await storage.delivery_topics(message.chat_id, story.id)
+        now = services.clock()
+        related = await related_events(storage, story, topics, since=now - RELATED_MAX_AGE)
+        first_by_outlet: dict[str, Story] = {}
+        for report in others:
+            first_by_outlet.setdefault(report.source_name, report)
+        texts = details_messages(
+            story,
+            now,
+            key_points=[point.text for point in points],
+            other_reports=list(first_by_outlet.values()),
+            related=related,
+        )
+        for text in texts:
+            await message.reply_text(
+                text,
+                parse_mode=ParseMode.HTML,
+                do_quote=True,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+
+    return [CallbackQueryHandler(details, pattern=f"^{_PREFIX}:")]

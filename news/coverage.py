@@ -1,0 +1,65 @@
+"""One event, several outlets: who else reports a story, and lists of events instead of copies.
+
+Stories carry their cluster (`Story.cluster_id`, see `news.clustering`); these functions turn
+clusters into what readers see: the other outlets under a pushed card, and /latest's entries,
+one per event, led by its first report, with the number of outlets beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from news.model import Story
+
+
+def lead_story(members: Sequence[Story]) -> Story:
+    """The story that leads its event: the first published, the first stored on a tie."""
+    return min(members, key=lambda story: (story.published_at, story.id))
+
+
+def outlets(members: Iterable[Story]) -> tuple[str, ...]:
+    """The outlets reporting an event, first reporter first, each once."""
+    ordered = sorted(members, key=lambda story: (story.published_at, story.id))
+    return tuple(dict.fromkeys(story.source_name for story in ordered))
+
+
+def other_outlets(members: Iterable[Story], story: Story) -> tuple[str, ...]:
+    """The outlets other than `story`'s own that report its event."""
+    return tuple(name for name in outlets(members) if name != story.source_name)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of a list of events: the lead report, the outlets, and the story that matched."""
+
+    lead: Story
+    outlets: tuple[str, ...]
+    matched: Story
+
+    @property
+    def more_sources(self) -> int:
+        """Outlets besides the lead's: the "+N sources" of a list entry."""
+        return max(len(self.outlets) - 1, 0)
+
+
+def events(
+    stories: Sequence[Story],
+    members: Mapping[int, Sequence[Story]],
+    *,
+    skip: Container[int] = (),
+) -> list[Event]:
+    """`stories` (newest first) as events, in the order of each event's newest story.
+
+    `members` holds the stories of each cluster; a story without a cluster, or whose cluster is
+    not in `members`, is an event of its own. Events whose key is in `skip` (already shown on an
+    earlier page) are left out.
+    """
+    listed: dict[int, Event] = {}
+    for story in stories:
+        key = story.event
+        if key in listed or key in skip:
+            continue
+        group = members.get(key) or [story]
+        listed[key] = Event(lead_story(group), outlets(group), story)
+    return list(listed.values())
