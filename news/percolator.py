@@ -4,10 +4,25 @@ Searching the archive runs one query over many stories; pushing runs the other w
 over many standing queries. Each distinct topic is indexed under a few *anchor* terms, chosen so
 that every story it matches must contain at least one of them: the topic's rarest required item
 (a `Topic.required` group: the story must contain one of the group's phrases, so the group's
-phrases' rarest terms are anchors). A story then looks up only its own terms, and verifies the
-few candidate topics with `Topic.matches`. The cost grows with a story's words and the number of
-topics anchored on them, not with the number of subscriptions; chats are fanned out per distinct
-topic after matching.
+phrases' rarest terms are anchors). A story then looks up only its own terms, so the cost grows
+with a story's words and the number of topics anchored on them, not with the number of
+subscriptions. Under its anchor a topic is filed one of three ways:
+
+- *certain*: the anchor alone makes a match (one single-word item, or one item of OR-ed words);
+- *paired*, under a second *partner* term that every match also holds (the rarest term of
+  another item's phrases, or a phrase's second rarest term): the story looks its own terms up
+  among the anchor's partners, and only the few topics whose pair is complete are verified
+  further (if anything is left to verify: the other items, a phrase's word order, a source);
+- *checked*: verified whenever its anchor is in a story (only when no partner exists, as for a
+  phrase of one word repeated).
+
+Exclusions of single words are indexed too: each excluded term lists the topics it rules out,
+and those are taken out of a story's matches at the end; only excluded phrases and `source:`
+filters are part of a topic's verification. Verification is specialised for each topic's shape,
+because it may run hundreds of times per story, and agrees with `Topic.matches`.
+
+Chats are fanned out per distinct topic after matching: each topic keeps its (chat, topic) pairs
+ready, so a story's pushes are read off with one pass over the matched topics' pairs.
 
 Rarity comes from document frequencies the caller may feed in (`observe`); unknown terms count
 as rare, and long terms as rarer than short ones, which is right for names and places.
@@ -15,8 +30,10 @@ as rare, and long terms as rarer than short ones, which is right for names and p
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
+from operator import attrgetter
 
 from news.analysis import Phrase, TermIndex
 from news.model import Subscription
@@ -56,69 +73,64 @@ class _LazyIndex:
         return self._index
 
 
-Check = Callable[[set[str], "_LazyIndex", str], bool]
+Check = Callable[[set[str], _LazyIndex, str], bool]
 
 
 class _Compiled:
-    """A topic ready for verification once one of its anchors is in a story.
+    """A distinct topic as indexed: where it is filed, what is left to verify, who follows it.
 
-    `check` is None when an anchor hit is already a match (a single-term item, nothing else to
-    verify); otherwise a function specialised for the topic's shape, because verification runs
-    hundreds of times per story and generic code would dominate the cost.
+    `check` is None when being found through the index is already a match (short of an excluded
+    term, which the index applies itself); otherwise a function specialised for what is left.
     """
 
-    __slots__ = ("anchors", "chats", "check", "partner", "rest", "text", "topic")
+    __slots__ = ("anchors", "banned", "chats", "check", "fan", "partners", "text")
 
-    def __init__(self, topic: Topic, anchor_group: int, anchors: tuple[str, ...]) -> None:
-        self.topic = topic
-        self.text = topic.text
+    def __init__(
+        self,
+        text: str,
+        anchors: tuple[str, ...],
+        partners: tuple[str, ...],
+        banned: tuple[str, ...],
+        check: Check | None,
+    ) -> None:
+        self.text = text
         self.anchors = anchors
+        self.partners = partners
+        self.banned = banned
+        self.check = check
         self.chats: set[int] = set()
-        chosen = topic.required[anchor_group]
-        others = [
-            _Group(group)
-            for position, group in enumerate(topic.required)
-            if position != anchor_group
-        ]
-        if any(len(phrase) > 1 for phrase in chosen):
-            others.append(_Group(chosen))
-        excluded = _Group(topic.excluded) if topic.excluded else None
-        filtered = bool(topic.sources or topic.excluded_sources)
-        self.check = _specialise(topic, others, excluded, filtered)
-        # Plain items and nothing else (the commonest shapes after one word): the second item's
-        # terms, so the percolator can index the pair, and any further items to check.
-        self.partner: frozenset[str] | None = None
-        self.rest: tuple[frozenset[str], ...] = ()
-        if excluded is None and not filtered and others and not any(g.phrases for g in others):
-            self.partner = others[0].singles
-            self.rest = tuple(group.singles for group in others[1:])
+        # (chat, topic) for each follower, rebuilt before matching once `chats` changed.
+        self.fan: tuple[tuple[int, str], ...] = ()
 
 
-def _specialise(
-    topic: Topic, others: list[_Group], excluded: _Group | None, filtered: bool
-) -> Check | None:
-    plain = all(not group.phrases for group in others)
-    if plain and not filtered and (excluded is None or not excluded.phrases):
+class _Entry:
+    """What one term leads to in the index (None where nothing is filed)."""
+
+    __slots__ = ("banned", "certain", "checked", "pairs")
+
+    def __init__(self) -> None:
+        self.certain: list[_Compiled] | None = None
+        self.pairs: dict[str, list[_Compiled]] | None = None
+        self.checked: list[_Compiled] | None = None
+        self.banned: list[_Compiled] | None = None
+
+
+def _specialise(others: list[_Group], excluded: _Group | None, topic: Topic) -> Check | None:
+    """The verification left once a topic was found: `others` items, `excluded`, sources."""
+    filtered = bool(topic.sources or topic.excluded_sources)
+    if not filtered and excluded is None and all(not group.phrases for group in others):
         sets = tuple(group.singles for group in others)
-        unwanted = excluded.singles if excluded is not None else frozenset()
-        if not sets and not unwanted:
+        if not sets:
             return None
-        if len(sets) == 1 and not unwanted:
+        if len(sets) == 1:
             [only] = sets
             return lambda terms, index, source: not only.isdisjoint(terms)
-        if len(sets) == 2 and not unwanted:
+        if len(sets) == 2:
             first, second = sets
             return lambda terms, index, source: (
                 not (first.isdisjoint(terms) or second.isdisjoint(terms))
             )
-        if len(sets) == 1:
-            [only] = sets
-            return lambda terms, index, source: (
-                not only.isdisjoint(terms) and unwanted.isdisjoint(terms)
-            )
-        return lambda terms, index, source: (
-            unwanted.isdisjoint(terms) and all(not s.isdisjoint(terms) for s in sets)
-        )
+        return lambda terms, index, source: all(not s.isdisjoint(terms) for s in sets)
 
     def check(terms: set[str], index: _LazyIndex, source: str) -> bool:
         return (
@@ -130,17 +142,18 @@ def _specialise(
     return check
 
 
+_FAN = attrgetter("fan")
+
+
 class Percolator:
     """Distinct topics indexed by anchor term, with the chats that follow each."""
 
     def __init__(self) -> None:
         self._frequency: Counter[str] = Counter()
         self._topics: dict[str, _Compiled] = {}
-        # Anchor → topics an anchor hit alone matches; anchor → partner term → two-item topics
-        # whose pair is then found by lookups; anchor → topics that need their check.
-        self._certain: dict[str, list[_Compiled]] = defaultdict(list)
-        self._pairs: dict[str, dict[str, list[_Compiled]]] = defaultdict(dict)
-        self._by_anchor: dict[str, list[_Compiled]] = defaultdict(list)
+        self._entries: dict[str, _Entry] = {}
+        # Topics whose followers changed since their `fan` was built.
+        self._stale: set[_Compiled] = set()
 
     def __len__(self) -> int:
         return len(self._topics)
@@ -155,14 +168,59 @@ class Percolator:
         return self._frequency.get(term, 0) + 1.0 / (1 + len(term))
 
     def _compile(self, topic: Topic) -> _Compiled:
+        cost = self._rarity_cost
         best_group, best_cost = 0, float("inf")
-        best_anchors: tuple[str, ...] = ()
         for position, group in enumerate(topic.required):
-            anchors = tuple(sorted({min(phrase, key=self._rarity_cost) for phrase in group}))
-            cost = sum(self._rarity_cost(term) for term in anchors)
-            if cost < best_cost:
-                best_group, best_anchors, best_cost = position, anchors, cost
-        return _Compiled(topic, best_group, best_anchors)
+            group_cost = sum(cost(term) for term in {min(phrase, key=cost) for phrase in group})
+            if group_cost < best_cost:
+                best_group, best_cost = position, group_cost
+        chosen = topic.required[best_group]
+        anchor_of = {phrase: min(phrase, key=cost) for phrase in chosen}
+        anchors = tuple(sorted(set(anchor_of.values())))
+        # Items still to verify once an anchor is found: the others, and the anchor's own item
+        # if it has phrases (their other words and order are not known yet), marked True.
+        items = [
+            (group, False)
+            for position, group in enumerate(topic.required)
+            if position != best_group
+        ]
+        if any(len(phrase) > 1 for phrase in chosen):
+            items.append((chosen, True))
+        # The partner: the cheapest set of terms one of which every match holds beside its
+        # anchor. An item's phrases' rarest terms; for the anchor's own item, each phrase's
+        # rarest term after its anchor (so that item qualifies only if all its phrases have two).
+        partners: tuple[str, ...] = ()
+        partner_cost, settled = float("inf"), -1
+        for number, (group, own) in enumerate(items):
+            if not own:
+                terms = {min(phrase, key=cost) for phrase in group}
+            elif all(len(set(phrase)) > 1 for phrase in group):
+                terms = {
+                    min((term for term in phrase if term != anchor_of[phrase]), key=cost)
+                    for phrase in group
+                }
+            else:
+                continue
+            terms_cost = sum(cost(term) for term in terms)
+            if terms_cost < partner_cost:
+                partners, partner_cost, settled = tuple(sorted(terms)), terms_cost, number
+        # A partner item of single words is complete once a partner is found.
+        if settled >= 0 and all(len(phrase) == 1 for phrase in items[settled][0]):
+            del items[settled]
+        banned = tuple(sorted(phrase[0] for phrase in topic.excluded if len(phrase) == 1))
+        excluded_phrases = [phrase for phrase in topic.excluded if len(phrase) > 1]
+        check = _specialise(
+            [_Group(group) for group, _ in items],
+            _Group(excluded_phrases) if excluded_phrases else None,
+            topic,
+        )
+        return _Compiled(topic.text, anchors, partners, banned, check)
+
+    def _entry(self, term: str) -> _Entry:
+        entry = self._entries.get(term)
+        if entry is None:
+            entry = self._entries[term] = _Entry()
+        return entry
 
     def add(self, chat_id: int, topic: str | Topic) -> None:
         """Subscribe `chat_id` to a topic (parsed, or in normal form)."""
@@ -172,101 +230,126 @@ class Percolator:
             compiled = self._compile(topic if isinstance(topic, Topic) else parse_topic(topic))
             self._topics[topic_text] = compiled
             for term in compiled.anchors:
-                if compiled.check is None:
-                    self._certain[term].append(compiled)
-                elif compiled.partner is not None:
-                    partners = self._pairs[term]
-                    for other in compiled.partner:
-                        partners.setdefault(other, []).append(compiled)
+                entry = self._entry(term)
+                if compiled.partners:
+                    if entry.pairs is None:
+                        entry.pairs = {}
+                    for other in compiled.partners:
+                        entry.pairs.setdefault(other, []).append(compiled)
+                elif compiled.check is None:
+                    if entry.certain is None:
+                        entry.certain = []
+                    entry.certain.append(compiled)
                 else:
-                    self._by_anchor[term].append(compiled)
-        compiled.chats.add(chat_id)
+                    if entry.checked is None:
+                        entry.checked = []
+                    entry.checked.append(compiled)
+            for term in compiled.banned:
+                entry = self._entry(term)
+                if entry.banned is None:
+                    entry.banned = []
+                entry.banned.append(compiled)
+        if chat_id not in compiled.chats:
+            compiled.chats.add(chat_id)
+            self._stale.add(compiled)
 
     def remove(self, chat_id: int, topic_text: str) -> None:
         """Unsubscribe; a topic nobody follows any more leaves the index."""
         compiled = self._topics.get(topic_text)
-        if compiled is None:
+        if compiled is None or chat_id not in compiled.chats:
             return
         compiled.chats.discard(chat_id)
+        self._stale.add(compiled)
         if compiled.chats:
             return
         del self._topics[topic_text]
+        self._stale.discard(compiled)
         for term in compiled.anchors:
-            if compiled.check is None:
-                _discard(self._certain, term, compiled)
-            elif compiled.partner is not None:
-                partners = self._pairs[term]
-                for other in compiled.partner:
-                    _discard(partners, other, compiled)
-                if not partners:
-                    del self._pairs[term]
+            entry = self._entries[term]
+            if compiled.partners and entry.pairs is not None:
+                for other in compiled.partners:
+                    paired = _without(entry.pairs.pop(other, None), compiled)
+                    if paired is not None:
+                        entry.pairs[other] = paired
+            elif compiled.check is None:
+                entry.certain = _without(entry.certain, compiled)
             else:
-                _discard(self._by_anchor, term, compiled)
+                entry.checked = _without(entry.checked, compiled)
+            self._prune(term, entry)
+        for term in compiled.banned:
+            entry = self._entries[term]
+            entry.banned = _without(entry.banned, compiled)
+            self._prune(term, entry)
+
+    def _prune(self, term: str, entry: _Entry) -> None:
+        if not (entry.certain or entry.pairs or entry.checked or entry.banned):
+            del self._entries[term]
 
     def matching_topics(self, terms: Sequence[str], *, source: str = "") -> list[str]:
         """The distinct topics (normal forms) a story with these terms, from `source`, matches."""
         return [compiled.text for compiled in self._matching(terms, source)]
 
-    def _matching(self, terms: Sequence[str], source: str) -> list[_Compiled]:
+    def _matching(self, terms: Sequence[str], source: str) -> set[_Compiled]:
         term_set = set(terms)
+        size = len(term_set)
         found: set[_Compiled] = set()
-        candidates: set[_Compiled] = set()
-        certain, pairs, by_anchor = self._certain, self._pairs, self._by_anchor
-        for term in term_set:
-            if hit := certain.get(term):
-                found.update(hit)
-            if partners := pairs.get(term):
-                if len(partners) < len(term_set):
-                    for other, paired in partners.items():
-                        if other in term_set:
-                            _add_complete(found, paired, term_set)
+        add, update = found.add, found.update
+        candidates: list[_Compiled] = []
+        banned: list[list[_Compiled]] = []
+        for entry in filter(None, map(self._entries.get, term_set)):
+            if certain := entry.certain:
+                update(certain)
+            if partners := entry.pairs:
+                if len(partners) < size:
+                    hits = [partners[other] for other in partners if other in term_set]
                 else:
-                    for other in term_set:
-                        if also := partners.get(other):
-                            _add_complete(found, also, term_set)
-            if anchored := by_anchor.get(term):
-                candidates.update(anchored)
+                    hits = [paired for other in term_set if (paired := partners.get(other))]
+                for paired in hits:
+                    for compiled in paired:
+                        if compiled.check is None:
+                            add(compiled)
+                        else:
+                            candidates.append(compiled)
+            if checked := entry.checked:
+                candidates.extend(checked)
+            if excluded := entry.banned:
+                banned.append(excluded)
         if candidates:
             index = _LazyIndex(terms)
-            found.update(
-                compiled
-                for compiled in candidates
-                if compiled.check is not None and compiled.check(term_set, index, source)
-            )
-        return list(found)
+            for compiled in candidates:
+                check = compiled.check
+                if check is not None and compiled not in found and check(term_set, index, source):
+                    add(compiled)
+        for excluded in banned:
+            found.difference_update(excluded)
+        return found
 
     def matching_chats(self, terms: Sequence[str], *, source: str = "") -> dict[int, list[str]]:
         """Each chat owed the story, with the topics of its own that matched."""
-        matched = self._matching(terms, source)
-        if len(matched) == 1:
-            [only] = matched
-            return {chat_id: [only.text] for chat_id in only.chats}
-        owed: dict[int, list[str]] = {}
-        for compiled in matched:
-            text = compiled.text
-            for chat_id in compiled.chats:
+        if self._stale:
+            for compiled in self._stale:
+                compiled.fan = tuple((chat_id, compiled.text) for chat_id in compiled.chats)
+            self._stale.clear()
+        pushes = [*chain.from_iterable(map(_FAN, self._matching(terms, source)))]
+        owed = {chat_id: [text] for chat_id, text in pushes}
+        if len(owed) < len(pushes):
+            # Some chat follows several of the matched topics: gather them, in order.
+            owed = {}
+            for chat_id, text in sorted(pushes):
                 topics = owed.get(chat_id)
                 if topics is None:
                     owed[chat_id] = [text]
                 else:
                     topics.append(text)
-                    topics.sort()
         return owed
 
 
-def _add_complete(found: set[_Compiled], paired: list[_Compiled], terms: set[str]) -> None:
-    """Add the paired topics whose further items, if any, are in the story too."""
-    for compiled in paired:
-        if not compiled.rest or all(not item.isdisjoint(terms) for item in compiled.rest):
-            found.add(compiled)
-
-
-def _discard(index: dict[str, list[_Compiled]], key: str, compiled: _Compiled) -> None:
-    topics = index.get(key)
-    if topics is not None and compiled in topics:
-        topics.remove(compiled)
-        if not topics:
-            del index[key]
+def _without(topics: list[_Compiled] | None, compiled: _Compiled) -> list[_Compiled] | None:
+    """`topics` less `compiled`, or None if nothing is left."""
+    if topics is None:
+        return None
+    left = [other for other in topics if other is not compiled]
+    return left or None
 
 
 class SubscriptionIndex(Percolator):

@@ -1,0 +1,204 @@
+"""Clusters end to end below Telegram: poll → cluster → store → outbox, on SQLite and PostgreSQL.
+
+Real HTTP from the loopback feed server, a real database of each kind, a hand-moved clock. What a
+reader would notice: one event is one /latest entry and one push per chat, a pushed card becomes
+due for an "Also:" edit when another outlet reports its event (at most once a minute, never after
+48 hours), and a restarted bot keeps its clusters.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from handlers.latest import latest_events
+from handlers.render import latest_messages
+from news.clustering import Clusterer
+from news.fetch import Fetcher
+from news.ingest import Poller, PollSettings
+from news.topics import parse_topic
+from storage import SqlStorage
+from tests.conftest import Clock
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.feeds import FeedItem, rss_feed
+
+ALICE = 1001
+OLD = datetime(2024, 3, 1, tzinfo=UTC)
+
+
+def seed(outlet: str) -> FeedItem:
+    return FeedItem(
+        title=f"{outlet} weekly science quiz",
+        link=f"https://{outlet.lower()}.example/quiz",
+        summary="Test yourself on the week's discoveries.",
+        published=OLD,
+    )
+
+
+def swap_report(outlet: str, clock: Clock, minutes_ago: int) -> FeedItem:
+    wording = {
+        "BBC": (
+            "Ukraine and Russia swap 300 prisoners in UAE-brokered exchange",
+            "Ukraine and Russia exchanged 300 prisoners of war in a deal brokered by the "
+            "United Arab Emirates; the soldiers crossed near Chernihiv.",
+        ),
+        "DW": (
+            "Kyiv and Moscow exchange 300 prisoners of war, UAE mediated",
+            "Russia and Ukraine carried out a prisoner exchange of 300 soldiers mediated by "
+            "the United Arab Emirates. The men were taken to Chernihiv.",
+        ),
+        "Reuters": (
+            "Russia, Ukraine trade 300 prisoners of war in Emirati-brokered swap near Chernihiv",
+            "Three hundred prisoners of war from each side were exchanged under a United Arab "
+            "Emirates mediation, Ukraine's coordination headquarters said.",
+        ),
+    }[outlet]
+    return FeedItem(
+        title=wording[0],
+        link=f"https://{outlet.lower()}.example/prisoner-swap",
+        summary=wording[1],
+        published=clock() - timedelta(minutes=minutes_ago),
+    )
+
+
+def heat_report(clock: Clock) -> FeedItem:
+    return FeedItem(
+        title="Ukraine's farmers count losses after record summer heat",
+        link="https://bbc.example/heat",
+        summary="Wheat yields in the south fell by a fifth as temperatures passed 40 degrees.",
+        published=clock() - timedelta(minutes=2),
+    )
+
+
+class Newsroom:
+    """Three outlets on the feed server, a poller with a clusterer, a chat following Ukraine."""
+
+    def __init__(self, storage: SqlStorage, feeds: FeedServer, clock: Clock) -> None:
+        self.storage, self.feeds, self.clock = storage, feeds, clock
+        self.items: dict[str, list[FeedItem]] = {}
+        for outlet in ("BBC", "DW", "Reuters"):
+            self.publish(outlet)
+
+    def publish(self, outlet: str, *items: FeedItem) -> None:
+        self.items[outlet] = [*items, *self.items.get(outlet, [seed(outlet)])]
+        self.feeds.set_feed(f"/{outlet}.xml", rss_feed(self.items[outlet], title=outlet))
+
+    async def start(self) -> None:
+        for outlet in self.items:
+            await self.storage.add_source(self.feeds.url(f"/{outlet}.xml"), now=self.clock())
+        await self.storage.upsert_chat(ALICE, kind="private", title=None, now=self.clock())
+        await self.storage.subscribe(ALICE, "ukraine", now=self.clock())
+
+    async def poll(self, poller: Poller) -> None:
+        self.clock.advance(seconds=1)
+        sources = await self.storage.list_sources()
+        outcomes = await poller.poll_sources(sources, self.clock())
+        assert all(outcome.status != "error" for outcome in outcomes), outcomes
+
+
+def clustering_poller(storage: SqlStorage, fetcher: Fetcher) -> Poller:
+    return Poller(
+        storage,
+        fetcher,
+        PollSettings(interval=timedelta(minutes=1)),
+        rng=random.Random(3),
+        clusterer=Clusterer(),
+    )
+
+
+async def test_one_event_is_one_latest_entry_and_one_push_then_an_edit(
+    storage: SqlStorage, feeds: FeedServer, clock: Clock
+) -> None:
+    room = Newsroom(storage, feeds, clock)
+    await room.start()
+    async with Fetcher() as fetcher:
+        poller = clustering_poller(storage, fetcher)
+        await room.poll(poller)  # first polls: stored, never pushed
+        room.publish("BBC", swap_report("BBC", clock, 30), heat_report(clock))
+        await room.poll(poller)
+        pushes = await storage.claim_deliveries(limit=10, now=clock())
+        assert sorted(d.story.title[:20] for d in pushes) == [
+            "Ukraine and Russia s",
+            "Ukraine's farmers co",
+        ], "the event and the unrelated story on the same topic are pushed separately"
+        swap_push = next(d for d in pushes if "prisoners" in d.story.title)
+        assert swap_push.also == ()
+        await storage.mark_sent_many([(d.id, 500 + d.id, d.also) for d in pushes], now=clock())
+        assert await storage.claim_edits(clock()) == []
+
+        room.publish("DW", swap_report("DW", clock, 20))
+        room.publish("Reuters", swap_report("Reuters", clock, 10))
+        await room.poll(poller)
+        assert await storage.claim_deliveries(limit=10, now=clock()) == [], (
+            "no second push of an event the chat already has"
+        )
+        due = await storage.claim_edits(clock())
+        assert [(card.delivery_id, card.message_id) for card in due] == [
+            (swap_push.id, 500 + swap_push.id)
+        ]
+        assert due[0].also == ("DW", "Reuters") and due[0].shown == ()
+
+        listed, more = await latest_events(storage, parse_topic("ukraine"), 5)
+        assert not more
+        assert [event.lead.source_name for event in listed] == ["BBC", "BBC"]
+        swap = next(event for event in listed if "prisoners" in event.lead.title)
+        assert swap.lead.title.startswith("Ukraine and Russia swap"), "the first report leads"
+        assert swap.outlets == ("BBC", "DW", "Reuters") and swap.more_sources == 2
+        text = latest_messages("Latest on ukraine", listed, clock())[0]
+        assert "<i>BBC</i> +2 sources" in text
+        assert text.count("<b>Ukraine and Russia swap 300 prisoners") == 1
+        assert "Kyiv and Moscow" not in text and "Emirati-brokered" not in text, (
+            "other reports of an event are counted, not listed"
+        )
+
+
+async def test_edits_come_at_most_once_a_minute_and_never_after_48_hours(
+    storage: SqlStorage, feeds: FeedServer, clock: Clock
+) -> None:
+    room = Newsroom(storage, feeds, clock)
+    await room.start()
+    async with Fetcher() as fetcher:
+        poller = clustering_poller(storage, fetcher)
+        await room.poll(poller)
+        room.publish("BBC", swap_report("BBC", clock, 30))
+        await room.poll(poller)
+        [push] = await storage.claim_deliveries(limit=10, now=clock())
+        await storage.mark_sent_many([(push.id, 77, ())], now=clock())
+
+        room.publish("DW", swap_report("DW", clock, 20))
+        await room.poll(poller)
+        [card] = await storage.claim_edits(clock())
+        await storage.mark_edited(card.delivery_id, shown=card.also, now=clock())
+
+        room.publish("Reuters", swap_report("Reuters", clock, 10))
+        await room.poll(poller)
+        assert await storage.claim_edits(clock()) == [], "edited seconds ago: not yet"
+        clock.advance(seconds=61)
+        [card] = await storage.claim_edits(clock())
+        assert card.also == ("DW", "Reuters") and card.shown == ("DW",)
+        await storage.retry_edit(card.delivery_id, at=clock() + timedelta(hours=49))
+        clock.advance(hours=49)
+        assert await storage.claim_edits(clock()) == [], "a card older than 48 h is left alone"
+
+
+async def test_a_restarted_poller_keeps_its_clusters(
+    storage: SqlStorage, feeds: FeedServer, clock: Clock
+) -> None:
+    room = Newsroom(storage, feeds, clock)
+    await room.start()
+    async with Fetcher() as fetcher:
+        first = clustering_poller(storage, fetcher)
+        await room.poll(first)
+        room.publish("BBC", swap_report("BBC", clock, 30))
+        await room.poll(first)
+        [push] = await storage.claim_deliveries(limit=10, now=clock())
+        await storage.mark_sent_many([(push.id, 78, ())], now=clock())
+
+        restarted = clustering_poller(storage, fetcher)
+        room.publish("DW", swap_report("DW", clock, 20))
+        await room.poll(restarted)
+    assert await storage.claim_deliveries(limit=10, now=clock()) == []
+    [card] = await storage.claim_edits(clock())
+    assert card.delivery_id == push.id and card.also == ("DW",)
+    members = await storage.cluster_members([push.story.id])
+    assert [story.source_name for story in members[push.story.id]] == ["BBC", "DW"]
