@@ -98,6 +98,7 @@ def peak_mb(who: int) -> float:
 def run_newsbot(results: dict[str, float]) -> None:
     from sqlalchemy import update
 
+    from news.clustering import Clusterer
     from news.fetch import Fetcher, FetchLimits
     from news.ingest import Poller, PollSettings
     from storage import SqlStorage, create_engine
@@ -111,7 +112,13 @@ def run_newsbot(results: dict[str, float]) -> None:
             storage = SqlStorage(engine)
             await storage.sync_sources([url(n) for n in range(FEEDS)], now=NOW)
             async with Fetcher(FetchLimits(max_in_flight=48)) as fetcher:
-                poller = Poller(storage, fetcher, PollSettings(concurrency=64), parse_executor=pool)
+                poller = Poller(
+                    storage,
+                    fetcher,
+                    PollSettings(concurrency=64),
+                    parse_executor=pool,
+                    clusterer=None if "--no-clusters" in sys.argv else Clusterer(),
+                )
                 for phase in ("cold", "warm", "unchanged"):
                     if phase == "unchanged":
                         async with engine.begin() as conn:

@@ -50,6 +50,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
+import struct
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ SHINGLE = 3
 MINHASH_BANDS = 5
 MINHASH_ROWS = 3
 DUPLICATE_JACCARD = 0.5
+_BAND_CHECKS = 8
 # A summary this short (in terms) is shingled together with its title.
 _SHORT_SUMMARY = 12
 # German and Dutch join nouns into compounds ("Bahnstreik"): such a term also counts as its
@@ -78,16 +80,10 @@ _SHORT_SUMMARY = 12
 _COMPOUNDING = frozenset({"de", "nl"})
 _MIN_COMPOUND = 9
 _MIN_PART = 4
-_PRIME = (1 << 61) - 1
-_LOW_32 = (1 << 32) - 1
 _LOW_30 = (1 << 30) - 1
-_SEEDS = tuple(
-    (
-        int.from_bytes(hashlib.blake2b(b"a%d" % i, digest_size=8).digest()) % _PRIME | 1,
-        int.from_bytes(hashlib.blake2b(b"b%d" % i, digest_size=8).digest()) % _PRIME,
-    )
-    for i in range(MINHASH_BANDS * MINHASH_ROWS)
-)
+_HASHES = MINHASH_BANDS * MINHASH_ROWS
+# One BLAKE2b digest of a shingle gives all its 32-bit hashes at once (C code, not a loop).
+_UNPACK_HASHES = struct.Struct(f"<{_HASHES}I").unpack
 # Function words carry no event; IDF learns that too, but not in the first hour of a cold start.
 _FUNCTION_WORDS = {
     "en": "the a an of and or to in on at for by with from as is are was were be been has have "
@@ -147,6 +143,7 @@ class Cluster:
     started_at: datetime
     members: list[Member] = field(default_factory=list)
     lead_id: int = 0
+    lead: Member | None = field(default=None, repr=False)
     # The centroid, heaviest term first, as parallel arrays: a third of the memory of a dict.
     terms: tuple[str, ...] = field(default=(), repr=False)
     weights: array[float] = field(default_factory=lambda: array("d"), repr=False)
@@ -229,12 +226,15 @@ class Clusterer:
         source: str,
         *,
         cluster_id: int | None = None,
+        terms: Sequence[str] | None = None,
     ) -> Assignment:
         """Place a story in the cluster of its event, starting one if none is open.
 
         A new cluster takes its first story's id as its own, so ids are stable across restarts.
         `cluster_id` replays a stored assignment: the story joins that cluster (opened if it is
-        not open) without a search, so a restart rebuilds the window as it was.
+        not open) without a search, so a restart rebuilds the window as it was. `terms` are
+        the story's indexed terms (`Story.terms`: the title's, then the text's), when known,
+        which saves analysing the text again.
         Raises ValueError for a story id already in the window: a story is added once.
         """
         if story_id in self._stories:
@@ -242,7 +242,10 @@ class Clusterer:
         self._advance(published_at)
         lang = self._languages.setdefault(language, _Language())
         title_terms = document_terms(title, language)
-        summary_terms = document_terms(summary, language)
+        if terms is not None and tuple(terms[: len(title_terms)]) == title_terms:
+            summary_terms = tuple(terms[len(title_terms) :])
+        else:
+            summary_terms = document_terms(summary, language)
         signature = _minhash(
             summary_terms if len(summary_terms) >= _SHORT_SUMMARY else title_terms + summary_terms
         )
@@ -326,8 +329,10 @@ class Clusterer:
     def _join(
         self, lang: _Language, cluster: Cluster, member: Member, vector: dict[str, float]
     ) -> None:
+        if cluster.lead is None or self._lead_key(member) < self._lead_key(cluster.lead):
+            cluster.lead = member
+            cluster.lead_id = member.story_id
         cluster.members.append(member)
-        cluster.lead_id = min(cluster.members, key=self._lead_key).story_id
         summed = dict(zip(cluster.terms, cluster.weights, strict=True))
         for term, weight in vector.items():
             summed[term] = summed.get(term, 0.0) + weight
@@ -352,7 +357,11 @@ class Clusterer:
         checked: set[int] = set()
         for band in _bands(signature):
             held = lang.bands.get(band)
-            for story_id in held if isinstance(held, list) else () if held is None else (held,):
+            # A band shared by many stories (a templated feed: "Weather for …") is checked for
+            # its newest few only; copies of one text are one cluster, so that finds it.
+            if held is None:
+                continue
+            for story_id in held[-_BAND_CHECKS:] if isinstance(held, list) else (held,):
                 if story_id in checked:
                     continue
                 checked.add(story_id)
@@ -424,10 +433,17 @@ def _heaviest(item: tuple[str, float]) -> tuple[float, str]:
 
 
 def _minhash(terms: Sequence[str]) -> array[int]:
-    """`MINHASH_BANDS × MINHASH_ROWS` minimum hashes (32 bits) of the text's 3-term shingles."""
+    """`MINHASH_BANDS × MINHASH_ROWS` minimum hashes (32 bits) of the text's 3-term shingles.
+
+    The i-th hash of a shingle is the i-th 32-bit word of its BLAKE2b digest: independent hash
+    functions, one digest per shingle.
+    """
     shingles = {" ".join(terms[i : i + SHINGLE]) for i in range(max(1, len(terms) - SHINGLE + 1))}
-    hashes = [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest()) for s in shingles]
-    return array("I", (min((a * h + b) % _PRIME for h in hashes) & _LOW_32 for a, b in _SEEDS))
+    rows = [
+        _UNPACK_HASHES(hashlib.blake2b(shingle.encode(), digest_size=4 * _HASHES).digest())
+        for shingle in shingles
+    ]
+    return array("I", map(min, zip(*rows, strict=True)))
 
 
 def _bands(signature: array[int]) -> list[int]:

@@ -384,6 +384,7 @@ def _place(clusterer: Clusterer, stories: Sequence[Story]) -> list[tuple[int, in
                 story.language,
                 _clustering_time(story),
                 story.source_name,
+                terms=story.terms,
             ).cluster_id,
         )
         for story in stories
@@ -401,4 +402,5 @@ def _replay(clusterer: Clusterer, stories: Sequence[Story]) -> None:
                 _clustering_time(story),
                 story.source_name,
                 cluster_id=story.cluster_id,
+                terms=story.terms,
             )
