@@ -60,6 +60,9 @@ HELP = (
     "/pause and /resume — stop and restart pushes to this chat\n"
     "/digest <i>HH:MM</i> — one daily digest instead of instant pushes (/digest off to undo); "
     "/timezone <i>Area/City</i> sets the time zone it is read in\n\n"
+    "When several outlets report one event, you get it once: the message names the others "
+    "(“Also: BBC, DW +3”) and its <b>More</b> button shows the key points, the other "
+    "outlets' headlines and related stories.\n\n"
     "<b>Topics</b>\n"
     "• <code>peace talks</code> — every word must appear (any order)\n"
     '• <code>"peace talks"</code> — these words together, in this order\n'
