@@ -210,7 +210,8 @@ class ChatsAndOutbox:
 
         A chat gets one push per event: a story is skipped for a chat already owed a story of
         the same cluster (its card is edited to name the new outlet instead, see
-        `storage.clusters`), or already owed the story itself.
+        `storage.clusters`), or already owed the story itself. An event whose push failed for
+        good may come again with its next report.
         """
         if not items:
             return 0
@@ -225,13 +226,18 @@ class ChatsAndOutbox:
                     event_of[row.id] = row.cluster_id if row.cluster_id is not None else row.id
             clusters = sorted(set(event_of.values()))
             owed: set[tuple[int, int]] = set()
+            asked = set(story_ids)
             for chunk in chunks(clusters, 500):
                 rows = await conn.execute(
-                    select(deliveries.c.chat_id, stories.c.cluster_id, stories.c.id)
+                    select(
+                        deliveries.c.chat_id, deliveries.c.state, stories.c.cluster_id, stories.c.id
+                    )
                     .join(stories, stories.c.id == deliveries.c.story_id)
                     .where(or_(stories.c.cluster_id.in_(chunk), stories.c.id.in_(chunk)))
                 )
                 for row in rows:
+                    if row.state == "failed" and row.id not in asked:
+                        continue
                     event = row.cluster_id if row.cluster_id is not None else row.id
                     owed.add((row.chat_id, event))
             fresh = []

@@ -386,3 +386,66 @@ async def test_dropped_connections_are_retried(
     clock.advance(seconds=3)
     await sender.send_pending()
     assert len(telegram.texts(ALICE)) == 1
+
+
+async def test_also_edits_wait_out_a_flood_limit_and_stop_when_the_message_is_gone(
+    store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
+) -> None:
+    await follow(store, clock, ALICE, "ukraine")
+    [first] = await publish(store, clock, ["Ukraine grain deal signed"])
+    await store.assign_clusters([(first, first)], now=clock())
+    sender = make_sender(bot, store, clock, vtime)
+    await sender.send_pending()
+    [card] = telegram.calls_to("sendMessage")
+    message_id = int(card.result["message_id"])
+
+    async def reported_by(outlet: str) -> None:
+        source = await store.add_source(f"https://{outlet}.example/feed", now=clock())
+        [story] = await store.store_stories(
+            [
+                StoryDraft(
+                    source_id=source.id,
+                    entry_id="grain",
+                    title="Grain deal for Ukraine",
+                    summary="Signed today.",
+                    link=f"https://{outlet}.example/grain",
+                    published_at=clock() - timedelta(minutes=1),
+                    language="en",
+                )
+            ],
+            now=clock(),
+        )
+        await store.assign_clusters([(story.id, first)], now=clock())
+
+    await reported_by("dw")
+    telegram.fail_next(
+        "editMessageText",
+        error_code=429,
+        description="Too Many Requests: retry after 30",
+        parameters={"retry_after": 30},
+    )
+    await sender.send_pending()
+    assert telegram.calls_to("editMessageText") == []
+    clock.advance(seconds=10)
+    await sender.send_pending()
+    assert telegram.calls_to("editMessageText") == [], "the flood wait is honoured"
+    clock.advance(seconds=21)
+    report = await sender.send_pending()
+    [edit] = telegram.calls_to("editMessageText")
+    assert report.edited == 1 and int(edit.params["message_id"]) == message_id
+    message = telegram.get_message(ALICE, message_id)
+    assert message is not None and "Also: dw.example" in message["text"]
+
+    clock.advance(minutes=2)
+    await reported_by("bbc")
+    telegram.fail_next(
+        "editMessageText", error_code=400, description="Bad Request: message to edit not found"
+    )
+    await sender.send_pending()
+    attempts = len(telegram.calls_to("editMessageText", include_failed=True))
+    clock.advance(minutes=5)
+    await sender.send_pending()
+    assert len(telegram.calls_to("editMessageText", include_failed=True)) == attempts, (
+        "a message that is gone is not edited again"
+    )
+    assert len(telegram.texts(ALICE)) == 1, "an event is never pushed twice"
