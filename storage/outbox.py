@@ -305,21 +305,22 @@ class ChatsAndOutbox:
             ids = [row.id for row in claimed]
             if not ids:
                 return []
-            rows = await conn.execute(
-                select(
-                    deliveries.c.id.label("delivery_id"),
-                    deliveries.c.chat_id,
-                    deliveries.c.topics,
-                    deliveries.c.state,
-                    deliveries.c.attempts,
-                    *STORY_COLUMNS,
+            rows = list(
+                await conn.execute(
+                    select(
+                        deliveries.c.id.label("delivery_id"),
+                        deliveries.c.chat_id,
+                        deliveries.c.topics,
+                        deliveries.c.state,
+                        deliveries.c.attempts,
+                        *STORY_COLUMNS,
+                    )
+                    .join(stories, stories.c.id == deliveries.c.story_id)
+                    .join(sources, sources.c.id == stories.c.source_id)
+                    .where(deliveries.c.id.in_(ids))
+                    .order_by(deliveries.c.id)
                 )
-                .join(stories, stories.c.id == deliveries.c.story_id)
-                .join(sources, sources.c.id == stories.c.source_id)
-                .where(deliveries.c.id.in_(ids))
-                .order_by(deliveries.c.id)
             )
-            rows = list(rows)
             reported = {row.delivery_id: story_from_row(row) for row in rows}
             others = await other_outlets_of(conn, reported.values())
             return [
