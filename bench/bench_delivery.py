@@ -30,9 +30,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from handlers.sender import Sender
+from handlers.telegram_http import AiohttpRequest
 from news.analysis import document_terms
 from news.ingest import match_subscriptions
 from news.model import StoryDraft
@@ -98,7 +98,7 @@ async def run(subscribers: int, rate: float, *, limited: bool) -> None:
     with tempfile.TemporaryDirectory() as folder:
         storage = await open_storage(f"sqlite:///{Path(folder) / 'bench.db'}")
         await prepare(storage, subscribers)
-        request = HTTPXRequest(connection_pool_size=8)
+        request = AiohttpRequest(connection_pool_size=16)
         async with Bot(hello["token"], base_url=hello["base_url"], request=request) as bot:
             sender = Sender(
                 bot,

@@ -31,6 +31,7 @@ from handlers.controls import CONTROL_COMMANDS, build_control_handlers
 from handlers.details import build_details_handlers
 from handlers.latest import build_latest_handlers
 from handlers.sender import Sender, SendReport
+from handlers.telegram_http import AiohttpRequest
 from news.clustering import Clusterer
 from news.fetch import Fetcher, FetchLimits
 from news.ingest import Poller, PollSettings
@@ -205,6 +206,8 @@ def build_app(
     application = (
         Application.builder()
         .token(token)
+        .request(AiohttpRequest(connection_pool_size=16))
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_api_url.removesuffix("/bot") + "/file/bot")
         .defaults(Defaults(tzinfo=UTC))

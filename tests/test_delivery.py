@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 from telegram import Bot
+from telegram.error import NetworkError
 
 from handlers.sender import MAX_ATTEMPTS, Sender
+from handlers.telegram_http import AiohttpRequest
 from news.analysis import document_terms
 from news.ingest import match_subscriptions
 from news.model import StoryDraft
@@ -52,7 +54,9 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlStorage]:
 
 @pytest.fixture
 async def bot(telegram: FakeBotApi) -> AsyncIterator[Bot]:
-    async with Bot(telegram.token, base_url=telegram.base_url) as real_bot:
+    """The real client on the bot's own transport (`AiohttpRequest`), as `build_app` sets it."""
+    request = AiohttpRequest(connection_pool_size=8)
+    async with Bot(telegram.token, base_url=telegram.base_url, request=request) as real_bot:
         yield real_bot
 
 
@@ -449,3 +453,14 @@ async def test_also_edits_wait_out_a_flood_limit_and_stop_when_the_message_is_go
         "a message that is gone is not edited again"
     )
     assert len(telegram.texts(ALICE)) == 1, "an event is never pushed twice"
+
+
+async def test_the_transport_uploads_files_and_reports_dropped_connections(
+    bot: Bot, telegram: FakeBotApi
+) -> None:
+    sent = await bot.send_document(ALICE, b"headline,source\n", filename="stories.csv")
+    assert sent.document is not None and sent.document.file_name == "stories.csv"
+    telegram.drop_connections("sendMessage", chat_id=ALICE)
+    with pytest.raises(NetworkError):
+        await bot.send_message(ALICE, "lost on the way")
+    assert telegram.texts(ALICE) == []
