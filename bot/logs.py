@@ -1,7 +1,8 @@
 """Logging set-up that never lets the bot token reach a log line.
 
-httpx logs every request URL at INFO, and Bot API URLs contain the token; its logger is kept at
-WARNING, and a filter on every handler masks the token wherever else it might appear.
+Bot API URLs contain the token. The bot's own transport (aiohttp) logs no URLs, but httpx, which
+python-telegram-bot ships with, logs every request URL at INFO: its logger is kept at WARNING,
+and a filter on every handler masks the token wherever else it might appear.
 """
 
 from __future__ import annotations

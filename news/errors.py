@@ -8,7 +8,7 @@
         ├── FetchError       network, HTTP status, size cap, redirects
         └── ParseError       the bytes are not a feed we can read
 
-Third-party errors (httpx, feedparser) are translated at the boundary where they arise:
+Third-party errors (aiohttp, feedparser) are translated at the boundary where they arise:
 `raise FetchError(...) from exc`. Expected per-feed failures become values (`PollOutcome`), not
 crashes; anything else is a bug and reaches the application's error handler.
 """

@@ -13,7 +13,6 @@ import random
 import socket
 from datetime import timedelta
 
-import httpx
 import pytest
 
 from news.errors import FetchError
@@ -260,15 +259,18 @@ async def test_backoff_then_recovery_returns_to_the_normal_schedule(
 
 
 async def test_per_host_and_global_limits_hold_requests_back() -> None:
+    from aiohttp import web
+
     in_flight: dict[str, int] = {}
     peak: dict[str, int] = {}
     total_peak = 0
     gate = asyncio.Event()
     full = asyncio.Event()
+    limited = FetchLimits(per_host=2, max_in_flight=5)
 
-    async def handler(request: httpx.Request) -> httpx.Response:
+    async def handle(request: web.Request) -> web.Response:
         nonlocal total_peak
-        host = request.url.host
+        host = request.host.split(":")[0]
         in_flight[host] = in_flight.get(host, 0) + 1
         peak[host] = max(peak.get(host, 0), in_flight[host])
         total_peak = max(total_peak, sum(in_flight.values()))
@@ -276,17 +278,32 @@ async def test_per_host_and_global_limits_hold_requests_back() -> None:
             full.set()
         await gate.wait()
         in_flight[host] -= 1
-        return httpx.Response(200, stream=httpx.ByteStream(rss_feed(items(1)).encode()))
+        return web.Response(body=rss_feed(items(1)).encode(), content_type="application/rss+xml")
 
-    limited = FetchLimits(per_host=2, max_in_flight=5)
-    async with Fetcher(limited, transport=httpx.MockTransport(handler)) as fetcher:
-        tasks = [
-            asyncio.create_task(fetcher.fetch(f"https://host{n % 3}.example/{n}"))
-            for n in range(12)
-        ]
-        await full.wait()
-        gate.set()
-        await asyncio.gather(*tasks)
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    ports = []
+    for host in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):  # three hosts, all on loopback
+        site = web.TCPSite(runner, host, 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets
+        ports.append((host, server.sockets[0].getsockname()[1]))
+    try:
+        async with Fetcher(limited) as fetcher:
+            tasks = [
+                asyncio.create_task(
+                    fetcher.fetch(f"http://{ports[n % 3][0]}:{ports[n % 3][1]}/{n}")
+                )
+                for n in range(12)
+            ]
+            await full.wait()
+            gate.set()
+            await asyncio.gather(*tasks)
+    finally:
+        await runner.cleanup()
     assert max(peak.values()) == 2
     assert total_peak == 5
 
