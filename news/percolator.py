@@ -5,24 +5,27 @@ over many standing queries. Each distinct topic is indexed under a few *anchor* 
 that every story it matches must contain at least one of them: the topic's rarest required item
 (a `Topic.required` group: the story must contain one of the group's phrases, so the group's
 phrases' rarest terms are anchors). A story then looks up only its own terms, so the cost grows
-with a story's words and the number of topics anchored on them, not with the number of
-subscriptions. Under its anchor a topic is filed one of three ways:
+with a story's words and the number of topics filed under them, not with the number of
+subscriptions. Under its anchors a topic is filed one of three ways:
 
-- *certain*: the anchor alone makes a match (one single-word item, or one item of OR-ed words);
-- *paired*, under a second *partner* term that every match also holds (the rarest term of
-  another item's phrases, or a phrase's second rarest term): the story looks its own terms up
-  among the anchor's partners, and only the few topics whose pair is complete are verified
-  further (if anything is left to verify: the other items, a phrase's word order, a source);
-- *checked*: verified whenever its anchor is in a story (only when no partner exists, as for a
-  phrase of one word repeated).
+- *certain*: finding an anchor is a match (a topic of one item of single words, OR-ed or not,
+  with at most single-word exclusions and no `source:` filter);
+- *paired*, with a *partner* term beside each anchor, such that every match holds an anchor and
+  its partner: the rarest terms of another item's phrases (any anchor goes with any of them),
+  or, for a phrase that is itself the anchor's item, the phrase's next rarest term. A story
+  looks its terms up among an anchor's partners, and only topics whose pair is complete are
+  matches or, if anything is left (further items, a phrase's order, a source), verified;
+- *checked*: verified whenever an anchor is in the story (only when no partner exists: one
+  item OR-ing a word and a phrase, a phrase repeating one word, or one item of words with an
+  excluded phrase or a `source:` filter).
 
-Exclusions of single words are indexed too: each excluded term lists the topics it rules out,
-and those are taken out of a story's matches at the end; only excluded phrases and `source:`
-filters are part of a topic's verification. Verification is specialised for each topic's shape,
-because it may run hundreds of times per story, and agrees with `Topic.matches`.
+Excluded single words are indexed as well: each such term lists the topics it rules out, and
+those leave a story's matches at the end, so an exclusion costs nothing until its word occurs;
+excluded phrases and `source:` filters are verified. Verification is specialised for each
+topic's shape (it may run many times per story) and agrees with `Topic.matches`.
 
-Chats are fanned out per distinct topic after matching: each topic keeps its (chat, topic) pairs
-ready, so a story's pushes are read off with one pass over the matched topics' pairs.
+Chats are fanned out per distinct topic after matching, in one pass over the matched topics'
+followers; a chat's topics are sorted only when it follows more than one of them.
 
 Rarity comes from document frequencies the caller may feed in (`observe`); unknown terms count
 as rare, and long terms as rarer than short ones, which is right for names and places.
@@ -32,8 +35,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from itertools import chain
-from operator import attrgetter
 
 from news.analysis import Phrase, TermIndex
 from news.model import Subscription
@@ -79,11 +80,13 @@ Check = Callable[[set[str], _LazyIndex, str], bool]
 class _Compiled:
     """A distinct topic as indexed: where it is filed, what is left to verify, who follows it.
 
-    `check` is None when being found through the index is already a match (short of an excluded
-    term, which the index applies itself); otherwise a function specialised for what is left.
+    Filed under each of `anchors`, or, if it has `partners`, under each anchor and partner side
+    by side (`anchors[i]` with `partners[i]`); `banned` are its excluded single terms. `check` is
+    None when being found through the index is already a match (short of an excluded term,
+    which the index applies itself); otherwise a function specialised for what is left.
     """
 
-    __slots__ = ("anchors", "banned", "chats", "check", "fan", "partners", "text")
+    __slots__ = ("anchors", "banned", "chats", "check", "partners", "text")
 
     def __init__(
         self,
@@ -99,20 +102,23 @@ class _Compiled:
         self.banned = banned
         self.check = check
         self.chats: set[int] = set()
-        # (chat, topic) for each follower, rebuilt before matching once `chats` changed.
-        self.fan: tuple[tuple[int, str], ...] = ()
 
 
 class _Entry:
-    """What one term leads to in the index (None where nothing is filed)."""
+    """What one term leads to in the index (None where nothing is filed).
+
+    As an anchor: `certain` topics, `pairs` (partner term → topics) and `checked` topics; as an
+    excluded term: the `banned` topics it rules out.
+    """
 
     __slots__ = ("banned", "certain", "checked", "pairs")
 
     def __init__(self) -> None:
         self.certain: list[_Compiled] | None = None
-        self.pairs: dict[str, list[_Compiled]] | None = None
+        self.pairs: dict[str, tuple[_Compiled, ...]] | None = None
         self.checked: list[_Compiled] | None = None
-        self.banned: list[_Compiled] | None = None
+        # A set, so that taking it out of a story's few matches costs no more than they do.
+        self.banned: set[_Compiled] | None = None
 
 
 def _specialise(others: list[_Group], excluded: _Group | None, topic: Topic) -> Check | None:
@@ -142,9 +148,6 @@ def _specialise(others: list[_Group], excluded: _Group | None, topic: Topic) -> 
     return check
 
 
-_FAN = attrgetter("fan")
-
-
 class Percolator:
     """Distinct topics indexed by anchor term, with the chats that follow each."""
 
@@ -152,8 +155,6 @@ class Percolator:
         self._frequency: Counter[str] = Counter()
         self._topics: dict[str, _Compiled] = {}
         self._entries: dict[str, _Entry] = {}
-        # Topics whose followers changed since their `fan` was built.
-        self._stale: set[_Compiled] = set()
 
     def __len__(self) -> int:
         return len(self._topics)
@@ -186,24 +187,27 @@ class Percolator:
         ]
         if any(len(phrase) > 1 for phrase in chosen):
             items.append((chosen, True))
-        # The partner: the cheapest set of terms one of which every match holds beside its
-        # anchor. An item's phrases' rarest terms; for the anchor's own item, each phrase's
-        # rarest term after its anchor (so that item qualifies only if all its phrases have two).
-        partners: tuple[str, ...] = ()
+        # The partners: (anchor, term) pairs such that every match holds one of them, from the
+        # item whose terms are rarest. For another item, any anchor with its phrases' rarest
+        # terms; for the anchor's own item, each phrase's anchor with the phrase's next rarest
+        # term (so that item qualifies only if all its phrases have two different terms).
+        paired: list[tuple[str, str]] = []
         partner_cost, settled = float("inf"), -1
         for number, (group, own) in enumerate(items):
             if not own:
                 terms = {min(phrase, key=cost) for phrase in group}
+                pairs = {(anchor, term) for anchor in anchors for term in terms}
             elif all(len(set(phrase)) > 1 for phrase in group):
-                terms = {
-                    min((term for term in phrase if term != anchor_of[phrase]), key=cost)
-                    for phrase in group
+                pairs = {
+                    (anchor, min((term for term in phrase if term != anchor), key=cost))
+                    for phrase, anchor in anchor_of.items()
                 }
+                terms = {term for _, term in pairs}
             else:
                 continue
             terms_cost = sum(cost(term) for term in terms)
             if terms_cost < partner_cost:
-                partners, partner_cost, settled = tuple(sorted(terms)), terms_cost, number
+                paired, partner_cost, settled = sorted(pairs), terms_cost, number
         # A partner item of single words is complete once a partner is found.
         if settled >= 0 and all(len(phrase) == 1 for phrase in items[settled][0]):
             del items[settled]
@@ -214,13 +218,11 @@ class Percolator:
             _Group(excluded_phrases) if excluded_phrases else None,
             topic,
         )
+        if paired:
+            # Filed under each pair: anchors and partners side by side.
+            anchors = tuple(anchor for anchor, _ in paired)
+        partners = tuple(partner for _, partner in paired)
         return _Compiled(topic.text, anchors, partners, banned, check)
-
-    def _entry(self, term: str) -> _Entry:
-        entry = self._entries.get(term)
-        if entry is None:
-            entry = self._entries[term] = _Entry()
-        return entry
 
     def add(self, chat_id: int, topic: str | Topic) -> None:
         """Subscribe `chat_id` to a topic (parsed, or in normal form)."""
@@ -229,61 +231,66 @@ class Percolator:
         if compiled is None:
             compiled = self._compile(topic if isinstance(topic, Topic) else parse_topic(topic))
             self._topics[topic_text] = compiled
-            for term in compiled.anchors:
-                entry = self._entry(term)
-                if compiled.partners:
-                    if entry.pairs is None:
-                        entry.pairs = {}
-                    for other in compiled.partners:
-                        entry.pairs.setdefault(other, []).append(compiled)
-                elif compiled.check is None:
-                    if entry.certain is None:
-                        entry.certain = []
-                    entry.certain.append(compiled)
-                else:
-                    if entry.checked is None:
-                        entry.checked = []
-                    entry.checked.append(compiled)
-            for term in compiled.banned:
-                entry = self._entry(term)
-                if entry.banned is None:
-                    entry.banned = []
-                entry.banned.append(compiled)
-        if chat_id not in compiled.chats:
-            compiled.chats.add(chat_id)
-            self._stale.add(compiled)
+            self._file(compiled)
+        compiled.chats.add(chat_id)
 
     def remove(self, chat_id: int, topic_text: str) -> None:
         """Unsubscribe; a topic nobody follows any more leaves the index."""
         compiled = self._topics.get(topic_text)
-        if compiled is None or chat_id not in compiled.chats:
+        if compiled is None:
             return
         compiled.chats.discard(chat_id)
-        self._stale.add(compiled)
-        if compiled.chats:
-            return
-        del self._topics[topic_text]
-        self._stale.discard(compiled)
-        for term in compiled.anchors:
-            entry = self._entries[term]
-            if compiled.partners and entry.pairs is not None:
-                for other in compiled.partners:
-                    paired = _without(entry.pairs.pop(other, None), compiled)
-                    if paired is not None:
-                        entry.pairs[other] = paired
-            elif compiled.check is None:
-                entry.certain = _without(entry.certain, compiled)
-            else:
-                entry.checked = _without(entry.checked, compiled)
-            self._prune(term, entry)
-        for term in compiled.banned:
-            entry = self._entries[term]
-            entry.banned = _without(entry.banned, compiled)
-            self._prune(term, entry)
+        if not compiled.chats:
+            del self._topics[topic_text]
+            self._unfile(compiled)
 
-    def _prune(self, term: str, entry: _Entry) -> None:
-        if not (entry.certain or entry.pairs or entry.checked or entry.banned):
-            del self._entries[term]
+    def _file(self, compiled: _Compiled) -> None:
+        entries = self._entries
+        for term in {*compiled.anchors, *compiled.banned}:
+            if term not in entries:
+                entries[term] = _Entry()
+        if compiled.partners:
+            for term, other in zip(compiled.anchors, compiled.partners, strict=True):
+                entry = entries[term]
+                if entry.pairs is None:
+                    entry.pairs = {}
+                # Mostly one topic a pair: tuples take less room than lists.
+                entry.pairs[other] = (*entry.pairs.get(other, ()), compiled)
+        elif compiled.check is None:
+            for term in compiled.anchors:
+                entries[term].certain = _with(entries[term].certain, compiled)
+        else:
+            for term in compiled.anchors:
+                entries[term].checked = _with(entries[term].checked, compiled)
+        for term in compiled.banned:
+            entry = entries[term]
+            if entry.banned is None:
+                entry.banned = set()
+            entry.banned.add(compiled)
+
+    def _unfile(self, compiled: _Compiled) -> None:
+        entries = self._entries
+        if compiled.partners:
+            for term, other in zip(compiled.anchors, compiled.partners, strict=True):
+                pairs = entries[term].pairs
+                if pairs is not None:
+                    left = tuple(topic for topic in pairs.pop(other, ()) if topic is not compiled)
+                    if left:
+                        pairs[other] = left
+        elif compiled.check is None:
+            for term in compiled.anchors:
+                entries[term].certain = _without(entries[term].certain, compiled)
+        else:
+            for term in compiled.anchors:
+                entries[term].checked = _without(entries[term].checked, compiled)
+        for term in compiled.banned:
+            banned = entries[term].banned
+            if banned is not None:
+                banned.discard(compiled)
+        for term in {*compiled.anchors, *compiled.banned}:
+            entry = entries[term]
+            if not (entry.certain or entry.pairs or entry.checked or entry.banned):
+                del entries[term]
 
     def matching_topics(self, terms: Sequence[str], *, source: str = "") -> list[str]:
         """The distinct topics (normal forms) a story with these terms, from `source`, matches."""
@@ -291,21 +298,16 @@ class Percolator:
 
     def _matching(self, terms: Sequence[str], source: str) -> set[_Compiled]:
         term_set = set(terms)
-        size = len(term_set)
         found: set[_Compiled] = set()
         add, update = found.add, found.update
         candidates: list[_Compiled] = []
-        banned: list[list[_Compiled]] = []
+        banned: list[set[_Compiled]] = []
         for entry in filter(None, map(self._entries.get, term_set)):
             if certain := entry.certain:
                 update(certain)
             if partners := entry.pairs:
-                if len(partners) < size:
-                    hits = [partners[other] for other in partners if other in term_set]
-                else:
-                    hits = [paired for other in term_set if (paired := partners.get(other))]
-                for paired in hits:
-                    for compiled in paired:
+                for other in partners.keys() & term_set:
+                    for compiled in partners[other]:
                         if compiled.check is None:
                             add(compiled)
                         else:
@@ -321,27 +323,35 @@ class Percolator:
                 if check is not None and compiled not in found and check(term_set, index, source):
                     add(compiled)
         for excluded in banned:
-            found.difference_update(excluded)
+            # Walk the smaller side: a common word may exclude many topics, none of them found.
+            found.difference_update(excluded if len(excluded) <= len(found) else found & excluded)
         return found
 
     def matching_chats(self, terms: Sequence[str], *, source: str = "") -> dict[int, list[str]]:
         """Each chat owed the story, with the topics of its own that matched."""
-        if self._stale:
-            for compiled in self._stale:
-                compiled.fan = tuple((chat_id, compiled.text) for chat_id in compiled.chats)
-            self._stale.clear()
-        pushes = [*chain.from_iterable(map(_FAN, self._matching(terms, source)))]
-        owed = {chat_id: [text] for chat_id, text in pushes}
-        if len(owed) < len(pushes):
-            # Some chat follows several of the matched topics: gather them, in order.
-            owed = {}
-            for chat_id, text in sorted(pushes):
-                topics = owed.get(chat_id)
-                if topics is None:
-                    owed[chat_id] = [text]
+        owed: dict[int, list[str]] = {}
+        shared = False
+        for compiled in self._matching(terms, source):
+            text = compiled.text
+            for chat_id in compiled.chats:
+                if chat_id in owed:
+                    owed[chat_id].append(text)
+                    shared = True
                 else:
-                    topics.append(text)
+                    owed[chat_id] = [text]
+        if shared:
+            # Some chat follows several of the matched topics: name them in order.
+            for topics in owed.values():
+                topics.sort()
         return owed
+
+
+def _with(topics: list[_Compiled] | None, compiled: _Compiled) -> list[_Compiled]:
+    """`topics` (created if None) with `compiled` appended."""
+    if topics is None:
+        return [compiled]
+    topics.append(compiled)
+    return topics
 
 
 def _without(topics: list[_Compiled] | None, compiled: _Compiled) -> list[_Compiled] | None:

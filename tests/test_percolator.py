@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from news.analysis import document_terms
+from news.errors import TopicError
 from news.percolator import Percolator
-from news.topics import parse_topic
+from news.topics import Topic, parse_topic
 
 STORIES = [
     "Ukraine and Russia resume peace talks in Riyadh",
@@ -89,3 +93,129 @@ def test_percolator_agrees_with_brute_force(
     for story in stories:
         expected = {topic.text for topic in topics if topic.matches(story)}
         assert set(percolator.matching_topics(story)) == expected
+
+
+def test_a_phrase_needs_its_words_together_and_in_order() -> None:
+    percolator = Percolator()
+    percolator.add(1, '"peace talks"')
+    percolator.add(2, '"war war"')
+
+    assert percolator.matching_topics(terms("Peace talks resume")) == ['"peace talks"']
+    assert percolator.matching_topics(terms("Talks on peace resume")) == []
+    assert percolator.matching_topics(terms("Peace returns; talks resume")) == []
+    assert percolator.matching_topics(terms("War, war never changes")) == ['"war war"']
+    assert percolator.matching_topics(terms("War never changes")) == []
+
+
+def test_an_excluded_word_or_phrase_takes_the_story_out() -> None:
+    percolator = Percolator()
+    percolator.add(1, "france -sports")
+    percolator.add(2, "france president -sports")
+    percolator.add(3, 'france -"world cup"')
+    percolator.add(4, "france source:bbc")
+
+    assert percolator.matching_chats(terms("France and its president"), source="BBC") == {
+        1: ["france -sports"],
+        2: ["france president -sports"],
+        3: ['france -"world cup"'],
+        4: ["france source:bbc"],
+    }
+    assert percolator.matching_chats(terms("France president talks sports")) == {
+        3: ['france -"world cup"']
+    }
+    assert percolator.matching_chats(terms("France wins the world cup"), source="RT") == {
+        1: ["france -sports"]
+    }
+
+
+def test_removing_topics_leaves_the_others_matching() -> None:
+    percolator = Percolator()
+    topics = ["france -sports", '"peace talks"', "peace talks", "gaza truce", "truce -sports"]
+    for chat, topic in enumerate(topics):
+        percolator.add(chat, topic)
+        percolator.add(99, topic)
+    story = terms("Peace talks on a Gaza truce as France watches")
+    for chat, topic in enumerate(topics):
+        percolator.remove(chat, topic)
+        percolator.remove(99, topic)
+        assert set(percolator.matching_topics(story)) == set(topics[chat + 1 :])
+    assert len(percolator) == 0
+    assert not percolator._entries
+
+
+# Stems, a country of two words, a word that is also a source's name, words to repeat.
+VOCABULARY = [
+    "ukraine",
+    "peace",
+    "talks",
+    "talk",
+    "gaza",
+    "truce",
+    "bbc",
+    "war",
+    "united",
+    "states",
+]
+SOURCES = ["", "BBC News", "Kyiv Independent", "Reuters"]
+
+
+@st.composite
+def topic_texts(draw: st.DrawFn) -> str:
+    word = st.sampled_from(VOCABULARY)
+    phrase = st.lists(word, min_size=2, max_size=3).map(lambda w: '"' + " ".join(w) + '"')
+    item = st.one_of(
+        word,
+        word,
+        phrase,
+        st.tuples(st.one_of(word, phrase), st.one_of(word, phrase)).map(" OR ".join),
+        st.one_of(word, phrase).map(lambda found: "-" + found),
+        st.sampled_from(["source:bbc", "-source:bbc", 'source:"kyiv independent"']),
+    )
+    return " ".join(draw(st.lists(item, min_size=1, max_size=4)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(topic_texts(), min_size=1, max_size=12),
+    st.lists(
+        st.tuples(st.lists(st.sampled_from(VOCABULARY), max_size=10), st.sampled_from(SOURCES)),
+        min_size=1,
+        max_size=8,
+    ),
+    st.booleans(),
+    st.randoms(use_true_random=False),
+)
+def test_percolator_agrees_with_every_topic_checked_on_its_own(
+    raw_topics: list[str],
+    story_words: list[tuple[list[str], str]],
+    learn: bool,
+    rng: random.Random,
+) -> None:
+    """Every shape of topic (phrases, OR, exclusions, sources), several chats following several
+    topics, before and after unsubscribing: the same pushes as `Topic.matches` on each topic."""
+    stories = [(terms(" ".join(words)), source) for words, source in story_words]
+    topics: list[Topic] = []
+    for raw in raw_topics:
+        with contextlib.suppress(TopicError):
+            topics.append(parse_topic(raw))
+    percolator = Percolator()
+    if learn:
+        percolator.observe(story for story, _ in stories)
+    following = {(rng.randrange(5), topic) for topic in topics for _ in range(rng.randint(1, 3))}
+    for chat, topic in following:
+        percolator.add(chat, topic if rng.random() < 0.5 else topic.text)
+    for _ in range(2):
+        for story, source in stories:
+            expected: dict[int, list[str]] = {}
+            for chat, topic in sorted(following, key=lambda pair: (pair[0], pair[1].text)):
+                if topic.matches(story, source=source):
+                    expected.setdefault(chat, []).append(topic.text)
+            assert percolator.matching_chats(story, source=source) == expected
+            assert set(percolator.matching_topics(story, source=source)) == {
+                text for texts in expected.values() for text in texts
+            }
+        leaving = {pair for pair in following if rng.random() < 0.5}
+        for chat, topic in leaving:
+            percolator.remove(chat, topic.text)
+        following -= leaving
+    assert len(percolator) == len({topic.text for _, topic in following})
