@@ -116,6 +116,7 @@ def build_app(
         report = await live.sender.send_pending()
         if report.sent or report.failed:
             logger.info("sent %d stories, %d failed", report.sent, report.failed)
+        await live.poller.cluster_backlog(clock())
         if after_tick is not None:
             after_tick(outcomes, report)
 

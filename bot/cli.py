@@ -73,6 +73,7 @@ async def _poll_once(settings: Settings) -> int:
                     progress.update(1)
 
                 outcomes = await poller.poll_sources(sources, utc_now(), on_done=done)
+            await poller.cluster_backlog(utc_now())
         if executor is not None:
             executor.shutdown()
         for outcome in outcomes:

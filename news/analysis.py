@@ -111,7 +111,12 @@ def _fold(word: str) -> str:
 @lru_cache(maxsize=100_000)
 def _lemmas(word: str, language: str) -> tuple[str, ...]:
     """The lemmas of `word` in `language`, most likely first, without apostrophes."""
-    parses = _morph(language).parse(word)
+    try:
+        parses = _morph(language).parse(word)
+    except (KeyError, ValueError):
+        # pymorphy3 names each character's shape with unicodedata, which knows no name for
+        # some characters (Tangut, private use): such a word is its own lemma.
+        return (word,)
     lemmas = dict.fromkeys(_APOSTROPHE.sub("", parse.normal_form) for parse in parses)
     return tuple(lemmas) or (word,)
 

@@ -57,6 +57,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from itertools import islice
+from operator import eq
+from sys import intern
 
 from news.analysis import document_terms
 
@@ -73,6 +75,8 @@ MINHASH_BANDS = 5
 MINHASH_ROWS = 3
 DUPLICATE_JACCARD = 0.5
 _BAND_CHECKS = 8
+# Hashes agreeing (share) that make a copy certain enough to stop looking for a closer one.
+_CERTAIN_COPY = 0.8
 # A summary this short (in terms) is shingled together with its title.
 _SHORT_SUMMARY = 12
 # German and Dutch join nouns into compounds ("Bahnstreik"): such a term also counts as its
@@ -209,6 +213,11 @@ class Clusterer:
     def __contains__(self, story_id: object) -> bool:
         return story_id in self._stories
 
+    def cluster_of(self, story_id: int) -> int | None:
+        """The cluster a story in the window was placed in."""
+        seen = self._stories.get(story_id)
+        return None if seen is None else seen.cluster_id
+
     def cluster(self, cluster_id: int) -> Cluster | None:
         """An open cluster, or None once it has expired."""
         return self._clusters.get(cluster_id)
@@ -246,13 +255,18 @@ class Clusterer:
             summary_terms = tuple(terms[len(title_terms) :])
         else:
             summary_terms = document_terms(summary, language)
+        # Terms read back from storage are fresh strings, one copy per story; the window keeps
+        # each story's terms, so they are interned: one copy per term, a third of the memory.
+        title_terms = tuple(map(intern, title_terms))
+        summary_terms = tuple(map(intern, summary_terms))
         signature = _minhash(
             summary_terms if len(summary_terms) >= _SHORT_SUMMARY else title_terms + summary_terms
         )
-        duplicate_of = self._find_copy(lang, signature)
+        bands = _bands(signature)
+        duplicate_of = self._find_copy(lang, signature, bands)
         vector, distinct = self._vector(lang, title_terms * TITLE_WEIGHT + summary_terms, language)
 
-        member = Member(story_id, source, published_at)
+        member = Member(story_id, intern(source), published_at)
         cluster: Cluster | None = None
         similarity = 1.0
         if cluster_id is not None:
@@ -271,7 +285,7 @@ class Clusterer:
 
         self._stories[story_id] = _Seen(language, distinct, signature, cluster.id)
         heapq.heappush(self._story_expiry, (published_at, story_id))
-        for band in _bands(signature):
+        for band in bands:
             held = lang.bands.get(band)
             if held is None:
                 lang.bands[band] = story_id
@@ -351,11 +365,11 @@ class Clusterer:
         rank = self._rank.get(member.source, len(self._rank))
         return rank, member.published_at, member.story_id
 
-    def _find_copy(self, lang: _Language, signature: array[int]) -> int | None:
+    def _find_copy(self, lang: _Language, signature: array[int], bands: list[int]) -> int | None:
         best: int | None = None
-        best_score = self.duplicate_jaccard
+        best_agreeing = math.ceil(self.duplicate_jaccard * len(signature))
         checked: set[int] = set()
-        for band in _bands(signature):
+        for band in bands:
             held = lang.bands.get(band)
             # A band shared by many stories (a templated feed: "Weather for …") is checked for
             # its newest few only; copies of one text are one cluster, so that finds it.
@@ -365,10 +379,11 @@ class Clusterer:
                 if story_id in checked:
                     continue
                 checked.add(story_id)
-                other = self._stories[story_id].signature
-                score = sum(a == b for a, b in zip(signature, other, strict=True)) / len(other)
-                if score >= best_score:
-                    best, best_score = story_id, score
+                agreeing = sum(map(eq, signature, self._stories[story_id].signature))
+                if agreeing >= best_agreeing:
+                    best, best_agreeing = story_id, agreeing
+                    if agreeing >= _CERTAIN_COPY * len(signature):
+                        return best  # no closer copy would change the cluster
         return best
 
     def _advance(self, published_at: datetime) -> None:

@@ -262,12 +262,15 @@ class Poller:
     ) -> list[tuple[list[Story], int]]:
         """Store the drafts of many polls at once; per poll, its new stories and queued pushes."""
         new_by_source: dict[int, list[Story]] = defaultdict(list)
+        pushing = {source.id for source, _, _ in items if source.last_success_at is not None}
         for now in dict.fromkeys(now for _, _, now in items):
             drafts = [draft for _, batch, when in items if when == now for draft in batch]
             stored = await self.storage.store_stories(drafts, now=now)
             for story in stored:
                 new_by_source[story.source_id].append(story)
-            await self._cluster(stored, now)
+            # Stories that may be pushed are clustered now, before matching; a first poll's
+            # backlog (never pushed) waits for `cluster_backlog`, off the poll's path.
+            await self._cluster([story for story in stored if story.source_id in pushing], now)
         subscriptions: list[Subscription] | None = None
         results: list[tuple[list[Story], int]] = []
         for source, _, now in items:
@@ -288,22 +291,47 @@ class Poller:
         """Place new stories in the clusters of their events and store where they went.
 
         Only stories inside the clusterer's window are clustered: an older one can no longer be
-        pushed, and stands alone. The first call replays the window's stored assignments, so a
-        restarted bot keeps its clusters.
+        pushed, and stands alone. Called with the write lock held.
         """
         clusterer = self.clusterer
         if clusterer is None:
             return
+        await self._restore_clusters(clusterer, now)
         horizon = now - clusterer.window
-        if not self._clusters_restored:
-            stored = await self.storage.clustered_since(horizon)
-            await asyncio.to_thread(_replay, clusterer, stored)
-            self._clusters_restored = True
         recent = [story for story in new_stories if _clustering_time(story) >= horizon]
         if recent:
-            # CPU work: a thread keeps the bot answering while a big first poll is clustered.
+            # CPU work: a thread keeps the bot answering while a big batch is clustered.
             placed = await asyncio.to_thread(_place, clusterer, recent)
             await self.storage.assign_clusters(placed, now=now)
+
+    async def _restore_clusters(self, clusterer: Clusterer, now: datetime) -> None:
+        """Once per poller: replay the window's stored assignments, so a restarted bot keeps
+        its clusters."""
+        if not self._clusters_restored:
+            stored = await self.storage.clustered_since(now - clusterer.window)
+            await asyncio.to_thread(_replay, clusterer, stored)
+            self._clusters_restored = True
+
+    async def cluster_backlog(self, now: datetime, *, batch: int = 2000) -> int:
+        """Cluster the stored stories of the window that are not clustered yet; how many.
+
+        Those are the backlogs of sources' first polls (stored and searchable at once, never
+        pushed) and whatever a crash left between storing and clustering. The scheduler calls
+        this after each tick; `/latest` lists such stories one by one until it has run.
+        """
+        clusterer = self.clusterer
+        if clusterer is None:
+            return 0
+        done = 0
+        async with self._writes:
+            await self._restore_clusters(clusterer, now)
+            while waiting := await self.storage.unclustered_since(
+                now - clusterer.window, limit=batch
+            ):
+                placed = await asyncio.to_thread(_place, clusterer, waiting)
+                await self.storage.assign_clusters(placed, now=now)
+                done += len(waiting)
+        return done
 
     async def _record_all(self, records: list[PollRecord]) -> list[None]:
         await self.storage.record_outcomes(records)
@@ -374,10 +402,11 @@ def _clustering_time(story: Story) -> datetime:
 
 
 def _place(clusterer: Clusterer, stories: Sequence[Story]) -> list[tuple[int, int]]:
-    return [
-        (
-            story.id,
-            clusterer.add(
+    placed = []
+    for story in stories:
+        known = clusterer.cluster_of(story.id)  # clustered before a crash, never stored
+        if known is None:
+            known = clusterer.add(
                 story.id,
                 story.title,
                 story.summary,
@@ -385,10 +414,9 @@ def _place(clusterer: Clusterer, stories: Sequence[Story]) -> list[tuple[int, in
                 _clustering_time(story),
                 story.source_name,
                 terms=story.terms,
-            ).cluster_id,
-        )
-        for story in stories
-    ]
+            ).cluster_id
+        placed.append((story.id, known))
+    return placed
 
 
 def _replay(clusterer: Clusterer, stories: Sequence[Story]) -> None:

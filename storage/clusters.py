@@ -110,6 +110,18 @@ class ClusterStore:
         async with self.engine.connect() as conn:
             return [story_from_row(row) for row in await conn.execute(query)]
 
+    async def unclustered_since(self, since: datetime, *, limit: int) -> list[Story]:
+        """Stories published since `since` that have no cluster yet, in the order stored."""
+        query = (
+            select(*STORY_COLUMNS)
+            .join(sources, sources.c.id == stories.c.source_id)
+            .where(stories.c.published_at >= since, stories.c.cluster_id.is_(None))
+            .order_by(stories.c.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [story_from_row(row) for row in await conn.execute(query)]
+
     async def story(self, story_id: int) -> Story | None:
         query = (
             select(*STORY_COLUMNS)

@@ -183,3 +183,9 @@ def test_normal_form_is_idempotent(raw: str) -> None:
         return
     assert parse_topic(topic.text) == topic
     assert parse_topic(topic.text).text == topic.text
+
+
+def test_a_word_the_lemmatiser_cannot_read_is_kept_as_it_is() -> None:
+    topic = parse_topic("Київ 𗀀")  # a Tangut character: pymorphy3 has no shape for it
+    assert "𗀀" in topic.text
+    assert document_terms("Київ 𗀀 новини", "uk") == ("киів", "𗀀", "новина")
