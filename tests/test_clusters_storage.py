@@ -202,3 +202,23 @@ async def test_a_restarted_poller_keeps_its_clusters(
     assert card.delivery_id == push.id and card.also == ("DW",)
     members = await storage.cluster_members([push.story.id])
     assert [story.source_name for story in members[push.story.id]] == ["BBC", "DW"]
+
+
+async def test_a_first_polls_backlog_is_clustered_after_the_tick(
+    storage: SqlStorage, feeds: FeedServer, clock: Clock
+) -> None:
+    room = Newsroom(storage, feeds, clock)
+    room.publish("BBC", swap_report("BBC", clock, 50))
+    room.publish("DW", swap_report("DW", clock, 40))
+    await room.start()
+    async with Fetcher() as fetcher:
+        poller = clustering_poller(storage, fetcher)
+        await room.poll(poller)
+        ukraine = parse_topic("ukraine")
+        listed, _ = await latest_events(storage, ukraine, 5)
+        assert len(listed) == 2, "stored and searchable at once, clustered later"
+        assert await poller.cluster_backlog(clock()) == 2, "the old seed stories are left alone"
+        assert await poller.cluster_backlog(clock()) == 0
+    [event] = (await latest_events(storage, ukraine, 5))[0]
+    assert event.outlets == ("BBC", "DW")
+    assert await storage.claim_deliveries(limit=10, now=clock()) == [], "a backlog is not pushed"
