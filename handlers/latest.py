@@ -60,7 +60,8 @@ async def latest_events(
     skip: frozenset[int] = frozenset(),
 ) -> tuple[list[Event], bool]:
     """Up to `count` events on `topic`, newest first, and whether older ones remain."""
-    batch = 3 * count + 1
+    # The first read is what a list without copies needs; only copies make it read on.
+    batch = count + 1
     found: list[Story] = []
     keys: set[int] = set()
     exhausted = False
@@ -73,6 +74,7 @@ async def latest_events(
         if exhausted or len(keys) > count:
             break
         cursor = (page[-1].published_at, page[-1].id)
+        batch = 2 * count
     clustered = [story.cluster_id for story in found if story.cluster_id is not None]
     members = await storage.cluster_members(clustered) if clustered else {}
     listed = events(found, members, skip=skip)

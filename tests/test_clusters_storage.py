@@ -222,3 +222,58 @@ async def test_a_first_polls_backlog_is_clustered_after_the_tick(
     [event] = (await latest_events(storage, ukraine, 5))[0]
     assert event.outlets == ("BBC", "DW")
     assert await storage.claim_deliveries(limit=10, now=clock()) == [], "a backlog is not pushed"
+
+
+async def test_latest_pages_through_events_without_repeating_one(
+    storage: SqlStorage, clock: Clock
+) -> None:
+    from news.analysis import document_terms
+    from news.model import StoryDraft
+
+    outlets = [
+        await storage.add_source(f"https://o{n}.example/feed", now=clock()) for n in range(3)
+    ]
+    drafts = []
+    # Newest first: the summit (3 reports), floods, the summit again (older), a strike.
+    for minutes, outlet, title in [
+        (1, 0, "Ukraine summit opens in Geneva"),
+        (2, 1, "Geneva summit on Ukraine begins"),
+        (3, 0, "Ukraine hit by spring floods"),
+        (4, 2, "Leaders gather in Geneva for Ukraine summit"),
+        (5, 1, "Ukraine rail strike called off"),
+    ]:
+        drafts.append(
+            StoryDraft(
+                source_id=outlets[outlet].id,
+                entry_id=title,
+                title=title,
+                summary="",
+                link=f"https://o{outlet}.example/{minutes}",
+                published_at=clock() - timedelta(minutes=minutes),
+                language="en",
+                terms=document_terms(title, "en"),
+            )
+        )
+    stored = {story.title: story.id for story in await storage.store_stories(drafts, now=clock())}
+    summit = stored["Leaders gather in Geneva for Ukraine summit"]  # the first report leads
+    await storage.assign_clusters(
+        [(stored[title], summit) for title in stored if "ummit" in title], now=clock()
+    )
+    ukraine = parse_topic("ukraine")
+    seen: list[str] = []
+    shown: frozenset[int] = frozenset()
+    cursor = None
+    while True:
+        page, more = await latest_events(storage, ukraine, 1, before=cursor, skip=shown)
+        if not page:
+            break
+        seen += [event.lead.title for event in page]
+        shown |= {event.matched.event for event in page}
+        cursor = (page[-1].matched.published_at, page[-1].matched.id)
+        if not more:
+            break
+    assert seen == [
+        "Leaders gather in Geneva for Ukraine summit",
+        "Ukraine hit by spring floods",
+        "Ukraine rail strike called off",
+    ]
