@@ -210,7 +210,7 @@ class Sender:
             )
         elif outcome.gone is not None:
             await self.storage.deactivate_chat(card.chat_id, reason=outcome.gone, now=now)
-        else:  # gone, moved or refused for good ("message to edit not found"): stop trying
+        else:  # moved, or refused for good ("message to edit not found"): stop trying
             await self.storage.mark_edited(card.delivery_id, shown=card.also, now=now)
 
     async def send_digest(self, chat_id: int) -> SendReport:
