@@ -1,9 +1,10 @@
 """The "More" button under a pushed story: the story card with the whole picture of its event.
 
 The card follows the page this project was born from: the headline, a "Keep in mind" box of key
-points taken from the story's own text (and from the other reports when the feed gave only a
-teaser), the other outlets' headlines with links, then up to `RELATED_LIMIT` related recent
-stories on the topic the story was pushed for, one per event, each with a snippet.
+points taken from the story's own text (its body, up to 2,000 characters, where the feed carries
+more than the summary; and from the other reports when the feed gave only a teaser), the other
+outlets' headlines with links, then up to `RELATED_LIMIT` related recent stories on the topic
+the story was pushed for, one per event, each with a snippet.
 Callback data is `card:<story id>`, a few bytes under Telegram's 64.
 """
 
@@ -95,10 +96,10 @@ def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  #
         )
         others = [report for report in members if report.source_name != story.source_name]
         points = key_points(
-            story.summary,
+            story.body or story.summary,
             story.language,
             title=story.title,
-            related=[report.summary for report in others],
+            related=[report.body or report.summary for report in others],
         )
         topics = await storage.delivery_topics(message.chat_id, story.id)
         now = services.clock()

@@ -237,6 +237,7 @@ class Poller:
                 published_at=entry.published_at,
                 language=entry.language,
                 terms=entry.terms,
+                body=entry.body,
             )
             for entry in feed.entries
         ]

@@ -48,6 +48,7 @@ class StoryDraft:
     published_at: datetime
     language: str
     terms: tuple[str, ...] = ()
+    body: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,9 @@ class Story:
     # The cluster of reports of one event this story belongs to (see `news.clustering`); None
     # for a story that was never clustered, which stands alone.
     cluster_id: int | None = field(default=None, compare=False)
+    # The story's own text beyond its summary (up to 2,000 characters), when the feed carries
+    # it; read only where the story card needs it.
+    body: str = field(default="", compare=False, repr=False)
 
     @property
     def event(self) -> int:

@@ -26,7 +26,14 @@ from news.errors import ParseError
 from news.jsonfeed import RawFeed, RawItem, looks_like_json, read_json_feed
 from news.language import guess_language
 from news.safety import strip_doctype
-from news.text import SUMMARY_LIMIT, canonical_link, cut_at_word, is_web_url, plain_text
+from news.text import (
+    BODY_LIMIT,
+    SUMMARY_LIMIT,
+    canonical_link,
+    cut_at_word,
+    is_web_url,
+    plain_text,
+)
 
 _XML_BASE = re.compile(rb"base\s*=", re.IGNORECASE)
 _ID_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?id[\s>/]", re.IGNORECASE)
@@ -55,6 +62,8 @@ class ParsedEntry:
     published_at: datetime
     language: str
     terms: tuple[str, ...]
+    # The entry's text up to BODY_LIMIT characters when it is longer than the summary, else "".
+    body: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,15 +253,17 @@ def _normalise(raw: RawFeed, url: str, now: datetime, hint: timedelta | None) ->
             continue
         entry_id = item.entry_id or link or hashlib.sha256((title + text).encode()).hexdigest()
         published = item.published if item.published is not None else now
+        summary = cut_at_word(text, SUMMARY_LIMIT)
         entries.append(
             ParsedEntry(
                 entry_id=entry_id[:1000],
                 title=cut_at_word(title, 500),
-                summary=cut_at_word(text, SUMMARY_LIMIT),
+                summary=summary,
                 link=link or "",
                 published_at=min(published, now),
                 language=lang,
                 terms=document_terms(f"{title} {text[:_INDEXED_TEXT_LIMIT]}", lang),
+                body=cut_at_word(text, BODY_LIMIT) if len(text) > len(summary) else "",
             )
         )
     feed_title = plain_text(raw.title) or None

@@ -9,6 +9,8 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 SUMMARY_LIMIT = 300
+# The most of a story's own text kept beside its summary, for the key points of its card.
+BODY_LIMIT = 2_000
 _WHITESPACE = re.compile(r"\s+")
 _TRACKING_PARAMS = frozenset({"fbclid", "gclid", "dclid", "mc_cid", "mc_eid", "yclid"})
 _BLOCK_TAGS = frozenset(

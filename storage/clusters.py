@@ -19,7 +19,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from news.model import PushedMessage, Story
-from storage.rows import STORY_COLUMNS, chunks, source_name, story_from_row
+from storage.rows import STORY_COLUMNS, STORY_WITH_BODY, chunks, source_name, story_from_row
 from storage.tables import deliveries, sources, stories
 
 EDIT_INTERVAL = timedelta(minutes=1)
@@ -124,7 +124,7 @@ class ClusterStore:
 
     async def story(self, story_id: int) -> Story | None:
         query = (
-            select(*STORY_COLUMNS)
+            select(*STORY_WITH_BODY)
             .join(sources, sources.c.id == stories.c.source_id)
             .where(stories.c.id == story_id)
         )
@@ -138,7 +138,7 @@ class ClusterStore:
         async with self.engine.connect() as conn:
             for chunk in chunks(sorted(set(cluster_ids)), 500):
                 rows = await conn.execute(
-                    select(*STORY_COLUMNS)
+                    select(*STORY_WITH_BODY)
                     .join(sources, sources.c.id == stories.c.source_id)
                     .where(stories.c.cluster_id.in_(chunk))
                     .order_by(stories.c.published_at, stories.c.id)

@@ -364,6 +364,7 @@ class SqlStorage(ChatsAndOutbox, ClusterStore):
                                 title=draft.title,
                                 summary=draft.summary,
                                 terms=" ".join(draft.terms),
+                                body=draft.body or None,
                             )
                         )
                     continue
@@ -391,6 +392,7 @@ class SqlStorage(ChatsAndOutbox, ClusterStore):
                         "first_seen_at": now,
                         "language": draft.language,
                         "terms": " ".join(draft.terms),
+                        "body": draft.body or None,
                     }
                     for draft in fresh
                 ],

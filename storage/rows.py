@@ -25,6 +25,10 @@ STORY_COLUMNS = (
 )
 
 
+# For the few reads that need a story's whole text: the story card.
+STORY_WITH_BODY = (*STORY_COLUMNS, stories.c.body)
+
+
 def story_from_row(row: Any) -> Story:
     return Story(
         id=row.id,
@@ -38,6 +42,7 @@ def story_from_row(row: Any) -> Story:
         language=row.language,
         terms=tuple(row.terms.split()),
         cluster_id=row.cluster_id,
+        body=row._mapping.get("body") or "",
     )
 
 

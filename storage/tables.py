@@ -90,6 +90,9 @@ stories = Table(
     # The story's cluster: the id of the story that opened it; NULL when it was never clustered
     # (too old when it arrived), which makes it a cluster of its own.
     Column("cluster_id", Integer),
+    # The story's text beyond its summary (up to 2,000 characters), for the story card's key
+    # points; NULL when the feed carries no more than the summary.
+    Column("body", Text),
     UniqueConstraint("source_id", "entry_id", name="uq_stories_source_entry"),
     Index("ix_stories_link", "link"),
     Index("ix_stories_published", "published_at", "id"),

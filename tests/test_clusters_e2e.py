@@ -41,7 +41,11 @@ def bbc_report(now: datetime) -> FeedItem:
         summary=(
             "Ukraine and Russia exchanged 300 prisoners of war on Friday in a deal brokered by "
             "the United Arab Emirates. The soldiers crossed at the Belarus border near Chernihiv. "
-            "Families of the freed prisoners gathered at a hospital in Chernihiv to meet them."
+            "Families of the freed prisoners gathered at a hospital in Chernihiv to meet them. "
+            "The weather in the region was cold and grey for most of the morning. "
+            # Past the 300 characters of the summary: only the story's stored body has it.
+            "Officials said the exchange of prisoners was the largest since the talks in Istanbul "
+            "and that the Emirates would broker another exchange of prisoners next month."
         ),
         published=now - timedelta(minutes=20),
     )
@@ -118,6 +122,7 @@ async def test_two_outlets_one_push_an_also_edit_a_more_card_and_a_separate_push
     data = button_data(pushed)
     assert data.startswith("card:") and len(data.encode()) < 64
     assert "Also:" not in pushed["text"]
+    assert "Istanbul" not in pushed["text"], "the pushed card shows the short summary"
 
     # DW reports the same event: no second push, the first card is edited to name DW.
     mark = telegram.mark()
@@ -151,6 +156,10 @@ async def test_two_outlets_one_push_an_also_edit_a_more_card_and_a_separate_push
     assert text.startswith("<b>Ukraine and Russia swap 300 prisoners in UAE-brokered exchange</b>")
     points = text.split("<b>Keep in mind</b>\n", 1)[1].split("\n\n", 1)[0].split("\n")
     assert 2 <= len(points) <= 4 and all(point.startswith("• ") for point in points)
+    assert any("largest since the talks in Istanbul" in point for point in points), (
+        "key points come from the story's own text, past its summary"
+    )
+    assert not any("weather" in point for point in points), "the aside is not a key point"
     assert "Also reported by" in text
     assert 'href="https://dw.example/prisoner-exchange"' in text
     assert "Kyiv and Moscow exchange 300 prisoners of war" in text

@@ -250,3 +250,14 @@ def test_skipping_the_base_url_changes_nothing_read(monkeypatch: pytest.MonkeyPa
     fast = read_all()
     monkeypatch.setattr("news.parse._resolution_matters", lambda *_: True)
     assert fast == read_all()
+
+
+def test_the_text_beyond_the_summary_is_kept_for_the_story_card() -> None:
+    sentence = "The council approved the new budget for schools and roads after a long debate. "
+    long_item = FeedItem(title="Budget", link="https://e.org/b", summary="<p>" + sentence * 40)
+    short_item = FeedItem(title="Short", link="https://e.org/s", summary=sentence)
+    feed = parse_feed(rss_feed([long_item, short_item]).encode(), url="https://e.org/feed", now=NOW)
+    long_entry, short_entry = feed.entries
+    assert len(long_entry.summary) <= 300 and long_entry.body.startswith(long_entry.summary[:-1])
+    assert 300 < len(long_entry.body) <= 2_000 and long_entry.body.endswith(" approved…")
+    assert short_entry.body == "", "a summary that is the whole text is not stored twice"
