@@ -149,7 +149,10 @@ def build_app(
         store = storage or await open_synced_storage(settings, clock)
         if storage is not None:
             await store.sync_sources(settings.sources, now=clock())
-        fetcher = Fetcher(FetchLimits(max_bytes=settings.max_feed_bytes))
+        fetcher = Fetcher(
+            FetchLimits(max_bytes=settings.max_feed_bytes),
+            public_only=not settings.allow_private_sources,
+        )
         executor = parse_executor(settings)
         poller = make_poller(store, fetcher, settings, executor)
         sender = Sender(

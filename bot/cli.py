@@ -65,7 +65,10 @@ async def _poll_once(settings: Settings) -> int:
     try:
         sources = [source for source in await storage.list_sources() if source.enabled]
         executor = parse_executor(settings)
-        async with Fetcher(FetchLimits(max_bytes=settings.max_feed_bytes)) as fetcher:
+        async with Fetcher(
+            FetchLimits(max_bytes=settings.max_feed_bytes),
+            public_only=not settings.allow_private_sources,
+        ) as fetcher:
             poller = make_poller(storage, fetcher, settings, executor)
             with tqdm(total=len(sources), unit="feed", file=sys.stderr) as progress:
 
@@ -114,7 +117,10 @@ async def _sources(settings: Settings, action: str, argument: str | Path | None)
     storage = await open_synced_storage(settings, utc_now)
     try:
         if action == "add":
-            async with Fetcher(FetchLimits(max_bytes=settings.max_feed_bytes)) as fetcher:
+            async with Fetcher(
+                FetchLimits(max_bytes=settings.max_feed_bytes),
+                public_only=not settings.allow_private_sources,
+            ) as fetcher:
                 found = await find_feed(
                     str(argument),
                     fetcher,

@@ -43,7 +43,7 @@ def build_admin_handlers(
                     url, fetcher, now=services.clock(), allow_private=allow_private
                 )
             else:
-                async with Fetcher() as own:
+                async with Fetcher(public_only=not allow_private) as own:
                     found = await find_feed(
                         url, own, now=services.clock(), allow_private=allow_private
                     )

@@ -10,7 +10,10 @@ The fetcher returns a `FetchResult` or raises `FetchError`; it never parses. Wha
 - redirects followed by hand, at most `max_redirects`; a loop is an error, not a hang; the URL
   reached through permanent redirects only (301/308) is reported as `permanent_url`, so the
   caller can update the stored URL, while temporary ones (302/303/307) change nothing;
-- only http and https, for the first URL and every redirect target.
+- only http and https, for the first URL and every redirect target;
+- with `public_only`, no request reaches a loopback, private or link-local address: every host
+  is checked as it is resolved (by the connector's resolver, so a redirect, or a name that
+  resolved to a public address when the source was added, cannot lead there either).
 
 The client is aiohttp's: against the loopback server of `bench/bench_ingest.py` it fetched
 about 4,200 feeds/s where an httpx client (even with its connections spread over several pools)
@@ -22,6 +25,8 @@ session), and it never follows redirects itself.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import zlib
 from collections import defaultdict
 from collections.abc import Mapping
@@ -32,6 +37,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from news.errors import FetchError
+from news.safety import is_public_address
 from news.text import is_web_url
 
 USER_AGENT = "Newsbot/0.1 (Telegram news bot; RSS/Atom/JSON Feed reader)"
@@ -86,6 +92,36 @@ class HTTPStatusError(FetchError):
         self.retry_after = retry_after
 
 
+class _PrivateAddress(OSError):
+    """A host resolved to an address a public-only fetcher may not reach."""
+
+
+class _PublicOnlyResolver(aiohttp.abc.AbstractResolver):
+    """aiohttp's default resolver, refusing any name with a non-public address."""
+
+    def __init__(self) -> None:
+        self._inner = aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        for result in found:
+            if not is_public_address(result["host"]):
+                raise _PrivateAddress(_private_message(host, result["host"]))
+        return found
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def _private_message(host: str, address: str) -> str:
+    return (
+        f"{host} resolves to {address}, a loopback, private or link-local address; "
+        "such sources are refused unless NEWSBOT_ALLOW_PRIVATE_SOURCES=1"
+    )
+
+
 class _Decoder:
     """Decodes a Content-Encoding while streaming, never producing more than `limit` bytes."""
 
@@ -124,8 +160,9 @@ class _Decoder:
 class Fetcher:
     """Fetches feeds with one pooled HTTP client; use as an async context manager."""
 
-    def __init__(self, limits: FetchLimits | None = None) -> None:
+    def __init__(self, limits: FetchLimits | None = None, *, public_only: bool = False) -> None:
         self.limits = limits or FetchLimits()
+        self.public_only = public_only
         self._session: aiohttp.ClientSession | None = None
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.limits.connect_timeout)
         self._in_flight = asyncio.Semaphore(self.limits.max_in_flight)
@@ -157,7 +194,10 @@ class Fetcher:
         # Made on first use, inside the running loop, as aiohttp wants.
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.limits.max_in_flight),
+                connector=aiohttp.TCPConnector(
+                    limit=self.limits.max_in_flight,
+                    resolver=_PublicOnlyResolver() if self.public_only else None,
+                ),
                 headers={
                     "User-Agent": USER_AGENT,
                     "Accept": _ACCEPT,
@@ -224,6 +264,9 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         host = (urlsplit(url).hostname or "").lower()
+        if self.public_only and _is_ip_literal(host) and not is_public_address(host):
+            # aiohttp resolves no IP literal, so the resolver never sees this one.
+            raise FetchError(_private_message(host, host), kind="private-address")
         async with self._hosts[host]:
             try:
                 async with self._client().get(
@@ -233,6 +276,8 @@ class Fetcher:
             except aiohttp.ServerTimeoutError as exc:
                 raise FetchError("the server did not answer in time", kind="timeout") from exc
             except aiohttp.ClientConnectorError as exc:
+                if isinstance(exc.os_error, _PrivateAddress):
+                    raise FetchError(str(exc.os_error), kind="private-address") from exc
                 raise FetchError(f"could not connect: {exc}", kind="connect") from exc
             except aiohttp.InvalidURL as exc:
                 raise FetchError(f"invalid URL: {exc}", kind="url") from exc
@@ -301,6 +346,14 @@ async def _drain(response: aiohttp.ClientResponse) -> None:
         if read > _DRAIN_LIMIT:
             response.close()  # not worth it: let the connection close
             return
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _describe(error: aiohttp.ClientError) -> str:

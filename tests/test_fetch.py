@@ -344,3 +344,17 @@ async def test_connections_are_reused_after_304s_redirects_and_errors() -> None:
     finally:
         await runner.cleanup()
     assert len(peers) == 1, "every request went over the first connection"
+
+
+async def test_a_public_only_fetcher_never_reaches_a_private_address(feeds: FeedServer) -> None:
+    feeds.set_feed("/feed.xml", rss_feed(items(1)))
+    literal = feeds.url("/feed.xml")
+    named = literal.replace("127.0.0.1", "localhost")  # a name that resolves to loopback
+    async with Fetcher(public_only=True) as fetcher:
+        for url in (literal, named):
+            with pytest.raises(FetchError, match="loopback, private or link-local") as refused:
+                await fetcher.fetch(url)
+            assert refused.value.kind == "private-address"
+    assert not feeds.requests, "nothing reached the private host"
+    async with Fetcher() as fetcher:  # NEWSBOT_ALLOW_PRIVATE_SOURCES=1
+        assert (await fetcher.fetch(named)).status == 200
