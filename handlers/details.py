@@ -43,7 +43,7 @@ def card_data(story_id: int) -> str:
 def parse_card_data(data: str) -> int | None:
     """The story id from callback data, or None when the data is not a card button's."""
     prefix, _, story = data.partition(":")
-    if prefix != _PREFIX or not story.isdigit() or len(story) > 18:
+    if prefix != _PREFIX or not (story.isascii() and story.isdecimal()) or len(story) > 18:
         return None
     return int(story)
 
@@ -68,7 +68,7 @@ async def related_events(
         recent = [other for other in found if other.published_at >= since]
         clustered = [other.cluster_id for other in recent if other.cluster_id is not None]
         members = await storage.cluster_members(clustered) if clustered else {}
-        return events(recent, members, skip={story.event})[:RELATED_LIMIT]
+        return events(recent, members, skip={story.event}, topic=topic)[:RELATED_LIMIT]
     return []
 
 
@@ -90,7 +90,9 @@ def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  #
         if not isinstance(message, Message):
             return
         members = (
-            (await storage.cluster_members([story.cluster_id])).get(story.cluster_id, [])
+            (await storage.cluster_members([story.cluster_id], bodies=True)).get(
+                story.cluster_id, []
+            )
             if story.cluster_id is not None
             else []
         )

@@ -77,7 +77,7 @@ async def latest_events(
         batch = 2 * count
     clustered = [story.cluster_id for story in found if story.cluster_id is not None]
     members = await storage.cluster_members(clustered) if clustered else {}
-    listed = events(found, members, skip=skip)
+    listed = events(found, members, skip=skip, topic=topic)
     return listed[:count], len(listed) > count or not exhausted
 
 
@@ -105,12 +105,19 @@ def more_data(token: str, last: Story) -> str:
     return f"{_PREFIX}:{token}:{micros}:{last.id}"
 
 
+def _number(text: str) -> bool:
+    return text.isascii() and text.isdecimal() and len(text) <= 20
+
+
 def parse_more_data(data: str) -> tuple[str, tuple[datetime, int]] | None:
     """(token, cursor) from callback data, or None when it is not ours or malformed."""
     parts = data.split(":")
-    if len(parts) != 4 or parts[0] != _PREFIX or not parts[2].isdigit() or not parts[3].isdigit():
+    if len(parts) != 4 or parts[0] != _PREFIX or not all(_number(part) for part in parts[2:]):
         return None
-    published = datetime.fromtimestamp(int(parts[2]) / 1_000_000, tz=UTC)
+    try:
+        published = datetime.fromtimestamp(int(parts[2]) / 1_000_000, tz=UTC)
+    except (OverflowError, OSError, ValueError):  # forged data: a time no clock can hold
+        return None
     return parts[1], (published, int(parts[3]))
 
 

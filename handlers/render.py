@@ -5,9 +5,10 @@ Everything that comes from a feed is escaped here, and only here, for Telegram's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from html import escape
+from html import escape, unescape
 
 from news.coverage import Event
 from news.model import Delivery, Source, Story
@@ -18,6 +19,9 @@ LIST_SUMMARY_LIMIT = 160
 RELATED_SNIPPET_LIMIT = 140
 # "Also: BBC, DW +3": outlets named before the rest are counted.
 ALSO_NAMED = 2
+# Other outlets' headlines listed on a story card before the rest are counted.
+OTHER_REPORTS_LISTED = 10
+_TAG = re.compile(r"<[^>]+>")
 
 
 def _link(story: Story) -> str:
@@ -97,8 +101,10 @@ def details_messages(
         )
     if other_reports:
         lines = ["<b>Also reported by</b>"]
-        for report in other_reports:
+        for report in other_reports[:OTHER_REPORTS_LISTED]:
             lines.append(f"• {_headline_link(report)} — <i>{escape(report.source_name)}</i>")
+        if len(other_reports) > OTHER_REPORTS_LISTED:
+            lines.append(f"and {len(other_reports) - OTHER_REPORTS_LISTED} more outlets")
         blocks.append("\n".join(lines))
     if related:
         lines = ["<b>Related</b>"]
@@ -151,20 +157,44 @@ def _digest_entry(position: int, story: Story, now: datetime) -> str:
 
 
 def pack(blocks: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Join blocks with blank lines into as few messages as fit under `limit` characters."""
+    """Join blocks with blank lines into as few messages as fit under `limit` characters.
+
+    A block too long for one message is split between its lines, never inside one, so no tag
+    or link is cut in half (a line longer than a message is cut at a word, with its tags
+    removed).
+    """
     messages: list[str] = []
     current = ""
     for block in blocks:
-        candidate = f"{current}\n\n{block}" if current else block
-        if len(candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            messages.append(current)
-        current = block[:limit]
+        for part in _fitting(block, limit):
+            candidate = f"{current}\n\n{part}" if current else part
+            if len(candidate) <= limit:
+                current = candidate
+                continue
+            if current:
+                messages.append(current)
+            current = part
     if current:
         messages.append(current)
     return messages
+
+
+def _fitting(block: str, limit: int) -> list[str]:
+    if len(block) <= limit:
+        return [block]
+    parts: list[str] = []
+    current = ""
+    for line in block.split("\n"):
+        if len(line) > limit:
+            line = escape(cut_at_word(unescape(_TAG.sub("", line)), limit // 2))
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit and current:
+            parts.append(current)
+            candidate = line
+        current = candidate
+    if current:
+        parts.append(current)
+    return parts
 
 
 def sources_message(sources: Sequence[Source], now: datetime) -> list[str]:

@@ -147,6 +147,7 @@ class Sender:
         concurrency: int = 8,
         unrecorded_window: int = 64,
         batch: int = 500,
+        edit_batch: int = 50,
         lease: timedelta = DEFAULT_LEASE,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -156,6 +157,7 @@ class Sender:
         self.clock = clock
         self.pacer = SendPacer(limits or Limits())
         self.batch = batch
+        self.edit_batch = edit_batch
         self.lease = lease
         self._gate = asyncio.Semaphore(concurrency)
         self._unrecorded = asyncio.Semaphore(unrecorded_window)
@@ -184,9 +186,13 @@ class Sender:
         return report
 
     async def _edit_cards(self, report: SendReport) -> None:
-        """Edit the pushed cards whose event gained outlets: "Also: BBC, DW +3"."""
-        while due := await self.storage.claim_edits(self.clock(), limit=self.batch):
-            await asyncio.gather(*(self._edit_card(card, report) for card in due))
+        """Edit some of the pushed cards whose event gained outlets: "Also: BBC, DW +3".
+
+        At most `edit_batch` a round, after the round's pushes: a big event's thousands of
+        cards are edited over several rounds, and new stories never wait behind them.
+        """
+        due = await self.storage.claim_edits(self.clock(), limit=self.edit_batch)
+        await asyncio.gather(*(self._edit_card(card, report) for card in due))
 
     async def _edit_card(self, card: PushedMessage, report: SendReport) -> None:
         now = self.clock()
@@ -210,8 +216,8 @@ class Sender:
             )
         elif outcome.gone is not None:
             await self.storage.deactivate_chat(card.chat_id, reason=outcome.gone, now=now)
-        else:  # moved, or refused for good ("message to edit not found"): stop trying
-            await self.storage.mark_edited(card.delivery_id, shown=card.also, now=now)
+        else:  # moved, or refused for good ("message to edit not found"): never again
+            await self.storage.mark_edited(card.delivery_id, shown=None, now=now)
 
     async def send_digest(self, chat_id: int) -> SendReport:
         """The chat's daily digest: every story it is owed, in one message where it fits."""

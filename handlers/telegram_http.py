@@ -75,10 +75,11 @@ class AiohttpRequest(BaseRequest):
             self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
         )
         pool = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
-        # aiohttp has no write timeout of its own; a slow upload is bounded by the read one.
+        # aiohttp's `connect` covers waiting for a pooled connection *and* opening a new one;
+        # `sock_connect` the opening alone. It has no write timeout; the read one bounds uploads.
         timeout = aiohttp.ClientTimeout(
             total=None,
-            connect=pool,
+            connect=None if pool is None or connect is None else pool + connect,
             sock_connect=connect,
             sock_read=read,
         )

@@ -11,6 +11,7 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from news.model import Story
+from news.topics import Topic
 
 
 def lead_story(members: Sequence[Story]) -> Story:
@@ -48,12 +49,14 @@ def events(
     members: Mapping[int, Sequence[Story]],
     *,
     skip: Container[int] = (),
+    topic: Topic | None = None,
 ) -> list[Event]:
     """`stories` (newest first) as events, in the order of each event's newest story.
 
     `members` holds the stories of each cluster; a story without a cluster, or whose cluster is
     not in `members`, is an event of its own. Events whose key is in `skip` (already shown on an
-    earlier page) are left out.
+    earlier page) are left out. With a `topic`, an event is led by its first report that
+    matches it, so an excluded source or word never heads the entry.
     """
     listed: dict[int, Event] = {}
     for story in stories:
@@ -61,5 +64,8 @@ def events(
         if key in listed or key in skip:
             continue
         group = members.get(key) or [story]
-        listed[key] = Event(lead_story(group), outlets(group), story)
+        candidates = group
+        if topic is not None:
+            candidates = [m for m in group if topic.matches(m.terms, source=m.source_name)]
+        listed[key] = Event(lead_story(candidates or [story]), outlets(group), story)
     return list(listed.values())

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import zlib
 from collections import defaultdict
@@ -47,6 +48,7 @@ _ACCEPT = (
     "text/xml;q=0.9, */*;q=0.5"
 )
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_LOOKS_NUMERIC = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+))*")
 _PERMANENT = frozenset({301, 308})
 # The most of an unneeded body read to keep its connection for reuse.
 _DRAIN_LIMIT = 64 * 1024
@@ -267,6 +269,9 @@ class Fetcher:
         if self.public_only and _is_ip_literal(host) and not is_public_address(host):
             # aiohttp resolves no IP literal, so the resolver never sees this one.
             raise FetchError(_private_message(host, host), kind="private-address")
+        if _LOOKS_NUMERIC.fullmatch(host) and not _is_ip_literal(host):
+            # "127.1", "2130706433", "0x7f.1": some resolvers read these as addresses.
+            raise FetchError(f"{host} is not a canonical IP address", kind="url")
         async with self._hosts[host]:
             try:
                 async with self._client().get(

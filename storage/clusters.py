@@ -14,13 +14,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from news.model import PushedMessage, Story
 from storage.rows import STORY_COLUMNS, STORY_WITH_BODY, chunks, source_name, story_from_row
-from storage.tables import deliveries, sources, stories
+from storage.tables import chats, deliveries, sources, stories
 
 EDIT_INTERVAL = timedelta(minutes=1)
 EDIT_WINDOW = timedelta(hours=48)
@@ -92,11 +92,12 @@ class ClusterStore:
                     sql_update(deliveries)
                     .where(
                         deliveries.c.story_id.in_(members),
-                        deliveries.c.edit_due_at.is_(None),
                         deliveries.c.state.in_(("pending", "sending", "sent")),
                         deliveries.c.created_at > now - EDIT_WINDOW,
                     )
-                    .values(edit_due_at=now)
+                    # Written even where already due: the write locks the row, so a concurrent
+                    # claim (PostgreSQL) either sees this story's outlet or is marked again.
+                    .values(edit_due_at=func.coalesce(deliveries.c.edit_due_at, now))
                 )
 
     async def clustered_since(self, since: datetime) -> list[Story]:
@@ -132,13 +133,15 @@ class ClusterStore:
             row = (await conn.execute(query)).first()
         return None if row is None else story_from_row(row)
 
-    async def cluster_members(self, cluster_ids: Sequence[int]) -> dict[int, list[Story]]:
-        """The stories of each cluster, first published first."""
+    async def cluster_members(
+        self, cluster_ids: Sequence[int], *, bodies: bool = False
+    ) -> dict[int, list[Story]]:
+        """The stories of each cluster, first published first (with their bodies if asked)."""
         members: dict[int, list[Story]] = defaultdict(list)
         async with self.engine.connect() as conn:
             for chunk in chunks(sorted(set(cluster_ids)), 500):
                 rows = await conn.execute(
-                    select(*STORY_WITH_BODY)
+                    select(*(STORY_WITH_BODY if bodies else STORY_COLUMNS))
                     .join(sources, sources.c.id == stories.c.source_id)
                     .where(stories.c.cluster_id.in_(chunk))
                     .order_by(stories.c.published_at, stories.c.id)
@@ -169,6 +172,10 @@ class ClusterStore:
         A claim clears the due mark (a failed edit sets it again); cards older than `window`,
         digests and rows that were never sent lose the mark for good.
         """
+        probe = select(deliveries.c.id).where(deliveries.c.edit_due_at <= now).limit(1)
+        async with self.engine.connect() as conn:
+            if (await conn.execute(probe)).first() is None:
+                return []  # the usual answer, without a write transaction
         async with self.engine.begin() as conn:
             await conn.execute(
                 sql_update(deliveries)
@@ -184,17 +191,19 @@ class ClusterStore:
             )
             candidates = (
                 select(deliveries.c.id)
+                .join(chats, chats.c.id == deliveries.c.chat_id)
                 .where(
                     deliveries.c.edit_due_at <= now,
                     deliveries.c.state == "sent",
                     deliveries.c.message_id.is_not(None),
+                    chats.c.active,
                     or_(deliveries.c.edited_at.is_(None), deliveries.c.edited_at <= now - interval),
                 )
                 .order_by(deliveries.c.edit_due_at, deliveries.c.id)
                 .limit(limit)
             )
             if self.dialect == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True)
+                candidates = candidates.with_for_update(skip_locked=True, of=deliveries)
             claimed = await conn.execute(
                 sql_update(deliveries)
                 .where(deliveries.c.id.in_(candidates.scalar_subquery()))
@@ -236,9 +245,15 @@ class ClusterStore:
         ]
 
     async def mark_edited(
-        self, delivery_id: int, *, shown: Sequence[str], now: datetime, edited: bool = True
+        self,
+        delivery_id: int,
+        *,
+        shown: Sequence[str] | None,
+        now: datetime,
+        edited: bool = True,
     ) -> None:
-        """The card now shows `shown` (`edited`: a request was made, which starts the minute)."""
+        """The card now shows `shown` (`edited`: a request was made, which starts the minute);
+        None: the card can no longer be edited (deleted, or refused for good)."""
         values: dict[str, Any] = {"shown_sources": shown_text(shown)}
         if edited:
             values["edited_at"] = now

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -144,5 +145,11 @@ deliveries = Table(
     UniqueConstraint("chat_id", "story_id", name="uq_deliveries_chat_story"),
     Index("ix_deliveries_state", "state", "id"),
     Index("ix_deliveries_chat_state", "chat_id", "state"),
-    Index("ix_deliveries_edit_due", "edit_due_at"),
+    Index("ix_deliveries_story", "story_id"),
+    Index(
+        "ix_deliveries_edit_due",
+        "edit_due_at",
+        sqlite_where=text("edit_due_at IS NOT NULL"),
+        postgresql_where=text("edit_due_at IS NOT NULL"),
+    ),
 )

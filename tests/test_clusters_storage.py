@@ -277,3 +277,21 @@ async def test_latest_pages_through_events_without_repeating_one(
         "Ukraine hit by spring floods",
         "Ukraine rail strike called off",
     ]
+
+
+async def test_an_excluded_source_never_leads_an_event(
+    storage: SqlStorage, feeds: FeedServer, clock: Clock
+) -> None:
+    room = Newsroom(storage, feeds, clock)
+    await room.start()
+    async with Fetcher() as fetcher:
+        poller = clustering_poller(storage, fetcher)
+        await room.poll(poller)
+        room.publish("BBC", swap_report("BBC", clock, 30))  # the first report
+        await room.poll(poller)
+        room.publish("DW", swap_report("DW", clock, 20))
+        await room.poll(poller)
+    [event], _ = await latest_events(storage, parse_topic("ukraine -source:bbc"), 5)
+    assert event.lead.source_name == "DW" and event.outlets == ("BBC", "DW")
+    [event], _ = await latest_events(storage, parse_topic("ukraine"), 5)
+    assert event.lead.source_name == "BBC"

@@ -464,3 +464,47 @@ async def test_the_transport_uploads_files_and_reports_dropped_connections(
     with pytest.raises(NetworkError):
         await bot.send_message(ALICE, "lost on the way")
     assert telegram.texts(ALICE) == []
+
+
+async def test_edits_are_spread_over_rounds_so_pushes_never_wait_behind_them(
+    store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
+) -> None:
+    chats = [ALICE, BOB, 1003]
+    for chat in chats:
+        await follow(store, clock, chat, "ukraine")
+    [first] = await publish(store, clock, ["Ukraine grain deal signed"])
+    await store.assign_clusters([(first, first)], now=clock())
+    sender = Sender(
+        bot,
+        store,
+        clock,
+        limits=Limits(global_per_second=25),
+        edit_batch=2,
+        monotonic=vtime.monotonic,
+        sleep=vtime.sleep,
+    )
+    await sender.send_pending()
+    source = await store.add_source("https://dw.example/feed", now=clock())
+    [report] = await store.store_stories(
+        [
+            StoryDraft(
+                source_id=source.id,
+                entry_id="grain",
+                title="Grain deal for Ukraine",
+                summary="Signed today.",
+                link="https://dw.example/grain",
+                published_at=clock() - timedelta(minutes=1),
+                language="en",
+            )
+        ],
+        now=clock(),
+    )
+    await store.assign_clusters([(report.id, first)], now=clock())
+    await follow(store, clock, 1004, "floods")
+    await publish(store, clock, ["Floods close roads"])
+
+    round_one = await sender.send_pending()
+    assert round_one.sent == 1 and round_one.edited == 2, "the new push first, then 2 edits"
+    round_two = await sender.send_pending()
+    assert round_two.edited == 1
+    assert len(telegram.calls_to("editMessageText")) == len(chats)

@@ -358,3 +358,12 @@ async def test_a_public_only_fetcher_never_reaches_a_private_address(feeds: Feed
     assert not feeds.requests, "nothing reached the private host"
     async with Fetcher() as fetcher:  # NEWSBOT_ALLOW_PRIVATE_SOURCES=1
         assert (await fetcher.fetch(named)).status == 200
+
+
+async def test_numeric_host_spellings_are_refused(feeds: FeedServer) -> None:
+    port = feeds.port
+    async with Fetcher(public_only=True) as fetcher:
+        for host in ("127.1", "2130706433", "0x7f000001", "0x7f.0.0.1"):
+            with pytest.raises(FetchError, match="not a canonical IP address"):
+                await fetcher.fetch(f"http://{host}:{port}/feed.xml")
+    assert not feeds.requests
