@@ -295,3 +295,21 @@ async def test_an_excluded_source_never_leads_an_event(
     assert event.lead.source_name == "DW" and event.outlets == ("BBC", "DW")
     [event], _ = await latest_events(storage, parse_topic("ukraine"), 5)
     assert event.lead.source_name == "BBC"
+
+
+async def test_cards_in_a_chat_that_blocked_the_bot_are_not_edited(
+    storage: SqlStorage, feeds: FeedServer, clock: Clock
+) -> None:
+    room = Newsroom(storage, feeds, clock)
+    await room.start()
+    async with Fetcher() as fetcher:
+        poller = clustering_poller(storage, fetcher)
+        await room.poll(poller)
+        room.publish("BBC", swap_report("BBC", clock, 30))
+        await room.poll(poller)
+        [push] = await storage.claim_deliveries(limit=10, now=clock())
+        await storage.mark_sent_many([(push.id, 79, ())], now=clock())
+        await storage.deactivate_chat(ALICE, reason="Forbidden: bot was blocked", now=clock())
+        room.publish("DW", swap_report("DW", clock, 20))
+        await room.poll(poller)
+    assert await storage.claim_edits(clock()) == []
