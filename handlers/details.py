@@ -10,6 +10,7 @@ Callback data is `card:<story id>`, a few bytes under Telegram's 64.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from telegram import (
@@ -34,6 +35,8 @@ from news.topics import parse_topic
 _PREFIX = "card"
 RELATED_LIMIT = 5
 RELATED_MAX_AGE = timedelta(days=7)
+CARD_COOLDOWN = timedelta(minutes=1)
+_REMEMBERED_CARDS = 10_000
 
 
 def card_data(story_id: int) -> str:
@@ -75,6 +78,7 @@ async def related_events(
 def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  # type: ignore[type-arg]
     """The "More" button's callback."""
     storage = services.storage
+    recently_shown: OrderedDict[tuple[int, int], datetime] = OrderedDict()
 
     async def details(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         callback = update.callback_query
@@ -85,10 +89,22 @@ def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  #
         if story is None:
             await callback.answer("This story is no longer kept.", show_alert=True)
             return
-        await callback.answer()
         message = callback.message
         if not isinstance(message, Message):
+            await callback.answer()
             return
+        # A card is posted once per message and minute: repeated taps (a whole group tapping)
+        # must not flood the chat past Telegram's limits for it.
+        key = (message.chat_id, message.message_id)
+        now = services.clock()
+        shown_at = recently_shown.get(key)
+        if shown_at is not None and now - shown_at < CARD_COOLDOWN:
+            await callback.answer("The story card is just above.")
+            return
+        recently_shown[key] = now
+        while len(recently_shown) > _REMEMBERED_CARDS:
+            recently_shown.popitem(last=False)
+        await callback.answer()
         members = (
             (await storage.cluster_members([story.cluster_id], bodies=True)).get(
                 story.cluster_id, []
@@ -104,7 +120,6 @@ def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  #
             related=[report.body or report.summary for report in others],
         )
         topics = await storage.delivery_topics(message.chat_id, story.id)
-        now = services.clock()
         related = await related_events(storage, story, topics, since=now - RELATED_MAX_AGE)
         first_by_outlet: dict[str, Story] = {}
         for report in others:

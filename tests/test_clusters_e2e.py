@@ -168,3 +168,12 @@ async def test_two_outlets_one_push_an_also_edit_a_more_card_and_a_separate_push
     assert "prisoner" not in related, "the story's own event is not related to itself"
     answered = telegram.calls_to("answerCallbackQuery")
     assert answered, "the button tap is answered"
+
+    # A second tap within the minute is answered, and posts no second card.
+    mark = telegram.mark()
+    telegram.inject_callback_query(ALICE, message_id, data)
+    again = await telegram.wait_for_call(
+        lambda call: call.method == "answerCallbackQuery", after=mark
+    )
+    assert "just above" in str(again.params.get("text", ""))
+    assert sum("Keep in mind" in text for text in telegram.texts(ALICE)) == 1
