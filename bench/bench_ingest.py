@@ -10,7 +10,7 @@ behave as on the web). Each contender runs in a fresh process with its own SQLit
   memory    peak RSS of the contender's process plus the peak RSS of each parse worker (read
             from /proc before they exit), added up: an upper bound
 Targets (ratios to reader in the same run): cold ≥ 2×, warm ≥ 2×; peak memory ≤ 300 MB.
-Run with --quick for 200 feeds.
+Run with --quick for 200 feeds, --no-clusters to poll without clustering.
 """
 
 from __future__ import annotations

@@ -24,8 +24,9 @@ from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
 from handlers.commands import Services
+from handlers.latest import latest_events
 from handlers.render import details_messages
-from news.coverage import Event, events
+from news.coverage import Event
 from news.errors import TopicError
 from news.keypoints import key_points
 from news.model import Story
@@ -67,11 +68,10 @@ async def related_events(
             topic = parse_topic(text)
         except TopicError:
             continue
-        found = await storage.latest(topic, limit=4 * RELATED_LIMIT)
-        recent = [other for other in found if other.published_at >= since]
-        clustered = [other.cluster_id for other in recent if other.cluster_id is not None]
-        members = await storage.cluster_members(clustered) if clustered else {}
-        return events(recent, members, skip={story.event}, topic=topic)[:RELATED_LIMIT]
+        listed, _ = await latest_events(
+            storage, topic, RELATED_LIMIT, skip=frozenset({story.event})
+        )
+        return [event for event in listed if event.matched.published_at >= since]
     return []
 
 

@@ -146,12 +146,15 @@ class Cluster:
     language: str
     started_at: datetime
     members: list[Member] = field(default_factory=list)
-    lead_id: int = 0
     lead: Member | None = field(default=None, repr=False)
     # The centroid, heaviest term first, as parallel arrays: a third of the memory of a dict.
     terms: tuple[str, ...] = field(default=(), repr=False)
     weights: array[float] = field(default_factory=lambda: array("d"), repr=False)
     norm: float = field(default=0.0, repr=False)
+
+    @property
+    def lead_id(self) -> int:
+        return self.lead.story_id if self.lead is not None else 0
 
     @property
     def story_ids(self) -> list[int]:
@@ -345,7 +348,6 @@ class Clusterer:
     ) -> None:
         if cluster.lead is None or self._lead_key(member) < self._lead_key(cluster.lead):
             cluster.lead = member
-            cluster.lead_id = member.story_id
         cluster.members.append(member)
         summed = dict(zip(cluster.terms, cluster.weights, strict=True))
         for term, weight in vector.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from news.model import Story
 from news.topics import Topic
@@ -19,10 +20,14 @@ def lead_story(members: Sequence[Story]) -> Story:
     return min(members, key=lambda story: (story.published_at, story.id))
 
 
+def outlet_order(reports: Iterable[tuple[datetime, int, str]]) -> tuple[str, ...]:
+    """Outlet names from (published, story id, outlet) reports: first reporter first, each once."""
+    return tuple(dict.fromkeys(name for _, _, name in sorted(reports)))
+
+
 def outlets(members: Iterable[Story]) -> tuple[str, ...]:
     """The outlets reporting an event, first reporter first, each once."""
-    ordered = sorted(members, key=lambda story: (story.published_at, story.id))
-    return tuple(dict.fromkeys(story.source_name for story in ordered))
+    return outlet_order((story.published_at, story.id, story.source_name) for story in members)
 
 
 def other_outlets(members: Iterable[Story], story: Story) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from news.coverage import outlet_order
 from news.model import PushedMessage, Story
 from storage.rows import STORY_COLUMNS, STORY_WITH_BODY, chunks, source_name, story_from_row
 from storage.tables import chats, deliveries, sources, stories
@@ -61,9 +62,35 @@ async def other_outlets_of(
     for story in reported:
         if story.cluster_id is None:
             continue
-        names = dict.fromkeys(name for _, _, name in sorted(reporters[story.cluster_id]))
+        names = outlet_order(reporters[story.cluster_id])
         others[story.id] = tuple(name for name in names if name != story.source_name)
     return others
+
+
+async def load_claimed(
+    conn: AsyncConnection, ids: Sequence[int], *columns: Any
+) -> list[tuple[Any, Story, tuple[str, ...]]]:
+    """Claimed outbox rows (with `columns`), each with its story and the other outlets of
+    the story's event, in row order."""
+    rows = list(
+        await conn.execute(
+            select(deliveries.c.id.label("delivery_id"), *columns, *STORY_COLUMNS)
+            .join(stories, stories.c.id == deliveries.c.story_id)
+            .join(sources, sources.c.id == stories.c.source_id)
+            .where(deliveries.c.id.in_(ids))
+            .order_by(deliveries.c.id)
+        )
+    )
+    reported = [story_from_row(row) for row in rows]
+    others = await other_outlets_of(conn, reported)
+    return [
+        (row, story, others.get(story.id, ())) for row, story in zip(rows, reported, strict=True)
+    ]
+
+
+def topics_of(text: str | None) -> tuple[str, ...]:
+    """A delivery's matched topics, as `deliveries.topics` keeps them (one per line)."""
+    return tuple(text.split("\n")) if text else ()
 
 
 class ClusterStore:
@@ -156,8 +183,7 @@ class ClusterStore:
             deliveries.c.chat_id == chat_id, deliveries.c.story_id == story_id
         )
         async with self.engine.connect() as conn:
-            topics = (await conn.execute(query)).scalar()
-        return tuple(topics.split("\n")) if topics else ()
+            return topics_of((await conn.execute(query)).scalar())
 
     async def claim_edits(
         self,
@@ -213,35 +239,25 @@ class ClusterStore:
             ids = [row.id for row in claimed]
             if not ids:
                 return []
-            rows = list(
-                await conn.execute(
-                    select(
-                        deliveries.c.id.label("delivery_id"),
-                        deliveries.c.chat_id,
-                        deliveries.c.message_id,
-                        deliveries.c.topics,
-                        deliveries.c.shown_sources,
-                        *STORY_COLUMNS,
-                    )
-                    .join(stories, stories.c.id == deliveries.c.story_id)
-                    .join(sources, sources.c.id == stories.c.source_id)
-                    .where(deliveries.c.id.in_(ids))
-                    .order_by(deliveries.c.id)
-                )
+            claimed_rows = await load_claimed(
+                conn,
+                ids,
+                deliveries.c.chat_id,
+                deliveries.c.message_id,
+                deliveries.c.topics,
+                deliveries.c.shown_sources,
             )
-            reported = {row.delivery_id: story_from_row(row) for row in rows}
-            others = await other_outlets_of(conn, reported.values())
         return [
             PushedMessage(
                 delivery_id=row.delivery_id,
                 chat_id=row.chat_id,
                 message_id=row.message_id,
-                story=reported[row.delivery_id],
-                topics=_topics(row),
-                also=others.get(row.id, ()),
+                story=story,
+                topics=topics_of(row.topics),
+                also=also,
                 shown=_shown(row.shown_sources),
             )
-            for row in rows
+            for row, story, also in claimed_rows
         ]
 
     async def mark_edited(
@@ -270,7 +286,3 @@ class ClusterStore:
                 .where(deliveries.c.id == delivery_id, deliveries.c.edit_due_at.is_(None))
                 .values(edit_due_at=at)
             )
-
-
-def _topics(row: Any) -> tuple[str, ...]:
-    return tuple(row.topics.split("\n")) if row.topics else ()

@@ -18,9 +18,9 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from news.model import ChatSettings, Delivery, Subscription
-from storage.clusters import other_outlets_of, shown_text
-from storage.rows import STORY_COLUMNS, chunks, story_from_row
-from storage.tables import chats, deliveries, sources, stories, subscriptions
+from storage.clusters import load_claimed, shown_text, topics_of
+from storage.rows import chunks
+from storage.tables import chats, deliveries, stories, subscriptions
 
 DEFAULT_LEASE = timedelta(seconds=60)
 
@@ -305,35 +305,25 @@ class ChatsAndOutbox:
             ids = [row.id for row in claimed]
             if not ids:
                 return []
-            rows = list(
-                await conn.execute(
-                    select(
-                        deliveries.c.id.label("delivery_id"),
-                        deliveries.c.chat_id,
-                        deliveries.c.topics,
-                        deliveries.c.state,
-                        deliveries.c.attempts,
-                        *STORY_COLUMNS,
-                    )
-                    .join(stories, stories.c.id == deliveries.c.story_id)
-                    .join(sources, sources.c.id == stories.c.source_id)
-                    .where(deliveries.c.id.in_(ids))
-                    .order_by(deliveries.c.id)
-                )
+            claimed_rows = await load_claimed(
+                conn,
+                ids,
+                deliveries.c.chat_id,
+                deliveries.c.topics,
+                deliveries.c.state,
+                deliveries.c.attempts,
             )
-            reported = {row.delivery_id: story_from_row(row) for row in rows}
-            others = await other_outlets_of(conn, reported.values())
             return [
                 Delivery(
                     id=row.delivery_id,
                     chat_id=row.chat_id,
-                    story=reported[row.delivery_id],
-                    topics=tuple(row.topics.split("\n")),
+                    story=story,
+                    topics=topics_of(row.topics),
                     state=row.state,
                     attempts=row.attempts,
-                    also=others.get(row.id, ()),
+                    also=also,
                 )
-                for row in rows
+                for row, story, also in claimed_rows
             ]
 
     async def mark_sent_many(

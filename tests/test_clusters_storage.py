@@ -16,6 +16,7 @@ from handlers.render import latest_messages
 from news.clustering import Clusterer
 from news.fetch import Fetcher
 from news.ingest import Poller, PollSettings
+from news.model import Delivery
 from news.topics import parse_topic
 from storage import SqlStorage
 from tests.conftest import Clock
@@ -95,6 +96,15 @@ class Newsroom:
         outcomes = await poller.poll_sources(sources, self.clock())
         assert all(outcome.status != "error" for outcome in outcomes), outcomes
 
+    async def bbc_pushes_the_swap(self, poller: Poller, message_id: int) -> Delivery:
+        """First polls, then BBC's report of the swap: pushed to the chat as `message_id`."""
+        await self.poll(poller)
+        self.publish("BBC", swap_report("BBC", self.clock, 30))
+        await self.poll(poller)
+        [push] = await self.storage.claim_deliveries(limit=10, now=self.clock())
+        await self.storage.mark_sent_many([(push.id, message_id, ())], now=self.clock())
+        return push
+
 
 def clustering_poller(storage: SqlStorage, fetcher: Fetcher) -> Poller:
     return Poller(
@@ -159,11 +169,7 @@ async def test_edits_come_at_most_once_a_minute_and_never_after_48_hours(
     await room.start()
     async with Fetcher() as fetcher:
         poller = clustering_poller(storage, fetcher)
-        await room.poll(poller)
-        room.publish("BBC", swap_report("BBC", clock, 30))
-        await room.poll(poller)
-        [push] = await storage.claim_deliveries(limit=10, now=clock())
-        await storage.mark_sent_many([(push.id, 77, ())], now=clock())
+        await room.bbc_pushes_the_swap(poller, 77)
 
         room.publish("DW", swap_report("DW", clock, 20))
         await room.poll(poller)
@@ -188,11 +194,7 @@ async def test_a_restarted_poller_keeps_its_clusters(
     await room.start()
     async with Fetcher() as fetcher:
         first = clustering_poller(storage, fetcher)
-        await room.poll(first)
-        room.publish("BBC", swap_report("BBC", clock, 30))
-        await room.poll(first)
-        [push] = await storage.claim_deliveries(limit=10, now=clock())
-        await storage.mark_sent_many([(push.id, 78, ())], now=clock())
+        push = await room.bbc_pushes_the_swap(first, 78)
 
         restarted = clustering_poller(storage, fetcher)
         room.publish("DW", swap_report("DW", clock, 20))
@@ -304,11 +306,7 @@ async def test_cards_in_a_chat_that_blocked_the_bot_are_not_edited(
     await room.start()
     async with Fetcher() as fetcher:
         poller = clustering_poller(storage, fetcher)
-        await room.poll(poller)
-        room.publish("BBC", swap_report("BBC", clock, 30))
-        await room.poll(poller)
-        [push] = await storage.claim_deliveries(limit=10, now=clock())
-        await storage.mark_sent_many([(push.id, 79, ())], now=clock())
+        await room.bbc_pushes_the_swap(poller, 79)
         await storage.deactivate_chat(ALICE, reason="Forbidden: bot was blocked", now=clock())
         room.publish("DW", swap_report("DW", clock, 20))
         await room.poll(poller)

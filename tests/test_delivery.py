@@ -100,6 +100,26 @@ async def publish(
     return [story.id for story in stories]
 
 
+async def reported_by(store: SqlStorage, clock: Clock, outlet: str, *, cluster: int) -> None:
+    """Another outlet reports the grain deal, and its story joins `cluster`."""
+    source = await store.add_source(f"https://{outlet}.example/feed", now=clock())
+    [story] = await store.store_stories(
+        [
+            StoryDraft(
+                source_id=source.id,
+                entry_id="grain",
+                title="Grain deal for Ukraine",
+                summary="Signed today.",
+                link=f"https://{outlet}.example/grain",
+                published_at=clock() - timedelta(minutes=1),
+                language="en",
+            )
+        ],
+        now=clock(),
+    )
+    await store.assign_clusters([(story.id, cluster)], now=clock())
+
+
 async def follow(store: SqlStorage, clock: Clock, chat_id: int, *topics: str) -> None:
     kind = "private" if chat_id > 0 else "group"
     await store.upsert_chat(chat_id, kind=kind, title=None, now=clock())
@@ -403,25 +423,7 @@ async def test_also_edits_wait_out_a_flood_limit_and_stop_when_the_message_is_go
     [card] = telegram.calls_to("sendMessage")
     message_id = int(card.result["message_id"])
 
-    async def reported_by(outlet: str) -> None:
-        source = await store.add_source(f"https://{outlet}.example/feed", now=clock())
-        [story] = await store.store_stories(
-            [
-                StoryDraft(
-                    source_id=source.id,
-                    entry_id="grain",
-                    title="Grain deal for Ukraine",
-                    summary="Signed today.",
-                    link=f"https://{outlet}.example/grain",
-                    published_at=clock() - timedelta(minutes=1),
-                    language="en",
-                )
-            ],
-            now=clock(),
-        )
-        await store.assign_clusters([(story.id, first)], now=clock())
-
-    await reported_by("dw")
+    await reported_by(store, clock, "dw", cluster=first)
     telegram.fail_next(
         "editMessageText",
         error_code=429,
@@ -441,7 +443,7 @@ async def test_also_edits_wait_out_a_flood_limit_and_stop_when_the_message_is_go
     assert message is not None and "Also: dw.example" in message["text"]
 
     clock.advance(minutes=2)
-    await reported_by("bbc")
+    await reported_by(store, clock, "bbc", cluster=first)
     telegram.fail_next(
         "editMessageText", error_code=400, description="Bad Request: message to edit not found"
     )
@@ -484,22 +486,7 @@ async def test_edits_are_spread_over_rounds_so_pushes_never_wait_behind_them(
         sleep=vtime.sleep,
     )
     await sender.send_pending()
-    source = await store.add_source("https://dw.example/feed", now=clock())
-    [report] = await store.store_stories(
-        [
-            StoryDraft(
-                source_id=source.id,
-                entry_id="grain",
-                title="Grain deal for Ukraine",
-                summary="Signed today.",
-                link="https://dw.example/grain",
-                published_at=clock() - timedelta(minutes=1),
-                language="en",
-            )
-        ],
-        now=clock(),
-    )
-    await store.assign_clusters([(report.id, first)], now=clock())
+    await reported_by(store, clock, "dw", cluster=first)
     await follow(store, clock, 1004, "floods")
     await publish(store, clock, ["Floods close roads"])
 
