@@ -41,7 +41,7 @@ async def prepare_outbox(database_url: str) -> None:
                     link="https://news.example.org/ceasefire",
                     published_at=now - timedelta(minutes=2),
                     language="en",
-                    terms=frozenset(document_terms("Ukraine: ceasefire agreed", "en")),
+                    terms=document_terms("Ukraine: ceasefire agreed", "en"),
                 )
             ],
             now=now,

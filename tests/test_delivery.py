@@ -90,7 +90,7 @@ async def publish(
             link=f"https://news.example.org/{i}-{abs(hash(title))}",
             published_at=clock() - timedelta(minutes=minutes_ago),
             language="en",
-            terms=frozenset(document_terms(title, "en")),
+            terms=document_terms(title, "en"),
         )
         for i, title in enumerate(titles)
     ]

@@ -35,22 +35,11 @@ from telegram.error import (
 )
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-try:  # `tests` is a package (or the repo root is on sys.path)
-    from tests.fakes.feed_server import FeedServer
-    from tests.fakes.feeds import FeedItem, atom_feed, rss_feed
-    from tests.fakes.telegram_api import FakeBotApi, RecordedCall
-    from tests.fakes.telegram_html import HtmlParseError, parse_html, utf16_len
-    from tests.fakes.telegram_limits import RateLimiter, RateLimits, Window
-except ImportError:  # pytest put tests/ itself on sys.path (no tests/__init__.py)
-    from fakes.feed_server import FeedServer  # type: ignore[no-redef]
-    from fakes.feeds import FeedItem, atom_feed, rss_feed  # type: ignore[no-redef]
-    from fakes.telegram_api import FakeBotApi, RecordedCall  # type: ignore[no-redef]
-    from fakes.telegram_html import (  # type: ignore[no-redef]
-        HtmlParseError,
-        parse_html,
-        utf16_len,
-    )
-    from fakes.telegram_limits import RateLimiter, RateLimits, Window  # type: ignore[no-redef]
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.feeds import FeedItem, atom_feed, rss_feed
+from tests.fakes.telegram_api import FakeBotApi, RecordedCall
+from tests.fakes.telegram_html import HtmlParseError, parse_html, utf16_len
+from tests.fakes.telegram_limits import RateLimiter, RateLimits, Window
 
 
 @pytest.fixture
@@ -823,7 +812,7 @@ def test_parse_html_entities_match_tdlib() -> None:
     ]
 
 
-@given(st.text(alphabet=st.characters(exclude_categories=("Cs",))))
+@given(st.text(alphabet=st.characters(exclude_categories=["Cs"])))
 def test_escaped_text_round_trips_through_telegram_html(text: str) -> None:
     plain, entities = parse_html(f"<b>{html.escape(text, quote=False)}</b>")
 

@@ -289,7 +289,7 @@ async def test_per_host_and_global_limits_hold_requests_back() -> None:
         site = web.TCPSite(runner, host, 0)
         await site.start()
         server = site._server
-        assert server is not None and server.sockets
+        assert isinstance(server, asyncio.Server) and server.sockets
         ports.append((host, server.sockets[0].getsockname()[1]))
     try:
         async with Fetcher(limited) as fetcher:

@@ -32,7 +32,7 @@ def draft(
         link=link or f"https://news.example.org/{entry_id}",
         published_at=NOW - timedelta(minutes=minutes_ago),
         language="en",
-        terms=frozenset(document_terms(f"{title} {summary}", "en")),
+        terms=document_terms(f"{title} {summary}", "en"),
     )
 
 
