@@ -208,3 +208,44 @@ def test_a_story_is_added_once() -> None:
     clusterer.add(1, *FIRE, "en", T0, "Reuters")
     with pytest.raises(ValueError, match="already"):
         clusterer.add(1, *FIRE, "en", T0, "Reuters")
+
+
+PEACE_TALKS = (
+    "Peace Talks Resume in Geneva With New Mediators",
+    "Negotiators returned to Geneva on Monday as new mediators joined the peace talks.",
+)
+ENERGY_PROTEST = (
+    "Talks on Energy Prices Stall as Activists Call for Peace Outside",
+    "Ministers failed to agree on energy prices while activists outside called for peace.",
+)
+
+
+def test_one_outlets_stories_on_one_theme_stay_two_events() -> None:
+    clusterer = Clusterer()
+    talks = clusterer.add(1, *PEACE_TALKS, "en", T0, "Reuters")
+    protest = clusterer.add(2, *ENERGY_PROTEST, "en", T0 + timedelta(hours=1), "Reuters")
+    assert protest.created
+    assert protest.cluster_id != talks.cluster_id
+
+
+def test_an_outlets_update_of_its_own_story_joins_it() -> None:
+    clusterer = Clusterer()
+    first = clusterer.add(1, *PEACE_TALKS, "en", T0, "Reuters")
+    update = clusterer.add(
+        2,
+        "Peace Talks Resume in Geneva With Two New Mediators",
+        "Talks resumed in Geneva after a month; two mediators from Norway and Qatar took part.",
+        "en",
+        T0 + timedelta(hours=1),
+        "Reuters",
+    )
+    other_outlet = clusterer.add(
+        3,
+        "Geneva peace talks restart with new mediators",
+        "The peace talks restarted in Geneva with new mediators on Monday.",
+        "en",
+        T0 + timedelta(hours=2),
+        "DW",
+    )
+    assert update.cluster_id == first.cluster_id
+    assert other_outlet.cluster_id == first.cluster_id
