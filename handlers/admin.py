@@ -49,7 +49,7 @@ def build_admin_handlers(
                         url, own, now=services.clock(), allow_private=allow_private
                     )
         except SourceError as error:
-            await reply(update, f"Not added: {escape(str(error))}")
+            await reply(update, f"Not added: {escape(shorten(str(error), 500))}")
             return
         source = await services.storage.add_source(found.url, now=services.clock())
         name = found.feed.title or source.name

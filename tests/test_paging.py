@@ -4,6 +4,7 @@ next to no memory, and an old button answers politely that its list has expired.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 import tracemalloc
 from datetime import timedelta
 from pathlib import Path
@@ -45,7 +46,7 @@ async def add_stories(bot: RunningBot, count: int, clock: Clock) -> None:
         await storage.close()
 
 
-def sent_to(chat_id: int, contains: str) -> object:
+def sent_to(chat_id: int, contains: str) -> Callable[[RecordedCall], bool]:
     def predicate(call: RecordedCall) -> bool:
         return (
             call.method == "sendMessage"
@@ -61,7 +62,7 @@ async def press_more(telegram: FakeBotApi, page: RecordedCall) -> RecordedCall:
     data = page.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     mark = telegram.mark()
     telegram.inject_callback_query(ALICE, int(page.result["message_id"]), data)
-    return await telegram.wait_for_call(sent_to(ALICE, "Older on zanzibar"), after=mark)  # type: ignore[arg-type]
+    return await telegram.wait_for_call(sent_to(ALICE, "Older on zanzibar"), after=mark)
 
 
 async def test_a_thousand_more_presses_hold_under_20_mb(
@@ -73,7 +74,7 @@ async def test_a_thousand_more_presses_hold_under_20_mb(
         await add_stories(bot, PRESSES + 5, Clock(utc_now()))
         mark = telegram.mark()
         telegram.inject_message(ALICE, "/latest zanzibar 1")
-        page = await telegram.wait_for_call(sent_to(ALICE, "Latest on zanzibar"), after=mark)  # type: ignore[arg-type]
+        page = await telegram.wait_for_call(sent_to(ALICE, "Latest on zanzibar"), after=mark)
         gc.collect()
         tracemalloc.start()
         try:
@@ -105,7 +106,7 @@ async def test_an_expired_more_button_says_so_politely(
         await add_stories(bot, 5, clock)
         mark = telegram.mark()
         telegram.inject_message(ALICE, "/latest zanzibar 1")
-        page = await telegram.wait_for_call(sent_to(ALICE, "Latest on zanzibar"), after=mark)  # type: ignore[arg-type]
+        page = await telegram.wait_for_call(sent_to(ALICE, "Latest on zanzibar"), after=mark)
         page = await press_more(telegram, page)
         clock.advance(hours=25)
 
