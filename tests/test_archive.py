@@ -8,6 +8,7 @@ still found by /latest (or gone), a source's story count, a chat's topics, the o
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -15,8 +16,11 @@ from handlers.latest import latest_events
 from news.analysis import document_terms
 from news.model import Story, StoryDraft
 from news.topics import parse_topic
-from storage import SqlStorage
-from tests.conftest import Clock
+from storage import SqlStorage, open_storage
+from tests.conftest import DATA, Clock
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.telegram_api import FakeBotApi
+from tests.harness import running_bot
 
 WINDOW = timedelta(days=90)
 A, B, C = (f"https://{name}.example/feed" for name in "abc")
@@ -213,3 +217,33 @@ async def test_retention_prunes_finished_deliveries_and_long_inactive_chats(
     await storage.upsert_chat(3, kind="private", title=None, now=clock())
     clock.advance(days=100)
     assert (await storage.prune(clock() - WINDOW, pause=0)).chats == 0, "it came back"
+
+
+# The running bot ---------------------------------------------------------------------------------
+
+
+async def test_the_bot_prunes_hourly_and_0_days_keeps_everything(
+    telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path, clock: Clock
+) -> None:
+    feeds.set_feed("/world.xml", (DATA / "seed-feed.xml").read_bytes())
+    async with running_bot(telegram, feeds, tmp_path, clock=clock) as bot:
+        await bot.ticks.wait_polls(1)
+        storage = await open_storage(bot.settings.database_url)
+        [source] = await storage.list_sources()
+        old = clock() - timedelta(days=100)
+        await storage.store_stories(drafts(source.id, ["Zanzibar long ago"], old), now=old)
+        assert bot.app.job_queue is not None
+        [job] = bot.app.job_queue.get_jobs_by_name("retention")
+        assert job.trigger.interval == timedelta(hours=1)  # type: ignore[attr-defined]
+
+        await job.run(bot.app)
+
+        assert await storage.latest(parse_topic("zanzibar"), limit=5) == []
+        assert len(await storage.latest(parse_topic("ukraine"), limit=20)) == 7, "today's stay"
+        await storage.close()
+
+    keep = {"NEWSBOT_RETENTION_DAYS": "0"}
+    (tmp_path / "keep").mkdir()
+    async with running_bot(telegram, feeds, tmp_path / "keep", clock=clock, extra_env=keep) as bot:
+        assert bot.app.job_queue is not None
+        assert not bot.app.job_queue.get_jobs_by_name("retention")

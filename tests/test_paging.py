@@ -4,8 +4,8 @@ next to no memory, and an old button answers politely that its list has expired.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
 import tracemalloc
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
