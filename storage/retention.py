@@ -21,10 +21,13 @@ batches; on PostgreSQL no batch holds row locks for long):
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from sqlalchemy import and_, delete, exists, or_, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from news.ports import PruneReport
 from storage.tables import chats, deliveries, stories, subscriptions
@@ -44,22 +47,37 @@ class Retention:
 
     engine: AsyncEngine
     dialect: str
+    _on_batch: Callable[[float], None] | None = None
 
     async def prune(
-        self, before: datetime, *, batch: int = BATCH, pause: float = BATCH_PAUSE
+        self,
+        before: datetime,
+        *,
+        batch: int = BATCH,
+        pause: float = BATCH_PAUSE,
+        on_batch: Callable[[float], None] | None = None,
     ) -> PruneReport:
         """Delete what is older than `before`, batch by batch; what was deleted, and in how
-        many transactions."""
+        many transactions. `on_batch` learns how many seconds each transaction took."""
+        self._on_batch = on_batch
         report = PruneReport()
         for step in (self._prune_deliveries, self._prune_chats, self._prune_stories):
             report = report + await step(before, batch, pause)
         return report
 
+    @asynccontextmanager
+    async def _batch(self) -> AsyncIterator[AsyncConnection]:
+        started = time.perf_counter()
+        async with self.engine.begin() as conn:
+            yield conn
+        if self._on_batch is not None:
+            self._on_batch(time.perf_counter() - started)
+
     async def _prune_deliveries(self, before: datetime, batch: int, pause: float) -> PruneReport:
         deleted = batches = 0
         after = 0
         while True:
-            async with self.engine.begin() as conn:
+            async with self._batch() as conn:
                 rows = (
                     await conn.execute(
                         select(deliveries.c.id, deliveries.c.created_at)
@@ -89,7 +107,7 @@ class Retention:
         deleted = batches = 0
         per_batch = max(1, batch // _CHAT_SHARE)
         while True:
-            async with self.engine.begin() as conn:
+            async with self._batch() as conn:
                 ids = list(
                     (
                         await conn.execute(
@@ -145,7 +163,7 @@ class Retention:
                         and_(stories.c.published_at == last[0], stories.c.id > last[1]),
                     )
                 )
-            async with self.engine.begin() as conn:
+            async with self._batch() as conn:
                 rows = (await conn.execute(candidates)).all()
                 if not rows:
                     break
