@@ -167,16 +167,21 @@ async def _sources(
         elif action == "import":
             assert isinstance(argument, Path)
             urls = read_sources_file(argument)
-            known = {source.url for source in await storage.list_sources()}
+            known = {source.url: source.enabled for source in await storage.list_sources()}
             for url in urls:
                 if not settings.allow_private_sources:
                     await check_public_host(url)
             for url in urls:
                 await storage.add_source(url, now=utc_now())
-            fresh = [url for url in urls if url not in known]
-            print(f"Imported {len(fresh)} new sources ({len(urls) - len(fresh)} known already).")
+            fresh = sum(url not in known for url in urls)
+            resumed = sum(known.get(url) is False for url in urls)
+            print(
+                f"Imported {fresh} new sources ({resumed} read again, "
+                f"{len(urls) - fresh - resumed} known already)."
+            )
         elif action == "export":
-            print(to_opml(await storage.list_sources()))
+            # What the bot reads: a removed or unlisted source is not exported.
+            print(to_opml([s for s in await storage.list_sources() if s.enabled]))
         else:
             now = utc_now()
             for source in await storage.list_sources():
