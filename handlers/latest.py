@@ -57,7 +57,9 @@ EXPIRED = "This list has expired. Send /latest again for the newest stories."
 
 
 @dataclass(frozen=True, slots=True)
-class _Query:
+class PagedQuery:
+    """A list behind "More" buttons: whose, on what, how many a page."""
+
     chat_id: int
     topic: str | None
     count: int
@@ -129,7 +131,7 @@ def _above(
 
 @dataclass(slots=True)
 class _Kept:
-    query: _Query
+    query: PagedQuery
     used: datetime
 
 
@@ -147,14 +149,14 @@ class PagingQueries:
         self._clock = clock
         self._ttl, self._per_chat, self._max_bytes = ttl, per_chat, max_bytes
         self._kept: OrderedDict[str, _Kept] = OrderedDict()  # least recently used first
-        self._tokens: dict[_Query, str] = {}
+        self._tokens: dict[PagedQuery, str] = {}
         self._by_chat: dict[int, OrderedDict[str, None]] = {}
         self.bytes = 0
 
     def __len__(self) -> int:
         return len(self._kept)
 
-    def remember(self, query: _Query) -> str:
+    def remember(self, query: PagedQuery) -> str:
         """The token of `query`, the same for as long as it is kept."""
         now = self._clock()
         self._expire(now)
@@ -173,7 +175,7 @@ class PagingQueries:
             self._forget(next(iter(self._kept)))
         return token
 
-    def get(self, token: str, chat_id: int) -> _Query | None:
+    def get(self, token: str, chat_id: int) -> PagedQuery | None:
         """The query behind a button pressed in `chat_id`; None once forgotten."""
         now = self._clock()
         self._expire(now)
@@ -234,7 +236,7 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
     queries = PagingQueries(services.clock)
 
     async def send_page(
-        message: Message, heading: str, query: _Query, listed: list[Event], more: bool
+        message: Message, heading: str, query: PagedQuery, listed: list[Event], more: bool
     ) -> None:
         texts = latest_messages(heading, listed, services.clock())
         markup = None
@@ -284,7 +286,7 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
                 )
             return
         heading = f"Latest on {topic.text}" if topic else "Latest stories"
-        query = _Query(message.chat_id, topic.text if topic else None, count)
+        query = PagedQuery(message.chat_id, topic.text if topic else None, count)
         await send_page(message, heading, query, listed, more)
         if note:
             await reply(update, note)

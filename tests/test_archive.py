@@ -7,7 +7,7 @@ still found by /latest (or gone), a source's story count, a chat's topics, the o
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
@@ -247,3 +247,53 @@ async def test_the_bot_prunes_hourly_and_0_days_keeps_everything(
     async with running_bot(telegram, feeds, tmp_path / "keep", clock=clock, extra_env=keep) as bot:
         assert bot.app.job_queue is not None
         assert not bot.app.job_queue.get_jobs_by_name("retention")
+
+
+async def test_upgrading_counts_the_archive_and_lets_inactive_chats_wait_a_window(
+    tmp_path: Path,
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from storage.database import _MIGRATIONS, create_engine, migrate
+
+    def upgrade(connection: object, revision: str) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    long_ago = "2024-01-01 12:00:00.000000"
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade, "0007")
+        await conn.execute(
+            text(
+                "INSERT INTO sources (id, url, origin, enabled, error_count, created_at) "
+                f"VALUES (1, '{A}', 'file', 0, 0, '{long_ago}')"
+            )
+        )
+        for n in (1, 2):
+            await conn.execute(
+                text(
+                    "INSERT INTO stories (source_id, entry_id, title, summary, link, "
+                    "published_at, first_seen_at, language, terms) VALUES (1, :e, 'Zanzibar', "
+                    "'', :link, :at, :at, 'en', 'zanzibar')"
+                ),
+                {"e": f"e{n}", "link": f"https://a.example/{n}", "at": long_ago},
+            )
+        await conn.execute(
+            text(
+                "INSERT INTO chats (id, kind, active, paused, created_at) "
+                f"VALUES (7, 'private', 0, 0, '{long_ago}')"
+            )
+        )
+    await migrate(engine)
+    storage = SqlStorage(engine)
+    try:
+        assert await counts(storage) == {A: (False, "gone", 2)}
+        report = await storage.prune(datetime.now(UTC) - WINDOW, pause=0)
+        assert (report.stories, report.chats) == (2, 0), "the chat's window starts now"
+        assert (await counts(storage))[A] == (False, "gone", 0)
+    finally:
+        await storage.close()

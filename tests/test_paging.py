@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.app import utc_now
+from handlers.latest import PagedQuery, PagingQueries
 from news.analysis import document_terms
 from news.model import StoryDraft
 from storage import open_storage
@@ -122,3 +123,22 @@ async def test_an_expired_more_button_says_so_politely(
     )
     assert answer.params.get("show_alert") is True
     assert not [c for c in telegram.calls[mark:] if c.method == "sendMessage"]
+
+
+def test_paging_state_is_bounded_per_chat_and_in_bytes_and_expires(clock: Clock) -> None:
+    queries = PagingQueries(clock, per_chat=3, max_bytes=10_000, ttl=timedelta(hours=1))
+    first = queries.remember(PagedQuery(ALICE, "ukraine", 5))
+    assert queries.remember(PagedQuery(ALICE, "ukraine", 5)) == first, "one entry per list"
+    for n in range(5):
+        queries.remember(PagedQuery(ALICE, f"topic {n}", 5))
+    assert len(queries) == 3 and queries.get(first, ALICE) is None, "a chat's oldest goes"
+    for chat in range(100):
+        queries.remember(PagedQuery(chat, "x" * 200, 5))
+    assert queries.bytes <= 10_000 and len(queries) == 10_000 // (400 + 200)
+    newest = queries.remember(PagedQuery(ALICE, "peace talks", 5))
+    assert queries.get(newest, ALICE) == PagedQuery(ALICE, "peace talks", 5)
+    assert queries.get(newest, 99) is None, "a token is good only in its chat"
+    clock.advance(minutes=59)
+    assert queries.get(newest, ALICE) is not None
+    clock.advance(minutes=61)
+    assert queries.get(newest, ALICE) is None and len(queries) == 0
