@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from telegram.ext import Application, ContextTypes, Defaults
 
 from bot.settings import Settings
+from bot.sync import sync_configured_sources
 from handlers.admin import build_admin_handlers
 from handlers.commands import (
     COMMANDS,
@@ -46,10 +47,20 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-async def open_synced_storage(settings: Settings, clock: Callable[[], datetime]) -> SqlStorage:
-    """Open (and migrate) the database and sync the configured sources into it."""
+async def open_synced_storage(
+    settings: Settings,
+    clock: Callable[[], datetime],
+    *,
+    confirmed: bool = True,
+    say: Callable[[str], None] = logger.info,
+) -> SqlStorage:
+    """Open (and migrate) the database and sync the configured sources into it (see bot.sync:
+    unless `confirmed`, a different sources file than the last one only says what it would
+    change)."""
     storage = await open_storage(settings.database_url)
-    await storage.sync_sources(settings.sources, now=clock())
+    synced = await sync_configured_sources(storage, settings, now=clock(), confirmed=confirmed)
+    if synced.message:
+        say(synced.message)
     return storage
 
 
@@ -72,6 +83,11 @@ def make_poller(
         parse_executor=executor,
         clusterer=Clusterer(),
     )
+
+
+#: How often retention prunes the archive, and how long after start it first does.
+RETENTION_PERIOD = timedelta(hours=1)
+RETENTION_FIRST = timedelta(minutes=1)
 
 
 def tick_period(interval: timedelta) -> timedelta:
@@ -125,6 +141,19 @@ def build_app(
         if report.sent or report.failed:
             logger.info("sent %d stories, %d failed", report.sent, report.failed)
 
+    async def retention_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert settings.retention is not None
+        report = await runtime["live"].storage.prune(clock() - settings.retention)
+        if report:
+            logger.info(
+                "retention: deleted %d stories, %d finished deliveries and %d inactive chats "
+                "in %d batches",
+                report.stories,
+                report.deliveries,
+                report.chats,
+                report.batches,
+            )
+
     async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         assert context.job is not None and context.job.chat_id is not None
         await runtime["live"].sender.send_digest(context.job.chat_id)
@@ -148,7 +177,7 @@ def build_app(
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         store = storage or await open_synced_storage(settings, clock)
         if storage is not None:
-            await store.sync_sources(settings.sources, now=clock())
+            await sync_configured_sources(store, settings, now=clock(), confirmed=True)
         fetcher = Fetcher(
             FetchLimits(max_bytes=settings.max_feed_bytes),
             public_only=not settings.allow_private_sources,
@@ -196,6 +225,14 @@ def build_app(
             name="poll",
             job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
         )
+        if settings.retention is not None:
+            application.job_queue.run_repeating(
+                retention_job,
+                interval=RETENTION_PERIOD,
+                first=RETENTION_FIRST,
+                name="retention",
+                job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+            )
         logger.info("Newsbot started with %d sources", len(settings.sources))
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]

@@ -4,6 +4,10 @@ newsbot run                      the bot and the scheduler in one process (what 
 newsbot poll --once              fetch every source now, with a progress bar
 newsbot latest TOPIC [-n N]      the newest stories on a topic, as /latest ranks them
 newsbot sources add URL | remove URL | list | import FILE.opml | export > FILE.opml
+
+Every command syncs the sources file (`NEWSBOT_SOURCES`) into the database first, never deleting
+anything; when the database was last synced from another file, only `run`, `poll` and a
+command given `--sync-sources` apply it, the others say what it would change (see bot.sync).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from bot.logs import configure_logging
 from bot.settings import Settings
 from handlers.commands import DEFAULT_LATEST, MAX_LATEST
 from handlers.latest import latest_events
-from handlers.render import source_status
+from handlers.render import source_status, stories_kept
 from news.discovery import find_feed
 from news.errors import ConfigError, NewsbotError, TopicError
 from news.fetch import Fetcher, FetchLimits
@@ -33,13 +37,20 @@ from news.topics import parse_topic
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsbot", description="A Telegram news bot.")
+    confirm = argparse.ArgumentParser(add_help=False)
+    confirm.add_argument(
+        "--sync-sources",
+        action="store_true",
+        help="sync NEWSBOT_SOURCES into the database even when the database was last synced "
+        "from another sources file (run and poll always do; nothing is ever deleted)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="run the Telegram bot and the feed scheduler")
-    poll = commands.add_parser("poll", help="fetch every source now")
+    poll = commands.add_parser("poll", help="fetch every source now", parents=[confirm])
     poll.add_argument(
         "--once", action="store_true", required=True, help="poll every source once and exit"
     )
-    latest = commands.add_parser("latest", help="the newest stories on a topic")
+    latest = commands.add_parser("latest", help="the newest stories on a topic", parents=[confirm])
     latest.add_argument("topic", nargs="*", help="words a story must contain (none: all stories)")
     latest.add_argument(
         "-n",
@@ -50,18 +61,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     sources = commands.add_parser("sources", help="manage the feeds the bot reads")
     actions = sources.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("add", help="add a feed").add_argument("url")
-    actions.add_parser("remove", help="remove a feed").add_argument("url")
-    actions.add_parser("list", help="list feeds, their last fetch and their last error")
     actions.add_parser(
-        "import", help="add the feeds of an OPML file (or a list of URLs)"
+        "add", help="add a feed (or read a removed one again)", parents=[confirm]
+    ).add_argument("url")
+    actions.add_parser(
+        "remove", help="stop reading a feed; its stories stay until they age out", parents=[confirm]
+    ).add_argument("url")
+    actions.add_parser(
+        "list", help="list feeds, their last fetch and their last error", parents=[confirm]
+    )
+    actions.add_parser(
+        "import", help="add the feeds of an OPML file (or a list of URLs)", parents=[confirm]
     ).add_argument("file", type=Path)
-    actions.add_parser("export", help="print the feeds as OPML")
+    actions.add_parser("export", help="print the feeds as OPML", parents=[confirm])
     return parser
 
 
+def _tell(message: str) -> None:
+    print(f"newsbot: {message}", file=sys.stderr)
+
+
 async def _poll_once(settings: Settings) -> int:
-    storage = await open_synced_storage(settings, utc_now)
+    storage = await open_synced_storage(settings, utc_now, say=_tell)
     try:
         sources = [source for source in await storage.list_sources() if source.enabled]
         executor = parse_executor(settings)
@@ -89,12 +110,12 @@ async def _poll_once(settings: Settings) -> int:
         await storage.close()
 
 
-async def _latest(settings: Settings, words: Sequence[str], count: int) -> int:
+async def _latest(settings: Settings, words: Sequence[str], count: int, *, confirmed: bool) -> int:
     if not 1 <= count <= MAX_LATEST:
         print(f"newsbot: --count must be between 1 and {MAX_LATEST}", file=sys.stderr)
         return 2
     topic = parse_topic(" ".join(words)) if words else None
-    storage = await open_synced_storage(settings, utc_now)
+    storage = await open_synced_storage(settings, utc_now, confirmed=confirmed, say=_tell)
     try:
         listed, _ = await latest_events(storage, topic, count)
     finally:
@@ -113,8 +134,10 @@ async def _latest(settings: Settings, words: Sequence[str], count: int) -> int:
     return 0
 
 
-async def _sources(settings: Settings, action: str, argument: str | Path | None) -> int:
-    storage = await open_synced_storage(settings, utc_now)
+async def _sources(
+    settings: Settings, action: str, argument: str | Path | None, *, confirmed: bool
+) -> int:
+    storage = await open_synced_storage(settings, utc_now, confirmed=confirmed, say=_tell)
     try:
         if action == "add":
             async with Fetcher(
@@ -129,26 +152,36 @@ async def _sources(settings: Settings, action: str, argument: str | Path | None)
                 )
             source = await storage.add_source(found.url, now=utc_now())
             title = found.feed.title or source.name
-            print(f"Added {source.url} ({title}, {len(found.feed.entries)} entries).")
+            kept = f"; {stories_kept(source)}" if source.stories_count else ""
+            print(f"Added {source.url} ({title}, {len(found.feed.entries)} entries{kept}).")
         elif action == "remove":
-            if await storage.remove_source(str(argument)):
-                print(f"Removed {argument} and its stories.")
-            else:
+            removed = await storage.remove_source(str(argument))
+            if removed is None:
                 print(f"newsbot: no source {argument}", file=sys.stderr)
                 return 1
+            print(
+                f"Removed {removed.url}: it is no longer polled. Its {stories_kept(removed)} "
+                f"stay searchable until retention removes them; `newsbot sources add "
+                f"{removed.url}` resumes it."
+            )
         elif action == "import":
             assert isinstance(argument, Path)
             urls = read_sources_file(argument)
-            known = {source.url for source in await storage.list_sources()}
+            known = {source.url: source.enabled for source in await storage.list_sources()}
             for url in urls:
                 if not settings.allow_private_sources:
                     await check_public_host(url)
             for url in urls:
                 await storage.add_source(url, now=utc_now())
-            fresh = [url for url in urls if url not in known]
-            print(f"Imported {len(fresh)} new sources ({len(urls) - len(fresh)} known already).")
+            fresh = sum(url not in known for url in urls)
+            resumed = sum(known.get(url) is False for url in urls)
+            print(
+                f"Imported {fresh} new sources ({resumed} read again, "
+                f"{len(urls) - fresh - resumed} known already)."
+            )
         elif action == "export":
-            print(to_opml(await storage.list_sources()))
+            # What the bot reads: a removed or unlisted source is not exported.
+            print(to_opml([s for s in await storage.list_sources() if s.enabled]))
         else:
             now = utc_now()
             for source in await storage.list_sources():
@@ -175,9 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "poll":
             return asyncio.run(_poll_once(settings))
         if args.command == "latest":
-            return asyncio.run(_latest(settings, args.topic, args.count))
+            return asyncio.run(
+                _latest(settings, args.topic, args.count, confirmed=args.sync_sources)
+            )
         argument = getattr(args, "url", None) or getattr(args, "file", None)
-        return asyncio.run(_sources(settings, args.action, argument))
+        return asyncio.run(_sources(settings, args.action, argument, confirmed=args.sync_sources))
     except ConfigError as error:
         print(f"newsbot: configuration error: {error}", file=sys.stderr)
         return 2

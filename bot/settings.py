@@ -27,6 +27,11 @@ DEFAULT_POLL_CEILING = 3600
 DEFAULT_MAX_FEED_BYTES = 10 * 1024 * 1024
 DEFAULT_SEND_RATE = 25.0
 DEFAULT_SEND_LEASE = 60
+DEFAULT_RETENTION_DAYS = 90
+# A century: anything longer is a typo, and keeps everything as 0 does.
+MAX_RETENTION_DAYS = 36_500
+#: How the bundled sources list is named where a sources file's path would be.
+BUNDLED_SOURCES = "the bundled list"
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 
 
@@ -46,6 +51,10 @@ class Settings:
     send_rate: float = DEFAULT_SEND_RATE
     send_lease: timedelta = timedelta(seconds=DEFAULT_SEND_LEASE)
     parse_workers: int = 0
+    # The sources file `sources` came from: its absolute path, or BUNDLED_SOURCES.
+    sources_file: str = BUNDLED_SOURCES
+    # How long stories, finished deliveries and inactive chats are kept; None keeps them all.
+    retention: timedelta | None = timedelta(days=DEFAULT_RETENTION_DAYS)
 
     @classmethod
     def from_environment(
@@ -61,6 +70,7 @@ class Settings:
             telegram_api_url=_api_url(values.get("TELEGRAM_API_URL")),
             database_url=_database_url(values.get("DATABASE_URL")),
             sources=_sources(values.get("NEWSBOT_SOURCES")),
+            sources_file=_sources_file(values.get("NEWSBOT_SOURCES")),
             poll_interval=_poll_interval(values.get("NEWSBOT_POLL_INTERVAL")),
             admins=_admins(values.get("NEWSBOT_ADMINS")),
             poll_ceiling=_seconds(
@@ -75,6 +85,7 @@ class Settings:
             send_lease=_seconds(
                 "NEWSBOT_SEND_LEASE", values.get("NEWSBOT_SEND_LEASE"), DEFAULT_SEND_LEASE
             ),
+            retention=_retention(values.get("NEWSBOT_RETENTION_DAYS")),
         )
 
     def require_token(self) -> str:
@@ -138,12 +149,37 @@ def _sources(value: str | None) -> tuple[str, ...]:
         raise ConfigError(f"NEWSBOT_SOURCES: {error}") from error
 
 
+def _sources_file(value: str | None) -> str:
+    if _blank(value):
+        return BUNDLED_SOURCES
+    assert value is not None
+    return str(Path(value.strip()).expanduser().resolve())
+
+
+def _whole(text: str) -> bool:
+    """ASCII digits only: "²" and "١" are digits to `str.isdigit`, and not what was meant."""
+    return text.isascii() and text.isdecimal() and len(text) <= 18
+
+
+def _retention(value: str | None) -> timedelta | None:
+    if _blank(value):
+        return timedelta(days=DEFAULT_RETENTION_DAYS)
+    assert value is not None
+    text = value.strip()
+    if not _whole(text) or int(text) > MAX_RETENTION_DAYS:
+        raise ConfigError(
+            f"NEWSBOT_RETENTION_DAYS must be a whole number of days from 0 (keep everything) to "
+            f"{MAX_RETENTION_DAYS} (default {DEFAULT_RETENTION_DAYS}), got {text[:40]!r}"
+        )
+    return timedelta(days=int(text)) if int(text) else None
+
+
 def _poll_interval(value: str | None) -> timedelta:
     if _blank(value):
         return timedelta(seconds=DEFAULT_POLL_INTERVAL)
     assert value is not None
     text = value.strip()
-    if not text.isdigit() or int(text) < 1:
+    if not _whole(text) or int(text) < 1:
         raise ConfigError(
             f"NEWSBOT_POLL_INTERVAL must be a whole number of seconds, at least 1, got {text!r}"
         )
@@ -159,7 +195,7 @@ def _admins(value: str | None) -> frozenset[int]:
         item = part.strip()
         if not item:
             continue
-        if not item.lstrip("-").isdigit():
+        if not _whole(item.removeprefix("-")):
             raise ConfigError(
                 f"NEWSBOT_ADMINS must be Telegram user ids separated by commas, got {item!r}"
             )
@@ -172,7 +208,7 @@ def _seconds(name: str, value: str | None, default: int) -> timedelta:
         return timedelta(seconds=default)
     assert value is not None
     text = value.strip()
-    if not text.isdigit() or int(text) < 1:
+    if not _whole(text) or int(text) < 1:
         raise ConfigError(f"{name} must be a whole number of seconds, at least 1, got {text!r}")
     return timedelta(seconds=int(text))
 
@@ -182,7 +218,7 @@ def _max_feed_bytes(value: str | None) -> int:
         return DEFAULT_MAX_FEED_BYTES
     assert value is not None
     text = value.strip()
-    if not text.isdigit() or int(text) < 1024:
+    if not _whole(text) or int(text) < 1024:
         raise ConfigError(
             f"NEWSBOT_MAX_FEED_BYTES must be a whole number of bytes, at least 1024 "
             f"(default {DEFAULT_MAX_FEED_BYTES}), got {text!r}"
@@ -223,7 +259,7 @@ def _parse_workers(value: str | None) -> int:
         return 0
     assert value is not None
     text = value.strip()
-    if not text.isdigit() or int(text) > 64:
+    if not _whole(text) or int(text) > 64:
         raise ConfigError(
             f"NEWSBOT_PARSE_WORKERS must be a number of processes from 0 (parse in a thread) "
             f"to 64, got {text!r}"

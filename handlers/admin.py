@@ -12,7 +12,8 @@ from html import escape
 from telegram import Update
 from telegram.ext import CommandHandler, ContextTypes
 
-from handlers.commands import CommandCallbackHandler, Services, reply
+from handlers.commands import CommandCallbackHandler, Services, reply, shorten
+from handlers.render import stories_kept
 from news.discovery import find_feed
 from news.errors import SourceError
 from news.fetch import Fetcher
@@ -48,7 +49,7 @@ def build_admin_handlers(
                         url, own, now=services.clock(), allow_private=allow_private
                     )
         except SourceError as error:
-            await reply(update, f"Not added: {escape(str(error))}")
+            await reply(update, f"Not added: {escape(shorten(str(error), 500))}")
             return
         source = await services.storage.add_source(found.url, now=services.clock())
         name = found.feed.title or source.name
@@ -66,10 +67,16 @@ def build_admin_handlers(
         if not url:
             await reply(update, "Which feed? For example: /removesource https://example.org/rss")
             return
-        if await services.storage.remove_source(url):
-            await reply(update, f"Removed {escape(url)} and its stories.")
-        else:
-            await reply(update, f"No source {escape(url)}. /sources lists them.")
+        removed = await services.storage.remove_source(url)
+        if removed is None:
+            await reply(update, f"No source {escape(shorten(url))}. /sources lists them.")
+            return
+        await reply(
+            update,
+            f"Removed <b>{escape(removed.name)}</b>: it is no longer read "
+            f"({stories_kept(removed)}, searchable until they age out). "
+            f"/addsource {escape(removed.url)} reads it again.",
+        )
 
     return [
         CommandHandler("addsource", add_source),

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_LATEST = 5
 MAX_LATEST = 20
 MAX_SUBSCRIPTIONS = 50
+# Characters of a user's input quoted back in a reply at most.
+ECHO_LIMIT = 60
 
 COMMANDS = (
     BotCommand("latest", "Newest stories on a topic: /latest ukraine"),
@@ -101,10 +103,19 @@ async def parse_or_explain(update: Update, raw: str) -> Topic | None:
 
 
 def split_count(words: Sequence[str]) -> tuple[str, int | None]:
-    """`/latest ukraine 10` → ("ukraine", 10); a lone number is a topic, not a count."""
-    if len(words) >= 2 and words[-1].isdigit() and len(words[-1]) <= 4:
+    """`/latest ukraine 10` → ("ukraine", 10); a lone number is a topic, not a count.
+
+    A count is decimal digits of any script ("١٠" is 10); "²" or "½" are numbers to
+    `str.isdigit` or `isnumeric` but not to `int`, so they stay words of the topic.
+    """
+    if len(words) >= 2 and words[-1].isdecimal() and len(words[-1]) <= 4:
         return " ".join(words[:-1]), int(words[-1])
     return " ".join(words), None
+
+
+def shorten(text: str, limit: int = ECHO_LIMIT) -> str:
+    """What a user typed, cut for quoting back: no reply may outgrow Telegram's message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def reply(update: Update, text: str) -> None:

@@ -1,14 +1,22 @@
-"""How a chat takes its pushes: /pause, /resume, /digest HH:MM | off, /timezone Area/City."""
+"""How a chat takes its pushes: /pause, /resume, /digest HH:MM | off, /timezone Area/City.
+
+A time zone is one of the IANA names the zone database lists (`zoneinfo.available_timezones`),
+found whatever its case ("europe/kyiv") or by its city alone when that is unique ("Kyiv").
+Nothing a user types reaches `ZoneInfo` unless it is such a name: `ZoneInfo` reads files, and
+"Europe" (a directory), a 300-character name or "../etc/passwd" raise different errors.
+"""
 
 from __future__ import annotations
 
 import re
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from html import escape
+from zoneinfo import ZoneInfo, available_timezones
 
 from telegram import BotCommand, Update
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes
 
-from handlers.commands import Services, reply
+from handlers.commands import Services, reply, shorten
 from news.model import ChatSettings
 
 CONTROL_COMMANDS = (
@@ -17,13 +25,42 @@ CONTROL_COMMANDS = (
     BotCommand("digest", "One daily digest at HH:MM, or off"),
     BotCommand("timezone", "Your time zone for the digest, e.g. Europe/Kyiv"),
 )
-_CLOCK_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+# Decimal digits of any script ("٠٧:٣٠" is 07:30), kept in ASCII; not "²" or "½".
+_CLOCK_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+# The longest IANA name is about 30 characters; anything much longer is not one.
+_ZONE_NAME_LIMIT = 64
 
 
 def parse_clock_time(text: str) -> str | None:
     """ "7:30" → "07:30"; None when it is not a time of day."""
     match = _CLOCK_TIME.match(text.strip())
-    return f"{int(match.group(1)):02d}:{match.group(2)}" if match else None
+    if match is None:
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2))
+    return f"{hour:02d}:{minute:02d}" if hour < 24 and minute < 60 else None
+
+
+@cache
+def _zones() -> dict[str, str]:
+    """Every IANA zone name, by its case-folded form and, when unique, by its city's."""
+    names = available_timezones()
+    by_name = {name.casefold(): name for name in names}
+    cities: dict[str, list[str]] = {}
+    for name in names:
+        if "/" in name:
+            cities.setdefault(name.rsplit("/", 1)[1].casefold(), []).append(name)
+    for city, zones in cities.items():
+        if len(zones) == 1:
+            by_name.setdefault(city, zones[0])
+    return by_name
+
+
+def find_time_zone(text: str) -> str | None:
+    """The IANA name `text` means ("europe/kyiv", "Kyiv", "new york"), or None."""
+    key = "_".join(text.split()).casefold()
+    if not key or len(key) > _ZONE_NAME_LIMIT:
+        return None
+    return _zones().get(key)
 
 
 def build_control_handlers(
@@ -102,15 +139,15 @@ def build_control_handlers(
                 "Change it with /timezone Area/City, e.g. /timezone Europe/Kyiv",
             )
             return
-        try:
-            zone = ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        found = find_time_zone(name)
+        if found is None:
             await reply(
                 update,
-                "I do not know that time zone. Use an Area/City name such as Europe/Kyiv, "
-                "America/New_York or Asia/Tokyo.",
+                f"Unknown time zone “{escape(shorten(name, 40))}”. Use an Area/City name such as "
+                "Europe/Kyiv, America/New_York or Asia/Tokyo.",
             )
             return
+        zone = ZoneInfo(found)
         await storage.set_timezone(current.chat_id, zone.key)
         services.schedule_digest(
             ChatSettings(

@@ -197,11 +197,25 @@ def _fitting(block: str, limit: int) -> list[str]:
     return parts
 
 
+DISABLED_BECAUSE = {
+    "unlisted": "no longer in the sources file",
+    "removed": "removed by an admin",
+    "gone": "the feed is gone (HTTP 410)",
+}
+
+
+def stories_kept(source: Source) -> str:
+    """ "12 stories kept": a disabled source's stories stay searchable until retention."""
+    return f"{source.stories_count:,} {'story' if source.stories_count == 1 else 'stories'} kept"
+
+
 def sources_message(sources: Sequence[Source], now: datetime) -> list[str]:
     """/sources' answer: each source with the outcome of its last fetch."""
     if not sources:
         return ["No sources yet."]
-    blocks = [f"<b>Sources ({len(sources)})</b>"]
+    disabled = sum(not source.enabled for source in sources)
+    heading = f"Sources ({len(sources)}" + (f", {disabled} disabled)" if disabled else ")")
+    blocks = [f"<b>{heading}</b>"]
     for source in sources:
         blocks.append(
             f"{escape(source.name)}\n{escape(source.url)}\n{escape(source_status(source, now))}"
@@ -212,7 +226,8 @@ def sources_message(sources: Sequence[Source], now: datetime) -> list[str]:
 def source_status(source: Source, now: datetime) -> str:
     """One line on how a source is doing, for /sources and `newsbot sources list`."""
     if not source.enabled:
-        return "⏸ disabled"
+        reason = DISABLED_BECAUSE.get(source.disabled_reason or "", "")
+        return f"⏸ disabled{': ' + reason if reason else ''} · {stories_kept(source)}"
     if source.last_polled_at is None:
         return "… not fetched yet"
     if source.last_error:

@@ -74,3 +74,19 @@ def events(
             candidates = [m for m in group if topic.matches(m.terms, source=m.source_name)]
         listed[key] = Event(lead_story(candidates or [story]), outlets(group), story)
     return list(listed.values())
+
+
+def listed_above(
+    members: Sequence[Story], topic: Topic | None, cursor: tuple[datetime, int]
+) -> bool:
+    """Whether an event was listed on an earlier page of a list paged back from `cursor`.
+
+    Pages list events by their newest matching report and each ends at a keyset cursor
+    (published, id), so an event with a matching report at or after the cursor was listed
+    above it: paging needs no memory of what was shown.
+    """
+    return any(
+        (story.published_at, story.id) >= cursor
+        and (topic is None or topic.matches(story.terms, source=story.source_name))
+        for story in members
+    )

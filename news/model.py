@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 from urllib.parse import urlsplit
+
+# Why a source is not polled: it left the sources file, an admin removed it, or the feed
+# answered 410 Gone. Its stories stay (until retention) whatever the reason.
+DisabledReason = Literal["unlisted", "removed", "gone"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,7 @@ class Source:
     last_error_at: datetime | None = None
     poll_interval: timedelta | None = None
     target_interval: timedelta | None = None
+    disabled_reason: DisabledReason | None = None
 
     @property
     def name(self) -> str:

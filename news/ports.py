@@ -20,6 +20,7 @@ from news.model import (
     StoryDraft,
     Subscription,
 )
+from news.sources import SourcesPlan
 from news.topics import Topic
 
 
@@ -47,13 +48,37 @@ class PollRecord:
     disable: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    """What one retention run deleted, and in how many transactions (batches)."""
+
+    deliveries: int = 0
+    chats: int = 0
+    stories: int = 0
+    batches: int = 0
+
+    def __add__(self, other: PruneReport) -> PruneReport:
+        return PruneReport(
+            self.deliveries + other.deliveries,
+            self.chats + other.chats,
+            self.stories + other.stories,
+            self.batches + other.batches,
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.deliveries or self.chats or self.stories)
+
+
 class Storage(Protocol):
     """Everything Newsbot keeps: sources, stories, chats, subscriptions and the outbox."""
 
     # Sources
-    async def sync_sources(self, urls: Sequence[str], *, now: datetime) -> None: ...
+    async def sync_sources(
+        self, urls: Sequence[str], *, now: datetime, file: str | None = None
+    ) -> SourcesPlan: ...
+    async def sources_file(self) -> str | None: ...
     async def add_source(self, url: str, *, now: datetime, origin: str = "user") -> Source: ...
-    async def remove_source(self, url: str) -> bool: ...
+    async def remove_source(self, url: str) -> Source | None: ...
     async def list_sources(self) -> list[Source]: ...
     async def claim_due_sources(
         self, now: datetime, *, lease_until: datetime, limit: int = 1000
@@ -152,3 +177,8 @@ class Storage(Protocol):
         self, delivery_id: int, *, shown: Sequence[str] | None, now: datetime, edited: bool = ...
     ) -> None: ...
     async def retry_edit(self, delivery_id: int, *, at: datetime) -> None: ...
+
+    # Retention
+    async def prune(
+        self, before: datetime, *, batch: int = ..., pause: float = ...
+    ) -> PruneReport: ...

@@ -43,7 +43,7 @@ class ChatsAndOutbox:
                 await conn.execute(
                     sql_update(chats)
                     .where(chats.c.id == chat_id)
-                    .values(kind=kind, title=title, active=True)
+                    .values(kind=kind, title=title, active=True, inactive_since=None)
                 )
             else:
                 await conn.execute(
@@ -60,7 +60,11 @@ class ChatsAndOutbox:
     async def deactivate_chat(self, chat_id: int, *, reason: str, now: datetime) -> int:
         """The bot can no longer write to the chat: stop it and drop what it was owed."""
         async with self.engine.begin() as conn:
-            await conn.execute(sql_update(chats).where(chats.c.id == chat_id).values(active=False))
+            await conn.execute(
+                sql_update(chats)
+                .where(chats.c.id == chat_id, chats.c.active)
+                .values(active=False, inactive_since=now)
+            )
             dropped = await conn.execute(
                 sql_update(deliveries)
                 .where(
@@ -147,7 +151,11 @@ class ChatsAndOutbox:
                 .values(chat_id=new_id, state="pending", next_attempt_at=None, updated_at=now)
             )
             await conn.execute(sql_delete(subscriptions).where(subscriptions.c.chat_id == old_id))
-            await conn.execute(sql_update(chats).where(chats.c.id == old_id).values(active=False))
+            await conn.execute(
+                sql_update(chats)
+                .where(chats.c.id == old_id)
+                .values(active=False, inactive_since=func.coalesce(chats.c.inactive_since, now))
+            )
 
     # Subscriptions -------------------------------------------------------------------------------
 

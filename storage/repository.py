@@ -16,23 +16,24 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
-    delete,
     func,
     insert,
     or_,
     select,
 )
 from sqlalchemy import update as sql_update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from news.model import Source, Story, StoryDraft
 from news.ports import PollRecord
+from news.sources import SourcesPlan, plan_sync
 from news.topics import Topic
 from storage.clusters import ClusterStore
 from storage.outbox import ChatsAndOutbox
+from storage.retention import Retention
 from storage.rows import STORY_COLUMNS, chunks, source_name, story_from_row
 from storage.search import newest_first, topic_clause, topic_sources
-from storage.tables import UTCDateTime, sources, stories
+from storage.tables import UTCDateTime, bot_state, source_counts, sources, stories
 
 
 def _source(row: Row[Any], stories_count: int = 0) -> Source:
@@ -55,6 +56,7 @@ def _source(row: Row[Any], stories_count: int = 0) -> Source:
         last_error_at=row.last_error_at,
         poll_interval=_seconds(row.poll_interval),
         target_interval=_seconds(row.target_interval),
+        disabled_reason=row.disabled_reason,
     )
 
 
@@ -64,6 +66,23 @@ def _seconds(value: int | None) -> timedelta | None:
 
 def _whole_seconds(value: timedelta | None) -> int | None:
     return None if value is None else round(value.total_seconds())
+
+
+# Every source with its story count, by id.
+_SOURCES = (
+    select(sources, func.coalesce(source_counts.c.stories, 0).label("stories_count"))
+    .outerjoin(source_counts, source_counts.c.source_id == sources.c.id)
+    .order_by(sources.c.id)
+)
+_SOURCES_FILE = "sources_file"
+
+
+async def _put_state(conn: AsyncConnection, key: str, value: str) -> None:
+    updated = await conn.execute(
+        sql_update(bot_state).where(bot_state.c.key == key).values(value=value)
+    )
+    if not updated.rowcount:
+        await conn.execute(insert(bot_state).values(key=key, value=value))
 
 
 _POLLED_AT = bindparam("b_now", type_=UTCDateTime())
@@ -103,7 +122,7 @@ _RECORD_FAILURE = (
 )
 
 
-class SqlStorage(ChatsAndOutbox, ClusterStore):
+class SqlStorage(ChatsAndOutbox, ClusterStore, Retention):
     """Newsbot's storage on one SQLAlchemy async engine."""
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -115,21 +134,48 @@ class SqlStorage(ChatsAndOutbox, ClusterStore):
 
     # Sources ---------------------------------------------------------------------------------
 
-    async def sync_sources(self, urls: Sequence[str], *, now: datetime) -> None:
-        """Make the file-listed sources exactly `urls`; sources users added stay untouched."""
-        wanted = list(dict.fromkeys(urls))
+    async def sync_sources(
+        self, urls: Sequence[str], *, now: datetime, file: str | None = None
+    ) -> SourcesPlan:
+        """Make the file-listed sources `urls` and say what changed; never deletes a story.
+
+        A file source no longer listed is disabled ("unlisted") with its stories kept; listed
+        again, it is enabled with its history. Sources users added stay untouched. `file`
+        names the sources file, remembered as the one the database was synced from.
+        """
         async with self.engine.begin() as conn:
-            rows = (await conn.execute(select(sources.c.url, sources.c.origin))).all()
-            known = {row.url: row.origin for row in rows}
-            gone = [url for url, origin in known.items() if origin == "file" and url not in wanted]
-            if gone:
-                await conn.execute(delete(sources).where(sources.c.url.in_(gone)))
-            fresh = [url for url in wanted if url not in known]
-            if fresh:
+            plan = plan_sync(
+                urls, [_source(row, row.stories_count) for row in await conn.execute(_SOURCES)]
+            )
+            if plan.unlisted:
+                for chunk in chunks(plan.unlisted, 500):
+                    await conn.execute(
+                        sql_update(sources)
+                        .where(sources.c.url.in_(chunk))
+                        .values(enabled=False, disabled_reason="unlisted")
+                    )
+            for chunk in chunks(plan.restored, 500):
                 await conn.execute(
-                    insert(sources),
-                    [self._new_source(url, "file", now) for url in fresh],
+                    sql_update(sources)
+                    .where(sources.c.url.in_(chunk))
+                    .values(enabled=True, disabled_reason=None, next_poll_at=now, error_count=0)
                 )
+            if plan.added:
+                await conn.execute(
+                    insert(sources), [self._new_source(url, "file", now) for url in plan.added]
+                )
+            if file is not None:
+                await _put_state(conn, _SOURCES_FILE, file)
+        return plan
+
+    async def sources_file(self) -> str | None:
+        """The sources file the database was last synced from; None before the first sync."""
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(
+                    select(bot_state.c.value).where(bot_state.c.key == _SOURCES_FILE)
+                )
+            ).scalar()
 
     @staticmethod
     def _new_source(url: str, origin: str, now: datetime) -> dict[str, Any]:
@@ -143,31 +189,38 @@ class SqlStorage(ChatsAndOutbox, ClusterStore):
         }
 
     async def add_source(self, url: str, *, now: datetime, origin: str = "user") -> Source:
+        """Add a source, or enable a known one again (due at once) with its stories."""
         async with self.engine.begin() as conn:
             row = (await conn.execute(select(sources).where(sources.c.url == url))).first()
             if row is None:
                 await conn.execute(insert(sources).values(**self._new_source(url, origin, now)))
-                row = (await conn.execute(select(sources).where(sources.c.url == url))).one()
-            return _source(row)
+            elif not row.enabled:
+                await conn.execute(
+                    sql_update(sources)
+                    .where(sources.c.id == row.id)
+                    .values(enabled=True, disabled_reason=None, next_poll_at=now, error_count=0)
+                )
+            row = (await conn.execute(_SOURCES.where(sources.c.url == url))).one()
+            return _source(row, row.stories_count)
 
-    async def remove_source(self, url: str) -> bool:
+    async def remove_source(self, url: str) -> Source | None:
+        """Stop polling a source ("removed"); its stories stay until retention removes them.
+
+        Returns the source as it is now, or None when no source has `url`.
+        """
         async with self.engine.begin() as conn:
-            result = await conn.execute(delete(sources).where(sources.c.url == url))
-            return bool(result.rowcount)
+            await conn.execute(
+                sql_update(sources)
+                .where(sources.c.url == url)
+                .values(enabled=False, disabled_reason="removed")
+            )
+            row = (await conn.execute(_SOURCES.where(sources.c.url == url))).first()
+            return None if row is None else _source(row, row.stories_count)
 
     async def list_sources(self) -> list[Source]:
-        counts = (
-            select(stories.c.source_id, func.count().label("n"))
-            .group_by(stories.c.source_id)
-            .subquery()
-        )
-        query = (
-            select(sources, func.coalesce(counts.c.n, 0).label("stories_count"))
-            .outerjoin(counts, counts.c.source_id == sources.c.id)
-            .order_by(sources.c.id)
-        )
+        """Every source with its story count (a counter, not a count of the archive)."""
         async with self.engine.connect() as conn:
-            return [_source(row, row.stories_count) for row in await conn.execute(query)]
+            return [_source(row, row.stories_count) for row in await conn.execute(_SOURCES)]
 
     async def claim_due_sources(
         self, now: datetime, *, lease_until: datetime, limit: int = 1000
@@ -294,7 +347,9 @@ class SqlStorage(ChatsAndOutbox, ClusterStore):
                 await conn.execute(_RECORD_FAILURE, failures)
             if gone:
                 await conn.execute(
-                    sql_update(sources).where(sources.c.id.in_(gone)).values(enabled=False)
+                    sql_update(sources)
+                    .where(sources.c.id.in_(gone))
+                    .values(enabled=False, disabled_reason="gone")
                 )
             for record in moved:
                 assert record.url is not None
@@ -312,7 +367,10 @@ class SqlStorage(ChatsAndOutbox, ClusterStore):
 
     async def set_source_enabled(self, url: str, enabled: bool, *, now: datetime) -> bool:
         """Enable (due at once, errors forgotten) or disable a source; False if none has `url`."""
-        values: dict[str, Any] = {"enabled": enabled}
+        values: dict[str, Any] = {
+            "enabled": enabled,
+            "disabled_reason": None if enabled else "removed",
+        }
         if enabled:
             values.update(next_poll_at=now, error_count=0)
         async with self.engine.begin() as conn:

@@ -72,7 +72,26 @@ sources = Table(
     Column("poll_interval", Integer),
     Column("target_interval", Integer),
     Column("last_error_at", UTCDateTime),
+    # Why a disabled source is not polled: "unlisted", "removed" or "gone" (see news.sources).
+    Column("disabled_reason", String(16)),
     Index("ix_sources_due", "enabled", "next_poll_at"),
+)
+
+# Stories per source, kept by triggers on `stories` (migration 0009), so that /sources never
+# counts the archive.
+source_counts = Table(
+    "source_counts",
+    metadata,
+    Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    Column("stories", Integer, nullable=False),
+)
+
+# Small facts about the database as a whole, by key (e.g. the sources file synced last).
+bot_state = Table(
+    "bot_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 stories = Table(
@@ -112,6 +131,8 @@ chats = Table(
     # "HH:MM" in the chat's `timezone` (an IANA name) when the chat takes one daily digest.
     Column("digest_time", String(5)),
     Column("timezone", String(64)),
+    # When the bot last lost the chat (blocked, kicked, migrated); NULL while it is active.
+    Column("inactive_since", UTCDateTime),
 )
 
 subscriptions = Table(

@@ -7,14 +7,15 @@ post_init, start polling, start; and the reverse) against the fake Bot API and f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from telegram.ext import Application
 
-from bot.app import build_app
+from bot.app import build_app, utc_now
 from bot.settings import Settings
 from handlers.sender import SendReport
 from news.model import PollOutcome
@@ -63,6 +64,7 @@ async def running_bot(
     *,
     feed_paths: tuple[str, ...] = ("/world.xml",),
     extra_env: Mapping[str, str] | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> AsyncIterator[RunningBot]:
     """The whole bot, polling `feed_paths` on the feed server every second."""
     sources = tmp_path / "sources.txt"
@@ -80,7 +82,7 @@ async def running_bot(
     }
     settings = Settings.from_environment(env, env_file=None)
     ticks = Ticks()
-    app = build_app(settings, after_tick=ticks)
+    app = build_app(settings, clock=clock, after_tick=ticks)
     await app.initialize()
     assert app.post_init is not None and app.updater is not None
     await app.post_init(app)

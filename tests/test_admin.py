@@ -51,4 +51,5 @@ async def test_only_admins_add_and_remove_sources(
     assert "Not added" in await ask(telegram, ADMIN, f"/addsource {feeds.url('/page.html')}")
     assert "admin" in (await ask(telegram, READER, f"/removesource {extra}")).lower()
     assert "Removed" in await ask(telegram, ADMIN, f"/removesource {extra}")
-    assert extra not in await ask(telegram, READER, "/sources")
+    listing = await ask(telegram, READER, "/sources")
+    assert f"{extra}\n⏸ disabled: removed by an admin" in listing

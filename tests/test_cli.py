@@ -126,9 +126,56 @@ async def test_sources_add_list_remove(feeds: FeedServer, tmp_path: Path) -> Non
     assert "https://a.example/feed.xml" in out and extra in out
 
     code, out, _ = await newsbot("sources", "remove", extra, env=env, cwd=tmp_path)
+    assert code == 0 and "stay searchable" in out
+    code, out, _ = await newsbot("sources", "list", env=env, cwd=tmp_path)
+    assert f"{extra}\n   127.0.0.1 · ⏸ disabled: removed by an admin · 0 stories kept" in out
+    code, out, _ = await newsbot("sources", "add", extra, env=env, cwd=tmp_path)
     assert code == 0
     code, out, _ = await newsbot("sources", "list", env=env, cwd=tmp_path)
-    assert extra not in out
+    assert f"{extra}\n   127.0.0.1 · … not fetched yet" in out, "added again, due at once"
 
     code, _, err = await newsbot("sources", "add", "javascript:alert(1)", env=env, cwd=tmp_path)
     assert code != 0 and "http" in err
+
+
+async def test_a_forgotten_sources_setting_deletes_nothing(
+    feeds: FeedServer, tmp_path: Path
+) -> None:
+    """The reported scenario: poll with NEWSBOT_SOURCES=file A, then list without it."""
+    feeds.set_feed("/world.xml", (DATA / "seed-feed.xml").read_bytes())
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(f"{feeds.url('/world.xml')}\n")
+    with_file = clean_env(tmp_path, NEWSBOT_SOURCES=str(corpus))
+    code, out, err = await newsbot("poll", "--once", env=with_file, cwd=tmp_path)
+    assert code == 0 and "10 new stories" in out, err
+    forgot = clean_env(tmp_path)  # a new shell: the bundled list
+
+    code, out, err = await newsbot("sources", "list", env=forgot, cwd=tmp_path)
+
+    assert code == 0, err
+    assert f"last synced from {corpus}" in err
+    assert "1 source disabled (their 10 stories stay searchable)" in err
+    assert "Nothing was changed" in err and "--sync-sources" in err
+    assert "Traceback" not in err
+    assert out.count("http") == 1 and "✓ fetched" in out and "10 stories" in out
+    code, out, _ = await newsbot("latest", "ukraine", env=forgot, cwd=tmp_path)
+    assert out.startswith("1. Macron")
+
+    code, out, err = await newsbot("sources", "list", "--sync-sources", env=forgot, cwd=tmp_path)
+
+    assert "Sources from the bundled list:" in err and "1 source disabled" in err
+    assert (
+        f"{feeds.url('/world.xml')}\n   Example World News · ⏸ disabled: no longer in the "
+        "sources file · 10 stories kept" in out
+    )
+    code, out, _ = await newsbot("latest", "ukraine", env=forgot, cwd=tmp_path)
+    assert out.startswith("1. Macron"), "a disabled source's stories stay searchable"
+
+    code, out, err = await newsbot("poll", "--once", env=with_file, cwd=tmp_path)
+
+    assert code == 0 and "1 source enabled again" in err
+    # Back with its history: its validators (a 304) and its stories, none stored twice.
+    assert f"· {feeds.url('/world.xml')}: not modified" in out
+    assert "1 sources polled, 0 new stories" in out
+    code, out, _ = await newsbot("latest", "ukraine", "-n", "20", env=with_file, cwd=tmp_path)
+    assert out.count("Macron") == 1

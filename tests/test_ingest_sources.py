@@ -82,7 +82,7 @@ async def test_cli_sources_add_list_export_import_remove(feeds: FeedServer, tmp_
         "sources", "import", str(tmp_path / "out.opml"), env=env, cwd=tmp_path
     )
     assert code == 0, err
-    assert "Imported 1 new sources" in out
+    assert "Imported 0 new sources (1 read again, 0 known already)" in out
 
     feeds.set_response("/feed.xml", status=500)
     code, out, _ = await newsbot("poll", "--once", env=env, cwd=tmp_path)

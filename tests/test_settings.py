@@ -46,6 +46,14 @@ def test_missing_token_says_what_to_set() -> None:
         ("NEWSBOT_PARSE_WORKERS", "many"),
         ("NEWSBOT_POLL_CEILING", "0"),
         ("NEWSBOT_MAX_FEED_BYTES", "tiny"),
+        ("NEWSBOT_POLL_INTERVAL", "²"),
+        ("NEWSBOT_ADMINS", "12,¹"),
+        ("NEWSBOT_MAX_FEED_BYTES", "١٠٠٠٠٠"),
+        ("NEWSBOT_RETENTION_DAYS", "forever"),
+        ("NEWSBOT_RETENTION_DAYS", "-1"),
+        ("NEWSBOT_RETENTION_DAYS", "²"),
+        ("NEWSBOT_RETENTION_DAYS", "1e9"),
+        ("NEWSBOT_RETENTION_DAYS", "99999999999999999999999"),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str) -> None:
@@ -81,3 +89,18 @@ def test_dotenv_file_is_read_but_the_environment_wins(tmp_path: Path) -> None:
     s = Settings.from_environment({"NEWSBOT_ADMINS": "7"}, env_file=env_file)
     assert s.poll_interval == timedelta(seconds=60)
     assert s.admins == frozenset({7})
+
+
+def test_retention_keeps_90_days_by_default_and_0_keeps_everything() -> None:
+    assert settings().retention == timedelta(days=90)
+    assert settings(NEWSBOT_RETENTION_DAYS="30").retention == timedelta(days=30)
+    assert settings(NEWSBOT_RETENTION_DAYS=" 0 ").retention is None
+
+
+def test_the_sources_file_is_named_by_its_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "feeds.txt").write_text("https://a.example/rss\n")
+    monkeypatch.chdir(tmp_path)
+    assert settings(NEWSBOT_SOURCES="feeds.txt").sources_file == str(tmp_path / "feeds.txt")
+    assert settings().sources_file == "the bundled list"

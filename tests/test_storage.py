@@ -163,8 +163,9 @@ async def test_sources_file_sync_keeps_user_added_sources(storage: SqlStorage) -
     await storage.add_source("https://mine.example/feed", now=NOW)
     await storage.sync_sources(["https://b.example/feed", "https://c.example/feed"], now=NOW)
 
-    assert [s.url for s in await storage.list_sources()] == [
-        "https://b.example/feed",
-        "https://mine.example/feed",
-        "https://c.example/feed",
+    assert [(s.url, s.enabled) for s in await storage.list_sources()] == [
+        ("https://a.example/feed", False),
+        ("https://b.example/feed", True),
+        ("https://mine.example/feed", True),
+        ("https://c.example/feed", True),
     ]

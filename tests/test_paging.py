@@ -1,0 +1,144 @@
+"""/latest's "More" button through the real client and the fake Bot API: paging far back holds
+next to no memory, and an old button answers politely that its list has expired."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from bot.app import utc_now
+from handlers.latest import PagedQuery, PagingQueries
+from news.analysis import document_terms
+from news.model import StoryDraft
+from storage import open_storage
+from tests.conftest import DATA, Clock
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.telegram_api import FakeBotApi, RecordedCall
+from tests.harness import RunningBot, running_bot
+
+ALICE = 1001
+PRESSES = 1000
+
+
+async def add_stories(bot: RunningBot, count: int, clock: Clock) -> None:
+    """`count` stories on "zanzibar", one a minute back from three days ago (too old to be
+    clustered: each is an event of its own), in the bot's database."""
+    storage = await open_storage(bot.settings.database_url)
+    try:
+        [source] = await storage.list_sources()
+        drafts = [
+            StoryDraft(
+                source_id=source.id,
+                entry_id=f"zanzibar-{n}",
+                title=f"Zanzibar report number {n}",
+                summary="A long enough summary that each page carries some text, as feeds do. " * 2,
+                link=f"https://news.example.org/zanzibar/{n}",
+                published_at=clock() - timedelta(days=3, minutes=n),
+                language="en",
+                terms=tuple(document_terms(f"Zanzibar report number {n}", "en")),
+            )
+            for n in range(count)
+        ]
+        await storage.store_stories(drafts, now=clock())
+    finally:
+        await storage.close()
+
+
+def sent_to(chat_id: int, contains: str) -> Callable[[RecordedCall], bool]:
+    def predicate(call: RecordedCall) -> bool:
+        return (
+            call.method == "sendMessage"
+            and not call.failed
+            and call.params.get("chat_id") == chat_id
+            and contains in str(call.params.get("text", ""))
+        )
+
+    return predicate
+
+
+async def press_more(telegram: FakeBotApi, page: RecordedCall) -> RecordedCall:
+    data = page.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    mark = telegram.mark()
+    telegram.inject_callback_query(ALICE, int(page.result["message_id"]), data)
+    return await telegram.wait_for_call(sent_to(ALICE, "Older on zanzibar"), after=mark)
+
+
+async def test_a_thousand_more_presses_hold_under_20_mb(
+    telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path, clock: Clock
+) -> None:
+    feeds.set_feed("/world.xml", (DATA / "seed-feed.xml").read_bytes())
+    async with running_bot(telegram, feeds, tmp_path) as bot:
+        await bot.ticks.wait_polls(1)
+        await add_stories(bot, PRESSES + 5, Clock(utc_now()))
+        mark = telegram.mark()
+        telegram.inject_message(ALICE, "/latest zanzibar 1")
+        page = await telegram.wait_for_call(sent_to(ALICE, "Latest on zanzibar"), after=mark)
+        gc.collect()
+        tracemalloc.start()
+        try:
+            baseline = tracemalloc.get_traced_memory()[0]
+            headlines = []
+            for _ in range(PRESSES):
+                page = await press_more(telegram, page)
+                [headline] = [
+                    line for line in page.params["text"].split("\n") if line.startswith("1. ")
+                ]
+                headlines.append(headline)
+            gc.collect()
+            held = tracemalloc.get_traced_memory()[0] - baseline
+        finally:
+            tracemalloc.stop()
+
+    print(f"{PRESSES} More presses: {held / 1e6:.2f} MB held")
+    assert held < 20 * 1024 * 1024
+    assert len(set(headlines)) == PRESSES, "every page a new story, none twice"
+    assert headlines[-1] == "1. <b>Zanzibar report number 1000</b>"
+
+
+async def test_an_expired_more_button_says_so_politely(
+    telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path, clock: Clock
+) -> None:
+    feeds.set_feed("/world.xml", (DATA / "seed-feed.xml").read_bytes())
+    async with running_bot(telegram, feeds, tmp_path, clock=clock) as bot:
+        await bot.ticks.wait_polls(1)
+        await add_stories(bot, 5, clock)
+        mark = telegram.mark()
+        telegram.inject_message(ALICE, "/latest zanzibar 1")
+        page = await telegram.wait_for_call(sent_to(ALICE, "Latest on zanzibar"), after=mark)
+        page = await press_more(telegram, page)
+        clock.advance(hours=25)
+
+        data = page.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        mark = telegram.mark()
+        telegram.inject_callback_query(ALICE, int(page.result["message_id"]), data)
+        answer = await telegram.wait_for_call(
+            lambda call: call.method == "answerCallbackQuery", after=mark
+        )
+
+    assert (
+        answer.params["text"] == "This list has expired. Send /latest again for the newest stories."
+    )
+    assert answer.params.get("show_alert") is True
+    assert not [c for c in telegram.calls[mark:] if c.method == "sendMessage"]
+
+
+def test_paging_state_is_bounded_per_chat_and_in_bytes_and_expires(clock: Clock) -> None:
+    queries = PagingQueries(clock, per_chat=3, max_bytes=10_000, ttl=timedelta(hours=1))
+    first = queries.remember(PagedQuery(ALICE, "ukraine", 5))
+    assert queries.remember(PagedQuery(ALICE, "ukraine", 5)) == first, "one entry per list"
+    for n in range(5):
+        queries.remember(PagedQuery(ALICE, f"topic {n}", 5))
+    assert len(queries) == 3 and queries.get(first, ALICE) is None, "a chat's oldest goes"
+    for chat in range(100):
+        queries.remember(PagedQuery(chat, "x" * 200, 5))
+    assert queries.bytes <= 10_000 and len(queries) == 10_000 // (400 + 200)
+    newest = queries.remember(PagedQuery(ALICE, "peace talks", 5))
+    assert queries.get(newest, ALICE) == PagedQuery(ALICE, "peace talks", 5)
+    assert queries.get(newest, 99) is None, "a token is good only in its chat"
+    clock.advance(minutes=59)
+    assert queries.get(newest, ALICE) is not None
+    clock.advance(minutes=61)
+    assert queries.get(newest, ALICE) is None and len(queries) == 0
