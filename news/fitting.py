@@ -127,6 +127,16 @@ def bounded_int(text: str | None, *, maximum: int) -> int | None:
 
 def fit_draft(draft: StoryDraft) -> StoryDraft:
     """A story draft every backend stores as it is."""
+    if (
+        len(draft.entry_id) <= ENTRY_ID_LIMIT
+        and len(draft.link) <= URL_LIMIT
+        and len(draft.language) <= 3
+        and draft.language.isascii()
+        and draft.language.isalpha()
+        and draft.language.islower()
+        and not any(_REFUSED.search(text) for text in _texts(draft))
+    ):
+        return draft  # the usual case, checked cheaply: parsing has cleaned the text already
     link = fit_whole(draft.link, URL_LIMIT) or ""
     return replace(
         draft,
@@ -135,9 +145,13 @@ def fit_draft(draft: StoryDraft) -> StoryDraft:
         summary=clean_text(draft.summary),
         link=link,
         language=fit_language(draft.language) or "en",
-        terms=tuple(clean_text(term) for term in draft.terms),
+        # Terms are made of word characters only (`news.analysis.words`): nothing to clean.
         body=clean_text(draft.body),
     )
+
+
+def _texts(draft: StoryDraft) -> tuple[str, ...]:
+    return (draft.entry_id, draft.title, draft.summary, draft.link, draft.body)
 
 
 def fit_record(record: PollRecord) -> PollRecord:

@@ -62,6 +62,8 @@ from news.schedule import (
 logger = logging.getLogger(__name__)
 
 PUSH_MAX_AGE = timedelta(hours=24)
+#: The most drafts stored in one transaction (what a write holds the event loop for).
+STORE_SLICE = 1000
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -334,7 +336,12 @@ class Poller:
         pushing = {source.id for source, _, _ in items if source.last_success_at is not None}
         for now in dict.fromkeys(now for _, _, now in items):
             drafts = [draft for _, batch, when in items if when == now for draft in batch]
-            stored = await self.storage.store_stories(drafts, now=now)
+            stored: list[Story] = []
+            # In slices: one huge feed must not hold the event loop for the whole of its rows.
+            for start in range(0, len(drafts), STORE_SLICE):
+                slice_ = drafts[start : start + STORE_SLICE]
+                stored += await self.storage.store_stories(slice_, now=now)
+            stored.sort(key=lambda story: (story.published_at, story.id))
             for story in stored:
                 new_by_source[story.source_id].append(story)
             # Stories that may be pushed are clustered now, before matching; a first poll's

@@ -10,19 +10,32 @@ sending them to a process would.
 `LazyProcessPool` is that worker: spawned on the first large feed (a bot that never meets one
 never starts it), and started again should it die (a crashed worker fails only the feed it was
 parsing).
+
+What a worker sends back must be unpickled in the bot's process, and one `pickle.loads` of ten
+thousand stories holds the GIL (and so the event loop) for a long moment. So a worker parses
+with `parse_in_chunks`, which pickles the stories in batches of `CHUNK_ENTRIES`, and the bot
+takes them back with `unpickle_chunks`, letting the loop run between batches.
 """
 
 from __future__ import annotations
 
+import asyncio
+import pickle
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
+from datetime import datetime
 from multiprocessing import get_context
 from typing import ParamSpec, TypeVar
 
+from news.parse import ParsedEntry, ParsedFeed, parse_feed
+
 #: A body above this many bytes is parsed in a worker process when no parse workers are set.
 LARGE_FEED_BYTES = 1024 * 1024
+#: Stories per pickled batch sent back by a worker: a few milliseconds of unpickling each.
+CHUNK_ENTRIES = 250
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -55,3 +68,27 @@ class LazyProcessPool(Executor):
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def parse_in_chunks(
+    body: bytes, *, url: str, headers: Mapping[str, str] | None, now: datetime
+) -> tuple[ParsedFeed, list[bytes]]:
+    """`parse_feed` in a worker: the feed without its entries, and the entries pickled in
+    batches."""
+    feed = parse_feed(body, url=url, headers=headers, now=now)
+    entries = feed.entries
+    chunks = [
+        pickle.dumps(entries[start : start + CHUNK_ENTRIES], pickle.HIGHEST_PROTOCOL)
+        for start in range(0, len(entries), CHUNK_ENTRIES)
+    ]
+    return replace(feed, entries=[]), chunks
+
+
+async def unpickle_chunks(feed: ParsedFeed, chunks: list[bytes]) -> ParsedFeed:
+    """The feed `parse_in_chunks` sent, its entries unpickled batch by batch between turns of
+    the event loop. The bytes come from Newsbot's own worker process."""
+    entries: list[ParsedEntry] = []
+    for chunk in chunks:
+        entries.extend(pickle.loads(chunk))
+        await asyncio.sleep(0)
+    return replace(feed, entries=entries)

@@ -4,8 +4,9 @@
 Last-Modified date, and answers conditional GETs with `304 Not Modified` (If-None-Match, and
 If-Modified-Since when no If-None-Match is sent, as RFC 9110 says). `set_response` serves any
 status/body/headers (errors, redirects), `stall` holds requests until `release` so client
-timeouts can be tested without sleeping, `delay` makes a path slow, and unknown paths get 404. Every request is recorded
-with the status served (499 for a stalled request whose client went away).
+timeouts can be tested without sleeping, `delay` makes a path slow, and unknown paths get 404.
+Every request is recorded with the status served (499 for a stalled request whose client went
+away).
 """
 
 from __future__ import annotations
