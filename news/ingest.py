@@ -181,7 +181,9 @@ def _succeed(done: asyncio.Future[Result], result: Result) -> None:
 
 def _fail(done: asyncio.Future[Result], exception: Exception) -> None:
     if not done.done():
-        failed = WriteFailed(f"storage failed: {type(exception).__name__}: {exception}")
+        # The first line: database errors go on with the statement and its parameters.
+        first_line = str(exception).split("\n", 1)[0]
+        failed = WriteFailed(f"storage failed: {type(exception).__name__}: {first_line}")
         failed.__cause__ = exception
         done.set_exception(failed)
 
