@@ -10,10 +10,16 @@ promises; it is generous (an answer takes milliseconds) but fails when parsing b
 
 from __future__ import annotations
 
+import os
+import pickle
 import time
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
 from pathlib import Path
 
-from news.offload import LARGE_FEED_BYTES
+import pytest
+
+from news.offload import LARGE_FEED_BYTES, LazyProcessPool, parse_in_chunks
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram_api import FakeBotApi
@@ -21,6 +27,7 @@ from tests.harness import running_bot
 
 ALICE = 1001
 ANSWER_WITHIN = 1.0  # seconds
+NOW = datetime(2025, 2, 14, 12, 0, tzinfo=UTC)
 
 
 def ten_megabyte_feed() -> str:
@@ -68,3 +75,17 @@ async def test_latest_is_answered_while_a_10_mb_feed_is_parsed(
     assert outcome.status == "ok" and outcome.new_stories == 10_000
     assert len(during_parse) >= 5, "the feed was parsed before the bot was asked: no test"
     assert max(during_parse) < ANSWER_WITHIN, during_parse
+
+
+def test_a_parse_worker_that_dies_fails_one_feed_and_is_started_again() -> None:
+    pool = LazyProcessPool(1)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            pool.submit(os._exit, 1).result(timeout=120)  # a worker killed mid-parse
+        body = rss_feed([FeedItem(title="Still read", link="https://e.org/1")]).encode()
+        job = pool.submit(parse_in_chunks, body, url="https://e.org/feed", headers={}, now=NOW)
+        feed, chunks = job.result(timeout=120)
+    finally:
+        pool.shutdown()
+    assert [entry.title for chunk in chunks for entry in pickle.loads(chunk)] == ["Still read"]
+    assert feed.entries == []  # they travel in the pickled batches
