@@ -6,8 +6,10 @@ one-file-at-a-time corpus test never sees. The whole corpus is polled by the rea
 `newsbot poll --once`, then by the real `newsbot run` (against the fake Bot API), each into its
 own SQLite database, and every story each file gives when parsed alone must be stored.
 
-Slow by nature: about 30-60 s on a 2-core machine (each run parses 44 MB of feeds, and so does
-the reference parse). Skipped with the reason when ../shared is absent.
+Slow by nature, about 100 s on a busy 2-core machine: the reference parse (44 MB of feeds),
+`poll --once` (about 25 s) and `run` (about 55 s, of which about 30 s is waiting for the
+scheduler's first tick, which comes one tick period after start at the default poll interval).
+Skipped with the reason when ../shared is absent.
 """
 
 from __future__ import annotations
