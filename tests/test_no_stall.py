@@ -103,7 +103,7 @@ REFUSED = {"json-items-5": "not-a-feed", "json-deep": "not-a-feed", "retry-503":
 
 
 async def test_hostile_values_beside_healthy_feeds_in_one_tick(
-    storage: SqlStorage, feeds: FeedServer, clock: Clock
+    storage: SqlStorage, feeds: FeedServer, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     healthy, hostile = serve_hostile_tick(feeds)
     for url in [*healthy, *hostile.values()]:
@@ -112,6 +112,7 @@ async def test_hostile_values_beside_healthy_feeds_in_one_tick(
     async with Fetcher(FetchLimits(per_host=32)) as fetcher:
         outcomes = await poller(storage, fetcher).poll_due(clock())
 
+    assert not [record for record in caplog.records if record.exc_info], "no traceback logged"
     by_url = {outcome.source_url: outcome for outcome in outcomes}
     assert [by_url[url].new_stories for url in healthy] == [PER_FEED] * HEALTHY
     for name in STORED:
