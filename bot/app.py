@@ -37,6 +37,7 @@ from news.clustering import Clusterer
 from news.fetch import Fetcher, FetchLimits
 from news.ingest import Poller, PollSettings
 from news.model import ChatSettings, PollOutcome
+from news.offload import LazyProcessPool
 from news.pacing import Limits
 from storage import SqlStorage, open_storage
 
@@ -64,10 +65,12 @@ async def open_synced_storage(
     return storage
 
 
-def parse_executor(settings: Settings) -> Executor | None:
-    """Worker processes for feed parsing when configured; None parses in a thread."""
+def parse_executor(settings: Settings) -> Executor:
+    """Worker processes for feed parsing: `parse_workers` of them parse every feed; with 0,
+    feeds parse in a thread and only large ones in one process started when first needed
+    (`news.offload`), so that no feed holds the bot's event loop for long."""
     if settings.parse_workers == 0:
-        return None
+        return LazyProcessPool(1)
     # spawn, not fork: the bot's process holds an event loop and open connections.
     return ProcessPoolExecutor(settings.parse_workers, mp_context=get_context("spawn"))
 
@@ -80,7 +83,8 @@ def make_poller(
         storage,
         fetcher,
         PollSettings(interval=settings.poll_interval, ceiling=settings.poll_ceiling),
-        parse_executor=executor,
+        parse_executor=executor if settings.parse_workers else None,
+        large_parse_executor=None if settings.parse_workers else executor,
         clusterer=Clusterer(),
     )
 

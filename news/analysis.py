@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import cache, lru_cache
@@ -54,14 +55,28 @@ _CYRILLIC_LANGUAGES = ("ru", "uk")
 _MAX_LEMMA_COMBINATIONS = 16
 
 
-@cache
+# Snowball stemmers keep the word being stemmed in instance state, so one stemmer shared by the
+# parse threads garbles words and raises (IndexError): each thread gets its own.
+_thread_state = threading.local()
+# pymorphy3's analysers are loaded once per process (0.2 s and some 15 MB each) and shared; a lock
+# keeps their use to one thread at a time, which costs little since the GIL does the same and
+# `_lemmas` caches each word's answer.
+_morph_lock = threading.Lock()
+
+
 def _stemmer(algorithm: str) -> snowballstemmer.Stemmer:
-    return snowballstemmer.stemmer(algorithm)
+    stemmers: dict[str, snowballstemmer.Stemmer] | None = getattr(_thread_state, "stemmers", None)
+    if stemmers is None:
+        stemmers = _thread_state.stemmers = {}
+    found = stemmers.get(algorithm)
+    if found is None:
+        found = stemmers[algorithm] = snowballstemmer.stemmer(algorithm)
+    return found
 
 
 @cache
 def _morph(language: str) -> Any:
-    import pymorphy3  # loaded on the first Cyrillic word: 0.2 s and some 15 MB per language
+    import pymorphy3  # loaded on the first Cyrillic word
 
     return pymorphy3.MorphAnalyzer(lang=language)
 
@@ -112,7 +127,8 @@ def _fold(word: str) -> str:
 def _lemmas(word: str, language: str) -> tuple[str, ...]:
     """The lemmas of `word` in `language`, most likely first, without apostrophes."""
     try:
-        parses = _morph(language).parse(word)
+        with _morph_lock:
+            parses = _morph(language).parse(word)
     except (KeyError, ValueError):
         # pymorphy3 names each character's shape with unicodedata, which knows no name for
         # some characters (Tangut, private use): such a word is its own lemma.

@@ -5,7 +5,9 @@ The fetcher returns a `FetchResult` or raises `FetchError`; it never parses. Wha
 - at most `max_in_flight` requests at once overall and `per_host` at once to one host;
 - a `User-Agent` naming the bot; gzip and deflate, decoded here with the size cap applied to the
   *decoded* bytes while streaming, so neither a huge body nor a gzip bomb is ever held in memory;
-- a connect timeout and a total deadline for the whole fetch, redirects included;
+- a connect timeout and a total deadline for the whole fetch, redirects included; the deadline
+  counts the time requests take, not the time spent waiting for a slot (a slow host with many
+  feeds makes its feeds wait their turn, not fail);
 - conditional GET (ETag / Last-Modified): an unchanged feed costs one small 304 answer;
 - redirects followed by hand, at most `max_redirects`; a loop is an error, not a hang; the URL
   reached through permanent redirects only (301/308) is reported as `permanent_url`, so the
@@ -38,6 +40,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from news.errors import FetchError
+from news.fitting import bounded_int
 from news.safety import is_public_address
 from news.text import is_web_url
 
@@ -92,6 +95,15 @@ class HTTPStatusError(FetchError):
         super().__init__(f"HTTP {status} {reason}".strip(), kind=f"http-{status}")
         self.status = status
         self.retry_after = retry_after
+
+
+class _Budget:
+    """The time one fetch has left for its requests (redirects share it)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, seconds: float) -> None:
+        self.left = seconds
 
 
 class _PrivateAddress(OSError):
@@ -215,15 +227,10 @@ class Fetcher:
     ) -> FetchResult:
         """GET `url`, conditionally when validators are known; raise `FetchError` on failure."""
         async with self._in_flight:
-            try:
-                async with asyncio.timeout(self.limits.total_timeout):
-                    return await self._follow(url, etag, last_modified)
-            except TimeoutError as exc:
-                raise FetchError(
-                    f"no complete answer within {self.limits.total_timeout:g} s", kind="timeout"
-                ) from exc
+            return await self._follow(url, etag, last_modified)
 
     async def _follow(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+        budget = _Budget(self.limits.total_timeout)
         visited = {url}
         current = url
         permanent_url: str | None = None
@@ -231,7 +238,7 @@ class Fetcher:
         for _ in range(self.limits.max_redirects + 1):
             if not is_web_url(current):
                 raise FetchError(f"not an http(s) URL: {current}", kind="url")
-            result, location = await self._get(current, etag, last_modified)
+            result, location = await self._get(current, etag, last_modified, budget)
             if location is None:
                 assert result is not None
                 return FetchResult(
@@ -257,7 +264,7 @@ class Fetcher:
         )
 
     async def _get(
-        self, url: str, etag: str | None, last_modified: str | None
+        self, url: str, etag: str | None, last_modified: str | None, budget: _Budget
     ) -> tuple[FetchResult | None, tuple[int, str] | None]:
         """One request: a result, or the (status, Location) of a redirect."""
         headers = {}
@@ -273,23 +280,38 @@ class Fetcher:
             # "127.1", "2130706433", "0x7f.1": some resolvers read these as addresses.
             raise FetchError(f"{host} is not a canonical IP address", kind="url")
         async with self._hosts[host]:
+            # The deadline runs only while this request holds its host's slot.
+            started = asyncio.get_running_loop().time()
             try:
-                async with self._client().get(
-                    url, headers=headers, allow_redirects=False, timeout=self._timeout
-                ) as response:
-                    return await self._read(response, etag, last_modified)
-            except aiohttp.ServerTimeoutError as exc:
-                raise FetchError("the server did not answer in time", kind="timeout") from exc
-            except aiohttp.ClientConnectorError as exc:
-                if isinstance(exc.os_error, _PrivateAddress):
-                    raise FetchError(str(exc.os_error), kind="private-address") from exc
-                raise FetchError(f"could not connect: {exc}", kind="connect") from exc
-            except aiohttp.InvalidURL as exc:
-                raise FetchError(f"invalid URL: {exc}", kind="url") from exc
-            except aiohttp.ClientError as exc:
-                raise FetchError(f"network error: {_describe(exc)}", kind="network") from exc
-            except ValueError as exc:  # yarl rejects some malformed URLs this way
-                raise FetchError(f"invalid URL: {exc}", kind="url") from exc
+                async with asyncio.timeout(budget.left):
+                    return await self._request(url, headers, etag, last_modified)
+            except TimeoutError as exc:
+                raise FetchError(
+                    f"no complete answer within {self.limits.total_timeout:g} s", kind="timeout"
+                ) from exc
+            finally:
+                budget.left -= asyncio.get_running_loop().time() - started
+
+    async def _request(
+        self, url: str, headers: dict[str, str], etag: str | None, last_modified: str | None
+    ) -> tuple[FetchResult | None, tuple[int, str] | None]:
+        try:
+            async with self._client().get(
+                url, headers=headers, allow_redirects=False, timeout=self._timeout
+            ) as response:
+                return await self._read(response, etag, last_modified)
+        except aiohttp.ServerTimeoutError as exc:
+            raise FetchError("the server did not answer in time", kind="timeout") from exc
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, _PrivateAddress):
+                raise FetchError(str(exc.os_error), kind="private-address") from exc
+            raise FetchError(f"could not connect: {exc}", kind="connect") from exc
+        except aiohttp.InvalidURL as exc:
+            raise FetchError(f"invalid URL: {exc}", kind="url") from exc
+        except aiohttp.ClientError as exc:
+            raise FetchError(f"network error: {_describe(exc)}", kind="network") from exc
+        except ValueError as exc:  # yarl rejects some malformed URLs this way
+            raise FetchError(f"invalid URL: {exc}", kind="url") from exc
 
     async def _read(
         self, response: aiohttp.ClientResponse, etag: str | None, last_modified: str | None
@@ -316,10 +338,10 @@ class Fetcher:
                 status, response.reason or "", retry_after=response.headers.get("retry-after")
             )
         cap = self.limits.max_bytes
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap:
+        declared = bounded_int(response.headers.get("content-length"), maximum=2**62)
+        if declared is not None and declared > cap:
             raise FetchError(
-                f"the feed is {int(declared)} bytes, over the {cap}-byte cap", kind="too-large"
+                f"the feed is {declared} bytes, over the {cap}-byte cap", kind="too-large"
             )
         decoder = _Decoder(response.headers.get("content-encoding", "").strip().lower(), cap)
         chunks: list[bytes] = []

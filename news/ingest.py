@@ -18,12 +18,18 @@ Rules a reader notices:
 Writes are grouped (`_Group`): the stories and outcomes of sources that finish while a write
 runs go to storage together in the next one, so a busy tick costs a few transactions, not two
 per source; each poll still returns only once its own writes are done.
+
+No source can stall another: what a feed says is fitted to the schema (`news.fitting`) before
+it is written; a group write that fails anyway is tried again one source at a time, so only the
+source whose write fails loses its poll; and any exception while fetching, parsing or storing
+one source becomes that source's recorded error, with backoff. A tick never raises for a source.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,7 +42,9 @@ from typing import Generic, TypeVar
 from news.clustering import Clusterer
 from news.errors import FeedError
 from news.fetch import Fetcher, FetchResult, HTTPStatusError
+from news.fitting import fit_draft, fit_record
 from news.model import PollOutcome, Source, Story, StoryDraft, Subscription
+from news.offload import LARGE_FEED_BYTES
 from news.parse import ParsedFeed, parse_feed
 from news.percolator import SubscriptionIndex
 from news.ports import PollRecord, Storage
@@ -51,7 +59,11 @@ from news.schedule import (
     target_interval,
 )
 
+logger = logging.getLogger(__name__)
+
 PUSH_MAX_AGE = timedelta(hours=24)
+#: The most drafts stored in one transaction (what a write holds the event loop for).
+STORE_SLICE = 1000
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -97,12 +109,18 @@ def match_subscriptions(
     return owed
 
 
+class WriteFailed(Exception):
+    """Storage could not keep one source's poll (its own write failed, not the group's)."""
+
+
 class _Group(Generic[Item, Result]):
     """Group commit: items that arrive while one write runs go out together in the next.
 
     Each caller still waits for its own result, so a poll is stored when `poll_source`
     returns; but a tick of a thousand sources costs a handful of transactions instead of
-    thousands (on SQLite each one is a round of thread hops, statements and a commit).
+    thousands (on SQLite each one is a round of thread hops, statements and a commit). When a
+    group's write fails, each item is written again alone: the others are kept, and only the
+    item that fails by itself gets the error (as `WriteFailed`).
     """
 
     def __init__(
@@ -126,31 +144,57 @@ class _Group(Generic[Item, Result]):
                 group, self._pending = self._pending, []
                 try:
                     async with self._lock:
-                        results = await self._write([item for item, _ in group])
-                except Exception as exc:
-                    for _, done in group:
-                        if not done.done():
-                            done.set_exception(exc)
+                        await self._write_group(group)
                 except BaseException:
                     for _, done in group:
                         done.cancel()
                     raise
-                else:
-                    for (_, done), result in zip(group, results, strict=True):
-                        if not done.done():
-                            done.set_result(result)
         finally:
             self._flusher = None
             for _, done in self._pending:
                 done.cancel()  # only reached when this task itself was cancelled
             self._pending = []
 
+    async def _write_group(self, group: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        try:
+            results = await self._write([item for item, _ in group])
+        except Exception as exc:
+            if len(group) == 1:
+                _fail(group[0][1], exc)
+                return
+            for item, done in group:
+                try:
+                    (result,) = await self._write([item])
+                except Exception as alone:
+                    _fail(done, alone)
+                else:
+                    _succeed(done, result)
+        else:
+            for (_, done), result in zip(group, results, strict=True):
+                _succeed(done, result)
+
+
+def _succeed(done: asyncio.Future[Result], result: Result) -> None:
+    if not done.done():
+        done.set_result(result)
+
+
+def _fail(done: asyncio.Future[Result], exception: Exception) -> None:
+    if not done.done():
+        # The first line: database errors go on with the statement and its parameters.
+        first_line = str(exception).split("\n", 1)[0]
+        failed = WriteFailed(f"storage failed: {type(exception).__name__}: {first_line}")
+        failed.__cause__ = exception
+        done.set_exception(failed)
+
 
 class Poller:
     """Polls sources and turns what they publish into stored stories and queued pushes.
 
-    `parse_executor` runs the CPU-bound parsing: a process pool uses every core; by default a
-    thread keeps it off the event loop. `rng` drives the schedule's jitter (seeded in tests).
+    `parse_executor` runs the CPU-bound parsing: a process pool uses every core. Without one,
+    feeds parse in a thread, except those over `LARGE_FEED_BYTES`, which go to
+    `large_parse_executor` when there is one (see `news.offload`). `rng` drives the schedule's
+    jitter (seeded in tests).
     """
 
     def __init__(
@@ -160,6 +204,7 @@ class Poller:
         settings: PollSettings,
         *,
         parse_executor: Executor | None = None,
+        large_parse_executor: Executor | None = None,
         rng: random.Random | None = None,
         clusterer: Clusterer | None = None,
     ) -> None:
@@ -168,6 +213,7 @@ class Poller:
         self.settings = settings
         self.schedule = settings.schedule
         self._parse_executor = parse_executor
+        self._large_parse_executor = large_parse_executor
         self._rng = rng or random.Random()
         self._lock = asyncio.Lock()
         # One write at a time from this poller: SQLite has one writer anyway, and concurrent
@@ -208,7 +254,31 @@ class Poller:
         return list(await asyncio.gather(*(one(source) for source in sources)))
 
     async def poll_source(self, source: Source, now: datetime) -> PollOutcome:
-        """Fetch, parse and store one source, and queue pushes for its new stories."""
+        """Fetch, parse and store one source, and queue pushes for its new stories.
+
+        Whatever goes wrong becomes this source's recorded error; nothing is raised.
+        """
+        try:
+            return await self._poll_source(source, now)
+        except Exception as exc:
+            if isinstance(exc, WriteFailed):
+                error = FeedError(str(exc), kind="storage")
+            else:  # a bug: say where, and keep polling the others
+                logger.error("polling %s failed unexpectedly", source.url, exc_info=exc)
+                error = FeedError(f"internal error: {type(exc).__name__}: {exc}", kind="internal")
+            try:
+                return await self._failed(source, error, now)
+            except Exception as unrecorded:
+                # Storage refuses even the error: the source's claim runs out and it is polled
+                # again after the lease.
+                return PollOutcome(
+                    source.url,
+                    "error",
+                    error=f"{error} (not recorded: {type(unrecorded).__name__})",
+                    error_kind=error.kind,
+                )
+
+    async def _poll_source(self, source: Source, now: datetime) -> PollOutcome:
         try:
             fetched = await self.fetcher.fetch(
                 source.url, etag=source.etag, last_modified=source.last_modified
@@ -228,16 +298,18 @@ class Poller:
             return await self._failed(source, error, now)
 
         drafts = [
-            StoryDraft(
-                source_id=source.id,
-                entry_id=entry.entry_id,
-                title=entry.title,
-                summary=entry.summary,
-                link=entry.link,
-                published_at=entry.published_at,
-                language=entry.language,
-                terms=entry.terms,
-                body=entry.body,
+            fit_draft(
+                StoryDraft(
+                    source_id=source.id,
+                    entry_id=entry.entry_id,
+                    title=entry.title,
+                    summary=entry.summary,
+                    link=entry.link,
+                    published_at=entry.published_at,
+                    language=entry.language,
+                    terms=entry.terms,
+                    body=entry.body,
+                )
             )
             for entry in feed.entries
         ]
@@ -266,7 +338,12 @@ class Poller:
         pushing = {source.id for source, _, _ in items if source.last_success_at is not None}
         for now in dict.fromkeys(now for _, _, now in items):
             drafts = [draft for _, batch, when in items if when == now for draft in batch]
-            stored = await self.storage.store_stories(drafts, now=now)
+            stored: list[Story] = []
+            # In slices: one huge feed must not hold the event loop for the whole of its rows.
+            for start in range(0, len(drafts), STORE_SLICE):
+                slice_ = drafts[start : start + STORE_SLICE]
+                stored += await self.storage.store_stories(slice_, now=now)
+            stored.sort(key=lambda story: (story.published_at, story.id))
             for story in stored:
                 new_by_source[story.source_id].append(story)
             # Stories that may be pushed are clustered now, before matching; a first poll's
@@ -335,15 +412,18 @@ class Poller:
         return done
 
     async def _record_all(self, records: list[PollRecord]) -> list[None]:
-        await self.storage.record_outcomes(records)
+        await self.storage.record_outcomes([fit_record(record) for record in records])
         return [None] * len(records)
 
     async def _parse(self, fetched: FetchResult, now: datetime) -> ParsedFeed:
         # feedparser is CPU-bound: parse off the event loop so the bot keeps answering.
         job = partial(parse_feed, fetched.body, url=fetched.url, headers=fetched.headers, now=now)
-        if self._parse_executor is None:
+        executor = self._parse_executor
+        if executor is None and len(fetched.body) > LARGE_FEED_BYTES:
+            executor = self._large_parse_executor
+        if executor is None:
             return await asyncio.to_thread(job)
-        return await asyncio.get_running_loop().run_in_executor(self._parse_executor, job)
+        return await asyncio.get_running_loop().run_in_executor(executor, job)
 
     async def _succeeded(
         self,

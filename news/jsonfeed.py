@@ -44,6 +44,15 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _id(value: Any) -> str:
+    """An item's id: a string, or a number some feeds write instead; anything else is none."""
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, str | int | float):
+        return str(value).strip()
+    return ""
+
+
 def _time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
@@ -58,14 +67,21 @@ def read_json_feed(body: bytes) -> RawFeed:
     """Parse a JSON Feed document; `ParseError` when it is not one."""
     try:
         document = json.loads(body.decode("utf-8-sig", errors="replace"))
+    except RecursionError as exc:
+        raise ParseError("JSON nested too deeply to be a feed", kind="not-a-feed") from exc
     except ValueError as exc:
         raise ParseError(f"not valid JSON: {exc}", kind="not-a-feed") from exc
     if not isinstance(document, dict) or not _text(document.get("version")).startswith(
         "https://jsonfeed.org/version/"
     ):
         raise ParseError("JSON, but not a JSON Feed (no jsonfeed.org version)", kind="not-a-feed")
+    listed = document.get("items")
+    if listed is None:
+        listed = []
+    if not isinstance(listed, list):
+        raise ParseError("a JSON Feed whose items are not a list", kind="not-a-feed")
     items = []
-    for raw in document.get("items") or ():
+    for raw in listed:
         if not isinstance(raw, dict):
             continue
         html = _text(raw.get("content_html")) or _text(raw.get("content_text"))
@@ -73,7 +89,7 @@ def read_json_feed(body: bytes) -> RawFeed:
         links = [link for link in (_text(raw.get("url")), _text(raw.get("external_url"))) if link]
         items.append(
             RawItem(
-                entry_id=str(raw.get("id") or "").strip(),
+                entry_id=_id(raw.get("id")),
                 title=_text(raw.get("title")),
                 html=summary or html,
                 links=links,

@@ -5,7 +5,15 @@ it never fetches anything itself; the DOCTYPE is removed first (`news.safety`), 
 become `ParseError`. A "bozo" feed that still yields entries is used. JSON Feed is read by
 `news.jsonfeed`. Each entry is normalised here, for both paths alike: a title (else the first
 sentence), a plain-text summary, a canonical absolute http(s) link, a publication time that is
-never missing nor in the future, and the feed's language (else a guess).
+never missing, implausibly old nor in the future, and the feed's language (else a guess).
+
+The DOCTYPE is removed after the bytes are decoded the way feedparser decodes them (its own
+`convert_to_utf8`: byte order marks, EBCDIC, the HTTP charset, the XML declaration, fallbacks),
+so no encoding feedparser accepts can hide a DOCTYPE from `strip_doctype`; feedparser then gets
+the UTF-8 document.
+
+`parse_feed` raises nothing but `ParseError`: a failure nobody foresaw in a third-party parser or
+here becomes one of kind "internal" (the fuzz tests look for that kind).
 """
 
 from __future__ import annotations
@@ -20,9 +28,11 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+from feedparser.encodings import convert_to_utf8
 
 from news.analysis import base_language, document_terms
 from news.errors import ParseError
+from news.fitting import bounded_int, clean_text, fit_language, plausible_time
 from news.jsonfeed import RawFeed, RawItem, looks_like_json, read_json_feed
 from news.language import guess_language
 from news.safety import strip_doctype
@@ -42,6 +52,9 @@ _GUID = re.compile(rb"<(?:[\w.-]+:)?guid\b([^>]*)>", re.IGNORECASE)
 _NOT_PERMALINK = re.compile(rb"\bispermalink\s*=\s*([\"'])(?!true\1)", re.IGNORECASE)
 # Full-text bodies are trimmed before indexing: the headline and lead carry the topic.
 _INDEXED_TEXT_LIMIT = 2_000
+# Bounds of the feed's own polling hints: past these they mean "rarely", which the ceiling caps.
+_MAX_TTL_MINUTES = 1_000_000
+_MAX_FREQUENCY = 1_000_000
 _SY_PERIODS = {
     "hourly": timedelta(hours=1),
     "daily": timedelta(days=1),
@@ -125,19 +138,40 @@ def _entry_links(entry: Mapping[str, Any]) -> list[str]:
 def _hint(feed: Mapping[str, Any]) -> timedelta | None:
     """The feed's own minimum polling interval: RSS `ttl`, or `sy:updatePeriod`/`Frequency`."""
     hints = []
-    ttl = str(feed.get("ttl") or "").strip()
-    if ttl.isdigit() and int(ttl) > 0:
-        hints.append(timedelta(minutes=int(ttl)))
+    ttl = bounded_int(str(feed.get("ttl") or ""), maximum=_MAX_TTL_MINUTES)
+    if ttl:
+        hints.append(timedelta(minutes=ttl))
     period = _SY_PERIODS.get(str(feed.get("sy_updateperiod") or "").strip().lower())
     if period is not None:
-        frequency = str(feed.get("sy_updatefrequency") or "1").strip()
-        hints.append(period / max(int(frequency) if frequency.isdigit() else 1, 1))
+        frequency = bounded_int(str(feed.get("sy_updatefrequency") or ""), maximum=_MAX_FREQUENCY)
+        hints.append(period / max(frequency or 1, 1))
     return max(hints) if hints else None
 
 
 def _looks_like_html(body: bytes) -> bool:
     head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:512]
+
+
+def feedparser_document(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """What feedparser is given: the document as UTF-8 without its DOCTYPE, and headers.
+
+    The bytes are decoded as feedparser decodes them and the headers say UTF-8 from then on.
+    When no encoding fits, feedparser reads the bytes as UTF-8 with replacement characters, and
+    so does `strip_doctype`'s scan: both are handed on unchanged.
+    """
+    detected: dict[str, Any] = {}
+    try:
+        converted = convert_to_utf8(headers, body, detected)
+    except Exception as exc:  # an unknown codec name in a header or declaration, for one
+        raise ParseError(f"the feed's encoding could not be read: {exc}", kind="encoding") from exc
+    if not detected.get("encoding"):
+        return strip_doctype(body), headers
+    content_type = headers.get("content-type")
+    if content_type is None:
+        return strip_doctype(converted), headers  # the XML declaration feedparser wrote says UTF-8
+    media_type = content_type.split(";", 1)[0].strip()
+    return strip_doctype(converted), {**headers, "content-type": f"{media_type}; charset=utf-8"}
 
 
 def _feedparser(body: bytes, headers: dict[str, str]) -> Any:
@@ -147,6 +181,13 @@ def _feedparser(body: bytes, headers: dict[str, str]) -> Any:
         )
     except Exception as exc:  # feedparser raises many undocumented types on hostile input
         raise ParseError(f"the feed could not be read: {exc}") from exc
+
+
+def _joined(base: str, value: str) -> str:
+    try:
+        return urljoin(base, value)
+    except ValueError:  # "http://[x": unjoinable, and so left as it is by feedparser too
+        return value
 
 
 def _resolution_matters(body: bytes, parsed: Any, url: str) -> bool:
@@ -167,7 +208,7 @@ def _resolution_matters(body: bytes, parsed: Any, url: str) -> bool:
             *(str(entry.get("id") or "") for entry in parsed.entries),
             str(parsed.feed.get("link") or ""),
         )
-        if value and urljoin(url, value) != value
+        if value and _joined(url, value) != value
     ]
     if not changed:
         return False
@@ -184,8 +225,9 @@ def _resolution_matters(body: bytes, parsed: Any, url: str) -> bool:
 def _read_with_feedparser(
     body: bytes, url: str, headers: Mapping[str, str] | None
 ) -> tuple[RawFeed, timedelta | None]:
-    response_headers = {key.lower(): value for key, value in (headers or {}).items()}
-    document = strip_doctype(body)
+    document, response_headers = feedparser_document(
+        body, {key.lower(): value for key, value in (headers or {}).items()}
+    )
     parsed = _feedparser(document, response_headers)
     if _resolution_matters(document, parsed, url):
         parsed = _feedparser(document, {**response_headers, "content-location": url})
@@ -203,9 +245,9 @@ def _read_with_feedparser(
             links=_entry_links(entry),
             # dict.get: feedparser's own get() maps a missing "updated_parsed" to
             # "published_parsed" with a DeprecationWarning; that one was tried first anyway.
-            published=_struct_time(dict.get(entry, "published_parsed"))
-            or _struct_time(dict.get(entry, "updated_parsed"))
-            or _struct_time(dict.get(entry, "created_parsed")),
+            published=plausible_time(_struct_time(dict.get(entry, "published_parsed")))
+            or plausible_time(_struct_time(dict.get(entry, "updated_parsed")))
+            or plausible_time(_struct_time(dict.get(entry, "created_parsed"))),
         )
         for entry in parsed.entries
     ]
@@ -227,19 +269,37 @@ def parse_feed(
     now: datetime,
 ) -> ParsedFeed:
     """Parse `body` (fetched from `url`) into normalised entries; raise `ParseError` if no feed."""
-    if not body.strip():
-        raise ParseError("the answer was empty", kind="empty")
-    hint: timedelta | None = None
-    if looks_like_json(body):
-        raw = read_json_feed(body)
-    else:
-        raw, hint = _read_with_feedparser(body, url, headers)
-    return _normalise(raw, url, now, hint)
+    try:
+        if not body.strip():
+            raise ParseError("the answer was empty", kind="empty")
+        hint: timedelta | None = None
+        if looks_like_json(body):
+            raw = read_json_feed(body)
+        else:
+            raw, hint = _read_with_feedparser(body, url, headers)
+        return _normalise(raw, url, now, hint)
+    except ParseError:
+        raise
+    except Exception as exc:  # RecursionError included
+        raise ParseError(
+            f"the feed could not be read ({type(exc).__name__}: {exc})", kind="internal"
+        ) from exc
+
+
+def _cleaned(item: RawItem) -> RawItem:
+    """The item without characters no text can hold (JSON may escape lone surrogates)."""
+    return RawItem(
+        entry_id=clean_text(item.entry_id).strip(),
+        title=clean_text(item.title),
+        html=clean_text(item.html),
+        links=[clean_text(link) for link in item.links],
+        published=item.published,
+    )
 
 
 def _normalise(raw: RawFeed, url: str, now: datetime, hint: timedelta | None) -> ParsedFeed:
-    texts = [(item, plain_text(item.html)) for item in raw.items]
-    language = raw.language
+    texts = [(item, plain_text(item.html)) for item in map(_cleaned, raw.items)]
+    language = fit_language(raw.language)
     if language:
         lang = base_language(language)
     else:
@@ -252,7 +312,7 @@ def _normalise(raw: RawFeed, url: str, now: datetime, hint: timedelta | None) ->
         if not title and not text:
             continue
         entry_id = item.entry_id or link or hashlib.sha256((title + text).encode()).hexdigest()
-        published = item.published if item.published is not None else now
+        published = plausible_time(item.published) or now
         summary = cut_at_word(text, SUMMARY_LIMIT)
         entries.append(
             ParsedEntry(
@@ -266,5 +326,5 @@ def _normalise(raw: RawFeed, url: str, now: datetime, hint: timedelta | None) ->
                 body=cut_at_word(text, BODY_LIMIT) if len(text) > len(summary) else "",
             )
         )
-    feed_title = plain_text(raw.title) or None
+    feed_title = plain_text(clean_text(raw.title)) or None
     return ParsedFeed(title=feed_title, language=language, entries=entries, min_interval=hint)

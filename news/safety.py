@@ -16,7 +16,8 @@ and re-encoded with their byte order mark), so a DOCTYPE cannot hide behind an e
 
 **Addresses.** A source a user or an admin adds must not make the bot fetch from inside its own
 network (SSRF): `check_public_host` refuses hosts that resolve to loopback, private,
-link-local, multicast or reserved addresses.
+link-local, multicast or reserved addresses, also when written inside an IPv6 address that
+leads to them (6to4, Teredo, NAT64).
 """
 
 from __future__ import annotations
@@ -115,11 +116,29 @@ def _declaration_end(body: bytes, position: int) -> int:
     return len(body)
 
 
-def is_public_address(address: str) -> bool:
-    """True for a globally routable unicast address (not loopback, private, link-local...)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+# Prefixes whose addresses carry an IPv4 address in their last 32 bits and reach it: NAT64's
+# well-known and local-use prefixes, and the deprecated IPv4-compatible form.
+_NAT64 = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("::/96"),
+)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 address leads to: mapped, 6to4, Teredo, NAT64; else none."""
+    if ip.ipv4_mapped is not None:
+        return (ip.ipv4_mapped,)
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip.teredo is not None:
+        return ip.teredo  # (server, client): a packet goes through one to the other
+    if int(ip) > 1 and any(ip in network for network in _NAT64):
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    return ()
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not (
         ip.is_loopback
         or ip.is_private
@@ -129,6 +148,21 @@ def is_public_address(address: str) -> bool:
         or ip.is_unspecified
         or not ip.is_global
     )
+
+
+def is_public_address(address: str) -> bool:
+    """True for a globally routable unicast address (not loopback, private, link-local...).
+
+    An IPv6 address that embeds an IPv4 address it leads to (IPv4-mapped, 6to4 `2002::/16`,
+    Teredo `2001::/32`, NAT64 `64:ff9b::/96`) is judged by that IPv4 address: `2002:7f00:1::`
+    is loopback.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded:
+            return all(_is_public(inner) for inner in embedded)
+    return _is_public(ip)
 
 
 async def check_public_host(url: str) -> None:

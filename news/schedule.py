@@ -16,6 +16,9 @@ target learnt from the last parse.
 point in the upper half of the delay, so failed sources do not come back in step), capped at
 `backoff_cap` (6 h). `Retry-After` on 429/503 is honoured as given (at least the floor, at most a
 day). A source that recovers gets its normal schedule back on the next success.
+
+Numbers from servers are read with `news.fitting.bounded_int`: plain ASCII digits, clamped; a
+`max-age=1e17` or `Retry-After: 1e17` is no number and is ignored.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from news.fitting import bounded_int
+
 #: Seconds²: a feed publishing once an hour gets a 15-minute target, once a minute about 2 min.
 RATE_CONSTANT = 225.0
 #: How far back entry dates count towards a feed's rate.
@@ -36,7 +41,10 @@ RATE_WINDOW = timedelta(days=7)
 GROWTH = 1.5
 #: The longest Retry-After honoured as given.
 RETRY_AFTER_CAP = timedelta(days=1)
-_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+# A max-age is the whole token: "max-age=1e17" or "max-age=10s" is not a number, and is ignored.
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*(\"?)([^,\"]*)\1\s*(?:,|$)", re.IGNORECASE)
+#: The longest hint or Retry-After read as a number of seconds; the schedule caps it anyway.
+_MAX_SECONDS = 10 * 365 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +77,9 @@ def max_age(headers: Mapping[str, str]) -> timedelta | None:
     for name, value in headers.items():
         if name.lower() == "cache-control":
             found = _MAX_AGE.search(value)
-            if found:
-                return timedelta(seconds=int(found.group(1)))
+            seconds = bounded_int(found.group(2), maximum=_MAX_SECONDS) if found else None
+            if seconds is not None:
+                return timedelta(seconds=seconds)
     return None
 
 
@@ -115,12 +124,13 @@ def retry_after(value: str | None, now: datetime, settings: ScheduleSettings) ->
     if value is None or not value.strip():
         return None
     text = value.strip()
-    if text.isdigit():
-        delay = timedelta(seconds=int(text))
+    seconds = bounded_int(text, maximum=_MAX_SECONDS)
+    if seconds is not None:
+        delay = timedelta(seconds=seconds)
     else:
         try:
             when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)

@@ -385,8 +385,9 @@ class SqlStorage(ChatsAndOutbox, ClusterStore, Retention):
         """Insert the drafts that are new; return them as stories, oldest first.
 
         A draft is not new when its source already has its entry id, or when any source already
-        carries its link (one URL in two feeds is one story). A known entry whose headline
-        changed is updated in place.
+        carries its link (one URL in two feeds is one story), or, without a link, when its
+        source already has a linkless story of the same headline and summary. A known entry
+        whose headline changed is updated in place.
         """
         if not drafts:
             return []
@@ -408,6 +409,20 @@ class SqlStorage(ChatsAndOutbox, ClusterStore, Retention):
                 rows = await conn.execute(select(stories.c.link).where(stories.c.link.in_(chunk)))
                 known_links.update(row.link for row in rows)
 
+            # An entry without a link is known by its text within its source too: some feeds
+            # give such entries a new guid at every fetch.
+            unlinked = {draft.title for draft in drafts if not draft.link}
+            known_texts: set[tuple[int, str, str]] = set()
+            for chunk in chunks(sorted(unlinked), 500):
+                rows = await conn.execute(
+                    select(stories.c.source_id, stories.c.title, stories.c.summary).where(
+                        stories.c.source_id.in_(source_ids),
+                        stories.c.link == "",
+                        stories.c.title.in_(chunk),
+                    )
+                )
+                known_texts.update((row.source_id, row.title, row.summary) for row in rows)
+
             fresh: list[StoryDraft] = []
             seen_keys: set[tuple[int, str]] = set()
             for draft in drafts:
@@ -426,11 +441,18 @@ class SqlStorage(ChatsAndOutbox, ClusterStore, Retention):
                             )
                         )
                     continue
-                if key in seen_keys or (draft.link and draft.link in known_links):
+                text_key = (draft.source_id, draft.title, draft.summary)
+                if (
+                    key in seen_keys
+                    or (draft.link and draft.link in known_links)
+                    or (not draft.link and text_key in known_texts)
+                ):
                     continue
                 seen_keys.add(key)
                 if draft.link:
                     known_links.add(draft.link)
+                else:
+                    known_texts.add(text_key)
                 fresh.append(draft)
             fresh.sort(key=lambda draft: draft.published_at)
             if not fresh:

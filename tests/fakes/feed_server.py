@@ -4,8 +4,9 @@
 Last-Modified date, and answers conditional GETs with `304 Not Modified` (If-None-Match, and
 If-Modified-Since when no If-None-Match is sent, as RFC 9110 says). `set_response` serves any
 status/body/headers (errors, redirects), `stall` holds requests until `release` so client
-timeouts can be tested without sleeping, and unknown paths get 404. Every request is recorded
-with the status served (499 for a stalled request whose client went away).
+timeouts can be tested without sleeping, `delay` makes a path slow, and unknown paths get 404.
+Every request is recorded with the status served (499 for a stalled request whose client went
+away).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class FeedServer:
         self.requests: list[RecordedRequest] = []
         self._routes: dict[str, _Route] = {}
         self._stalled: dict[str, asyncio.Event] = {}
+        self._delays: dict[str, float] = {}
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -169,6 +171,10 @@ class FeedServer:
         if event is not None:
             event.set()
 
+    def delay(self, path: str, seconds: float) -> None:
+        """Answer `path` only `seconds` after each request arrives: a slow host."""
+        self._delays[_normalise(path)] = seconds
+
     # ------------------------------------------------------------------ inspection
 
     def requests_for(self, path: str) -> list[RecordedRequest]:
@@ -209,6 +215,9 @@ class FeedServer:
             except asyncio.CancelledError:  # the client gave up (e.g. its read timeout)
                 self._record(request, 499)  # nginx's "client closed request"
                 raise
+        pause = self._delays.get(request.path)
+        if pause:
+            await asyncio.sleep(pause)
         route = self._routes.get(request.path)
         if route is None:
             response = web.Response(status=404, text="Not Found")
