@@ -167,7 +167,7 @@ def nested_json(depth: int) -> bytes:
     )
 
 
-headers = st.one_of(
+headers: st.SearchStrategy[dict[str, str]] = st.one_of(
     st.just({}),
     st.builds(
         lambda media, charset: {"content-type": f"{media}; charset={charset}"},

@@ -217,9 +217,9 @@ async def test_the_real_corpus_is_stored_whole_by_poll_once_and_by_run_on_defaul
         finally:
             process.send_signal(signal.SIGINT)
             code = await asyncio.wait_for(process.wait(), timeout=60)
-    errors = log.read_text()
-    assert code == 0, errors[-3000:]
-    assert "Traceback" not in errors, errors[-3000:]
+    run_log = log.read_text()
+    assert code == 0, run_log[-3000:]
+    assert "Traceback" not in run_log, run_log[-3000:]
     assert await assert_every_story_stored(run_db, expected) == total
     print(
         f"\nreal corpus: {len(files)} feeds, {total} stories, {failing} not feeds; "
