@@ -4,7 +4,7 @@ Builds a database of N stories (default 1,000,000) in six languages over two yea
 Zipf-like (s = 1.05) from a vocabulary made of the words of the labelled evaluation set, every
 country name and demonym of news/data/countries.tsv, 80 real people's names and a long tail of
 made-up words; 300 sources. Then runs 1,000 topics the way /latest does: `parse_topic`,
-`handlers.latest.latest_events(storage, topic, 5)` (stories grouped into events),
+`news.reading.latest_events(storage, topic, 5)` (stories grouped into events),
 `handlers.render.latest_messages`. Topics are shaped like
 readers' ones: a country or a person (half of them), one or two news words, phrases, OR,
 exclusions, `source:`, Cyrillic words; common and rare alike.
@@ -35,10 +35,10 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from handlers.latest import latest_events
 from handlers.render import latest_messages
 from news.analysis import stem, words
 from news.errors import TopicError
+from news.reading import latest_events
 from news.topics import parse_topic
 from storage import SqlStorage, create_engine
 from storage.database import migrate

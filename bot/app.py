@@ -9,84 +9,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
-from multiprocessing import get_context
 from zoneinfo import ZoneInfo
 
 from telegram.ext import Application, ContextTypes, Defaults
 
 from bot.settings import Settings
 from bot.sync import sync_configured_sources
-from handlers.admin import build_admin_handlers
-from handlers.commands import (
-    COMMANDS,
-    Services,
-    build_command_handlers,
-    on_error,
-    unknown_command_handler,
-)
-from handlers.controls import CONTROL_COMMANDS, build_control_handlers
-from handlers.details import build_details_handlers
-from handlers.latest import build_latest_handlers
+from bot.wiring import make_poller, open_synced_storage, parse_executor, utc_now
+from handlers.routes import COMMAND_MENU, Services, build_handlers, on_error
 from handlers.sender import Sender, SendReport
 from handlers.telegram_http import AiohttpRequest
-from news.clustering import Clusterer
 from news.fetch import Fetcher, FetchLimits
-from news.ingest import Poller, PollSettings
+from news.ingest import Poller
 from news.model import ChatSettings, PollOutcome
-from news.offload import LazyProcessPool
 from news.pacing import Limits
-from storage import SqlStorage, open_storage
+from storage import SqlStorage
 
 logger = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-async def open_synced_storage(
-    settings: Settings,
-    clock: Callable[[], datetime],
-    *,
-    confirmed: bool = True,
-    say: Callable[[str], None] = logger.info,
-) -> SqlStorage:
-    """Open (and migrate) the database and sync the configured sources into it (see bot.sync:
-    unless `confirmed`, a different sources file than the last one only says what it would
-    change)."""
-    storage = await open_storage(settings.database_url)
-    synced = await sync_configured_sources(storage, settings, now=clock(), confirmed=confirmed)
-    if synced.message:
-        say(synced.message)
-    return storage
-
-
-def parse_executor(settings: Settings) -> Executor:
-    """Worker processes for feed parsing: `parse_workers` of them parse every feed; with 0,
-    feeds parse in a thread and only large ones in one process started when first needed
-    (`news.offload`), so that no feed holds the bot's event loop for long."""
-    if settings.parse_workers == 0:
-        return LazyProcessPool(1)
-    # spawn, not fork: the bot's process holds an event loop and open connections.
-    return ProcessPoolExecutor(settings.parse_workers, mp_context=get_context("spawn"))
-
-
-def make_poller(
-    storage: SqlStorage, fetcher: Fetcher, settings: Settings, executor: Executor | None = None
-) -> Poller:
-    """The poller of the bot and of `newsbot poll`: it clusters what it stores."""
-    return Poller(
-        storage,
-        fetcher,
-        PollSettings(interval=settings.poll_interval, ceiling=settings.poll_ceiling),
-        parse_executor=executor if settings.parse_workers else None,
-        large_parse_executor=None if settings.parse_workers else executor,
-        clusterer=Clusterer(),
-    )
 
 
 #: How often retention prunes the archive, and how long after start it first does.
@@ -199,19 +142,11 @@ def build_app(
         services = Services(
             storage=store, clock=clock, admins=settings.admins, schedule_digest=schedule_digest
         )
-        # Order matters: the first handler whose filter matches an update takes it.
-        for handler in (
-            *build_command_handlers(services),
-            *build_latest_handlers(services),
-            *build_details_handlers(services),
-            *build_control_handlers(services),
-            *build_admin_handlers(
-                services, fetcher=fetcher, allow_private=settings.allow_private_sources
-            ),
-            unknown_command_handler(),
+        for handler in build_handlers(
+            services, fetcher=fetcher, allow_private=settings.allow_private_sources
         ):
             application.add_handler(handler)
-        await application.bot.set_my_commands([*COMMANDS, *CONTROL_COMMANDS])
+        await application.bot.set_my_commands(COMMAND_MENU)
         assert application.job_queue is not None
         for chat in await store.digest_chats():
             schedule_digest(chat)

@@ -18,21 +18,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tqdm import tqdm
-
-from bot.app import build_app, make_poller, open_synced_storage, parse_executor, utc_now
 from bot.logs import configure_logging
 from bot.settings import Settings
-from handlers.commands import DEFAULT_LATEST, MAX_LATEST
-from handlers.latest import latest_events
+from bot.wiring import open_synced_storage, utc_now
 from handlers.render import source_status, stories_kept
-from news.discovery import find_feed
 from news.errors import ConfigError, NewsbotError, TopicError
-from news.fetch import Fetcher, FetchLimits
+from news.reading import DEFAULT_LATEST, MAX_LATEST, latest_events
 from news.safety import check_public_host
 from news.sources import read_sources_file, to_opml
 from news.text import age
 from news.topics import parse_topic
+
+# What only some commands need (python-telegram-bot, the HTTP client, the feed parser, the
+# clusterer, tqdm) is imported inside them: `newsbot latest` or `newsbot sources list` starts
+# without loading it.
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,6 +81,11 @@ def _tell(message: str) -> None:
 
 
 async def _poll_once(settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from bot.wiring import make_poller, parse_executor
+    from news.fetch import Fetcher, FetchLimits
+
     storage = await open_synced_storage(settings, utc_now, say=_tell)
     try:
         sources = [source for source in await storage.list_sources() if source.enabled]
@@ -98,8 +102,7 @@ async def _poll_once(settings: Settings) -> int:
 
                 outcomes = await poller.poll_sources(sources, utc_now(), on_done=done)
             await poller.cluster_backlog(utc_now())
-        if executor is not None:
-            executor.shutdown()
+        executor.shutdown()
         for outcome in outcomes:
             print(outcome.summary_line())
         failed = sum(outcome.status == "error" for outcome in outcomes)
@@ -140,6 +143,9 @@ async def _sources(
     storage = await open_synced_storage(settings, utc_now, confirmed=confirmed, say=_tell)
     try:
         if action == "add":
+            from news.discovery import find_feed
+            from news.fetch import Fetcher, FetchLimits
+
             async with Fetcher(
                 FetchLimits(max_bytes=settings.max_feed_bytes),
                 public_only=not settings.allow_private_sources,
@@ -203,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_environment()
         configure_logging(settings.telegram_bot_token)
         if args.command == "run":
+            from bot.app import build_app
+
             build_app(settings).run_polling(allowed_updates=["message", "callback_query"])
             return 0
         if args.command == "poll":

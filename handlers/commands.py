@@ -8,9 +8,6 @@ cannot be understood gets the reason, never silence or a crash.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from html import escape
 
 from telegram import BotCommand, LinkPreviewOptions, Update
@@ -18,16 +15,14 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
+from handlers.common import Services
 from handlers.render import sources_message
 from news.errors import TopicError
-from news.model import ChatSettings
-from news.ports import Storage
+from news.reading import DEFAULT_LATEST, MAX_LATEST
 from news.topics import Topic, parse_topic
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LATEST = 5
-MAX_LATEST = 20
 MAX_SUBSCRIPTIONS = 50
 # Characters of a user's input quoted back in a reply at most.
 ECHO_LIMIT = 60
@@ -82,17 +77,6 @@ HELP = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Services:
-    """What the command callbacks need, handed in by the composition root."""
-
-    storage: Storage
-    clock: Callable[[], datetime]
-    admins: frozenset[int] = frozenset()
-    # Called when a chat's digest time or time zone changes, so its daily job can follow.
-    schedule_digest: Callable[[ChatSettings], None] = lambda settings: None
-
-
 async def parse_or_explain(update: Update, raw: str) -> Topic | None:
     """The parsed topic, or None after telling the user what is wrong with it."""
     try:
@@ -100,17 +84,6 @@ async def parse_or_explain(update: Update, raw: str) -> Topic | None:
     except TopicError as error:
         await reply(update, escape(str(error)))
         return None
-
-
-def split_count(words: Sequence[str]) -> tuple[str, int | None]:
-    """`/latest ukraine 10` → ("ukraine", 10); a lone number is a topic, not a count.
-
-    A count is decimal digits of any script ("١٠" is 10); "²" or "½" are numbers to
-    `str.isdigit` or `isnumeric` but not to `int`, so they stay words of the topic.
-    """
-    if len(words) >= 2 and words[-1].isdecimal() and len(words[-1]) <= 4:
-        return " ".join(words[:-1]), int(words[-1])
-    return " ".join(words), None
 
 
 def shorten(text: str, limit: int = ECHO_LIMIT) -> str:

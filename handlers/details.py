@@ -3,9 +3,10 @@
 The card follows the page this project was born from: the headline, a "Keep in mind" box of key
 points taken from the story's own text (its body, up to 2,000 characters, where the feed carries
 more than the summary; and from the other reports when the feed gave only a teaser), the other
-outlets' headlines with links, then up to `RELATED_LIMIT` related recent stories on the topic
-the story was pushed for, one per event, each with a snippet.
-Callback data is `card:<story id>`, a few bytes under Telegram's 64.
+outlets' headlines with links, then up to `news.reading.RELATED_LIMIT` related recent stories on
+the topic the story was pushed for, one per event, each with a snippet. What the card holds is
+decided in the domain (`news.reading.story_card`); this module answers the button and renders it.
+Callback data is `card:<story id>` (`handlers.common`), a few bytes under Telegram's 64.
 """
 
 from __future__ import annotations
@@ -13,66 +14,16 @@ from __future__ import annotations
 from collections import OrderedDict
 from datetime import datetime, timedelta
 
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    LinkPreviewOptions,
-    Message,
-    Update,
-)
+from telegram import LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
-from handlers.commands import Services
-from handlers.latest import latest_events
+from handlers.common import CARD_PREFIX, Services, parse_card_data
 from handlers.render import details_messages
-from news.coverage import Event
-from news.errors import TopicError
-from news.keypoints import key_points
-from news.model import Story
-from news.ports import Storage
-from news.topics import parse_topic
+from news.reading import story_card
 
-_PREFIX = "card"
-RELATED_LIMIT = 5
-RELATED_MAX_AGE = timedelta(days=7)
 CARD_COOLDOWN = timedelta(minutes=1)
 _REMEMBERED_CARDS = 10_000
-
-
-def card_data(story_id: int) -> str:
-    return f"{_PREFIX}:{story_id}"
-
-
-def parse_card_data(data: str) -> int | None:
-    """The story id from callback data, or None when the data is not a card button's."""
-    prefix, _, story = data.partition(":")
-    if prefix != _PREFIX or not (story.isascii() and story.isdecimal()) or len(story) > 18:
-        return None
-    return int(story)
-
-
-def more_button(story_id: int) -> InlineKeyboardMarkup:
-    """The keyboard under a pushed card."""
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton("More ▸", callback_data=card_data(story_id))]]
-    )
-
-
-async def related_events(
-    storage: Storage, story: Story, topics: tuple[str, ...], *, since: datetime
-) -> list[Event]:
-    """Events since `since` on the first of `topics` that parses, other than the story's own."""
-    for text in topics:
-        try:
-            topic = parse_topic(text)
-        except TopicError:
-            continue
-        listed, _ = await latest_events(
-            storage, topic, RELATED_LIMIT, skip=frozenset({story.event})
-        )
-        return [event for event in listed if event.matched.published_at >= since]
-    return []
 
 
 def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  # type: ignore[type-arg]
@@ -105,31 +56,13 @@ def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  #
         while len(recently_shown) > _REMEMBERED_CARDS:
             recently_shown.popitem(last=False)
         await callback.answer()
-        members = (
-            (await storage.cluster_members([story.cluster_id], bodies=True)).get(
-                story.cluster_id, []
-            )
-            if story.cluster_id is not None
-            else []
-        )
-        others = [report for report in members if report.source_name != story.source_name]
-        points = key_points(
-            story.body or story.summary,
-            story.language,
-            title=story.title,
-            related=[report.body or report.summary for report in others],
-        )
-        topics = await storage.delivery_topics(message.chat_id, story.id)
-        related = await related_events(storage, story, topics, since=now - RELATED_MAX_AGE)
-        first_by_outlet: dict[str, Story] = {}
-        for report in others:
-            first_by_outlet.setdefault(report.source_name, report)
+        card = await story_card(storage, story, chat_id=message.chat_id, now=now)
         texts = details_messages(
-            story,
+            card.story,
             now,
-            key_points=[point.text for point in points],
-            other_reports=list(first_by_outlet.values()),
-            related=related,
+            key_points=card.key_points,
+            other_reports=card.other_reports,
+            related=card.related,
         )
         for text in texts:
             await message.reply_text(
@@ -139,4 +72,4 @@ def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  #
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
 
-    return [CallbackQueryHandler(details, pattern=f"^{_PREFIX}:")]
+    return [CallbackQueryHandler(details, pattern=f"^{CARD_PREFIX}:")]

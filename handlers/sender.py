@@ -43,7 +43,7 @@ from telegram.error import (
     TelegramError,
 )
 
-from handlers.details import more_button
+from handlers.common import more_button
 from handlers.render import digest_messages, story_card
 from news.model import Delivery, PushedMessage
 from news.pacing import Limits, SendPacer

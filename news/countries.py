@@ -5,12 +5,24 @@ English, German, French, Spanish, Russian and Ukrainian; `news/data/build_countr
 it from countryinfo (REST Countries) and babel (Unicode CLDR). A topic word or phrase that is one
 of a country's names, in the form a stemmer gives it in that name's language, stands for all of
 them. Only whole names count: `guinea` is Guinea, never "Papua New Guinea".
+
+Stemming and lemmatising every name takes a second and loads the Russian and Ukrainian
+dictionaries, which a command such as `newsbot latest ukraine` would pay at every start: the
+table is built on first use and cached on disk (`$XDG_CACHE_HOME/newsbot`, else
+`~/.cache/newsbot`), under a key made of the table, the analyser's code and the stemmer and
+dictionary versions, so that any change to what the table would hold builds it afresh. Where
+the cache cannot be read or written, the table is built in memory as before.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
 from functools import cache
-from importlib import resources
+from importlib import metadata, resources
+from pathlib import Path
 
 from news.analysis import Phrase, phrase_in, strip_accents, topic_languages, words
 
@@ -34,12 +46,81 @@ def _stemmed(name: Phrase, language: str) -> frozenset[Phrase]:
     )
 
 
+Table = tuple[dict[str, frozenset[Phrase]], dict[tuple[str, Phrase], frozenset[str]]]
+# What the table's terms depend on besides the table itself.
+_ANALYSER_SOURCES = ("analysis.py", "countries.py")
+_ANALYSER_PACKAGES = ("snowballstemmer", "pymorphy3", "pymorphy3-dicts-ru", "pymorphy3-dicts-uk")
+
+
 @cache
-def _table() -> tuple[dict[str, frozenset[Phrase]], dict[tuple[str, Phrase], frozenset[str]]]:
+def _table() -> Table:
     """Per country, every term sequence it may appear as; per (language, terms), its countries."""
+    text = resources.files("news").joinpath("data/countries.tsv").read_text("utf-8")
+    try:
+        path = _cache_path(text)
+    except (OSError, RuntimeError):  # sources not files (a zipped install), no home: no cache
+        return _build(text)
+    cached = _read(path)
+    if cached is not None:
+        return cached
+    table = _build(text)
+    _write(path, table)
+    return table
+
+
+def _cache_path(text: str) -> Path:
+    key = hashlib.sha256(text.encode())
+    for name in _ANALYSER_SOURCES:
+        key.update((Path(__file__).parent / name).read_bytes())
+    for package in _ANALYSER_PACKAGES:
+        try:
+            key.update(f"{package}={metadata.version(package)}".encode())
+        except metadata.PackageNotFoundError:
+            key.update(f"{package}=none".encode())
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "newsbot" / f"countries-{key.hexdigest()[:24]}.json"
+
+
+def _read(path: Path) -> Table | None:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        alternatives = {
+            code: frozenset(tuple(form) for form in forms)
+            for code, forms in data["alternatives"].items()
+        }
+        codes = {
+            (language, tuple(form)): frozenset(found) for language, form, found in data["codes"]
+        }
+    except (OSError, ValueError, KeyError, TypeError):  # absent, or damaged: build it again
+        return None
+    return alternatives, codes
+
+
+def _write(path: Path, table: Table) -> None:
+    alternatives, codes = table
+    data = {
+        "alternatives": {code: sorted(forms) for code, forms in alternatives.items()},
+        "codes": [[language, form, sorted(found)] for (language, form), found in codes.items()],
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed: a process reading meanwhile sees the whole file or none.
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False
+        ) as file:
+            try:
+                json.dump(data, file, ensure_ascii=False)
+            except BaseException:
+                os.unlink(file.name)
+                raise
+        os.replace(file.name, path)
+    except OSError:  # a read-only or full disk: the next start builds the table again
+        return
+
+
+def _build(text: str) -> Table:
     alternatives: dict[str, set[Phrase]] = {}
     codes: dict[tuple[str, Phrase], set[str]] = {}
-    text = resources.files("news").joinpath("data/countries.tsv").read_text("utf-8")
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue

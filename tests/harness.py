@@ -15,8 +15,9 @@ from pathlib import Path
 
 from telegram.ext import Application
 
-from bot.app import build_app, utc_now
+from bot.app import build_app
 from bot.settings import Settings
+from bot.wiring import utc_now
 from handlers.sender import SendReport
 from news.model import PollOutcome
 from tests.fakes.feed_server import FeedServer

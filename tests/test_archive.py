@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from handlers.latest import latest_events
 from news.analysis import document_terms
 from news.model import Story, StoryDraft
+from news.reading import latest_events
 from news.topics import parse_topic
 from storage import SqlStorage, open_storage
 from tests.conftest import DATA, Clock

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.commands import split_count
+from handlers.common import split_count
 from handlers.controls import find_time_zone, parse_clock_time
 from tests.conftest import DATA
 from tests.fakes.feed_server import FeedServer

@@ -11,12 +11,12 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from handlers.latest import latest_events
 from handlers.render import latest_messages
 from news.clustering import Clusterer
 from news.fetch import Fetcher
 from news.ingest import Poller, PollSettings
 from news.model import Delivery
+from news.reading import latest_events
 from news.topics import parse_topic
 from storage import SqlStorage
 from tests.conftest import Clock

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from bot.app import utc_now
-from handlers.latest import PagedQuery, PagingQueries
+from bot.wiring import utc_now
+from handlers.common import PagedQuery, PagingQueries
 from news.analysis import document_terms
 from news.model import StoryDraft
 from storage import open_storage

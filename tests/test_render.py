@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from handlers.details import parse_card_data
-from handlers.latest import parse_more_data
+from handlers.common import parse_card_data, parse_more_data
 from handlers.render import MESSAGE_LIMIT, details_messages, pack
 from news.model import Story
 from tests.fakes.telegram_html import parse_html, utf16_len

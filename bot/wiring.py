@@ -1,0 +1,75 @@
+"""What every `newsbot` command wires alike, without Telegram: the clock, the database, the poller.
+
+`bot.app` builds the running bot from them, and `bot.cli`'s terminal commands use them alone, so
+`newsbot latest` or `newsbot sources list` start without importing python-telegram-bot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from typing import TYPE_CHECKING
+
+from bot.settings import Settings
+from bot.sync import sync_configured_sources
+from storage import SqlStorage, open_storage
+
+if TYPE_CHECKING:
+    from news.fetch import Fetcher
+    from news.ingest import Poller
+
+logger = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def open_synced_storage(
+    settings: Settings,
+    clock: Callable[[], datetime],
+    *,
+    confirmed: bool = True,
+    say: Callable[[str], None] = logger.info,
+) -> SqlStorage:
+    """Open (and migrate) the database and sync the configured sources into it (see bot.sync:
+    unless `confirmed`, a different sources file than the last one only says what it would
+    change)."""
+    storage = await open_storage(settings.database_url)
+    synced = await sync_configured_sources(storage, settings, now=clock(), confirmed=confirmed)
+    if synced.message:
+        say(synced.message)
+    return storage
+
+
+def parse_executor(settings: Settings) -> Executor:
+    """Worker processes for feed parsing: `parse_workers` of them parse every feed; with 0,
+    feeds parse in a thread and only large ones in one process started when first needed
+    (`news.offload`), so that no feed holds the bot's event loop for long."""
+    if settings.parse_workers == 0:
+        from news.offload import LazyProcessPool  # starts nothing until a large feed comes
+
+        return LazyProcessPool(1)
+    # spawn, not fork: the bot's process holds an event loop and open connections.
+    return ProcessPoolExecutor(settings.parse_workers, mp_context=get_context("spawn"))
+
+
+def make_poller(
+    storage: SqlStorage, fetcher: Fetcher, settings: Settings, executor: Executor | None = None
+) -> Poller:
+    """The poller of the bot and of `newsbot poll`: it clusters what it stores."""
+    # Imported on use: the feed parser and the clusterer are for the commands that poll.
+    from news.clustering import Clusterer
+    from news.ingest import Poller, PollSettings
+
+    return Poller(
+        storage,
+        fetcher,
+        PollSettings(interval=settings.poll_interval, ceiling=settings.poll_ceiling),
+        parse_executor=executor if settings.parse_workers else None,
+        large_parse_executor=None if settings.parse_workers else executor,
+        clusterer=Clusterer(),
+    )

@@ -1,0 +1,195 @@
+"""What the handler modules share: `Services`, parsing a command's count, buttons and their data.
+
+Handler modules import from each other only this module (and `handlers.render` for text), so a
+change to one command never reaches into another's callbacks.
+
+Buttons carry callback data under Telegram's 64-byte cap:
+- `card:<story id>` under a pushed story opens its card (`handlers.details`);
+- `more:<token>:<microseconds>:<id>` under a /latest page lists the next one (`handlers.latest`).
+  The cursor is the (published time, id) of the last event's matching report; the token stands
+  for the query (topic and page size), because a topic may be 200 characters long. The bot keeps
+  only those queries, one per (chat, topic, page size) however far it is paged, at most
+  `PAGING_PER_CHAT` a chat and `PAGING_BYTES` in all, each forgotten `PAGING_TTL` after its last
+  use. An older button, or one from before a restart, answers that the list has expired.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from news.model import ChatSettings, Story
+from news.ports import Storage
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the command callbacks need, handed in by the composition root."""
+
+    storage: Storage
+    clock: Callable[[], datetime]
+    admins: frozenset[int] = frozenset()
+    # Called when a chat's digest time or time zone changes, so its daily job can follow.
+    schedule_digest: Callable[[ChatSettings], None] = lambda settings: None
+
+
+def split_count(words: Sequence[str]) -> tuple[str, int | None]:
+    """`/latest ukraine 10` → ("ukraine", 10); a lone number is a topic, not a count.
+
+    A count is decimal digits of any script ("١٠" is 10); "²" or "½" are numbers to
+    `str.isdigit` or `isnumeric` but not to `int`, so they stay words of the topic.
+    """
+    if len(words) >= 2 and words[-1].isdecimal() and len(words[-1]) <= 4:
+        return " ".join(words[:-1]), int(words[-1])
+    return " ".join(words), None
+
+
+CARD_PREFIX = "card"
+MORE_PREFIX = "more"
+
+
+def card_data(story_id: int) -> str:
+    return f"{CARD_PREFIX}:{story_id}"
+
+
+def parse_card_data(data: str) -> int | None:
+    """The story id from callback data, or None when the data is not a card button's."""
+    prefix, _, story = data.partition(":")
+    if prefix != CARD_PREFIX or not (story.isascii() and story.isdecimal()) or len(story) > 18:
+        return None
+    return int(story)
+
+
+def more_button(story_id: int) -> InlineKeyboardMarkup:
+    """The keyboard under a pushed card."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton("More ▸", callback_data=card_data(story_id))]]
+    )
+
+
+def more_data(token: str, last: Story) -> str:
+    """Callback data for the next page after `last`: well under Telegram's 64 bytes."""
+    micros = int(last.published_at.timestamp() * 1_000_000)
+    return f"{MORE_PREFIX}:{token}:{micros}:{last.id}"
+
+
+def _number(text: str) -> bool:
+    return text.isascii() and text.isdecimal() and len(text) <= 20
+
+
+def parse_more_data(data: str) -> tuple[str, tuple[datetime, int]] | None:
+    """(token, cursor) from callback data, or None when it is not ours or malformed."""
+    parts = data.split(":")
+    if len(parts) != 4 or parts[0] != MORE_PREFIX or not all(_number(part) for part in parts[2:]):
+        return None
+    try:
+        published = datetime.fromtimestamp(int(parts[2]) / 1_000_000, tz=UTC)
+    except (OverflowError, OSError, ValueError):  # forged data: a time no clock can hold
+        return None
+    return parts[1], (published, int(parts[3]))
+
+
+#: "More" keeps working this long after the list was last paged.
+PAGING_TTL = timedelta(hours=24)
+#: Lists a chat can page at once: its newest ones.
+PAGING_PER_CHAT = 20
+#: Memory all chats' lists may take (a query is its topic and about `_ENTRY_BYTES` besides).
+PAGING_BYTES = 2 * 1024 * 1024
+_ENTRY_BYTES = 400
+
+
+@dataclass(frozen=True, slots=True)
+class PagedQuery:
+    """A list behind "More" buttons: whose, on what, how many a page."""
+
+    chat_id: int
+    topic: str | None
+    count: int
+
+    @property
+    def size(self) -> int:
+        return _ENTRY_BYTES + len((self.topic or "").encode())
+
+
+@dataclass(slots=True)
+class _Kept:
+    query: PagedQuery
+    used: datetime
+
+
+class PagingQueries:
+    """The queries behind "More" buttons: bounded per chat and in bytes, expiring."""
+
+    def __init__(
+        self,
+        clock: Callable[[], datetime],
+        *,
+        ttl: timedelta = PAGING_TTL,
+        per_chat: int = PAGING_PER_CHAT,
+        max_bytes: int = PAGING_BYTES,
+    ) -> None:
+        self._clock = clock
+        self._ttl, self._per_chat, self._max_bytes = ttl, per_chat, max_bytes
+        self._kept: OrderedDict[str, _Kept] = OrderedDict()  # least recently used first
+        self._tokens: dict[PagedQuery, str] = {}
+        self._by_chat: dict[int, OrderedDict[str, None]] = {}
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def remember(self, query: PagedQuery) -> str:
+        """The token of `query`, the same for as long as it is kept."""
+        now = self._clock()
+        self._expire(now)
+        token = self._tokens.get(query)
+        if token is None:
+            token = secrets.token_urlsafe(6)
+            self._tokens[query] = token
+            self._kept[token] = _Kept(query, now)
+            self._by_chat.setdefault(query.chat_id, OrderedDict())[token] = None
+            self.bytes += query.size
+        self._touch(token, now)
+        chat = self._by_chat[query.chat_id]
+        while len(chat) > self._per_chat:
+            self._forget(next(iter(chat)))
+        while self.bytes > self._max_bytes and len(self._kept) > 1:
+            self._forget(next(iter(self._kept)))
+        return token
+
+    def get(self, token: str, chat_id: int) -> PagedQuery | None:
+        """The query behind a button pressed in `chat_id`; None once forgotten."""
+        now = self._clock()
+        self._expire(now)
+        kept = self._kept.get(token)
+        if kept is None or kept.query.chat_id != chat_id:
+            return None
+        self._touch(token, now)
+        return kept.query
+
+    def _touch(self, token: str, now: datetime) -> None:
+        kept = self._kept[token]
+        kept.used = now
+        self._kept.move_to_end(token)
+        self._by_chat[kept.query.chat_id].move_to_end(token)
+
+    def _expire(self, now: datetime) -> None:
+        while self._kept:
+            token, kept = next(iter(self._kept.items()))
+            if now - kept.used < self._ttl:
+                return
+            self._forget(token)
+
+    def _forget(self, token: str) -> None:
+        kept = self._kept.pop(token)
+        del self._tokens[kept.query]
+        chat = self._by_chat[kept.query.chat_id]
+        del chat[token]
+        if not chat:
+            del self._by_chat[kept.query.chat_id]
+        self.bytes -= kept.query.size

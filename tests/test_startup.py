@@ -1,0 +1,74 @@
+"""Terminal commands start with what they need: no Telegram client, no feed fetcher or clusterer.
+
+`newsbot latest` and `newsbot sources list` answer from the database; loading python-telegram-bot,
+aiohttp, feedparser, the clusterer or (once the country table is cached) the lemmatiser's
+dictionaries would only make a user wait. Each command runs in its own
+interpreter, which then reports the modules it loaded. Timing is left to bench/bench_startup.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Runs the `newsbot` entry point, then prints which of the modules in question it loaded.
+PROBE = """
+import json, sys
+from bot.cli import main
+code = main(sys.argv[1:])
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ROOTS or m in MODULES)))
+sys.exit(code)
+"""
+NOT_NEEDED = {"telegram", "aiohttp", "feedparser", "tqdm", "alembic", "pymorphy3"}
+NOT_NEEDED_MODULES = {"news.clustering", "news.ingest", "news.fetch", "bot.app", "handlers.routes"}
+
+
+def env_for(tmp_path: Path) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TELEGRAM_", "NEWSBOT_", "DATABASE_URL"))
+    }
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'startup.db'}",
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+async def loaded_by(tmp_path: Path, *args: str) -> list[str]:
+    script = f"ROOTS = {NOT_NEEDED!r}\nMODULES = {NOT_NEEDED_MODULES!r}\n{PROBE}"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        script,
+        *args,
+        env=env_for(tmp_path),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, err.decode()
+    modules: list[str] = json.loads(out.decode().splitlines()[-1])
+    return modules
+
+
+@pytest.mark.parametrize(
+    "command", [("sources", "list"), ("latest", "ukraine"), ("latest",)], ids=" ".join
+)
+async def test_a_terminal_command_starts_without_telegram_or_the_poller(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # The first run creates the database and caches the country table; the second finds both
+    # ready, as a user's second command does, and loads no lemmatiser dictionaries.
+    await loaded_by(tmp_path, *command)
+
+    assert await loaded_by(tmp_path, *command) == []
