@@ -3,12 +3,19 @@
 `build_app(settings)` returns a python-telegram-bot `Application`. Polling runs on the
 application's own job queue (APScheduler's AsyncIOScheduler inside PTB): it starts and stops with
 the application, and its jobs get the bot without extra wiring.
+
+Every Bot API request passes the one `handlers.gateway.Gateway` (the application's rate
+limiter), so replies, pushes and edits share Telegram's limits, replies first. Updates of
+different chats are handled concurrently, those of one chat in order (`PerChatUpdates`). The
+jobs never raise: a failing tick (the database or the Bot API down) is one log line a minute
+(`JobHealth`), and the next tick catches up.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +23,9 @@ from datetime import time as dt_time
 from multiprocessing import get_context
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from telegram.error import BadRequest, NetworkError
 from telegram.ext import Application, ContextTypes, Defaults
 
 from bot.settings import Settings
@@ -29,6 +39,7 @@ from handlers.commands import (
 )
 from handlers.controls import CONTROL_COMMANDS, build_control_handlers
 from handlers.details import build_details_handlers
+from handlers.gateway import Gateway, PerChatUpdates, command_limit_handler
 from handlers.latest import build_latest_handlers
 from handlers.sender import Sender, SendReport
 from handlers.telegram_http import AiohttpRequest
@@ -36,7 +47,7 @@ from news.clustering import Clusterer
 from news.fetch import Fetcher, FetchLimits
 from news.ingest import Poller, PollSettings
 from news.model import ChatSettings, PollOutcome
-from news.pacing import Limits
+from news.pacing import CommandLimits, Limits
 from storage import SqlStorage, open_storage
 
 logger = logging.getLogger(__name__)
@@ -49,6 +60,8 @@ def utc_now() -> datetime:
 async def open_synced_storage(settings: Settings, clock: Callable[[], datetime]) -> SqlStorage:
     """Open (and migrate) the database and sync the configured sources into it."""
     storage = await open_storage(settings.database_url)
+    if settings.telegram_bot_token:
+        storage.never_store(settings.telegram_bot_token)
     await storage.sync_sources(settings.sources, now=clock())
     return storage
 
@@ -79,6 +92,56 @@ def tick_period(interval: timedelta) -> timedelta:
     return min(max(interval / 10, timedelta(seconds=1)), timedelta(seconds=30))
 
 
+# Updates handled at once; those of one chat still wait for each other.
+CONCURRENT_UPDATES = 256
+DIGEST_RETRY = timedelta(minutes=1)
+FAILURE_LOG_EVERY = 60.0
+
+
+def _is_outage(error: BaseException) -> bool:
+    """The database or the Bot API is unreachable, locked or full: not a bug in the bot."""
+    if isinstance(error, NetworkError):
+        return not isinstance(error, BadRequest)
+    return isinstance(error, DBAPIError | PoolTimeout | OSError)
+
+
+class JobHealth:
+    """Runs the scheduler's jobs so that a failing one is one log line a minute, not a
+    traceback a tick, and says when it works again.
+
+    An outage (`_is_outage`) is logged without its traceback; anything else is a bug and
+    keeps its traceback, still at most once a minute per job.
+    """
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._failing: dict[str, tuple[float, float]] = {}  # job → (failing since, logged at)
+
+    async def run(self, name: str, job: Callable[[], Awaitable[None]]) -> bool:
+        """Run `job`; True when it finished, False when it failed (and was logged)."""
+        try:
+            await job()
+        except Exception as error:
+            now = self._monotonic()
+            since, logged = self._failing.get(name, (now, float("-inf")))
+            if now - logged >= FAILURE_LOG_EVERY:
+                first_line = (str(error).splitlines() or [""])[0]
+                logger.error(
+                    "%s failed (%s: %s)%s; trying again",
+                    name,
+                    type(error).__name__,
+                    first_line,
+                    f" for {now - since:.0f} s" if now > since else "",
+                    exc_info=None if _is_outage(error) else error,
+                )
+                logged = now
+            self._failing[name] = (since, logged)
+            return False
+        if (failing := self._failing.pop(name, None)) is not None:
+            logger.info("%s works again after %.0f s", name, self._monotonic() - failing[0])
+        return True
+
+
 @dataclass(slots=True)
 class Runtime:
     """The long-lived parts the jobs use, opened in post_init and closed in post_shutdown."""
@@ -104,30 +167,59 @@ def build_app(
     """
     token = settings.require_token()
     runtime: dict[str, Runtime] = {}
+    health = JobHealth()
+    gateway = Gateway(Limits(global_per_second=settings.send_rate))
 
-    async def poll_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
-        live = runtime["live"]
-        outcomes = await live.poller.poll_due(clock())
-        for outcome in outcomes:
-            if outcome.status == "error":
-                logger.warning("poll %s", outcome.summary_line())
-            elif outcome.new_stories:
-                logger.info("poll %s", outcome.summary_line())
-        report = await live.sender.send_pending()
-        if report.sent or report.failed:
-            logger.info("sent %d stories, %d failed", report.sent, report.failed)
-        await live.poller.cluster_backlog(clock())
-        if after_tick is not None:
-            after_tick(outcomes, report)
-
-    async def send_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def send() -> SendReport:
         report = await runtime["live"].sender.send_pending()
         if report.sent or report.failed:
             logger.info("sent %d stories, %d failed", report.sent, report.failed)
+        return report
+
+    async def poll_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+        live = runtime["live"]
+        outcomes: list[PollOutcome] = []
+        report = SendReport()
+
+        async def poll() -> None:
+            nonlocal outcomes
+            outcomes = await live.poller.poll_due(clock())
+            for outcome in outcomes:
+                if outcome.status == "error":
+                    logger.warning("poll %s", outcome.summary_line())
+                elif outcome.new_stories:
+                    logger.info("poll %s", outcome.summary_line())
+
+        async def send_and_cluster() -> None:
+            nonlocal report
+            report = await send()
+            await live.poller.cluster_backlog(clock())
+
+        # Each part on its own: pushes and clustering go on while polling fails, and back.
+        await health.run("poll", poll)
+        if await health.run("send", send_and_cluster) and after_tick is not None:
+            after_tick(outcomes, report)
+
+    async def send_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+        async def job() -> None:
+            await send()
+
+        await health.run("send", job)
 
     async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         assert context.job is not None and context.job.chat_id is not None
-        await runtime["live"].sender.send_digest(context.job.chat_id)
+        chat_id = context.job.chat_id
+
+        async def job() -> None:
+            await runtime["live"].sender.send_digest(chat_id)
+
+        # A digest that met a Bot API outage stays owed and the sender retries it; one that
+        # could not even be read (the database down) is tried again here, in a minute.
+        if not await health.run("digest", job):
+            assert application.job_queue is not None
+            application.job_queue.run_once(
+                digest_job, when=DIGEST_RETRY, chat_id=chat_id, name=f"digest-retry:{chat_id}"
+            )
 
     def schedule_digest(chat: ChatSettings) -> None:
         """(Re)schedule a chat's daily digest job on APScheduler's cron trigger."""
@@ -149,23 +241,20 @@ def build_app(
         store = storage or await open_synced_storage(settings, clock)
         if storage is not None:
             await store.sync_sources(settings.sources, now=clock())
+        store.never_store(token)
         fetcher = Fetcher(
             FetchLimits(max_bytes=settings.max_feed_bytes),
             public_only=not settings.allow_private_sources,
         )
         executor = parse_executor(settings)
         poller = make_poller(store, fetcher, settings, executor)
-        sender = Sender(
-            application.bot,
-            store,
-            clock,
-            limits=Limits(global_per_second=settings.send_rate),
-            lease=settings.send_lease,
-        )
+        sender = Sender(application.bot, store, clock, lease=settings.send_lease)
         runtime["live"] = Runtime(store, fetcher, poller, sender, executor)
         services = Services(
             storage=store, clock=clock, admins=settings.admins, schedule_digest=schedule_digest
         )
+        # Before every other handler: one user's flood of commands stops here.
+        application.add_handler(command_limit_handler(CommandLimits()), group=-1)
         # Order matters: the first handler whose filter matches an update takes it.
         for handler in (
             *build_command_handlers(services),
@@ -215,6 +304,8 @@ def build_app(
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_api_url.removesuffix("/bot") + "/file/bot")
         .defaults(Defaults(tzinfo=UTC))
+        .rate_limiter(gateway)
+        .concurrent_updates(PerChatUpdates(CONCURRENT_UPDATES))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()

@@ -15,7 +15,7 @@ from html import escape
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from handlers.render import sources_message
@@ -108,7 +108,11 @@ def split_count(words: Sequence[str]) -> tuple[str, int | None]:
 
 
 async def reply(update: Update, text: str) -> None:
-    """Answer in the chat the update came from, as HTML without link previews."""
+    """Answer in the chat the update came from, as HTML without link previews.
+
+    The request goes through the bot's `handlers.gateway.Gateway` at reply priority: ahead of
+    pushes, and sent again after any 429 for as long as Telegram asks to wait.
+    """
     message = update.effective_message
     if message is not None:
         await message.reply_text(
@@ -231,10 +235,34 @@ def unknown_command_handler() -> CommandCallbackHandler:
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure first, then tell the user something went wrong instead of going silent."""
-    logger.error("handler failed for update %s", update, exc_info=context.error)
+    """Log the failure first, then tell the user something went wrong instead of going silent.
+
+    The log names the update and its chat by id only: users' names and what they wrote stay
+    out of it. The Bot API being unreachable is one line; anything else is a bug and gets its
+    traceback.
+    """
+    update_id = update.update_id if isinstance(update, Update) else None
+    chat = update.effective_chat if isinstance(update, Update) else None
+    error = context.error
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+        logger.warning(
+            "update %s in chat %s: Bot API unavailable (%s)",
+            update_id,
+            chat.id if chat else None,
+            error,
+        )
+    else:
+        logger.error(
+            "update %s in chat %s failed: %s",
+            update_id,
+            chat.id if chat else None,
+            type(error).__name__,
+            exc_info=error,
+        )
     if isinstance(update, Update) and update.effective_message is not None:
         try:
             await reply(update, "Sorry, something went wrong on my side. Please try again.")
-        except TelegramError:
-            logger.warning("could not tell the user about the failure", exc_info=True)
+        except TelegramError as failure:
+            logger.warning(
+                "could not tell chat %s about the failure: %s", chat.id if chat else None, failure
+            )

@@ -53,3 +53,15 @@ def source_name(title: str | None, url: str) -> str:
 
 def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+MAX_ERROR_TEXT = 2000
+
+
+def error_text(text: str, secrets: Sequence[str]) -> str:
+    """An error message fit for an error column: secrets (the bot token) masked, as in logs,
+    and cut to the column's size."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<TOKEN>")
+    return text[:MAX_ERROR_TEXT]
