@@ -8,6 +8,7 @@ cannot be understood gets the reason, never silence or a crash.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -238,8 +239,9 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure first, then tell the user something went wrong instead of going silent.
 
     The log names the update and its chat by id only: users' names and what they wrote stay
-    out of it. The Bot API being unreachable is one line; anything else is a bug and gets its
-    traceback.
+    out of it, and so does the error's message, which may quote them (a database error shows
+    the statement's parameters). The Bot API being unreachable is one line; anything else is
+    a bug and gets its traceback (the frames, without the message).
     """
     update_id = update.update_id if isinstance(update, Update) else None
     chat = update.effective_chat if isinstance(update, Update) else None
@@ -249,15 +251,16 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             "update %s in chat %s: Bot API unavailable (%s)",
             update_id,
             chat.id if chat else None,
-            error,
+            type(error).__name__,
         )
     else:
+        frames = "".join(traceback.format_tb(error.__traceback__)) if error else ""
         logger.error(
-            "update %s in chat %s failed: %s",
+            "update %s in chat %s failed: %s\n%s",
             update_id,
             chat.id if chat else None,
             type(error).__name__,
-            exc_info=error,
+            frames.rstrip(),
         )
     if isinstance(update, Update) and update.effective_message is not None:
         try:
