@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from telegram.error import NetworkError
 from telegram.ext import ExtBot
 
 from handlers.commands import WELCOME
@@ -207,7 +208,7 @@ async def test_the_transport_never_follows_a_redirect(telegram: FakeBotApi) -> N
         request = AiohttpRequest(connection_pool_size=1)
         bot = ExtBot(telegram.token, base_url=telegram.base_url, request=request)
         try:
-            with pytest.raises(Exception):  # noqa: B017, PT011 - any error, as long as it stops
+            with pytest.raises(NetworkError, match="Redirect"):
                 await bot.initialize()
         finally:
             await request.shutdown()
