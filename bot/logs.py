@@ -8,6 +8,7 @@ and a filter on every handler masks the token wherever else it might appear.
 from __future__ import annotations
 
 import logging
+import re
 
 
 class TokenMask(logging.Filter):
@@ -16,16 +17,21 @@ class TokenMask(logging.Filter):
     def __init__(self, token: str) -> None:
         super().__init__()
         self.token = token
+        # In any case: python-telegram-bot capitalises Telegram's error descriptions, which
+        # lowercases a token quoted in one.
+        self._pattern = re.compile(re.escape(token), re.IGNORECASE)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if self.token in message:
-            record.msg = message.replace(self.token, "<TOKEN>")
+        masked = self._pattern.sub("<TOKEN>", message)
+        if masked != message:
+            record.msg = masked
             record.args = None
         if record.exc_info and record.exc_info[1] is not None:
             text = logging.Formatter().formatException(record.exc_info)
-            if self.token in text:
-                record.exc_text = text.replace(self.token, "<TOKEN>")
+            masked = self._pattern.sub("<TOKEN>", text)
+            if masked != text:
+                record.exc_text = masked
         return True
 
 

@@ -247,17 +247,20 @@ class Sender:
         """Send due rows until none is left; a round already running makes this a no-op.
 
         While the Bot API is down (see `_went_down`) a round sends nothing until the pause is
-        over; then it probes with the due rows and goes on if they get through.
+        over; then it probes with one due row and goes on if it gets through.
         """
         report = SendReport()
         if self._lock.locked() or not self._available():
             return report
         async with self._lock:
+            # After an outage one message goes first, alone: a probe, not a fan-out of failures.
+            batch = 1 if self._down_streak else self.batch
             while self._available() and (
                 claimed := await self.storage.claim_deliveries(
-                    limit=self.batch, now=self.clock(), lease=self.lease
+                    limit=batch, now=self.clock(), lease=self.lease
                 )
             ):
+                batch = self.batch
                 by_chat: dict[int, list[Delivery]] = defaultdict(list)
                 for delivery in claimed:
                     by_chat[delivery.chat_id].append(delivery)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,8 +61,9 @@ MAX_ERROR_TEXT = 2000
 
 def error_text(text: str, secrets: Sequence[str]) -> str:
     """An error message fit for an error column: secrets (the bot token) masked, as in logs,
-    and cut to the column's size."""
+    and cut to the column's size. Case does not matter: python-telegram-bot capitalises
+    Telegram's error descriptions, which lowercases a token quoted in one."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "<TOKEN>")
+            text = re.sub(re.escape(secret), "<TOKEN>", text, flags=re.IGNORECASE)
     return text[:MAX_ERROR_TEXT]
