@@ -248,9 +248,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     error = context.error
     if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
         logger.warning(
-            "update %s in chat %s: Bot API unavailable (%s)",
-            update_id,
-            chat.id if chat else None,
+            "%s: Bot API unavailable (%s)",
+            "getting updates"
+            if update is None
+            else f"update {update_id} in chat {chat.id if chat else None}",
             type(error).__name__,
         )
     else:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeBotApi
 from tests.harness import running_bot
 
+ROOT = Path(__file__).resolve().parent.parent
 ALICE = 1001
 GROUP = -4001
 BURST_CHATS = 300
@@ -200,6 +203,51 @@ async def test_the_bot_starts_while_the_bot_api_is_down_and_answers_once_it_is_b
     assert len(attempts) == 3, "one line per attempt"
     assert tracebacks(caplog) == []
     assert telegram.commands, "setMyCommands went through once the Bot API answered"
+
+
+async def test_newsbot_run_started_during_an_outage_keeps_trying_and_then_works(
+    telegram: FakeBotApi, tmp_path: Path
+) -> None:
+    """The real `newsbot run` as a subprocess; the Bot API refuses (drops) every connection
+    for its first three getMe attempts, as the in-process test above."""
+    (tmp_path / "sources.txt").write_text("")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": telegram.token,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
+        "NEWSBOT_SOURCES": str(tmp_path / "sources.txt"),
+    }
+    telegram.start_outage(drop=True)
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        for _ in range(3):
+            await telegram.wait_for_call(
+                lambda call: call.method == "getMe" and call.failed,
+                after=telegram.mark(),
+                timeout=60,
+            )
+        assert bot.returncode is None, "still running"
+        telegram.end_outage()
+        telegram.inject_message(ALICE, "/start")
+        await telegram.wait_for_message(ALICE, contains="news bot", timeout=60)
+    finally:
+        bot.terminate()
+        assert bot.stderr is not None
+        log = (await bot.stderr.read()).decode()
+        await bot.wait()
+    assert log.count("Bot API unreachable") == 3, log
+    assert "Traceback" not in log
 
 
 async def test_the_transport_never_follows_a_redirect(telegram: FakeBotApi) -> None:
