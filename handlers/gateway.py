@@ -56,9 +56,9 @@ logger = logging.getLogger(__name__)
 # Calls without which the bot cannot start: worth waiting for however long the outage lasts.
 SLOW_DOWN = "Slow down, please: that is more commands than I take in a minute. Try again soon."
 BOOTSTRAP_CALLS = frozenset({"getMe", "deleteWebhook", "setMyCommands", "getWebhookInfo"})
-# How far the dispatcher may book slots in the past when it wakes late, so that timer lateness
-# does not lower the rate: a burst of at most this many seconds' worth of slots, within the
-# pacer's tenth-of-a-second margin on the per-chat limits.
+# How far the dispatcher may book global slots in the past when it wakes late, so that timer
+# lateness does not lower the rate: a burst of at most this many seconds' worth of slots
+# (the per-chat limits count from the actual send).
 CATCH_UP = 0.05
 FIRST_RETRY = 1.0
 MAX_RETRY = 60.0
@@ -195,7 +195,7 @@ class Gateway(BaseRateLimiter[Priority]):
             if self.pacer.chat_ready(chat, now) > now:
                 granted.set_result(False)
                 continue
-            self.pacer.reserve(chat, slot)
+            self.pacer.reserve(chat, now, late=CATCH_UP)
             granted.set_result(True)
 
 

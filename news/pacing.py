@@ -58,14 +58,17 @@ class SendPacer:
             ready = max(ready, sends[-self.limits.group_per_minute] + self.limits.group_window)
         return ready
 
-    def reserve(self, chat_id: int | None, now: float) -> float:
+    def reserve(self, chat_id: int | None, now: float, *, late: float = 0.0) -> float:
         """Book one request to `chat_id` at the earliest allowed time from `now` and return it.
 
         Callers that wait for a chat should first wait for `chat_ready`, so that a chat held
-        back for long does not book a far global slot ahead of chats that could go now.
+        back for long does not book a far global slot ahead of chats that could go now. A
+        caller whose timer woke up to `late` seconds after its global slot may book that slot
+        (the overall rate then holds on average, as a short burst); the chat's own limits
+        always count from the time the request actually leaves.
         """
         start = max(self.chat_ready(chat_id, now), self.global_ready(now))
-        self._next_global = start + self._global_gap
+        self._next_global = max(start - late, self._next_global) + self._global_gap
         if chat_id is None:
             return start
         if chat_id > 0:
