@@ -104,8 +104,6 @@ class Gateway(BaseRateLimiter[Priority]):
         self._queues: tuple[deque[_Waiter], ...] = tuple(deque() for _ in Priority)
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
-        self.rate_limited = 0
-        """How many 429s Telegram answered (for operators and benchmarks)."""
 
     async def initialize(self) -> None:
         """Nothing to open: the dispatcher starts with the first request."""
@@ -135,7 +133,6 @@ class Gateway(BaseRateLimiter[Priority]):
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
                 seconds = retry_after_seconds(error)
-                self.rate_limited += 1
                 self.pacer.retry_after(chat, self._monotonic(), seconds)
                 logger.warning(
                     "Telegram asked to wait %.0f s (%s to chat %s)", seconds, endpoint, chat
