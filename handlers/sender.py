@@ -63,6 +63,7 @@ logger = logging.getLogger(__name__)
 
 DIGEST_THRESHOLD = 3
 DIGEST_TITLE = "Your daily digest"
+DIGEST_GRACE = timedelta(hours=6)
 # Short enough that a story reaches its chats within a minute of the Bot API coming back, long
 # enough that an outage costs a request every half minute, not a fan-out of failures.
 MAX_BACKOFF = timedelta(seconds=30)
@@ -341,11 +342,14 @@ class Sender:
         digest: str | None = None,
     ) -> None:
         now = self.clock()
-        stale = [row.id for row in rows if now - row.story.published_at > PUSH_MAX_AGE]
+        # A daily digest carries the day since the last one; one held back by an outage keeps
+        # the stories it would have carried on time.
+        max_age = PUSH_MAX_AGE + DIGEST_GRACE if digest == DIGEST_TITLE else PUSH_MAX_AGE
+        stale = [row.id for row in rows if now - row.story.published_at > max_age]
         if stale:
             await self.storage.mark_failed(stale, error="older than 24 hours", now=now)
             report.failed += len(stale)
-        fresh = [row for row in rows if now - row.story.published_at <= PUSH_MAX_AGE]
+        fresh = [row for row in rows if now - row.story.published_at <= max_age]
         if not fresh:
             return
         if digest is None and len(fresh) > DIGEST_THRESHOLD:

@@ -135,7 +135,8 @@ async def test_a_digest_due_during_an_outage_is_delivered_after_it(
 ) -> None:
     await follow(store, sim, 1001, "ukraine")
     await store.set_digest(1001, "12:00")
-    await publish(store, sim, ["Ukraine first", "Ukraine second"])
+    await publish(store, sim, ["Ukraine first"], minutes_ago=24 * 60 - 2)  # just in time
+    await publish(store, sim, ["Ukraine second"])
     sender = sender_for(bot, store, sim)
     api.start_outage(status=502)
 
