@@ -159,16 +159,18 @@ def build_app(
     storage: SqlStorage | None = None,
     clock: Callable[[], datetime] = utc_now,
     after_tick: Callable[[list[PollOutcome], SendReport], None] | None = None,
+    gateway: Gateway | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """The whole bot, ready for `run_polling()`.
 
-    Tests pass their own storage and clock, and `after_tick` to learn when a scheduler tick
-    (poll of the due sources, then sending) has finished instead of sleeping.
+    Tests pass their own storage and clock, `after_tick` to learn when a scheduler tick
+    (poll of the due sources, then sending) has finished instead of sleeping, and a `gateway`
+    on a virtual clock to wait out outages without waiting.
     """
     token = settings.require_token()
     runtime: dict[str, Runtime] = {}
     health = JobHealth()
-    gateway = Gateway(Limits(global_per_second=settings.send_rate))
+    gateway = gateway or Gateway(Limits(global_per_second=settings.send_rate))
 
     async def send() -> SendReport:
         report = await runtime["live"].sender.send_pending()

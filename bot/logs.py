@@ -40,8 +40,11 @@ def configure_logging(token: str | None, level: int = logging.INFO) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
-    for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "pymorphy3"):
+    for noisy in ("httpx", "httpcore", "alembic", "pymorphy3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The jobs run one at a time on purpose (max_instances=1): APScheduler's warning for each
+    # tick skipped while a long fan-out runs would be a line a second.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     if token:
         mask = TokenMask(token)
         for handler in logging.getLogger().handlers:

@@ -16,6 +16,7 @@ from telegram.ext import Application
 
 from bot.app import build_app
 from bot.settings import Settings
+from handlers.gateway import Gateway
 from handlers.sender import SendReport
 from news.model import PollOutcome
 from tests.fakes.feed_server import FeedServer
@@ -63,6 +64,7 @@ async def running_bot(
     *,
     feed_paths: tuple[str, ...] = ("/world.xml",),
     extra_env: Mapping[str, str] | None = None,
+    gateway: Gateway | None = None,
 ) -> AsyncIterator[RunningBot]:
     """The whole bot, polling `feed_paths` on the feed server every second."""
     sources = tmp_path / "sources.txt"
@@ -80,7 +82,7 @@ async def running_bot(
     }
     settings = Settings.from_environment(env, env_file=None)
     ticks = Ticks()
-    app = build_app(settings, after_tick=ticks)
+    app = build_app(settings, after_tick=ticks, gateway=gateway)
     await app.initialize()
     assert app.post_init is not None and app.updater is not None
     await app.post_init(app)
