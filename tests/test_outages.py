@@ -95,15 +95,17 @@ async def tick_until(sender: Sender, sim: SimTime, until: float) -> None:
         await sender.send_pending()
 
 
+@pytest.mark.parametrize("drop", [False, True], ids=["502", "dropped connections"])
 async def test_a_fan_out_cut_by_a_90_second_outage_reaches_every_chat_once(
-    store: SqlStorage, bot: ExtBot[Priority], api: FakeBotApi, sim: SimTime
+    store: SqlStorage, bot: ExtBot[Priority], api: FakeBotApi, sim: SimTime, drop: bool
 ) -> None:
-    """Acceptance: 200 chats, 502 to everything for 90 s in the middle of the fan-out."""
+    """Acceptance: 200 chats, 502 to everything (or every connection dropped) for 90 s in the
+    middle of the fan-out."""
     for chat in CHATS:
         await follow(store, sim, chat, "ukraine")
     await publish(store, sim, ["Ukraine: the story everyone follows"])
     sender = sender_for(bot, store, sim)
-    api.start_outage(status=502, after_sends=80)
+    api.start_outage(status=502, drop=drop, after_sends=80)
 
     await sender.send_pending()
     failed = [call for call in api.calls if call.failed]
@@ -131,8 +133,9 @@ async def test_a_fan_out_cut_by_a_90_second_outage_reaches_every_chat_once(
 
 
 async def test_a_digest_due_during_an_outage_is_delivered_after_it(
-    store: SqlStorage, bot: ExtBot[Priority], api: FakeBotApi, sim: SimTime
+    storage: SqlStorage, bot: ExtBot[Priority], api: FakeBotApi, sim: SimTime
 ) -> None:
+    store = storage
     await follow(store, sim, 1001, "ukraine")
     await store.set_digest(1001, "12:00")
     await publish(store, sim, ["Ukraine first"], minutes_ago=24 * 60 - 2)  # just in time
