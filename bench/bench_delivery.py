@@ -29,8 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from telegram import Bot
+from telegram.ext import ExtBot
 
+from handlers.gateway import Gateway
 from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
 from news.analysis import document_terms
@@ -99,15 +100,11 @@ async def run(subscribers: int, rate: float, *, limited: bool) -> None:
         storage = await open_storage(f"sqlite:///{Path(folder) / 'bench.db'}")
         await prepare(storage, subscribers)
         request = AiohttpRequest(connection_pool_size=16)
-        async with Bot(hello["token"], base_url=hello["base_url"], request=request) as bot:
-            sender = Sender(
-                bot,
-                storage,
-                lambda: datetime.now(UTC),
-                limits=Limits(global_per_second=rate),
-                concurrency=16,
-                batch=1000,
-            )
+        gateway = Gateway(Limits(global_per_second=rate))
+        async with ExtBot(
+            hello["token"], base_url=hello["base_url"], request=request, rate_limiter=gateway
+        ) as bot:
+            sender = Sender(bot, storage, lambda: datetime.now(UTC), batch=1000)
             started = time.perf_counter()
             while (await storage.delivery_states()).get("sent", 0) < subscribers:
                 report = await sender.send_pending()

@@ -8,6 +8,7 @@ and a filter on every handler masks the token wherever else it might appear.
 from __future__ import annotations
 
 import logging
+import re
 
 
 class TokenMask(logging.Filter):
@@ -16,16 +17,21 @@ class TokenMask(logging.Filter):
     def __init__(self, token: str) -> None:
         super().__init__()
         self.token = token
+        # In any case: python-telegram-bot capitalises Telegram's error descriptions, which
+        # lowercases a token quoted in one.
+        self._pattern = re.compile(re.escape(token), re.IGNORECASE)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if self.token in message:
-            record.msg = message.replace(self.token, "<TOKEN>")
+        masked = self._pattern.sub("<TOKEN>", message)
+        if masked != message:
+            record.msg = masked
             record.args = None
         if record.exc_info and record.exc_info[1] is not None:
             text = logging.Formatter().formatException(record.exc_info)
-            if self.token in text:
-                record.exc_text = text.replace(self.token, "<TOKEN>")
+            masked = self._pattern.sub("<TOKEN>", text)
+            if masked != text:
+                record.exc_text = masked
         return True
 
 
@@ -34,8 +40,11 @@ def configure_logging(token: str | None, level: int = logging.INFO) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
-    for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "pymorphy3"):
+    for noisy in ("httpx", "httpcore", "alembic", "pymorphy3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The jobs run one at a time on purpose (max_instances=1): APScheduler's warning for each
+    # tick skipped while a long fan-out runs would be a line a second.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     if token:
         mask = TokenMask(token)
         for handler in logging.getLogger().handlers:

@@ -39,6 +39,8 @@ async def open_synced_storage(
     unless `confirmed`, a different sources file than the last one only says what it would
     change)."""
     storage = await open_storage(settings.database_url)
+    if settings.telegram_bot_token:
+        storage.never_store(settings.telegram_bot_token)
     synced = await sync_configured_sources(storage, settings, now=clock(), confirmed=confirmed)
     if synced.message:
         say(synced.message)

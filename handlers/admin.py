@@ -12,8 +12,7 @@ from html import escape
 from telegram import Update
 from telegram.ext import CommandHandler, ContextTypes
 
-from handlers.commands import CommandCallbackHandler, reply, shorten
-from handlers.common import Services
+from handlers.common import CommandCallbackHandler, Services, reply, shorten
 from handlers.render import stories_kept
 from news.discovery import find_feed
 from news.errors import SourceError

@@ -10,22 +10,17 @@ from __future__ import annotations
 import logging
 from html import escape
 
-from telegram import BotCommand, LinkPreviewOptions, Update
-from telegram.constants import ChatType, ParseMode
-from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram import BotCommand, Update
+from telegram.constants import ChatType
+from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
 
-from handlers.common import Services
+from handlers.common import CommandCallbackHandler, Services, parse_or_explain, reply
 from handlers.render import sources_message
-from news.errors import TopicError
 from news.reading import DEFAULT_LATEST, MAX_LATEST
-from news.topics import Topic, parse_topic
 
 logger = logging.getLogger(__name__)
 
 MAX_SUBSCRIPTIONS = 50
-# Characters of a user's input quoted back in a reply at most.
-ECHO_LIMIT = 60
 
 COMMANDS = (
     BotCommand("latest", "Newest stories on a topic: /latest ukraine"),
@@ -75,35 +70,6 @@ HELP = (
     "20 words.\n\n"
     "In groups, commands work with or without @botname."
 )
-
-
-async def parse_or_explain(update: Update, raw: str) -> Topic | None:
-    """The parsed topic, or None after telling the user what is wrong with it."""
-    try:
-        return parse_topic(raw)
-    except TopicError as error:
-        await reply(update, escape(str(error)))
-        return None
-
-
-def shorten(text: str, limit: int = ECHO_LIMIT) -> str:
-    """What a user typed, cut for quoting back: no reply may outgrow Telegram's message."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-async def reply(update: Update, text: str) -> None:
-    """Answer in the chat the update came from, as HTML without link previews."""
-    message = update.effective_message
-    if message is not None:
-        await message.reply_text(
-            text,
-            parse_mode=ParseMode.HTML,
-            do_quote=False,
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-        )
-
-
-CommandCallbackHandler = BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]
 
 
 def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
@@ -212,13 +178,3 @@ async def _unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def unknown_command_handler() -> CommandCallbackHandler:
     """Registered last: any other command in a private chat gets a pointer to /help."""
     return MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, _unknown)
-
-
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure first, then tell the user something went wrong instead of going silent."""
-    logger.error("handler failed for update %s", update, exc_info=context.error)
-    if isinstance(update, Update) and update.effective_message is not None:
-        try:
-            await reply(update, "Sorry, something went wrong on my side. Please try again.")
-        except TelegramError:
-            logger.warning("could not tell the user about the failure", exc_info=True)

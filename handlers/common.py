@@ -1,4 +1,4 @@
-"""What the handler modules share: `Services`, parsing a command's count, buttons and their data.
+"""What the handler modules share: `Services`, replies, the error handler, buttons and their data.
 
 Handler modules import from each other only this module (and `handlers.render` for text), so a
 change to one command never reaches into another's callbacks.
@@ -15,16 +15,31 @@ Buttons carry callback data under Telegram's 64-byte cap:
 
 from __future__ import annotations
 
+import logging
 import secrets
+import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.ext import BaseHandler, ContextTypes
 
+from news.errors import TopicError
 from news.model import ChatSettings, Story
 from news.ports import Storage
+from news.topics import Topic, parse_topic
+
+logger = logging.getLogger(__name__)
+
+# Characters of a user's input quoted back in a reply at most.
+ECHO_LIMIT = 60
+
+CommandCallbackHandler = BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +51,36 @@ class Services:
     admins: frozenset[int] = frozenset()
     # Called when a chat's digest time or time zone changes, so its daily job can follow.
     schedule_digest: Callable[[ChatSettings], None] = lambda settings: None
+
+
+async def parse_or_explain(update: Update, raw: str) -> Topic | None:
+    """The parsed topic, or None after telling the user what is wrong with it."""
+    try:
+        return parse_topic(raw)
+    except TopicError as error:
+        await reply(update, escape(str(error)))
+        return None
+
+
+def shorten(text: str, limit: int = ECHO_LIMIT) -> str:
+    """What a user typed, cut for quoting back: no reply may outgrow Telegram's message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def reply(update: Update, text: str) -> None:
+    """Answer in the chat the update came from, as HTML without link previews.
+
+    The request goes through the bot's `handlers.gateway.Gateway` at reply priority: ahead of
+    pushes, and sent again after any 429 for as long as Telegram asks to wait.
+    """
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(
+            text,
+            parse_mode=ParseMode.HTML,
+            do_quote=False,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
 
 
 def split_count(words: Sequence[str]) -> tuple[str, int | None]:
@@ -193,3 +238,40 @@ class PagingQueries:
         if not chat:
             del self._by_chat[kept.query.chat_id]
         self.bytes -= kept.query.size
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure first, then tell the user something went wrong instead of going silent.
+
+    The log names the update and its chat by id only: users' names and what they wrote stay
+    out of it, and so does the error's message, which may quote them (a database error shows
+    the statement's parameters). The Bot API being unreachable is one line; anything else is
+    a bug and gets its traceback (the frames, without the message).
+    """
+    update_id = update.update_id if isinstance(update, Update) else None
+    chat = update.effective_chat if isinstance(update, Update) else None
+    error = context.error
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+        logger.warning(
+            "%s: Bot API unavailable (%s)",
+            "getting updates"
+            if update is None
+            else f"update {update_id} in chat {chat.id if chat else None}",
+            type(error).__name__,
+        )
+    else:
+        frames = "".join(traceback.format_tb(error.__traceback__)) if error else ""
+        logger.error(
+            "update %s in chat %s failed: %s\n%s",
+            update_id,
+            chat.id if chat else None,
+            type(error).__name__,
+            frames.rstrip(),
+        )
+    if isinstance(update, Update) and update.effective_message is not None:
+        try:
+            await reply(update, "Sorry, something went wrong on my side. Please try again.")
+        except TelegramError as failure:
+            logger.warning(
+                "could not tell chat %s about the failure: %s", chat.id if chat else None, failure
+            )

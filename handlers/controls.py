@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from telegram import BotCommand, Update
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes
 
-from handlers.commands import reply, shorten
-from handlers.common import Services
+from handlers.common import Services, reply, shorten
 from news.model import ChatSettings
 
 CONTROL_COMMANDS = (

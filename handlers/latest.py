@@ -13,14 +13,16 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes
 
-from handlers.commands import CommandCallbackHandler, parse_or_explain, reply
 from handlers.common import (
     MORE_PREFIX,
+    CommandCallbackHandler,
     PagedQuery,
     PagingQueries,
     Services,
     more_data,
     parse_more_data,
+    parse_or_explain,
+    reply,
     split_count,
 )
 from handlers.render import latest_messages

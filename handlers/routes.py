@@ -9,14 +9,8 @@ from __future__ import annotations
 from telegram import BotCommand
 
 from handlers.admin import build_admin_handlers
-from handlers.commands import (
-    COMMANDS,
-    CommandCallbackHandler,
-    build_command_handlers,
-    on_error,
-    unknown_command_handler,
-)
-from handlers.common import Services
+from handlers.commands import COMMANDS, build_command_handlers, unknown_command_handler
+from handlers.common import CommandCallbackHandler, Services, on_error
 from handlers.controls import CONTROL_COMMANDS, build_control_handlers
 from handlers.details import build_details_handlers
 from handlers.latest import build_latest_handlers

@@ -1,18 +1,26 @@
 """Pushing the outbox to Telegram: paced under its limits, crash-safe, never twice on purpose.
 
-Rows are claimed from the outbox (a lease), grouped by chat and sent concurrently, each send
-waiting for its slot from `news.pacing.SendPacer` (global rate, one per second to a private
-chat, 20 per minute to a group). Telegram's answers decide what happens to a row:
+Rows are claimed from the outbox (a lease), grouped by chat and sent concurrently through the
+bot's one gateway (`handlers.gateway`, at push priority: replies to people go first), which
+paces every request under Telegram's limits. Telegram's answers decide what happens to a row:
 
-    sent                    → "sent", with the message id
+    sent                    → "sent", with the message id, recorded durably before moving on
     429 retry_after         → pending again after retry_after; the chat is held back that long
     403 blocked / kicked    → the chat becomes inactive and its pending rows are dropped
     400 migrate_to_chat_id  → subscriptions and pending rows move to the new supergroup id
     400 entities            → sent again as plain text
     other 400               → failed for good
-    network error / 5xx     → retried with exponential backoff, failed after MAX_ATTEMPTS
+    network error / 5xx     → the Bot API is down: pending again, and the sender pauses (2, 4,
+                              8 … up to MAX_BACKOFF s while it stays down), for as long as the
+                              story may be pushed at all (`news.ingest.PUSH_MAX_AGE`)
 
-More than DIGEST_THRESHOLD stories due for one chat at once go out as one digest message.
+More than DIGEST_THRESHOLD stories due for one chat at once go out as one digest message. A
+daily digest that meets an outage stays owed and is sent as soon as the Bot API answers again
+(`retry_digests`), not a day later.
+
+Recording a sent message is retried until the database takes it (locked, connection lost, disk
+full), while its row stays claimed: a message is sent twice only when the process dies between
+sending and recording it.
 
 A card names the other outlets of its event ("Also: BBC, DW +3") and carries a "More" button.
 When its event gains an outlet later, the card is edited, not sent again (`edit_cards`): under
@@ -29,10 +37,10 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
-from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -42,21 +50,29 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
+from telegram.ext import ExtBot
 
 from handlers.common import more_button
+from handlers.gateway import Priority, retry_after_seconds
 from handlers.render import digest_messages, story_card
+from news.ingest import PUSH_MAX_AGE
 from news.model import Delivery, PushedMessage
-from news.pacing import Limits, SendPacer
 from news.ports import Storage
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
 DIGEST_THRESHOLD = 3
-STALE_AFTER = timedelta(hours=24)
-MAX_BACKOFF = timedelta(minutes=10)
+DIGEST_TITLE = "Your daily digest"
+DIGEST_GRACE = timedelta(hours=6)
+# Short enough that a story reaches its chats within a minute of the Bot API coming back, long
+# enough that an outage costs a request every half minute, not a fan-out of failures.
+MAX_BACKOFF = timedelta(seconds=30)
 EDIT_RETRY = timedelta(minutes=1)
 DEFAULT_LEASE = timedelta(seconds=60)
+RECORD_RETRY_FIRST = 0.5
+RECORD_RETRY_MAX = 30.0
+RECORD_LOG_EVERY = 60.0
+OUTAGE_LOG_EVERY = timedelta(minutes=1)
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -91,9 +107,17 @@ class _SentLog:
     runs and go in the next one.
     """
 
-    def __init__(self, storage: Storage, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Callable[[], datetime],
+        sleep: Callable[[float], Awaitable[None]],
+        monotonic: Callable[[], float],
+    ) -> None:
         self.storage = storage
         self.clock = clock
+        self._sleep = sleep
+        self._monotonic = monotonic
         self._waiting: list[
             tuple[list[int], int, tuple[str, ...] | None, asyncio.Future[None]]
         ] = []
@@ -109,42 +133,66 @@ class _SentLog:
     async def _flush(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
-            try:
-                await self.storage.mark_sent_many(
-                    [
-                        (row, message_id, shown)
-                        for ids, message_id, shown, _ in batch
-                        for row in ids
-                    ],
-                    now=self.clock(),
-                )
-            except Exception as error:  # every waiting sender must learn of the failure
-                for *_, done in batch:
-                    done.set_exception(error)
-                continue
+            await self._commit(
+                [(row, message_id, shown) for ids, message_id, shown, _ in batch for row in ids]
+            )
             for *_, done in batch:
                 done.set_result(None)
+
+    async def _commit(self, marks: list[tuple[int, int, tuple[str, ...] | None]]) -> None:
+        """Write the marks, retrying until the database takes them.
+
+        The messages are out: giving up would leave the rows claimed and, after the lease,
+        send them again. Whatever the database says (locked, connection lost, disk full), the
+        marks wait, and the senders holding their slots with them. One log line a minute.
+        """
+        delay = RECORD_RETRY_FIRST
+        failing_since: float | None = None
+        logged_at = 0.0
+        while True:
+            try:
+                await self.storage.mark_sent_many(marks, now=self.clock())
+            except Exception as error:  # any storage failure: see the docstring
+                now = self._monotonic()
+                if failing_since is None or now - logged_at >= RECORD_LOG_EVERY:
+                    logger.warning(
+                        "could not record %d sent messages (%s: %s); retrying",
+                        len(marks),
+                        type(error).__name__,
+                        str(error).splitlines()[0] if str(error) else "",
+                    )
+                    logged_at = now
+                failing_since = now if failing_since is None else failing_since
+                await self._sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX)
+                continue
+            if failing_since is not None:
+                logger.info(
+                    "recorded %d sent messages after %.0f s",
+                    len(marks),
+                    self._monotonic() - failing_since,
+                )
+            return
 
 
 def _plain(html_text: str) -> str:
     return unescape(_TAG.sub("", html_text))
 
 
-def _seconds(value: float | timedelta) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
 class Sender:
-    """Sends the outbox's due rows through a python-telegram-bot `Bot`."""
+    """Sends the outbox's due rows through the application's bot and its `Gateway`.
+
+    `bot` must have a `handlers.gateway.Gateway` as its rate limiter: that is where requests
+    are paced; `unrecorded_window` bounds the messages in flight (sent or waiting for their
+    slot) whose rows are not yet recorded as sent.
+    """
 
     def __init__(
         self,
-        bot: Bot,
+        bot: ExtBot[Priority],
         storage: Storage,
         clock: Callable[[], datetime],
         *,
-        limits: Limits | None = None,
-        concurrency: int = 8,
         unrecorded_window: int = 64,
         batch: int = 500,
         edit_batch: int = 50,
@@ -155,35 +203,91 @@ class Sender:
         self.bot = bot
         self.storage = storage
         self.clock = clock
-        self.pacer = SendPacer(limits or Limits())
         self.batch = batch
         self.edit_batch = edit_batch
         self.lease = lease
-        self._gate = asyncio.Semaphore(concurrency)
         self._unrecorded = asyncio.Semaphore(unrecorded_window)
-        self._monotonic = monotonic
-        self._sleep = sleep
         self._lock = asyncio.Lock()
-        self._sent_log = _SentLog(storage, clock)
+        self._sent_log = _SentLog(storage, clock, sleep, monotonic)
+        # The Bot API is down (5xx, no connection, timeouts): nothing is sent before this.
+        self._down_until: datetime | None = None
+        self._down_streak = 0
+        self._down_since = self._down_logged = datetime.min.replace(tzinfo=UTC)
+
+    def _available(self) -> bool:
+        return self._down_until is None or self.clock() >= self._down_until
+
+    def _went_down(self) -> datetime:
+        """A transient failure: pause the sender, longer each time in a row; until when."""
+        now = self.clock()
+        if self._down_until is not None and self._down_until > now:
+            return self._down_until  # a request that was in flight when the pause began
+        if self._down_streak == 0:
+            self._down_since = now
+        pause = min(timedelta(seconds=2 ** min(self._down_streak + 1, 16)), MAX_BACKOFF)
+        self._down_streak += 1
+        self._down_until = now + pause
+        if self._down_streak == 1 or now - self._down_logged >= OUTAGE_LOG_EVERY:
+            self._down_logged = now
+            logger.warning(
+                "Bot API unavailable for %.0f s; pushes paused, next try in %.0f s",
+                (now - self._down_since).total_seconds(),
+                pause.total_seconds(),
+            )
+        return self._down_until
+
+    def _went_through(self) -> None:
+        if self._down_streak:
+            logger.info(
+                "Bot API answers again after %.0f s; pushes resumed",
+                (self.clock() - self._down_since).total_seconds(),
+            )
+        self._down_streak = 0
 
     async def send_pending(self) -> SendReport:
-        """Send due rows until none is left; a round already running makes this a no-op."""
+        """Send due rows until none is left; a round already running makes this a no-op.
+
+        While the Bot API is down (see `_went_down`) a round sends nothing until the pause is
+        over; then it probes with one due row and goes on if it gets through.
+        """
         report = SendReport()
-        if self._lock.locked():
+        if self._lock.locked() or not self._available():
             return report
         async with self._lock:
-            while claimed := await self.storage.claim_deliveries(
-                limit=self.batch, now=self.clock(), lease=self.lease
+            # After an outage one message goes first, alone: a probe, not a fan-out of failures.
+            batch = 1 if self._down_streak else self.batch
+            while self._available() and (
+                claimed := await self.storage.claim_deliveries(
+                    limit=batch, now=self.clock(), lease=self.lease
+                )
             ):
+                batch = self.batch
                 by_chat: dict[int, list[Delivery]] = defaultdict(list)
                 for delivery in claimed:
                     by_chat[delivery.chat_id].append(delivery)
                 await asyncio.gather(
                     *(self._send_chat(chat, rows, report) for chat, rows in by_chat.items())
                 )
-            await self._edit_cards(report)
-            self.pacer.forget_idle(self._monotonic())
+            if self._available():
+                await self._retry_digests(report)
+            if self._available():
+                await self._edit_cards(report)
         return report
+
+    async def _retry_digests(self, report: SendReport) -> None:
+        """Daily digests that met an outage or a flood wait, sent as soon as they are due."""
+        claimed = await self.storage.claim_deliveries(
+            limit=self.batch, now=self.clock(), lease=self.lease, digest_retries=True
+        )
+        by_chat: dict[int, list[Delivery]] = defaultdict(list)
+        for delivery in claimed:
+            by_chat[delivery.chat_id].append(delivery)
+        await asyncio.gather(
+            *(
+                self._send_chat(chat, rows, report, digest=DIGEST_TITLE)
+                for chat, rows in by_chat.items()
+            )
+        )
 
     async def _edit_cards(self, report: SendReport) -> None:
         """Edit some of the pushed cards whose event gained outlets: "Also: BBC, DW +3".
@@ -210,10 +314,10 @@ class Sender:
         now = self.clock()
         if outcome.message_id is not None:
             report.edited += 1
-        elif outcome.retry_in is not None or outcome.transient:
-            await self.storage.retry_edit(
-                card.delivery_id, at=now + (outcome.retry_in or EDIT_RETRY)
-            )
+        elif outcome.retry_in is not None:
+            await self.storage.retry_edit(card.delivery_id, at=now + outcome.retry_in)
+        elif outcome.transient:
+            await self.storage.retry_edit(card.delivery_id, at=max(self._went_down(), now))
         elif outcome.gone is not None:
             await self.storage.deactivate_chat(card.chat_id, reason=outcome.gone, now=now)
         else:  # moved, or refused for good ("message to edit not found"): never again
@@ -226,7 +330,7 @@ class Sender:
             limit=1000, now=self.clock(), lease=self.lease, chat_id=chat_id
         )
         if rows:
-            await self._send_chat(chat_id, rows, report, digest="Your daily digest")
+            await self._send_chat(chat_id, rows, report, digest=DIGEST_TITLE)
         return report
 
     async def _send_chat(
@@ -238,11 +342,14 @@ class Sender:
         digest: str | None = None,
     ) -> None:
         now = self.clock()
-        stale = [row.id for row in rows if now - row.story.published_at > STALE_AFTER]
+        # A daily digest carries the day since the last one; one held back by an outage keeps
+        # the stories it would have carried on time.
+        max_age = PUSH_MAX_AGE + DIGEST_GRACE if digest == DIGEST_TITLE else PUSH_MAX_AGE
+        stale = [row.id for row in rows if now - row.story.published_at > max_age]
         if stale:
             await self.storage.mark_failed(stale, error="older than 24 hours", now=now)
             report.failed += len(stale)
-        fresh = [row for row in rows if now - row.story.published_at <= STALE_AFTER]
+        fresh = [row for row in rows if now - row.story.published_at <= max_age]
         if not fresh:
             return
         if digest is None and len(fresh) > DIGEST_THRESHOLD:
@@ -264,7 +371,6 @@ class Sender:
                 )
                 for row in fresh
             ]
-        attempts_of = {row.id: row.attempts for row in fresh}
         for position, (text, ids, shown, card) in enumerate(units):
 
             async def sent(
@@ -292,11 +398,12 @@ class Sender:
             if outcome.migrated_to is not None:
                 await self.storage.migrate_chat(chat_id, outcome.migrated_to, now=now)
                 return
-            attempts = max(attempts_of[i] for i in ids)
-            if outcome.transient and attempts < MAX_ATTEMPTS:
-                backoff = min(timedelta(seconds=2**attempts), MAX_BACKOFF)
+            if outcome.transient:
                 await self.storage.mark_failed(
-                    unsent, error=outcome.error or "network", now=now, retry_at=now + backoff
+                    unsent,
+                    error=outcome.error or "network",
+                    now=now,
+                    retry_at=max(self._went_down(), now),
                 )
                 report.retried += len(unsent)
                 return
@@ -312,21 +419,15 @@ class Sender:
         *,
         message_id: int | None = None,
     ) -> _Outcome:
-        """Wait for a slot, send one message (or edit `message_id`), record it through
-        `on_success` while the slot of the unrecorded window is held; say what Telegram
-        answered."""
-        ready = self.pacer.chat_ready(chat_id, self._monotonic())
-        if (wait := ready - self._monotonic()) > 0:
-            await self._sleep(wait)
-        start = self.pacer.reserve(chat_id, self._monotonic())
-        if (wait := start - self._monotonic()) > 0:
-            await self._sleep(wait)
+        """Send one message (or edit `message_id`) when the gateway gives it a slot, record
+        it through `on_success` while the slot of the unrecorded window is held; say what
+        Telegram answered. Nothing is sent while the Bot API is known to be down."""
         async with self._unrecorded:
-            while (wait := self.pacer.admit(chat_id, self._monotonic())) > 0:
-                await self._sleep(wait)
-            async with self._gate:
-                outcome = await self._attempt(chat_id, text, markup, message_id)
+            if not self._available():
+                return _Outcome(transient=True, error="Bot API unavailable")
+            outcome = await self._attempt(chat_id, text, markup, message_id)
             if outcome.message_id is not None:
+                self._went_through()
                 await on_success(outcome.message_id)
             return outcome
 
@@ -342,10 +443,8 @@ class Sender:
             if message_id is not None:
                 return _Outcome(message_id=await self._edit(chat_id, message_id, text, markup))
             return _Outcome(message_id=await self._send(chat_id, text, markup))
-        except RetryAfter as error:
-            seconds = _seconds(error.retry_after)
-            self.pacer.retry_after(chat_id, self._monotonic(), seconds)
-            logger.warning("Telegram asked to wait %.0f s before writing to %s", seconds, chat_id)
+        except RetryAfter as error:  # the gateway logged it and holds the chat back
+            seconds = retry_after_seconds(error)
             return _Outcome(retry_in=timedelta(seconds=seconds), error=str(error))
         except Forbidden as error:
             return _Outcome(gone=str(error))
@@ -368,11 +467,14 @@ class Sender:
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 reply_markup=markup,
+                rate_limit_args=Priority.PUSH,
             )
         except BadRequest as error:
             if "entities" not in str(error).lower():
                 raise
-            message = await self.bot.send_message(chat_id, _plain(text), reply_markup=markup)
+            message = await self.bot.send_message(
+                chat_id, _plain(text), reply_markup=markup, rate_limit_args=Priority.PUSH
+            )
         return message.message_id
 
     async def _edit(
@@ -386,6 +488,7 @@ class Sender:
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 reply_markup=markup,
+                rate_limit_args=Priority.PUSH,
             )
         except BadRequest as error:
             reason = str(error).lower()
@@ -394,6 +497,10 @@ class Sender:
             if "entities" not in reason:
                 raise
             await self.bot.edit_message_text(
-                _plain(text), chat_id=chat_id, message_id=message_id, reply_markup=markup
+                _plain(text),
+                chat_id=chat_id,
+                message_id=message_id,
+                reply_markup=markup,
+                rate_limit_args=Priority.PUSH,
             )
         return message_id

@@ -10,6 +10,9 @@ the answers, so every error keeps its meaning (timeouts → `TimedOut`, connecti
 `NetworkError`).
 
 aiohttp does not log request URLs, which carry the bot token; `bot.logs` masks the token anyway.
+Redirects are never followed: the Bot API does not redirect, and following one would hand the
+token (it is in the path) to wherever the redirect points. A redirect is an error, like any
+answer that is not the Bot API's.
 """
 
 from __future__ import annotations
@@ -105,7 +108,9 @@ class AiohttpRequest(BaseRequest):
             else:
                 body = request_data.json_parameters
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as answer:
+            async with self._session.request(
+                method, url, data=body, timeout=timeout, allow_redirects=False
+            ) as answer:
                 return answer.status, await answer.read()
         except TimeoutError as error:
             raise TimedOut from error

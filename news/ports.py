@@ -156,6 +156,7 @@ class Storage(Protocol):
         now: datetime,
         lease: timedelta = ...,
         chat_id: int | None = None,
+        digest_retries: bool = False,
     ) -> list[Delivery]: ...
     async def mark_sent_many(
         self, sent: Sequence[tuple[int, int | None, Sequence[str] | None]], *, now: datetime

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from news.model import ChatSettings, Delivery, Subscription
 from storage.clusters import load_claimed, shown_text, topics_of
-from storage.rows import chunks
+from storage.rows import chunks, error_text
 from storage.tables import chats, deliveries, stories, subscriptions
 
 DEFAULT_LEASE = timedelta(seconds=60)
@@ -30,6 +30,7 @@ class ChatsAndOutbox:
 
     engine: AsyncEngine
     dialect: str
+    secrets: tuple[str, ...]
 
     # Chats -------------------------------------------------------------------------------------
 
@@ -70,7 +71,7 @@ class ChatsAndOutbox:
                 .where(
                     deliveries.c.chat_id == chat_id, deliveries.c.state.in_(("pending", "sending"))
                 )
-                .values(state="failed", last_error=reason[:2000], updated_at=now)
+                .values(state="failed", last_error=error_text(reason, self.secrets), updated_at=now)
             )
             return int(dropped.rowcount or 0)
 
@@ -276,12 +277,15 @@ class ChatsAndOutbox:
         now: datetime,
         lease: timedelta = DEFAULT_LEASE,
         chat_id: int | None = None,
+        digest_retries: bool = False,
     ) -> list[Delivery]:
         """Claim up to `limit` rows that are due, oldest first, and mark them "sending".
 
         Due: pending and past any retry time, or "sending" under a lease that ran out (its
         sender died). Chats that are paused or take a daily digest are left out, unless
-        `chat_id` names the chat, as the digest job does.
+        `chat_id` names the chat, as the digest job does. `digest_retries` claims instead the
+        rows of digest chats that a digest tried to send and must try again (they have a
+        retry time; rows that wait for their digest have none).
         """
         due = or_(
             and_(
@@ -297,7 +301,14 @@ class ChatsAndOutbox:
             .order_by(deliveries.c.id)
             .limit(limit)
         )
-        if chat_id is None:
+        if digest_retries:
+            candidates = candidates.where(
+                chats.c.paused.is_(False),
+                chats.c.digest_time.is_not(None),
+                # A retry time, or a claim whose sender died mid-digest.
+                or_(deliveries.c.next_attempt_at.is_not(None), deliveries.c.state == "sending"),
+            )
+        elif chat_id is None:
             candidates = candidates.where(chats.c.paused.is_(False), chats.c.digest_time.is_(None))
         else:
             candidates = candidates.where(deliveries.c.chat_id == chat_id)
@@ -374,7 +385,7 @@ class ChatsAndOutbox:
                 .values(
                     state="failed" if retry_at is None else "pending",
                     next_attempt_at=retry_at,
-                    last_error=error[:2000],
+                    last_error=error_text(error, self.secrets),
                     updated_at=now,
                 )
             )

@@ -31,7 +31,7 @@ from news.topics import Topic
 from storage.clusters import ClusterStore
 from storage.outbox import ChatsAndOutbox
 from storage.retention import Retention
-from storage.rows import STORY_COLUMNS, chunks, source_name, story_from_row
+from storage.rows import STORY_COLUMNS, chunks, error_text, source_name, story_from_row
 from storage.search import newest_first, topic_clause, topic_sources
 from storage.tables import UTCDateTime, bot_state, source_counts, sources, stories
 
@@ -128,6 +128,12 @@ class SqlStorage(ChatsAndOutbox, ClusterStore, Retention):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self.secrets: tuple[str, ...] = ()
+
+    def never_store(self, secret: str) -> None:
+        """Mask `secret` (the bot token) in every error text written from now on."""
+        if secret and secret not in self.secrets:
+            self.secrets = (*self.secrets, secret)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -332,7 +338,7 @@ class SqlStorage(ChatsAndOutbox, ClusterStore, Retention):
                 "b_id": record.source_id,
                 "b_now": record.now,
                 "b_next": record.next_poll_at,
-                "b_error": record.error[:2000],
+                "b_error": error_text(record.error, self.secrets),
                 "b_kind": record.error_kind[:50],
             }
             for record in records

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,3 +54,16 @@ def source_name(title: str | None, url: str) -> str:
 
 def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+MAX_ERROR_TEXT = 2000
+
+
+def error_text(text: str, secrets: Sequence[str]) -> str:
+    """An error message fit for an error column: secrets (the bot token) masked, as in logs,
+    and cut to the column's size. Case does not matter: python-telegram-bot capitalises
+    Telegram's error descriptions, which lowercases a token quoted in one."""
+    for secret in secrets:
+        if secret:
+            text = re.sub(re.escape(secret), "<TOKEN>", text, flags=re.IGNORECASE)
+    return text[:MAX_ERROR_TEXT]

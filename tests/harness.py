@@ -18,6 +18,7 @@ from telegram.ext import Application
 from bot.app import build_app
 from bot.settings import Settings
 from bot.wiring import utc_now
+from handlers.gateway import Gateway
 from handlers.sender import SendReport
 from news.model import PollOutcome
 from tests.fakes.feed_server import FeedServer
@@ -66,6 +67,7 @@ async def running_bot(
     feed_paths: tuple[str, ...] = ("/world.xml",),
     extra_env: Mapping[str, str] | None = None,
     clock: Callable[[], datetime] = utc_now,
+    gateway: Gateway | None = None,
 ) -> AsyncIterator[RunningBot]:
     """The whole bot, polling `feed_paths` on the feed server every second."""
     sources = tmp_path / "sources.txt"
@@ -83,7 +85,7 @@ async def running_bot(
     }
     settings = Settings.from_environment(env, env_file=None)
     ticks = Ticks()
-    app = build_app(settings, clock=clock, after_tick=ticks)
+    app = build_app(settings, clock=clock, after_tick=ticks, gateway=gateway)
     await app.initialize()
     assert app.post_init is not None and app.updater is not None
     await app.post_init(app)

@@ -1,8 +1,8 @@
 """Delivery against the fake Bot API: Telegram's answers and what the outbox does with them.
 
-The real python-telegram-bot client sends to the fake server over HTTP; stories and the outbox
-live in a real SQLite database. The sender's pacing runs on a virtual clock, so waiting for a
-slot costs no wall time.
+The real python-telegram-bot client sends to the fake server over HTTP, through the bot's
+gateway (`handlers.gateway`); stories and the outbox live in a real SQLite database. The
+gateway's pacing runs on a virtual clock, so waiting for a slot costs no wall time.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from telegram import Bot
 from telegram.error import NetworkError
+from telegram.ext import ExtBot
 
-from handlers.sender import MAX_ATTEMPTS, Sender
+from handlers.gateway import Gateway, Priority
+from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
 from news.analysis import document_terms
 from news.ingest import match_subscriptions
@@ -52,12 +53,24 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlStorage]:
     await storage.close()
 
 
-@pytest.fixture
-async def bot(telegram: FakeBotApi) -> AsyncIterator[Bot]:
-    """The real client on the bot's own transport (`AiohttpRequest`), as `build_app` sets it."""
-    request = AiohttpRequest(connection_pool_size=8)
-    async with Bot(telegram.token, base_url=telegram.base_url, request=request) as real_bot:
-        yield real_bot
+Bot = ExtBot[Priority]
+
+
+def gateway_bot(
+    api: FakeBotApi, rate: float = 25, vtime: VirtualTime | None = None
+) -> ExtBot[Priority]:
+    """The real client on the bot's own transport and gateway, as `build_app` sets them."""
+    gateway = (
+        Gateway(Limits(global_per_second=rate))
+        if vtime is None
+        else Gateway(Limits(global_per_second=rate), monotonic=vtime.monotonic, sleep=vtime.sleep)
+    )
+    return ExtBot(
+        api.token,
+        base_url=api.base_url,
+        request=AiohttpRequest(connection_pool_size=8),
+        rate_limiter=gateway,
+    )
 
 
 @pytest.fixture
@@ -65,15 +78,14 @@ def vtime() -> VirtualTime:
     return VirtualTime()
 
 
+@pytest.fixture
+async def bot(telegram: FakeBotApi, vtime: VirtualTime) -> AsyncIterator[Bot]:
+    async with gateway_bot(telegram, vtime=vtime) as real_bot:
+        yield real_bot
+
+
 def make_sender(bot: Bot, store: SqlStorage, clock: Clock, vtime: VirtualTime) -> Sender:
-    return Sender(
-        bot,
-        store,
-        clock,
-        limits=Limits(global_per_second=25),
-        monotonic=vtime.monotonic,
-        sleep=vtime.sleep,
-    )
+    return Sender(bot, store, clock, monotonic=vtime.monotonic, sleep=vtime.sleep)
 
 
 async def publish(
@@ -207,7 +219,7 @@ async def test_a_message_rejected_for_its_entities_is_sent_as_plain_text(
     assert await store.delivery_states() == {"sent": 1}
 
 
-async def test_server_errors_are_retried_with_backoff_then_given_up(
+async def test_server_errors_are_retried_with_backoff_until_the_story_is_too_old(
     store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
 ) -> None:
     await follow(store, clock, ALICE, "ukraine")
@@ -227,14 +239,23 @@ async def test_server_errors_are_retried_with_backoff_then_given_up(
     await sender.send_pending()
     assert len(telegram.texts(ALICE)) == 1
 
+    # An outage of hours: tried again at most every half minute, never given up while the
+    # story may still be pushed...
     telegram.fail_next(
-        "sendMessage", chat_id=ALICE, error_code=500, description="Internal", times=MAX_ATTEMPTS
+        "sendMessage", chat_id=ALICE, error_code=500, description="Internal", times=10_000
     )
     clock.advance(minutes=1)
-    await publish(store, clock, ["Ukraine second story"])
-    for _ in range(MAX_ATTEMPTS):
+    await publish(store, clock, ["Ukraine second story"], minutes_ago=60)
+    tries = 0
+    for _ in range(6 * 60):
         await sender.send_pending()
-        clock.advance(minutes=15)
+        clock.advance(seconds=30)
+        tries = len(telegram.calls_to("sendMessage", include_failed=True)) - 3
+        assert await store.delivery_states() == {"sent": 1, "pending": 1}
+    assert 300 <= tries <= 360, "every 30 s once the backoff is at its cap"
+    # ...and once it may not, it is failed rather than pushed late.
+    clock.advance(hours=22)
+    await sender.send_pending()
     assert await store.delivery_states() == {"sent": 1, "failed": 1}
 
 
@@ -361,14 +382,13 @@ async def test_two_senders_on_one_database_never_send_a_story_twice(
         await follow(storage, clock, chat_id, "ukraine")
     await publish(storage, clock, ["Ukraine story for everyone"])
     second_storage = SqlStorage(create_engine(storage.engine.url.render_as_string(False)))
-    limits = Limits(global_per_second=100_000)
     try:
         async with (
-            Bot(telegram.token, base_url=telegram.base_url) as bot_a,
-            Bot(telegram.token, base_url=telegram.base_url) as bot_b,
+            gateway_bot(telegram, rate=100_000) as bot_a,
+            gateway_bot(telegram, rate=100_000) as bot_b,
         ):
-            sender_a = Sender(bot_a, storage, clock, limits=limits, batch=20)
-            sender_b = Sender(bot_b, second_storage, clock, limits=limits, batch=20)
+            sender_a = Sender(bot_a, storage, clock, batch=20)
+            sender_b = Sender(bot_b, second_storage, clock, batch=20)
             report_a, report_b = await asyncio.gather(
                 sender_a.send_pending(), sender_b.send_pending()
             )
@@ -385,11 +405,11 @@ async def test_the_sender_never_trips_telegrams_limits(store: SqlStorage, clock:
     # Real time here: the point is how requests actually arrive at a server that counts them.
     async with FakeBotApi() as strict:
         strict.enforce_limits()  # 30/s overall, 1/s per private chat, 20/min per group
-        async with Bot(strict.token, base_url=strict.base_url) as bot:
+        async with gateway_bot(strict, rate=25) as bot:
             for chat_id in range(3000, 3015):
                 await follow(store, clock, chat_id, "ukraine")
             await publish(store, clock, ["Ukraine one", "Ukraine two"])
-            sender = Sender(bot, store, clock, limits=Limits(global_per_second=25))
+            sender = Sender(bot, store, clock)
             report = await sender.send_pending()
 
         assert strict.too_many_requests == 0
@@ -476,15 +496,7 @@ async def test_edits_are_spread_over_rounds_so_pushes_never_wait_behind_them(
         await follow(store, clock, chat, "ukraine")
     [first] = await publish(store, clock, ["Ukraine grain deal signed"])
     await store.assign_clusters([(first, first)], now=clock())
-    sender = Sender(
-        bot,
-        store,
-        clock,
-        limits=Limits(global_per_second=25),
-        edit_batch=2,
-        monotonic=vtime.monotonic,
-        sleep=vtime.sleep,
-    )
+    sender = Sender(bot, store, clock, edit_batch=2, monotonic=vtime.monotonic, sleep=vtime.sleep)
     await sender.send_pending()
     await reported_by(store, clock, "dw", cluster=first)
     await follow(store, clock, 1004, "floods")

@@ -689,6 +689,43 @@ async def test_fail_server(fake: FakeBotApi, bot: Bot) -> None:
         fake.fail_server("sendMessage", status=404)
 
 
+async def test_outage_after_some_sends_until_released(fake: FakeBotApi, bot: Bot) -> None:
+    fake.start_outage(status=502, after_sends=2)
+    await bot.send_message(chat_id=5, text="one")
+    await bot.get_me()  # not a send: the outage waits for the second send
+    await bot.send_message(chat_id=6, text="two")
+    assert fake.in_outage
+    with pytest.raises(NetworkError, match=r"^Bad Gateway$"):
+        await bot.send_message(chat_id=7, text="three")
+    with pytest.raises(NetworkError):
+        await bot.get_me()  # everything fails, not only sends
+    fake.end_outage()
+    await bot.send_message(chat_id=7, text="three")
+
+    fake.start_outage(drop=True)
+    with pytest.raises(NetworkError):
+        await bot.get_me()
+    assert fake.calls[-1].dropped
+    fake.end_outage()
+    assert [p["text"] for p in fake.delivered()] == ["one", "two", "three"]
+    with pytest.raises(ValueError, match="5xx"):
+        fake.start_outage(status=404)
+
+
+async def test_redirect_to_and_on_delivered(fake: FakeBotApi, bot: Bot) -> None:
+    seen: list[object] = []
+    fake.on_delivered = lambda params: seen.append(params["text"])
+    await bot.send_message(chat_id=5, text="hello")
+    assert seen == ["hello"]
+
+    fake.redirect_to("http://127.0.0.1:9/elsewhere")
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(f"{fake.base_url}{fake.token}/getMe")
+    assert answer.status_code == 307 and answer.headers["Location"].endswith("/elsewhere")
+    fake.redirect_to(None)
+    await bot.get_me()
+
+
 # ---------------------------------------------------------------------------- delivery accounting
 
 

@@ -10,6 +10,7 @@ promises; it is generous (an answer takes milliseconds) but fails when parsing b
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import time
@@ -57,15 +58,21 @@ async def test_latest_is_answered_while_a_10_mb_feed_is_parsed(
         whole_tick: list[float] = []
         # Ask again and again until the tick is over, and time every answer; while the answer
         # is "No stories yet", the feed is still being parsed.
-        while bot.ticks.polls == 0:
+        # Each question from another person: one chat is paced to a message a second, as
+        # Telegram asks, and that wait is not what this test measures.
+        for asker in itertools.count(ALICE):
+            if bot.ticks.polls:
+                break
             mark = telegram.mark()
             sent = time.monotonic()
-            telegram.inject_message(ALICE, "/latest")
-            answer = await telegram.wait_for_message(ALICE, after=mark, timeout=60)
+            telegram.inject_message(asker, "/latest")
+            answer = await telegram.wait_for_message(asker, after=mark, timeout=60)
             whole_tick.append(time.monotonic() - sent)
             if "No stories yet" in answer["text"]:
                 during_parse.append(whole_tick[-1])
-        outcome = bot.ticks.outcomes[-1][0]
+        # The first tick that polled read the feed (a later one may already have found it
+        # unchanged on a busy machine).
+        outcome = next(outcomes[0] for outcomes in bot.ticks.outcomes if outcomes)
 
     print(
         f"\n/latest while a 10 MB feed is parsed: {len(during_parse)} answers, slowest "

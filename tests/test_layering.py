@@ -29,18 +29,7 @@ FORBIDDEN = {
 #: Handler modules that serve Telegram updates; only handlers.routes may import them.
 CALLBACK_MODULES = {"handlers.commands", "handlers.latest", "handlers.details"}
 #: What every handler module may import from handlers/.
-SHARED_HELPERS = {"handlers.common", "handlers.render"}
-#: Shared helpers still in handlers.commands while `reply` and `on_error` are being reworked
-#: elsewhere; they move to handlers.common after that merge, and these entries go.
-NOT_YET_MOVED = {
-    ("handlers/admin.py", "handlers.commands"): {"CommandCallbackHandler", "reply", "shorten"},
-    ("handlers/controls.py", "handlers.commands"): {"reply", "shorten"},
-    ("handlers/latest.py", "handlers.commands"): {
-        "CommandCallbackHandler",
-        "parse_or_explain",
-        "reply",
-    },
-}
+SHARED_HELPERS = {"handlers.common", "handlers.render", "handlers.gateway"}
 
 
 def imports(path: Path) -> dict[str, set[str]]:
@@ -105,17 +94,5 @@ def test_handler_modules_share_only_the_helper_modules() -> None:
         for module, names in imports(path).items():
             if module.split(".")[0] != "handlers" or module in SHARED_HELPERS | {own}:
                 continue
-            allowed = NOT_YET_MOVED.get((name, module), set())
-            if names - allowed or not names:
-                crossings.setdefault(name, {})[module] = sorted(names - allowed)
+            crossings.setdefault(name, {})[module] = sorted(names)
     assert crossings == {}
-
-
-def test_the_listed_exceptions_are_still_needed() -> None:
-    """An exception that no import uses any more is dropped from NOT_YET_MOVED, not left to rot."""
-    unused = {
-        key: sorted(names - imports(ROOT / key[0]).get(key[1], set()))
-        for key, names in NOT_YET_MOVED.items()
-        if names - imports(ROOT / key[0]).get(key[1], set())
-    }
-    assert unused == {}

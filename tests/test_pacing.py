@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from news.pacing import Limits, SendPacer
+from news.pacing import CommandBudget, CommandLimits, Limits, SendPacer
 
 
 def test_global_rate_spaces_messages_to_different_chats() -> None:
@@ -68,25 +68,26 @@ def test_no_window_ever_holds_more_than_the_limits_allow(
             assert sum(1 for t in mine[i:] if t < start + 60.0 - 1e-9) <= 20
 
 
-def test_admission_keeps_actual_send_times_under_the_rate_when_the_loop_lags() -> None:
-    pacer = SendPacer(Limits(global_per_second=25))
-    booked = [(chat, pacer.reserve(chat, now=0.0)) for chat in range(1, 51)]
-    woke_late_at = 1.5  # every booking up to here fires at once after a stall
-    admitted = []
-    now = woke_late_at
-    for chat, start in booked:
-        now = max(now, start)
-        while (wait := pacer.admit(chat, now)) > 0:
-            now += wait
-        admitted.append(now)
-    for i, start in enumerate(admitted):
-        assert sum(1 for t in admitted[i:] if t < start + 1.0) <= 25
+def test_a_429_that_names_no_chat_holds_back_every_chat() -> None:
+    pacer = SendPacer(Limits(global_per_second=1000))
+    pacer.retry_after(None, now=10.0, seconds=5)
+    assert pacer.global_ready(10.0) == 15.0
+    assert pacer.reserve(6, now=10.0) == 15.0
+    assert pacer.chat_ready(7, now=10.0) == 10.0, "the chat itself is free; the global slot waits"
 
 
-def test_a_message_that_left_late_holds_back_the_next_one_to_its_chat() -> None:
-    pacer = SendPacer(Limits(global_per_second=1000, private_interval=1.0))
-    first = pacer.reserve(7, now=0.0)
-    assert pacer.admit(7, now=first + 0.4) == 0.0  # it left 0.4 s late
-    second = pacer.reserve(7, now=0.5)
-    assert second == 1.0
-    assert pacer.admit(7, now=second) == pytest.approx(0.4)
+def test_requests_to_no_chat_use_only_the_global_rate() -> None:
+    pacer = SendPacer(Limits(global_per_second=10))
+    assert [pacer.reserve(None, now=0.0) for _ in range(3)] == pytest.approx([0.0, 0.1, 0.2])
+
+
+def test_a_user_gets_twenty_commands_a_minute_then_one_slow_down() -> None:
+    budget = CommandBudget(CommandLimits(per_window=20, window=60.0, warn_every=60.0))
+    verdicts = [budget.check(42, now=float(second)) for second in range(25)]
+    assert verdicts == ["go"] * 20 + ["warn"] + ["drop"] * 4
+    assert budget.check(7, now=25.0) == "go", "other users are not affected"
+    assert budget.check(42, now=60.0) == "go", "the first command has left the window"
+    later = [budget.check(42, now=100.0) for _ in range(21)]
+    assert later.count("go") == 19 and later[-2:] == ["warn", "drop"], (
+        "one command still in the window; a minute after the last slow down, another"
+    )

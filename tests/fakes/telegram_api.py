@@ -37,6 +37,13 @@ every wake-up), inject user input with `inject_message` / `inject_callback_query
   `migrate_chat` (400 with `migrate_to_chat_id`: PTB raises `ChatMigrated`), `fail_server`
   (5xx, e.g. `502 Bad Gateway`: PTB raises `NetworkError`) and `drop_connections` (the
   connection is closed without an answer: PTB raises `NetworkError`);
+* `start_outage` / `end_outage`: every call (long polls included) answers a 5xx, or has its
+  connection dropped, until released; `after_sends=N` lets N more messages through first, so
+  an outage can begin in the middle of a fan-out;
+* `redirect_to`: every call answers a redirect to another URL (which a client must not follow:
+  the token is in the path);
+* `on_delivered`: a callback for each successful send, right before it is answered (e.g. to
+  lock the database between a send and its recording);
 * `enforce_limits` applies Telegram's flood limits to the sending methods
   (`RATE_LIMITED_METHODS`) as strict sliding windows over the fake's clock (see
   `telegram_limits`): a send over a limit gets `429 Too Many Requests: retry after N`
@@ -389,6 +396,11 @@ class FakeBotApi:
         self._blocked: set[int | str] = set()
         self._migrated: dict[int | str, int] = {}
         self._limiter: RateLimiter | None = None
+        self._outage: _FailureRule | None = None
+        self._outage_after_sends = 0
+        self._redirect: str | None = None
+        self._redirect_status = 307
+        self.on_delivered: Callable[[JSONDict], None] | None = None
         self.too_many_requests = 0
         """How many calls the flood limits (`enforce_limits`) answered with 429."""
 
@@ -852,6 +864,39 @@ class FakeBotApi:
             )
         )
 
+    def start_outage(self, *, status: int = 502, drop: bool = False, after_sends: int = 0) -> None:
+        """Answer every call with `status` (a 5xx), or drop its connection, until
+        `end_outage`; with `after_sends`, only once that many more sends have succeeded."""
+        if not drop and not 500 <= status <= 599:
+            raise ValueError(f"a server error has a 5xx status, not {status}")
+        try:
+            description = HTTPStatus(status).phrase
+        except ValueError:
+            description = "Server Error"
+        action: Literal["answer", "drop"] = "drop" if drop else "answer"
+        rule = _FailureRule("*", status, description, None, None, 0, action=action)
+        if drop:
+            rule.description = DROPPED_DESCRIPTION
+        self._outage = rule
+        self._outage_after_sends = after_sends
+
+    def end_outage(self) -> None:
+        """The Bot API answers again."""
+        self._outage = None
+        self._outage_after_sends = 0
+
+    @property
+    def in_outage(self) -> bool:
+        """Whether calls are failing now because of `start_outage`."""
+        return self._outage is not None and self._outage_after_sends == 0
+
+    def redirect_to(self, url: str | None, *, status: int = 307) -> None:
+        """Answer every call with a redirect (`status`, `Location: url`); None stops it."""
+        if not 300 <= status <= 399:
+            raise ValueError(f"a redirect has a 3xx status, not {status}")
+        self._redirect = url
+        self._redirect_status = status
+
     def enforce_limits(
         self,
         *,
@@ -900,7 +945,18 @@ class FakeBotApi:
         call = RecordedCall(method=method, params=params, at=self._clock())
         chat = _chat_or_none(params)
         recorded = False
+        if self._redirect is not None:
+            call.failed = True
+            call.error_code = self._redirect_status
+            self.calls.append(call)
+            self._notify()
+            return web.Response(status=self._redirect_status, headers={"Location": self._redirect})
         try:
+            if self.in_outage:
+                assert self._outage is not None
+                if self._outage.action == "drop":
+                    raise _DropConnection
+                raise _ApiError(self._outage.error_code, self._outage.description)
             self._check_failures(method, params, chat)
             if method == "getUpdates":
                 self.calls.append(call)  # recorded on arrival; `result` is set on return
@@ -914,6 +970,10 @@ class FakeBotApi:
                 result = self._handlers.get(method, _answer_true)(params)
                 if sending:
                     self._count_send(method, params, chat, call.at)
+                    if self._outage is not None and self._outage_after_sends > 0:
+                        self._outage_after_sends -= 1
+                    if self.on_delivered is not None:
+                        self.on_delivered(params)
         except _ApiError as error:
             call.failed = True
             call.error_code = error.error_code
