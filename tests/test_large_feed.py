@@ -65,7 +65,9 @@ async def test_latest_is_answered_while_a_10_mb_feed_is_parsed(
             whole_tick.append(time.monotonic() - sent)
             if "No stories yet" in answer["text"]:
                 during_parse.append(whole_tick[-1])
-        outcome = bot.ticks.outcomes[-1][0]
+        # The first tick that polled: on a loaded machine a second one (a 304) may end before
+        # the last answer comes.
+        outcome = next(outcomes for outcomes in bot.ticks.outcomes if outcomes)[0]
 
     print(
         f"\n/latest while a 10 MB feed is parsed: {len(during_parse)} answers, slowest "
