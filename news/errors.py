@@ -11,9 +11,45 @@
 Third-party errors (aiohttp, feedparser) are translated at the boundary where they arise:
 `raise FetchError(...) from exc`. Expected per-feed failures become values (`PollOutcome`), not
 crashes; anything else is a bug and reaches the application's error handler.
+
+A `FeedError`'s `kind` is an `ErrorKind`: one of a fixed set of tags, or `http-<status>` for an
+HTTP error (made by `http_error_kind`), so a mistyped tag fails the type check.
 """
 
 from __future__ import annotations
+
+from typing import Literal, NewType
+
+#: `http-<status>`, e.g. "http-404"; made only by `http_error_kind`.
+HttpErrorKind = NewType("HttpErrorKind", str)
+ErrorKind = (
+    Literal[
+        "feed",  # the base tag of FeedError
+        "fetch",  # the base tag of FetchError
+        "parse",  # the base tag of ParseError
+        "url",
+        "private-address",
+        "connect",
+        "network",
+        "timeout",
+        "redirect",
+        "redirect-loop",
+        "too-many-redirects",
+        "too-large",
+        "encoding",
+        "html",
+        "not-a-feed",
+        "empty",
+        "storage",  # the poll was read but storage failed to keep it
+        "internal",  # a bug while reading or polling the feed
+    ]
+    | HttpErrorKind
+)
+
+
+def http_error_kind(status: int) -> HttpErrorKind:
+    """The kind of an HTTP error answer: `http-<status>`."""
+    return HttpErrorKind(f"http-{status}")
 
 
 class NewsbotError(Exception):
@@ -35,9 +71,9 @@ class SourceError(NewsbotError):
 class FeedError(NewsbotError):
     """One feed could not be fetched or read. `kind` is a short machine-readable tag."""
 
-    kind = "feed"
+    kind: ErrorKind = "feed"
 
-    def __init__(self, message: str, *, kind: str | None = None) -> None:
+    def __init__(self, message: str, *, kind: ErrorKind | None = None) -> None:
         super().__init__(message)
         if kind is not None:
             self.kind = kind
@@ -46,10 +82,10 @@ class FeedError(NewsbotError):
 class FetchError(FeedError):
     """The feed could not be fetched: network failure, HTTP error, size cap, redirect trouble."""
 
-    kind = "fetch"
+    kind: ErrorKind = "fetch"
 
 
 class ParseError(FeedError):
     """The fetched bytes are not a feed Newsbot can read."""
 
-    kind = "parse"
+    kind: ErrorKind = "parse"

@@ -39,7 +39,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from news.errors import FetchError
+from news.errors import FetchError, http_error_kind
 from news.fitting import bounded_int
 from news.safety import is_public_address
 from news.text import is_web_url
@@ -92,7 +92,7 @@ class HTTPStatusError(FetchError):
     """The server answered with an error status; `retry_after` is its Retry-After, if any."""
 
     def __init__(self, status: int, reason: str, *, retry_after: str | None = None) -> None:
-        super().__init__(f"HTTP {status} {reason}".strip(), kind=f"http-{status}")
+        super().__init__(f"HTTP {status} {reason}".strip(), kind=http_error_kind(status))
         self.status = status
         self.retry_after = retry_after
 

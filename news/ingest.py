@@ -1,7 +1,10 @@
-"""Polling: claim due sources, store their new stories, queue pushes for matching subscriptions.
+"""The polling pipeline: claim due sources, fetch, parse and store them, queue matching pushes.
 
-`Poller` holds the decisions; fetching and storage are handed in, and time is always a parameter,
-so the whole cycle runs in tests against a loopback feed server and a real database.
+`Poller` runs the steps; what each poll records for its source and when the source is polled
+next is decided by `news.polling` (pure), clusters are kept by `news.cluster_keeper`, and
+writes are grouped by `news.batching`. Fetching and storage are handed in, and time is always
+a parameter, so the whole cycle runs in tests against a loopback feed server and a real
+database.
 
 Rules a reader notices:
 - the first successful poll of a source stores its stories (searchable) but pushes none of them,
@@ -13,11 +16,11 @@ Rules a reader notices:
   poller has a clusterer), and a chat already owed the event gets no second push (storage marks
   the pushed card for an "Also:" edit instead);
 - a 304 or a body whose hash is the last one costs no parse; a permanent redirect moves the
-  source's URL; 410 Gone disables it; other failures back off (see `news.schedule`).
+  source's URL; 410 Gone disables it; other failures back off (see `news.polling`).
 
-Writes are grouped (`_Group`): the stories and outcomes of sources that finish while a write
-runs go to storage together in the next one, so a busy tick costs a few transactions, not two
-per source; each poll still returns only once its own writes are done.
+Writes are grouped (`news.batching`): the stories and outcomes of sources that finish while a
+write runs go to storage together in the next one, so a busy tick costs a few transactions, not
+two per source; each poll still returns only once its own writes are done.
 
 No source can stall another: what a feed says is fitted to the schema (`news.fitting`) before
 it is written; a group write that fails anyway is tried again one source at a time, so only the
@@ -28,44 +31,37 @@ one source becomes that source's recorded error, with backoff. A tick never rais
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING
 
-from news.clustering import Clusterer
+from news import polling
+from news.batching import GroupCommit, WriteFailed
+from news.cluster_keeper import ClusterKeeper
 from news.errors import FeedError
-from news.fetch import Fetcher, FetchResult, HTTPStatusError
+from news.fetch import Fetcher, FetchResult
 from news.fitting import fit_draft, fit_record
 from news.model import PollOutcome, Source, Story, StoryDraft, Subscription
 from news.offload import LARGE_FEED_BYTES
 from news.parse import ParsedFeed, parse_feed
 from news.percolator import SubscriptionIndex
 from news.ports import PollRecord, Storage
-from news.schedule import (
-    ScheduleSettings,
-    backoff,
-    jittered,
-    max_age,
-    next_interval,
-    publication_rate,
-    retry_after,
-    target_interval,
-)
+from news.schedule import ScheduleSettings
+
+if TYPE_CHECKING:
+    from news.clustering import Clusterer
 
 logger = logging.getLogger(__name__)
 
 PUSH_MAX_AGE = timedelta(hours=24)
 #: The most drafts stored in one transaction (what a write holds the event loop for).
 STORE_SLICE = 1000
-Item = TypeVar("Item")
-Result = TypeVar("Result")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,85 +105,6 @@ def match_subscriptions(
     return owed
 
 
-class WriteFailed(Exception):
-    """Storage could not keep one source's poll (its own write failed, not the group's)."""
-
-
-class _Group(Generic[Item, Result]):
-    """Group commit: items that arrive while one write runs go out together in the next.
-
-    Each caller still waits for its own result, so a poll is stored when `poll_source`
-    returns; but a tick of a thousand sources costs a handful of transactions instead of
-    thousands (on SQLite each one is a round of thread hops, statements and a commit). When a
-    group's write fails, each item is written again alone: the others are kept, and only the
-    item that fails by itself gets the error (as `WriteFailed`).
-    """
-
-    def __init__(
-        self, write: Callable[[list[Item]], Awaitable[list[Result]]], lock: asyncio.Lock
-    ) -> None:
-        self._write = write
-        self._lock = lock
-        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def submit(self, item: Item) -> Result:
-        done: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, done))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush())
-        return await done
-
-    async def _flush(self) -> None:
-        try:
-            while self._pending:
-                group, self._pending = self._pending, []
-                try:
-                    async with self._lock:
-                        await self._write_group(group)
-                except BaseException:
-                    for _, done in group:
-                        done.cancel()
-                    raise
-        finally:
-            self._flusher = None
-            for _, done in self._pending:
-                done.cancel()  # only reached when this task itself was cancelled
-            self._pending = []
-
-    async def _write_group(self, group: list[tuple[Item, asyncio.Future[Result]]]) -> None:
-        try:
-            results = await self._write([item for item, _ in group])
-        except Exception as exc:
-            if len(group) == 1:
-                _fail(group[0][1], exc)
-                return
-            for item, done in group:
-                try:
-                    (result,) = await self._write([item])
-                except Exception as alone:
-                    _fail(done, alone)
-                else:
-                    _succeed(done, result)
-        else:
-            for (_, done), result in zip(group, results, strict=True):
-                _succeed(done, result)
-
-
-def _succeed(done: asyncio.Future[Result], result: Result) -> None:
-    if not done.done():
-        done.set_result(result)
-
-
-def _fail(done: asyncio.Future[Result], exception: Exception) -> None:
-    if not done.done():
-        # The first line: database errors go on with the statement and its parameters.
-        first_line = str(exception).split("\n", 1)[0]
-        failed = WriteFailed(f"storage failed: {type(exception).__name__}: {first_line}")
-        failed.__cause__ = exception
-        done.set_exception(failed)
-
-
 class Poller:
     """Polls sources and turns what they publish into stored stories and queued pushes.
 
@@ -219,11 +136,10 @@ class Poller:
         # One write at a time from this poller: SQLite has one writer anyway, and concurrent
         # writers there would wait on its busy timeout instead of queueing here.
         self._writes = asyncio.Lock()
-        self._records = _Group(self._record_all, self._writes)
-        self._stories = _Group(self._store_all, self._writes)
+        self._records = GroupCommit(self._record_all, self._writes)
+        self._stories = GroupCommit(self._store_all, self._writes)
         self.subscription_index = SubscriptionIndex()
-        self.clusterer = clusterer
-        self._clusters_restored = clusterer is None
+        self.clusters = ClusterKeeper(storage, clusterer) if clusterer is not None else None
 
     async def poll_due(self, now: datetime) -> list[PollOutcome]:
         """Claim the sources whose next poll time has come and poll them; one tick at a time."""
@@ -283,16 +199,11 @@ class Poller:
             fetched = await self.fetcher.fetch(
                 source.url, etag=source.etag, last_modified=source.last_modified
             )
-            body_hash = "" if fetched.not_modified else hashlib.sha256(fetched.body).hexdigest()
-            if fetched.not_modified or body_hash == source.content_hash:
-                target = target_interval(
-                    None, [source.target_interval, max_age(fetched.headers)], self.schedule
-                )
-                next_poll_at = await self._succeeded(source, fetched, now, target)
-                status = "not-modified" if fetched.not_modified else "unchanged"
-                return PollOutcome(
-                    source.url, status, next_poll_at=next_poll_at, moved_to=fetched.permanent_url
-                )
+            content_hash = polling.body_hash(fetched)
+            same = polling.unchanged(source, fetched, content_hash, now, self.schedule, self._rng)
+            if same is not None:
+                await self._records.submit(same.record)
+                return same.outcome(source.url)
             feed = await self._parse(fetched, now)
         except FeedError as error:
             return await self._failed(source, error, now)
@@ -314,20 +225,13 @@ class Poller:
             for entry in feed.entries
         ]
         new_stories, queued = await self._stories.submit((source, drafts, now))
-        rate = publication_rate((entry.published_at for entry in feed.entries), now)
-        target = target_interval(rate, [feed.min_interval, max_age(fetched.headers)], self.schedule)
-        next_poll_at = await self._succeeded(
-            source, fetched, now, target, title=feed.title, content_hash=body_hash
-        )
-        return PollOutcome(
+        read = polling.parsed(source, fetched, feed, content_hash, now, self.schedule, self._rng)
+        await self._records.submit(read.record)
+        return read.outcome(
             source.url,
-            "ok",
-            new_stories=len(new_stories),
+            new_story_ids=[story.id for story in new_stories],
             seen_entries=len(feed.entries),
             queued_deliveries=queued,
-            new_story_ids=[story.id for story in new_stories],
-            next_poll_at=next_poll_at,
-            moved_to=fetched.permanent_url,
         )
 
     async def _store_all(
@@ -348,7 +252,9 @@ class Poller:
                 new_by_source[story.source_id].append(story)
             # Stories that may be pushed are clustered now, before matching; a first poll's
             # backlog (never pushed) waits for `cluster_backlog`, off the poll's path.
-            await self._cluster([story for story in stored if story.source_id in pushing], now)
+            if self.clusters is not None:
+                pushable = [story for story in stored if story.source_id in pushing]
+                await self.clusters.place(pushable, now)
         subscriptions: list[Subscription] | None = None
         results: list[tuple[list[Story], int]] = []
         for source, _, now in items:
@@ -365,31 +271,6 @@ class Poller:
             results.append((new_stories, queued))
         return results
 
-    async def _cluster(self, new_stories: Sequence[Story], now: datetime) -> None:
-        """Place new stories in the clusters of their events and store where they went.
-
-        Only stories inside the clusterer's window are clustered: an older one can no longer be
-        pushed, and stands alone. Called with the write lock held.
-        """
-        clusterer = self.clusterer
-        if clusterer is None:
-            return
-        await self._restore_clusters(clusterer, now)
-        horizon = now - clusterer.window
-        recent = [story for story in new_stories if _clustering_time(story) >= horizon]
-        if recent:
-            # CPU work: a thread keeps the bot answering while a big batch is clustered.
-            placed = await asyncio.to_thread(_place, clusterer, recent)
-            await self.storage.assign_clusters(placed, now=now)
-
-    async def _restore_clusters(self, clusterer: Clusterer, now: datetime) -> None:
-        """Once per poller: replay the window's stored assignments, so a restarted bot keeps
-        its clusters."""
-        if not self._clusters_restored:
-            stored = await self.storage.clustered_since(now - clusterer.window)
-            await asyncio.to_thread(_replay, clusterer, stored)
-            self._clusters_restored = True
-
     async def cluster_backlog(self, now: datetime, *, batch: int = 2000) -> int:
         """Cluster the stored stories of the window that are not clustered yet; how many.
 
@@ -397,19 +278,10 @@ class Poller:
         pushed) and whatever a crash left between storing and clustering. The scheduler calls
         this after each tick; `/latest` lists such stories one by one until it has run.
         """
-        clusterer = self.clusterer
-        if clusterer is None:
+        if self.clusters is None:
             return 0
-        done = 0
         async with self._writes:
-            await self._restore_clusters(clusterer, now)
-            while waiting := await self.storage.unclustered_since(
-                now - clusterer.window, limit=batch
-            ):
-                placed = await asyncio.to_thread(_place, clusterer, waiting)
-                await self.storage.assign_clusters(placed, now=now)
-                done += len(waiting)
-        return done
+            return await self.clusters.backlog(now, batch=batch)
 
     async def _record_all(self, records: list[PollRecord]) -> list[None]:
         await self.storage.record_outcomes([fit_record(record) for record in records])
@@ -425,91 +297,7 @@ class Poller:
             return await asyncio.to_thread(job)
         return await asyncio.get_running_loop().run_in_executor(executor, job)
 
-    async def _succeeded(
-        self,
-        source: Source,
-        fetched: FetchResult,
-        now: datetime,
-        target: timedelta,
-        *,
-        title: str | None = None,
-        content_hash: str | None = None,
-    ) -> datetime:
-        # A source back from failures starts again from its last normal interval.
-        interval = next_interval(source.poll_interval, target, self.schedule)
-        next_poll_at = now + jittered(interval, self.schedule, self._rng)
-        await self._records.submit(
-            PollRecord(
-                source.id,
-                now,
-                next_poll_at,
-                title=title,
-                etag=fetched.etag,
-                last_modified=fetched.last_modified,
-                content_hash=content_hash,
-                poll_interval=interval,
-                target_interval=target,
-                url=fetched.permanent_url,
-            )
-        )
-        return next_poll_at
-
     async def _failed(self, source: Source, error: FeedError, now: datetime) -> PollOutcome:
-        gone = isinstance(error, HTTPStatusError) and error.status == 410
-        delay: timedelta | None = None
-        if isinstance(error, HTTPStatusError) and error.status in (429, 503):
-            delay = retry_after(error.retry_after, now, self.schedule)
-        if delay is None:
-            delay = backoff(source.error_count + 1, self.schedule, self._rng)
-        message = str(error) + (" (the feed is gone; source disabled)" if gone else "")
-        await self._records.submit(
-            PollRecord(
-                source.id, now, now + delay, error_kind=error.kind, error=message, disable=gone
-            )
-        )
-        return PollOutcome(
-            source.url,
-            "error",
-            error=message,
-            error_kind=error.kind,
-            next_poll_at=now + delay,
-            disabled=gone,
-        )
-
-
-def _clustering_time(story: Story) -> datetime:
-    # A feed's date in the future would move the clusterer's clock and close every cluster.
-    return min(story.published_at, story.first_seen_at)
-
-
-def _place(clusterer: Clusterer, stories: Sequence[Story]) -> list[tuple[int, int]]:
-    placed = []
-    for story in stories:
-        known = clusterer.cluster_of(story.id)  # clustered before a crash, never stored
-        if known is None:
-            known = clusterer.add(
-                story.id,
-                story.title,
-                story.summary,
-                story.language,
-                _clustering_time(story),
-                story.source_name,
-                terms=story.terms,
-            ).cluster_id
-        placed.append((story.id, known))
-    return placed
-
-
-def _replay(clusterer: Clusterer, stories: Sequence[Story]) -> None:
-    for story in stories:
-        if story.id not in clusterer:
-            clusterer.add(
-                story.id,
-                story.title,
-                story.summary,
-                story.language,
-                _clustering_time(story),
-                story.source_name,
-                cluster_id=story.cluster_id,
-                terms=story.terms,
-            )
+        decision = polling.failed(source, error, now, self.schedule, self._rng)
+        await self._records.submit(decision.record)
+        return decision.outcome(source.url)

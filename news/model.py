@@ -7,9 +7,13 @@ from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
+from news.errors import ErrorKind
+
 # Why a source is not polled: it left the sources file, an admin removed it, or the feed
 # answered 410 Gone. Its stories stay (until retention) whatever the reason.
 DisabledReason = Literal["unlisted", "removed", "gone"]
+# What one poll found: new content ("ok"), a 304, the body of the last poll again, or a failure.
+PollStatus = Literal["ok", "not-modified", "unchanged", "error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,13 +141,13 @@ class PollOutcome:
     """What one poll of one source did: a value, so one broken feed never stops the others."""
 
     source_url: str
-    status: str  # "ok", "not-modified", "unchanged" or "error"
+    status: PollStatus
     new_stories: int = 0
     seen_entries: int = 0
     error: str | None = None
     queued_deliveries: int = 0
     new_story_ids: list[int] = field(default_factory=list)
-    error_kind: str | None = None
+    error_kind: ErrorKind | None = None
     next_poll_at: datetime | None = None
     moved_to: str | None = None
     disabled: bool = False

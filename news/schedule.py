@@ -9,8 +9,8 @@ often and a quiet one seldom. The target is bounded below by the feed's own hint
 [floor, ceiling] (`NEWSBOT_POLL_INTERVAL`, `NEWSBOT_POLL_CEILING`); a hint above the ceiling
 yields to it, so no feed goes unread for longer than the ceiling. A new source starts at the
 floor, and the interval grows at most by `GROWTH` per poll, so one odd answer cannot send a feed
-to the ceiling; it shrinks at once when the feed speeds up. A 304 or an unchanged body keeps the
-target learnt from the last parse.
+to the ceiling; it shrinks at once when the feed speeds up. A 304 or an unchanged body shows no
+publication, so its target is the ceiling (`news.polling` decides which applies).
 
 **Failures.** A failing source backs off exponentially from the floor, with jitter (a random
 point in the upper half of the delay, so failed sources do not come back in step), capped at
