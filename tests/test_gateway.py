@@ -139,7 +139,8 @@ async def test_a_failed_update_is_logged_by_ids_and_its_apology_survives_a_429(
         await telegram.wait_for_message(ALICE, contains="news bot")
         # The chat's topics become unreadable: every /subscribe fails inside the handler.
         database = running.settings.database_url.removeprefix("sqlite:///")
-        with sqlite3.connect(database) as connection:
+        # The bot may be writing (its first poll): wait for the lock rather than fail.
+        with sqlite3.connect(database, timeout=60) as connection:
             connection.execute("ALTER TABLE subscriptions RENAME TO subscriptions_gone")
         telegram.fail_next(
             "sendMessage",
