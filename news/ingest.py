@@ -46,7 +46,7 @@ from news.batching import GroupCommit, WriteFailed
 from news.cluster_keeper import ClusterKeeper
 from news.errors import FeedError
 from news.fetch import Fetcher, FetchResult
-from news.fitting import fit_draft, fit_record
+from news.fitting import fit_record
 from news.model import PollOutcome, Source, Story, StoryDraft, Subscription
 from news.offload import LARGE_FEED_BYTES
 from news.parse import ParsedFeed, parse_feed
@@ -208,22 +208,7 @@ class Poller:
         except FeedError as error:
             return await self._failed(source, error, now)
 
-        drafts = [
-            fit_draft(
-                StoryDraft(
-                    source_id=source.id,
-                    entry_id=entry.entry_id,
-                    title=entry.title,
-                    summary=entry.summary,
-                    link=entry.link,
-                    published_at=entry.published_at,
-                    language=entry.language,
-                    terms=entry.terms,
-                    body=entry.body,
-                )
-            )
-            for entry in feed.entries
-        ]
+        drafts = [entry.draft(source.id) for entry in feed.entries]
         new_stories, queued = await self._stories.submit((source, drafts, now))
         read = polling.parsed(source, fetched, feed, content_hash, now, self.schedule, self._rng)
         await self._records.submit(read.record)

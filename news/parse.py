@@ -32,9 +32,10 @@ from feedparser.encodings import convert_to_utf8
 
 from news.analysis import base_language, document_terms
 from news.errors import ParseError
-from news.fitting import bounded_int, clean_text, fit_language, plausible_time
+from news.fitting import bounded_int, clean_text, fit_draft, fit_language, plausible_time
 from news.jsonfeed import RawFeed, RawItem, looks_like_json, read_json_feed
 from news.language import guess_language
+from news.model import StoryDraft
 from news.safety import strip_doctype
 from news.text import (
     BODY_LIMIT,
@@ -77,6 +78,22 @@ class ParsedEntry:
     terms: tuple[str, ...]
     # The entry's text up to BODY_LIMIT characters when it is longer than the summary, else "".
     body: str = ""
+
+    def draft(self, source_id: int) -> StoryDraft:
+        """The entry as a story of `source_id`, fitted to what storage can hold."""
+        return fit_draft(
+            StoryDraft(
+                source_id=source_id,
+                entry_id=self.entry_id,
+                title=self.title,
+                summary=self.summary,
+                link=self.link,
+                published_at=self.published_at,
+                language=self.language,
+                terms=self.terms,
+                body=self.body,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 from hypothesis import strategies as st
 
 from news.errors import ParseError
-from news.fitting import EARLIEST, ENTRY_ID_LIMIT, LANGUAGE_LIMIT, URL_LIMIT, fit_draft
-from news.model import StoryDraft
+from news.fitting import EARLIEST, ENTRY_ID_LIMIT, LANGUAGE_LIMIT, URL_LIMIT
 from news.parse import ParsedFeed, parse_feed
 
 NOW = datetime(2025, 2, 14, 12, 0, tzinfo=UTC)
@@ -216,19 +215,7 @@ def check_parse(body: bytes, response_headers: dict[str, str]) -> ParsedFeed | N
         assert len(entry.language) <= LANGUAGE_LIMIT
         assert not entry.link or entry.link.startswith(("http://", "https://"))
         assert entry.title or entry.summary
-        draft = fit_draft(
-            StoryDraft(
-                source_id=1,
-                entry_id=entry.entry_id,
-                title=entry.title,
-                summary=entry.summary,
-                link=entry.link,
-                published_at=entry.published_at,
-                language=entry.language,
-                terms=entry.terms,
-                body=entry.body,
-            )
-        )
+        draft = entry.draft(source_id=1)
         assert len(draft.entry_id) <= ENTRY_ID_LIMIT and len(draft.link) <= URL_LIMIT
         for value in (draft.entry_id, draft.title, draft.summary, draft.link, draft.body):
             assert "\x00" not in value

@@ -29,7 +29,6 @@ import pytest
 from sqlalchemy import select
 
 from news.errors import ParseError
-from news.fitting import fit_draft
 from news.model import StoryDraft
 from news.parse import parse_feed
 from storage import open_storage
@@ -66,20 +65,7 @@ def parse_alone(path: Path, url: str) -> Expected:
         )
     except ParseError as error:
         return Expected(url, (), error.kind)
-    drafts = tuple(
-        fit_draft(
-            StoryDraft(
-                source_id=0,
-                entry_id=entry.entry_id,
-                title=entry.title,
-                summary=entry.summary,
-                link=entry.link,
-                published_at=entry.published_at,
-                language=entry.language,
-            )
-        )
-        for entry in feed.entries
-    )
+    drafts = tuple(entry.draft(source_id=0) for entry in feed.entries)
     return Expected(url, drafts, None)
 
 
