@@ -12,7 +12,7 @@ paces every request under Telegram's limits. Telegram's answers decide what happ
     other 400               → failed for good
     network error / 5xx     → the Bot API is down: pending again, and the sender pauses (2, 4,
                               8 … up to MAX_BACKOFF s while it stays down), for as long as the
-                              story may be pushed at all (`news.ingest.PUSH_MAX_AGE`)
+                              story may be pushed at all (`news.policy.PUSH_MAX_AGE`)
 
 More than DIGEST_THRESHOLD stories due for one chat at once go out as one digest message. A
 daily digest that meets an outage stays owed and is sent as soon as the Bot API answers again
@@ -55,22 +55,21 @@ from telegram.ext import ExtBot
 from handlers.common import more_button
 from handlers.gateway import Priority, retry_after_seconds
 from handlers.render import digest_messages, story_card
-from news.ingest import PUSH_MAX_AGE
 from news.model import Delivery, PushedMessage
+from news.policy import (
+    DIGEST_GRACE,
+    DIGEST_THRESHOLD,
+    MAX_BACKOFF,
+    PUSH_MAX_AGE,
+    RECORD_RETRY_FIRST,
+    RECORD_RETRY_MAX,
+    SEND_LEASE,
+)
 from news.ports import Storage
 
 logger = logging.getLogger(__name__)
 
-DIGEST_THRESHOLD = 3
 DIGEST_TITLE = "Your daily digest"
-DIGEST_GRACE = timedelta(hours=6)
-# Short enough that a story reaches its chats within a minute of the Bot API coming back, long
-# enough that an outage costs a request every half minute, not a fan-out of failures.
-MAX_BACKOFF = timedelta(seconds=30)
-EDIT_RETRY = timedelta(minutes=1)
-DEFAULT_LEASE = timedelta(seconds=60)
-RECORD_RETRY_FIRST = 0.5
-RECORD_RETRY_MAX = 30.0
 RECORD_LOG_EVERY = 60.0
 OUTAGE_LOG_EVERY = timedelta(minutes=1)
 _TAG = re.compile(r"<[^>]+>")
@@ -196,7 +195,7 @@ class Sender:
         unrecorded_window: int = 64,
         batch: int = 500,
         edit_batch: int = 50,
-        lease: timedelta = DEFAULT_LEASE,
+        lease: timedelta = SEND_LEASE,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:

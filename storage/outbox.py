@@ -18,11 +18,10 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from news.model import ChatSettings, Delivery, Subscription
+from news.policy import SEND_LEASE
 from storage.clusters import load_claimed, shown_text, topics_of
 from storage.rows import chunks, error_text
 from storage.tables import chats, deliveries, stories, subscriptions
-
-DEFAULT_LEASE = timedelta(seconds=60)
 
 
 class ChatsAndOutbox:
@@ -275,7 +274,7 @@ class ChatsAndOutbox:
         *,
         limit: int,
         now: datetime,
-        lease: timedelta = DEFAULT_LEASE,
+        lease: timedelta = SEND_LEASE,
         chat_id: int | None = None,
         digest_retries: bool = False,
     ) -> list[Delivery]:
