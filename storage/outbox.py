@@ -17,7 +17,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from news.model import ChatSettings, Delivery, Subscription
+from news.model import ChatSettings, Delivery, DeliveryState, Subscription
 from news.policy import SEND_LEASE
 from storage.clusters import load_claimed, shown_text, topics_of
 from storage.rows import chunks, error_text
@@ -389,7 +389,7 @@ class ChatsAndOutbox:
                 )
             )
 
-    async def delivery_states(self) -> dict[str, int]:
+    async def delivery_states(self) -> dict[DeliveryState, int]:
         """How many outbox rows are in each state (for operators and tests)."""
         query = select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
         async with self.engine.connect() as conn:
