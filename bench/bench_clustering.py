@@ -22,19 +22,19 @@ import statistics
 import sys
 import time
 import tracemalloc
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from news.clustering import Clusterer
+from news.policy import CLUSTER_WINDOW as WINDOW
 
 VOCABULARY = 40_000
 TITLE_WORDS = 10
 SUMMARY_WORDS = 35
 EVENT_TERMS = 8
 COPY_SHARE = 0.05
-WINDOW = timedelta(hours=48)
 SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
 SOURCES = [f"outlet{i}" for i in range(300)]
 

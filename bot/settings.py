@@ -16,6 +16,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from news.errors import ConfigError, SourceError
+from news.policy import SEND_LEASE
 from news.sources import parse_sources_text, read_sources_file
 from news.text import is_web_url
 from storage import async_url
@@ -26,7 +27,7 @@ DEFAULT_POLL_INTERVAL = 300
 DEFAULT_POLL_CEILING = 3600
 DEFAULT_MAX_FEED_BYTES = 10 * 1024 * 1024
 DEFAULT_SEND_RATE = 25.0
-DEFAULT_SEND_LEASE = 60
+DEFAULT_SEND_LEASE = int(SEND_LEASE.total_seconds())
 DEFAULT_RETENTION_DAYS = 90
 # A century: anything longer is a typo, and keeps everything as 0 does.
 MAX_RETENTION_DAYS = 36_500

@@ -12,13 +12,12 @@ from html import escape, unescape
 
 from news.coverage import Event
 from news.model import Delivery, Source, Story
+from news.policy import ALSO_NAMED
 from news.text import age, cut_at_word
 
 MESSAGE_LIMIT = 4096
 LIST_SUMMARY_LIMIT = 160
 RELATED_SNIPPET_LIMIT = 140
-# "Also: BBC, DW +3": outlets named before the rest are counted.
-ALSO_NAMED = 2
 # Other outlets' headlines listed on a story card before the rest are counted.
 OTHER_REPORTS_LISTED = 10
 _TAG = re.compile(r"<[^>]+>")

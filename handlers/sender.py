@@ -12,7 +12,7 @@ paces every request under Telegram's limits. Telegram's answers decide what happ
     other 400               → failed for good
     network error / 5xx     → the Bot API is down: pending again, and the sender pauses (2, 4,
                               8 … up to MAX_BACKOFF s while it stays down), for as long as the
-                              story may be pushed at all (`news.ingest.PUSH_MAX_AGE`)
+                              story may be pushed at all (`news.policy.PUSH_MAX_AGE`)
 
 More than DIGEST_THRESHOLD stories due for one chat at once go out as one digest message. A
 daily digest that meets an outage stays owed and is sent as soon as the Bot API answers again
@@ -55,25 +55,29 @@ from telegram.ext import ExtBot
 from handlers.common import more_button
 from handlers.gateway import Priority, retry_after_seconds
 from handlers.render import digest_messages, story_card
-from news.ingest import PUSH_MAX_AGE
+from news.batching import GroupCommit, WriteFailed
 from news.model import Delivery, PushedMessage
+from news.policy import (
+    DIGEST_GRACE,
+    DIGEST_THRESHOLD,
+    MAX_BACKOFF,
+    PUSH_MAX_AGE,
+    RECORD_RETRY_FIRST,
+    RECORD_RETRY_MAX,
+    SEND_LEASE,
+)
 from news.ports import Storage
 
 logger = logging.getLogger(__name__)
 
-DIGEST_THRESHOLD = 3
 DIGEST_TITLE = "Your daily digest"
-DIGEST_GRACE = timedelta(hours=6)
-# Short enough that a story reaches its chats within a minute of the Bot API coming back, long
-# enough that an outage costs a request every half minute, not a fan-out of failures.
-MAX_BACKOFF = timedelta(seconds=30)
-EDIT_RETRY = timedelta(minutes=1)
-DEFAULT_LEASE = timedelta(seconds=60)
-RECORD_RETRY_FIRST = 0.5
-RECORD_RETRY_MAX = 30.0
 RECORD_LOG_EVERY = 60.0
 OUTAGE_LOG_EVERY = timedelta(minutes=1)
 _TAG = re.compile(r"<[^>]+>")
+
+
+# A sent message to record: its outbox rows, its message id, the outlets its card names.
+_SentMark = tuple[list[int], int, tuple[str, ...] | None]
 
 
 @dataclass(slots=True)
@@ -98,83 +102,6 @@ class _Outcome:
     error: str | None = None
 
 
-class _SentLog:
-    """Group commit for sent rows: many senders' "sent" marks land in one transaction.
-
-    A send holds a slot of the sender's unrecorded window until its mark is durable, so at any
-    moment at most `unrecorded_window` messages are sent but not yet recorded: the duplicates a
-    crash can cause. Requests themselves are fewer (`concurrency`); marks pile up while a commit
-    runs and go in the next one.
-    """
-
-    def __init__(
-        self,
-        storage: Storage,
-        clock: Callable[[], datetime],
-        sleep: Callable[[float], Awaitable[None]],
-        monotonic: Callable[[], float],
-    ) -> None:
-        self.storage = storage
-        self.clock = clock
-        self._sleep = sleep
-        self._monotonic = monotonic
-        self._waiting: list[
-            tuple[list[int], int, tuple[str, ...] | None, asyncio.Future[None]]
-        ] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def record(self, ids: list[int], message_id: int, shown: tuple[str, ...] | None) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((ids, message_id, shown, done))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        await done
-
-    async def _flush(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            await self._commit(
-                [(row, message_id, shown) for ids, message_id, shown, _ in batch for row in ids]
-            )
-            for *_, done in batch:
-                done.set_result(None)
-
-    async def _commit(self, marks: list[tuple[int, int, tuple[str, ...] | None]]) -> None:
-        """Write the marks, retrying until the database takes them.
-
-        The messages are out: giving up would leave the rows claimed and, after the lease,
-        send them again. Whatever the database says (locked, connection lost, disk full), the
-        marks wait, and the senders holding their slots with them. One log line a minute.
-        """
-        delay = RECORD_RETRY_FIRST
-        failing_since: float | None = None
-        logged_at = 0.0
-        while True:
-            try:
-                await self.storage.mark_sent_many(marks, now=self.clock())
-            except Exception as error:  # any storage failure: see the docstring
-                now = self._monotonic()
-                if failing_since is None or now - logged_at >= RECORD_LOG_EVERY:
-                    logger.warning(
-                        "could not record %d sent messages (%s: %s); retrying",
-                        len(marks),
-                        type(error).__name__,
-                        str(error).splitlines()[0] if str(error) else "",
-                    )
-                    logged_at = now
-                failing_since = now if failing_since is None else failing_since
-                await self._sleep(delay)
-                delay = min(delay * 2, RECORD_RETRY_MAX)
-                continue
-            if failing_since is not None:
-                logger.info(
-                    "recorded %d sent messages after %.0f s",
-                    len(marks),
-                    self._monotonic() - failing_since,
-                )
-            return
-
-
 def _plain(html_text: str) -> str:
     return unescape(_TAG.sub("", html_text))
 
@@ -196,7 +123,7 @@ class Sender:
         unrecorded_window: int = 64,
         batch: int = 500,
         edit_batch: int = 50,
-        lease: timedelta = DEFAULT_LEASE,
+        lease: timedelta = SEND_LEASE,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -208,11 +135,67 @@ class Sender:
         self.lease = lease
         self._unrecorded = asyncio.Semaphore(unrecorded_window)
         self._lock = asyncio.Lock()
-        self._sent_log = _SentLog(storage, clock, sleep, monotonic)
+        # Many senders' "sent" marks land in one transaction: marks pile up while a commit runs
+        # and go in the next one.
+        self._sent_log: GroupCommit[_SentMark, None] = GroupCommit(self._mark_sent, asyncio.Lock())
+        self._sleep = sleep
+        self._monotonic = monotonic
+        # Recording sent messages fails (the database is locked or gone) since this moment.
+        self._record_failing_since: float | None = None
+        self._record_logged_at = 0.0
         # The Bot API is down (5xx, no connection, timeouts): nothing is sent before this.
         self._down_until: datetime | None = None
         self._down_streak = 0
         self._down_since = self._down_logged = datetime.min.replace(tzinfo=UTC)
+
+    async def _mark_sent(self, marks: list[_SentMark]) -> list[None]:
+        await self.storage.mark_sent_many(
+            [(row, message_id, shown) for ids, message_id, shown in marks for row in ids],
+            now=self.clock(),
+        )
+        return [None] * len(marks)
+
+    async def _record_sent(
+        self, ids: list[int], message_id: int, shown: tuple[str, ...] | None
+    ) -> None:
+        """Record a sent message, retrying until the database takes it.
+
+        The message is out: giving up would leave its rows claimed and, after the lease, send
+        them again. Whatever the database says (locked, connection lost, disk full), the mark
+        waits, and the sender holding its slot of the unrecorded window with it. One log line
+        a minute for all of them.
+        """
+        delay = RECORD_RETRY_FIRST
+        while True:
+            try:
+                await self._sent_log.submit((ids, message_id, shown))
+            except WriteFailed as failed:  # any storage failure: see the docstring
+                error = failed.__cause__ or failed
+                now = self._monotonic()
+                if (
+                    self._record_failing_since is None
+                    or now - self._record_logged_at >= RECORD_LOG_EVERY
+                ):
+                    logger.warning(
+                        "could not record %d sent messages (%s: %s); retrying",
+                        len(ids),
+                        type(error).__name__,
+                        str(error).splitlines()[0] if str(error) else "",
+                    )
+                    self._record_logged_at = now
+                if self._record_failing_since is None:
+                    self._record_failing_since = now
+                await self._sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX)
+                continue
+            if self._record_failing_since is not None:
+                logger.info(
+                    "recorded %d sent messages after %.0f s",
+                    len(ids),
+                    self._monotonic() - self._record_failing_since,
+                )
+                self._record_failing_since = None
+            return
 
     def _available(self) -> bool:
         return self._down_until is None or self.clock() >= self._down_until
@@ -376,7 +359,7 @@ class Sender:
             async def sent(
                 message_id: int, ids: list[int] = ids, shown: tuple[str, ...] | None = shown
             ) -> None:
-                await self._sent_log.record(ids, message_id, shown)
+                await self._record_sent(ids, message_id, shown)
 
             markup = more_button(card.story.id) if card is not None else None
             outcome = await self._deliver(chat_id, text, markup, sent)

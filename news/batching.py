@@ -1,7 +1,7 @@
 """Group commit: callers that want a write while one runs share the next write.
 
 The poller stores stories and poll records through it, so a busy tick costs a few transactions
-instead of two per source; the sender's marks of sent messages can do the same. Each caller
+instead of two per source; the sender's marks of sent messages do the same. Each caller
 still waits for its own result, and a failing group is written again one item at a time, so
 only the item that fails by itself gets an error (`WriteFailed`).
 """

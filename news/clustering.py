@@ -42,8 +42,7 @@ Method, and why:
   report starts a new cluster, so a long-running story does not grow without end and a pushed
   message is never edited after 48 h. A story leaves the document frequencies and the copy index
   when it is older than the window. The clock is the newest `published_at` seen.
-- The lead story is the one from the best-ranked source (`source_rank`, best first), ties and
-  unranked sources going to the earliest story.
+- The lead story is the earliest one (by `published_at`, then by story id).
 - Memory is a few kB a story: a centroid is a tuple of terms beside an array of weights, a MinHash
   signature is an array of 32-bit ints, a copy-index band is a 30-bit int key.
 """
@@ -64,6 +63,7 @@ from operator import eq
 from sys import intern
 
 from news.analysis import document_terms
+from news.policy import CLUSTER_WINDOW
 
 COSINE_CUTOFF = 0.22
 STORY_TERMS = 24
@@ -198,16 +198,14 @@ class Clusterer:
 
     def __init__(
         self,
-        window: timedelta = timedelta(hours=48),
+        window: timedelta = CLUSTER_WINDOW,
         *,
         cutoff: float = COSINE_CUTOFF,
         duplicate_jaccard: float = DUPLICATE_JACCARD,
-        source_rank: Sequence[str] = (),
     ) -> None:
         self.window = window
         self.cutoff = cutoff
         self.duplicate_jaccard = duplicate_jaccard
-        self._rank = {source: rank for rank, source in enumerate(source_rank)}
         self._languages: dict[str, _Language] = {}
         self._clusters: dict[int, Cluster] = {}
         self._stories: dict[int, _Seen] = {}
@@ -373,7 +371,7 @@ class Clusterer:
     def _join(
         self, lang: _Language, cluster: Cluster, member: Member, vector: dict[str, float]
     ) -> None:
-        if cluster.lead is None or self._lead_key(member) < self._lead_key(cluster.lead):
+        if cluster.lead is None or _lead_key(member) < _lead_key(cluster.lead):
             cluster.lead = member
         cluster.members.append(member)
         summed = dict(zip(cluster.terms, cluster.weights, strict=True))
@@ -389,10 +387,6 @@ class Clusterer:
             self._unpost(lang, term, cluster.id)
         for term in new - old:
             lang.postings.setdefault(term, set()).add(cluster.id)
-
-    def _lead_key(self, member: Member) -> tuple[int, datetime, int]:
-        rank = self._rank.get(member.source, len(self._rank))
-        return rank, member.published_at, member.story_id
 
     def _find_copy(self, lang: _Language, signature: array[int], bands: list[int]) -> int | None:
         best: int | None = None
@@ -475,6 +469,10 @@ def _parts(term: str, known: dict[str, int]) -> list[str]:
 def _jaccard(a: Sequence[str], b: Sequence[str]) -> float:
     union = set(a) | set(b)
     return len(set(a) & set(b)) / len(union) if union else 1.0
+
+
+def _lead_key(member: Member) -> tuple[datetime, int]:
+    return member.published_at, member.story_id
 
 
 def _heaviest(item: tuple[str, float]) -> tuple[float, str]:

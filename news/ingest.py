@@ -51,6 +51,7 @@ from news.model import PollOutcome, Source, Story, StoryDraft, Subscription
 from news.offload import LARGE_FEED_BYTES
 from news.parse import ParsedFeed, parse_feed
 from news.percolator import SubscriptionIndex
+from news.policy import PUSH_MAX_AGE
 from news.ports import PollRecord, Storage
 from news.schedule import ScheduleSettings
 
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PUSH_MAX_AGE = timedelta(hours=24)
 #: The most drafts stored in one transaction (what a write holds the event loop for).
 STORE_SLICE = 1000
 

@@ -14,6 +14,8 @@ from news.errors import ErrorKind
 DisabledReason = Literal["unlisted", "removed", "gone"]
 # What one poll found: new content ("ok"), a 304, the body of the last poll again, or a failure.
 PollStatus = Literal["ok", "not-modified", "unchanged", "error"]
+# Where an outbox row is: owed, claimed by a sender (under a lease), out, or given up on.
+DeliveryState = Literal["pending", "sending", "sent", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +119,7 @@ class Delivery:
     chat_id: int
     story: Story
     topics: tuple[str, ...]
-    state: str
+    state: DeliveryState
     attempts: int = 0
     # The other outlets that report the story's event, first reporter first.
     also: tuple[str, ...] = ()

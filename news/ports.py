@@ -14,6 +14,7 @@ from typing import Protocol
 from news.model import (
     ChatSettings,
     Delivery,
+    DeliveryState,
     PushedMessage,
     Source,
     Story,
@@ -169,7 +170,7 @@ class Storage(Protocol):
         now: datetime,
         retry_at: datetime | None = None,
     ) -> None: ...
-    async def delivery_states(self) -> dict[str, int]: ...
+    async def delivery_states(self) -> dict[DeliveryState, int]: ...
     async def delivery_topics(self, chat_id: int, story_id: int) -> tuple[str, ...]: ...
 
     # "Also:" edits of pushed cards

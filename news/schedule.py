@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from news.fitting import bounded_int
+from news.policy import POLL_LEASE
 
 #: Seconds²: a feed publishing once an hour gets a 15-minute target, once a minute about 2 min.
 RATE_CONSTANT = 225.0
@@ -56,7 +57,7 @@ class ScheduleSettings:
     backoff_cap: timedelta = timedelta(hours=6)
     jitter: float = 0.1
     #: How long a claimed source stays claimed if its poller dies before recording the outcome.
-    lease: timedelta = timedelta(minutes=10)
+    lease: timedelta = POLL_LEASE
 
 
 def publication_rate(published: Iterable[datetime], now: datetime) -> float | None:

@@ -20,11 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from news.coverage import outlet_order
 from news.model import PushedMessage, Story
+from news.policy import EDIT_INTERVAL, EDIT_WINDOW
 from storage.rows import STORY_COLUMNS, STORY_WITH_BODY, chunks, source_name, story_from_row
 from storage.tables import chats, deliveries, sources, stories
-
-EDIT_INTERVAL = timedelta(minutes=1)
-EDIT_WINDOW = timedelta(hours=48)
 
 
 def shown_text(outlets: Sequence[str] | None) -> str | None:

@@ -17,12 +17,11 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from news.model import ChatSettings, Delivery, Subscription
+from news.model import ChatSettings, Delivery, DeliveryState, Subscription
+from news.policy import SEND_LEASE
 from storage.clusters import load_claimed, shown_text, topics_of
 from storage.rows import chunks, error_text
 from storage.tables import chats, deliveries, stories, subscriptions
-
-DEFAULT_LEASE = timedelta(seconds=60)
 
 
 class ChatsAndOutbox:
@@ -275,7 +274,7 @@ class ChatsAndOutbox:
         *,
         limit: int,
         now: datetime,
-        lease: timedelta = DEFAULT_LEASE,
+        lease: timedelta = SEND_LEASE,
         chat_id: int | None = None,
         digest_retries: bool = False,
     ) -> list[Delivery]:
@@ -390,7 +389,7 @@ class ChatsAndOutbox:
                 )
             )
 
-    async def delivery_states(self) -> dict[str, int]:
+    async def delivery_states(self) -> dict[DeliveryState, int]:
         """How many outbox rows are in each state (for operators and tests)."""
         query = select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
         async with self.engine.connect() as conn:

@@ -23,9 +23,10 @@ from sqlalchemy import event, select
 from telegram.ext import ExtBot
 
 from handlers.gateway import Gateway, Priority
-from handlers.sender import MAX_BACKOFF, Sender
+from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
 from news.pacing import Limits
+from news.policy import MAX_BACKOFF
 from storage import SqlStorage, create_engine, open_storage
 from storage.database import migrate
 from storage.tables import deliveries

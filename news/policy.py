@@ -1,0 +1,35 @@
+"""Delivery policy: the ages, windows, intervals, leases, size caps and retry limits, in one place.
+
+Ingest, the clusterer, storage and the sender take these as their defaults (or as parameters
+passed down from here), so changing how the bot delivers means changing this module only.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+# A push is news: a story older than a day is history by the time it lands, so it is not pushed.
+PUSH_MAX_AGE = timedelta(hours=24)
+# A daily digest held back by an outage still carries the stories it would have carried on time.
+DIGEST_GRACE = timedelta(hours=6)
+# More stories than this due for one chat at once go out as one digest message, not a flood.
+DIGEST_THRESHOLD = 3
+# "Also: BBC, DW +3": outlets a card names before the rest are counted, so a card stays short.
+ALSO_NAMED = 2
+# An event's reports arrive within a day or two; a cluster open longer grows without end.
+CLUSTER_WINDOW = timedelta(hours=48)
+# A big event gains outlets by the minute: one edit a minute per card keeps the requests few.
+EDIT_INTERVAL = timedelta(minutes=1)
+# An event's cluster closes after its window, and a message that old is not edited any more.
+EDIT_WINDOW = CLUSTER_WINDOW
+# A sender that died mid-send leaves rows claimed: they are claimed again after this long.
+SEND_LEASE = timedelta(seconds=60)
+# A poller that died before recording a poll leaves its sources claimed this long.
+POLL_LEASE = timedelta(minutes=10)
+# Short enough that a story reaches its chats within a minute of the Bot API coming back, long
+# enough that an outage costs a request every half minute, not a fan-out of failures.
+MAX_BACKOFF = timedelta(seconds=30)
+# Recording a sent message is retried from half a second, doubling up to half a minute: a
+# locked database frees up quickly, a lost one is not hammered.
+RECORD_RETRY_FIRST = 0.5
+RECORD_RETRY_MAX = 30.0
