@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram.error import BadRequest, NetworkError
 from telegram.ext import Application, ContextTypes, Defaults
+from telegram.request import BaseRequest
 
 from bot.settings import Settings
 from bot.sync import sync_configured_sources
@@ -115,6 +116,37 @@ class Runtime:
     executor: Executor | None = None
 
 
+def new_transports() -> tuple[BaseRequest, BaseRequest]:
+    """The Bot API connections: one pool for every call, one for long polling."""
+    return AiohttpRequest(connection_pool_size=16), AiohttpRequest(connection_pool_size=1)
+
+
+def run_bot(settings: Settings) -> None:
+    """`newsbot run`: the bot until Ctrl-C or SIGTERM.
+
+    python-telegram-bot shuts down only an application that finished starting; stopped while
+    the Bot API was still unreachable, the bot's connections and its gateway are closed here,
+    so stopping is as quiet then as at any other time.
+    """
+    gateway = Gateway(Limits(global_per_second=settings.send_rate))
+    transports = new_transports()
+    application = build_app(settings, gateway=gateway, transports=transports)
+    try:
+        application.run_polling(allowed_updates=["message", "callback_query"], close_loop=False)
+    finally:
+        loop = asyncio.get_event_loop()
+        try:
+            loop.run_until_complete(_close(gateway, transports))
+        finally:
+            loop.close()
+
+
+async def _close(gateway: Gateway, transports: tuple[BaseRequest, BaseRequest]) -> None:
+    await gateway.shutdown()
+    for transport in transports:
+        await transport.shutdown()
+
+
 def build_app(
     settings: Settings,
     *,
@@ -122,6 +154,7 @@ def build_app(
     clock: Callable[[], datetime] = utc_now,
     after_tick: Callable[[list[PollOutcome], SendReport], None] | None = None,
     gateway: Gateway | None = None,
+    transports: tuple[BaseRequest, BaseRequest] | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """The whole bot, ready for `run_polling()`.
 
@@ -133,6 +166,7 @@ def build_app(
     runtime: dict[str, Runtime] = {}
     health = JobHealth()
     gateway = gateway or Gateway(Limits(global_per_second=settings.send_rate))
+    requests, updates_request = transports or new_transports()
 
     async def send() -> SendReport:
         report = await runtime["live"].sender.send_pending()
@@ -295,8 +329,8 @@ def build_app(
     application = (
         Application.builder()
         .token(token)
-        .request(AiohttpRequest(connection_pool_size=16))
-        .get_updates_request(AiohttpRequest(connection_pool_size=1))
+        .request(requests)
+        .get_updates_request(updates_request)
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_api_url.removesuffix("/bot") + "/file/bot")
         .defaults(Defaults(tzinfo=UTC))

@@ -209,9 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_environment()
         configure_logging(settings.telegram_bot_token)
         if args.command == "run":
-            from bot.app import build_app
+            from bot.app import run_bot
 
-            build_app(settings).run_polling(allowed_updates=["message", "callback_query"])
+            run_bot(settings)
             return 0
         if args.command == "poll":
             return asyncio.run(_poll_once(settings))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sqlite3
 import sys
 from pathlib import Path
@@ -273,6 +274,48 @@ async def test_newsbot_run_started_during_an_outage_keeps_trying_and_then_works(
         await bot.wait()
     assert log.count("Bot API unreachable") == 3, log
     assert "Traceback" not in log
+
+
+async def test_newsbot_run_stopped_during_an_outage_stops_quietly(
+    telegram: FakeBotApi, tmp_path: Path
+) -> None:
+    """Ctrl-C while `newsbot run` still waits for the Bot API: it exits 0 and closes its
+    connections (python-telegram-bot shuts down only a bot that finished starting)."""
+    (tmp_path / "sources.txt").write_text("")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": telegram.token,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
+        "NEWSBOT_SOURCES": str(tmp_path / "sources.txt"),
+    }
+    telegram.start_outage(drop=True)
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await telegram.wait_for_call(
+            lambda call: call.method == "getMe" and call.failed, after=telegram.mark(), timeout=60
+        )
+        bot.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(bot.wait(), timeout=30)
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+        assert bot.stderr is not None
+        log = (await bot.stderr.read()).decode()
+        await bot.wait()
+    assert code == 0, log
+    for noise in ("Traceback", "Unclosed", "destroyed but it is pending"):
+        assert noise not in log, log
 
 
 async def test_the_transport_never_follows_a_redirect(telegram: FakeBotApi) -> None:
