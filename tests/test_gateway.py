@@ -231,11 +231,8 @@ async def test_the_bot_starts_while_the_bot_api_is_down_and_answers_once_it_is_b
     assert telegram.commands, "setMyCommands went through once the Bot API answered"
 
 
-async def test_newsbot_run_started_during_an_outage_keeps_trying_and_then_works(
-    telegram: FakeBotApi, tmp_path: Path
-) -> None:
-    """The real `newsbot run` as a subprocess; the Bot API refuses (drops) every connection
-    for its first three getMe attempts, as the in-process test above."""
+async def start_newsbot_run(telegram: FakeBotApi, tmp_path: Path) -> asyncio.subprocess.Process:
+    """The real `newsbot run` against the fake Bot API, reading no feeds; stderr is piped."""
     (tmp_path / "sources.txt").write_text("")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
@@ -245,17 +242,22 @@ async def test_newsbot_run_started_during_an_outage_keeps_trying_and_then_works(
         "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
         "NEWSBOT_SOURCES": str(tmp_path / "sources.txt"),
     }
-    telegram.start_outage(drop=True)
-    bot = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
+    return await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot", "run"),
         env=env,
         cwd=tmp_path,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def test_newsbot_run_started_during_an_outage_keeps_trying_and_then_works(
+    telegram: FakeBotApi, tmp_path: Path
+) -> None:
+    """The real `newsbot run` as a subprocess; the Bot API refuses (drops) every connection
+    for its first three getMe attempts, as the in-process test above."""
+    telegram.start_outage(drop=True)
+    bot = await start_newsbot_run(telegram, tmp_path)
     try:
         for _ in range(3):
             await telegram.wait_for_call(
@@ -281,26 +283,8 @@ async def test_newsbot_run_stopped_during_an_outage_stops_quietly(
 ) -> None:
     """Ctrl-C while `newsbot run` still waits for the Bot API: it exits 0 and closes its
     connections (python-telegram-bot shuts down only a bot that finished starting)."""
-    (tmp_path / "sources.txt").write_text("")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
-        "PYTHONPATH": str(ROOT),
-        "TELEGRAM_BOT_TOKEN": telegram.token,
-        "TELEGRAM_API_URL": telegram.base_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
-        "NEWSBOT_SOURCES": str(tmp_path / "sources.txt"),
-    }
     telegram.start_outage(drop=True)
-    bot = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    bot = await start_newsbot_run(telegram, tmp_path)
     try:
         await telegram.wait_for_call(
             lambda call: call.method == "getMe" and call.failed, after=telegram.mark(), timeout=60
