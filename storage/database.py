@@ -65,14 +65,15 @@ def head_revision() -> str:
     return max(name.split("_", 1)[0] for name in names)
 
 
-def _upgrade(connection: Connection) -> None:
+def upgrade(connection: Connection, revision: str = "head") -> None:
+    """Run the Alembic migrations up to `revision` on an open (sync) connection."""
     from alembic import command  # imported only when a migration is due: it costs ~0.5 s
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
 async def _current_revision(engine: AsyncEngine) -> str | None:
@@ -89,7 +90,7 @@ async def migrate(engine: AsyncEngine) -> None:
     if await _current_revision(engine) == head_revision():
         return
     async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+        await connection.run_sync(upgrade)
 
 
 async def open_storage(database_url: str) -> SqlStorage:

@@ -252,16 +252,7 @@ async def test_the_bot_prunes_hourly_and_0_days_keeps_everything(
 async def test_upgrading_counts_the_archive_and_lets_inactive_chats_wait_a_window(
     tmp_path: Path,
 ) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from storage.database import _MIGRATIONS, create_engine, migrate
-
-    def upgrade(connection: object, revision: str) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    from storage.database import create_engine, migrate, upgrade
 
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     long_ago = "2024-01-01 12:00:00.000000"

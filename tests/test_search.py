@@ -173,16 +173,7 @@ async def test_the_topics_find_what_they_should(backends: dict[str, SqlStorage])
 
 
 async def test_migration_reanalyses_stories_stored_as_sorted_sets(tmp_path: Path) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from storage.database import _MIGRATIONS
-
-    def upgrade(connection: object, revision: str) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    from storage.database import upgrade
 
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     async with engine.begin() as conn:
