@@ -1,119 +1,63 @@
-"""Building the running bot: storage, fetcher, poller, sender and Telegram handlers in one app.
+"""Building the running bot: `newsbot run --role all|poll|send|bot` (see `bot.roles`).
 
-`build_app(settings)` returns a python-telegram-bot `Application`. Polling runs on the
-application's own job queue (APScheduler's AsyncIOScheduler inside PTB): it starts and stops with
-the application, and its jobs get the bot without extra wiring.
+`build_app(settings, role=…)` returns a python-telegram-bot `Application` for the roles that
+talk to Telegram (`all`, `send`, `bot`); its `post_init` opens the role's work (`bot.work`), its
+handlers (roles that answer) and the health endpoint, and `post_stop`/`post_shutdown` close them.
+The `poll` role runs without Telegram (`serve_poller`). `run_bot` runs a role until Ctrl-C or
+SIGTERM: long polling for the roles that answer, and no getUpdates at all for the others.
 
 Every Bot API request passes the one `handlers.gateway.Gateway` (the application's rate
 limiter), so replies, pushes and edits share Telegram's limits, replies first. Updates of
 different chats are handled concurrently, those of one chat in order (`PerChatUpdates`). The
 jobs never raise: a failing tick (the database or the Bot API down) is one log line a minute
-(`JobHealth`), and the next tick catches up.
+(`bot.loops.JobHealth`), and the next tick catches up. Daily digests run on the application's
+job queue (APScheduler's cron trigger, in the chat's time zone).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import time
+import signal
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
+from importlib.metadata import PackageNotFoundError, version
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from telegram.error import BadRequest, NetworkError
 from telegram.ext import Application, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
+from bot.health import OK, HealthServer
+from bot.loops import JobHealth
+from bot.metrics import Metrics
+from bot.roles import Role, answers, check_role, polls, sends
 from bot.settings import Settings
-from bot.sync import sync_configured_sources
-from bot.wiring import make_poller, open_synced_storage, parse_executor, utc_now
+from bot.wiring import utc_now
+from bot.work import RoleWork
+from handlers.common import ProcessInfo
 from handlers.gateway import Gateway, PerChatUpdates, command_limit_handler
 from handlers.routes import COMMAND_MENU, Services, build_handlers, on_error
-from handlers.sender import Sender, SendReport
+from handlers.sender import SendReport
 from handlers.telegram_http import AiohttpRequest
-from news.fetch import Fetcher, FetchLimits
-from news.ingest import Poller
 from news.model import ChatSettings, PollOutcome
 from news.pacing import CommandLimits, Limits
 from storage import SqlStorage
 
 logger = logging.getLogger(__name__)
 
-
-#: How often retention prunes the archive, and how long after start it first does.
-RETENTION_PERIOD = timedelta(hours=1)
-RETENTION_FIRST = timedelta(minutes=1)
-
-
-def tick_period(interval: timedelta) -> timedelta:
-    """How often the scheduler looks for due sources: a tenth of the interval, 1 s to 30 s."""
-    return min(max(interval / 10, timedelta(seconds=1)), timedelta(seconds=30))
-
-
 # Updates handled at once; those of one chat still wait for each other.
 CONCURRENT_UPDATES = 256
 DIGEST_RETRY = timedelta(minutes=1)
-FAILURE_LOG_EVERY = 60.0
+ALLOWED_UPDATES = ["message", "callback_query"]
 
 
-def _is_outage(error: BaseException) -> bool:
-    """The database or the Bot API is unreachable, locked or full: not a bug in the bot."""
-    if isinstance(error, NetworkError):
-        return not isinstance(error, BadRequest)
-    return isinstance(error, DBAPIError | PoolTimeout | OSError)
-
-
-class JobHealth:
-    """Runs the scheduler's jobs so that a failing one is one log line a minute, not a
-    traceback a tick, and says when it works again.
-
-    An outage (`_is_outage`) is logged without its traceback; anything else is a bug and
-    keeps its traceback, still at most once a minute per job.
-    """
-
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._monotonic = monotonic
-        self._failing: dict[str, tuple[float, float]] = {}  # job → (failing since, logged at)
-
-    async def run(self, name: str, job: Callable[[], Awaitable[None]]) -> bool:
-        """Run `job`; True when it finished, False when it failed (and was logged)."""
-        try:
-            await job()
-        except Exception as error:
-            now = self._monotonic()
-            since, logged = self._failing.get(name, (now, float("-inf")))
-            if now - logged >= FAILURE_LOG_EVERY:
-                first_line = (str(error).splitlines() or [""])[0]
-                logger.error(
-                    "%s failed (%s: %s)%s; trying again",
-                    name,
-                    type(error).__name__,
-                    first_line,
-                    f" for {now - since:.0f} s" if now > since else "",
-                    exc_info=None if _is_outage(error) else error,
-                )
-                logged = now
-            self._failing[name] = (since, logged)
-            return False
-        if (failing := self._failing.pop(name, None)) is not None:
-            logger.info("%s works again after %.0f s", name, self._monotonic() - failing[0])
-        return True
-
-
-@dataclass(slots=True)
-class Runtime:
-    """The long-lived parts the jobs use, opened in post_init and closed in post_shutdown."""
-
-    storage: SqlStorage
-    fetcher: Fetcher
-    poller: Poller
-    sender: Sender
-    executor: Executor | None = None
+def newsbot_version() -> str:
+    try:
+        return version("newsbot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def new_transports() -> tuple[BaseRequest, BaseRequest]:
@@ -121,18 +65,25 @@ def new_transports() -> tuple[BaseRequest, BaseRequest]:
     return AiohttpRequest(connection_pool_size=16), AiohttpRequest(connection_pool_size=1)
 
 
-def run_bot(settings: Settings) -> None:
-    """`newsbot run`: the bot until Ctrl-C or SIGTERM.
+def run_bot(settings: Settings, role: Role = "all") -> None:
+    """`newsbot run --role …`: the role until Ctrl-C or SIGTERM.
 
     python-telegram-bot shuts down only an application that finished starting; stopped while
     the Bot API was still unreachable, the bot's connections and its gateway are closed here,
     so stopping is as quiet then as at any other time.
     """
+    check_role(role, settings.database_url)
+    if role == "poll":
+        asyncio.run(serve_poller(settings))
+        return
     gateway = Gateway(Limits(global_per_second=settings.send_rate))
     transports = new_transports()
-    application = build_app(settings, gateway=gateway, transports=transports)
+    application = build_app(settings, role=role, gateway=gateway, transports=transports)
+    if not answers(role):
+        asyncio.run(_serve_quietly(application, gateway, transports))
+        return
     try:
-        application.run_polling(allowed_updates=["message", "callback_query"], close_loop=False)
+        application.run_polling(allowed_updates=ALLOWED_UPDATES, close_loop=False)
     finally:
         loop = asyncio.get_event_loop()
         try:
@@ -147,95 +98,149 @@ async def _close(gateway: Gateway, transports: tuple[BaseRequest, BaseRequest]) 
         await transport.shutdown()
 
 
+async def serve_until_stopped(
+    start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
+) -> None:
+    """`start`, wait for SIGINT or SIGTERM, `stop`; a signal during `start` cancels it."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    starting = asyncio.ensure_future(start())
+    stopped = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()  # a start that failed (a bad token) stops here
+            await stopped
+        else:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+    finally:
+        stopped.cancel()
+        await stop()
+
+
+async def _serve_quietly(
+    application: Application,  # type: ignore[type-arg]
+    gateway: Gateway,
+    transports: tuple[BaseRequest, BaseRequest],
+) -> None:
+    """A role that talks to Telegram but takes no updates (`send`): the steps of
+    `run_polling()` without the updater, so it never calls getUpdates."""
+
+    async def start() -> None:
+        await application.initialize()
+        assert application.post_init is not None
+        await application.post_init(application)
+        await application.start()
+
+    async def stop() -> None:
+        if application.running:
+            await application.stop()
+        if application.post_stop is not None:
+            await application.post_stop(application)
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
+        await _close(gateway, transports)
+
+    await serve_until_stopped(start, stop)
+
+
+async def serve_poller(settings: Settings) -> None:
+    """`--role poll`: the poll loop and the health endpoint; no Telegram at all."""
+    health = JobHealth()
+    metrics = Metrics("poll", newsbot_version())
+    work = RoleWork(settings, "poll", health=health, metrics=metrics, clock=utc_now)
+    server: HealthServer | None = None
+
+    async def start() -> None:
+        nonlocal server
+        storage = await work.open()
+        work.start()
+        server = await start_health(settings, "poll", work, metrics, storage, utc_now)
+        logger.info("Newsbot started with %d sources (--role poll)", len(settings.sources))
+
+    async def stop() -> None:
+        await work.stop()
+        if server is not None:
+            await server.stop()
+        await work.close()
+
+    await serve_until_stopped(start, stop)
+
+
+async def start_health(
+    settings: Settings,
+    role: Role,
+    work: RoleWork,
+    metrics: Metrics,
+    storage: SqlStorage,
+    clock: Callable[[], datetime],
+    *,
+    extra_checks: Callable[[], dict[str, str]] = dict,
+) -> HealthServer | None:
+    """The health endpoint, when `NEWSBOT_HTTP_PORT` is set."""
+    if settings.http_port is None:
+        return None
+
+    def loop_checks() -> dict[str, str]:
+        stale = work.loops.stale_loops()
+        checks = {name: stale.get(name, OK) for name in work.loops.last_ticks()}
+        return {**checks, **extra_checks()}
+
+    server = HealthServer(
+        role=role,
+        listen=settings.http_listen,
+        port=settings.http_port,
+        storage=storage,
+        metrics=metrics,
+        loop_checks=loop_checks,
+        clock=clock,
+        outbox=sends(role),
+        sources=polls(role),
+    )
+    await server.start()
+    return server
+
+
 def build_app(
     settings: Settings,
     *,
+    role: Role = "all",
     storage: SqlStorage | None = None,
     clock: Callable[[], datetime] = utc_now,
     after_tick: Callable[[list[PollOutcome], SendReport], None] | None = None,
     gateway: Gateway | None = None,
     transports: tuple[BaseRequest, BaseRequest] | None = None,
+    health: JobHealth | None = None,
 ) -> Application:  # type: ignore[type-arg]
-    """The whole bot, ready for `run_polling()`.
+    """The bot's `Application` for a role that talks to Telegram (`all`, `send`, `bot`).
 
-    Tests pass their own storage and clock, `after_tick` to learn when a scheduler tick
-    (poll of the due sources, then sending) has finished instead of sleeping, and a `gateway`
-    on a virtual clock to wait out outages without waiting.
+    Tests pass their own storage and clock, `after_tick` to learn when a poll tick (poll of the
+    due sources, then sending) has finished instead of sleeping, a `gateway` on a virtual clock
+    to wait out outages without waiting, and `health` on a clock they move.
     """
+    assert role != "poll", "the poll role runs without Telegram: serve_poller"
     token = settings.require_token()
-    runtime: dict[str, Runtime] = {}
-    health = JobHealth()
+    health = health or JobHealth()
     gateway = gateway or Gateway(Limits(global_per_second=settings.send_rate))
     requests, updates_request = transports or new_transports()
-
-    async def send() -> SendReport:
-        report = await runtime["live"].sender.send_pending()
-        if report.sent or report.failed:
-            logger.info("sent %d stories, %d failed", report.sent, report.failed)
-        return report
-
-    polling = asyncio.Lock()
-
-    async def poll_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
-        # The first poll is a job of its own (see post_init); it and the repeating one must
-        # never run at once, and a tick that finds the other running has nothing to add.
-        if polling.locked():
-            return
-        async with polling:
-            await poll_once()
-
-    async def poll_once() -> None:
-        live = runtime["live"]
-        outcomes: list[PollOutcome] = []
-        report = SendReport()
-
-        async def poll() -> None:
-            nonlocal outcomes
-            outcomes = await live.poller.poll_due(clock())
-            for outcome in outcomes:
-                if outcome.status == "error":
-                    logger.warning("poll %s", outcome.summary_line())
-                elif outcome.new_stories:
-                    logger.info("poll %s", outcome.summary_line())
-
-        async def send_and_cluster() -> None:
-            nonlocal report
-            report = await send()
-            await live.poller.cluster_backlog(clock())
-
-        # Each part on its own: pushes and clustering go on while polling fails, and back.
-        await health.run("poll", poll)
-        if await health.run("send", send_and_cluster) and after_tick is not None:
-            after_tick(outcomes, report)
-
-    async def send_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
-        async def job() -> None:
-            await send()
-
-        await health.run("send", job)
-
-    async def retention_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-        async def job() -> None:
-            assert settings.retention is not None
-            report = await runtime["live"].storage.prune(clock() - settings.retention)
-            if report:
-                logger.info(
-                    "retention: deleted %d stories, %d finished deliveries and %d inactive "
-                    "chats in %d batches",
-                    report.stories,
-                    report.deliveries,
-                    report.chats,
-                    report.batches,
-                )
-
-        await health.run("retention", job)
+    metrics = Metrics(role, newsbot_version())
+    metrics.watch_retry_afters(lambda: gateway.retry_afters)
+    servers: list[HealthServer] = []
+    digest_times: dict[int, tuple[str, str]] = {}
 
     async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         assert context.job is not None and context.job.chat_id is not None
         chat_id = context.job.chat_id
 
         async def job() -> None:
-            await runtime["live"].sender.send_digest(chat_id)
+            assert work.sender is not None
+            report = await work.sender.send_digest(chat_id)
+            metrics.sent(report)
 
         # A digest that met a Bot API outage stays owed and the sender retries it; one that
         # could not even be read (the database down) is tried again here, in a minute.
@@ -247,10 +252,13 @@ def build_app(
 
     def schedule_digest(chat: ChatSettings) -> None:
         """(Re)schedule a chat's daily digest job on APScheduler's cron trigger."""
+        if not sends(role):
+            return  # a sender reads the new time within a minute
         assert application.job_queue is not None
         name = f"digest:{chat.chat_id}"
         for job in application.job_queue.get_jobs_by_name(name):
             job.schedule_removal()
+        digest_times.pop(chat.chat_id, None)
         if chat.digest_time:
             hour, minute = (int(part) for part in chat.digest_time.split(":"))
             zone = ZoneInfo(chat.timezone or "UTC")
@@ -260,73 +268,64 @@ def build_app(
                 chat_id=chat.chat_id,
                 name=name,
             )
+            digest_times[chat.chat_id] = (chat.digest_time, chat.timezone or "UTC")
+
+    def sync_digests(chats: list[ChatSettings]) -> None:
+        """Follow digest times changed through another process (`--role bot`)."""
+        wanted = {chat.chat_id: chat for chat in chats if chat.digest_time}
+        for chat_id in set(digest_times) - set(wanted):
+            schedule_digest(ChatSettings(chat_id=chat_id, kind="private"))
+        for chat_id, chat in wanted.items():
+            if digest_times.get(chat_id) != (chat.digest_time, chat.timezone or "UTC"):
+                schedule_digest(chat)
+
+    def updates_check() -> dict[str, str]:
+        if not answers(role):
+            return {}
+        running = application.updater is not None and application.updater.running
+        return {"updates": OK if running else "not receiving updates"}
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
-        store = storage or await open_synced_storage(settings, clock)
-        if storage is not None:
-            await sync_configured_sources(store, settings, now=clock(), confirmed=True)
+        store = await work.open()
         store.never_store(token)
-        fetcher = Fetcher(
-            FetchLimits(max_bytes=settings.max_feed_bytes),
-            public_only=not settings.allow_private_sources,
-        )
-        executor = parse_executor(settings)
-        poller = make_poller(store, fetcher, settings, executor)
-        sender = Sender(application.bot, store, clock, lease=settings.send_lease)
-        runtime["live"] = Runtime(store, fetcher, poller, sender, executor)
-        services = Services(
-            storage=store, clock=clock, admins=settings.admins, schedule_digest=schedule_digest
-        )
-        # Before every other handler: one user's flood of commands stops here.
-        application.add_handler(command_limit_handler(CommandLimits()), group=-1)
-        for handler in build_handlers(
-            services, fetcher=fetcher, allow_private=settings.allow_private_sources
-        ):
-            application.add_handler(handler)
-        await application.bot.set_my_commands(COMMAND_MENU)
-        assert application.job_queue is not None
-        for chat in await store.digest_chats():
-            schedule_digest(chat)
-        application.job_queue.run_repeating(
-            send_tick,
-            interval=1.0,
-            first=1.0,
-            name="send",
-            job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
-        )
-        # APScheduler computes a job's first run when the scheduler starts, after post_init:
-        # a repeating job due "now" would already be late and wait a whole period, so the
-        # first poll runs as a job of its own, at once.
-        application.job_queue.run_once(
-            poll_tick, when=0.0, name="first-poll", job_kwargs={"misfire_grace_time": None}
-        )
-        application.job_queue.run_repeating(
-            poll_tick,
-            interval=tick_period(settings.poll_interval),
-            first=tick_period(settings.poll_interval),
-            name="poll",
-            job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
-        )
-        if settings.retention is not None:
-            application.job_queue.run_repeating(
-                retention_job,
-                interval=RETENTION_PERIOD,
-                first=RETENTION_FIRST,
-                name="retention",
-                job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+        if answers(role):
+            services = Services(
+                storage=store,
+                clock=clock,
+                admins=settings.admins,
+                schedule_digest=schedule_digest,
+                process=ProcessInfo(role, newsbot_version(), work.loops.last_ticks),
             )
-        logger.info("Newsbot started with %d sources", len(settings.sources))
+            # Before every other handler: one user's flood of commands stops here.
+            application.add_handler(command_limit_handler(CommandLimits()), group=-1)
+            for handler in build_handlers(
+                services, fetcher=work.fetcher, allow_private=settings.allow_private_sources
+            ):
+                application.add_handler(handler)
+            await application.bot.set_my_commands(COMMAND_MENU)
+        if sends(role):
+            for chat in await store.digest_chats():
+                schedule_digest(chat)
+        work.start()
+        server = await start_health(
+            settings, role, work, metrics, store, clock, extra_checks=updates_check
+        )
+        if server is not None:
+            servers.append(server)
+        logger.info("Newsbot started with %d sources (--role %s)", len(settings.sources), role)
+
+    async def post_stop(application: Application) -> None:  # type: ignore[type-arg]
+        # Each loop finishes its tick while the bot and the database are still open.
+        await work.stop()
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
-        live = runtime.pop("live", None)
-        if live is not None:
-            await live.fetcher.aclose()
-            if live.executor is not None:
-                live.executor.shutdown(cancel_futures=True)
-            if storage is None:
-                await live.storage.close()
+        await work.stop()  # when post_stop did not run (a test's own shutdown)
+        for server in servers:
+            await server.stop()
+        servers.clear()
+        await work.close()
 
-    application = (
+    builder = (
         Application.builder()
         .token(token)
         .request(requests)
@@ -336,9 +335,25 @@ def build_app(
         .defaults(Defaults(tzinfo=UTC))
         .rate_limiter(gateway)
         .concurrent_updates(PerChatUpdates(CONCURRENT_UPDATES))
-        .post_init(post_init)
-        .post_shutdown(post_shutdown)
-        .build()
     )
+    if not answers(role):
+        builder = builder.updater(None)  # never getUpdates: that is another process's
+    application = (
+        builder.post_init(post_init).post_stop(post_stop).post_shutdown(post_shutdown).build()
+    )
+    work = RoleWork(
+        settings,
+        role,
+        health=health,
+        metrics=metrics,
+        clock=clock,
+        bot=application.bot,
+        storage=storage,
+        after_tick=after_tick,
+        sync_digests=sync_digests if sends(role) else None,
+    )
+
+    # Reachable by tests (and nothing else) as the application's shared state.
+    application.bot_data["work"] = work
     application.add_error_handler(on_error)
     return application

@@ -1,6 +1,7 @@
 """The `newsbot` command: run the bot, poll once, ask for the latest stories, manage sources.
 
-newsbot run                      the bot and the scheduler in one process (what `make run` does)
+newsbot run [--role ROLE]        the bot and the scheduler in one process (what `make run` does),
+                                 or one part of it beside others on PostgreSQL (see bot.roles)
 newsbot poll --once              fetch every source now, with a progress bar
 newsbot latest TOPIC [-n N]      the newest stories on a topic, as /latest ranks them
 newsbot sources add URL | remove URL | list | import FILE.opml | export > FILE.opml
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.logs import configure_logging
+from bot.roles import ROLES, check_role
 from bot.settings import Settings
 from bot.wiring import open_synced_storage, utc_now
 from handlers.render import source_status, stories_kept
@@ -44,7 +46,14 @@ def _parser() -> argparse.ArgumentParser:
         "from another sources file (run and poll always do; nothing is ever deleted)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("run", help="run the Telegram bot and the feed scheduler")
+    run = commands.add_parser("run", help="run the Telegram bot and the feed scheduler")
+    run.add_argument(
+        "--role",
+        choices=ROLES,
+        default="all",
+        help="all: everything in one process (default); poll: fetch and match feeds; send: "
+        "push the outbox; bot: answer people. Split roles share one PostgreSQL database",
+    )
     poll = commands.add_parser("poll", help="fetch every source now", parents=[confirm])
     poll.add_argument(
         "--once", action="store_true", required=True, help="poll every source once and exit"
@@ -209,9 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_environment()
         configure_logging(settings.telegram_bot_token)
         if args.command == "run":
+            check_role(args.role, settings.database_url)
             from bot.app import run_bot
 
-            run_bot(settings)
+            run_bot(settings, args.role)
             return 0
         if args.command == "poll":
             return asyncio.run(_poll_once(settings))

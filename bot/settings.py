@@ -5,6 +5,7 @@ A bad value stops start-up with a `ConfigError` that names the variable and says
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -29,6 +30,8 @@ DEFAULT_MAX_FEED_BYTES = 10 * 1024 * 1024
 DEFAULT_SEND_RATE = 25.0
 DEFAULT_SEND_LEASE = int(SEND_LEASE.total_seconds())
 DEFAULT_RETENTION_DAYS = 90
+# Health and metrics answer on loopback unless told otherwise: a container sets 0.0.0.0.
+DEFAULT_HTTP_LISTEN = "127.0.0.1"
 # A century: anything longer is a typo, and keeps everything as 0 does.
 MAX_RETENTION_DAYS = 36_500
 #: How the bundled sources list is named where a sources file's path would be.
@@ -56,6 +59,9 @@ class Settings:
     sources_file: str = BUNDLED_SOURCES
     # How long stories, finished deliveries and inactive chats are kept; None keeps them all.
     retention: timedelta | None = timedelta(days=DEFAULT_RETENTION_DAYS)
+    # The port of /healthz and /metrics (bot.health); None: no HTTP endpoint.
+    http_port: int | None = None
+    http_listen: str = DEFAULT_HTTP_LISTEN
 
     @classmethod
     def from_environment(
@@ -87,6 +93,8 @@ class Settings:
                 "NEWSBOT_SEND_LEASE", values.get("NEWSBOT_SEND_LEASE"), DEFAULT_SEND_LEASE
             ),
             retention=_retention(values.get("NEWSBOT_RETENTION_DAYS")),
+            http_port=_http_port(values.get("NEWSBOT_HTTP_PORT")),
+            http_listen=_http_listen(values.get("NEWSBOT_HTTP_LISTEN")),
         )
 
     def require_token(self) -> str:
@@ -266,3 +274,30 @@ def _parse_workers(value: str | None) -> int:
             f"to 64, got {text!r}"
         )
     return int(text)
+
+
+def _http_port(value: str | None) -> int | None:
+    if _blank(value):
+        return None
+    assert value is not None
+    text = value.strip()
+    if not _whole(text) or not 1 <= int(text) <= 65535:
+        raise ConfigError(
+            f"NEWSBOT_HTTP_PORT must be a TCP port from 1 to 65535 for /healthz and /metrics "
+            f"(unset: no HTTP endpoint), got {text[:40]!r}"
+        )
+    return int(text)
+
+
+def _http_listen(value: str | None) -> str:
+    if _blank(value):
+        return DEFAULT_HTTP_LISTEN
+    assert value is not None
+    text = value.strip()
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ConfigError(
+            f"NEWSBOT_HTTP_LISTEN must be an IP address to listen on, such as 127.0.0.1 "
+            f"(the default) or 0.0.0.0 (every interface, as in a container), got {text[:60]!r}"
+        ) from None

@@ -19,7 +19,7 @@ import logging
 import secrets
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -43,6 +43,16 @@ CommandCallbackHandler = BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]
 
 
 @dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """What /status says of the process answering it: its role, its version, and seconds
+    since each of its loops last ticked (None: not yet)."""
+
+    role: str = "all"
+    version: str = ""
+    last_ticks: Callable[[], Mapping[str, float | None]] = dict
+
+
+@dataclass(frozen=True, slots=True)
 class Services:
     """What the command callbacks need, handed in by the composition root."""
 
@@ -51,6 +61,7 @@ class Services:
     admins: frozenset[int] = frozenset()
     # Called when a chat's digest time or time zone changes, so its daily job can follow.
     schedule_digest: Callable[[ChatSettings], None] = lambda settings: None
+    process: ProcessInfo = ProcessInfo()
 
 
 async def parse_or_explain(update: Update, raw: str) -> Topic | None:

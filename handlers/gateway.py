@@ -104,6 +104,8 @@ class Gateway(BaseRateLimiter[Priority]):
         self._queues: tuple[deque[_Waiter], ...] = tuple(deque() for _ in Priority)
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
+        #: 429 answers seen, replies and pushes alike (exported by bot.metrics).
+        self.retry_afters = 0
 
     async def initialize(self) -> None:
         """Nothing to open: the dispatcher starts with the first request."""
@@ -133,6 +135,7 @@ class Gateway(BaseRateLimiter[Priority]):
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
                 seconds = retry_after_seconds(error)
+                self.retry_afters += 1
                 self.pacer.retry_after(chat, self._monotonic(), seconds)
                 logger.warning(
                     "Telegram asked to wait %.0f s (%s to chat %s)", seconds, endpoint, chat

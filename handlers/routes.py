@@ -23,11 +23,12 @@ COMMAND_MENU: tuple[BotCommand, ...] = (*COMMANDS, *CONTROL_COMMANDS)
 
 
 def build_handlers(
-    services: Services, *, fetcher: Fetcher, allow_private: bool
+    services: Services, *, fetcher: Fetcher | None, allow_private: bool
 ) -> list[CommandCallbackHandler]:
     """The handlers in the order they are tried: the first whose filter matches takes the update.
 
-    `fetcher` and `allow_private` serve the admins' /addsource, which checks a feed before adding.
+    `fetcher` and `allow_private` serve the admins' /addsource, which checks a feed before adding
+    (without the bot's shared fetcher, with one of its own).
     """
     return [
         *build_command_handlers(services),

@@ -111,7 +111,8 @@ class Sender:
 
     `bot` must have a `handlers.gateway.Gateway` as its rate limiter: that is where requests
     are paced; `unrecorded_window` bounds the messages in flight (sent or waiting for their
-    slot) whose rows are not yet recorded as sent.
+    slot) whose rows are not yet recorded as sent; `progress` is told after each batch of a
+    round, so a long fan-out shows life (`bot.loops.JobHealth.beat`).
     """
 
     def __init__(
@@ -126,8 +127,10 @@ class Sender:
         lease: timedelta = SEND_LEASE,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        progress: Callable[[], None] = lambda: None,
     ) -> None:
         self.bot = bot
+        self._progress = progress
         self.storage = storage
         self.clock = clock
         self.batch = batch
@@ -251,6 +254,7 @@ class Sender:
                 await asyncio.gather(
                     *(self._send_chat(chat, rows, report) for chat, rows in by_chat.items())
                 )
+                self._progress()
             if self._available():
                 await self._retry_digests(report)
             if self._available():

@@ -26,6 +26,8 @@ EDIT_WINDOW = CLUSTER_WINDOW
 SEND_LEASE = timedelta(seconds=60)
 # A poller that died before recording a poll leaves its sources claimed this long.
 POLL_LEASE = timedelta(minutes=10)
+# A feed down for a day is not a hiccup: its admins are told, once per failing streak.
+REPORT_FAILING_AFTER = timedelta(hours=24)
 # Short enough that a story reaches its chats within a minute of the Bot API coming back, long
 # enough that an outage costs a request every half minute, not a fan-out of failures.
 MAX_BACKOFF = timedelta(seconds=30)

@@ -21,6 +21,7 @@ from news.model import (
     StoryDraft,
     Subscription,
 )
+from news.operations import OperationsStatus
 from news.sources import SourcesPlan
 from news.topics import Topic
 
@@ -179,6 +180,15 @@ class Storage(Protocol):
         self, delivery_id: int, *, shown: Sequence[str] | None, now: datetime, edited: bool = ...
     ) -> None: ...
     async def retry_edit(self, delivery_id: int, *, at: datetime) -> None: ...
+
+    # Operations: /healthz, /metrics, /status and the report of sources failing for a day
+    async def ping(self) -> None: ...
+    async def operations_status(
+        self, now: datetime, *, failing_listed: int = ...
+    ) -> OperationsStatus: ...
+    async def claim_failing_reports(
+        self, *, failing_before: datetime, now: datetime
+    ) -> list[Source]: ...
 
     # Retention
     async def prune(

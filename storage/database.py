@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from news.errors import ConfigError
 from storage.repository import SqlStorage
+from storage.rows import MIGRATION_LOCK, take_turns
 
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -86,10 +87,16 @@ async def _current_revision(engine: AsyncEngine) -> str | None:
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest Alembic revision (a no-op read when it is current)."""
+    """Bring the schema to the newest Alembic revision (a no-op read when it is current).
+
+    Processes started together on a new PostgreSQL database (`newsbot run --role …`) migrate
+    one at a time: the others wait, then find nothing left to do (Alembic starts from the
+    revision it reads).
+    """
     if await _current_revision(engine) == head_revision():
         return
     async with engine.begin() as connection:
+        await take_turns(connection, MIGRATION_LOCK)
         await connection.run_sync(upgrade)
 
 

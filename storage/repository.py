@@ -29,9 +29,18 @@ from news.ports import PollRecord
 from news.sources import SourcesPlan, plan_sync
 from news.topics import Topic
 from storage.clusters import ClusterStore
+from storage.operations import Operations
 from storage.outbox import ChatsAndOutbox
 from storage.retention import Retention
-from storage.rows import STORY_COLUMNS, chunks, error_text, source_name, story_from_row
+from storage.rows import (
+    SOURCES_SYNC_LOCK,
+    STORY_COLUMNS,
+    chunks,
+    error_text,
+    source_name,
+    story_from_row,
+    take_turns,
+)
 from storage.search import newest_first, topic_clause, topic_sources
 from storage.tables import UTCDateTime, bot_state, source_counts, sources, stories
 
@@ -98,6 +107,7 @@ _RECORD_SUCCESS = (
         error_count=0,
         last_error=None,
         last_error_kind=None,
+        failure_reported_at=None,
         etag=bindparam("b_etag", type_=String()),
         last_modified=bindparam("b_last_modified", type_=String()),
         title=func.coalesce(bindparam("b_title", type_=String()), sources.c.title),
@@ -122,7 +132,7 @@ _RECORD_FAILURE = (
 )
 
 
-class SqlStorage(ChatsAndOutbox, ClusterStore, Retention):
+class SqlStorage(ChatsAndOutbox, ClusterStore, Retention, Operations):
     """Newsbot's storage on one SQLAlchemy async engine."""
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -150,6 +160,9 @@ class SqlStorage(ChatsAndOutbox, ClusterStore, Retention):
         names the sources file, remembered as the one the database was synced from.
         """
         async with self.engine.begin() as conn:
+            # Pollers starting together sync the same file one after the other, not into
+            # each other's inserts.
+            await take_turns(conn, SOURCES_SYNC_LOCK)
             plan = plan_sync(
                 urls, [_source(row, row.stories_count) for row in await conn.execute(_SOURCES)]
             )

@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from news.model import Story
 from storage.tables import sources, stories
 
@@ -67,3 +70,15 @@ def error_text(text: str, secrets: Sequence[str]) -> str:
         if secret:
             text = re.sub(re.escape(secret), "<TOKEN>", text, flags=re.IGNORECASE)
     return text[:MAX_ERROR_TEXT]
+
+
+#: PostgreSQL advisory locks: processes starting together on one database take turns.
+MIGRATION_LOCK = 0x6E657773_01  # "news", 1
+SOURCES_SYNC_LOCK = 0x6E657773_02
+
+
+async def take_turns(conn: AsyncConnection, key: int) -> None:
+    """On PostgreSQL, wait until no other transaction holds `key`; the lock goes with this
+    transaction. SQLite needs none: it has one writer at a time anyway."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_advisory_xact_lock(key)))

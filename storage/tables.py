@@ -74,6 +74,8 @@ sources = Table(
     Column("last_error_at", UTCDateTime),
     # Why a disabled source is not polled: "unlisted", "removed" or "gone" (see news.sources).
     Column("disabled_reason", String(16)),
+    # When the admins were told the source fails for a day; cleared by a successful poll.
+    Column("failure_reported_at", UTCDateTime),
     Index("ix_sources_due", "enabled", "next_poll_at"),
 )
 

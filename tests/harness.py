@@ -16,8 +16,10 @@ from pathlib import Path
 from telegram.ext import Application
 
 from bot.app import build_app
+from bot.loops import JobHealth
 from bot.settings import Settings
 from bot.wiring import utc_now
+from bot.work import RoleWork
 from handlers.gateway import Gateway
 from handlers.sender import SendReport
 from news.model import PollOutcome
@@ -57,6 +59,13 @@ class RunningBot:
     ticks: Ticks
     settings: Settings
 
+    @property
+    def work(self) -> RoleWork:
+        """The bot's repeating work: its loops, poller and sender."""
+        work = self.app.bot_data["work"]
+        assert isinstance(work, RoleWork)
+        return work
+
 
 @asynccontextmanager
 async def running_bot(
@@ -68,6 +77,7 @@ async def running_bot(
     extra_env: Mapping[str, str] | None = None,
     clock: Callable[[], datetime] = utc_now,
     gateway: Gateway | None = None,
+    health: JobHealth | None = None,
 ) -> AsyncIterator[RunningBot]:
     """The whole bot, polling `feed_paths` on the feed server every second."""
     sources = tmp_path / "sources.txt"
@@ -85,7 +95,7 @@ async def running_bot(
     }
     settings = Settings.from_environment(env, env_file=None)
     ticks = Ticks()
-    app = build_app(settings, clock=clock, after_tick=ticks, gateway=gateway)
+    app = build_app(settings, clock=clock, after_tick=ticks, gateway=gateway, health=health)
     await app.initialize()
     assert app.post_init is not None and app.updater is not None
     await app.post_init(app)
@@ -96,6 +106,8 @@ async def running_bot(
     finally:
         await app.updater.stop()
         await app.stop()
+        assert app.post_stop is not None
+        await app.post_stop(app)
         await app.shutdown()
         assert app.post_shutdown is not None
         await app.post_shutdown(app)

@@ -232,11 +232,9 @@ async def test_the_bot_prunes_hourly_and_0_days_keeps_everything(
         [source] = await storage.list_sources()
         old = clock() - timedelta(days=100)
         await storage.store_stories(drafts(source.id, ["Zanzibar long ago"], old), now=old)
-        assert bot.app.job_queue is not None
-        [job] = bot.app.job_queue.get_jobs_by_name("retention")
-        assert job.trigger.interval == timedelta(hours=1)  # type: ignore[attr-defined]
+        assert bot.work.loops.period("retention") == timedelta(hours=1)
 
-        await job.run(bot.app)
+        await bot.work.loops.run_once("retention")
 
         assert await storage.latest(parse_topic("zanzibar"), limit=5) == []
         assert len(await storage.latest(parse_topic("ukraine"), limit=20)) == 7, "today's stay"
@@ -245,8 +243,7 @@ async def test_the_bot_prunes_hourly_and_0_days_keeps_everything(
     keep = {"NEWSBOT_RETENTION_DAYS": "0"}
     (tmp_path / "keep").mkdir()
     async with running_bot(telegram, feeds, tmp_path / "keep", clock=clock, extra_env=keep) as bot:
-        assert bot.app.job_queue is not None
-        assert not bot.app.job_queue.get_jobs_by_name("retention")
+        assert "retention" not in bot.work.loops
 
 
 async def test_upgrading_counts_the_archive_and_lets_inactive_chats_wait_a_window(

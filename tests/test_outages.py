@@ -251,7 +251,7 @@ async def test_a_database_outage_is_one_log_line_a_minute_and_the_bot_catches_up
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.app")
+    caplog.set_level(logging.INFO, logger="bot.loops")
     name = postgres_url.rsplit("/", 1)[1]
     feeds.set_feed("/world.xml", rss_feed([], title="World"))
     async with running_bot(
@@ -288,7 +288,7 @@ async def test_a_database_outage_is_one_log_line_a_minute_and_the_bot_catches_up
         outage_lines = [
             record
             for record in caplog.records
-            if record.name == "bot.app" and "failed" in record.getMessage()
+            if record.name == "bot.loops" and "failed" in record.getMessage()
         ]
 
         await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')

@@ -54,6 +54,11 @@ def test_missing_token_says_what_to_set() -> None:
         ("NEWSBOT_RETENTION_DAYS", "²"),
         ("NEWSBOT_RETENTION_DAYS", "1e9"),
         ("NEWSBOT_RETENTION_DAYS", "99999999999999999999999"),
+        ("NEWSBOT_HTTP_PORT", "0"),
+        ("NEWSBOT_HTTP_PORT", "65536"),
+        ("NEWSBOT_HTTP_PORT", "http"),
+        ("NEWSBOT_HTTP_LISTEN", "localhost:8080"),
+        ("NEWSBOT_HTTP_LISTEN", "every interface"),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str) -> None:
@@ -104,3 +109,11 @@ def test_the_sources_file_is_named_by_its_absolute_path(
     monkeypatch.chdir(tmp_path)
     assert settings(NEWSBOT_SOURCES="feeds.txt").sources_file == str(tmp_path / "feeds.txt")
     assert settings().sources_file == "the bundled list"
+
+
+def test_health_endpoint_is_off_unless_a_port_is_set_and_listens_on_loopback() -> None:
+    assert settings().http_port is None
+    assert settings(NEWSBOT_HTTP_PORT="9100").http_port == 9100
+    assert settings().http_listen == "127.0.0.1"
+    assert settings(NEWSBOT_HTTP_LISTEN=" 0.0.0.0 ").http_listen == "0.0.0.0"
+    assert settings(NEWSBOT_HTTP_LISTEN="::").http_listen == "::"

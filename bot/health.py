@@ -1,0 +1,118 @@
+"""`/healthz` and `/metrics` over HTTP (`NEWSBOT_HTTP_PORT`), on the process's own event loop.
+
+    GET /healthz   200 when the database answers and each of the role's loops ticked recently,
+                   503 otherwise; the JSON body says which check failed:
+                   {"status": "failing", "role": "send",
+                    "checks": {"database": "ok", "send": "no tick finished for 412 s"}}
+    GET /metrics   Prometheus' text format (`bot.metrics`)
+
+aiohttp's server (already the bot's HTTP client) answers beside the jobs without blocking them;
+the database is asked with a deadline, so a hung connection makes a 503, not a hung probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from bot.metrics import Metrics
+from news.ports import Storage
+
+logger = logging.getLogger(__name__)
+
+#: How long /healthz and /metrics wait for the database.
+DATABASE_DEADLINE = 5.0
+OK = "ok"
+
+
+def _problem(error: BaseException) -> str:
+    text = (str(error).splitlines() or [""])[0][:200]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class HealthServer:
+    """Serves /healthz and /metrics for one process.
+
+    `loop_checks` names each of the role's checks besides the database with "ok" or what is
+    wrong; `gauges` says which of the database's gauges this role exports (outbox, sources).
+    """
+
+    def __init__(
+        self,
+        *,
+        role: str,
+        listen: str,
+        port: int,
+        storage: Storage,
+        metrics: Metrics,
+        loop_checks: Callable[[], Mapping[str, str]],
+        clock: Callable[[], datetime],
+        outbox: bool,
+        sources: bool,
+    ) -> None:
+        self.role = role
+        self.listen = listen
+        self.port = port
+        self.storage = storage
+        self.metrics = metrics
+        self.loop_checks = loop_checks
+        self.clock = clock
+        self.outbox = outbox
+        self.sources = sources
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.listen, self.port).start()
+        logger.info(
+            "health and metrics on http://%s:%d/healthz and /metrics", self.listen, self.port
+        )
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def checks(self) -> dict[str, str]:
+        """Every check with "ok" or what is wrong; the database first."""
+        try:
+            await asyncio.wait_for(self.storage.ping(), DATABASE_DEADLINE)
+            database = OK
+        except Exception as error:  # any failure to answer is the answer
+            database = _problem(error)
+        return {"database": database, **self.loop_checks()}
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        checks = await self.checks()
+        healthy = all(value == OK for value in checks.values())
+        body = {"status": "ok" if healthy else "failing", "role": self.role, "checks": checks}
+        return web.Response(
+            status=200 if healthy else 503,
+            text=json.dumps(body),
+            content_type="application/json",
+        )
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        if self.outbox or self.sources:
+            try:
+                status = await asyncio.wait_for(
+                    self.storage.operations_status(self.clock(), failing_listed=0),
+                    DATABASE_DEADLINE,
+                )
+            except Exception as error:  # the counters are still worth serving
+                logger.warning("metrics: the database did not answer (%s)", _problem(error))
+            else:
+                self.metrics.refresh(status, outbox=self.outbox, sources=self.sources)
+        return web.Response(
+            body=self.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )

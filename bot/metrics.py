@@ -1,0 +1,153 @@
+"""Prometheus metrics of one `newsbot run` process, every series labelled with its `role`.
+
+Counters are counted here, in the composition root, from what the jobs return (`PollOutcome`s,
+`SendReport`s) and from the gateway's count of 429s, so the domain knows nothing of Prometheus.
+Gauges of the work in hand (the outbox, the oldest pending push, the poll lag, failing sources)
+are read from the database at each scrape (`refresh`), only by the roles they concern.
+
+    newsbot_feeds_fetched_total{role,status}   polls by outcome: ok, not-modified, unchanged, error
+    newsbot_feeds_failed_total{role,kind}      failed polls by error kind (timeout, http-404, …)
+    newsbot_stories_stored_total{role}         new stories stored
+    newsbot_matches_total{role}                pushes queued (a chat owed a story)
+    newsbot_messages_sent_total{role,kind}     push (outbox rows sent), digest, edit
+    newsbot_deliveries_failed_total{role}      outbox rows given up
+    newsbot_telegram_retry_after_total{role}   429 answers from the Bot API
+    newsbot_outbox_depth{role,state}           pending and sending rows
+    newsbot_oldest_pending_push_seconds{role}  how long the oldest pending push has waited
+    newsbot_poll_lag_seconds{role}             how late the most overdue source is
+    newsbot_sources_failing{role}              enabled sources whose last poll failed
+    newsbot_tick_duration_seconds{role,loop}   how long each tick of each loop took
+    newsbot_info{role,version}                 1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from handlers.sender import SendReport
+from news.model import PollOutcome
+from news.operations import OperationsStatus
+
+# Ticks last from milliseconds (nothing due) to minutes (a first poll, a big fan-out).
+TICK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+
+
+class _RetryAfters(Collector):
+    """The gateway's count of 429s, read at scrape time."""
+
+    def __init__(self, role: str, count: Callable[[], int]) -> None:
+        self._role = role
+        self._count = count
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "newsbot_telegram_retry_after",
+            "429 Too Many Requests answers from the Bot API.",
+            labels=["role"],
+        )
+        family.add_metric([self._role], self._count())
+        yield family
+
+
+class Metrics:
+    """The registry of one process and the ways its jobs feed it."""
+
+    def __init__(self, role: str, version: str) -> None:
+        self.role = role
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self._fetched = Counter(
+            "newsbot_feeds_fetched",
+            "Polls of a source, by outcome.",
+            ["role", "status"],
+            registry=r,
+        )
+        self._failed = Counter(
+            "newsbot_feeds_failed", "Failed polls, by error kind.", ["role", "kind"], registry=r
+        )
+        self._stored = Counter(
+            "newsbot_stories_stored", "New stories stored.", ["role"], registry=r
+        ).labels(role)
+        self._matches = Counter(
+            "newsbot_matches", "Pushes queued: a chat owed a story.", ["role"], registry=r
+        ).labels(role)
+        self._messages = Counter(
+            "newsbot_messages_sent",
+            "Messages sent: push (outbox rows), digest messages, edits of cards.",
+            ["role", "kind"],
+            registry=r,
+        )
+        self._undeliverable = Counter(
+            "newsbot_deliveries_failed", "Outbox rows given up.", ["role"], registry=r
+        ).labels(role)
+        self._outbox = Gauge(
+            "newsbot_outbox_depth", "Outbox rows by state.", ["role", "state"], registry=r
+        )
+        self._oldest_pending = Gauge(
+            "newsbot_oldest_pending_push_seconds",
+            "How long the oldest pending push has waited.",
+            ["role"],
+            registry=r,
+        ).labels(role)
+        self._poll_lag = Gauge(
+            "newsbot_poll_lag_seconds",
+            "How far behind its due time the most overdue unclaimed source is.",
+            ["role"],
+            registry=r,
+        ).labels(role)
+        self._failing = Gauge(
+            "newsbot_sources_failing",
+            "Enabled sources whose last poll failed.",
+            ["role"],
+            registry=r,
+        ).labels(role)
+        self._ticks = Histogram(
+            "newsbot_tick_duration_seconds",
+            "How long a tick of each loop took.",
+            ["role", "loop"],
+            buckets=TICK_BUCKETS,
+            registry=r,
+        )
+        info = Gauge(
+            "newsbot_info", "The process's role and version.", ["role", "version"], registry=r
+        )
+        info.labels(role, version).set(1)
+
+    def watch_retry_afters(self, count: Callable[[], int]) -> None:
+        """Export the gateway's count of 429s."""
+        self.registry.register(_RetryAfters(self.role, count))
+
+    def polled(self, outcomes: Sequence[PollOutcome]) -> None:
+        for outcome in outcomes:
+            self._fetched.labels(self.role, outcome.status).inc()
+            if outcome.status == "error":
+                self._failed.labels(self.role, outcome.error_kind or "feed").inc()
+            self._stored.inc(outcome.new_stories)
+            self._matches.inc(outcome.queued_deliveries)
+
+    def sent(self, report: SendReport) -> None:
+        self._messages.labels(self.role, "push").inc(report.sent)
+        self._messages.labels(self.role, "digest").inc(report.digests)
+        self._messages.labels(self.role, "edit").inc(report.edited)
+        self._undeliverable.inc(report.failed)
+
+    def tick(self, loop: str, seconds: float) -> None:
+        self._ticks.labels(self.role, loop).observe(seconds)
+
+    def refresh(self, status: OperationsStatus, *, outbox: bool, sources: bool) -> None:
+        """Set the gauges of the work in hand from one look at the database."""
+        if outbox:
+            self._outbox.labels(self.role, "pending").set(status.outbox_pending)
+            self._outbox.labels(self.role, "sending").set(status.outbox_sending)
+            self._oldest_pending.set(status.oldest_pending_age.total_seconds())
+        if sources:
+            self._poll_lag.set(status.poll_lag.total_seconds())
+            self._failing.set(status.failing_count)
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus' text format."""
+        return generate_latest(self.registry)
