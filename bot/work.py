@@ -29,7 +29,7 @@ from handlers.sender import Sender, SendReport
 from news.fetch import Fetcher, FetchLimits
 from news.ingest import Poller
 from news.model import ChatSettings, PollOutcome
-from news.policy import REPORT_FAILING_AFTER
+from news.policy import REPORT_FAILING_AFTER, claim_batch
 from storage import SqlStorage, open_storage
 
 logger = logging.getLogger(__name__)
@@ -122,6 +122,7 @@ class RoleWork:
                 self._storage,
                 self.clock,
                 lease=settings.send_lease,
+                batch=claim_batch(settings.send_rate, settings.send_lease),
                 progress=lambda: self.health.beat("send"),
             )
         return self._storage

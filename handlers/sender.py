@@ -58,6 +58,7 @@ from handlers.render import digest_messages, story_card
 from news.batching import GroupCommit, WriteFailed
 from news.model import Delivery, PushedMessage
 from news.policy import (
+    CLAIM_BATCH,
     DIGEST_GRACE,
     DIGEST_THRESHOLD,
     MAX_BACKOFF,
@@ -122,7 +123,7 @@ class Sender:
         clock: Callable[[], datetime],
         *,
         unrecorded_window: int = 64,
-        batch: int = 500,
+        batch: int = CLAIM_BATCH,
         edit_batch: int = 50,
         lease: timedelta = SEND_LEASE,
         monotonic: Callable[[], float] = time.monotonic,

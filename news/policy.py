@@ -24,6 +24,17 @@ EDIT_INTERVAL = timedelta(minutes=1)
 EDIT_WINDOW = CLUSTER_WINDOW
 # A sender that died mid-send leaves rows claimed: they are claimed again after this long.
 SEND_LEASE = timedelta(seconds=60)
+# The most outbox rows a sender claims at once.
+CLAIM_BATCH = 500
+
+
+def claim_batch(send_rate: float, lease: timedelta) -> int:
+    """Outbox rows a sender claims at once: at most what it sends in half its lease, so that
+    another sender never takes rows over (their lease run out) while their claimant still
+    works through them — which would push them twice."""
+    return max(1, min(CLAIM_BATCH, int(send_rate * lease.total_seconds() / 2)))
+
+
 # A poller that died before recording a poll leaves its sources claimed this long.
 POLL_LEASE = timedelta(minutes=10)
 # A feed down for a day is not a hiccup: its admins are told, once per failing streak.

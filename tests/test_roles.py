@@ -1,0 +1,293 @@
+"""`newsbot run --role …`: split roles share one PostgreSQL database, each doing its part once.
+
+3 pollers, 2 senders and 1 bot run as real subprocesses against the fake Bot API and a feed
+server with 200 feeds; 500 chats follow two topics each. Every feed is fetched once per due
+time (no two pollers take the same source), every push is sent once (no two senders take the
+same row), the bot answers while the others work and is the only getUpdates consumer, and when
+one sender is killed with `kill -9` holding claimed rows, the other sends them after the lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from news.topics import parse_topic
+from storage import open_storage
+from tests.conftest import POSTGRES_URL
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.feeds import FeedItem, rss_feed
+from tests.fakes.telegram_api import FakeBotApi
+
+ROOT = Path(__file__).resolve().parent.parent
+FEEDS = 200
+CHATS = 500
+FIRST_CHAT = 10_000
+POLL_INTERVAL = 10  # seconds: the fixed schedule (floor = ceiling) each source is due on
+SEND_LEASE = 3  # seconds: how long a killed sender's rows stay claimed
+SEND_RATE = 50  # messages a second per sender
+PEOPLE = 1001  # a user who talks to the bot while the others work
+# Messages a sender may have sent but not recorded when it dies: handlers.sender's window.
+IN_FLIGHT_WINDOW = 64
+
+
+def word(number: int, prefix: str = "zq") -> str:
+    """A made-up word no stemmer shortens and no other story shares: zqbax, zqbbx, …"""
+    letters = "bcdfghjklmnpqrstvwz"
+    first, second = divmod(number, len(letters))
+    return f"{prefix}{letters[first % len(letters)]}a{letters[second]}x"
+
+
+def topics_of(chat: int) -> tuple[str, str]:
+    """Two topics for each chat; each feed's story matches the chats of its word (5 or so)."""
+    index = chat - FIRST_CHAT
+    return word(index % FEEDS), word((index + FEEDS // 2) % FEEDS)
+
+
+def story_feed(feed: int) -> str:
+    """Feed `feed` with its one new story, on its own words so no two stories cluster."""
+    return rss_feed(
+        [
+            FeedItem(
+                title=f"{word(feed)} {word(feed, 'vy')} {word(feed, 'kw')}",
+                link=f"https://news.example.org/{feed}",
+                summary=f"{word(feed, 'pm')} {word(feed, 'tr')} {word(feed, 'gl')}.",
+                published=datetime.now(UTC),
+            )
+        ],
+        title=f"Feed {feed}",
+    )
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh database of its own for the six processes."""
+    try:
+        admin = await asyncpg.connect(POSTGRES_URL, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        if os.environ.get("NEWSBOT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"no PostgreSQL server answers at {POSTGRES_URL}: {error}")
+        pytest.skip(f"no PostgreSQL server answers at {POSTGRES_URL}: {error}")
+    name = f"newsbot_roles_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def subscribe_chats(database_url: str) -> int:
+    """The 500 chats and their topics; how many pushes the 200 new stories owe them."""
+    storage = await open_storage(database_url)
+    now = datetime.now(UTC)
+    try:
+        for chat in range(FIRST_CHAT, FIRST_CHAT + CHATS):
+            await storage.upsert_chat(chat, kind="private", title=None, now=now)
+            for topic in topics_of(chat):
+                await storage.subscribe(chat, parse_topic(topic).text, now=now)
+    finally:
+        await storage.close()
+    return CHATS * 2
+
+
+class RequestTimes:
+    """When each feed request arrived, by path (the feed server records no times)."""
+
+    def __init__(self, feeds: FeedServer) -> None:
+        self.feeds = feeds
+        self.times: dict[str, list[float]] = defaultdict(list)
+        self._seen = 0
+        self._sampled = asyncio.Event()
+        self._task = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(0.02)
+
+    def sample(self) -> None:
+        now = time.monotonic()
+        for request in self.feeds.requests[self._seen :]:
+            self.times[request.path].append(now)
+        self._seen = len(self.feeds.requests)
+        self._sampled.set()
+        self._sampled = asyncio.Event()
+
+    async def wait_until(self, condition: Callable[[], bool], deadline: float, what: str) -> None:
+        """Wait, sample by sample, until `condition` holds (the fakes' state, the times)."""
+        async with asyncio.timeout(deadline):
+            while not condition():
+                await self._sampled.wait()
+        assert condition(), what
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        self.sample()
+
+
+async def start_role(role: str, env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+    with log.open("wb") as stderr:  # a file: a pipe nobody reads would fill and block it
+        return await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "bot", "run", "--role", role),
+            env=env,
+            cwd=log.parent,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
+        )
+
+
+@pytest.mark.postgres
+async def test_three_pollers_two_senders_and_a_bot_share_postgresql(
+    postgres_url: str, telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    paths = [f"/feeds/{feed}.xml" for feed in range(FEEDS)]
+    first_etags = {path: feeds.set_feed(path, rss_feed([], title=path)) for path in paths}
+    (tmp_path / "sources.txt").write_text("".join(feeds.url(path) + "\n" for path in paths))
+    owed = await subscribe_chats(postgres_url)
+    subscribed = time.monotonic() - started
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": telegram.token,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "DATABASE_URL": postgres_url,
+        "NEWSBOT_SOURCES": str(tmp_path / "sources.txt"),
+        "NEWSBOT_ALLOW_PRIVATE_SOURCES": "1",
+        "NEWSBOT_POLL_INTERVAL": str(POLL_INTERVAL),
+        "NEWSBOT_POLL_CEILING": str(POLL_INTERVAL),
+        "NEWSBOT_SEND_LEASE": str(SEND_LEASE),
+        "NEWSBOT_SEND_RATE": str(SEND_RATE),
+    }
+    pollers_env = {k: v for k, v in env.items() if not k.startswith("TELEGRAM_")}
+    times = RequestTimes(feeds)
+    processes: dict[str, asyncio.subprocess.Process] = {}
+    try:
+        for role, count in (("poll", 3), ("send", 2), ("bot", 1)):
+            for number in range(count):
+                name = f"{role}{number}"
+                (tmp_path / name).mkdir()
+                processes[name] = await start_role(
+                    role, pollers_env if role == "poll" else env, tmp_path / name / "stderr.log"
+                )
+
+        # Due time 1: every feed read once (a first read stores, pushes nothing).
+        await times.wait_until(lambda: all(times.times[p] for p in paths), 60, "each feed read")
+        first_round = time.monotonic() - started
+        feeds_read = dict(times.times)
+        assert all(len(feeds_read[path]) == 1 for path in paths), "each feed read once"
+        for feed, path in enumerate(paths):
+            feeds.set_feed(path, story_feed(feed))
+
+        # The bot answers while the pollers and senders work.
+        telegram.inject_message(PEOPLE, "/start")
+        await telegram.wait_for_message(PEOPLE, contains="news bot", timeout=30)
+
+        # Due time 2: each feed's story is stored once and pushed to its chats, once each.
+        def pushed() -> list[int]:
+            return [m["chat_id"] for m in telegram.sent_messages() if m["chat_id"] != PEOPLE]
+
+        await times.wait_until(lambda: len(pushed()) >= owed * 3 // 10, 90, "pushes under way")
+        before_kill = _pairs(telegram)
+        duplicates_before_kill = len(before_kill) - len(set(before_kill))
+        killed_at = time.monotonic()
+        processes["send0"].send_signal(signal.SIGKILL)
+        await processes["send0"].wait()
+
+        await times.wait_until(lambda: len(set(_pairs(telegram))) >= owed, 90, "every push sent")
+        finished_after_kill = time.monotonic() - killed_at
+        await asyncio.sleep(1)  # a duplicate would show up now
+    finally:
+        for process in processes.values():
+            if process.returncode is None:
+                process.terminate()
+        for process in processes.values():
+            await asyncio.wait_for(process.wait(), timeout=60)
+        await times.stop()
+
+    logs = {name: (tmp_path / name / "stderr.log").read_text() for name in processes}
+    for name, process in processes.items():
+        if name != "send0":
+            assert process.returncode == 0, logs[name]
+        assert "Traceback" not in logs[name], logs[name]
+
+    pairs = _pairs(telegram)
+    duplicates = len(pairs) - len(set(pairs))
+    gaps = [
+        later - earlier
+        for stamps in times.times.values()
+        for earlier, later in itertools.pairwise(stamps)
+    ]
+    per_feed = Counter(len(times.times[path]) for path in paths)
+    print(
+        f"\n3 pollers, 2 senders, 1 bot over {FEEDS} feeds and {CHATS} chats: chats ready "
+        f"{subscribed:.1f} s, first round "
+        f"{first_round:.1f} s after start; requests per feed {dict(per_feed)}, shortest gap "
+        f"{min(gaps):.1f} s (interval {POLL_INTERVAL} s); {len(set(pairs))} of {owed} pushes, "
+        f"duplicates {duplicates_before_kill} before kill -9 after {len(before_kill)}, "
+        f"{duplicates} in all; finished {finished_after_kill:.1f} s after kill -9 "
+        f"(lease {SEND_LEASE} s); test {time.monotonic() - started:.0f} s"
+    )
+    chats = range(FIRST_CHAT, FIRST_CHAT + CHATS)
+    wanted = {(chat, topic) for chat in chats for topic in topics_of(chat)}
+    assert set(pairs) == wanted, "each chat has the story of each of its topics"
+    assert all(count >= 2 for count in per_feed), "every feed read at its second due time"
+    # A poll sends the validator its source's row holds: none at the first due time, the
+    # first answer's ETag at the second (until that poll records the story's ETag). Two pollers
+    # claiming one due source would both send the same one.
+    for path in paths:
+        sent = [request.headers.get("if-none-match") for request in feeds.requests_for(path)]
+        assert sent.count(None) == 1, f"{path} fetched once at its first due time"
+        assert sent.count(first_etags[path]) == 1, f"{path} fetched once at its second"
+    assert duplicates_before_kill == 0
+    assert duplicates <= IN_FLIGHT_WINDOW, "only messages in flight at the kill may repeat"
+    getmes = telegram.calls_to("getMe")
+    assert len(getmes) == 3, "the bot and the two senders; pollers never talk to Telegram"
+    assert len(telegram.calls_to("setMyCommands")) == 1, "only the bot registers commands"
+    conflicts = [c for c in telegram.calls_to("getUpdates", include_failed=True) if c.failed]
+    assert conflicts == [], "one getUpdates consumer: the bot"
+
+
+def _pairs(telegram: FakeBotApi) -> list[tuple[int, str]]:
+    """(chat, story word) of each push: a story's headline starts with its own word."""
+    return [
+        (message["chat_id"], message["text"].removeprefix("<b>").split()[0])
+        for message in telegram.sent_messages()
+        if message["chat_id"] != PEOPLE
+    ]
+
+
+async def test_a_split_role_refuses_sqlite_with_a_clear_message(tmp_path: Path) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": "123456:ABC-not-used",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
+    }
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot", "run", "--role", "send"),
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    message = err.decode()
+    assert process.returncode == 2
+    assert "--role send" in message and "needs PostgreSQL" in message
+    assert "DATABASE_URL=postgresql://" in message and "--role all" in message
+    assert "Traceback" not in message
+    assert not (tmp_path / "newsbot.db").exists(), "refused before touching the database"
