@@ -291,3 +291,21 @@ async def test_a_split_role_refuses_sqlite_with_a_clear_message(tmp_path: Path) 
     assert "DATABASE_URL=postgresql://" in message and "--role all" in message
     assert "Traceback" not in message
     assert not (tmp_path / "newsbot.db").exists(), "refused before touching the database"
+
+
+@pytest.mark.postgres
+async def test_processes_starting_together_on_a_new_database_migrate_it_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The roles of a deployment start at once on an empty database: one migrates, the others
+    wait for it (an advisory lock) and find the schema current; one sync adds the sources."""
+    opened = await asyncio.gather(*(open_storage(postgres_url) for _ in range(4)))
+    try:
+        urls = [f"https://news.example.org/{feed}" for feed in range(50)]
+        now = datetime.now(UTC)
+        plans = await asyncio.gather(*(storage.sync_sources(urls, now=now) for storage in opened))
+        assert sorted(len(plan.added) for plan in plans) == [0, 0, 0, 50]
+        assert len(await opened[0].list_sources()) == 50
+    finally:
+        for storage in opened:
+            await storage.close()

@@ -1,0 +1,123 @@
+"""Admins ask /status, and hear once when a source has failed for a day (through the fake Bot API).
+
+A source failing for 24 h is reported to each admin once per failing streak: remembered in the
+database, so neither the next report round nor a restart repeats it; a success ends the streak.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from news.model import Source
+from storage import SqlStorage
+from tests.conftest import DATA, Clock
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.telegram_api import FakeBotApi
+from tests.harness import running_bot
+
+ADMIN, OTHER_ADMIN, READER = 42, 43, 1001
+ADMINS = {"NEWSBOT_ADMINS": f"{ADMIN},{OTHER_ADMIN}"}
+
+
+def plain(html: str) -> str:
+    """A message as its reader sees it: without its HTML tags."""
+    return re.sub(r"<[^>]+>", "", html)
+
+
+async def ask(telegram: FakeBotApi, user: int, text: str) -> str:
+    mark = telegram.mark()
+    telegram.inject_message(user, text, user_id=user)
+    return plain(str((await telegram.wait_for_message(user, after=mark))["text"]))
+
+
+def serve(feeds: FeedServer) -> None:
+    feeds.set_feed("/world.xml", (DATA / "seed-feed.xml").read_bytes())
+    feeds.set_response("/gone-quiet.xml", status=404)
+
+
+async def test_status_shows_admins_failing_sources_outbox_last_poll_and_version(
+    telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path
+) -> None:
+    serve(feeds)
+    paths = ("/world.xml", "/gone-quiet.xml")
+    async with running_bot(telegram, feeds, tmp_path, feed_paths=paths, extra_env=ADMINS) as bot:
+        await bot.ticks.wait_polls(1)
+        refused = await ask(telegram, READER, "/status")
+        status = await ask(telegram, ADMIN, "/status")
+
+    assert "only the bot's admins" in refused
+    lines = status.splitlines()
+    assert lines[0].startswith("Newsbot 0.1.0 · this process: --role all (last ticks: poll ")
+    assert "Sources: 2 read, 1 failing; last poll just now" in status
+    assert "http-404: HTTP 404" in status and "(never fetched)" in status
+    assert "Outbox: 0 pending, 0 sending" in status
+
+
+async def test_a_source_failing_for_a_day_is_reported_to_each_admin_once(
+    telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path, clock: Clock
+) -> None:
+    serve(feeds)
+    paths = ("/world.xml", "/gone-quiet.xml")
+    broken = feeds.url("/gone-quiet.xml")
+
+    def reports() -> list[str]:
+        texts = [plain(message["text"]) for message in telegram.sent_messages()]
+        return [text for text in texts if "failing for a day" in text]
+
+    async with running_bot(
+        telegram, feeds, tmp_path, feed_paths=paths, extra_env=ADMINS, clock=clock
+    ) as bot:
+        await bot.ticks.wait_polls(1)
+        await bot.work.loops.run_once("failing-report")
+        assert reports() == [], "failing for minutes is no news"
+
+        clock.advance(hours=25)
+        await bot.work.loops.run_once("failing-report")
+        assert {m["chat_id"] for m in telegram.sent_messages() if "failing" in m["text"]} == {
+            ADMIN,
+            OTHER_ADMIN,
+        }
+        [report, _] = reports()
+        assert report.startswith("⚠️ 1 source failing for a day")
+        assert broken in report and "http-404" in report and "never fetched" in report
+
+        await bot.work.loops.run_once("failing-report")
+        assert len(reports()) == 2, "once, not at every round"
+
+    (tmp_path / "again").mkdir()
+    restarted = {**ADMINS, "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}"}
+    async with running_bot(
+        telegram, feeds, tmp_path / "again", feed_paths=paths, extra_env=restarted, clock=clock
+    ) as bot:
+        clock.advance(hours=1)
+        await bot.work.loops.run_once("failing-report")
+    assert len(reports()) == 2, "a restart remembers what was reported"
+
+
+async def test_a_report_is_claimed_once_and_a_success_starts_a_new_streak(
+    storage: SqlStorage, clock: Clock
+) -> None:
+    source: Source = await storage.add_source("https://news.example.org/feed", now=clock())
+    day = timedelta(hours=24)
+    await storage.record_failure(
+        source.id, now=clock(), next_poll_at=clock(), kind="timeout", message="timed out"
+    )
+    assert await storage.claim_failing_reports(failing_before=clock() - day, now=clock()) == []
+
+    clock.advance(hours=25)
+    [reported] = await storage.claim_failing_reports(failing_before=clock() - day, now=clock())
+    assert reported.url == source.url and reported.last_error_kind == "timeout"
+    assert await storage.claim_failing_reports(failing_before=clock() - day, now=clock()) == []
+    status = await storage.operations_status(clock())
+    assert (status.sources_enabled, status.failing_count) == (1, 1)
+    assert [failing.url for failing in status.failing] == [source.url]
+
+    await storage.record_success(source.id, now=clock(), next_poll_at=clock())
+    clock.advance(hours=1)
+    await storage.record_failure(
+        source.id, now=clock(), next_poll_at=clock(), kind="timeout", message="timed out"
+    )
+    clock.advance(hours=25)
+    assert len(await storage.claim_failing_reports(failing_before=clock() - day, now=clock())) == 1
