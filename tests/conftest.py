@@ -97,6 +97,26 @@ def postgres_database() -> Iterator[str]:
     _run_aside(lambda: admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A database of its own on the PostgreSQL server, for a test that runs processes on it
+    or takes it offline; dropped afterwards."""
+    try:
+        admin = await asyncpg.connect(POSTGRES_URL, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        reason = f"no PostgreSQL server answers at {POSTGRES_URL}: {error}"
+        if os.environ.get("NEWSBOT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"NEWSBOT_REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    name = f"newsbot_own_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStorage]:
     """A migrated, empty database of each backend, behind the same `SqlStorage`."""

@@ -13,8 +13,6 @@ import os
 import socket
 import sqlite3
 import sys
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -161,24 +159,6 @@ async def test_newsbot_run_serves_healthz_and_metrics_of_its_work(
     assert metric(exposition, "newsbot_tick_duration_seconds_count", role="all", loop="poll") > 0
     assert metric(exposition, "newsbot_info", role="all", version="0.1.0") == 1
     assert "Traceback" not in log
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A database of its own (this test drops it under the running process)."""
-    try:
-        admin = await asyncpg.connect(POSTGRES_URL, timeout=3)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        if os.environ.get("NEWSBOT_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"no PostgreSQL server answers at {POSTGRES_URL}: {error}")
-        pytest.skip(f"no PostgreSQL server answers at {POSTGRES_URL}: {error}")
-    name = f"newsbot_health_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.mark.postgres

@@ -12,7 +12,6 @@ import asyncio
 import logging
 import math
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -225,23 +224,6 @@ async def test_error_texts_are_stored_with_the_token_masked(
     [source] = await storage.list_sources()
     for text in (error, source.last_error):
         assert text is not None and TOKEN not in text and "<TOKEN>" in text
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A database of its own on the PostgreSQL server (this test takes it offline)."""
-    try:
-        admin = await asyncpg.connect(POSTGRES_URL, timeout=3)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        pytest.skip(f"no PostgreSQL server answers at {POSTGRES_URL}: {error}")
-    name = f"newsbot_outage_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_a_database_outage_is_one_log_line_a_minute_and_the_bot_catches_up(

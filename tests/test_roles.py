@@ -15,18 +15,15 @@ import os
 import signal
 import sys
 import time
-import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from news.topics import parse_topic
 from storage import open_storage
-from tests.conftest import POSTGRES_URL
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram_api import FakeBotApi
@@ -69,24 +66,6 @@ def story_feed(feed: int) -> str:
         ],
         title=f"Feed {feed}",
     )
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh database of its own for the six processes."""
-    try:
-        admin = await asyncpg.connect(POSTGRES_URL, timeout=3)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        if os.environ.get("NEWSBOT_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"no PostgreSQL server answers at {POSTGRES_URL}: {error}")
-        pytest.skip(f"no PostgreSQL server answers at {POSTGRES_URL}: {error}")
-    name = f"newsbot_roles_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def subscribe_chats(database_url: str) -> int:
