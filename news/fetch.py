@@ -33,7 +33,7 @@ import socket
 import zlib
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
 
@@ -241,15 +241,7 @@ class Fetcher:
             result, location = await self._get(current, etag, last_modified, budget)
             if location is None:
                 assert result is not None
-                return FetchResult(
-                    url=result.url,
-                    status=result.status,
-                    body=result.body,
-                    etag=result.etag,
-                    last_modified=result.last_modified,
-                    headers=result.headers,
-                    permanent_url=permanent_url,
-                )
+                return replace(result, permanent_url=permanent_url)
             status, target = location
             target = urljoin(current, target)
             if target in visited:
