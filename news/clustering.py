@@ -27,14 +27,12 @@ Method, and why:
   never. A candidate agreeing on at least `DUPLICATE_JACCARD` (0.5) of the hashes is a copy: the
   story joins that story's cluster whatever its cosine with the (perhaps drifted) centroid.
   Shingles alone find only copies, hence a first pass and not the method.
-- The cut-off was chosen on the labelled set in `tests/data/clusters/` (300+ English and German
-  stories, 43 events by 2–6 outlets, distractors about the same country or people). B-cubed
-  precision / recall by cut-off: 0.18: 0.86 / 0.87; 0.20: 0.91 / 0.85; 0.22: 0.94 / 0.84;
-  0.25: 0.97 / 0.78; 0.30: 0.99 / 0.71. Reports there are a headline and one or two sentences,
-  as feeds carry them; what is missed is mostly German reports that share no word but the place
-  ("Hochwasser" and "Flut"). Cosines are low because the texts are short: with its nearest
-  cluster, a report of the same event scores 0.27 at the median (0.16–0.39 from the 10th to the
-  90th percentile), a story whose nearest cluster is another event 0.13 (0.06–0.24).
+- The cut-off was chosen on the labelled set in `tests/data/clusters/` (English and German
+  stories, events reported by several outlets, distractors about the same country or people) as
+  the best trade of B-cubed precision against recall; `tests/test_clustering.py` prints them at
+  the chosen cut-off, docs/benchmarks.md by cut-off. Reports there are a headline and one or
+  two sentences, as feeds carry them, so cosines are low; what is missed is mostly German reports
+  that share no word but the place ("Hochwasser" and "Flut").
 - Two stories of one outlet join one cluster only as a copy (above) or an update (headlines
   sharing `_SAME_HEADLINE` of their terms): an outlet's stories on one theme ("peace talks
   resume", "activists call for peace") share words without being one event.
@@ -43,8 +41,9 @@ Method, and why:
   message is never edited after 48 h. A story leaves the document frequencies and the copy index
   when it is older than the window. The clock is the newest `published_at` seen.
 - The lead story is the earliest one (by `published_at`, then by story id).
-- Memory is a few kB a story: a centroid is a tuple of terms beside an array of weights, a MinHash
-  signature is an array of 32-bit ints, a copy-index band is a 30-bit int key.
+- Memory per story is kept small (`bench/bench_clustering.py` measures it): a centroid is a tuple
+  of terms beside an array of weights, a MinHash signature is an array of 32-bit ints, a
+  copy-index band is a 30-bit int key.
 """
 
 from __future__ import annotations
