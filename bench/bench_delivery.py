@@ -40,6 +40,7 @@ from news.model import StoryDraft
 from news.pacing import Limits
 from storage import SqlStorage, open_storage
 from tests.fakes.telegram_api import FakeBotApi
+from tests.storage_helpers import delivery_states
 
 FIRST_CHAT = 1_000_000
 
@@ -106,7 +107,7 @@ async def run(subscribers: int, rate: float, *, limited: bool) -> None:
         ) as bot:
             sender = Sender(bot, storage, lambda: datetime.now(UTC), batch=1000)
             started = time.perf_counter()
-            while (await storage.delivery_states()).get("sent", 0) < subscribers:
+            while (await delivery_states(storage)).get("sent", 0) < subscribers:
                 report = await sender.send_pending()
                 if not report.sent and not report.retried:
                     break

@@ -23,8 +23,6 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram.error import BadRequest, NetworkError
 from telegram.ext import Application, ContextTypes, Defaults
 from telegram.request import BaseRequest
@@ -36,6 +34,7 @@ from handlers.gateway import Gateway, PerChatUpdates, command_limit_handler
 from handlers.routes import COMMAND_MENU, Services, build_handlers, on_error
 from handlers.sender import Sender, SendReport
 from handlers.telegram_http import AiohttpRequest
+from news.errors import StorageError
 from news.fetch import Fetcher, FetchLimits
 from news.ingest import Poller
 from news.model import ChatSettings, PollOutcome
@@ -65,7 +64,7 @@ def _is_outage(error: BaseException) -> bool:
     """The database or the Bot API is unreachable, locked or full: not a bug in the bot."""
     if isinstance(error, NetworkError):
         return not isinstance(error, BadRequest)
-    return isinstance(error, DBAPIError | PoolTimeout | OSError)
+    return isinstance(error, StorageError | OSError)
 
 
 class JobHealth:

@@ -56,7 +56,7 @@ from handlers.common import more_button
 from handlers.gateway import Priority, retry_after_seconds
 from handlers.render import digest_messages, story_card
 from news.batching import GroupCommit, WriteFailed
-from news.model import Delivery, PushedMessage
+from news.model import Delivery, PushedMessage, SentRow
 from news.policy import (
     DIGEST_GRACE,
     DIGEST_THRESHOLD,
@@ -150,7 +150,7 @@ class Sender:
 
     async def _mark_sent(self, marks: list[_SentMark]) -> list[None]:
         await self.storage.mark_sent_many(
-            [(row, message_id, shown) for ids, message_id, shown in marks for row in ids],
+            [SentRow(row, message_id, shown) for ids, message_id, shown in marks for row in ids],
             now=self.clock(),
         )
         return [None] * len(marks)

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from news.analysis import document_terms
-from news.model import Story, StoryDraft
+from news.model import ClusterAssignment, SentRow, Story, StoryDraft, TopicMatch
 from news.reading import latest_events
 from news.topics import parse_topic
 from storage import SqlStorage, open_storage
@@ -21,6 +21,7 @@ from tests.conftest import DATA, Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeBotApi
 from tests.harness import running_bot
+from tests.storage_helpers import delivery_states
 
 WINDOW = timedelta(days=90)
 A, B, C = (f"https://{name}.example/feed" for name in "abc")
@@ -163,7 +164,9 @@ async def test_an_event_is_pruned_whole_so_its_lead_never_changes(
     [late] = await storage.store_stories(
         drafts(second.id, ["Zanzibar summit closes"], clock()), now=clock()
     )
-    await storage.assign_clusters([(lead.id, lead.id), (late.id, lead.id)], now=clock())
+    await storage.assign_clusters(
+        [ClusterAssignment(lead.id, lead.id), ClusterAssignment(late.id, lead.id)], now=clock()
+    )
     clock.advance(days=40)  # the lead is 100 days old, the late report 40
 
     assert not await storage.prune(clock() - WINDOW, pause=0)
@@ -191,26 +194,29 @@ async def test_retention_prunes_finished_deliveries_and_long_inactive_chats(
         await _story(storage, source.id, f"Zanzibar {n}", clock) for n in ("one", "two", "three")
     ]
     await storage.enqueue_deliveries(
-        [(1, sent.id, ("zanzibar",)), (1, failed.id, ("zanzibar",)), (4, owed.id, ("zanzibar",))],
+        [
+            TopicMatch(chat, story.id, ("zanzibar",))
+            for chat, story in ((1, sent), (1, failed), (4, owed))
+        ],
         now=clock(),
     )
     [to_send, to_fail] = await storage.claim_deliveries(limit=2, now=clock(), chat_id=1)
-    await storage.mark_sent_many([(to_send.id, 10, ())], now=clock())
+    await storage.mark_sent_many([SentRow(to_send.id, 10, ())], now=clock())
     await storage.mark_failed([to_fail.id], error="400 chat not found", now=clock())
     await storage.set_paused(4, True)  # its row stays pending, until its story ages out
     await storage.deactivate_chat(2, reason="blocked", now=clock())
     clock.advance(days=80)
     await storage.deactivate_chat(3, reason="blocked", now=clock())
     fresh = await _story(storage, source.id, "Zanzibar four", clock)
-    await storage.enqueue_deliveries([(1, fresh.id, ("zanzibar",))], now=clock())
+    await storage.enqueue_deliveries([TopicMatch(1, fresh.id, ("zanzibar",))], now=clock())
     [claimed] = await storage.claim_deliveries(limit=1, now=clock())
-    await storage.mark_sent_many([(claimed.id, 11, ())], now=clock())
+    await storage.mark_sent_many([SentRow(claimed.id, 11, ())], now=clock())
     clock.advance(days=20)
 
     report = await storage.prune(clock() - WINDOW, pause=0)
 
     assert (report.deliveries, report.chats, report.stories) == (2, 1, 3)
-    assert await storage.delivery_states() == {"sent": 1}
+    assert await delivery_states(storage) == {"sent": 1}
     assert await storage.chat_settings(2) is None and await storage.subscriptions(2) == []
     assert [s.topic for s in await storage.subscriptions(3)] == ["zanzibar"], "inactive 20 days"
     assert await storage.chat_settings(1) is not None, "active chats stay, however old"

@@ -15,7 +15,7 @@ from handlers.render import latest_messages
 from news.clustering import Clusterer
 from news.fetch import Fetcher
 from news.ingest import Poller, PollSettings
-from news.model import Delivery
+from news.model import ClusterAssignment, Delivery, SentRow
 from news.reading import latest_events
 from news.topics import parse_topic
 from storage import SqlStorage
@@ -102,7 +102,7 @@ class Newsroom:
         self.publish("BBC", swap_report("BBC", self.clock, 30))
         await self.poll(poller)
         [push] = await self.storage.claim_deliveries(limit=10, now=self.clock())
-        await self.storage.mark_sent_many([(push.id, message_id, ())], now=self.clock())
+        await self.storage.mark_sent_many([SentRow(push.id, message_id, ())], now=self.clock())
         return push
 
 
@@ -133,7 +133,9 @@ async def test_one_event_is_one_latest_entry_and_one_push_then_an_edit(
         ], "the event and the unrelated story on the same topic are pushed separately"
         swap_push = next(d for d in pushes if "prisoners" in d.story.title)
         assert swap_push.also == ()
-        await storage.mark_sent_many([(d.id, 500 + d.id, d.also) for d in pushes], now=clock())
+        await storage.mark_sent_many(
+            [SentRow(d.id, 500 + d.id, d.also) for d in pushes], now=clock()
+        )
         assert await storage.claim_edits(clock()) == []
 
         room.publish("DW", swap_report("DW", clock, 20))
@@ -259,7 +261,8 @@ async def test_latest_pages_through_events_without_repeating_one(
     stored = {story.title: story.id for story in await storage.store_stories(drafts, now=clock())}
     summit = stored["Leaders gather in Geneva for Ukraine summit"]  # the first report leads
     await storage.assign_clusters(
-        [(stored[title], summit) for title in stored if "ummit" in title], now=clock()
+        [ClusterAssignment(stored[title], summit) for title in stored if "ummit" in title],
+        now=clock(),
     )
     ukraine = parse_topic("ukraine")
     seen: list[str] = []

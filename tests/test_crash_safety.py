@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from news.analysis import document_terms
-from news.model import StoryDraft
+from news.model import StoryDraft, TopicMatch
 from storage import open_storage
 from tests.fakes.telegram_api import FakeBotApi
 
@@ -49,7 +49,10 @@ async def prepare_outbox(database_url: str) -> None:
         for chat_id in range(10_000, 10_000 + CHATS):
             await storage.upsert_chat(chat_id, kind="private", title=None, now=now)
         await storage.enqueue_deliveries(
-            [(chat_id, story.id, ("ukraine",)) for chat_id in range(10_000, 10_000 + CHATS)],
+            [
+                TopicMatch(chat_id, story.id, ("ukraine",))
+                for chat_id in range(10_000, 10_000 + CHATS)
+            ],
             now=now,
         )
     finally:

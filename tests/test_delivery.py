@@ -21,11 +21,12 @@ from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
 from news.analysis import document_terms
 from news.ingest import match_subscriptions
-from news.model import StoryDraft
+from news.model import ClusterAssignment, StoryDraft
 from news.pacing import Limits
 from storage import SqlStorage, create_engine, open_storage
 from tests.conftest import Clock
 from tests.fakes.telegram_api import FakeBotApi
+from tests.storage_helpers import delivery_states
 
 ALICE, BOB = 1001, 1002
 GROUP, SUPERGROUP = -2001, -1002001
@@ -129,7 +130,7 @@ async def reported_by(store: SqlStorage, clock: Clock, outlet: str, *, cluster: 
         ],
         now=clock(),
     )
-    await store.assign_clusters([(story.id, cluster)], now=clock())
+    await store.assign_clusters([ClusterAssignment(story.id, cluster)], now=clock())
 
 
 async def follow(store: SqlStorage, clock: Clock, chat_id: int, *topics: str) -> None:
@@ -152,7 +153,7 @@ async def test_one_message_per_chat_naming_every_matched_topic(
     [to_alice] = telegram.texts(ALICE)
     assert "🔔 peace talks, ukraine" in to_alice
     assert len(telegram.texts(BOB)) == 1
-    assert await store.delivery_states() == {"sent": 2}
+    assert await delivery_states(store) == {"sent": 2}
 
 
 async def test_a_blocked_bot_makes_the_chat_inactive_until_it_starts_again(
@@ -166,7 +167,7 @@ async def test_a_blocked_bot_makes_the_chat_inactive_until_it_starts_again(
     report = await make_sender(bot, store, clock, vtime).send_pending()
 
     assert report.sent == 2 and telegram.texts(ALICE) == [] and len(telegram.texts(BOB)) == 2
-    assert await store.delivery_states() == {"sent": 2, "failed": 2}
+    assert await delivery_states(store) == {"sent": 2, "failed": 2}
     settings = await store.chat_settings(ALICE)
     assert settings is not None and not settings.active
     assert ALICE not in {s.chat_id for s in await store.active_subscriptions()}
@@ -216,7 +217,7 @@ async def test_a_message_rejected_for_its_entities_is_sent_as_plain_text(
     [message] = telegram.sent_messages(ALICE)
     assert "parse_mode" not in message
     assert message["text"].startswith("Ukraine & Moldova sign a <b>deal</b>")
-    assert await store.delivery_states() == {"sent": 1}
+    assert await delivery_states(store) == {"sent": 1}
 
 
 async def test_server_errors_are_retried_with_backoff_until_the_story_is_too_old(
@@ -230,7 +231,7 @@ async def test_server_errors_are_retried_with_backoff_until_the_story_is_too_old
     sender = make_sender(bot, store, clock, vtime)
 
     await sender.send_pending()
-    assert await store.delivery_states() == {"pending": 1}
+    assert await delivery_states(store) == {"pending": 1}
     await sender.send_pending()
     assert telegram.texts(ALICE) == [], "the retry waits for its backoff"
     clock.advance(seconds=2)
@@ -251,12 +252,12 @@ async def test_server_errors_are_retried_with_backoff_until_the_story_is_too_old
         await sender.send_pending()
         clock.advance(seconds=30)
         tries = len(telegram.calls_to("sendMessage", include_failed=True)) - 3
-        assert await store.delivery_states() == {"sent": 1, "pending": 1}
+        assert await delivery_states(store) == {"sent": 1, "pending": 1}
     assert 300 <= tries <= 360, "every 30 s once the backoff is at its cap"
     # ...and once it may not, it is failed rather than pushed late.
     clock.advance(hours=22)
     await sender.send_pending()
-    assert await store.delivery_states() == {"sent": 1, "failed": 1}
+    assert await delivery_states(store) == {"sent": 1, "failed": 1}
 
 
 async def test_retry_after_is_honoured_for_the_chat_it_covers(
@@ -311,7 +312,7 @@ async def test_a_long_digest_is_split_between_stories(
     assert len(texts) >= 2
     assert all(len(text) <= 4096 for text in texts)
     assert sum(text.count("Ukraine story") for text in texts) == 40
-    assert await store.delivery_states() == {"sent": 40}
+    assert await delivery_states(store) == {"sent": 40}
 
 
 async def test_messages_to_one_private_chat_are_a_second_apart(
@@ -437,7 +438,7 @@ async def test_also_edits_wait_out_a_flood_limit_and_stop_when_the_message_is_go
 ) -> None:
     await follow(store, clock, ALICE, "ukraine")
     [first] = await publish(store, clock, ["Ukraine grain deal signed"])
-    await store.assign_clusters([(first, first)], now=clock())
+    await store.assign_clusters([ClusterAssignment(first, first)], now=clock())
     sender = make_sender(bot, store, clock, vtime)
     await sender.send_pending()
     [card] = telegram.calls_to("sendMessage")
@@ -495,7 +496,7 @@ async def test_edits_are_spread_over_rounds_so_pushes_never_wait_behind_them(
     for chat in chats:
         await follow(store, clock, chat, "ukraine")
     [first] = await publish(store, clock, ["Ukraine grain deal signed"])
-    await store.assign_clusters([(first, first)], now=clock())
+    await store.assign_clusters([ClusterAssignment(first, first)], now=clock())
     sender = Sender(bot, store, clock, edit_batch=2, monotonic=vtime.monotonic, sleep=vtime.sleep)
     await sender.send_pending()
     await reported_by(store, clock, "dw", cluster=first)

@@ -27,6 +27,7 @@ from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
 from news.pacing import Limits
 from news.policy import MAX_BACKOFF
+from news.ports import PollRecord
 from storage import SqlStorage, create_engine, open_storage
 from storage.database import migrate
 from storage.tables import deliveries
@@ -35,6 +36,7 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram_api import FakeBotApi
 from tests.harness import running_bot
+from tests.storage_helpers import delivery_states
 from tests.test_delivery import follow, publish
 
 CHATS = range(20_000, 20_200)
@@ -114,7 +116,7 @@ async def test_a_fan_out_cut_by_a_90_second_outage_reaches_every_chat_once(
     began = failed[0].at
     await tick_until(sender, sim, began + OUTAGE)
     during = len(api.calls_to("sendMessage", include_failed=True)) - 80
-    assert await store.delivery_states() == {"sent": 80, "pending": 120}, "nothing given up"
+    assert await delivery_states(store) == {"sent": 80, "pending": 120}, "nothing given up"
 
     api.end_outage()
     recovered = sim.monotonic()
@@ -122,7 +124,7 @@ async def test_a_fan_out_cut_by_a_90_second_outage_reaches_every_chat_once(
 
     assert sorted(int(m["chat_id"]) for m in api.sent_messages()) == list(CHATS), "each once"
     assert api.duplicates(lambda params: params["chat_id"]) == 0
-    assert await store.delivery_states() == {"sent": 200}
+    assert await delivery_states(store) == {"sent": 200}
     after_recovery = api.send_rate_timeline()[-1] - recovered
     assert after_recovery <= 60.0
     # While it was down the sender probed with backoff instead of failing every row in turn.
@@ -146,7 +148,7 @@ async def test_a_digest_due_during_an_outage_is_delivered_after_it(
 
     await sender.send_digest(1001)  # what the digest job does at 12:00
     await tick_until(sender, sim, 300.0)
-    assert api.sent_messages() == [] and await store.delivery_states() == {"pending": 2}
+    assert api.sent_messages() == [] and await delivery_states(store) == {"pending": 2}
 
     api.end_outage()
     recovered = sim.monotonic()
@@ -155,7 +157,7 @@ async def test_a_digest_due_during_an_outage_is_delivered_after_it(
     [digest] = api.texts(1001)
     assert digest.startswith("<b>Your daily digest</b>")
     assert "Ukraine first" in digest and "Ukraine second" in digest
-    assert await store.delivery_states() == {"sent": 2}
+    assert await delivery_states(store) == {"sent": 2}
 
 
 async def test_a_sent_message_is_recorded_once_the_database_lock_is_gone(
@@ -194,7 +196,7 @@ async def test_a_sent_message_is_recorded_once_the_database_lock_is_gone(
         api.on_delivered = None
 
         assert failed_records == 3
-        assert await store.delivery_states() == {"sent": 1}
+        assert await delivery_states(store) == {"sent": 1}
         sim.advance(minutes=5)  # far past the lease
         await sender.send_pending()
         assert len(api.texts(1001)) == 1, "never sent twice"
@@ -212,12 +214,13 @@ async def test_error_texts_are_stored_with_the_token_masked(
     api.fail_next("sendMessage", error_code=400, description=f"Bad Request: no bot{TOKEN} here")
     await sender_for(bot, storage, sim).send_pending()
     [source] = await storage.list_sources()
-    await storage.record_failure(
-        source.id,
-        now=sim(),
-        next_poll_at=sim() + timedelta(minutes=5),
-        kind="fetch",
-        message=f"GET https://example.org/bot{TOKEN}/feed failed",
+    failure = f"GET https://example.org/bot{TOKEN}/feed failed"
+    await storage.record_outcomes(
+        [
+            PollRecord(
+                source.id, sim(), sim() + timedelta(minutes=5), error_kind="fetch", error=failure
+            )
+        ]
     )
 
     async with storage.engine.connect() as conn:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from news.errors import TopicError
-from news.model import StoryDraft
+from news.model import SentRow, StoryDraft, TopicMatch
 from news.parse import parse_feed
+from news.ports import PollRecord
 from news.topics import parse_topic
 from storage import SqlStorage
+from tests.storage_helpers import delivery_states
 
 NOW = datetime(2025, 2, 14, 12, 0, tzinfo=UTC)
 
@@ -48,7 +50,7 @@ async def test_seed_feed_latest_ukraine_lists_ukraine_stories_newest_first(
         for e in feed.entries
     ]
     stored = await storage.store_stories(drafts, now=NOW)
-    await storage.record_success(source.id, now=NOW, next_poll_at=NOW, title=feed.title)
+    await storage.record_outcomes([PollRecord(source.id, NOW, NOW, title=feed.title)])
     assert len(stored) == 10
 
     found = await storage.latest(parse_topic("ukraine"), limit=20)
@@ -148,14 +150,14 @@ async def test_outbox_gives_each_chat_a_story_once(storage: SqlStorage) -> None:
     [story] = await storage.store_stories([draft(source.id, "1", "Ukraine talks")], now=NOW)
     await storage.upsert_chat(1, kind="private", title=None, now=NOW)
 
-    assert await storage.enqueue_deliveries([(1, story.id, ("ukraine",))], now=NOW) == 1
-    assert await storage.enqueue_deliveries([(1, story.id, ("talks",))], now=NOW) == 0
+    assert await storage.enqueue_deliveries([TopicMatch(1, story.id, ("ukraine",))], now=NOW) == 1
+    assert await storage.enqueue_deliveries([TopicMatch(1, story.id, ("talks",))], now=NOW) == 0
     [claimed] = await storage.claim_deliveries(limit=10, now=NOW)
     assert claimed.story.title == "Ukraine talks"
     assert claimed.topics == ("ukraine",)
     assert await storage.claim_deliveries(limit=10, now=NOW) == []
-    await storage.mark_sent_many([(claimed.id, 7, ())], now=NOW)
-    assert await storage.delivery_states() == {"sent": 1}
+    await storage.mark_sent_many([SentRow(claimed.id, 7, ())], now=NOW)
+    assert await delivery_states(storage) == {"sent": 1}
 
 
 async def test_sources_file_sync_keeps_user_added_sources(storage: SqlStorage) -> None:
