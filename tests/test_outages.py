@@ -20,11 +20,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.exc import DBAPIError
 from telegram.ext import ExtBot
 
 from handlers.gateway import Gateway, Priority
 from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
+from news.errors import StorageError
 from news.pacing import Limits
 from news.policy import MAX_BACKOFF
 from news.ports import PollRecord
@@ -160,12 +162,8 @@ async def test_a_digest_due_during_an_outage_is_delivered_after_it(
     assert await delivery_states(store) == {"sent": 2}
 
 
-async def test_a_sent_message_is_recorded_once_the_database_lock_is_gone(
-    tmp_path: Path, bot: ExtBot[Priority], api: FakeBotApi, sim: SimTime
-) -> None:
-    """SQLite locked by another connection past the busy timeout right after a send: the row
-    stays claimed until it is recorded, and the next round after the lease sends nothing."""
-    path = tmp_path / "locked.db"
+async def impatient_storage(path: Path) -> SqlStorage:
+    """Storage on SQLite that waits 0.2 s, not 10 s, for another connection's lock."""
     engine = create_engine(f"sqlite:///{path}")
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -173,7 +171,35 @@ async def test_a_sent_message_is_recorded_once_the_database_lock_is_gone(
         connection.execute("PRAGMA busy_timeout=200")  # type: ignore[attr-defined]
 
     await migrate(engine)
-    store = SqlStorage(engine)
+    return SqlStorage(engine)
+
+
+async def test_a_locked_database_fails_a_call_with_the_domains_storage_error(
+    tmp_path: Path, sim: SimTime
+) -> None:
+    path = tmp_path / "locked.db"
+    store = await impatient_storage(path)
+    locker = sqlite3.connect(path, isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StorageError, match="database is locked") as caught:
+            await store.upsert_chat(1001, kind="private", title=None, now=sim())
+        assert isinstance(caught.value.__cause__, DBAPIError), "the driver's error is the cause"
+        locker.execute("ROLLBACK")
+        await store.upsert_chat(1001, kind="private", title=None, now=sim())
+        assert await store.chat_settings(1001) is not None, "the next call after the lock works"
+    finally:
+        locker.close()
+        await store.close()
+
+
+async def test_a_sent_message_is_recorded_once_the_database_lock_is_gone(
+    tmp_path: Path, bot: ExtBot[Priority], api: FakeBotApi, sim: SimTime
+) -> None:
+    """SQLite locked by another connection past the busy timeout right after a send: the row
+    stays claimed until it is recorded, and the next round after the lease sends nothing."""
+    path = tmp_path / "locked.db"
+    store = await impatient_storage(path)
     locker = sqlite3.connect(path, isolation_level=None)
     failed_records = 0
 

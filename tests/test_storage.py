@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
+
 from news.errors import TopicError
 from news.model import SentRow, StoryDraft, TopicMatch
 from news.parse import parse_feed
@@ -158,6 +160,38 @@ async def test_outbox_gives_each_chat_a_story_once(storage: SqlStorage) -> None:
     assert await storage.claim_deliveries(limit=10, now=NOW) == []
     await storage.mark_sent_many([SentRow(claimed.id, 7, ())], now=NOW)
     assert await delivery_states(storage) == {"sent": 1}
+
+
+async def test_lists_keep_the_text_format_databases_already_hold(storage: SqlStorage) -> None:
+    """Terms space-separated (the full-text index reads them), topics and outlet names one a
+    line; a card naming no outlet keeps "", which a digest's NULL is told from."""
+    source = await storage.add_source("https://a.example/feed", now=NOW)
+    stored = await storage.store_stories(
+        [draft(source.id, "1", "Ukraine talks"), draft(source.id, "2", "Ukraine grain deal")],
+        now=NOW,
+    )
+    await storage.upsert_chat(1, kind="private", title=None, now=NOW)
+    matches = [TopicMatch(1, story.id, ("ukraine", "talks OR grain")) for story in stored]
+    await storage.enqueue_deliveries(matches, now=NOW)
+    card, digest_row = await storage.claim_deliveries(limit=10, now=NOW)
+    await storage.mark_sent_many(
+        [SentRow(card.id, 7, ("BBC", "DW")), SentRow(digest_row.id, 8, None)], now=NOW
+    )
+    async with storage.engine.connect() as conn:
+        terms = (await conn.execute(text("SELECT terms FROM stories ORDER BY id"))).scalars()
+        assert list(terms) == [" ".join(story.terms) for story in stored]
+        rows = await conn.execute(text("SELECT topics, shown_sources FROM deliveries ORDER BY id"))
+        assert [tuple(row) for row in rows] == [
+            ("ukraine\ntalks OR grain", "BBC\nDW"),
+            ("ukraine\ntalks OR grain", None),
+        ]
+
+    await storage.mark_edited(card.id, shown=(), now=NOW)
+    async with storage.engine.connect() as conn:
+        shown = await conn.execute(
+            text(f"SELECT shown_sources FROM deliveries WHERE id = {card.id}")
+        )
+        assert shown.scalar() == ""
 
 
 async def test_sources_file_sync_keeps_user_added_sources(storage: SqlStorage) -> None:
