@@ -17,6 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import fields
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -120,21 +121,19 @@ STORY_COLUMNS = (
 STORY_WITH_BODY = (*STORY_COLUMNS, stories.c.body)
 
 
+# The fields a story row carries as they are; its source's name and its body are made.
+_STORY_FIELDS = tuple(
+    field.name for field in fields(Story) if field.name not in ("source_name", "body")
+)
+
+
 def story_from_row(row: Any) -> Story:
     """A row of `STORY_COLUMNS` (or `STORY_WITH_BODY`) as the domain's `Story`."""
+    values = row._mapping
     return Story(
-        id=row.id,
-        source_id=row.source_id,
-        source_name=source_name(row.source_title, row.source_url),
-        title=row.title,
-        summary=row.summary,
-        link=row.link,
-        published_at=row.published_at,
-        first_seen_at=row.first_seen_at,
-        language=row.language,
-        terms=row.terms,
-        cluster_id=row.cluster_id,
-        body=row._mapping.get("body") or "",
+        **{name: values[name] for name in _STORY_FIELDS},
+        source_name=source_name(values["source_title"], values["source_url"]),
+        body=values.get("body") or "",
     )
 
 

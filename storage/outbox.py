@@ -30,14 +30,24 @@ from storage.tables import chats, deliveries, sources, stories
 
 #: A claimed row, its story and the other outlets reporting the story's event.
 _Claimed = tuple[Any, Story, tuple[str, ...]]
+#: What a claim reads of its outbox rows, for a send or for an edit.
+_CLAIMED_COLUMNS = (
+    deliveries.c.id.label("delivery_id"),
+    deliveries.c.chat_id,
+    deliveries.c.topics,
+    deliveries.c.state,
+    deliveries.c.attempts,
+    deliveries.c.message_id,
+    deliveries.c.shown_sources,
+)
 
 
-async def _load_claimed(conn: AsyncConnection, ids: Sequence[int], *columns: Any) -> list[_Claimed]:
-    """Claimed outbox rows (with `columns`), each with its story and the other outlets of
-    the story's event, in row order."""
+async def _load_claimed(conn: AsyncConnection, ids: Sequence[int]) -> list[_Claimed]:
+    """Claimed outbox rows, each with its story and the other outlets of the story's event, in
+    row order."""
     rows = list(
         await conn.execute(
-            select(deliveries.c.id.label("delivery_id"), *columns, *STORY_COLUMNS)
+            select(*_CLAIMED_COLUMNS, *STORY_COLUMNS)
             .join(stories, stories.c.id == deliveries.c.story_id)
             .join(sources, sources.c.id == stories.c.source_id)
             .where(deliveries.c.id.in_(ids))
@@ -177,14 +187,7 @@ class Outbox(StorageBase):
             )
             if not ids:
                 return []
-            claimed = await _load_claimed(
-                conn,
-                ids,
-                deliveries.c.chat_id,
-                deliveries.c.topics,
-                deliveries.c.state,
-                deliveries.c.attempts,
-            )
+            claimed = await _load_claimed(conn, ids)
         return [
             Delivery(row.delivery_id, row.chat_id, story, row.topics, row.state, row.attempts, also)
             for row, story, also in claimed
@@ -283,14 +286,7 @@ class Outbox(StorageBase):
             ids = await self._claim(conn, candidates, edit_due_at=None)
             if not ids:
                 return []
-            claimed = await _load_claimed(
-                conn,
-                ids,
-                deliveries.c.chat_id,
-                deliveries.c.message_id,
-                deliveries.c.topics,
-                deliveries.c.shown_sources,
-            )
+            claimed = await _load_claimed(conn, ids)
         return [
             PushedMessage(
                 delivery_id=row.delivery_id,

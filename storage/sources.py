@@ -38,40 +38,33 @@ _SOURCES = (
 )
 _SOURCES_FILE = "sources_file"
 
+# What a poll writes to its source's row, success or failure; a None parameter keeps the
+# column's value.
 _POLLED_AT = bindparam("b_now", type_=UTCDateTime())
-_NEXT_POLL_AT = bindparam("b_next", type_=UTCDateTime())
-# What a poll writes to its source's row; a None parameter keeps the column's value.
-_RECORD_SUCCESS = (
+_RECORD = (
     update(sources)
     .where(sources.c.id == bindparam("b_id"))
-    .values(
-        last_polled_at=_POLLED_AT,
-        last_success_at=_POLLED_AT,
-        next_poll_at=_NEXT_POLL_AT,
-        error_count=0,
-        last_error=None,
-        last_error_kind=None,
-        etag=bindparam("b_etag", type_=String()),
-        last_modified=bindparam("b_last_modified", type_=String()),
-        title=func.coalesce(bindparam("b_title", type_=String()), sources.c.title),
-        content_hash=func.coalesce(bindparam("b_hash", type_=String()), sources.c.content_hash),
-        poll_interval=func.coalesce(bindparam("b_poll", type_=Seconds()), sources.c.poll_interval),
-        target_interval=func.coalesce(
-            bindparam("b_target", type_=Seconds()), sources.c.target_interval
-        ),
-    )
+    .values(last_polled_at=_POLLED_AT, next_poll_at=bindparam("b_next", type_=UTCDateTime()))
 )
-_RECORD_FAILURE = (
-    update(sources)
-    .where(sources.c.id == bindparam("b_id"))
-    .values(
-        last_polled_at=_POLLED_AT,
-        next_poll_at=_NEXT_POLL_AT,
-        last_error=bindparam("b_error", type_=String()),
-        last_error_kind=bindparam("b_kind", type_=String()),
-        last_error_at=_POLLED_AT,
-        error_count=sources.c.error_count + 1,
-    )
+_RECORD_SUCCESS = _RECORD.values(
+    last_success_at=_POLLED_AT,
+    error_count=0,
+    last_error=None,
+    last_error_kind=None,
+    etag=bindparam("b_etag", type_=String()),
+    last_modified=bindparam("b_last_modified", type_=String()),
+    title=func.coalesce(bindparam("b_title", type_=String()), sources.c.title),
+    content_hash=func.coalesce(bindparam("b_hash", type_=String()), sources.c.content_hash),
+    poll_interval=func.coalesce(bindparam("b_poll", type_=Seconds()), sources.c.poll_interval),
+    target_interval=func.coalesce(
+        bindparam("b_target", type_=Seconds()), sources.c.target_interval
+    ),
+)
+_RECORD_FAILURE = _RECORD.values(
+    last_error=bindparam("b_error", type_=String()),
+    last_error_kind=bindparam("b_kind", type_=String()),
+    last_error_at=_POLLED_AT,
+    error_count=sources.c.error_count + 1,
 )
 # A source enabled again is due at once, its errors forgotten.
 _ENABLED = {"enabled": True, "disabled_reason": None, "error_count": 0}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -90,6 +91,13 @@ class Seconds(TypeDecorator[timedelta]):
         return None if value is None else timedelta(seconds=value)
 
 
+def belongs_to(
+    name: str, parent: str, type_: type[Integer] = Integer, **options: Any
+) -> Column[Any]:
+    """A column naming the `parent` row this row belongs to; the row goes when its parent goes."""
+    return Column(name, type_, ForeignKey(f"{parent}.id", ondelete="CASCADE"), **options)
+
+
 metadata = MetaData()
 
 sources = Table(
@@ -124,23 +132,15 @@ sources = Table(
 source_counts = Table(
     "source_counts",
     metadata,
-    Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    belongs_to("source_id", "sources", primary_key=True),
     Column("stories", Integer, nullable=False),
-)
-
-# Small facts about the database as a whole, by key (e.g. the sources file synced last).
-bot_state = Table(
-    "bot_state",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
 )
 
 stories = Table(
     "stories",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+    belongs_to("source_id", "sources", nullable=False),
     Column("entry_id", String(1000), nullable=False),
     Column("title", Text, nullable=False),
     Column("summary", Text, nullable=False),
@@ -181,7 +181,7 @@ chats = Table(
 subscriptions = Table(
     "subscriptions",
     metadata,
-    Column("chat_id", BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True),
+    belongs_to("chat_id", "chats", BigInteger, primary_key=True),
     Column("topic", String(400), primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
 )
@@ -190,8 +190,8 @@ deliveries = Table(
     "deliveries",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("chat_id", BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
-    Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    belongs_to("chat_id", "chats", BigInteger, nullable=False),
+    belongs_to("story_id", "stories", nullable=False),
     # The chat's topics the story matched.
     Column("topics", TextList("\n"), nullable=False),
     Column("state", String(16), nullable=False),
@@ -217,4 +217,12 @@ deliveries = Table(
         sqlite_where=text("edit_due_at IS NOT NULL"),
         postgresql_where=text("edit_due_at IS NOT NULL"),
     ),
+)
+
+# Small facts about the database as a whole, by key (e.g. the sources file synced last).
+bot_state = Table(
+    "bot_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
