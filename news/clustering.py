@@ -40,7 +40,6 @@ Method, and why:
   report starts a new cluster, so a long-running story does not grow without end and a pushed
   message is never edited after 48 h. A story leaves the document frequencies and the copy index
   when it is older than the window. The clock is the newest `published_at` seen.
-- The lead story is the earliest one (by `published_at`, then by story id).
 - Memory per story is kept small (`bench/bench_clustering.py` measures it): a centroid is a tuple
   of terms beside an array of weights, a MinHash signature is an array of 32-bit ints, a
   copy-index band is a 30-bit int key.
@@ -133,7 +132,6 @@ class Assignment:
     story_id: int
     cluster_id: int
     created: bool
-    lead_id: int
     similarity: float
     duplicate_of: int | None = None
 
@@ -144,21 +142,16 @@ class Assignment:
 
 @dataclass(eq=False, slots=True)
 class Cluster:
-    """Reports of one event in one language: its stories, their sources and its lead story."""
+    """Reports of one event in one language: its stories and their sources."""
 
     id: int
     language: str
     started_at: datetime
     members: list[Member] = field(default_factory=list)
-    lead: Member | None = field(default=None, repr=False)
     # The centroid, heaviest term first, as parallel arrays: a third of the memory of a dict.
     terms: tuple[str, ...] = field(default=(), repr=False)
     weights: array[float] = field(default_factory=lambda: array("d"), repr=False)
     norm: float = field(default=0.0, repr=False)
-
-    @property
-    def lead_id(self) -> int:
-        return self.lead.story_id if self.lead is not None else 0
 
     @property
     def story_ids(self) -> list[int]:
@@ -302,7 +295,7 @@ class Clusterer:
                 held.append(story_id)
             else:
                 lang.bands[band] = [held, story_id]
-        return Assignment(story_id, cluster.id, created, cluster.lead_id, similarity, duplicate_of)
+        return Assignment(story_id, cluster.id, created, similarity, duplicate_of)
 
     def _vector(
         self, lang: _Language, terms: Sequence[str], language: str
@@ -370,8 +363,6 @@ class Clusterer:
     def _join(
         self, lang: _Language, cluster: Cluster, member: Member, vector: dict[str, float]
     ) -> None:
-        if cluster.lead is None or _lead_key(member) < _lead_key(cluster.lead):
-            cluster.lead = member
         cluster.members.append(member)
         summed = dict(zip(cluster.terms, cluster.weights, strict=True))
         for term, weight in vector.items():
@@ -468,10 +459,6 @@ def _parts(term: str, known: dict[str, int]) -> list[str]:
 def _jaccard(a: Sequence[str], b: Sequence[str]) -> float:
     union = set(a) | set(b)
     return len(set(a) & set(b)) / len(union) if union else 1.0
-
-
-def _lead_key(member: Member) -> tuple[datetime, int]:
-    return member.published_at, member.story_id
 
 
 def _heaviest(item: tuple[str, float]) -> tuple[float, str]:

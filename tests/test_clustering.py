@@ -191,18 +191,6 @@ def test_clusters_expire_after_the_window() -> None:
     assert len(clusterer) == 1
 
 
-def test_lead_is_the_earliest_story() -> None:
-    clusterer = Clusterer()
-    clusterer.add(5, *FIRE_AGAIN, "en", T0 + timedelta(hours=1), "DW")
-    joined = clusterer.add(4, *FIRE, "en", T0, "Reuters")
-    assert joined.lead_id == 4  # published earlier, though it arrived later
-
-    in_order = Clusterer()
-    in_order.add(4, *FIRE, "en", T0, "Reuters")
-    joined = in_order.add(5, *FIRE_AGAIN, "en", T0 + timedelta(hours=1), "DW")
-    assert joined.lead_id == 4  # a later report does not take the lead
-
-
 def test_a_story_is_added_once() -> None:
     clusterer = Clusterer()
     clusterer.add(1, *FIRE, "en", T0, "Reuters")
