@@ -138,6 +138,14 @@ class PushedMessage:
     shown: tuple[str, ...]
 
 
+class Cursor(NamedTuple):
+    """Where a page of stories ended: the (published time, id) of its last story. The next page
+    starts after it (a keyset, never an offset)."""
+
+    published_at: datetime
+    story_id: int
+
+
 class ClusterAssignment(NamedTuple):
     """A story placed in its cluster (the id of the story that opened it)."""
 

@@ -15,6 +15,7 @@ from typing import Protocol
 from news.model import (
     ChatSettings,
     ClusterAssignment,
+    Cursor,
     Delivery,
     PushedMessage,
     SentRow,
@@ -94,7 +95,7 @@ class Storage(Protocol):
         self, drafts: Sequence[StoryDraft], *, now: datetime
     ) -> list[Story]: ...
     async def latest(
-        self, topic: Topic | None, *, limit: int, before: tuple[datetime, int] | None = None
+        self, topic: Topic | None, *, limit: int, before: Cursor | None = None
     ) -> list[Story]: ...
     async def story(self, story_id: int) -> Story | None: ...
 

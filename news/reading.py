@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from news.coverage import Event, events, first_of_each_outlet, listed_above, other_reports
 from news.errors import TopicError
-from news.model import Story
+from news.model import Cursor, Story
 from news.ports import Storage
 from news.topics import Topic, parse_topic
 
@@ -53,7 +53,7 @@ async def latest_events(
     members: dict[int, list[Story]] = {}
     keys: set[int] = set()
     exhausted = False
-    cursor = before
+    cursor = None if before is None else Cursor(*before)
     for _ in range(_FETCH_ROUNDS):
         page = await storage.latest(topic, limit=batch, before=cursor)
         found += page
@@ -67,7 +67,7 @@ async def latest_events(
         exhausted = len(page) < batch
         if exhausted or len(keys) > count:
             break
-        cursor = (page[-1].published_at, page[-1].id)
+        cursor = Cursor(page[-1].published_at, page[-1].id)
         batch = 2 * count
     await _load_members(storage, found, members)
     above = {story.event for story in found if _above(story, members, topic, before)}

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, insert, or_, select, update
 
-from news.model import Story, StoryDraft
+from news.model import Cursor, Story, StoryDraft
 from news.topics import Topic
 from storage.base import (
     STORY_COLUMNS,
@@ -154,20 +154,22 @@ class StoryStore(StorageBase):
         topic: Topic | None,
         *,
         limit: int,
-        before: tuple[datetime, int] | None = None,
+        before: Cursor | None = None,
     ) -> list[Story]:
         """The newest stories matching `topic` (all when None), newest first.
 
-        `before` is a keyset cursor, (published_at, id) of the last story of the previous page:
-        paging never uses offsets, so it stays fast and stable while new stories arrive.
+        `before` is where the previous page ended: paging never uses offsets, so it stays fast
+        and stable while new stories arrive.
         """
         query = select_stories(*STORY_COLUMNS)
         if before is not None:
-            published, story_id = before
             query = query.where(
                 or_(
-                    stories.c.published_at < published,
-                    and_(stories.c.published_at == published, stories.c.id < story_id),
+                    stories.c.published_at < before.published_at,
+                    and_(
+                        stories.c.published_at == before.published_at,
+                        stories.c.id < before.story_id,
+                    ),
                 )
             )
         query = query.order_by(*newest_first(self.dialect, topic)).limit(limit)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from news.analysis import document_terms
-from news.model import Story, StoryDraft
+from news.model import Cursor, Story, StoryDraft
 from news.topics import parse_topic
 from storage import SqlStorage, create_engine
 from storage.database import migrate
@@ -128,7 +128,7 @@ async def _all_pages(storage: SqlStorage, raw: str, page: int) -> list[Story]:
         found += batch
         if len(batch) < page:
             return found
-        before = (batch[-1].published_at, batch[-1].id)
+        before = Cursor(batch[-1].published_at, batch[-1].id)
 
 
 @pytest.mark.postgres
