@@ -25,7 +25,7 @@ sending and recording it.
 A card names the other outlets of its event ("Also: BBC, DW +3") and carries a "More" button.
 When its event gains an outlet later, the card is edited, not sent again (`edit_cards`): under
 the same pacing, at most once a minute per message and never after 48 hours (storage decides
-which cards are due, see `storage.clusters`).
+which cards are due, see `storage.outbox`).
 """
 
 from __future__ import annotations
