@@ -162,8 +162,11 @@ async def test_a_digest_due_during_an_outage_is_delivered_after_it(
     assert await delivery_states(store) == {"sent": 2}
 
 
-async def impatient_storage(path: Path) -> SqlStorage:
-    """Storage on SQLite that waits 0.2 s, not 10 s, for another connection's lock."""
+@pytest.fixture
+async def locked(tmp_path: Path) -> AsyncIterator[tuple[SqlStorage, sqlite3.Connection]]:
+    """Storage on SQLite that waits 0.2 s, not 10 s, for a lock, and another connection that
+    takes the lock (`BEGIN IMMEDIATE`) when a test says so."""
+    path = tmp_path / "locked.db"
     engine = create_engine(f"sqlite:///{path}")
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -171,36 +174,35 @@ async def impatient_storage(path: Path) -> SqlStorage:
         connection.execute("PRAGMA busy_timeout=200")  # type: ignore[attr-defined]
 
     await migrate(engine)
-    return SqlStorage(engine)
+    store = SqlStorage(engine)
+    locker = sqlite3.connect(path, isolation_level=None)
+    yield store, locker
+    locker.close()
+    await store.close()
 
 
 async def test_a_locked_database_fails_a_call_with_the_domains_storage_error(
-    tmp_path: Path, sim: SimTime
+    locked: tuple[SqlStorage, sqlite3.Connection], sim: SimTime
 ) -> None:
-    path = tmp_path / "locked.db"
-    store = await impatient_storage(path)
-    locker = sqlite3.connect(path, isolation_level=None)
-    try:
-        locker.execute("BEGIN IMMEDIATE")
-        with pytest.raises(StorageError, match="database is locked") as caught:
-            await store.upsert_chat(1001, kind="private", title=None, now=sim())
-        assert isinstance(caught.value.__cause__, DBAPIError), "the driver's error is the cause"
-        locker.execute("ROLLBACK")
+    store, locker = locked
+    locker.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StorageError, match="database is locked") as caught:
         await store.upsert_chat(1001, kind="private", title=None, now=sim())
-        assert await store.chat_settings(1001) is not None, "the next call after the lock works"
-    finally:
-        locker.close()
-        await store.close()
+    assert isinstance(caught.value.__cause__, DBAPIError), "the driver's error is the cause"
+    locker.execute("ROLLBACK")
+    await store.upsert_chat(1001, kind="private", title=None, now=sim())
+    assert await store.chat_settings(1001) is not None, "the next call after the lock works"
 
 
 async def test_a_sent_message_is_recorded_once_the_database_lock_is_gone(
-    tmp_path: Path, bot: ExtBot[Priority], api: FakeBotApi, sim: SimTime
+    locked: tuple[SqlStorage, sqlite3.Connection],
+    bot: ExtBot[Priority],
+    api: FakeBotApi,
+    sim: SimTime,
 ) -> None:
     """SQLite locked by another connection past the busy timeout right after a send: the row
     stays claimed until it is recorded, and the next round after the lease sends nothing."""
-    path = tmp_path / "locked.db"
-    store = await impatient_storage(path)
-    locker = sqlite3.connect(path, isolation_level=None)
+    store, locker = locked
     failed_records = 0
 
     def lock_the_database(_params: object) -> None:
@@ -213,22 +215,18 @@ async def test_a_sent_message_is_recorded_once_the_database_lock_is_gone(
             locker.execute("ROLLBACK")
         await sim.sleep(seconds)
 
-    try:
-        await follow(store, sim, 1001, "ukraine")
-        await publish(store, sim, ["Ukraine story"])
-        api.on_delivered = lock_the_database
-        sender = Sender(bot, store, sim, monotonic=sim.monotonic, sleep=sleep_and_release)
-        await sender.send_pending()
-        api.on_delivered = None
+    await follow(store, sim, 1001, "ukraine")
+    await publish(store, sim, ["Ukraine story"])
+    api.on_delivered = lock_the_database
+    sender = Sender(bot, store, sim, monotonic=sim.monotonic, sleep=sleep_and_release)
+    await sender.send_pending()
+    api.on_delivered = None
 
-        assert failed_records == 3
-        assert await delivery_states(store) == {"sent": 1}
-        sim.advance(minutes=5)  # far past the lease
-        await sender.send_pending()
-        assert len(api.texts(1001)) == 1, "never sent twice"
-    finally:
-        locker.close()
-        await store.close()
+    assert failed_records == 3
+    assert await delivery_states(store) == {"sent": 1}
+    sim.advance(minutes=5)  # far past the lease
+    await sender.send_pending()
+    assert len(api.texts(1001)) == 1, "never sent twice"
 
 
 async def test_error_texts_are_stored_with_the_token_masked(
