@@ -39,7 +39,7 @@ from news.ingest import match_subscriptions
 from news.model import StoryDraft
 from news.pacing import Limits
 from storage import SqlStorage, open_storage
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 
 FIRST_CHAT = 1_000_000
 

@@ -24,7 +24,7 @@ from sqlalchemy import text
 from storage import SqlStorage, create_engine
 from storage.database import migrate
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 
 # Opt in to PTB's future timedelta durations (RetryAfter.retry_after); without it PTB warns,
 # and the suite runs with warnings as errors.

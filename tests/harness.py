@@ -22,7 +22,7 @@ from handlers.gateway import Gateway
 from handlers.sender import SendReport
 from news.model import PollOutcome
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 
 
 class Ticks:

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import DATA
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 from tests.harness import RunningBot, running_bot
 
 ADMIN, READER = 42, 1001

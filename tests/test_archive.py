@@ -19,7 +19,7 @@ from news.topics import parse_topic
 from storage import SqlStorage, open_storage
 from tests.conftest import DATA, Clock
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 from tests.harness import running_bot
 
 WINDOW = timedelta(days=90)

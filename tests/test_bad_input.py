@@ -17,7 +17,7 @@ from handlers.common import split_count
 from handlers.controls import find_time_zone, parse_clock_time
 from tests.conftest import DATA
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 from tests.harness import RunningBot, running_bot
 
 ADMIN = 42

@@ -15,7 +15,7 @@ import pytest
 
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
-from tests.fakes.telegram_api import FakeBotApi, RecordedCall
+from tests.fakes.telegram import FakeBotApi, RecordedCall
 from tests.harness import RunningBot, running_bot
 
 ALICE = 1001

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import DATA
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 from tests.harness import RunningBot, running_bot
 
 ALICE = 1001
@@ -26,10 +26,10 @@ async def bot(telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path) -> AsyncI
         yield running
 
 
-async def ask(telegram: FakeBotApi, chat_id: int, text: str, **kwargs: str) -> str:
+async def ask(telegram: FakeBotApi, chat_id: int, text: str, chat_type: str = "private") -> str:
     """Send `text` as a user and return the bot's first answer to it."""
     mark = telegram.mark()
-    telegram.inject_message(chat_id, text, **kwargs)  # type: ignore[arg-type]
+    telegram.inject_message(chat_id, text, chat_type=chat_type)
     return str((await telegram.wait_for_message(chat_id, after=mark))["text"])
 
 
@@ -88,10 +88,9 @@ async def test_subscriptions_can_be_listed_and_removed(
 async def test_commands_work_in_groups_with_the_bot_name(
     bot: RunningBot, telegram: FakeBotApi
 ) -> None:
-    group = {"chat_type": "supergroup", "chat_title": "News desk"}
-    answer = await ask(telegram, DESK, "/subscribe@newsbot_test_bot russia", **group)
+    answer = await ask(telegram, DESK, "/subscribe@newsbot_test_bot russia", "supergroup")
     assert "Subscribed to: <b>russia</b>" in answer
-    latest = await ask(telegram, DESK, "/latest@newsbot_test_bot ukraine", **group)
+    latest = await ask(telegram, DESK, "/latest@newsbot_test_bot ukraine", "supergroup")
     assert "Latest on ukraine" in latest
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from news.analysis import document_terms
 from news.model import StoryDraft
 from storage import open_storage
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 
 ROOT = Path(__file__).resolve().parent.parent
 CHATS = 2000
@@ -71,7 +71,7 @@ async def start_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Proces
 
 async def wait_for_messages(telegram: FakeBotApi, count: int, deadline: float) -> None:
     async with asyncio.timeout(deadline):
-        while len(telegram.sent_messages()) < count:
+        while len(telegram.delivered()) < count:
             await telegram.wait_for_call(
                 lambda call: call.method == "sendMessage", after=len(telegram.calls), timeout=30
             )
@@ -98,12 +98,12 @@ async def test_kill_9_mid_fan_out_then_restart_delivers_to_every_chat(
     await wait_for_messages(telegram, CHATS // 4, deadline=60)
     first.send_signal(signal.SIGKILL)
     await first.wait()
-    delivered_before_restart = len({m["chat_id"] for m in telegram.sent_messages()})
+    delivered_before_restart = len({m["chat_id"] for m in telegram.delivered()})
 
     second = await start_bot(env, tmp_path)
     try:
         async with asyncio.timeout(90):
-            while len({m["chat_id"] for m in telegram.sent_messages()}) < CHATS:
+            while len({m["chat_id"] for m in telegram.delivered()}) < CHATS:
                 await telegram.wait_for_call(
                     lambda call: call.method == "sendMessage",
                     after=len(telegram.calls),
@@ -113,7 +113,7 @@ async def test_kill_9_mid_fan_out_then_restart_delivers_to_every_chat(
         second.terminate()
         await second.wait()
 
-    sent = [m["chat_id"] for m in telegram.sent_messages()]
+    sent = [m["chat_id"] for m in telegram.delivered()]
     duplicates = len(sent) - len(set(sent))
     print(
         f"\nkill -9 after {delivered_before_restart} of {CHATS} chats; after restart every chat "

@@ -25,7 +25,7 @@ from news.model import StoryDraft
 from news.pacing import Limits
 from storage import SqlStorage, create_engine, open_storage
 from tests.conftest import Clock
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 
 ALICE, BOB = 1001, 1002
 GROUP, SUPERGROUP = -2001, -1002001
@@ -213,7 +213,7 @@ async def test_a_message_rejected_for_its_entities_is_sent_as_plain_text(
 
     await make_sender(bot, store, clock, vtime).send_pending()
 
-    [message] = telegram.sent_messages(ALICE)
+    [message] = telegram.delivered(ALICE)
     assert "parse_mode" not in message
     assert message["text"].startswith("Ukraine & Moldova sign a <b>deal</b>")
     assert await store.delivery_states() == {"sent": 1}
@@ -395,7 +395,7 @@ async def test_two_senders_on_one_database_never_send_a_story_twice(
     finally:
         await second_storage.close()
 
-    received = [message["chat_id"] for message in telegram.sent_messages()]
+    received = [message["chat_id"] for message in telegram.delivered()]
     assert sorted(received) == chats, "every chat exactly once"
     assert report_a.sent + report_b.sent == len(chats)
     assert report_a.sent > 0 and report_b.sent > 0

@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import DATA
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 from tests.harness import RunningBot, running_bot
 
 ALICE = 1001
@@ -39,9 +39,7 @@ async def test_a_subscriber_gets_each_new_matching_story_once_and_latest_answers
     await telegram.wait_for_message(ALICE, contains="Subscribed to: <b>ukraine</b>")
     await ticks.wait_polls(1)
     before_new_stories = telegram.mark()
-    assert len(telegram.sent_messages(ALICE)) == 2, (
-        "the seed stories of the first poll are not pushed"
-    )
+    assert len(telegram.delivered(ALICE)) == 2, "the seed stories of the first poll are not pushed"
 
     now = datetime.now(UTC)
     new_items = [
@@ -69,7 +67,7 @@ async def test_a_subscriber_gets_each_new_matching_story_once_and_latest_answers
     )
     await ticks.wait_polls(ticks.polls + 2)
 
-    story_messages = telegram.sent_messages(ALICE)[2:]
+    story_messages = telegram.delivered(ALICE)[2:]
     assert len(story_messages) == 1, [m["text"] for m in story_messages]
     text = pushed["text"]
     assert text.startswith("<b>Ukraine &amp; EU open accession chapter</b>")

@@ -18,7 +18,7 @@ from news.pacing import Limits
 from storage import open_storage
 from tests.conftest import DATA, Clock
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi, RecordedCall
+from tests.fakes.telegram import FakeBotApi, RecordedCall
 from tests.harness import RunningBot, running_bot
 
 ALICE = 1001
