@@ -132,6 +132,18 @@ async def reported_by(store: SqlStorage, clock: Clock, outlet: str, *, cluster: 
     await store.assign_clusters([(story.id, cluster)], now=clock())
 
 
+async def sent_only_after(
+    sender: Sender, telegram: FakeBotApi, clock: Clock, chat_id: int, *waits: float
+) -> None:
+    """After a round that sent the chat nothing: each of `waits` seconds passes and the sender
+    runs again; only the last round brings the chat its one message."""
+    for seconds in waits:
+        assert telegram.texts(chat_id) == []
+        clock.advance(seconds=seconds)
+        await sender.send_pending()
+    assert len(telegram.texts(chat_id)) == 1
+
+
 async def follow(store: SqlStorage, clock: Clock, chat_id: int, *topics: str) -> None:
     kind = "private" if chat_id > 0 else "group"
     await store.upsert_chat(chat_id, kind=kind, title=None, now=clock())
@@ -183,13 +195,7 @@ async def test_a_group_upgraded_to_a_supergroup_moves_and_gets_its_story(
     store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
 ) -> None:
     await follow(store, clock, GROUP, "ukraine")
-    telegram.fail_next(
-        "sendMessage",
-        chat_id=GROUP,
-        error_code=400,
-        description="Bad Request: group chat was upgraded to a supergroup chat",
-        parameters={"migrate_to_chat_id": SUPERGROUP},
-    )
+    telegram.migrate_chat(GROUP, SUPERGROUP)
     await publish(store, clock, ["Ukraine talks"])
 
     await make_sender(bot, store, clock, vtime).send_pending()
@@ -264,24 +270,13 @@ async def test_retry_after_is_honoured_for_the_chat_it_covers(
 ) -> None:
     await follow(store, clock, ALICE, "ukraine")
     await follow(store, clock, BOB, "ukraine")
-    telegram.fail_next(
-        "sendMessage",
-        chat_id=ALICE,
-        error_code=429,
-        description="Too Many Requests: retry after 3",
-        parameters={"retry_after": 3},
-    )
+    telegram.fail_with_retry_after("sendMessage", 3, chat_id=ALICE)
     await publish(store, clock, ["Ukraine story"])
     sender = make_sender(bot, store, clock, vtime)
 
     await sender.send_pending()
-    assert telegram.texts(ALICE) == [] and len(telegram.texts(BOB)) == 1
-    clock.advance(seconds=2)
-    await sender.send_pending()
-    assert telegram.texts(ALICE) == []
-    clock.advance(seconds=1)
-    await sender.send_pending()
-    assert len(telegram.texts(ALICE)) == 1
+    assert len(telegram.texts(BOB)) == 1
+    await sent_only_after(sender, telegram, clock, ALICE, 2, 1)
 
 
 async def test_a_burst_becomes_one_digest_message(
@@ -368,10 +363,7 @@ async def test_a_crashed_senders_rows_are_sent_after_the_lease(
     sender = make_sender(bot, store, clock, vtime)
 
     await sender.send_pending()
-    assert telegram.texts(ALICE) == []
-    clock.advance(seconds=61)
-    await sender.send_pending()
-    assert len(telegram.texts(ALICE)) == 1
+    await sent_only_after(sender, telegram, clock, ALICE, 61)
 
 
 async def test_two_senders_on_one_database_never_send_a_story_twice(
@@ -426,10 +418,7 @@ async def test_dropped_connections_are_retried(
     sender = make_sender(bot, store, clock, vtime)
 
     await sender.send_pending()
-    assert telegram.texts(ALICE) == []
-    clock.advance(seconds=3)
-    await sender.send_pending()
-    assert len(telegram.texts(ALICE)) == 1
+    await sent_only_after(sender, telegram, clock, ALICE, 3)
 
 
 async def test_also_edits_wait_out_a_flood_limit_and_stop_when_the_message_is_gone(
@@ -444,12 +433,7 @@ async def test_also_edits_wait_out_a_flood_limit_and_stop_when_the_message_is_go
     message_id = int(card.result["message_id"])
 
     await reported_by(store, clock, "dw", cluster=first)
-    telegram.fail_next(
-        "editMessageText",
-        error_code=429,
-        description="Too Many Requests: retry after 30",
-        parameters={"retry_after": 30},
-    )
+    telegram.fail_with_retry_after("editMessageText", 30)
     await sender.send_pending()
     assert telegram.calls_to("editMessageText") == []
     clock.advance(seconds=10)

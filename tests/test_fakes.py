@@ -323,18 +323,13 @@ async def test_allowed_updates_filters_and_is_remembered(fake: FakeBotApi, bot: 
 # ---------------------------------------------------------------------------- failures
 
 
-async def test_fail_next_retry_after(
+async def test_fail_with_retry_after(
     fake: FakeBotApi, bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Without PTB_TIMEDELTA, PTB 22's RetryAfter.__init__ itself emits a PTBDeprecationWarning,
     # which filterwarnings=error turns into the exception raised instead of RetryAfter.
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
-    fake.fail_next(
-        "sendMessage",
-        error_code=429,
-        description="Too Many Requests: retry after 3",
-        parameters={"retry_after": 3},
-    )
+    fake.fail_with_retry_after("sendMessage", 3)
 
     with pytest.raises(RetryAfter) as caught:
         await bot.send_message(chat_id=5, text="first")
@@ -343,6 +338,7 @@ async def test_fail_next_retry_after(
     assert caught.value.retry_after == timedelta(seconds=3)
     calls = fake.calls_to("sendMessage", include_failed=True)
     assert [(c.failed, c.error_code) for c in calls] == [(True, 429), (False, None)]
+    assert calls[0].description == "Too Many Requests: retry after 3"
     assert fake.texts(5) == ["second"]
 
 
@@ -362,19 +358,6 @@ async def test_fail_next_per_chat_and_times(fake: FakeBotApi, bot: Bot) -> None:
     await bot.send_message(chat_id=6, text="unblocked")
 
     assert fake.texts() == ["not affected", "unblocked"]
-
-
-async def test_fail_next_chat_migrated(fake: FakeBotApi, bot: Bot) -> None:
-    fake.fail_next(
-        "sendMessage",
-        error_code=400,
-        description="Bad Request: group chat was upgraded to a supergroup chat",
-        parameters={"migrate_to_chat_id": -100123},
-    )
-
-    with pytest.raises(ChatMigrated) as caught:
-        await bot.send_message(chat_id=-5, text="hi")
-    assert caught.value.new_chat_id == -100123
 
 
 async def test_block_chat(fake: FakeBotApi, bot: Bot) -> None:
@@ -597,6 +580,27 @@ def test_rates_become_strict_sliding_windows() -> None:
 
 
 # ---------------------------------------------------------------------------- errors on demand
+
+
+async def test_migrate_chat(fake: FakeBotApi, bot: Bot) -> None:
+    fake.inject_message(-5, "hi", chat_type="group")
+    fake.migrate_chat(-5, -1001234567890)
+
+    for _ in range(2):  # every send, not just the next one
+        with pytest.raises(ChatMigrated) as caught:
+            await bot.send_message(chat_id=-5, text="news")
+        assert caught.value.new_chat_id == -1001234567890
+    sent = await bot.send_message(chat_id=-1001234567890, text="news")
+
+    assert sent.chat.type == "supergroup" and sent.chat.title == "Test Group"
+    failed = fake.calls_to("sendMessage", include_failed=True)[0]
+    assert (failed.error_code, failed.description) == (
+        400,
+        "Bad Request: group chat was upgraded to a supergroup chat",
+    )
+    assert fake.texts() == ["news"]
+    with pytest.raises(ValueError, match="negative"):
+        fake.migrate_chat(5, -100)
 
 
 async def test_drop_connections(fake: FakeBotApi, bot: Bot) -> None:

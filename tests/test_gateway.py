@@ -113,14 +113,7 @@ async def test_a_429_on_a_reply_is_waited_out_and_the_reply_arrives(
 ) -> None:
     feeds.set_feed("/world.xml", "<rss version='2.0'><channel><title>W</title></channel></rss>")
     async with running_bot(telegram, feeds, tmp_path):
-        telegram.fail_next(
-            "sendMessage",
-            chat_id=ALICE,
-            error_code=429,
-            description="Too Many Requests: retry after 1",
-            parameters={"retry_after": 1},
-            times=2,
-        )
+        telegram.fail_with_retry_after("sendMessage", 1, chat_id=ALICE, times=2)
         telegram.inject_message(ALICE, "/help")
         reply = await telegram.wait_for_message(ALICE, contains="What I can do")
 
@@ -156,13 +149,7 @@ async def test_a_failed_update_is_logged_by_ids_and_its_apology_survives_a_429(
         # The chat's topics become unreadable: every /subscribe fails inside the handler.
         database = running.settings.database_url.removeprefix("sqlite:///")
         await rename_under_the_bot(database, "subscriptions", "subscriptions_gone")
-        telegram.fail_next(
-            "sendMessage",
-            chat_id=ALICE,
-            error_code=429,
-            description="Too Many Requests: retry after 1",
-            parameters={"retry_after": 1},
-        )
+        telegram.fail_with_retry_after("sendMessage", 1, chat_id=ALICE)
         after = telegram.mark()
         update_id = telegram.inject_message(
             ALICE, "/subscribe quokka-private-words", first_name="Zebulon", username="zeb_secret"

@@ -1,9 +1,11 @@
 """Failures the fake Bot API makes on demand, the way Telegram (or the way to it) fails.
 
-* `fail_next`: the next calls of a method (optionally to one chat) answer any Telegram error,
-  e.g. 429 with `retry_after` (PTB raises `RetryAfter`), 403, or 400 with `migrate_to_chat_id`
-  (PTB raises `ChatMigrated`);
+* `fail_next`: the next calls of a method (optionally to one chat) answer a Telegram error,
+  e.g. 403 or 400; `fail_with_retry_after` answers Telegram's 429 with `retry_after` (PTB raises
+  `RetryAfter`);
 * `block_chat`: every call to the chat answers 403, as when a user blocked the bot;
+* `migrate_chat`: a group became a supergroup: every call to the old id answers 400 with
+  `migrate_to_chat_id` (PTB raises `ChatMigrated`);
 * `drop_connections`: the server reads the request, then closes the connection unanswered
   (PTB raises `NetworkError`);
 * `start_outage` / `end_outage`: every call (long polls included) answers a 5xx, or has its
@@ -15,10 +17,10 @@
   over the fake's clock (see `limits`): a send over a limit answers `429 Too Many Requests:
   retry after N` (`too_many_requests` counts them).
 
-The order of checks for a call: a redirect, the outage, the `fail_next`/`drop_connections` rules
-(in the order they were added), blocked chats, the flood limits, then the method itself (which
-may still answer 400, e.g. for invalid HTML). Only sends the limits let through count towards
-them, including those that then fail with 400.
+The order of checks for a call: a redirect, the outage, the `fail_next`/`drop_connections`
+rules (in the order they were added), migrated and blocked chats, the flood limits, then the
+method itself (which may still answer 400, e.g. for invalid HTML). Only sends the limits let
+through count towards them, including those that then fail with 400.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ class _Fault:
 _DROP = _Fault(0, DROPPED_DESCRIPTION, drop=True)
 
 
+def _too_many_requests(retry_after: int) -> tuple[int, str, JSONDict]:
+    """Telegram's answer to a flood: error code, description and parameters."""
+    return 429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+
+
 @dataclass
 class _Rule:
     """Fail the next `times` calls of `method` (lower-case), optionally only to one chat."""
@@ -76,6 +83,7 @@ class Faults:
         """How many calls the flood limits (`enforce_limits`) answered with 429."""
         self._rules: list[_Rule] = []
         self._blocked: set[int] = set()
+        self._migrated: dict[int, int] = {}
         self._limiter: RateLimiter | None = None
         self._outage: _Fault | None = None
         self._outage_after_sends = 0
@@ -88,16 +96,21 @@ class Faults:
         error_code: int,
         description: str,
         chat_id: int | str | None = None,
-        parameters: JSONDict | None = None,
         times: int = 1,
     ) -> None:
         """Make the next `times` calls of `method` (optionally to one chat) fail like Telegram.
 
-        The answer is `{"ok": false, "error_code", "description"[, "parameters"]}` with HTTP
-        status `error_code`, e.g. 429 with `{"retry_after": 3}`, 403 "Forbidden: bot was
-        blocked by the user", or 400 with `{"migrate_to_chat_id": -100123}`.
+        The answer is `{"ok": false, "error_code", "description"}` with HTTP status
+        `error_code`, e.g. 403 "Forbidden: bot was blocked by the user".
         """
-        self._add_rule(method, chat_id, times, _Fault(error_code, description, parameters))
+        self._add_rule(method, chat_id, times, _Fault(error_code, description))
+
+    def fail_with_retry_after(
+        self, method: str, retry_after: int, *, chat_id: int | str | None = None, times: int = 1
+    ) -> None:
+        """Make the next `times` calls of `method` (optionally to one chat) answer Telegram's
+        `429 Too Many Requests: retry after N` with `{"retry_after": N}`."""
+        self._add_rule(method, chat_id, times, _Fault(*_too_many_requests(retry_after)))
 
     def drop_connections(
         self, method: str, *, times: int = 1, chat_id: int | str | None = None
@@ -121,6 +134,19 @@ class Faults:
 
     def unblock_chat(self, chat_id: int | str) -> None:
         self._blocked.discard(chat_key(chat_id))
+
+    def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """The group `old_chat_id` became the supergroup `new_chat_id`, as Telegram does it.
+
+        From now on every call naming the old id as `chat_id` answers `400 Bad Request: group
+        chat was upgraded to a supergroup chat` with `{"migrate_to_chat_id": new_chat_id}`;
+        the new id is a supergroup that works.
+        """
+        if old_chat_id >= 0 or new_chat_id >= 0:
+            raise ValueError("a group migrates to a supergroup: both chat ids are negative")
+        title = self._chats.chat(old_chat_id).get("title", "Test Supergroup")
+        self._chats.chats[new_chat_id] = {"id": new_chat_id, "type": "supergroup", "title": title}
+        self._migrated[old_chat_id] = new_chat_id
 
     def start_outage(self, *, status: int = 502, drop: bool = False, after_sends: int = 0) -> None:
         """Answer every call with `status` (a 5xx, e.g. `502 Bad Gateway`: PTB raises
@@ -185,18 +211,19 @@ class Faults:
             if rule.times == 0:
                 self._rules.remove(rule)
             rule.fault.fail()
+        if chat is not None and chat in self._migrated:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self._migrated[chat]},
+            )
         if chat is not None and chat in self._blocked:
             raise ApiError(403, self._forbidden_description(chat))
         if sending and self._limiter is not None:
             wait = self._limiter.admit(chat, at)
             if wait > 0:
                 self.too_many_requests += 1
-                retry_after = retry_after_seconds(wait)
-                raise ApiError(
-                    429,
-                    f"Too Many Requests: retry after {retry_after}",
-                    {"retry_after": retry_after},
-                )
+                raise ApiError(*_too_many_requests(retry_after_seconds(wait)))
 
     def _count_towards_outage(self) -> None:
         """A send went through: one fewer before an outage `after_sends` begins."""
