@@ -104,9 +104,16 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         url = f"sqlite:///{tmp_path / 'newsbot.db'}"
     else:
         url = request.getfixturevalue("postgres_database")
+    store = await empty_storage(url)
+    yield store
+    await store.close()
+
+
+async def empty_storage(url: str) -> SqlStorage:
+    """A migrated database at `url`; the session's PostgreSQL database is emptied first."""
     engine = create_engine(url)
     await migrate(engine)
-    if request.param == "postgresql":
+    if url.startswith("postgresql"):
         async with engine.begin() as conn:
             await conn.execute(
                 text(
@@ -114,9 +121,7 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
                     "RESTART IDENTITY CASCADE"
                 )
             )
-    store = SqlStorage(engine)
-    yield store
-    await store.close()
+    return SqlStorage(engine)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from storage import SqlStorage
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
+from tests.stories import english_story
 
 ALICE = 1001
 OLD = datetime(2024, 3, 1, tzinfo=UTC)
@@ -228,8 +229,6 @@ async def test_a_first_polls_backlog_is_clustered_after_the_tick(
 async def test_latest_pages_through_events_without_repeating_one(
     storage: SqlStorage, clock: Clock
 ) -> None:
-    from news.analysis import document_terms
-    from news.model import StoryDraft
 
     outlets = [
         await storage.add_source(f"https://o{n}.example/feed", now=clock()) for n in range(3)
@@ -244,15 +243,11 @@ async def test_latest_pages_through_events_without_repeating_one(
         (5, 1, "Ukraine rail strike called off"),
     ]:
         drafts.append(
-            StoryDraft(
-                source_id=outlets[outlet].id,
-                entry_id=title,
-                title=title,
-                summary="",
+            english_story(
+                outlets[outlet].id,
+                title,
                 link=f"https://o{outlet}.example/{minutes}",
                 published_at=clock() - timedelta(minutes=minutes),
-                language="en",
-                terms=document_terms(title, "en"),
             )
         )
     stored = {story.title: story.id for story in await storage.store_stories(drafts, now=clock())}

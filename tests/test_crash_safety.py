@@ -16,10 +16,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from news.analysis import document_terms
-from news.model import StoryDraft
 from storage import open_storage
 from tests.fakes.telegram import FakeBotApi
+from tests.stories import english_story
 
 ROOT = Path(__file__).resolve().parent.parent
 CHATS = 2000
@@ -31,21 +30,15 @@ async def prepare_outbox(database_url: str) -> None:
     storage = await open_storage(database_url)
     try:
         source = await storage.add_source("https://news.example.org/feed", now=now)
-        [story] = await storage.store_stories(
-            [
-                StoryDraft(
-                    source_id=source.id,
-                    entry_id="1",
-                    title="Ukraine: ceasefire agreed",
-                    summary="Both sides signed.",
-                    link="https://news.example.org/ceasefire",
-                    published_at=now - timedelta(minutes=2),
-                    language="en",
-                    terms=document_terms("Ukraine: ceasefire agreed", "en"),
-                )
-            ],
-            now=now,
+        draft = english_story(
+            source.id,
+            "Ukraine: ceasefire agreed",
+            entry_id="1",
+            summary="Both sides signed.",
+            link="https://news.example.org/ceasefire",
+            published_at=now - timedelta(minutes=2),
         )
+        [story] = await storage.store_stories([draft], now=now)
         for chat_id in range(10_000, 10_000 + CHATS):
             await storage.upsert_chat(chat_id, kind="private", title=None, now=now)
         await storage.enqueue_deliveries(

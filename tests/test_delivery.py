@@ -19,13 +19,13 @@ from telegram.ext import ExtBot
 from handlers.gateway import Gateway, Priority
 from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
-from news.analysis import document_terms
 from news.ingest import match_subscriptions
 from news.model import StoryDraft
 from news.pacing import Limits
 from storage import SqlStorage, create_engine, open_storage
 from tests.conftest import Clock
 from tests.fakes.telegram import FakeBotApi
+from tests.stories import english_story
 
 ALICE, BOB = 1001, 1002
 GROUP, SUPERGROUP = -2001, -1002001
@@ -94,15 +94,13 @@ async def publish(
     """Store stories and queue them for every subscription they match; their ids."""
     source = await store.add_source("https://news.example.org/feed", now=clock())
     drafts = [
-        StoryDraft(
-            source_id=source.id,
+        english_story(
+            source.id,
+            title,
             entry_id=f"{title}-{i}",
-            title=title,
             summary="Details follow.",
             link=f"https://news.example.org/{i}-{abs(hash(title))}",
             published_at=clock() - timedelta(minutes=minutes_ago),
-            language="en",
-            terms=document_terms(title, "en"),
         )
         for i, title in enumerate(titles)
     ]
