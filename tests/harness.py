@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from telegram.ext import Application
 
@@ -22,7 +23,9 @@ from handlers.gateway import Gateway
 from handlers.sender import SendReport
 from news.model import PollOutcome
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
+
+SEED_FEED = Path(__file__).resolve().parent / "data" / "seed-feed.xml"
 
 
 class Ticks:
@@ -86,16 +89,52 @@ async def running_bot(
     settings = Settings.from_environment(env, env_file=None)
     ticks = Ticks()
     app = build_app(settings, clock=clock, after_tick=ticks, gateway=gateway)
+    async with polling(app):
+        yield RunningBot(app, ticks, settings)
+
+
+@asynccontextmanager
+async def polling(app: Application) -> AsyncIterator[None]:  # type: ignore[type-arg]
+    """The steps of `app.run_polling()` in this loop (initialize, post_init, start polling,
+    start), and on leaving their reverse."""
     await app.initialize()
     assert app.post_init is not None and app.updater is not None
     await app.post_init(app)
     await app.updater.start_polling(poll_interval=0.0, timeout=1)
     await app.start()
     try:
-        yield RunningBot(app, ticks, settings)
+        yield
     finally:
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
         assert app.post_shutdown is not None
         await app.post_shutdown(app)
+
+
+@asynccontextmanager
+async def seeded_bot(
+    telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path, **options: Any
+) -> AsyncIterator[RunningBot]:
+    """`running_bot` on the seed feed (tests/data/seed-feed.xml at /world.xml), once it has
+    polled it; `options` go to `running_bot`."""
+    feeds.set_feed("/world.xml", SEED_FEED.read_bytes())
+    async with running_bot(telegram, feeds, tmp_path, **options) as running:
+        await running.ticks.wait_polls(1)
+        yield running
+
+
+async def ask(
+    telegram: FakeBotApi,
+    chat_id: int,
+    text: str,
+    *,
+    chat_type: str = "private",
+    contains: str | None = None,
+) -> str:
+    """Send `text` as a user; the text of the bot's first answer to it (the first containing
+    `contains`, if given)."""
+    mark = telegram.mark()
+    telegram.inject_message(chat_id, text, chat_type=chat_type)
+    answer = await telegram.wait_for_message(chat_id, contains=contains, after=mark)
+    return str(answer["text"])

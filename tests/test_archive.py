@@ -12,16 +12,16 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from news.analysis import document_terms
 from news.model import ClusterAssignment, SentRow, Story, StoryDraft, TopicMatch
 from news.reading import latest_events
 from news.topics import parse_topic
 from storage import SqlStorage, open_storage
-from tests.conftest import DATA, Clock
+from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
-from tests.harness import running_bot
+from tests.fakes.telegram import FakeBotApi
+from tests.harness import running_bot, seeded_bot
 from tests.storage_helpers import delivery_states
+from tests.stories import english_story
 
 WINDOW = timedelta(days=90)
 A, B, C = (f"https://{name}.example/feed" for name in "abc")
@@ -29,15 +29,12 @@ A, B, C = (f"https://{name}.example/feed" for name in "abc")
 
 def drafts(source_id: int, titles: list[str], published: datetime) -> list[StoryDraft]:
     return [
-        StoryDraft(
-            source_id=source_id,
+        english_story(
+            source_id,
+            title,
             entry_id=f"{source_id}-{title}",
-            title=title,
-            summary="",
             link=f"https://s{source_id}.example/{abs(hash(title))}",
             published_at=published - timedelta(seconds=number),
-            language="en",
-            terms=tuple(document_terms(title, "en")),
         )
         for number, title in enumerate(titles)
     ]
@@ -231,9 +228,7 @@ async def test_retention_prunes_finished_deliveries_and_long_inactive_chats(
 async def test_the_bot_prunes_hourly_and_0_days_keeps_everything(
     telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path, clock: Clock
 ) -> None:
-    feeds.set_feed("/world.xml", (DATA / "seed-feed.xml").read_bytes())
-    async with running_bot(telegram, feeds, tmp_path, clock=clock) as bot:
-        await bot.ticks.wait_polls(1)
+    async with seeded_bot(telegram, feeds, tmp_path, clock=clock) as bot:
         storage = await open_storage(bot.settings.database_url)
         [source] = await storage.list_sources()
         old = clock() - timedelta(days=100)

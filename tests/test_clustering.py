@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from news.clustering import Clusterer
+from news.clustering import Assignment, Clusterer
 
 DATA = Path(__file__).parent / "data" / "clusters"
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -81,19 +81,29 @@ def test_labelled_set_is_as_the_issue_asks(labelled: list[Labelled]) -> None:
     assert all(2 <= sizes[label] <= 6 for label in events)
 
 
-def test_b_cubed_precision_and_recall(labelled: list[Labelled]) -> None:
+def clustered_in_order(labelled: list[Labelled]) -> list[tuple[Labelled, Assignment]]:
+    """Each labelled story with what a fresh clusterer, fed them in order, made of it."""
     clusterer = Clusterer()
-    predicted = {}
-    for story in labelled:
-        assignment = clusterer.add(
-            story.story_id,
-            story.title,
-            story.summary,
-            story.language,
-            story.published_at,
-            story.source,
+    return [
+        (
+            story,
+            clusterer.add(
+                story.story_id,
+                story.title,
+                story.summary,
+                story.language,
+                story.published_at,
+                story.source,
+            ),
         )
-        predicted[story.story_id] = assignment.cluster_id
+        for story in labelled
+    ]
+
+
+def test_b_cubed_precision_and_recall(labelled: list[Labelled]) -> None:
+    predicted = {
+        story.story_id: assignment.cluster_id for story, assignment in clustered_in_order(labelled)
+    }
     gold = {story.story_id: story.label for story in labelled}
     precision, recall = b_cubed(gold, predicted)
     print(f"\nB-cubed precision {precision:.3f} (≥ 0.90), recall {recall:.3f} (≥ 0.80)")
@@ -102,18 +112,9 @@ def test_b_cubed_precision_and_recall(labelled: list[Labelled]) -> None:
 
 
 def test_wire_copies_join_as_duplicates(labelled: list[Labelled]) -> None:
-    clusterer = Clusterer()
     first_with: dict[str, int] = {}
     copies = 0
-    for story in labelled:
-        assignment = clusterer.add(
-            story.story_id,
-            story.title,
-            story.summary,
-            story.language,
-            story.published_at,
-            story.source,
-        )
+    for story, assignment in clustered_in_order(labelled):
         original = first_with.setdefault(story.summary, story.story_id)
         if original != story.story_id:
             copies += 1
@@ -168,16 +169,6 @@ def test_independent_reports_join_and_a_different_event_in_the_same_place_stays_
     assert cluster.sources == ["Reuters", "DW"]
 
 
-def test_languages_never_mix() -> None:
-    clusterer = Clusterer()
-    english = clusterer.add(1, *FIRE, "en", T0, "Reuters")
-    # The same text declared German is still compared only with German stories.
-    german = clusterer.add(2, *FIRE, "de", T0 + timedelta(minutes=1), "dpa")
-    assert german.created
-    assert german.cluster_id != english.cluster_id
-    assert german.duplicate_of is None
-
-
 def test_clusters_expire_after_the_window() -> None:
     clusterer = Clusterer(window=timedelta(hours=48))
     first = clusterer.add(1, *FIRE, "en", T0, "Reuters")
@@ -208,12 +199,33 @@ ENERGY_PROTEST = (
 )
 
 
-def test_one_outlets_stories_on_one_theme_stay_two_events() -> None:
+@pytest.mark.parametrize(
+    ("first", "second", "later"),
+    [
+        # The same text declared German is still compared only with German stories.
+        pytest.param(
+            (FIRE, "en", "Reuters"), (FIRE, "de", "dpa"), timedelta(minutes=1), id="languages"
+        ),
+        pytest.param(
+            (PEACE_TALKS, "en", "Reuters"),
+            (ENERGY_PROTEST, "en", "Reuters"),
+            timedelta(hours=1),
+            id="one outlet, one theme, two events",
+        ),
+    ],
+)
+def test_stories_that_stay_apart(
+    first: tuple[tuple[str, str], str, str],
+    second: tuple[tuple[str, str], str, str],
+    later: timedelta,
+) -> None:
     clusterer = Clusterer()
-    talks = clusterer.add(1, *PEACE_TALKS, "en", T0, "Reuters")
-    protest = clusterer.add(2, *ENERGY_PROTEST, "en", T0 + timedelta(hours=1), "Reuters")
-    assert protest.created
-    assert protest.cluster_id != talks.cluster_id
+    (text, language, outlet), (other_text, other_language, other_outlet) = first, second
+    earlier = clusterer.add(1, *text, language, T0, outlet)
+    apart = clusterer.add(2, *other_text, other_language, T0 + later, other_outlet)
+    assert apart.created
+    assert apart.cluster_id != earlier.cluster_id
+    assert apart.duplicate_of is None
 
 
 def test_an_outlets_update_of_its_own_story_joins_it() -> None:

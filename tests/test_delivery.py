@@ -19,14 +19,14 @@ from telegram.ext import ExtBot
 from handlers.gateway import Gateway, Priority
 from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
-from news.analysis import document_terms
 from news.ingest import match_subscriptions
 from news.model import ClusterAssignment, StoryDraft
 from news.pacing import Limits
 from storage import SqlStorage, create_engine, open_storage
 from tests.conftest import Clock
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 from tests.storage_helpers import delivery_states
+from tests.stories import english_story
 
 ALICE, BOB = 1001, 1002
 GROUP, SUPERGROUP = -2001, -1002001
@@ -95,15 +95,13 @@ async def publish(
     """Store stories and queue them for every subscription they match; their ids."""
     source = await store.add_source("https://news.example.org/feed", now=clock())
     drafts = [
-        StoryDraft(
-            source_id=source.id,
+        english_story(
+            source.id,
+            title,
             entry_id=f"{title}-{i}",
-            title=title,
             summary="Details follow.",
             link=f"https://news.example.org/{i}-{abs(hash(title))}",
             published_at=clock() - timedelta(minutes=minutes_ago),
-            language="en",
-            terms=document_terms(title, "en"),
         )
         for i, title in enumerate(titles)
     ]
@@ -131,6 +129,18 @@ async def reported_by(store: SqlStorage, clock: Clock, outlet: str, *, cluster: 
         now=clock(),
     )
     await store.assign_clusters([ClusterAssignment(story.id, cluster)], now=clock())
+
+
+async def sent_only_after(
+    sender: Sender, telegram: FakeBotApi, clock: Clock, chat_id: int, *waits: float
+) -> None:
+    """After a round that sent the chat nothing: each of `waits` seconds passes and the sender
+    runs again; only the last round brings the chat its one message."""
+    for seconds in waits:
+        assert telegram.texts(chat_id) == []
+        clock.advance(seconds=seconds)
+        await sender.send_pending()
+    assert len(telegram.texts(chat_id)) == 1
 
 
 async def follow(store: SqlStorage, clock: Clock, chat_id: int, *topics: str) -> None:
@@ -184,13 +194,7 @@ async def test_a_group_upgraded_to_a_supergroup_moves_and_gets_its_story(
     store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
 ) -> None:
     await follow(store, clock, GROUP, "ukraine")
-    telegram.fail_next(
-        "sendMessage",
-        chat_id=GROUP,
-        error_code=400,
-        description="Bad Request: group chat was upgraded to a supergroup chat",
-        parameters={"migrate_to_chat_id": SUPERGROUP},
-    )
+    telegram.migrate_chat(GROUP, SUPERGROUP)
     await publish(store, clock, ["Ukraine talks"])
 
     await make_sender(bot, store, clock, vtime).send_pending()
@@ -214,7 +218,7 @@ async def test_a_message_rejected_for_its_entities_is_sent_as_plain_text(
 
     await make_sender(bot, store, clock, vtime).send_pending()
 
-    [message] = telegram.sent_messages(ALICE)
+    [message] = telegram.delivered(ALICE)
     assert "parse_mode" not in message
     assert message["text"].startswith("Ukraine & Moldova sign a <b>deal</b>")
     assert await delivery_states(store) == {"sent": 1}
@@ -265,24 +269,13 @@ async def test_retry_after_is_honoured_for_the_chat_it_covers(
 ) -> None:
     await follow(store, clock, ALICE, "ukraine")
     await follow(store, clock, BOB, "ukraine")
-    telegram.fail_next(
-        "sendMessage",
-        chat_id=ALICE,
-        error_code=429,
-        description="Too Many Requests: retry after 3",
-        parameters={"retry_after": 3},
-    )
+    telegram.fail_with_retry_after("sendMessage", 3, chat_id=ALICE)
     await publish(store, clock, ["Ukraine story"])
     sender = make_sender(bot, store, clock, vtime)
 
     await sender.send_pending()
-    assert telegram.texts(ALICE) == [] and len(telegram.texts(BOB)) == 1
-    clock.advance(seconds=2)
-    await sender.send_pending()
-    assert telegram.texts(ALICE) == []
-    clock.advance(seconds=1)
-    await sender.send_pending()
-    assert len(telegram.texts(ALICE)) == 1
+    assert len(telegram.texts(BOB)) == 1
+    await sent_only_after(sender, telegram, clock, ALICE, 2, 1)
 
 
 async def test_a_burst_becomes_one_digest_message(
@@ -369,10 +362,7 @@ async def test_a_crashed_senders_rows_are_sent_after_the_lease(
     sender = make_sender(bot, store, clock, vtime)
 
     await sender.send_pending()
-    assert telegram.texts(ALICE) == []
-    clock.advance(seconds=61)
-    await sender.send_pending()
-    assert len(telegram.texts(ALICE)) == 1
+    await sent_only_after(sender, telegram, clock, ALICE, 61)
 
 
 async def test_two_senders_on_one_database_never_send_a_story_twice(
@@ -396,7 +386,7 @@ async def test_two_senders_on_one_database_never_send_a_story_twice(
     finally:
         await second_storage.close()
 
-    received = [message["chat_id"] for message in telegram.sent_messages()]
+    received = [message["chat_id"] for message in telegram.delivered()]
     assert sorted(received) == chats, "every chat exactly once"
     assert report_a.sent + report_b.sent == len(chats)
     assert report_a.sent > 0 and report_b.sent > 0
@@ -427,10 +417,7 @@ async def test_dropped_connections_are_retried(
     sender = make_sender(bot, store, clock, vtime)
 
     await sender.send_pending()
-    assert telegram.texts(ALICE) == []
-    clock.advance(seconds=3)
-    await sender.send_pending()
-    assert len(telegram.texts(ALICE)) == 1
+    await sent_only_after(sender, telegram, clock, ALICE, 3)
 
 
 async def test_also_edits_wait_out_a_flood_limit_and_stop_when_the_message_is_gone(
@@ -445,12 +432,7 @@ async def test_also_edits_wait_out_a_flood_limit_and_stop_when_the_message_is_go
     message_id = int(card.result["message_id"])
 
     await reported_by(store, clock, "dw", cluster=first)
-    telegram.fail_next(
-        "editMessageText",
-        error_code=429,
-        description="Too Many Requests: retry after 30",
-        parameters={"retry_after": 30},
-    )
+    telegram.fail_with_retry_after("editMessageText", 30)
     await sender.send_pending()
     assert telegram.calls_to("editMessageText") == []
     clock.advance(seconds=10)

@@ -23,7 +23,7 @@ from handlers.gateway import SLOW_DOWN, Gateway, Priority
 from handlers.telegram_http import AiohttpRequest
 from news.pacing import Limits
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 from tests.harness import running_bot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +64,7 @@ async def test_a_burst_of_new_users_gets_every_reply_without_a_single_429(
             telegram.inject_message(chat, "/start")
             telegram.inject_message(chat, "/subscribe ukraine")
         async with asyncio.timeout(120):
-            while len(telegram.sent_messages()) < 2 * BURST_CHATS:
+            while len(telegram.delivered()) < 2 * BURST_CHATS:
                 await telegram.wait_for_call(lambda call: True, after=telegram.mark())
         replies = telegram.send_rate_timeline()
 
@@ -103,7 +103,7 @@ async def test_replies_to_people_go_before_pushes_already_waiting() -> None:
         reply = asyncio.create_task(bot.send_message(ALICE, "reply"))
         await asyncio.gather(*pushes, reply)
 
-        order = [int(message["chat_id"]) for message in api.sent_messages()]
+        order = [int(message["chat_id"]) for message in api.delivered()]
     assert order.index(ALICE) <= 1, "the reply takes the first free slot"
     assert len(order) == 41
 
@@ -113,14 +113,7 @@ async def test_a_429_on_a_reply_is_waited_out_and_the_reply_arrives(
 ) -> None:
     feeds.set_feed("/world.xml", "<rss version='2.0'><channel><title>W</title></channel></rss>")
     async with running_bot(telegram, feeds, tmp_path):
-        telegram.fail_next(
-            "sendMessage",
-            chat_id=ALICE,
-            error_code=429,
-            description="Too Many Requests: retry after 1",
-            parameters={"retry_after": 1},
-            times=2,
-        )
+        telegram.fail_with_retry_after("sendMessage", 1, chat_id=ALICE, times=2)
         telegram.inject_message(ALICE, "/help")
         reply = await telegram.wait_for_message(ALICE, contains="What I can do")
 
@@ -156,13 +149,7 @@ async def test_a_failed_update_is_logged_by_ids_and_its_apology_survives_a_429(
         # The chat's topics become unreadable: every /subscribe fails inside the handler.
         database = running.settings.database_url.removeprefix("sqlite:///")
         await rename_under_the_bot(database, "subscriptions", "subscriptions_gone")
-        telegram.fail_next(
-            "sendMessage",
-            chat_id=ALICE,
-            error_code=429,
-            description="Too Many Requests: retry after 1",
-            parameters={"retry_after": 1},
-        )
+        telegram.fail_with_retry_after("sendMessage", 1, chat_id=ALICE)
         after = telegram.mark()
         update_id = telegram.inject_message(
             ALICE, "/subscribe quokka-private-words", first_name="Zebulon", username="zeb_secret"

@@ -36,7 +36,7 @@ from storage.tables import deliveries
 from tests.conftest import POSTGRES_URL, Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 from tests.harness import running_bot
 from tests.storage_helpers import delivery_states
 from tests.test_delivery import follow, publish
@@ -124,7 +124,7 @@ async def test_a_fan_out_cut_by_a_90_second_outage_reaches_every_chat_once(
     recovered = sim.monotonic()
     await tick_until(sender, sim, recovered + 120)
 
-    assert sorted(int(m["chat_id"]) for m in api.sent_messages()) == list(CHATS), "each once"
+    assert sorted(int(m["chat_id"]) for m in api.delivered()) == list(CHATS), "each once"
     assert api.duplicates(lambda params: params["chat_id"]) == 0
     assert await delivery_states(store) == {"sent": 200}
     after_recovery = api.send_rate_timeline()[-1] - recovered
@@ -150,7 +150,7 @@ async def test_a_digest_due_during_an_outage_is_delivered_after_it(
 
     await sender.send_digest(1001)  # what the digest job does at 12:00
     await tick_until(sender, sim, 300.0)
-    assert api.sent_messages() == [] and await delivery_states(store) == {"pending": 2}
+    assert api.delivered() == [] and await delivery_states(store) == {"pending": 2}
 
     api.end_outage()
     recovered = sim.monotonic()

@@ -19,6 +19,7 @@ from news.model import Cursor, Story, StoryDraft
 from news.topics import parse_topic
 from storage import SqlStorage, create_engine
 from storage.database import migrate
+from tests.conftest import empty_storage
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -85,17 +86,7 @@ def _drafts(source_ids: dict[str, int]) -> list[StoryDraft]:
 
 
 async def _filled(url: str) -> SqlStorage:
-    engine = create_engine(url)
-    await migrate(engine)
-    if url.startswith("postgresql"):
-        async with engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "TRUNCATE deliveries, subscriptions, chats, stories, sources "
-                    "RESTART IDENTITY CASCADE"
-                )
-            )
-    storage = SqlStorage(engine)
+    storage = await empty_storage(url)
     source_ids = {}
     for name in sorted({source for source, *_ in STORIES}):
         source = await storage.add_source(f"https://{name}.example/feed", now=T0)
