@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from news.clustering import Clusterer
+from news.clustering import Assignment, Clusterer
 
 DATA = Path(__file__).parent / "data" / "clusters"
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -73,20 +73,17 @@ def _in_order(stories: list[Labelled]) -> list[Labelled]:
     return sorted(stories, key=lambda story: (story.published_at, story.story_id))
 
 
+def add(clusterer: Clusterer, story: Labelled) -> Assignment:
+    """Cluster one labelled story."""
+    return clusterer.add(
+        story.story_id, story.title, story.summary, story.language, story.published_at, story.source
+    )
+
+
 def cluster_all(stories: Iterable[Labelled], clusterer: Clusterer | None = None) -> dict[int, int]:
     """Each story's cluster, the stories added in the order given."""
     clusterer = Clusterer() if clusterer is None else clusterer
-    return {
-        story.story_id: clusterer.add(
-            story.story_id,
-            story.title,
-            story.summary,
-            story.language,
-            story.published_at,
-            story.source,
-        ).cluster_id
-        for story in stories
-    }
+    return {story.story_id: add(clusterer, story).cluster_id for story in stories}
 
 
 def b_cubed(gold: dict[int, str], predicted: dict[int, int]) -> tuple[float, float]:

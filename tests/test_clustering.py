@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from news.clustering import Clusterer
-from tests.labelled import Labelled, existing_set, score, short_set
+from tests.labelled import Labelled, add, existing_set, score, short_set
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +75,7 @@ def test_wire_copies_join_as_duplicates(labelled: list[Labelled]) -> None:
     first_with: dict[str, int] = {}
     copies = 0
     for story in labelled:
-        assignment = clusterer.add(
-            story.story_id,
-            story.title,
-            story.summary,
-            story.language,
-            story.published_at,
-            story.source,
-        )
+        assignment = add(clusterer, story)
         original = first_with.setdefault(story.summary, story.story_id)
         if original != story.story_id:
             copies += 1
