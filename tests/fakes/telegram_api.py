@@ -22,7 +22,8 @@ What it does, like Telegram:
   over 64 bytes and edits that change nothing fail with Telegram's `400 Bad Request`
   descriptions; MarkdownV2/Markdown texts are not checked;
 * `getMe`, `setMyCommands`/`getMyCommands`/`deleteMyCommands` (per scope and language),
-  `setWebhook`/`deleteWebhook` (`drop_pending_updates` drops queued updates)/`getWebhookInfo`,
+  `setWebhook` (an HTTPS URL; its `secret_token` kept as `webhook_secret`)/`deleteWebhook`
+  (`drop_pending_updates` drops queued updates)/`getWebhookInfo`,
   `answerCallbackQuery` (only for injected query ids), `getChat`; every other method answers
   `true`.
 
@@ -385,6 +386,8 @@ class FakeBotApi:
         self._allowed_updates: list[str] = []
         self._poll_generation = 0
         self._webhook_url = ""
+        self.webhook_secret: str | None = None
+        """The `secret_token` of the webhook set (sent with each update posted to it)."""
 
         self._chats: dict[int | str, JSONDict] = {}
         self._next_message_id: dict[int | str, int] = {}
@@ -1111,13 +1114,18 @@ class FakeBotApi:
         }
 
     def _set_webhook(self, params: JSONDict) -> bool:
-        self._webhook_url = str(params.get("url", ""))
+        url = str(params.get("url", ""))
+        if url and not url.startswith("https://"):
+            raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        self._webhook_url = url
+        self.webhook_secret = str(params["secret_token"]) if params.get("secret_token") else None
         if params.get("drop_pending_updates"):
             self._updates.clear()
         return True
 
     def _delete_webhook(self, params: JSONDict) -> bool:
         self._webhook_url = ""
+        self.webhook_secret = None
         if params.get("drop_pending_updates"):
             self._updates.clear()
         return True
