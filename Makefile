@@ -20,11 +20,13 @@ run: $(STAMP)  ## Start the bot and the feed scheduler (needs TELEGRAM_BOT_TOKEN
 test: $(STAMP)  ## Install and run the test suite
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## Style and static checks
+lint: $(STAMP)  ## Style and static checks; the Dockerfile (hadolint) and docker-compose.yml (schema)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/mypy tests
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -5,6 +5,7 @@ A bad value stops start-up with a `ConfigError` that names the variable and says
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -44,7 +45,6 @@ WEBHOOK_PUBLIC_PORTS = (443, 80, 88, 8443)
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # A path the webhook server can route as it is (PTB matches it as a regular expression).
 _WEBHOOK_PATH = re.compile(r"^[A-Za-z0-9/_.~-]*$")
-_HOST = re.compile(r"^[A-Za-z0-9.:-]{1,253}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,12 +349,14 @@ def _webhook_listen(value: str | None) -> str:
     if value is None or _blank(value):
         return DEFAULT_WEBHOOK_LISTEN
     text = value.strip()
-    if not _HOST.match(text):
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
         raise ConfigError(
-            f"NEWSBOT_WEBHOOK_LISTEN must be the address the webhook server listens on, such as "
-            f"{DEFAULT_WEBHOOK_LISTEN} (every interface), 127.0.0.1 or ::, got {text[:80]!r}"
-        )
-    return text
+            f"NEWSBOT_WEBHOOK_LISTEN must be an IP address for the webhook server to listen on, "
+            f"such as {DEFAULT_WEBHOOK_LISTEN} (every interface, the default), 127.0.0.1 or ::, "
+            f"got {text[:60]!r}"
+        ) from None
 
 
 def _webhook_port(value: str | None) -> int:
