@@ -11,6 +11,8 @@ import asyncio
 import re
 from pathlib import Path
 
+import httpx
+
 from tests.fakes.telegram_api import FakeBotApi
 from tests.fakes.webhook import deliver, free_port, wait_until_listening
 from tests.harness import start_newsbot_run
@@ -98,3 +100,25 @@ async def test_without_a_configured_secret_a_random_one_is_made_and_kept_out_of_
         log = await stop(bot)
     assert secret not in log
     assert telegram.calls_to("getUpdates", include_failed=True) == []
+
+
+async def test_back_to_long_polling_the_webhook_is_deleted_and_updates_answered(
+    telegram: FakeBotApi, tmp_path: Path
+) -> None:
+    """An operator who unsets NEWSBOT_WEBHOOK_URL: the webhook an earlier start set would
+    make getUpdates fail (409); the bot deletes it first."""
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{telegram.base_url}{telegram.token}/setWebhook",
+            json={"url": WEBHOOK_URL, "secret_token": SECRET},
+        )
+    assert response.json()["ok"]
+    bot = await start_newsbot_run(telegram, tmp_path)
+    try:
+        telegram.inject_message(ALICE, "/start")
+        await telegram.wait_for_message(ALICE, contains="news bot", timeout=60)
+    finally:
+        log = await stop(bot)
+    assert telegram.calls_to("deleteWebhook")
+    assert telegram.webhook_secret is None
+    assert "Webhook mode" not in log
