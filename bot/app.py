@@ -29,6 +29,7 @@ from telegram.request import BaseRequest
 
 from bot.settings import Settings
 from bot.sync import sync_configured_sources
+from bot.webhook import receive_updates
 from bot.wiring import make_poller, open_synced_storage, parse_executor, utc_now
 from handlers.gateway import Gateway, PerChatUpdates, command_limit_handler
 from handlers.routes import COMMAND_MENU, Services, build_handlers, on_error
@@ -131,7 +132,7 @@ def run_bot(settings: Settings) -> None:
     transports = new_transports()
     application = build_app(settings, gateway=gateway, transports=transports)
     try:
-        application.run_polling(allowed_updates=["message", "callback_query"], close_loop=False)
+        receive_updates(application, settings)
     finally:
         loop = asyncio.get_event_loop()
         try:

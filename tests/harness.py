@@ -1,12 +1,15 @@
-"""Running the real bot inside a test: the steps of `Application.run_polling()`, in this loop.
+"""Running the real bot in a test: in this loop, or as the real `newsbot run` in a subprocess.
 
-`run_polling()` owns its event loop and blocks, so tests perform its steps themselves (initialize,
-post_init, start polling, start; and the reverse) against the fake Bot API and feed servers.
+`run_polling()` owns its event loop and blocks, so `running_bot` performs its steps itself
+(initialize, post_init, start polling, start; and the reverse) against the fake Bot API and feed
+servers; `start_newsbot_run` starts the command itself, as an operator does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +29,8 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram import FakeBotApi
 
 SEED_FEED = Path(__file__).resolve().parent / "data" / "seed-feed.xml"
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Ticks:
@@ -138,3 +143,26 @@ async def ask(
     telegram.inject_message(chat_id, text, chat_type=chat_type)
     answer = await telegram.wait_for_message(chat_id, contains=contains, after=mark)
     return str(answer["text"])
+
+
+async def start_newsbot_run(
+    telegram: FakeBotApi, tmp_path: Path, *, extra_env: Mapping[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """The real `newsbot run` against the fake Bot API, reading no feeds; stderr is piped."""
+    (tmp_path / "sources.txt").write_text("")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": telegram.token,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
+        "NEWSBOT_SOURCES": str(tmp_path / "sources.txt"),
+        **(extra_env or {}),
+    }
+    return await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot", "run"),
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,9 +22,8 @@ from handlers.telegram_http import AiohttpRequest
 from news.pacing import Limits
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram import FakeBotApi
-from tests.harness import running_bot
+from tests.harness import running_bot, start_newsbot_run
 
-ROOT = Path(__file__).resolve().parent.parent
 ALICE = 1001
 GROUP = -4001
 BURST_CHATS = 300
@@ -216,26 +213,6 @@ async def test_the_bot_starts_while_the_bot_api_is_down_and_answers_once_it_is_b
     assert 5 <= len(attempts) <= 6
     assert tracebacks(caplog) == []
     assert telegram.commands, "setMyCommands went through once the Bot API answered"
-
-
-async def start_newsbot_run(telegram: FakeBotApi, tmp_path: Path) -> asyncio.subprocess.Process:
-    """The real `newsbot run` against the fake Bot API, reading no feeds; stderr is piped."""
-    (tmp_path / "sources.txt").write_text("")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
-        "PYTHONPATH": str(ROOT),
-        "TELEGRAM_BOT_TOKEN": telegram.token,
-        "TELEGRAM_API_URL": telegram.base_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
-        "NEWSBOT_SOURCES": str(tmp_path / "sources.txt"),
-    }
-    return await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "bot", "run"),
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
 
 
 async def test_newsbot_run_started_during_an_outage_keeps_trying_and_then_works(

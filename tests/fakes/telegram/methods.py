@@ -6,8 +6,8 @@ so invalid HTML, empty and over-long (> 4096 characters) texts, callback data ov
 edits that change nothing fail with Telegram's `400 Bad Request` descriptions; other parse modes
 are not checked. `sendDocument` takes an upload (it covers the multipart path of the bot's HTTP
 transport); `setMyCommands` keeps the command menu per scope and language; `getMe` answers the
-bot's `User`; `deleteWebhook` (python-telegram-bot calls it before polling) answers `true`.
-`getUpdates` and `answerCallbackQuery` are in `updates`. Any other method answers `404 Not Found`
+bot's `User`. `getUpdates`, `setWebhook`/`deleteWebhook` and `answerCallbackQuery` are in
+`updates`. Any other method answers `404 Not Found`
 as on Telegram: a method the bot starts to use is added here, with its checks.
 """
 
@@ -89,7 +89,6 @@ class BotMethods:
     def _method_handlers(self) -> dict[str, MethodHandler]:
         return {
             "getMe": lambda _params: self._chats.bot_user,
-            "deleteWebhook": lambda _params: True,
             "sendMessage": self._send_message,
             "sendDocument": self._send_document,
             "editMessageText": self._edit_message_text,

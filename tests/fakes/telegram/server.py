@@ -72,6 +72,8 @@ class FakeBotApi(LoopbackServer, CallRecords, UpdateQueue, Faults, BotMethods):
         BotMethods.__init__(self, validate_html=validate_html)
         handlers = self._method_handlers()
         handlers["answerCallbackQuery"] = self._answer_callback_query
+        handlers["setWebhook"] = self._set_webhook
+        handlers["deleteWebhook"] = self._delete_webhook
         self._handlers: dict[str, MethodHandler] = {
             name.lower(): handler for name, handler in handlers.items()
         }

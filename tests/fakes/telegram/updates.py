@@ -9,7 +9,10 @@ the bot receives them through `getUpdates` as from Telegram:
 * `timeout` holds the poll until an update arrives (no wall-clock sleeping: the fake's change
   signal wakes it), and a second `getUpdates` ends a waiting one with `409 Conflict`, as when
   two bot instances poll;
-* `answerCallbackQuery` is accepted only for the query ids injected here.
+* `answerCallbackQuery` is accepted only for the query ids injected here;
+* `setWebhook` takes only an HTTPS URL and keeps its `secret_token` as `webhook_secret` (a test
+  then posts queued updates to the bot's webhook server, see `tests.fakes.webhook`);
+  `deleteWebhook` clears it; both drop queued updates when asked (`drop_pending_updates`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,14 @@ class UpdateQueue:
         self._poll_generation = 0
         self._callback_ids = itertools.count(4_000_000_000_000_001)
         self._open_callback_queries: set[str] = set()
+        self.webhook_url = ""
+        self.webhook_secret: str | None = None
+        """The `secret_token` of the webhook set (sent with each update posted to it)."""
+
+    @property
+    def pending_updates(self) -> list[JSONDict]:
+        """The updates queued and not yet confirmed by the bot (a webhook test posts them)."""
+        return list(self._updates)
 
     # ------------------------------------------------------------------ injecting input
 
@@ -175,6 +186,23 @@ class UpdateQueue:
             return not allowed or any(kind in allowed for kind in update)
 
         return [update for update in self._updates if wanted(update)][:limit]
+
+    def _set_webhook(self, params: JSONDict) -> bool:
+        url = str(params.get("url", ""))
+        if url and not url.startswith("https://"):
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        self.webhook_url = url
+        self.webhook_secret = str(params["secret_token"]) if params.get("secret_token") else None
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        return True
+
+    def _delete_webhook(self, params: JSONDict) -> bool:
+        self.webhook_url = ""
+        self.webhook_secret = None
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        return True
 
     def _answer_callback_query(self, params: JSONDict) -> bool:
         if str(params.get("callback_query_id", "")) not in self._open_callback_queries:
