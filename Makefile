@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench lock clean
+.PHONY: run test lint format bench lock image-check clean
 
 # Installs come from the lock file (every version and hash pinned); `make lock` regenerates it.
 $(STAMP): pyproject.toml requirements/dev.lock
@@ -20,11 +20,13 @@ run: $(STAMP)  ## Start the bot and the feed scheduler (needs TELEGRAM_BOT_TOKEN
 test: $(STAMP)  ## Install and run the test suite
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## Style and static checks
+lint: $(STAMP)  ## Style and static checks; the Dockerfile (hadolint) and docker-compose.yml (schema)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/mypy tests
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -37,6 +39,9 @@ LOCK := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extr
 lock: $(STAMP)  ## Re-pin every dependency after a change to pyproject.toml
 	$(LOCK) --output-file requirements/run.lock pyproject.toml
 	$(LOCK) --extra test --extra lint --extra bench --extra data --output-file requirements/dev.lock pyproject.toml
+
+image-check:  ## The Dockerfile's install steps in a fresh venv, then newsbot as uid 10001 (no Docker needed)
+	deploy/check-image-steps.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

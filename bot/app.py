@@ -4,7 +4,8 @@
 talk to Telegram (`all`, `send`, `bot`); its `post_init` opens the role's work (`bot.work`), its
 handlers (roles that answer) and the health endpoint, and `post_stop`/`post_shutdown` close them.
 The `poll` role runs without Telegram (`serve_poller`). `run_bot` runs a role until Ctrl-C or
-SIGTERM: long polling for the roles that answer, and no getUpdates at all for the others.
+SIGTERM: the roles that answer receive updates by webhook or long polling (`bot.webhook`); the
+others never call getUpdates nor set a webhook.
 
 Every Bot API request passes the one `handlers.gateway.Gateway` (the application's rate
 limiter), so replies, pushes and edits share Telegram's limits, replies first. Updates of
@@ -34,6 +35,7 @@ from bot.loops import JobHealth
 from bot.metrics import Metrics
 from bot.roles import Role, answers, check_role, polls, sends
 from bot.settings import Settings
+from bot.webhook import receive_updates
 from bot.wiring import utc_now
 from bot.work import RoleWork
 from handlers.common import ProcessInfo
@@ -50,7 +52,6 @@ logger = logging.getLogger(__name__)
 # Updates handled at once; those of one chat still wait for each other.
 CONCURRENT_UPDATES = 256
 DIGEST_RETRY = timedelta(minutes=1)
-ALLOWED_UPDATES = ["message", "callback_query"]
 
 
 def newsbot_version() -> str:
@@ -83,7 +84,7 @@ def run_bot(settings: Settings, role: Role = "all") -> None:
         asyncio.run(_serve_quietly(application, gateway, transports))
         return
     try:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES, close_loop=False)
+        receive_updates(application, settings)
     finally:
         loop = asyncio.get_event_loop()
         try:

@@ -21,9 +21,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram.error import BadRequest, NetworkError
+
+from news.errors import StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def is_outage(error: BaseException) -> bool:
     """The database or the Bot API is unreachable, locked or full: not a bug in the bot."""
     if isinstance(error, NetworkError):
         return not isinstance(error, BadRequest)
-    return isinstance(error, DBAPIError | PoolTimeout | OSError)
+    return isinstance(error, StorageError | OSError)
 
 
 class JobHealth:

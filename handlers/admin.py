@@ -38,19 +38,29 @@ STATUS_REFUSAL = "Sorry, only the bot's admins can see its status."
 def build_admin_handlers(
     services: Services, *, fetcher: Fetcher | None = None, allow_private: bool = False
 ) -> list[CommandCallbackHandler]:
-    """/addsource and /removesource; `fetcher` is the bot's shared one (else one per request)."""
+    """/addsource, /removesource and /status; `fetcher` is the bot's shared one (else one
+    per request)."""
 
     def is_admin(update: Update) -> bool:
         user = update.effective_user
         return user is not None and user.id in services.admins
 
-    async def add_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def admin_url(
+        update: Update, context: ContextTypes.DEFAULT_TYPE, command: str
+    ) -> str | None:
+        """The feed URL an admin gave `command`; None once the user is told why there is none."""
         if not is_admin(update):
             await reply(update, REFUSAL)
-            return
+            return None
         url = " ".join(context.args or ()).strip()
         if not url:
-            await reply(update, "Which feed? For example: /addsource https://example.org/rss")
+            await reply(update, f"Which feed? For example: /{command} https://example.org/rss")
+            return None
+        return url
+
+    async def add_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        url = await admin_url(update, context, "addsource")
+        if url is None:
             return
         try:
             if fetcher is not None:
@@ -74,12 +84,8 @@ def build_admin_handlers(
         )
 
     async def remove_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not is_admin(update):
-            await reply(update, REFUSAL)
-            return
-        url = " ".join(context.args or ()).strip()
-        if not url:
-            await reply(update, "Which feed? For example: /removesource https://example.org/rss")
+        url = await admin_url(update, context, "removesource")
+        if url is None:
             return
         removed = await services.storage.remove_source(url)
         if removed is None:

@@ -1,9 +1,9 @@
 """The HTTP transport to the Bot API: python-telegram-bot's `BaseRequest` on aiohttp.
 
-python-telegram-bot sends its requests through a `BaseRequest`; its default one uses httpx. On
-this project's 2-core machine an httpx client reached about 410 requests/s against a local Bot
-API server that an aiohttp client drove at about 4,000 requests/s: under a fan-out to thousands
-of chats the HTTP client, not the server, was the limit (`bench/bench_delivery.py`). This class
+python-telegram-bot sends its requests through a `BaseRequest`; its default one uses httpx.
+Against a local Bot API server an aiohttp client made several times as many requests per second
+as httpx did: under a fan-out to thousands of chats the HTTP client, not the server, was the
+limit (`bench/bench_delivery.py`; figures in docs/benchmarks.md). This class
 makes the same requests (form-encoded parameters, multipart for files) through one aiohttp
 session with a bounded connection pool; python-telegram-bot still builds the requests and reads
 the answers, so every error keeps its meaning (timeouts → `TimedOut`, connection errors →

@@ -58,9 +58,9 @@ _MAX_LEMMA_COMBINATIONS = 16
 # Snowball stemmers keep the word being stemmed in instance state, so one stemmer shared by the
 # parse threads garbles words and raises (IndexError): each thread gets its own.
 _thread_state = threading.local()
-# pymorphy3's analysers are loaded once per process (0.2 s and some 15 MB each) and shared; a lock
-# keeps their use to one thread at a time, which costs little since the GIL does the same and
-# `_lemmas` caches each word's answer.
+# pymorphy3's analysers are loaded once per process (each costs load time and memory) and shared;
+# a lock keeps their use to one thread at a time, which costs little since the GIL does the same
+# and `_lemmas` caches each word's answer.
 _morph_lock = threading.Lock()
 
 

@@ -6,7 +6,7 @@ it from countryinfo (REST Countries) and babel (Unicode CLDR). A topic word or p
 of a country's names, in the form a stemmer gives it in that name's language, stands for all of
 them. Only whole names count: `guinea` is Guinea, never "Papua New Guinea".
 
-Stemming and lemmatising every name takes a second and loads the Russian and Ukrainian
+Stemming and lemmatising every name takes long and loads the Russian and Ukrainian
 dictionaries, which a command such as `newsbot latest ukraine` would pay at every start: the
 table is built on first use and cached on disk (`$XDG_CACHE_HOME/newsbot`, else
 `~/.cache/newsbot`), under a key made of the table, the analyser's code and the stemmer and

@@ -44,31 +44,20 @@ _REFUSED = re.compile("[\x00\ud800-\udfff]")
 _DIGITS = re.compile(r"[0-9]+")
 # A language tag as BCP 47 shapes it: a 2-3 letter language, then subtags of 1-8 letters/digits.
 _TAG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
-#: Language names some feeds give instead of a code, in English and in the language itself.
-_LANGUAGE_NAMES = {
-    "english": "en",
-    "german": "de",
-    "deutsch": "de",
-    "french": "fr",
-    "français": "fr",
-    "francais": "fr",
-    "spanish": "es",
-    "español": "es",
-    "espanol": "es",
-    "italian": "it",
-    "italiano": "it",
-    "portuguese": "pt",
-    "português": "pt",
-    "portugues": "pt",
-    "dutch": "nl",
-    "nederlands": "nl",
-    "polish": "pl",
-    "polski": "pl",
-    "russian": "ru",
-    "русский": "ru",
-    "ukrainian": "uk",
-    "українська": "uk",
+# Language names some feeds give instead of a code, in English and in the language itself.
+_NAMES_OF_LANGUAGES = {
+    "en": ("english",),
+    "de": ("german", "deutsch"),
+    "fr": ("french", "français", "francais"),
+    "es": ("spanish", "español", "espanol"),
+    "it": ("italian", "italiano"),
+    "pt": ("portuguese", "português", "portugues"),
+    "nl": ("dutch", "nederlands"),
+    "pl": ("polish", "polski"),
+    "ru": ("russian", "русский"),
+    "uk": ("ukrainian", "українська"),
 }
+_LANGUAGE_NAMES = {name: code for code, names in _NAMES_OF_LANGUAGES.items() for name in names}
 
 
 def clean_text(text: str) -> str:

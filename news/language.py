@@ -1,10 +1,10 @@
 """A small language guesser for feeds that do not declare their language.
 
 The language only chooses the stemmer a story is indexed with (see `news.analysis.STEMMERS`), so
-guessing among those languages is enough. A full identifier such as py3langid was measured here:
-1.2 s to load and about 100 MB of memory per process (numpy and its model), in every parse
-worker, which is more than the whole ingest budget. Counting frequent function words does the job
-for the languages that have a stemmer: a few microseconds per feed, no dependency.
+guessing among those languages is enough. A full identifier such as py3langid was measured here
+(docs/benchmarks.md): its load time and memory (numpy and its model), paid in every parse worker,
+are more than the whole ingest budget. Counting frequent function words does the job for the
+languages that have a stemmer, at a negligible cost per feed and with no dependency.
 """
 
 from __future__ import annotations

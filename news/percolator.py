@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from news.analysis import Phrase, TermIndex
 from news.model import Subscription
@@ -77,6 +78,8 @@ class _LazyIndex:
 Check = Callable[[set[str], _LazyIndex, str], bool]
 
 
+# Compared and hashed by identity (eq=False): the index files the very object in sets and lists.
+@dataclass(eq=False, slots=True)
 class _Compiled:
     """A distinct topic as indexed: where it is filed, what is left to verify, who follows it.
 
@@ -86,22 +89,12 @@ class _Compiled:
     which the index applies itself); otherwise a function specialised for what is left.
     """
 
-    __slots__ = ("anchors", "banned", "chats", "check", "partners", "text")
-
-    def __init__(
-        self,
-        text: str,
-        anchors: tuple[str, ...],
-        partners: tuple[str, ...],
-        banned: tuple[str, ...],
-        check: Check | None,
-    ) -> None:
-        self.text = text
-        self.anchors = anchors
-        self.partners = partners
-        self.banned = banned
-        self.check = check
-        self.chats: set[int] = set()
+    text: str
+    anchors: tuple[str, ...]
+    partners: tuple[str, ...]
+    banned: tuple[str, ...]
+    check: Check | None
+    chats: set[int] = field(default_factory=set)
 
 
 class _Entry:
@@ -256,12 +249,8 @@ class Percolator:
                     entry.pairs = {}
                 # Mostly one topic a pair: tuples take less room than lists.
                 entry.pairs[other] = (*entry.pairs.get(other, ()), compiled)
-        elif compiled.check is None:
-            for term in compiled.anchors:
-                entries[term].certain = _with(entries[term].certain, compiled)
         else:
-            for term in compiled.anchors:
-                entries[term].checked = _with(entries[term].checked, compiled)
+            self._file_unpaired(compiled, _with)
         for term in compiled.banned:
             entry = entries[term]
             if entry.banned is None:
@@ -277,12 +266,8 @@ class Percolator:
                     left = tuple(topic for topic in pairs.pop(other, ()) if topic is not compiled)
                     if left:
                         pairs[other] = left
-        elif compiled.check is None:
-            for term in compiled.anchors:
-                entries[term].certain = _without(entries[term].certain, compiled)
         else:
-            for term in compiled.anchors:
-                entries[term].checked = _without(entries[term].checked, compiled)
+            self._file_unpaired(compiled, _without)
         for term in compiled.banned:
             banned = entries[term].banned
             if banned is not None:
@@ -291,6 +276,20 @@ class Percolator:
             entry = entries[term]
             if not (entry.certain or entry.pairs or entry.checked or entry.banned):
                 del entries[term]
+
+    def _file_unpaired(
+        self,
+        compiled: _Compiled,
+        change: Callable[[list[_Compiled] | None, _Compiled], list[_Compiled] | None],
+    ) -> None:
+        """Apply `change` (`_with` or `_without`) to the list a topic without partners is filed
+        in under each of its anchors: `certain` if it needs no check, else `checked`."""
+        for term in compiled.anchors:
+            entry = self._entries[term]
+            if compiled.check is None:
+                entry.certain = change(entry.certain, compiled)
+            else:
+                entry.checked = change(entry.checked, compiled)
 
     def matching_topics(self, terms: Sequence[str], *, source: str = "") -> list[str]:
         """The distinct topics (normal forms) a story with these terms, from `source`, matches."""

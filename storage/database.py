@@ -11,8 +11,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from news.errors import ConfigError
-from storage.repository import SqlStorage
-from storage.rows import MIGRATION_LOCK, take_turns
+from storage.base import MIGRATION_LOCK, take_turns
+from storage.sql_storage import SqlStorage
 
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",

@@ -1,18 +1,24 @@
-"""Running the real bot inside a test: the steps of `Application.run_polling()`, in this loop.
+"""Running the real bot in a test: in this loop, or as the real `newsbot run` in a subprocess.
 
-`run_polling()` owns its event loop and blocks, so tests perform its steps themselves (initialize,
-post_init, start polling, start; and the reverse) against the fake Bot API and feed servers.
+`run_polling()` owns its event loop and blocks, so `running_bot` performs its steps itself
+(initialize, post_init, start polling, start; and the reverse) against the fake Bot API and feed
+servers; `start_newsbot_run` starts the command itself, as an operator does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 from telegram.ext import Application
 
 from bot.app import build_app
@@ -24,7 +30,11 @@ from handlers.gateway import Gateway
 from handlers.sender import SendReport
 from news.model import PollOutcome
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
+
+SEED_FEED = Path(__file__).resolve().parent / "data" / "seed-feed.xml"
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Ticks:
@@ -96,13 +106,21 @@ async def running_bot(
     settings = Settings.from_environment(env, env_file=None)
     ticks = Ticks()
     app = build_app(settings, clock=clock, after_tick=ticks, gateway=gateway, health=health)
+    async with polling(app):
+        yield RunningBot(app, ticks, settings)
+
+
+@asynccontextmanager
+async def polling(app: Application) -> AsyncIterator[None]:  # type: ignore[type-arg]
+    """The steps of `app.run_polling()` in this loop (initialize, post_init, start polling,
+    start), and on leaving their reverse."""
     await app.initialize()
     assert app.post_init is not None and app.updater is not None
     await app.post_init(app)
     await app.updater.start_polling(poll_interval=0.0, timeout=1)
     await app.start()
     try:
-        yield RunningBot(app, ticks, settings)
+        yield
     finally:
         await app.updater.stop()
         await app.stop()
@@ -111,3 +129,106 @@ async def running_bot(
         await app.shutdown()
         assert app.post_shutdown is not None
         await app.post_shutdown(app)
+
+
+@asynccontextmanager
+async def seeded_bot(
+    telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path, **options: Any
+) -> AsyncIterator[RunningBot]:
+    """`running_bot` on the seed feed (tests/data/seed-feed.xml at /world.xml), once it has
+    polled it; `options` go to `running_bot`."""
+    feeds.set_feed("/world.xml", SEED_FEED.read_bytes())
+    async with running_bot(telegram, feeds, tmp_path, **options) as running:
+        await running.ticks.wait_polls(1)
+        yield running
+
+
+async def ask(
+    telegram: FakeBotApi,
+    chat_id: int,
+    text: str,
+    *,
+    chat_type: str = "private",
+    contains: str | None = None,
+) -> str:
+    """Send `text` as a user; the text of the bot's first answer to it (the first containing
+    `contains`, if given)."""
+    mark = telegram.mark()
+    telegram.inject_message(chat_id, text, chat_type=chat_type)
+    answer = await telegram.wait_for_message(chat_id, contains=contains, after=mark)
+    return str(answer["text"])
+
+
+def newsbot_environment(
+    telegram: FakeBotApi, database_url: str, sources: Path, **settings: str
+) -> dict[str, str]:
+    """The environment of a `newsbot` process in a test: this one's without its NEWSBOT_* and
+    TELEGRAM_* variables, pointed at the fake Bot API, `database_url` and the `sources` file,
+    then `settings`."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": telegram.token,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "DATABASE_URL": database_url,
+        "NEWSBOT_SOURCES": str(sources),
+        **settings,
+    }
+
+
+async def start_newsbot(
+    env: Mapping[str, str], cwd: Path, *, role: str = "all", log: Path | None = None
+) -> asyncio.subprocess.Process:
+    """`newsbot run --role ROLE` in `cwd`; its stderr written to `log` (a file: a pipe that no
+    one reads would fill and block a long run), else piped."""
+    stderr = log.open("wb") if log is not None else None
+    try:
+        return await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "bot", "run", "--role", role),
+            env=env,
+            cwd=cwd,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE if stderr is None else stderr,
+        )
+    finally:
+        if stderr is not None:
+            stderr.close()
+
+
+async def start_newsbot_run(
+    telegram: FakeBotApi,
+    tmp_path: Path,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    role: str = "all",
+) -> asyncio.subprocess.Process:
+    """The real `newsbot run --role ROLE` against the fake Bot API, reading no feeds; stderr is
+    piped."""
+    sources = tmp_path / "sources.txt"
+    sources.write_text("")
+    database_url = f"sqlite:///{tmp_path / 'newsbot.db'}"
+    env = newsbot_environment(telegram, database_url, sources, **(extra_env or {}))
+    return await start_newsbot(env, tmp_path, role=role)
+
+
+async def http_get(port: int, path: str) -> tuple[int, str]:
+    """GET `path` on loopback at `port`: the status and the body."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}{path}") as answer,
+    ):
+        return answer.status, await answer.text()
+
+
+async def wait_for_healthz(port: int, status: int = 200, deadline: float = 60) -> dict[str, Any]:
+    """Ask /healthz until it answers `status` (the process may still be starting); its answer."""
+    async with asyncio.timeout(deadline):
+        while True:
+            try:
+                code, body = await http_get(port, "/healthz")
+            except aiohttp.ClientConnectionError:
+                code, body = 0, ""
+            if code == status:
+                answer: dict[str, Any] = json.loads(body)
+                return answer
+            await asyncio.sleep(0.2)

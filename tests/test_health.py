@@ -8,16 +8,10 @@ text format with each role's series.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import socket
 import sqlite3
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import asyncpg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -26,40 +20,17 @@ from bot.loops import JobHealth
 from tests.conftest import POSTGRES_URL
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
-from tests.fakes.telegram_api import FakeBotApi
-from tests.harness import running_bot
+from tests.fakes.telegram import FakeBotApi
+from tests.fakes.webhook import free_port
+from tests.harness import (
+    http_get,
+    newsbot_environment,
+    running_bot,
+    start_newsbot,
+    wait_for_healthz,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 ALICE = 1001
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-async def get(port: int, path: str) -> tuple[int, str]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"http://127.0.0.1:{port}{path}") as answer,
-    ):
-        return answer.status, await answer.text()
-
-
-async def wait_for_status(port: int, status: int, deadline: float = 60) -> dict[str, Any]:
-    """Ask /healthz until it answers `status` (the process may still be starting)."""
-    async with asyncio.timeout(deadline):
-        while True:
-            try:
-                code, body = await get(port, "/healthz")
-            except aiohttp.ClientConnectionError:
-                code, body = 0, ""
-            if code == status:
-                answer: dict[str, Any] = json.loads(body)
-                return answer
-            await asyncio.sleep(0.2)
 
 
 def metric(exposition: str, name: str, **labels: str) -> float:
@@ -72,29 +43,19 @@ def metric(exposition: str, name: str, **labels: str) -> float:
 
 
 def environment(telegram: FakeBotApi, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
-        "PYTHONPATH": str(ROOT),
-        "TELEGRAM_BOT_TOKEN": telegram.token,
-        "TELEGRAM_API_URL": telegram.base_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
-        "NEWSBOT_SOURCES": str(tmp_path / "sources.txt"),
-        "NEWSBOT_ALLOW_PRIVATE_SOURCES": "1",
-        "NEWSBOT_POLL_INTERVAL": "1",
-        "NEWSBOT_POLL_CEILING": "1",
+    return newsbot_environment(
+        telegram,
+        f"sqlite:///{tmp_path / 'newsbot.db'}",
+        tmp_path / "sources.txt",
+        NEWSBOT_ALLOW_PRIVATE_SOURCES="1",
+        NEWSBOT_POLL_INTERVAL="1",
+        NEWSBOT_POLL_CEILING="1",
         **extra,
-    }
+    )
 
 
-async def start(env: dict[str, str], cwd: Path, *role: str) -> asyncio.subprocess.Process:
-    with (cwd / "stderr.log").open("wb") as stderr:
-        return await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "bot", "run", *role),
-            env=env,
-            cwd=cwd,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=stderr,
-        )
+async def start(env: dict[str, str], cwd: Path, role: str = "all") -> asyncio.subprocess.Process:
+    return await start_newsbot(env, cwd, role=role, log=cwd / "stderr.log")
 
 
 async def stop(process: asyncio.subprocess.Process, cwd: Path) -> str:
@@ -129,13 +90,13 @@ async def test_newsbot_run_serves_healthz_and_metrics_of_its_work(
     port = free_port()
     bot = await start(environment(telegram, tmp_path, NEWSBOT_HTTP_PORT=str(port)), tmp_path)
     try:
-        health = await wait_for_status(port, 200)
+        health = await wait_for_healthz(port, 200)
         telegram.inject_message(ALICE, "/subscribe ukraine")
         await telegram.wait_for_message(ALICE, contains="Subscribed", timeout=60)
         feeds.set_feed("/world.xml", ukraine_story())
         await telegram.wait_for_message(ALICE, contains="grain deal", timeout=60)
         await asyncio.sleep(1.5)  # the tick that sent it has recorded it
-        code, exposition = await get(port, "/metrics")
+        code, exposition = await http_get(port, "/metrics")
     finally:
         log = await stop(bot, tmp_path)
 
@@ -170,16 +131,16 @@ async def test_a_poller_without_its_database_answers_503_and_never_talks_to_tele
     port = free_port()
     env = environment(telegram, tmp_path, DATABASE_URL=postgres_url, NEWSBOT_HTTP_PORT=str(port))
     del env["TELEGRAM_BOT_TOKEN"]  # a poller needs none
-    poller = await start(env, tmp_path, "--role", "poll")
+    poller = await start(env, tmp_path, "poll")
     try:
-        healthy = await wait_for_status(port, 200)
-        _, exposition = await get(port, "/metrics")
+        healthy = await wait_for_healthz(port, 200)
+        _, exposition = await http_get(port, "/metrics")
         admin = await asyncpg.connect(POSTGRES_URL)
         try:
             await admin.execute(f'DROP DATABASE "{postgres_url.rsplit("/", 1)[1]}" WITH (FORCE)')
         finally:
             await admin.close()
-        failing = await wait_for_status(port, 503, deadline=30)
+        failing = await wait_for_healthz(port, 503, deadline=30)
     finally:
         log = await stop(poller, tmp_path)
 
@@ -205,16 +166,16 @@ async def test_a_loop_that_stopped_ticking_turns_healthz_503(
     env = {"NEWSBOT_HTTP_PORT": str(port)}
     async with running_bot(telegram, feeds, tmp_path, extra_env=env, health=health) as bot:
         await bot.ticks.wait_polls(1)
-        assert (await wait_for_status(port, 200))["checks"]["send"] == "ok"
+        assert (await wait_for_healthz(port, 200))["checks"]["send"] == "ok"
         locker = sqlite3.connect(tmp_path / "newsbot.db", timeout=10, isolation_level=None)
         try:
             locker.execute("BEGIN EXCLUSIVE")
             moved = 400.0  # the clock /healthz reads; the loops' own waits are real
-            stuck = await wait_for_status(port, 503, deadline=30)
+            stuck = await wait_for_healthz(port, 503, deadline=30)
         finally:
             locker.execute("ROLLBACK")
             locker.close()
-        recovered = await wait_for_status(port, 200, deadline=60)
+        recovered = await wait_for_healthz(port, 200, deadline=60)
 
     assert stuck["checks"]["database"] == "ok", "SELECT 1 needs no lock"
     assert stuck["checks"]["send"].startswith("no tick finished for"), stuck

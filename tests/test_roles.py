@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import signal
-import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -26,9 +24,9 @@ from news.topics import parse_topic
 from storage import open_storage
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
+from tests.harness import newsbot_environment, start_newsbot, start_newsbot_run
 
-ROOT = Path(__file__).resolve().parent.parent
 FEEDS = 200
 CHATS = 500
 FIRST_CHAT = 10_000
@@ -117,17 +115,6 @@ class RequestTimes:
         self.sample()
 
 
-async def start_role(role: str, env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
-    with log.open("wb") as stderr:  # a file: a pipe nobody reads would fill and block it
-        return await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "bot", "run", "--role", role),
-            env=env,
-            cwd=log.parent,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=stderr,
-        )
-
-
 @pytest.mark.postgres
 async def test_three_pollers_two_senders_and_a_bot_share_postgresql(
     postgres_url: str, telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path
@@ -138,19 +125,16 @@ async def test_three_pollers_two_senders_and_a_bot_share_postgresql(
     (tmp_path / "sources.txt").write_text("".join(feeds.url(path) + "\n" for path in paths))
     owed = await subscribe_chats(postgres_url)
     subscribed = time.monotonic() - started
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
-        "PYTHONPATH": str(ROOT),
-        "TELEGRAM_BOT_TOKEN": telegram.token,
-        "TELEGRAM_API_URL": telegram.base_url,
-        "DATABASE_URL": postgres_url,
-        "NEWSBOT_SOURCES": str(tmp_path / "sources.txt"),
-        "NEWSBOT_ALLOW_PRIVATE_SOURCES": "1",
-        "NEWSBOT_POLL_INTERVAL": str(POLL_INTERVAL),
-        "NEWSBOT_POLL_CEILING": str(POLL_INTERVAL),
-        "NEWSBOT_SEND_LEASE": str(SEND_LEASE),
-        "NEWSBOT_SEND_RATE": str(SEND_RATE),
-    }
+    env = newsbot_environment(
+        telegram,
+        postgres_url,
+        tmp_path / "sources.txt",
+        NEWSBOT_ALLOW_PRIVATE_SOURCES="1",
+        NEWSBOT_POLL_INTERVAL=str(POLL_INTERVAL),
+        NEWSBOT_POLL_CEILING=str(POLL_INTERVAL),
+        NEWSBOT_SEND_LEASE=str(SEND_LEASE),
+        NEWSBOT_SEND_RATE=str(SEND_RATE),
+    )
     pollers_env = {k: v for k, v in env.items() if not k.startswith("TELEGRAM_")}
     times = RequestTimes(feeds)
     processes: dict[str, asyncio.subprocess.Process] = {}
@@ -159,8 +143,11 @@ async def test_three_pollers_two_senders_and_a_bot_share_postgresql(
             for number in range(count):
                 name = f"{role}{number}"
                 (tmp_path / name).mkdir()
-                processes[name] = await start_role(
-                    role, pollers_env if role == "poll" else env, tmp_path / name / "stderr.log"
+                processes[name] = await start_newsbot(
+                    pollers_env if role == "poll" else env,
+                    tmp_path / name,
+                    role=role,
+                    log=tmp_path / name / "stderr.log",
                 )
 
         # Due time 1: every feed read once (a first read stores, pushes nothing).
@@ -177,7 +164,7 @@ async def test_three_pollers_two_senders_and_a_bot_share_postgresql(
 
         # Due time 2: each feed's story is stored once and pushed to its chats, once each.
         def pushed() -> list[int]:
-            return [m["chat_id"] for m in telegram.sent_messages() if m["chat_id"] != PEOPLE]
+            return [m["chat_id"] for m in telegram.delivered() if m["chat_id"] != PEOPLE]
 
         await times.wait_until(lambda: len(pushed()) >= owed * 3 // 10, 90, "pushes under way")
         before_kill = _pairs(telegram)
@@ -244,25 +231,15 @@ def _pairs(telegram: FakeBotApi) -> list[tuple[int, str]]:
     """(chat, story word) of each push: a story's headline starts with its own word."""
     return [
         (message["chat_id"], message["text"].removeprefix("<b>").split()[0])
-        for message in telegram.sent_messages()
+        for message in telegram.delivered()
         if message["chat_id"] != PEOPLE
     ]
 
 
-async def test_a_split_role_refuses_sqlite_with_a_clear_message(tmp_path: Path) -> None:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
-        "PYTHONPATH": str(ROOT),
-        "TELEGRAM_BOT_TOKEN": "123456:ABC-not-used",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
-    }
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "bot", "run", "--role", "send"),
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+async def test_a_split_role_refuses_sqlite_with_a_clear_message(
+    telegram: FakeBotApi, tmp_path: Path
+) -> None:
+    process = await start_newsbot_run(telegram, tmp_path, role="send")
     _, err = await asyncio.wait_for(process.communicate(), timeout=60)
     message = err.decode()
     assert process.returncode == 2

@@ -7,15 +7,16 @@ database, so neither the next report round nor a restart repeats it; a success e
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from news.model import Source
+from news.ports import PollRecord
 from storage import SqlStorage
 from tests.conftest import DATA, Clock
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
-from tests.harness import running_bot
+from tests.fakes.telegram import FakeBotApi
+from tests.harness import ask, running_bot
 
 ADMIN, OTHER_ADMIN, READER = 42, 43, 1001
 ADMINS = {"NEWSBOT_ADMINS": f"{ADMIN},{OTHER_ADMIN}"}
@@ -26,10 +27,9 @@ def plain(html: str) -> str:
     return re.sub(r"<[^>]+>", "", html)
 
 
-async def ask(telegram: FakeBotApi, user: int, text: str) -> str:
-    mark = telegram.mark()
-    telegram.inject_message(user, text, user_id=user)
-    return plain(str((await telegram.wait_for_message(user, after=mark))["text"]))
+def timed_out(source: Source, now: datetime) -> PollRecord:
+    """A poll of `source` that timed out at `now`."""
+    return PollRecord(source.id, now, now, error_kind="timeout", error="timed out")
 
 
 def serve(feeds: FeedServer) -> None:
@@ -44,8 +44,8 @@ async def test_status_shows_admins_failing_sources_outbox_last_poll_and_version(
     paths = ("/world.xml", "/gone-quiet.xml")
     async with running_bot(telegram, feeds, tmp_path, feed_paths=paths, extra_env=ADMINS) as bot:
         await bot.ticks.wait_polls(1)
-        refused = await ask(telegram, READER, "/status")
-        status = await ask(telegram, ADMIN, "/status")
+        refused = plain(await ask(telegram, READER, "/status"))
+        status = plain(await ask(telegram, ADMIN, "/status"))
 
     assert "only the bot's admins" in refused
     lines = status.splitlines()
@@ -63,7 +63,7 @@ async def test_a_source_failing_for_a_day_is_reported_to_each_admin_once(
     broken = feeds.url("/gone-quiet.xml")
 
     def reports() -> list[str]:
-        texts = [plain(message["text"]) for message in telegram.sent_messages()]
+        texts = [plain(message["text"]) for message in telegram.delivered()]
         return [text for text in texts if "failing for a day" in text]
 
     async with running_bot(
@@ -75,7 +75,7 @@ async def test_a_source_failing_for_a_day_is_reported_to_each_admin_once(
 
         clock.advance(hours=25)
         await bot.work.loops.run_once("failing-report")
-        assert {m["chat_id"] for m in telegram.sent_messages() if "failing" in m["text"]} == {
+        assert {m["chat_id"] for m in telegram.delivered() if "failing" in m["text"]} == {
             ADMIN,
             OTHER_ADMIN,
         }
@@ -101,9 +101,7 @@ async def test_a_report_is_claimed_once_and_a_success_starts_a_new_streak(
 ) -> None:
     source: Source = await storage.add_source("https://news.example.org/feed", now=clock())
     day = timedelta(hours=24)
-    await storage.record_failure(
-        source.id, now=clock(), next_poll_at=clock(), kind="timeout", message="timed out"
-    )
+    await storage.record_outcomes([timed_out(source, clock())])
     assert await storage.claim_failing_reports(failing_before=clock() - day, now=clock()) == []
 
     clock.advance(hours=25)
@@ -114,10 +112,8 @@ async def test_a_report_is_claimed_once_and_a_success_starts_a_new_streak(
     assert (status.sources_enabled, status.failing_count) == (1, 1)
     assert [failing.url for failing in status.failing] == [source.url]
 
-    await storage.record_success(source.id, now=clock(), next_poll_at=clock())
+    await storage.record_outcomes([PollRecord(source.id, clock(), clock())])
     clock.advance(hours=1)
-    await storage.record_failure(
-        source.id, now=clock(), next_poll_at=clock(), kind="timeout", message="timed out"
-    )
+    await storage.record_outcomes([timed_out(source, clock())])
     clock.advance(hours=25)
     assert len(await storage.claim_failing_reports(failing_before=clock() - day, now=clock())) == 1
