@@ -33,7 +33,7 @@ from bot.settings import Settings
 from bot.sync import sync_configured_sources
 from bot.wiring import make_poller, open_synced_storage, parse_executor, utc_now
 from handlers.gateway import Gateway, PerChatUpdates, command_limit_handler
-from handlers.routes import COMMAND_MENU, Services, build_handlers, on_error
+from handlers.routes import Services, build_handlers, on_error, set_command_menus
 from handlers.sender import Sender, SendReport
 from handlers.telegram_http import AiohttpRequest
 from news.fetch import Fetcher, FetchLimits
@@ -283,7 +283,7 @@ def build_app(
             services, fetcher=fetcher, allow_private=settings.allow_private_sources
         ):
             application.add_handler(handler)
-        await application.bot.set_my_commands(COMMAND_MENU)
+        await set_command_menus(application.bot)
         assert application.job_queue is not None
         for chat in await store.digest_chats():
             schedule_digest(chat)

@@ -12,13 +12,17 @@ from html import escape
 from telegram import Update
 from telegram.ext import CommandHandler, ContextTypes
 
-from handlers.common import CommandCallbackHandler, Services, reply, shorten
+from handlers.common import CommandCallbackHandler, Services, reader_texts, reply, shorten
+from handlers.i18n import Texts
 from handlers.render import stories_kept
 from news.discovery import find_feed
 from news.errors import SourceError
 from news.fetch import Fetcher
 
-REFUSAL = "Sorry, only the bot's admins can change its sources. /sources lists them."
+
+def refusal(texts: Texts) -> str:
+    """What a user who is not an admin is told."""
+    return texts._("Sorry, only the bot's admins can change its sources. /sources lists them.")
 
 
 def build_admin_handlers(
@@ -31,12 +35,18 @@ def build_admin_handlers(
     ) -> str | None:
         """The feed URL an admin gave `command`; None once the user is told why there is none."""
         user = update.effective_user
+        texts = reader_texts(update)
         if user is None or user.id not in services.admins:
-            await reply(update, REFUSAL)
+            await reply(update, refusal(texts))
             return None
         url = " ".join(context.args or ()).strip()
         if not url:
-            await reply(update, f"Which feed? For example: /{command} https://example.org/rss")
+            await reply(
+                update,
+                texts._(
+                    "Which feed? For example: /{command} https://example.org/rss", command=command
+                ),
+            )
             return None
         return url
 
@@ -55,29 +65,41 @@ def build_admin_handlers(
                         url, own, now=services.clock(), allow_private=allow_private
                     )
         except SourceError as error:
-            await reply(update, f"Not added: {escape(shorten(str(error), 500))}")
+            reason = escape(shorten(str(error), 500))
+            await reply(update, reader_texts(update)._("Not added: {reason}", reason=reason))
             return
         source = await services.storage.add_source(found.url, now=services.clock())
         name = found.feed.title or source.name
-        await reply(
-            update,
-            f"Added <b>{escape(name)}</b>\n{escape(source.url)}\n"
-            f"{len(found.feed.entries)} entries now; new ones arrive from the next poll on.",
+        texts = reader_texts(update)
+        added = texts._("Added <b>{name}</b>", name=escape(name))
+        entries = texts.ngettext(
+            "{count} entry now; new ones arrive from the next poll on.",
+            "{count} entries now; new ones arrive from the next poll on.",
+            len(found.feed.entries),
         )
+        await reply(update, f"{added}\n{escape(source.url)}\n{entries}")
 
     async def remove_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         url = await admin_url(update, context, "removesource")
         if url is None:
             return
+        texts = reader_texts(update)
         removed = await services.storage.remove_source(url)
         if removed is None:
-            await reply(update, f"No source {escape(shorten(url))}. /sources lists them.")
+            await reply(
+                update,
+                texts._("No source {url}. /sources lists them.", url=escape(shorten(url))),
+            )
             return
         await reply(
             update,
-            f"Removed <b>{escape(removed.name)}</b>: it is no longer read "
-            f"({stories_kept(removed)}, searchable until they age out). "
-            f"/addsource {escape(removed.url)} reads it again.",
+            texts._(
+                "Removed <b>{name}</b>: it is no longer read ({kept}, searchable until they age "
+                "out). /addsource {url} reads it again.",
+                name=escape(removed.name),
+                kept=stories_kept(removed, texts),
+                url=escape(removed.url),
+            ),
         )
 
     return [

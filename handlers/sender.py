@@ -54,6 +54,7 @@ from telegram.ext import ExtBot
 
 from handlers.common import more_button
 from handlers.gateway import Priority, retry_after_seconds
+from handlers.i18n import Texts, english
 from handlers.render import digest_messages, story_card
 from news.batching import GroupCommit, WriteFailed
 from news.model import Delivery, PushedMessage
@@ -70,7 +71,6 @@ from news.ports import Storage
 
 logger = logging.getLogger(__name__)
 
-DIGEST_TITLE = "Your daily digest"
 RECORD_LOG_EVERY = 60.0
 OUTAGE_LOG_EVERY = timedelta(minutes=1)
 _TAG = re.compile(r"<[^>]+>")
@@ -266,10 +266,7 @@ class Sender:
         for delivery in claimed:
             by_chat[delivery.chat_id].append(delivery)
         await asyncio.gather(
-            *(
-                self._send_chat(chat, rows, report, digest=DIGEST_TITLE)
-                for chat, rows in by_chat.items()
-            )
+            *(self._send_chat(chat, rows, report, daily=True) for chat, rows in by_chat.items())
         )
 
     async def _edit_cards(self, report: SendReport) -> None:
@@ -286,13 +283,18 @@ class Sender:
         if card.also == card.shown:  # another report from an outlet the card already names
             await self.storage.mark_edited(card.delivery_id, shown=card.also, now=now, edited=False)
             return
-        text = story_card(card.story, now, topics=card.topics, also=card.also)
+        texts = self._texts(card.chat_id)
+        text = story_card(card.story, now, texts=texts, topics=card.topics, also=card.also)
 
         async def edited(_: int) -> None:
             await self.storage.mark_edited(card.delivery_id, shown=card.also, now=self.clock())
 
         outcome = await self._deliver(
-            card.chat_id, text, more_button(card.story.id), edited, message_id=card.message_id
+            card.chat_id,
+            text,
+            more_button(card.story.id, texts),
+            edited,
+            message_id=card.message_id,
         )
         now = self.clock()
         if outcome.message_id is not None:
@@ -313,7 +315,7 @@ class Sender:
             limit=1000, now=self.clock(), lease=self.lease, chat_id=chat_id
         )
         if rows:
-            await self._send_chat(chat_id, rows, report, digest=DIGEST_TITLE)
+            await self._send_chat(chat_id, rows, report, daily=True)
         return report
 
     async def _send_chat(
@@ -322,12 +324,12 @@ class Sender:
         rows: Sequence[Delivery],
         report: SendReport,
         *,
-        digest: str | None = None,
+        daily: bool = False,
     ) -> None:
         now = self.clock()
         # A daily digest carries the day since the last one; one held back by an outage keeps
         # the stories it would have carried on time.
-        max_age = PUSH_MAX_AGE + DIGEST_GRACE if digest == DIGEST_TITLE else PUSH_MAX_AGE
+        max_age = PUSH_MAX_AGE + DIGEST_GRACE if daily else PUSH_MAX_AGE
         stale = [row.id for row in rows if now - row.story.published_at > max_age]
         if stale:
             await self.storage.mark_failed(stale, error="older than 24 hours", now=now)
@@ -335,19 +337,25 @@ class Sender:
         fresh = [row for row in rows if now - row.story.published_at <= max_age]
         if not fresh:
             return
-        if digest is None and len(fresh) > DIGEST_THRESHOLD:
-            digest = f"{len(fresh)} new stories"
+        texts = self._texts(chat_id)
+        digest = (
+            texts._("Your daily digest")
+            if daily
+            else texts.ngettext("{count} new story", "{count} new stories", len(fresh))
+            if len(fresh) > DIGEST_THRESHOLD
+            else None
+        )
         units: list[tuple[str, list[int], tuple[str, ...] | None, Delivery | None]]
         if digest is not None:
             units = [
                 (text, [row.id for row in carried], None, None)
-                for text, carried in digest_messages(digest, fresh, now)
+                for text, carried in digest_messages(digest, fresh, now, texts=texts)
             ]
             report.digests += len(units)
         else:
             units = [
                 (
-                    story_card(row.story, now, topics=row.topics, also=row.also),
+                    story_card(row.story, now, texts=texts, topics=row.topics, also=row.also),
                     [row.id],
                     row.also,
                     row,
@@ -361,7 +369,7 @@ class Sender:
             ) -> None:
                 await self._record_sent(ids, message_id, shown)
 
-            markup = more_button(card.story.id) if card is not None else None
+            markup = more_button(card.story.id, texts) if card is not None else None
             outcome = await self._deliver(chat_id, text, markup, sent)
             now = self.clock()
             if outcome.message_id is not None:
@@ -392,6 +400,10 @@ class Sender:
                 return
             await self.storage.mark_failed(ids, error=outcome.error or "refused", now=now)
             report.failed += len(ids)
+
+    def _texts(self, chat_id: int) -> Texts:
+        """The language a chat's pushes are written in."""
+        return english()
 
     async def _deliver(
         self,
