@@ -688,11 +688,13 @@ class FakeBotApi:
         username: str = "alice",
         first_name: str = "Alice",
         chat_title: str | None = None,
+        language_code: str = "en",
     ) -> int:
         """Queue a text message from a user, as Telegram delivers it; return the update_id.
 
         Private chats have the user's (positive) id; groups and supergroups negative ids and
-        a title. Commands get their `bot_command` entities as real Telegram sends them.
+        a title. Commands get their `bot_command` entities as real Telegram sends them. The
+        user's `language_code` is the language of their Telegram app ("uk", "pt-br").
         """
         if chat_type == "private":
             if chat_id <= 0:
@@ -710,7 +712,7 @@ class FakeBotApi:
             "is_bot": False,
             "first_name": first_name,
             "username": username,
-            "language_code": "en",
+            "language_code": language_code,
         }
         if chat_type == "private":
             chat: JSONDict = {
