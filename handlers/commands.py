@@ -173,6 +173,9 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
             return
         shown = escape(topic.text)
         if await storage.subscribe(chat_id, topic.text, now=services.clock()):
+            # Pushes are read by the chat, not by one person: they come in the language of
+            # whoever subscribed it last.
+            await storage.set_language(chat_id, texts.language)
             await reply(
                 update,
                 texts._(

@@ -35,7 +35,7 @@ import logging
 import re
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -54,7 +54,7 @@ from telegram.ext import ExtBot
 
 from handlers.common import more_button
 from handlers.gateway import Priority, retry_after_seconds
-from handlers.i18n import Texts, english
+from handlers.i18n import Texts, texts_for
 from handlers.render import digest_messages, story_card
 from news.batching import GroupCommit, WriteFailed
 from news.model import Delivery, PushedMessage
@@ -248,8 +248,12 @@ class Sender:
                 by_chat: dict[int, list[Delivery]] = defaultdict(list)
                 for delivery in claimed:
                     by_chat[delivery.chat_id].append(delivery)
+                texts = await self._texts(by_chat)
                 await asyncio.gather(
-                    *(self._send_chat(chat, rows, report) for chat, rows in by_chat.items())
+                    *(
+                        self._send_chat(chat, rows, report, texts(chat))
+                        for chat, rows in by_chat.items()
+                    )
                 )
             if self._available():
                 await self._retry_digests(report)
@@ -265,8 +269,12 @@ class Sender:
         by_chat: dict[int, list[Delivery]] = defaultdict(list)
         for delivery in claimed:
             by_chat[delivery.chat_id].append(delivery)
+        texts = await self._texts(by_chat)
         await asyncio.gather(
-            *(self._send_chat(chat, rows, report, daily=True) for chat, rows in by_chat.items())
+            *(
+                self._send_chat(chat, rows, report, texts(chat), daily=True)
+                for chat, rows in by_chat.items()
+            )
         )
 
     async def _edit_cards(self, report: SendReport) -> None:
@@ -276,14 +284,14 @@ class Sender:
         cards are edited over several rounds, and new stories never wait behind them.
         """
         due = await self.storage.claim_edits(self.clock(), limit=self.edit_batch)
-        await asyncio.gather(*(self._edit_card(card, report) for card in due))
+        texts = await self._texts(card.chat_id for card in due)
+        await asyncio.gather(*(self._edit_card(card, report, texts(card.chat_id)) for card in due))
 
-    async def _edit_card(self, card: PushedMessage, report: SendReport) -> None:
+    async def _edit_card(self, card: PushedMessage, report: SendReport, texts: Texts) -> None:
         now = self.clock()
         if card.also == card.shown:  # another report from an outlet the card already names
             await self.storage.mark_edited(card.delivery_id, shown=card.also, now=now, edited=False)
             return
-        texts = self._texts(card.chat_id)
         text = story_card(card.story, now, texts=texts, topics=card.topics, also=card.also)
 
         async def edited(_: int) -> None:
@@ -315,7 +323,8 @@ class Sender:
             limit=1000, now=self.clock(), lease=self.lease, chat_id=chat_id
         )
         if rows:
-            await self._send_chat(chat_id, rows, report, daily=True)
+            texts = await self._texts([chat_id])
+            await self._send_chat(chat_id, rows, report, texts(chat_id), daily=True)
         return report
 
     async def _send_chat(
@@ -323,6 +332,7 @@ class Sender:
         chat_id: int,
         rows: Sequence[Delivery],
         report: SendReport,
+        texts: Texts,
         *,
         daily: bool = False,
     ) -> None:
@@ -337,7 +347,6 @@ class Sender:
         fresh = [row for row in rows if now - row.story.published_at <= max_age]
         if not fresh:
             return
-        texts = self._texts(chat_id)
         digest = (
             texts._("Your daily digest")
             if daily
@@ -401,9 +410,11 @@ class Sender:
             await self.storage.mark_failed(ids, error=outcome.error or "refused", now=now)
             report.failed += len(ids)
 
-    def _texts(self, chat_id: int) -> Texts:
-        """The language a chat's pushes are written in."""
-        return english()
+    async def _texts(self, chat_ids: Iterable[int]) -> Callable[[int], Texts]:
+        """The texts each of these chats' pushes are written in: the language of whoever
+        subscribed the chat last, English for a chat without one."""
+        languages = await self.storage.chat_languages(list(set(chat_ids)))
+        return lambda chat_id: texts_for(languages.get(chat_id))
 
     async def _deliver(
         self,

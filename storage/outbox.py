@@ -86,6 +86,7 @@ class ChatsAndOutbox:
             paused=row.paused,
             digest_time=row.digest_time,
             timezone=row.timezone,
+            language=row.language,
         )
 
     async def _set_chat(self, chat_id: int, **values: object) -> None:
@@ -103,6 +104,19 @@ class ChatsAndOutbox:
     async def set_timezone(self, chat_id: int, timezone: str) -> None:
         """The IANA time zone the chat's digest time is read in."""
         await self._set_chat(chat_id, timezone=timezone)
+
+    async def set_language(self, chat_id: int, language: str) -> None:
+        """The language the chat's pushes are written in (a code the bot speaks)."""
+        await self._set_chat(chat_id, language=language)
+
+    async def chat_languages(self, chat_ids: Sequence[int]) -> dict[int, str]:
+        """The language of each of these chats that has one."""
+        wanted = list(set(chat_ids))
+        query = select(chats.c.id, chats.c.language).where(
+            chats.c.id.in_(wanted), chats.c.language.is_not(None)
+        )
+        async with self.engine.connect() as conn:
+            return {row.id: row.language for row in await conn.execute(query)}
 
     async def digest_chats(self) -> list[ChatSettings]:
         """Active chats that take a daily digest."""
@@ -131,6 +145,7 @@ class ChatsAndOutbox:
                         paused=old.paused,
                         digest_time=old.digest_time,
                         timezone=old.timezone,
+                        language=old.language,
                         created_at=now,
                     )
                 )

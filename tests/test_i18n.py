@@ -31,6 +31,7 @@ from handlers.render import more_sources
 from handlers.routes import command_menu
 from tests.conftest import DATA
 from tests.fakes.feed_server import FeedServer
+from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram_api import FakeBotApi
 from tests.fakes.telegram_html import parse_html
 from tests.harness import RunningBot, running_bot
@@ -265,3 +266,47 @@ async def test_the_command_menu_is_set_in_every_language_and_by_default_in_engli
     for language in LANGUAGES:
         assert [c["command"] for c in menus[language]] == [c["command"] for c in menus[None]]
     assert len({str(menu) for menu in menus.values()}) == len(LANGUAGES)
+
+
+async def test_pushes_come_in_the_language_of_whoever_subscribed_the_chat(
+    bot: RunningBot, telegram: FakeBotApi, feeds: FeedServer
+) -> None:
+    oksana, pedro = 2301, 2302
+    await ask(telegram, oksana, "/subscribe ukraine", "uk")
+    await ask(telegram, pedro, "/subscribe ukraine", "pt-BR")
+    await bot.ticks.wait_polls(1)
+    mark = telegram.mark()
+    now = datetime.now(UTC)
+    story = FeedItem(
+        title="Ukraine and EU open accession chapter",
+        link="https://news.example.org/world/ukraine-eu-chapter",
+        published=now - timedelta(minutes=12),
+    )
+    feeds.set_feed("/world.xml", rss_feed([story], title="Example World News"))
+
+    card = await telegram.wait_for_message(oksana, contains="accession", after=mark)
+    assert "<i>Example World News</i> · 12 хв тому" in card["text"]
+    assert ">Читати</a>" in card["text"]
+    assert card["reply_markup"]["inline_keyboard"][0][0]["text"] == "Докладніше ▸"
+    card = await telegram.wait_for_message(pedro, contains="accession", after=mark)
+    assert "<i>Example World News</i> · 12 min ago" in card["text"]
+    assert card["reply_markup"]["inline_keyboard"][0][0]["text"] == "More ▸"
+
+    mark = telegram.mark()
+    headlines = [
+        "Ukraine wins the Eurovision public vote",
+        "Egypt signs a wheat deal with Ukraine",
+        "Chess olympiad opens in Lviv, Ukraine",
+        "Ukraine's parliament passes budget for schools",
+    ]
+    burst = [
+        FeedItem(
+            title=headline,
+            link=f"https://news.example.org/world/{number}",
+            published=now - timedelta(minutes=number),
+        )
+        for number, headline in enumerate(headlines, 1)
+    ]
+    feeds.set_feed("/world.xml", rss_feed([story, *burst], title="Example World News"))
+    digest = await telegram.wait_for_message(oksana, contains="Eurovision", after=mark)
+    assert digest["text"].startswith("<b>4 свіжі новини</b>")
