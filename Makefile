@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench lock i18n clean
+.PHONY: run test lint format bench lock i18n image-check clean
 
 # Installs come from the lock file (every version and hash pinned); `make lock` regenerates it.
 $(STAMP): pyproject.toml requirements/dev.lock
@@ -20,11 +20,13 @@ run: $(STAMP)  ## Start the bot and the feed scheduler (needs TELEGRAM_BOT_TOKEN
 test: $(STAMP)  ## Install and run the test suite
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## Style and static checks
+lint: $(STAMP)  ## Style and static checks; the Dockerfile (hadolint) and docker-compose.yml (schema)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/mypy tests
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -55,6 +57,9 @@ i18n: $(STAMP)  ## Extract the bot's texts, merge them into each language's cata
 		fi; \
 	done
 	$(BIN)/pybabel compile --statistics -D newsbot -d $(LOCALES)
+
+image-check:  ## The Dockerfile's install steps in a fresh venv, then newsbot as uid 10001 (no Docker needed)
+	deploy/check-image-steps.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -16,7 +16,6 @@ Each variant takes about users × 2 / 25 seconds by design (80 s for 1,000 users
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -27,9 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.fake_process import announce, parser_for, start_server
 from bot.app import build_app
 from bot.settings import Settings
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
+from tests.harness import polling
 
 FIRST_CHAT = 2_000_000
 RATE = 25.0
@@ -40,7 +41,7 @@ async def serve() -> None:
     """Child process: the fake Bot API, driven by lines on stdin (see `Fake`)."""
     async with FakeBotApi(validate_html=False) as telegram:
         telegram.enforce_limits(global_per_second=30, private_per_second=1)
-        print(json.dumps({"base_url": telegram.base_url, "token": telegram.token}), flush=True)
+        announce(telegram)
         loop = asyncio.get_running_loop()
         while line := await loop.run_in_executor(None, sys.stdin.readline):
             command, *arguments = line.split()
@@ -65,11 +66,12 @@ async def burst(telegram: FakeBotApi, users: int) -> dict[str, object]:
     except TimeoutError:
         pass  # the figures below show what is missing
     replies = telegram.send_rate_timeline()
+    expected = ("<b>Hello! I am a news bot.</b>", "Subscribed to: <b>ukraine</b>")
     in_order = sum(
         1
         for chat in chats
-        if [text[:20] for text in telegram.texts(chat)]
-        == ["<b>Hello! I am a ne", "Subscribed to: <b>uk"]
+        if len(texts := telegram.texts(chat)) == 2
+        and all(text.startswith(start) for text, start in zip(texts, expected, strict=True))
     )
     return {
         "replies": len(telegram.delivered()),
@@ -90,16 +92,7 @@ class Fake:
 
     @classmethod
     async def start(cls) -> Fake:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            __file__,
-            "--serve",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "PTB_TIMEDELTA": "true"},
-        )
-        assert process.stdout is not None
-        return cls(process, json.loads(await process.stdout.readline()))
+        return cls(*await start_server(__file__))
 
     async def ask(self, line: str) -> dict[str, object]:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -128,21 +121,9 @@ def environment(fake: Fake, folder: Path) -> dict[str, str]:
 
 async def in_process(fake: Fake, users: int, folder: Path) -> dict[str, object]:
     env = environment(fake, folder)
-    app = build_app(Settings.from_environment(env, env_file=None))
-    await app.initialize()
-    assert app.post_init is not None and app.updater is not None
-    await app.post_init(app)
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    await app.start()
-    try:
+    async with polling(build_app(Settings.from_environment(env, env_file=None))):
         await fake.ask("wait-ready")
         return await fake.ask(f"burst {users}")
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        assert app.post_shutdown is not None
-        await app.post_shutdown(app)
 
 
 async def whole_process(fake: Fake, users: int, folder: Path) -> dict[str, object]:
@@ -190,12 +171,11 @@ async def run(variant: str, users: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument(
         "--variant", choices=("in-process", "whole-process", "both"), default="both"
     )
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         asyncio.run(serve())

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import tempfile
 import time
@@ -31,15 +30,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from telegram.ext import ExtBot
 
+from bench.fake_process import announce, parser_for, start_server
 from handlers.gateway import Gateway
 from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
-from news.analysis import document_terms
 from news.ingest import match_subscriptions
-from news.model import StoryDraft
 from news.pacing import Limits
 from storage import SqlStorage, open_storage
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
+from tests.storage_helpers import delivery_states
+from tests.stories import english_story
 
 FIRST_CHAT = 1_000_000
 
@@ -51,21 +51,15 @@ async def prepare(storage: SqlStorage, subscribers: int) -> None:
         await storage.subscribe(chat_id, "ukraine", now=now)
     source = await storage.add_source("https://news.example.org/feed", now=now)
     title = "Ukraine and Russia agree on a prisoner exchange"
-    stories = await storage.store_stories(
-        [
-            StoryDraft(
-                source_id=source.id,
-                entry_id="exchange",
-                title=title,
-                summary="The exchange is the largest since the war began.",
-                link="https://news.example.org/exchange",
-                published_at=now - timedelta(minutes=3),
-                language="en",
-                terms=tuple(document_terms(title, "en")),
-            )
-        ],
-        now=now,
+    draft = english_story(
+        source.id,
+        title,
+        entry_id="exchange",
+        summary="The exchange is the largest since the war began.",
+        link="https://news.example.org/exchange",
+        published_at=now - timedelta(minutes=3),
     )
+    stories = await storage.store_stories([draft], now=now)
     owed = match_subscriptions(stories, await storage.active_subscriptions(), now)
     assert len(owed) == subscribers
     await storage.enqueue_deliveries(owed, now=now)
@@ -76,7 +70,7 @@ async def serve(limited: bool) -> None:
     async with FakeBotApi(validate_html=False) as telegram:
         if limited:
             telegram.enforce_limits()
-        print(json.dumps({"base_url": telegram.base_url, "token": telegram.token}), flush=True)
+        announce(telegram)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         delivered = telegram.delivered()
         chats = [int(m["chat_id"]) for m in delivered]
@@ -84,18 +78,8 @@ async def serve(limited: bool) -> None:
 
 
 async def run(subscribers: int, rate: float, *, limited: bool) -> None:
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        __file__,
-        "--serve",
-        *(["--limited"] if limited else []),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PTB_TIMEDELTA": "true"},
-        limit=2**24,
-    )
+    server, hello = await start_server(__file__, *(["--limited"] if limited else []))
     assert server.stdin is not None and server.stdout is not None
-    hello = json.loads(await server.stdout.readline())
     with tempfile.TemporaryDirectory() as folder:
         storage = await open_storage(f"sqlite:///{Path(folder) / 'bench.db'}")
         await prepare(storage, subscribers)
@@ -106,7 +90,7 @@ async def run(subscribers: int, rate: float, *, limited: bool) -> None:
         ) as bot:
             sender = Sender(bot, storage, lambda: datetime.now(UTC), batch=1000)
             started = time.perf_counter()
-            while (await storage.delivery_states()).get("sent", 0) < subscribers:
+            while (await delivery_states(storage)).get("sent", 0) < subscribers:
                 report = await sender.send_pending()
                 if not report.sent and not report.retried:
                     break
@@ -141,10 +125,9 @@ async def run(subscribers: int, rate: float, *, limited: bool) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__)
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--limited-subscribers", type=int, default=10_000)
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--limited", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:

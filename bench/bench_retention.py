@@ -59,7 +59,7 @@ async def fill(storage: SqlStorage) -> None:
                         "published_at": published,
                         "first_seen_at": published,
                         "language": "en",
-                        "terms": f"parliament budget n{n}",
+                        "terms": ("parliament", "budget", f"n{n}"),
                     }
                 )
             await conn.execute(insert(stories), rows)
@@ -98,7 +98,7 @@ async def fill(storage: SqlStorage) -> None:
             {
                 "chat_id": 2 * (number % (CHATS // 2)) + 2,
                 "story_id": row.id,
-                "topics": "topic 0",
+                "topics": ("topic 0",),
                 "state": "sent",
                 "attempts": 1,
                 "created_at": row.published_at,

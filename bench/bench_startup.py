@@ -57,7 +57,7 @@ PREDICATES = {
 def story_rows(count: int, source_ids: list[int]) -> list[dict[str, object]]:
     """`count` stories, newest first, with terms as the poller's analyser would index them."""
     rng = random.Random(12)
-    terms: dict[tuple[str, str], str] = {}
+    terms: dict[tuple[str, str], tuple[str, ...]] = {}
     rows: list[dict[str, object]] = []
     for n in range(count):
         language = rng.choice(("en", "en", "de", "fr"))
@@ -66,7 +66,7 @@ def story_rows(count: int, source_ids: list[int]) -> list[dict[str, object]]:
         title = f"{subject} {rng.choice(PREDICATES[language])}"
         key = (title, language)
         if key not in terms:
-            terms[key] = " ".join(document_terms(title, language))
+            terms[key] = tuple(document_terms(title, language))
         published = NOW - timedelta(days=30) * (n / count)
         rows.append(
             {
@@ -78,7 +78,7 @@ def story_rows(count: int, source_ids: list[int]) -> list[dict[str, object]]:
                 "published_at": published,
                 "first_seen_at": published,
                 "language": language,
-                "terms": f"{terms[key]} n{n}",
+                "terms": (*terms[key], f"n{n}"),
             }
         )
     return rows

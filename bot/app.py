@@ -23,19 +23,19 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram.error import BadRequest, NetworkError
 from telegram.ext import Application, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.settings import Settings
 from bot.sync import sync_configured_sources
+from bot.webhook import receive_updates
 from bot.wiring import make_poller, open_synced_storage, parse_executor, utc_now
 from handlers.gateway import Gateway, PerChatUpdates, command_limit_handler
 from handlers.routes import Services, build_handlers, on_error, set_command_menus
 from handlers.sender import Sender, SendReport
 from handlers.telegram_http import AiohttpRequest
+from news.errors import StorageError
 from news.fetch import Fetcher, FetchLimits
 from news.ingest import Poller
 from news.model import ChatSettings, PollOutcome
@@ -65,7 +65,7 @@ def _is_outage(error: BaseException) -> bool:
     """The database or the Bot API is unreachable, locked or full: not a bug in the bot."""
     if isinstance(error, NetworkError):
         return not isinstance(error, BadRequest)
-    return isinstance(error, DBAPIError | PoolTimeout | OSError)
+    return isinstance(error, StorageError | OSError)
 
 
 class JobHealth:
@@ -132,7 +132,7 @@ def run_bot(settings: Settings) -> None:
     transports = new_transports()
     application = build_app(settings, gateway=gateway, transports=transports)
     try:
-        application.run_polling(allowed_updates=["message", "callback_query"], close_loop=False)
+        receive_updates(application, settings)
     finally:
         loop = asyncio.get_event_loop()
         try:

@@ -12,24 +12,25 @@ import re
 
 
 class TokenMask(logging.Filter):
-    """Replaces the token in a record's rendered message with a placeholder."""
+    """Replaces the token (or another secret) in a record's rendered message with a placeholder."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, placeholder: str = "<TOKEN>") -> None:
         super().__init__()
         self.token = token
+        self._placeholder = placeholder
         # In any case: python-telegram-bot capitalises Telegram's error descriptions, which
         # lowercases a token quoted in one.
         self._pattern = re.compile(re.escape(token), re.IGNORECASE)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = self._pattern.sub("<TOKEN>", message)
+        masked = self._pattern.sub(self._placeholder, message)
         if masked != message:
             record.msg = masked
             record.args = None
         if record.exc_info and record.exc_info[1] is not None:
             text = logging.Formatter().formatException(record.exc_info)
-            masked = self._pattern.sub("<TOKEN>", text)
+            masked = self._pattern.sub(self._placeholder, text)
             if masked != text:
                 record.exc_text = masked
         return True
@@ -46,6 +47,11 @@ def configure_logging(token: str | None, level: int = logging.INFO) -> None:
     # tick skipped while a long fan-out runs would be a line a second.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     if token:
-        mask = TokenMask(token)
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(mask)
+        mask_secret(token, "<TOKEN>")
+
+
+def mask_secret(secret: str, placeholder: str) -> None:
+    """From now on, every handler of the root logger shows `secret` as `placeholder`."""
+    mask = TokenMask(secret, placeholder)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(mask)

@@ -5,6 +5,7 @@ A bad value stops start-up with a `ConfigError` that names the variable and says
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -34,6 +36,33 @@ MAX_RETENTION_DAYS = 36_500
 #: How the bundled sources list is named where a sources file's path would be.
 BUNDLED_SOURCES = "the bundled list"
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+DEFAULT_WEBHOOK_LISTEN = "0.0.0.0"
+# Telegram's own suggestion for webhooks, and apart from the ports people use for other things.
+DEFAULT_WEBHOOK_PORT = 8443
+# The only ports setWebhook accepts in a public URL (the Bot API's rule).
+WEBHOOK_PUBLIC_PORTS = (443, 80, 88, 8443)
+# The Bot API's rule for a webhook's secret_token.
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# A path the webhook server can route as it is (PTB matches it as a regular expression).
+_WEBHOOK_PATH = re.compile(r"^[A-Za-z0-9/_.~-]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """Webhook mode: Telegram POSTs each update to `url` (public, HTTPS, usually a reverse
+    proxy) with the secret in a header, and the bot's own server takes them on `listen`:`port`
+    at the URL's path."""
+
+    url: str
+    listen: str = DEFAULT_WEBHOOK_LISTEN
+    port: int = DEFAULT_WEBHOOK_PORT
+    # None: a random secret is made at every start and given to Telegram (see bot.webhook).
+    secret: str | None = None
+
+    @property
+    def path(self) -> str:
+        """The path the webhook server answers at: the public URL's own, `/` when it has none."""
+        return urlsplit(self.url).path or "/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +85,8 @@ class Settings:
     sources_file: str = BUNDLED_SOURCES
     # How long stories, finished deliveries and inactive chats are kept; None keeps them all.
     retention: timedelta | None = timedelta(days=DEFAULT_RETENTION_DAYS)
+    # Updates by webhook instead of long polling; None (no NEWSBOT_WEBHOOK_URL): long polling.
+    webhook: WebhookSettings | None = None
 
     @classmethod
     def from_environment(
@@ -87,6 +118,7 @@ class Settings:
                 "NEWSBOT_SEND_LEASE", values.get("NEWSBOT_SEND_LEASE"), DEFAULT_SEND_LEASE
             ),
             retention=_retention(values.get("NEWSBOT_RETENTION_DAYS")),
+            webhook=_webhook(values),
         )
 
     def require_token(self) -> str:
@@ -266,3 +298,89 @@ def _parse_workers(value: str | None) -> int:
             f"to 64, got {text!r}"
         )
     return int(text)
+
+
+def _webhook(values: Mapping[str, str]) -> WebhookSettings | None:
+    """NEWSBOT_WEBHOOK_*; each is checked even while NEWSBOT_WEBHOOK_URL is unset."""
+    listen = _webhook_listen(values.get("NEWSBOT_WEBHOOK_LISTEN"))
+    port = _webhook_port(values.get("NEWSBOT_WEBHOOK_PORT"))
+    secret = _webhook_secret(values.get("NEWSBOT_WEBHOOK_SECRET"))
+    url = values.get("NEWSBOT_WEBHOOK_URL")
+    if url is None or _blank(url):
+        return None
+    return WebhookSettings(
+        _webhook_url(url.strip(), values.get("TELEGRAM_BOT_TOKEN")), listen, port, secret
+    )
+
+
+def _webhook_url(url: str, token: str | None) -> str:
+    example = "https://bot.example.org/telegram"
+    # Never echoed when it holds the token: this message is printed and may be logged.
+    if token and token.strip() and token.strip().lower() in url.lower():
+        raise ConfigError(
+            "NEWSBOT_WEBHOOK_URL must not contain the bot token (the URL is shown by "
+            f"getWebhookInfo and in proxy logs); use a plain path such as {example}"
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 443
+    except ValueError:
+        parts, port = urlsplit(""), 0
+    if parts.scheme != "https" or not parts.hostname:
+        raise ConfigError(
+            f"NEWSBOT_WEBHOOK_URL must be the public https:// URL Telegram posts updates to "
+            f"(Telegram delivers to HTTPS only), such as {example}, got {url[:200]!r}"
+        )
+    if port not in WEBHOOK_PUBLIC_PORTS:
+        ports = ", ".join(map(str, WEBHOOK_PUBLIC_PORTS))
+        raise ConfigError(
+            f"NEWSBOT_WEBHOOK_URL must use one of the ports Telegram delivers to ({ports}), "
+            f"got {url[:200]!r}; the bot itself may listen on any NEWSBOT_WEBHOOK_PORT"
+        )
+    if parts.query or parts.fragment or not _WEBHOOK_PATH.match(parts.path):
+        raise ConfigError(
+            "NEWSBOT_WEBHOOK_URL must have a plain path (letters, digits, / _ . ~ -) and no "
+            f"?query or #fragment, such as {example}, got {url[:200]!r}"
+        )
+    return url
+
+
+def _webhook_listen(value: str | None) -> str:
+    if value is None or _blank(value):
+        return DEFAULT_WEBHOOK_LISTEN
+    text = value.strip()
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ConfigError(
+            f"NEWSBOT_WEBHOOK_LISTEN must be an IP address for the webhook server to listen on, "
+            f"such as {DEFAULT_WEBHOOK_LISTEN} (every interface, the default), 127.0.0.1 or ::, "
+            f"got {text[:60]!r}"
+        ) from None
+
+
+def _webhook_port(value: str | None) -> int:
+    if value is None or _blank(value):
+        return DEFAULT_WEBHOOK_PORT
+    text = value.strip()
+    if not _whole(text) or not 1 <= int(text) <= 65535:
+        raise ConfigError(
+            f"NEWSBOT_WEBHOOK_PORT must be a TCP port from 1 to 65535 (default "
+            f"{DEFAULT_WEBHOOK_PORT}), got {text[:40]!r}"
+        )
+    return int(text)
+
+
+def _webhook_secret(value: str | None) -> str | None:
+    if value is None or _blank(value):
+        return None
+    text = value.strip()
+    if not _WEBHOOK_SECRET.match(text):
+        # The value is a secret: say what is wrong with it, never what it is.
+        problem = f"it has {len(text)} characters" if len(text) > 256 else "it has other characters"
+        raise ConfigError(
+            "NEWSBOT_WEBHOOK_SECRET must be 1 to 256 characters, each a letter A-Z or a-z, a "
+            f"digit, _ or - (Telegram's rule for a webhook's secret token); {problem}. Unset, "
+            "a random one is made at every start"
+        )
+    return text

@@ -25,7 +25,7 @@ sending and recording it.
 A card names the other outlets of its event ("Also: BBC, DW +3") and carries a "More" button.
 When its event gains an outlet later, the card is edited, not sent again (`edit_cards`): under
 the same pacing, at most once a minute per message and never after 48 hours (storage decides
-which cards are due, see `storage.clusters`).
+which cards are due, see `storage.outbox`).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ from handlers.gateway import Priority, retry_after_seconds
 from handlers.i18n import Texts, texts_for
 from handlers.render import digest_messages, story_card
 from news.batching import GroupCommit, WriteFailed
-from news.model import Delivery, PushedMessage
+from news.model import Delivery, PushedMessage, SentRow
 from news.policy import (
     DIGEST_GRACE,
     DIGEST_THRESHOLD,
@@ -150,7 +150,7 @@ class Sender:
 
     async def _mark_sent(self, marks: list[_SentMark]) -> list[None]:
         await self.storage.mark_sent_many(
-            [(row, message_id, shown) for ids, message_id, shown in marks for row in ids],
+            [SentRow(row, message_id, shown) for ids, message_id, shown in marks for row in ids],
             now=self.clock(),
         )
         return [None] * len(marks)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from news.model import Story
+from news.model import ClusterAssignment, Story
 from news.ports import Storage
 
 if TYPE_CHECKING:
@@ -69,11 +69,13 @@ def _clustering_time(story: Story) -> datetime:
     return min(story.published_at, story.first_seen_at)
 
 
-def _place(clusterer: Clusterer, stories: Sequence[Story]) -> list[tuple[int, int]]:
+def _place(clusterer: Clusterer, stories: Sequence[Story]) -> list[ClusterAssignment]:
     placed = []
     for story in stories:
         known = clusterer.cluster_of(story.id)  # clustered before a crash, never stored
-        placed.append((story.id, _add(clusterer, story) if known is None else known))
+        placed.append(
+            ClusterAssignment(story.id, _add(clusterer, story) if known is None else known)
+        )
     return placed
 
 

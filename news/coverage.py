@@ -1,8 +1,10 @@
 """One event, several outlets: who else reports a story, and lists of events instead of copies.
 
 Stories carry their cluster (`Story.cluster_id`, see `news.clustering`); these functions turn
-clusters into what readers see: the other outlets under a pushed card, and /latest's entries,
-one per event, led by its first report, with the number of outlets beside it.
+clusters into what readers see: the other outlets under a pushed card ("Also: BBC, DW"), the
+other reports on a story card, and /latest's entries, one per event, led by its first report,
+with the number of outlets beside it. This is the one place that says who else reports an
+event: storage and the story card only load the event's stories and ask here.
 """
 
 from __future__ import annotations
@@ -17,22 +19,37 @@ from news.topics import Topic
 
 def lead_story(members: Sequence[Story]) -> Story:
     """The story that leads its event: the first published, the first stored on a tie."""
-    return min(members, key=lambda story: (story.published_at, story.id))
+    return min(members, key=_first_reported)
 
 
-def outlet_order(reports: Iterable[tuple[datetime, int, str]]) -> tuple[str, ...]:
-    """Outlet names from (published, story id, outlet) reports: first reporter first, each once."""
-    return tuple(dict.fromkeys(name for _, _, name in sorted(reports)))
+def _first_reported(story: Story) -> tuple[datetime, int]:
+    return story.published_at, story.id
+
+
+def first_of_each_outlet(reports: Iterable[Story]) -> list[Story]:
+    """Each outlet's first report, first reporter first."""
+    first: dict[str, Story] = {}
+    for report in sorted(reports, key=_first_reported):
+        first.setdefault(report.source_name, report)
+    return list(first.values())
 
 
 def outlets(members: Iterable[Story]) -> tuple[str, ...]:
     """The outlets reporting an event, first reporter first, each once."""
-    return outlet_order((story.published_at, story.id, story.source_name) for story in members)
+    return tuple(report.source_name for report in first_of_each_outlet(members))
+
+
+def other_reports(members: Iterable[Story], story: Story) -> list[Story]:
+    """The reports of `story`'s event by outlets other than its own, first published first."""
+    return sorted(
+        (report for report in members if report.source_name != story.source_name),
+        key=_first_reported,
+    )
 
 
 def other_outlets(members: Iterable[Story], story: Story) -> tuple[str, ...]:
-    """The outlets other than `story`'s own that report its event."""
-    return tuple(name for name in outlets(members) if name != story.source_name)
+    """The outlets other than `story`'s own that report its event: the "Also:" of its card."""
+    return outlets(other_reports(members, story))
 
 
 @dataclass(frozen=True, slots=True)

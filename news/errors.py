@@ -4,13 +4,16 @@
     ├── ConfigError          a setting is missing or malformed (names the variable)
     ├── TopicError           a topic a user typed cannot be understood (says why)
     ├── SourceError          a source URL or sources file is unusable
+    ├── StorageError         the database refused or failed a storage call
     └── FeedError            one feed could not be fetched or read
         ├── FetchError       network, HTTP status, size cap, redirects
         └── ParseError       the bytes are not a feed we can read
 
-Third-party errors (aiohttp, feedparser) are translated at the boundary where they arise:
-`raise FetchError(...) from exc`. Expected per-feed failures become values (`PollOutcome`), not
-crashes; anything else is a bug and reaches the application's error handler.
+Third-party errors (aiohttp, feedparser, the database drivers) are translated at the boundary
+where they arise: `raise FetchError(...) from exc`; storage does the same for every error of the
+database (`StorageError`), so no layer above it needs to know SQLAlchemy's exceptions.
+Expected per-feed failures become values (`PollOutcome`), not crashes; anything else is a bug
+and reaches the application's error handler.
 
 A `FeedError`'s `kind` is an `ErrorKind`: one of a fixed set of tags, or `http-<status>` for an
 HTTP error (made by `http_error_kind`), so a mistyped tag fails the type check.
@@ -86,6 +89,14 @@ class TopicError(NewsbotError):
 
 class SourceError(NewsbotError):
     """A source URL or a sources file cannot be used."""
+
+
+class StorageError(NewsbotError):
+    """The database refused or failed a storage call: locked, unreachable, full, or a constraint.
+
+    The message is the database's own first line; the driver's exception is the `__cause__`.
+    A bug in a query is not one: SQLAlchemy's complaints about a statement pass unchanged.
+    """
 
 
 class FeedError(NewsbotError):

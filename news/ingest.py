@@ -47,7 +47,7 @@ from news.cluster_keeper import ClusterKeeper
 from news.errors import FeedError
 from news.fetch import Fetcher, FetchResult
 from news.fitting import fit_record
-from news.model import PollOutcome, Source, Story, StoryDraft, Subscription
+from news.model import PollOutcome, Source, Story, StoryDraft, Subscription, TopicMatch
 from news.offload import LARGE_FEED_BYTES
 from news.parse import ParsedFeed, parse_feed
 from news.percolator import SubscriptionIndex
@@ -88,8 +88,8 @@ def match_subscriptions(
     now: datetime,
     *,
     index: SubscriptionIndex | None = None,
-) -> list[tuple[int, int, tuple[str, ...]]]:
-    """Which chat is owed which story, and for which of its topics: (chat, story, topics).
+) -> list[TopicMatch]:
+    """Which chat is owed which story, and for which of its topics.
 
     `index` is a percolator kept across calls (the poller keeps one), so only changed
     subscriptions are indexed again; without it one is built for this call.
@@ -98,10 +98,10 @@ def match_subscriptions(
     index.sync(subscriptions)
     fresh = [story for story in new_stories if now - story.published_at <= PUSH_MAX_AGE]
     index.observe(story.terms for story in fresh)
-    owed: list[tuple[int, int, tuple[str, ...]]] = []
+    owed: list[TopicMatch] = []
     for story in fresh:
         matched = index.matching_chats(story.terms, source=story.source_name)
-        owed.extend((chat_id, story.id, tuple(topics)) for chat_id, topics in matched.items())
+        owed.extend(TopicMatch(chat, story.id, tuple(topics)) for chat, topics in matched.items())
     return owed
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from news.errors import ErrorKind
@@ -138,6 +138,38 @@ class PushedMessage:
     topics: tuple[str, ...]
     also: tuple[str, ...]
     shown: tuple[str, ...]
+
+
+class Cursor(NamedTuple):
+    """Where a page of stories ended: the (published time, id) of its last story. The next page
+    starts after it (a keyset, never an offset)."""
+
+    published_at: datetime
+    story_id: int
+
+
+class ClusterAssignment(NamedTuple):
+    """A story placed in its cluster (the id of the story that opened it)."""
+
+    story_id: int
+    cluster_id: int
+
+
+class TopicMatch(NamedTuple):
+    """A story a chat is owed, and the chat's topics it matched."""
+
+    chat_id: int
+    story_id: int
+    topics: tuple[str, ...]
+
+
+class SentRow(NamedTuple):
+    """An outbox row that went out: in which message, and the outlets its card names (None for
+    a digest, which is never edited)."""
+
+    delivery_id: int
+    message_id: int | None
+    shown: tuple[str, ...] | None
 
 
 @dataclass(slots=True)

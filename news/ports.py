@@ -1,7 +1,8 @@
 """The storage interface the domain needs, declared here so that handlers never import SQL.
 
 `storage.SqlStorage` implements it; every method is one transaction and returns the domain's
-plain types, with timezone-aware UTC datetimes.
+plain types, with timezone-aware UTC datetimes. A method the database fails raises
+`news.errors.StorageError`, never the database driver's own exceptions.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from typing import Protocol
 
 from news.model import (
     ChatSettings,
+    ClusterAssignment,
+    Cursor,
     Delivery,
-    DeliveryState,
     PushedMessage,
+    SentRow,
     Source,
     Story,
     StoryDraft,
     Subscription,
+    TopicMatch,
 )
 from news.sources import SourcesPlan
 from news.topics import Topic
@@ -84,45 +88,20 @@ class Storage(Protocol):
     async def claim_due_sources(
         self, now: datetime, *, lease_until: datetime, limit: int = 1000
     ) -> list[Source]: ...
-    async def record_success(
-        self,
-        source_id: int,
-        *,
-        now: datetime,
-        next_poll_at: datetime,
-        title: str | None = None,
-        etag: str | None = None,
-        last_modified: str | None = None,
-        content_hash: str | None = None,
-        poll_interval: timedelta | None = None,
-        target_interval: timedelta | None = None,
-        url: str | None = None,
-    ) -> None: ...
-    async def record_failure(
-        self,
-        source_id: int,
-        *,
-        now: datetime,
-        next_poll_at: datetime,
-        kind: str,
-        message: str,
-        disable: bool = False,
-    ) -> None: ...
     async def record_outcomes(self, records: Sequence[PollRecord]) -> None: ...
-    async def set_source_enabled(self, url: str, enabled: bool, *, now: datetime) -> bool: ...
 
     # Stories
     async def store_stories(
         self, drafts: Sequence[StoryDraft], *, now: datetime
     ) -> list[Story]: ...
     async def latest(
-        self, topic: Topic | None, *, limit: int, before: tuple[datetime, int] | None = None
+        self, topic: Topic | None, *, limit: int, before: Cursor | None = None
     ) -> list[Story]: ...
     async def story(self, story_id: int) -> Story | None: ...
 
     # Clusters
     async def assign_clusters(
-        self, assignments: Sequence[tuple[int, int]], *, now: datetime
+        self, assignments: Sequence[ClusterAssignment], *, now: datetime
     ) -> None: ...
     async def clustered_since(self, since: datetime) -> list[Story]: ...
     async def unclustered_since(self, since: datetime, *, limit: int) -> list[Story]: ...
@@ -149,9 +128,7 @@ class Storage(Protocol):
     async def active_subscriptions(self) -> list[Subscription]: ...
 
     # Outbox
-    async def enqueue_deliveries(
-        self, items: Sequence[tuple[int, int, tuple[str, ...]]], *, now: datetime
-    ) -> int: ...
+    async def enqueue_deliveries(self, items: Sequence[TopicMatch], *, now: datetime) -> int: ...
     async def claim_deliveries(
         self,
         *,
@@ -161,18 +138,10 @@ class Storage(Protocol):
         chat_id: int | None = None,
         digest_retries: bool = False,
     ) -> list[Delivery]: ...
-    async def mark_sent_many(
-        self, sent: Sequence[tuple[int, int | None, Sequence[str] | None]], *, now: datetime
-    ) -> None: ...
+    async def mark_sent_many(self, sent: Sequence[SentRow], *, now: datetime) -> None: ...
     async def mark_failed(
-        self,
-        delivery_ids: Sequence[int],
-        *,
-        error: str,
-        now: datetime,
-        retry_at: datetime | None = None,
+        self, ids: Sequence[int], *, error: str, now: datetime, retry_at: datetime | None = ...
     ) -> None: ...
-    async def delivery_states(self) -> dict[DeliveryState, int]: ...
     async def delivery_topics(self, chat_id: int, story_id: int) -> tuple[str, ...]: ...
 
     # "Also:" edits of pushed cards

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from news.coverage import Event, events, listed_above
+from news.coverage import Event, events, first_of_each_outlet, listed_above, other_reports
 from news.errors import TopicError
-from news.model import Story
+from news.model import Cursor, Story
 from news.ports import Storage
 from news.topics import Topic, parse_topic
 
@@ -53,7 +53,7 @@ async def latest_events(
     members: dict[int, list[Story]] = {}
     keys: set[int] = set()
     exhausted = False
-    cursor = before
+    cursor = None if before is None else Cursor(*before)
     for _ in range(_FETCH_ROUNDS):
         page = await storage.latest(topic, limit=batch, before=cursor)
         found += page
@@ -67,7 +67,7 @@ async def latest_events(
         exhausted = len(page) < batch
         if exhausted or len(keys) > count:
             break
-        cursor = (page[-1].published_at, page[-1].id)
+        cursor = Cursor(page[-1].published_at, page[-1].id)
         batch = 2 * count
     await _load_members(storage, found, members)
     above = {story.event for story in found if _above(story, members, topic, before)}
@@ -138,7 +138,7 @@ async def story_card(storage: Storage, story: Story, *, chat_id: int, now: datet
         if story.cluster_id is not None
         else []
     )
-    others = [report for report in members if report.source_name != story.source_name]
+    others = other_reports(members, story)
     points = key_points(
         story.body or story.summary,
         story.language,
@@ -147,12 +147,9 @@ async def story_card(storage: Storage, story: Story, *, chat_id: int, now: datet
     )
     topics = await storage.delivery_topics(chat_id, story.id)
     related = await related_events(storage, story, topics, since=now - RELATED_MAX_AGE)
-    first_by_outlet: dict[str, Story] = {}
-    for report in others:
-        first_by_outlet.setdefault(report.source_name, report)
     return StoryCard(
         story=story,
         key_points=[point.text for point in points],
-        other_reports=list(first_by_outlet.values()),
+        other_reports=first_of_each_outlet(others),
         related=related,
     )

@@ -6,6 +6,6 @@ domain's types, never ORM rows.
 """
 
 from storage.database import async_url, create_engine, open_storage
-from storage.repository import SqlStorage
+from storage.sql_storage import SqlStorage
 
 __all__ = ["SqlStorage", "async_url", "create_engine", "open_storage"]

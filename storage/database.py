@@ -11,7 +11,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from news.errors import ConfigError
-from storage.repository import SqlStorage
+from storage.sql_storage import SqlStorage
 
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",

@@ -27,9 +27,10 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from sqlalchemy import and_, delete, exists, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from news.ports import PruneReport
+from storage.base import StorageBase
 from storage.tables import chats, deliveries, stories, subscriptions
 
 #: Rows a batch deletes at most: small enough that a writer waits milliseconds behind it.
@@ -42,11 +43,9 @@ _FINISHED = ("sent", "failed")
 _OWED = ("pending", "sending")
 
 
-class Retention:
+class Retention(StorageBase):
     """The pruning part of `SqlStorage`."""
 
-    engine: AsyncEngine
-    dialect: str
     _on_batch: Callable[[float], None] | None = None
 
     async def prune(
@@ -68,7 +67,7 @@ class Retention:
     @asynccontextmanager
     async def _batch(self) -> AsyncIterator[AsyncConnection]:
         started = time.perf_counter()
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             yield conn
         if self._on_batch is not None:
             self._on_batch(time.perf_counter() - started)

@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from news.analysis import Phrase
 from news.topics import Topic
-from storage.rows import source_name
+from storage.base import source_name
 from storage.tables import sources, stories
 
 #: A story's FTS5 rowid is its publication second (clamped to this range) times KEY_SPAN plus

@@ -7,7 +7,9 @@ GIN index (see the migrations).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -48,6 +50,54 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class TextList(TypeDecorator[tuple[str, ...]]):
+    """A list of strings kept in one text column, joined by `separator`; read back as a tuple.
+
+    NULL stays None and an empty list is the empty string (read back as an empty tuple), so a
+    column can tell "no list" from "an empty one". The items never contain the separator:
+    terms have no spaces, topics and outlet names no line breaks.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, separator: str) -> None:
+        super().__init__()
+        self.separator = separator
+
+    def process_bind_param(self, value: Sequence[str] | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # a string is a sequence too: joined, it would be garbled
+            raise TypeError(f"a list of strings is stored, not the string {value[:40]!r}")
+        return self.separator.join(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        return tuple(value.split(self.separator)) if value else ()
+
+
+class Seconds(TypeDecorator[timedelta]):
+    """A duration kept as whole seconds in an integer column."""
+
+    impl = Integer
+    cache_ok = True
+
+    def process_bind_param(self, value: timedelta | None, dialect: Dialect) -> int | None:
+        return None if value is None else round(value.total_seconds())
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> timedelta | None:
+        return None if value is None else timedelta(seconds=value)
+
+
+def belongs_to(
+    name: str, parent: str, type_: type[Integer] = Integer, **options: Any
+) -> Column[Any]:
+    """A column naming the `parent` row this row belongs to; the row goes when its parent goes."""
+    return Column(name, type_, ForeignKey(f"{parent}.id", ondelete="CASCADE"), **options)
+
+
 metadata = MetaData()
 
 sources = Table(
@@ -68,9 +118,9 @@ sources = Table(
     Column("error_count", Integer, nullable=False, default=0),
     Column("next_poll_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
-    # Seconds: the interval used last, and the one the source's publishing rate calls for.
-    Column("poll_interval", Integer),
-    Column("target_interval", Integer),
+    # The interval used last, and the one the source's publishing rate calls for.
+    Column("poll_interval", Seconds),
+    Column("target_interval", Seconds),
     Column("last_error_at", UTCDateTime),
     # Why a disabled source is not polled: "unlisted", "removed" or "gone" (see news.sources).
     Column("disabled_reason", String(16)),
@@ -82,23 +132,15 @@ sources = Table(
 source_counts = Table(
     "source_counts",
     metadata,
-    Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    belongs_to("source_id", "sources", primary_key=True),
     Column("stories", Integer, nullable=False),
-)
-
-# Small facts about the database as a whole, by key (e.g. the sources file synced last).
-bot_state = Table(
-    "bot_state",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
 )
 
 stories = Table(
     "stories",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("source_id", Integer, ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+    belongs_to("source_id", "sources", nullable=False),
     Column("entry_id", String(1000), nullable=False),
     Column("title", Text, nullable=False),
     Column("summary", Text, nullable=False),
@@ -106,7 +148,8 @@ stories = Table(
     Column("published_at", UTCDateTime, nullable=False),
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("language", String(16), nullable=False),
-    Column("terms", Text, nullable=False),
+    # The story's terms (`news.analysis`) in document order, which the full-text index reads.
+    Column("terms", TextList(" "), nullable=False),
     # The story's cluster: the id of the story that opened it; NULL when it was never clustered
     # (too old when it arrived), which makes it a cluster of its own.
     Column("cluster_id", Integer),
@@ -140,7 +183,7 @@ chats = Table(
 subscriptions = Table(
     "subscriptions",
     metadata,
-    Column("chat_id", BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True),
+    belongs_to("chat_id", "chats", BigInteger, primary_key=True),
     Column("topic", String(400), primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
 )
@@ -149,9 +192,10 @@ deliveries = Table(
     "deliveries",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("chat_id", BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
-    Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
-    Column("topics", Text, nullable=False),
+    belongs_to("chat_id", "chats", BigInteger, nullable=False),
+    belongs_to("story_id", "stories", nullable=False),
+    # The chat's topics the story matched.
+    Column("topics", TextList("\n"), nullable=False),
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
@@ -160,9 +204,9 @@ deliveries = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("next_attempt_at", UTCDateTime),
     # A pushed card names the other outlets of its cluster ("Also: BBC, DW +3"): the names it
-    # shows (one per line; NULL for a digest, which is never edited), when it is due for an edit
-    # because its cluster grew, and when it was last edited.
-    Column("shown_sources", Text),
+    # shows (NULL for a digest, which is never edited), when it is due for an edit because its
+    # cluster grew, and when it was last edited.
+    Column("shown_sources", TextList("\n")),
     Column("edit_due_at", UTCDateTime),
     Column("edited_at", UTCDateTime),
     UniqueConstraint("chat_id", "story_id", name="uq_deliveries_chat_story"),
@@ -175,4 +219,12 @@ deliveries = Table(
         sqlite_where=text("edit_due_at IS NOT NULL"),
         postgresql_where=text("edit_due_at IS NOT NULL"),
     ),
+)
+
+# Small facts about the database as a whole, by key (e.g. the sources file synced last).
+bot_state = Table(
+    "bot_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )

@@ -24,7 +24,7 @@ from sqlalchemy import text
 from storage import SqlStorage, create_engine
 from storage.database import migrate
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 
 # Opt in to PTB's future timedelta durations (RetryAfter.retry_after); without it PTB warns,
 # and the suite runs with warnings as errors.
@@ -104,9 +104,16 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         url = f"sqlite:///{tmp_path / 'newsbot.db'}"
     else:
         url = request.getfixturevalue("postgres_database")
+    store = await empty_storage(url)
+    yield store
+    await store.close()
+
+
+async def empty_storage(url: str) -> SqlStorage:
+    """A migrated database at `url`; the session's PostgreSQL database is emptied first."""
     engine = create_engine(url)
     await migrate(engine)
-    if request.param == "postgresql":
+    if url.startswith("postgresql"):
         async with engine.begin() as conn:
             await conn.execute(
                 text(
@@ -114,9 +121,7 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
                     "RESTART IDENTITY CASCADE"
                 )
             )
-    store = SqlStorage(engine)
-    yield store
-    await store.close()
+    return SqlStorage(engine)
 
 
 @pytest.fixture

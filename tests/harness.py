@@ -1,17 +1,21 @@
-"""Running the real bot inside a test: the steps of `Application.run_polling()`, in this loop.
+"""Running the real bot in a test: in this loop, or as the real `newsbot run` in a subprocess.
 
-`run_polling()` owns its event loop and blocks, so tests perform its steps themselves (initialize,
-post_init, start polling, start; and the reverse) against the fake Bot API and feed servers.
+`run_polling()` owns its event loop and blocks, so `running_bot` performs its steps itself
+(initialize, post_init, start polling, start; and the reverse) against the fake Bot API and feed
+servers; `start_newsbot_run` starts the command itself, as an operator does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from telegram.ext import Application
 
@@ -22,7 +26,11 @@ from handlers.gateway import Gateway
 from handlers.sender import SendReport
 from news.model import PollOutcome
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
+
+SEED_FEED = Path(__file__).resolve().parent / "data" / "seed-feed.xml"
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Ticks:
@@ -86,16 +94,76 @@ async def running_bot(
     settings = Settings.from_environment(env, env_file=None)
     ticks = Ticks()
     app = build_app(settings, clock=clock, after_tick=ticks, gateway=gateway)
+    async with polling(app):
+        yield RunningBot(app, ticks, settings)
+
+
+@asynccontextmanager
+async def polling(app: Application) -> AsyncIterator[None]:  # type: ignore[type-arg]
+    """The steps of `app.run_polling()` in this loop (initialize, post_init, start polling,
+    start), and on leaving their reverse."""
     await app.initialize()
     assert app.post_init is not None and app.updater is not None
     await app.post_init(app)
     await app.updater.start_polling(poll_interval=0.0, timeout=1)
     await app.start()
     try:
-        yield RunningBot(app, ticks, settings)
+        yield
     finally:
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
         assert app.post_shutdown is not None
         await app.post_shutdown(app)
+
+
+@asynccontextmanager
+async def seeded_bot(
+    telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path, **options: Any
+) -> AsyncIterator[RunningBot]:
+    """`running_bot` on the seed feed (tests/data/seed-feed.xml at /world.xml), once it has
+    polled it; `options` go to `running_bot`."""
+    feeds.set_feed("/world.xml", SEED_FEED.read_bytes())
+    async with running_bot(telegram, feeds, tmp_path, **options) as running:
+        await running.ticks.wait_polls(1)
+        yield running
+
+
+async def ask(
+    telegram: FakeBotApi,
+    chat_id: int,
+    text: str,
+    *,
+    chat_type: str = "private",
+    contains: str | None = None,
+    language_code: str = "en",
+) -> str:
+    """Send `text` as a user whose Telegram speaks `language_code`; the text of the bot's first
+    answer to it (the first containing `contains`, if given)."""
+    mark = telegram.mark()
+    telegram.inject_message(chat_id, text, chat_type=chat_type, language_code=language_code)
+    answer = await telegram.wait_for_message(chat_id, contains=contains, after=mark)
+    return str(answer["text"])
+
+
+async def start_newsbot_run(
+    telegram: FakeBotApi, tmp_path: Path, *, extra_env: Mapping[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """The real `newsbot run` against the fake Bot API, reading no feeds; stderr is piped."""
+    (tmp_path / "sources.txt").write_text("")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": telegram.token,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
+        "NEWSBOT_SOURCES": str(tmp_path / "sources.txt"),
+        **(extra_env or {}),
+    }
+    return await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot", "run"),
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )

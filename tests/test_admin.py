@@ -9,8 +9,8 @@ import pytest
 
 from tests.conftest import DATA
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
-from tests.harness import RunningBot, running_bot
+from tests.fakes.telegram import FakeBotApi
+from tests.harness import RunningBot, ask, running_bot
 
 ADMIN, READER = 42, 1001
 
@@ -29,12 +29,6 @@ async def bot(telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path) -> AsyncI
         telegram, feeds, tmp_path, extra_env={"NEWSBOT_ADMINS": str(ADMIN)}
     ) as running:
         yield running
-
-
-async def ask(telegram: FakeBotApi, user: int, text: str) -> str:
-    mark = telegram.mark()
-    telegram.inject_message(user, text, user_id=user)
-    return str((await telegram.wait_for_message(user, after=mark))["text"])
 
 
 async def test_only_admins_add_and_remove_sources(

@@ -12,15 +12,16 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from news.analysis import document_terms
-from news.model import Story, StoryDraft
+from news.model import ClusterAssignment, SentRow, Story, StoryDraft, TopicMatch
 from news.reading import latest_events
 from news.topics import parse_topic
 from storage import SqlStorage, open_storage
-from tests.conftest import DATA, Clock
+from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
-from tests.harness import running_bot
+from tests.fakes.telegram import FakeBotApi
+from tests.harness import running_bot, seeded_bot
+from tests.storage_helpers import delivery_states
+from tests.stories import english_story
 
 WINDOW = timedelta(days=90)
 A, B, C = (f"https://{name}.example/feed" for name in "abc")
@@ -28,15 +29,12 @@ A, B, C = (f"https://{name}.example/feed" for name in "abc")
 
 def drafts(source_id: int, titles: list[str], published: datetime) -> list[StoryDraft]:
     return [
-        StoryDraft(
-            source_id=source_id,
+        english_story(
+            source_id,
+            title,
             entry_id=f"{source_id}-{title}",
-            title=title,
-            summary="",
             link=f"https://s{source_id}.example/{abs(hash(title))}",
             published_at=published - timedelta(seconds=number),
-            language="en",
-            terms=tuple(document_terms(title, "en")),
         )
         for number, title in enumerate(titles)
     ]
@@ -163,7 +161,9 @@ async def test_an_event_is_pruned_whole_so_its_lead_never_changes(
     [late] = await storage.store_stories(
         drafts(second.id, ["Zanzibar summit closes"], clock()), now=clock()
     )
-    await storage.assign_clusters([(lead.id, lead.id), (late.id, lead.id)], now=clock())
+    await storage.assign_clusters(
+        [ClusterAssignment(lead.id, lead.id), ClusterAssignment(late.id, lead.id)], now=clock()
+    )
     clock.advance(days=40)  # the lead is 100 days old, the late report 40
 
     assert not await storage.prune(clock() - WINDOW, pause=0)
@@ -191,26 +191,29 @@ async def test_retention_prunes_finished_deliveries_and_long_inactive_chats(
         await _story(storage, source.id, f"Zanzibar {n}", clock) for n in ("one", "two", "three")
     ]
     await storage.enqueue_deliveries(
-        [(1, sent.id, ("zanzibar",)), (1, failed.id, ("zanzibar",)), (4, owed.id, ("zanzibar",))],
+        [
+            TopicMatch(chat, story.id, ("zanzibar",))
+            for chat, story in ((1, sent), (1, failed), (4, owed))
+        ],
         now=clock(),
     )
     [to_send, to_fail] = await storage.claim_deliveries(limit=2, now=clock(), chat_id=1)
-    await storage.mark_sent_many([(to_send.id, 10, ())], now=clock())
+    await storage.mark_sent_many([SentRow(to_send.id, 10, ())], now=clock())
     await storage.mark_failed([to_fail.id], error="400 chat not found", now=clock())
     await storage.set_paused(4, True)  # its row stays pending, until its story ages out
     await storage.deactivate_chat(2, reason="blocked", now=clock())
     clock.advance(days=80)
     await storage.deactivate_chat(3, reason="blocked", now=clock())
     fresh = await _story(storage, source.id, "Zanzibar four", clock)
-    await storage.enqueue_deliveries([(1, fresh.id, ("zanzibar",))], now=clock())
+    await storage.enqueue_deliveries([TopicMatch(1, fresh.id, ("zanzibar",))], now=clock())
     [claimed] = await storage.claim_deliveries(limit=1, now=clock())
-    await storage.mark_sent_many([(claimed.id, 11, ())], now=clock())
+    await storage.mark_sent_many([SentRow(claimed.id, 11, ())], now=clock())
     clock.advance(days=20)
 
     report = await storage.prune(clock() - WINDOW, pause=0)
 
     assert (report.deliveries, report.chats, report.stories) == (2, 1, 3)
-    assert await storage.delivery_states() == {"sent": 1}
+    assert await delivery_states(storage) == {"sent": 1}
     assert await storage.chat_settings(2) is None and await storage.subscriptions(2) == []
     assert [s.topic for s in await storage.subscriptions(3)] == ["zanzibar"], "inactive 20 days"
     assert await storage.chat_settings(1) is not None, "active chats stay, however old"
@@ -225,9 +228,7 @@ async def test_retention_prunes_finished_deliveries_and_long_inactive_chats(
 async def test_the_bot_prunes_hourly_and_0_days_keeps_everything(
     telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path, clock: Clock
 ) -> None:
-    feeds.set_feed("/world.xml", (DATA / "seed-feed.xml").read_bytes())
-    async with running_bot(telegram, feeds, tmp_path, clock=clock) as bot:
-        await bot.ticks.wait_polls(1)
+    async with seeded_bot(telegram, feeds, tmp_path, clock=clock) as bot:
         storage = await open_storage(bot.settings.database_url)
         [source] = await storage.list_sources()
         old = clock() - timedelta(days=100)

@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 
 from handlers.common import split_count
 from handlers.controls import find_time_zone, parse_clock_time
-from tests.conftest import DATA
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
-from tests.harness import RunningBot, running_bot
+from tests.fakes.telegram import FakeBotApi
+from tests.harness import RunningBot, seeded_bot
 
 ADMIN = 42
 # A second admin: the cases are more commands than one person may send in a minute.
@@ -54,11 +53,8 @@ CASES = [
 
 @pytest.fixture
 async def bot(telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path) -> AsyncIterator[RunningBot]:
-    feeds.set_feed("/world.xml", (DATA / "seed-feed.xml").read_bytes())
-    async with running_bot(
-        telegram, feeds, tmp_path, extra_env={"NEWSBOT_ADMINS": f"{ADMIN},{SECOND_ADMIN}"}
-    ) as running:
-        await running.ticks.wait_polls(1)
+    admins = {"NEWSBOT_ADMINS": f"{ADMIN},{SECOND_ADMIN}"}
+    async with seeded_bot(telegram, feeds, tmp_path, extra_env=admins) as running:
         yield running
 
 

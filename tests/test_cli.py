@@ -6,12 +6,14 @@ import asyncio
 import os
 import shutil
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import DATA
 from tests.fakes.feed_server import FeedServer
+from tests.fakes.feeds import FeedItem, rss_feed
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWSBOT = [sys.executable, "-m", "bot"]
@@ -179,3 +181,45 @@ async def test_a_forgotten_sources_setting_deletes_nothing(
     assert "1 sources polled, 0 new stories" in out
     code, out, _ = await newsbot("latest", "ukraine", "-n", "20", env=with_file, cwd=tmp_path)
     assert out.count("Macron") == 1
+
+
+async def test_latest_lists_both_of_one_outlets_stories_on_one_theme(
+    feeds: FeedServer, tmp_path: Path
+) -> None:
+    """Issue 12: one outlet, short texts, shared words, two events: both are listed."""
+    now = datetime.now(UTC)
+    feeds.set_feed(
+        "/world.xml",
+        rss_feed(
+            [
+                FeedItem(
+                    title="Talks on Energy Prices Stall as Activists Call for Peace Outside",
+                    link="https://news.example.org/energy-talks-stall",
+                    summary="Ministers failed to agree on energy prices while activists outside "
+                    "called for peace.",
+                    published=now - timedelta(hours=1),
+                ),
+                FeedItem(
+                    title="Peace Talks Resume in Geneva With New Mediators",
+                    link="https://news.example.org/geneva-peace-talks",
+                    summary="Negotiators returned to Geneva on Monday as new mediators joined "
+                    "the peace talks.",
+                    published=now - timedelta(hours=2),
+                ),
+            ],
+            title="Example World News",
+        ).encode(),
+    )
+    sources = tmp_path / "sources.txt"
+    sources.write_text(f"{feeds.url('/world.xml')}\n")
+    env = clean_env(tmp_path, NEWSBOT_SOURCES=str(sources))
+    code, out, err = await newsbot("poll", "--once", env=env, cwd=tmp_path)
+    assert code == 0 and "2 new stories" in out, err
+
+    code, out, err = await newsbot("latest", "peace", "talks", env=env, cwd=tmp_path)
+
+    assert code == 0, err
+    assert out.startswith("1. Talks on Energy Prices Stall as Activists Call for Peace Outside\n")
+    assert "2. Peace Talks Resume in Geneva With New Mediators\n" in out
+    assert "https://news.example.org/geneva-peace-talks" in out
+    assert "+1 sources" not in out  # one outlet: no other outlet to count

@@ -15,8 +15,8 @@ import pytest
 
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
-from tests.fakes.telegram_api import FakeBotApi, RecordedCall
-from tests.harness import RunningBot, running_bot
+from tests.fakes.telegram import FakeBotApi, RecordedCall
+from tests.harness import RunningBot, ask, running_bot
 
 ALICE = 1001
 OLD = datetime(2024, 3, 1, tzinfo=UTC)
@@ -34,45 +34,40 @@ DW_SEED = FeedItem(
 )
 
 
-def bbc_report(now: datetime) -> FeedItem:
-    return FeedItem(
-        title="Ukraine and Russia swap 300 prisoners in UAE-brokered exchange",
-        link="https://bbc.example/ukraine-prisoner-swap",
-        summary=(
-            "Ukraine and Russia exchanged 300 prisoners of war on Friday in a deal brokered by "
-            "the United Arab Emirates. The soldiers crossed at the Belarus border near Chernihiv. "
-            "Families of the freed prisoners gathered at a hospital in Chernihiv to meet them. "
-            "The weather in the region was cold and grey for most of the morning. "
-            # Past the 300 characters of the summary: only the story's stored body has it.
-            "Officials said the exchange of prisoners was the largest since the talks in Istanbul "
-            "and that the Emirates would broker another exchange of prisoners next month."
-        ),
-        published=now - timedelta(minutes=20),
-    )
+# The stories the test publishes: title, link, summary and how many minutes before now.
+REPORTS = {
+    "bbc": (
+        "Ukraine and Russia swap 300 prisoners in UAE-brokered exchange",
+        "https://bbc.example/ukraine-prisoner-swap",
+        "Ukraine and Russia exchanged 300 prisoners of war on Friday in a deal brokered by "
+        "the United Arab Emirates. The soldiers crossed at the Belarus border near Chernihiv. "
+        "Families of the freed prisoners gathered at a hospital in Chernihiv to meet them. "
+        "The weather in the region was cold and grey for most of the morning. "
+        # Past the 300 characters of the summary: only the story's stored body has it.
+        "Officials said the exchange of prisoners was the largest since the talks in Istanbul "
+        "and that the Emirates would broker another exchange of prisoners next month.",
+        20,
+    ),
+    "dw": (
+        "Kyiv and Moscow exchange 300 prisoners of war, UAE mediated",
+        "https://dw.example/prisoner-exchange",
+        "Russia and Ukraine carried out a prisoner exchange of 300 soldiers, mediated by the "
+        "United Arab Emirates. The freed prisoners were taken to Chernihiv for medical checks.",
+        8,
+    ),
+    "wheat": (
+        "Ukraine's wheat exports through Black Sea ports hit a record",
+        "https://bbc.example/ukraine-wheat",
+        "Grain shipments from Odesa reached 6 million tonnes in October, the highest since "
+        "the war began, as insurers cut premiums for cargo ships.",
+        3,
+    ),
+}
 
 
-def dw_report(now: datetime) -> FeedItem:
-    return FeedItem(
-        title="Kyiv and Moscow exchange 300 prisoners of war, UAE mediated",
-        link="https://dw.example/prisoner-exchange",
-        summary=(
-            "Russia and Ukraine carried out a prisoner exchange of 300 soldiers, mediated by the "
-            "United Arab Emirates. The freed prisoners were taken to Chernihiv for medical checks."
-        ),
-        published=now - timedelta(minutes=8),
-    )
-
-
-def wheat_report(now: datetime) -> FeedItem:
-    return FeedItem(
-        title="Ukraine's wheat exports through Black Sea ports hit a record",
-        link="https://bbc.example/ukraine-wheat",
-        summary=(
-            "Grain shipments from Odesa reached 6 million tonnes in October, the highest since "
-            "the war began, as insurers cut premiums for cargo ships."
-        ),
-        published=now - timedelta(minutes=3),
-    )
+def report(name: str, now: datetime) -> FeedItem:
+    title, link, summary, minutes_ago = REPORTS[name]
+    return FeedItem(title, link, summary=summary, published=now - timedelta(minutes=minutes_ago))
 
 
 @pytest.fixture
@@ -104,14 +99,13 @@ async def test_two_outlets_one_push_an_also_edit_a_more_card_and_a_separate_push
     bot: RunningBot, telegram: FakeBotApi, feeds: FeedServer
 ) -> None:
     ticks = bot.ticks
-    telegram.inject_message(ALICE, "/subscribe ukraine")
-    await telegram.wait_for_message(ALICE, contains="Subscribed to")
+    await ask(telegram, ALICE, "/subscribe ukraine", contains="Subscribed to")
     await ticks.wait_polls(1)
     now = datetime.now(UTC)
 
     # BBC reports the event first: one push, a "More" button under it.
     mark = telegram.mark()
-    feeds.set_feed("/bbc.xml", rss_feed([bbc_report(now), BBC_SEED], title="BBC News"))
+    feeds.set_feed("/bbc.xml", rss_feed([report("bbc", now), BBC_SEED], title="BBC News"))
     pushed = await telegram.wait_for_message(ALICE, contains="swap 300 prisoners", after=mark)
     push_call = next(
         call
@@ -126,7 +120,7 @@ async def test_two_outlets_one_push_an_also_edit_a_more_card_and_a_separate_push
 
     # DW reports the same event: no second push, the first card is edited to name DW.
     mark = telegram.mark()
-    feeds.set_feed("/dw.xml", rss_feed([dw_report(now), DW_SEED], title="DW"))
+    feeds.set_feed("/dw.xml", rss_feed([report("dw", now), DW_SEED], title="DW"))
     edit = await telegram.wait_for_call(
         lambda call: call.method == "editMessageText" and not call.failed, after=mark
     )
@@ -140,7 +134,7 @@ async def test_two_outlets_one_push_an_also_edit_a_more_card_and_a_separate_push
     # A third story on the same topic, about something else: its own push.
     mark = telegram.mark()
     feeds.set_feed(
-        "/bbc.xml", rss_feed([wheat_report(now), bbc_report(now), BBC_SEED], title="BBC News")
+        "/bbc.xml", rss_feed([report("wheat", now), report("bbc", now), BBC_SEED], title="BBC News")
     )
     await telegram.wait_for_message(ALICE, contains="wheat exports", after=mark)
     await ticks.wait_polls(ticks.polls + 2)

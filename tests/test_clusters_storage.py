@@ -9,20 +9,24 @@ due for an "Also:" edit when another outlet reports its event (at most once a mi
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from handlers.i18n import english
 from handlers.render import latest_messages
 from news.clustering import Clusterer
 from news.fetch import Fetcher
 from news.ingest import Poller, PollSettings
-from news.model import Delivery
+from news.model import ClusterAssignment, Delivery, SentRow
 from news.reading import latest_events
 from news.topics import parse_topic
 from storage import SqlStorage
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
+from tests.stories import english_story
 
 ALICE = 1001
 OLD = datetime(2024, 3, 1, tzinfo=UTC)
@@ -75,8 +79,11 @@ def heat_report(clock: Clock) -> FeedItem:
 class Newsroom:
     """Three outlets on the feed server, a poller with a clusterer, a chat following Ukraine."""
 
-    def __init__(self, storage: SqlStorage, feeds: FeedServer, clock: Clock) -> None:
-        self.storage, self.feeds, self.clock = storage, feeds, clock
+    def __init__(
+        self, storage: SqlStorage, feeds: FeedServer, clock: Clock, fetcher: Fetcher
+    ) -> None:
+        self.storage, self.feeds, self.clock, self.fetcher = storage, feeds, clock, fetcher
+        self.poller = self.new_poller()
         self.items: dict[str, list[FeedItem]] = {}
         for outlet in ("BBC", "DW", "Reuters"):
             self.publish(outlet)
@@ -91,115 +98,112 @@ class Newsroom:
         await self.storage.upsert_chat(ALICE, kind="private", title=None, now=self.clock())
         await self.storage.subscribe(ALICE, "ukraine", now=self.clock())
 
-    async def poll(self, poller: Poller) -> None:
+    def new_poller(self) -> Poller:
+        """A poller with a clusterer, as a (re)started bot has."""
+        return Poller(
+            self.storage,
+            self.fetcher,
+            PollSettings(interval=timedelta(minutes=1)),
+            rng=random.Random(3),
+            clusterer=Clusterer(),
+        )
+
+    async def poll(self, poller: Poller | None = None) -> None:
         self.clock.advance(seconds=1)
         sources = await self.storage.list_sources()
-        outcomes = await poller.poll_sources(sources, self.clock())
+        outcomes = await (poller or self.poller).poll_sources(sources, self.clock())
         assert all(outcome.status != "error" for outcome in outcomes), outcomes
 
-    async def bbc_pushes_the_swap(self, poller: Poller, message_id: int) -> Delivery:
+    async def bbc_pushes_the_swap(self, message_id: int) -> Delivery:
         """First polls, then BBC's report of the swap: pushed to the chat as `message_id`."""
-        await self.poll(poller)
+        await self.poll()
         self.publish("BBC", swap_report("BBC", self.clock, 30))
-        await self.poll(poller)
+        await self.poll()
         [push] = await self.storage.claim_deliveries(limit=10, now=self.clock())
-        await self.storage.mark_sent_many([(push.id, message_id, ())], now=self.clock())
+        await self.storage.mark_sent_many([SentRow(push.id, message_id, ())], now=self.clock())
         return push
 
 
-def clustering_poller(storage: SqlStorage, fetcher: Fetcher) -> Poller:
-    return Poller(
-        storage,
-        fetcher,
-        PollSettings(interval=timedelta(minutes=1)),
-        rng=random.Random(3),
-        clusterer=Clusterer(),
-    )
+@pytest.fixture
+async def room(storage: SqlStorage, feeds: FeedServer, clock: Clock) -> AsyncIterator[Newsroom]:
+    """The newsroom, its sources added and the chat subscribed (nothing polled yet)."""
+    async with Fetcher() as fetcher:
+        room = Newsroom(storage, feeds, clock, fetcher)
+        await room.start()
+        yield room
 
 
 async def test_one_event_is_one_latest_entry_and_one_push_then_an_edit(
-    storage: SqlStorage, feeds: FeedServer, clock: Clock
+    room: Newsroom, storage: SqlStorage, clock: Clock
 ) -> None:
-    room = Newsroom(storage, feeds, clock)
-    await room.start()
-    async with Fetcher() as fetcher:
-        poller = clustering_poller(storage, fetcher)
-        await room.poll(poller)  # first polls: stored, never pushed
-        room.publish("BBC", swap_report("BBC", clock, 30), heat_report(clock))
-        await room.poll(poller)
-        pushes = await storage.claim_deliveries(limit=10, now=clock())
-        assert sorted(d.story.title[:20] for d in pushes) == [
-            "Ukraine and Russia s",
-            "Ukraine's farmers co",
-        ], "the event and the unrelated story on the same topic are pushed separately"
-        swap_push = next(d for d in pushes if "prisoners" in d.story.title)
-        assert swap_push.also == ()
-        await storage.mark_sent_many([(d.id, 500 + d.id, d.also) for d in pushes], now=clock())
-        assert await storage.claim_edits(clock()) == []
+    await room.poll()  # first polls: stored, never pushed
+    room.publish("BBC", swap_report("BBC", clock, 30), heat_report(clock))
+    await room.poll()
+    pushes = await storage.claim_deliveries(limit=10, now=clock())
+    assert sorted(d.story.title[:20] for d in pushes) == [
+        "Ukraine and Russia s",
+        "Ukraine's farmers co",
+    ], "the event and the unrelated story on the same topic are pushed separately"
+    swap_push = next(d for d in pushes if "prisoners" in d.story.title)
+    assert swap_push.also == ()
+    await storage.mark_sent_many([SentRow(d.id, 500 + d.id, d.also) for d in pushes], now=clock())
+    assert await storage.claim_edits(clock()) == []
 
-        room.publish("DW", swap_report("DW", clock, 20))
-        room.publish("Reuters", swap_report("Reuters", clock, 10))
-        await room.poll(poller)
-        assert await storage.claim_deliveries(limit=10, now=clock()) == [], (
-            "no second push of an event the chat already has"
-        )
-        due = await storage.claim_edits(clock())
-        assert [(card.delivery_id, card.message_id) for card in due] == [
-            (swap_push.id, 500 + swap_push.id)
-        ]
-        assert due[0].also == ("DW", "Reuters") and due[0].shown == ()
+    room.publish("DW", swap_report("DW", clock, 20))
+    room.publish("Reuters", swap_report("Reuters", clock, 10))
+    await room.poll()
+    assert await storage.claim_deliveries(limit=10, now=clock()) == [], (
+        "no second push of an event the chat already has"
+    )
+    due = await storage.claim_edits(clock())
+    assert [(card.delivery_id, card.message_id) for card in due] == [
+        (swap_push.id, 500 + swap_push.id)
+    ]
+    assert due[0].also == ("DW", "Reuters") and due[0].shown == ()
 
-        listed, more = await latest_events(storage, parse_topic("ukraine"), 5)
-        assert not more
-        assert [event.lead.source_name for event in listed] == ["BBC", "BBC"]
-        swap = next(event for event in listed if "prisoners" in event.lead.title)
-        assert swap.lead.title.startswith("Ukraine and Russia swap"), "the first report leads"
-        assert swap.outlets == ("BBC", "DW", "Reuters") and swap.more_sources == 2
-        text = latest_messages("Latest on ukraine", listed, clock(), texts=english())[0]
-        assert "<i>BBC</i> +2 sources" in text
-        assert text.count("<b>Ukraine and Russia swap 300 prisoners") == 1
-        assert "Kyiv and Moscow" not in text and "Emirati-brokered" not in text, (
-            "other reports of an event are counted, not listed"
-        )
+    listed, more = await latest_events(storage, parse_topic("ukraine"), 5)
+    assert not more
+    assert [event.lead.source_name for event in listed] == ["BBC", "BBC"]
+    swap = next(event for event in listed if "prisoners" in event.lead.title)
+    assert swap.lead.title.startswith("Ukraine and Russia swap"), "the first report leads"
+    assert swap.outlets == ("BBC", "DW", "Reuters") and swap.more_sources == 2
+    text = latest_messages("Latest on ukraine", listed, clock(), texts=english())[0]
+    assert "<i>BBC</i> +2 sources" in text
+    assert text.count("<b>Ukraine and Russia swap 300 prisoners") == 1
+    assert "Kyiv and Moscow" not in text and "Emirati-brokered" not in text, (
+        "other reports of an event are counted, not listed"
+    )
 
 
 async def test_edits_come_at_most_once_a_minute_and_never_after_48_hours(
-    storage: SqlStorage, feeds: FeedServer, clock: Clock
+    room: Newsroom, storage: SqlStorage, clock: Clock
 ) -> None:
-    room = Newsroom(storage, feeds, clock)
-    await room.start()
-    async with Fetcher() as fetcher:
-        poller = clustering_poller(storage, fetcher)
-        await room.bbc_pushes_the_swap(poller, 77)
+    await room.bbc_pushes_the_swap(77)
 
-        room.publish("DW", swap_report("DW", clock, 20))
-        await room.poll(poller)
-        [card] = await storage.claim_edits(clock())
-        await storage.mark_edited(card.delivery_id, shown=card.also, now=clock())
+    room.publish("DW", swap_report("DW", clock, 20))
+    await room.poll()
+    [card] = await storage.claim_edits(clock())
+    await storage.mark_edited(card.delivery_id, shown=card.also, now=clock())
 
-        room.publish("Reuters", swap_report("Reuters", clock, 10))
-        await room.poll(poller)
-        assert await storage.claim_edits(clock()) == [], "edited seconds ago: not yet"
-        clock.advance(seconds=61)
-        [card] = await storage.claim_edits(clock())
-        assert card.also == ("DW", "Reuters") and card.shown == ("DW",)
-        await storage.retry_edit(card.delivery_id, at=clock() + timedelta(hours=49))
-        clock.advance(hours=49)
-        assert await storage.claim_edits(clock()) == [], "a card older than 48 h is left alone"
+    room.publish("Reuters", swap_report("Reuters", clock, 10))
+    await room.poll()
+    assert await storage.claim_edits(clock()) == [], "edited seconds ago: not yet"
+    clock.advance(seconds=61)
+    [card] = await storage.claim_edits(clock())
+    assert card.also == ("DW", "Reuters") and card.shown == ("DW",)
+    await storage.retry_edit(card.delivery_id, at=clock() + timedelta(hours=49))
+    clock.advance(hours=49)
+    assert await storage.claim_edits(clock()) == [], "a card older than 48 h is left alone"
 
 
 async def test_a_restarted_poller_keeps_its_clusters(
-    storage: SqlStorage, feeds: FeedServer, clock: Clock
+    room: Newsroom, storage: SqlStorage, clock: Clock
 ) -> None:
-    room = Newsroom(storage, feeds, clock)
-    await room.start()
-    async with Fetcher() as fetcher:
-        first = clustering_poller(storage, fetcher)
-        push = await room.bbc_pushes_the_swap(first, 78)
+    push = await room.bbc_pushes_the_swap(78)
 
-        restarted = clustering_poller(storage, fetcher)
-        room.publish("DW", swap_report("DW", clock, 20))
-        await room.poll(restarted)
+    restarted = room.new_poller()
+    room.publish("DW", swap_report("DW", clock, 20))
+    await room.poll(restarted)
     assert await storage.claim_deliveries(limit=10, now=clock()) == []
     [card] = await storage.claim_edits(clock())
     assert card.delivery_id == push.id and card.also == ("DW",)
@@ -208,20 +212,16 @@ async def test_a_restarted_poller_keeps_its_clusters(
 
 
 async def test_a_first_polls_backlog_is_clustered_after_the_tick(
-    storage: SqlStorage, feeds: FeedServer, clock: Clock
+    room: Newsroom, storage: SqlStorage, clock: Clock
 ) -> None:
-    room = Newsroom(storage, feeds, clock)
     room.publish("BBC", swap_report("BBC", clock, 50))
     room.publish("DW", swap_report("DW", clock, 40))
-    await room.start()
-    async with Fetcher() as fetcher:
-        poller = clustering_poller(storage, fetcher)
-        await room.poll(poller)
-        ukraine = parse_topic("ukraine")
-        listed, _ = await latest_events(storage, ukraine, 5)
-        assert len(listed) == 2, "stored and searchable at once, clustered later"
-        assert await poller.cluster_backlog(clock()) == 2, "the old seed stories are left alone"
-        assert await poller.cluster_backlog(clock()) == 0
+    await room.poll()
+    ukraine = parse_topic("ukraine")
+    listed, _ = await latest_events(storage, ukraine, 5)
+    assert len(listed) == 2, "stored and searchable at once, clustered later"
+    assert await room.poller.cluster_backlog(clock()) == 2, "the old seed stories are left alone"
+    assert await room.poller.cluster_backlog(clock()) == 0
     [event] = (await latest_events(storage, ukraine, 5))[0]
     assert event.outlets == ("BBC", "DW")
     assert await storage.claim_deliveries(limit=10, now=clock()) == [], "a backlog is not pushed"
@@ -230,8 +230,6 @@ async def test_a_first_polls_backlog_is_clustered_after_the_tick(
 async def test_latest_pages_through_events_without_repeating_one(
     storage: SqlStorage, clock: Clock
 ) -> None:
-    from news.analysis import document_terms
-    from news.model import StoryDraft
 
     outlets = [
         await storage.add_source(f"https://o{n}.example/feed", now=clock()) for n in range(3)
@@ -246,21 +244,18 @@ async def test_latest_pages_through_events_without_repeating_one(
         (5, 1, "Ukraine rail strike called off"),
     ]:
         drafts.append(
-            StoryDraft(
-                source_id=outlets[outlet].id,
-                entry_id=title,
-                title=title,
-                summary="",
+            english_story(
+                outlets[outlet].id,
+                title,
                 link=f"https://o{outlet}.example/{minutes}",
                 published_at=clock() - timedelta(minutes=minutes),
-                language="en",
-                terms=document_terms(title, "en"),
             )
         )
     stored = {story.title: story.id for story in await storage.store_stories(drafts, now=clock())}
     summit = stored["Leaders gather in Geneva for Ukraine summit"]  # the first report leads
     await storage.assign_clusters(
-        [(stored[title], summit) for title in stored if "ummit" in title], now=clock()
+        [ClusterAssignment(stored[title], summit) for title in stored if "ummit" in title],
+        now=clock(),
     )
     ukraine = parse_topic("ukraine")
     seen: list[str] = []
@@ -281,17 +276,13 @@ async def test_latest_pages_through_events_without_repeating_one(
 
 
 async def test_an_excluded_source_never_leads_an_event(
-    storage: SqlStorage, feeds: FeedServer, clock: Clock
+    room: Newsroom, storage: SqlStorage, clock: Clock
 ) -> None:
-    room = Newsroom(storage, feeds, clock)
-    await room.start()
-    async with Fetcher() as fetcher:
-        poller = clustering_poller(storage, fetcher)
-        await room.poll(poller)
-        room.publish("BBC", swap_report("BBC", clock, 30))  # the first report
-        await room.poll(poller)
-        room.publish("DW", swap_report("DW", clock, 20))
-        await room.poll(poller)
+    await room.poll()
+    room.publish("BBC", swap_report("BBC", clock, 30))  # the first report
+    await room.poll()
+    room.publish("DW", swap_report("DW", clock, 20))
+    await room.poll()
     [event], _ = await latest_events(storage, parse_topic("ukraine -source:bbc"), 5)
     assert event.lead.source_name == "DW" and event.outlets == ("BBC", "DW")
     [event], _ = await latest_events(storage, parse_topic("ukraine"), 5)
@@ -299,14 +290,10 @@ async def test_an_excluded_source_never_leads_an_event(
 
 
 async def test_cards_in_a_chat_that_blocked_the_bot_are_not_edited(
-    storage: SqlStorage, feeds: FeedServer, clock: Clock
+    room: Newsroom, storage: SqlStorage, clock: Clock
 ) -> None:
-    room = Newsroom(storage, feeds, clock)
-    await room.start()
-    async with Fetcher() as fetcher:
-        poller = clustering_poller(storage, fetcher)
-        await room.bbc_pushes_the_swap(poller, 79)
-        await storage.deactivate_chat(ALICE, reason="Forbidden: bot was blocked", now=clock())
-        room.publish("DW", swap_report("DW", clock, 20))
-        await room.poll(poller)
+    await room.bbc_pushes_the_swap(79)
+    await storage.deactivate_chat(ALICE, reason="Forbidden: bot was blocked", now=clock())
+    room.publish("DW", swap_report("DW", clock, 20))
+    await room.poll()
     assert await storage.claim_edits(clock()) == []

@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import DATA
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
-from tests.harness import RunningBot, running_bot
+from tests.fakes.telegram import FakeBotApi
+from tests.harness import RunningBot, ask, seeded_bot
 
 ALICE = 1001
 DESK = -100500
@@ -20,17 +19,8 @@ SORRY = "something went wrong"
 
 @pytest.fixture
 async def bot(telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path) -> AsyncIterator[RunningBot]:
-    feeds.set_feed("/world.xml", (DATA / "seed-feed.xml").read_bytes())
-    async with running_bot(telegram, feeds, tmp_path) as running:
-        await running.ticks.wait_polls(1)
+    async with seeded_bot(telegram, feeds, tmp_path) as running:
         yield running
-
-
-async def ask(telegram: FakeBotApi, chat_id: int, text: str, **kwargs: str) -> str:
-    """Send `text` as a user and return the bot's first answer to it."""
-    mark = telegram.mark()
-    telegram.inject_message(chat_id, text, **kwargs)  # type: ignore[arg-type]
-    return str((await telegram.wait_for_message(chat_id, after=mark))["text"])
 
 
 @pytest.mark.parametrize(
@@ -88,10 +78,9 @@ async def test_subscriptions_can_be_listed_and_removed(
 async def test_commands_work_in_groups_with_the_bot_name(
     bot: RunningBot, telegram: FakeBotApi
 ) -> None:
-    group = {"chat_type": "supergroup", "chat_title": "News desk"}
-    answer = await ask(telegram, DESK, "/subscribe@newsbot_test_bot russia", **group)
+    answer = await ask(telegram, DESK, "/subscribe@newsbot_test_bot russia", chat_type="supergroup")
     assert "Subscribed to: <b>russia</b>" in answer
-    latest = await ask(telegram, DESK, "/latest@newsbot_test_bot ukraine", **group)
+    latest = await ask(telegram, DESK, "/latest@newsbot_test_bot ukraine", chat_type="supergroup")
     assert "Latest on ukraine" in latest
 
 

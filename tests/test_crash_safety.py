@@ -16,10 +16,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from news.analysis import document_terms
-from news.model import StoryDraft
+from news.model import TopicMatch
 from storage import open_storage
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
+from tests.stories import english_story
 
 ROOT = Path(__file__).resolve().parent.parent
 CHATS = 2000
@@ -31,25 +31,22 @@ async def prepare_outbox(database_url: str) -> None:
     storage = await open_storage(database_url)
     try:
         source = await storage.add_source("https://news.example.org/feed", now=now)
-        [story] = await storage.store_stories(
-            [
-                StoryDraft(
-                    source_id=source.id,
-                    entry_id="1",
-                    title="Ukraine: ceasefire agreed",
-                    summary="Both sides signed.",
-                    link="https://news.example.org/ceasefire",
-                    published_at=now - timedelta(minutes=2),
-                    language="en",
-                    terms=document_terms("Ukraine: ceasefire agreed", "en"),
-                )
-            ],
-            now=now,
+        draft = english_story(
+            source.id,
+            "Ukraine: ceasefire agreed",
+            entry_id="1",
+            summary="Both sides signed.",
+            link="https://news.example.org/ceasefire",
+            published_at=now - timedelta(minutes=2),
         )
+        [story] = await storage.store_stories([draft], now=now)
         for chat_id in range(10_000, 10_000 + CHATS):
             await storage.upsert_chat(chat_id, kind="private", title=None, now=now)
         await storage.enqueue_deliveries(
-            [(chat_id, story.id, ("ukraine",)) for chat_id in range(10_000, 10_000 + CHATS)],
+            [
+                TopicMatch(chat_id, story.id, ("ukraine",))
+                for chat_id in range(10_000, 10_000 + CHATS)
+            ],
             now=now,
         )
     finally:
@@ -71,7 +68,7 @@ async def start_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Proces
 
 async def wait_for_messages(telegram: FakeBotApi, count: int, deadline: float) -> None:
     async with asyncio.timeout(deadline):
-        while len(telegram.sent_messages()) < count:
+        while len(telegram.delivered()) < count:
             await telegram.wait_for_call(
                 lambda call: call.method == "sendMessage", after=len(telegram.calls), timeout=30
             )
@@ -98,12 +95,12 @@ async def test_kill_9_mid_fan_out_then_restart_delivers_to_every_chat(
     await wait_for_messages(telegram, CHATS // 4, deadline=60)
     first.send_signal(signal.SIGKILL)
     await first.wait()
-    delivered_before_restart = len({m["chat_id"] for m in telegram.sent_messages()})
+    delivered_before_restart = len({m["chat_id"] for m in telegram.delivered()})
 
     second = await start_bot(env, tmp_path)
     try:
         async with asyncio.timeout(90):
-            while len({m["chat_id"] for m in telegram.sent_messages()}) < CHATS:
+            while len({m["chat_id"] for m in telegram.delivered()}) < CHATS:
                 await telegram.wait_for_call(
                     lambda call: call.method == "sendMessage",
                     after=len(telegram.calls),
@@ -113,7 +110,7 @@ async def test_kill_9_mid_fan_out_then_restart_delivers_to_every_chat(
         second.terminate()
         await second.wait()
 
-    sent = [m["chat_id"] for m in telegram.sent_messages()]
+    sent = [m["chat_id"] for m in telegram.delivered()]
     duplicates = len(sent) - len(set(sent))
     print(
         f"\nkill -9 after {delivered_before_restart} of {CHATS} chats; after restart every chat "

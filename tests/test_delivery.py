@@ -19,13 +19,14 @@ from telegram.ext import ExtBot
 from handlers.gateway import Gateway, Priority
 from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
-from news.analysis import document_terms
 from news.ingest import match_subscriptions
-from news.model import StoryDraft
+from news.model import ClusterAssignment, StoryDraft
 from news.pacing import Limits
 from storage import SqlStorage, create_engine, open_storage
 from tests.conftest import Clock
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
+from tests.storage_helpers import delivery_states
+from tests.stories import english_story
 
 ALICE, BOB = 1001, 1002
 GROUP, SUPERGROUP = -2001, -1002001
@@ -94,15 +95,13 @@ async def publish(
     """Store stories and queue them for every subscription they match; their ids."""
     source = await store.add_source("https://news.example.org/feed", now=clock())
     drafts = [
-        StoryDraft(
-            source_id=source.id,
+        english_story(
+            source.id,
+            title,
             entry_id=f"{title}-{i}",
-            title=title,
             summary="Details follow.",
             link=f"https://news.example.org/{i}-{abs(hash(title))}",
             published_at=clock() - timedelta(minutes=minutes_ago),
-            language="en",
-            terms=document_terms(title, "en"),
         )
         for i, title in enumerate(titles)
     ]
@@ -129,7 +128,19 @@ async def reported_by(store: SqlStorage, clock: Clock, outlet: str, *, cluster: 
         ],
         now=clock(),
     )
-    await store.assign_clusters([(story.id, cluster)], now=clock())
+    await store.assign_clusters([ClusterAssignment(story.id, cluster)], now=clock())
+
+
+async def sent_only_after(
+    sender: Sender, telegram: FakeBotApi, clock: Clock, chat_id: int, *waits: float
+) -> None:
+    """After a round that sent the chat nothing: each of `waits` seconds passes and the sender
+    runs again; only the last round brings the chat its one message."""
+    for seconds in waits:
+        assert telegram.texts(chat_id) == []
+        clock.advance(seconds=seconds)
+        await sender.send_pending()
+    assert len(telegram.texts(chat_id)) == 1
 
 
 async def follow(store: SqlStorage, clock: Clock, chat_id: int, *topics: str) -> None:
@@ -152,7 +163,7 @@ async def test_one_message_per_chat_naming_every_matched_topic(
     [to_alice] = telegram.texts(ALICE)
     assert "🔔 peace talks, ukraine" in to_alice
     assert len(telegram.texts(BOB)) == 1
-    assert await store.delivery_states() == {"sent": 2}
+    assert await delivery_states(store) == {"sent": 2}
 
 
 async def test_a_blocked_bot_makes_the_chat_inactive_until_it_starts_again(
@@ -166,7 +177,7 @@ async def test_a_blocked_bot_makes_the_chat_inactive_until_it_starts_again(
     report = await make_sender(bot, store, clock, vtime).send_pending()
 
     assert report.sent == 2 and telegram.texts(ALICE) == [] and len(telegram.texts(BOB)) == 2
-    assert await store.delivery_states() == {"sent": 2, "failed": 2}
+    assert await delivery_states(store) == {"sent": 2, "failed": 2}
     settings = await store.chat_settings(ALICE)
     assert settings is not None and not settings.active
     assert ALICE not in {s.chat_id for s in await store.active_subscriptions()}
@@ -183,13 +194,7 @@ async def test_a_group_upgraded_to_a_supergroup_moves_and_gets_its_story(
     store: SqlStorage, bot: Bot, telegram: FakeBotApi, clock: Clock, vtime: VirtualTime
 ) -> None:
     await follow(store, clock, GROUP, "ukraine")
-    telegram.fail_next(
-        "sendMessage",
-        chat_id=GROUP,
-        error_code=400,
-        description="Bad Request: group chat was upgraded to a supergroup chat",
-        parameters={"migrate_to_chat_id": SUPERGROUP},
-    )
+    telegram.migrate_chat(GROUP, SUPERGROUP)
     await publish(store, clock, ["Ukraine talks"])
 
     await make_sender(bot, store, clock, vtime).send_pending()
@@ -213,10 +218,10 @@ async def test_a_message_rejected_for_its_entities_is_sent_as_plain_text(
 
     await make_sender(bot, store, clock, vtime).send_pending()
 
-    [message] = telegram.sent_messages(ALICE)
+    [message] = telegram.delivered(ALICE)
     assert "parse_mode" not in message
     assert message["text"].startswith("Ukraine & Moldova sign a <b>deal</b>")
-    assert await store.delivery_states() == {"sent": 1}
+    assert await delivery_states(store) == {"sent": 1}
 
 
 async def test_server_errors_are_retried_with_backoff_until_the_story_is_too_old(
@@ -230,7 +235,7 @@ async def test_server_errors_are_retried_with_backoff_until_the_story_is_too_old
     sender = make_sender(bot, store, clock, vtime)
 
     await sender.send_pending()
-    assert await store.delivery_states() == {"pending": 1}
+    assert await delivery_states(store) == {"pending": 1}
     await sender.send_pending()
     assert telegram.texts(ALICE) == [], "the retry waits for its backoff"
     clock.advance(seconds=2)
@@ -251,12 +256,12 @@ async def test_server_errors_are_retried_with_backoff_until_the_story_is_too_old
         await sender.send_pending()
         clock.advance(seconds=30)
         tries = len(telegram.calls_to("sendMessage", include_failed=True)) - 3
-        assert await store.delivery_states() == {"sent": 1, "pending": 1}
+        assert await delivery_states(store) == {"sent": 1, "pending": 1}
     assert 300 <= tries <= 360, "every 30 s once the backoff is at its cap"
     # ...and once it may not, it is failed rather than pushed late.
     clock.advance(hours=22)
     await sender.send_pending()
-    assert await store.delivery_states() == {"sent": 1, "failed": 1}
+    assert await delivery_states(store) == {"sent": 1, "failed": 1}
 
 
 async def test_retry_after_is_honoured_for_the_chat_it_covers(
@@ -264,24 +269,13 @@ async def test_retry_after_is_honoured_for_the_chat_it_covers(
 ) -> None:
     await follow(store, clock, ALICE, "ukraine")
     await follow(store, clock, BOB, "ukraine")
-    telegram.fail_next(
-        "sendMessage",
-        chat_id=ALICE,
-        error_code=429,
-        description="Too Many Requests: retry after 3",
-        parameters={"retry_after": 3},
-    )
+    telegram.fail_with_retry_after("sendMessage", 3, chat_id=ALICE)
     await publish(store, clock, ["Ukraine story"])
     sender = make_sender(bot, store, clock, vtime)
 
     await sender.send_pending()
-    assert telegram.texts(ALICE) == [] and len(telegram.texts(BOB)) == 1
-    clock.advance(seconds=2)
-    await sender.send_pending()
-    assert telegram.texts(ALICE) == []
-    clock.advance(seconds=1)
-    await sender.send_pending()
-    assert len(telegram.texts(ALICE)) == 1
+    assert len(telegram.texts(BOB)) == 1
+    await sent_only_after(sender, telegram, clock, ALICE, 2, 1)
 
 
 async def test_a_burst_becomes_one_digest_message(
@@ -311,7 +305,7 @@ async def test_a_long_digest_is_split_between_stories(
     assert len(texts) >= 2
     assert all(len(text) <= 4096 for text in texts)
     assert sum(text.count("Ukraine story") for text in texts) == 40
-    assert await store.delivery_states() == {"sent": 40}
+    assert await delivery_states(store) == {"sent": 40}
 
 
 async def test_messages_to_one_private_chat_are_a_second_apart(
@@ -368,10 +362,7 @@ async def test_a_crashed_senders_rows_are_sent_after_the_lease(
     sender = make_sender(bot, store, clock, vtime)
 
     await sender.send_pending()
-    assert telegram.texts(ALICE) == []
-    clock.advance(seconds=61)
-    await sender.send_pending()
-    assert len(telegram.texts(ALICE)) == 1
+    await sent_only_after(sender, telegram, clock, ALICE, 61)
 
 
 async def test_two_senders_on_one_database_never_send_a_story_twice(
@@ -395,7 +386,7 @@ async def test_two_senders_on_one_database_never_send_a_story_twice(
     finally:
         await second_storage.close()
 
-    received = [message["chat_id"] for message in telegram.sent_messages()]
+    received = [message["chat_id"] for message in telegram.delivered()]
     assert sorted(received) == chats, "every chat exactly once"
     assert report_a.sent + report_b.sent == len(chats)
     assert report_a.sent > 0 and report_b.sent > 0
@@ -426,10 +417,7 @@ async def test_dropped_connections_are_retried(
     sender = make_sender(bot, store, clock, vtime)
 
     await sender.send_pending()
-    assert telegram.texts(ALICE) == []
-    clock.advance(seconds=3)
-    await sender.send_pending()
-    assert len(telegram.texts(ALICE)) == 1
+    await sent_only_after(sender, telegram, clock, ALICE, 3)
 
 
 async def test_also_edits_wait_out_a_flood_limit_and_stop_when_the_message_is_gone(
@@ -437,19 +425,14 @@ async def test_also_edits_wait_out_a_flood_limit_and_stop_when_the_message_is_go
 ) -> None:
     await follow(store, clock, ALICE, "ukraine")
     [first] = await publish(store, clock, ["Ukraine grain deal signed"])
-    await store.assign_clusters([(first, first)], now=clock())
+    await store.assign_clusters([ClusterAssignment(first, first)], now=clock())
     sender = make_sender(bot, store, clock, vtime)
     await sender.send_pending()
     [card] = telegram.calls_to("sendMessage")
     message_id = int(card.result["message_id"])
 
     await reported_by(store, clock, "dw", cluster=first)
-    telegram.fail_next(
-        "editMessageText",
-        error_code=429,
-        description="Too Many Requests: retry after 30",
-        parameters={"retry_after": 30},
-    )
+    telegram.fail_with_retry_after("editMessageText", 30)
     await sender.send_pending()
     assert telegram.calls_to("editMessageText") == []
     clock.advance(seconds=10)
@@ -495,7 +478,7 @@ async def test_edits_are_spread_over_rounds_so_pushes_never_wait_behind_them(
     for chat in chats:
         await follow(store, clock, chat, "ukraine")
     [first] = await publish(store, clock, ["Ukraine grain deal signed"])
-    await store.assign_clusters([(first, first)], now=clock())
+    await store.assign_clusters([ClusterAssignment(first, first)], now=clock())
     sender = Sender(bot, store, clock, edit_batch=2, monotonic=vtime.monotonic, sleep=vtime.sleep)
     await sender.send_pending()
     await reported_by(store, clock, "dw", cluster=first)

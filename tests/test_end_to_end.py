@@ -15,8 +15,8 @@ import pytest
 from tests.conftest import DATA
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
-from tests.fakes.telegram_api import FakeBotApi
-from tests.harness import RunningBot, running_bot
+from tests.fakes.telegram import FakeBotApi
+from tests.harness import RunningBot, ask, running_bot
 
 ALICE = 1001
 SEED_FEED = (DATA / "seed-feed.xml").read_text(encoding="utf-8")
@@ -33,15 +33,11 @@ async def test_a_subscriber_gets_each_new_matching_story_once_and_latest_answers
     bot: RunningBot, telegram: FakeBotApi, feeds: FeedServer
 ) -> None:
     ticks = bot.ticks
-    telegram.inject_message(ALICE, "/start")
-    await telegram.wait_for_message(ALICE, contains="news bot")
-    telegram.inject_message(ALICE, "/subscribe ukraine")
-    await telegram.wait_for_message(ALICE, contains="Subscribed to: <b>ukraine</b>")
+    await ask(telegram, ALICE, "/start", contains="news bot")
+    await ask(telegram, ALICE, "/subscribe ukraine", contains="Subscribed to: <b>ukraine</b>")
     await ticks.wait_polls(1)
     before_new_stories = telegram.mark()
-    assert len(telegram.sent_messages(ALICE)) == 2, (
-        "the seed stories of the first poll are not pushed"
-    )
+    assert len(telegram.delivered(ALICE)) == 2, "the seed stories of the first poll are not pushed"
 
     now = datetime.now(UTC)
     new_items = [
@@ -69,7 +65,7 @@ async def test_a_subscriber_gets_each_new_matching_story_once_and_latest_answers
     )
     await ticks.wait_polls(ticks.polls + 2)
 
-    story_messages = telegram.sent_messages(ALICE)[2:]
+    story_messages = telegram.delivered(ALICE)[2:]
     assert len(story_messages) == 1, [m["text"] for m in story_messages]
     text = pushed["text"]
     assert text.startswith("<b>Ukraine &amp; EU open accession chapter</b>")
@@ -78,10 +74,7 @@ async def test_a_subscriber_gets_each_new_matching_story_once_and_latest_answers
     assert 'href="https://news.example.org/world/ukraine-eu-chapter"' in text
     assert pushed["parse_mode"] == "HTML"
 
-    mark = telegram.mark()
-    telegram.inject_message(ALICE, "/latest ukraine 10")
-    answer = await telegram.wait_for_message(ALICE, contains="Latest on ukraine", after=mark)
-    lines = answer["text"]
+    lines = await ask(telegram, ALICE, "/latest ukraine 10", contains="Latest on ukraine")
     positions = [
         lines.index(headline)
         for headline in (

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,10 +21,9 @@ from handlers.gateway import SLOW_DOWN, Gateway, Priority
 from handlers.telegram_http import AiohttpRequest
 from news.pacing import Limits
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
-from tests.harness import running_bot
+from tests.fakes.telegram import FakeBotApi
+from tests.harness import running_bot, start_newsbot_run
 
-ROOT = Path(__file__).resolve().parent.parent
 ALICE = 1001
 GROUP = -4001
 BURST_CHATS = 300
@@ -64,7 +61,7 @@ async def test_a_burst_of_new_users_gets_every_reply_without_a_single_429(
             telegram.inject_message(chat, "/start")
             telegram.inject_message(chat, "/subscribe ukraine")
         async with asyncio.timeout(120):
-            while len(telegram.sent_messages()) < 2 * BURST_CHATS:
+            while len(telegram.delivered()) < 2 * BURST_CHATS:
                 await telegram.wait_for_call(lambda call: True, after=telegram.mark())
         replies = telegram.send_rate_timeline()
 
@@ -103,7 +100,7 @@ async def test_replies_to_people_go_before_pushes_already_waiting() -> None:
         reply = asyncio.create_task(bot.send_message(ALICE, "reply"))
         await asyncio.gather(*pushes, reply)
 
-        order = [int(message["chat_id"]) for message in api.sent_messages()]
+        order = [int(message["chat_id"]) for message in api.delivered()]
     assert order.index(ALICE) <= 1, "the reply takes the first free slot"
     assert len(order) == 41
 
@@ -113,14 +110,7 @@ async def test_a_429_on_a_reply_is_waited_out_and_the_reply_arrives(
 ) -> None:
     feeds.set_feed("/world.xml", "<rss version='2.0'><channel><title>W</title></channel></rss>")
     async with running_bot(telegram, feeds, tmp_path):
-        telegram.fail_next(
-            "sendMessage",
-            chat_id=ALICE,
-            error_code=429,
-            description="Too Many Requests: retry after 1",
-            parameters={"retry_after": 1},
-            times=2,
-        )
+        telegram.fail_with_retry_after("sendMessage", 1, chat_id=ALICE, times=2)
         telegram.inject_message(ALICE, "/help")
         reply = await telegram.wait_for_message(ALICE, contains="What I can do")
 
@@ -156,13 +146,7 @@ async def test_a_failed_update_is_logged_by_ids_and_its_apology_survives_a_429(
         # The chat's topics become unreadable: every /subscribe fails inside the handler.
         database = running.settings.database_url.removeprefix("sqlite:///")
         await rename_under_the_bot(database, "subscriptions", "subscriptions_gone")
-        telegram.fail_next(
-            "sendMessage",
-            chat_id=ALICE,
-            error_code=429,
-            description="Too Many Requests: retry after 1",
-            parameters={"retry_after": 1},
-        )
+        telegram.fail_with_retry_after("sendMessage", 1, chat_id=ALICE)
         after = telegram.mark()
         update_id = telegram.inject_message(
             ALICE, "/subscribe quokka-private-words", first_name="Zebulon", username="zeb_secret"
@@ -229,26 +213,6 @@ async def test_the_bot_starts_while_the_bot_api_is_down_and_answers_once_it_is_b
     assert 5 <= len(attempts) <= 6
     assert tracebacks(caplog) == []
     assert telegram.commands, "setMyCommands went through once the Bot API answered"
-
-
-async def start_newsbot_run(telegram: FakeBotApi, tmp_path: Path) -> asyncio.subprocess.Process:
-    """The real `newsbot run` against the fake Bot API, reading no feeds; stderr is piped."""
-    (tmp_path / "sources.txt").write_text("")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
-        "PYTHONPATH": str(ROOT),
-        "TELEGRAM_BOT_TOKEN": telegram.token,
-        "TELEGRAM_API_URL": telegram.base_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
-        "NEWSBOT_SOURCES": str(tmp_path / "sources.txt"),
-    }
-    return await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "bot", "run"),
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
 
 
 async def test_newsbot_run_started_during_an_outage_keeps_trying_and_then_works(

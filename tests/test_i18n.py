@@ -29,12 +29,11 @@ from hypothesis import strategies as st
 from handlers.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, english, language_for, texts_in
 from handlers.render import more_sources
 from handlers.routes import command_menu
-from tests.conftest import DATA
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
-from tests.fakes.telegram_api import FakeBotApi
-from tests.fakes.telegram_html import parse_html
-from tests.harness import RunningBot, running_bot
+from tests.fakes.telegram import FakeBotApi
+from tests.fakes.telegram.text_rules import parse_html
+from tests.harness import RunningBot, ask, seeded_bot
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATED = [language for language in LANGUAGES if language != "en"]
@@ -214,16 +213,8 @@ GREETINGS = {
 
 @pytest.fixture
 async def bot(telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path) -> AsyncIterator[RunningBot]:
-    feeds.set_feed("/world.xml", (DATA / "seed-feed.xml").read_bytes())
-    async with running_bot(telegram, feeds, tmp_path) as running:
+    async with seeded_bot(telegram, feeds, tmp_path) as running:
         yield running
-
-
-async def ask(telegram: FakeBotApi, user: int, text: str, language: str) -> str:
-    """`text` sent by a user whose Telegram speaks `language`; the bot's whole answer."""
-    mark = telegram.mark()
-    telegram.inject_message(user, text, language_code=language)
-    return str((await telegram.wait_for_message(user, after=mark))["text"])
 
 
 async def test_help_comes_in_the_language_of_whoever_asks_and_lists_every_command(
@@ -231,23 +222,27 @@ async def test_help_comes_in_the_language_of_whoever_asks_and_lists_every_comman
 ) -> None:
     commands = [c.command for c in command_menu(english()) if c.command not in ("start", "help")]
     for user, language in enumerate(LANGUAGES, 2001):
-        answer = await ask(telegram, user, "/help", language)
+        answer = await ask(telegram, user, "/help", language_code=language)
         assert answer.startswith(f"<b>{GREETINGS[language]}</b>"), (language, answer[:80])
         missing = [command for command in commands if f"/{command}" not in answer]
         assert missing == [], f"/help in {language} does not list {missing}"
 
-    assert (await ask(telegram, 2101, "/help", "pt-BR")).startswith("<b>What I can do</b>")
-    assert (await ask(telegram, 2102, "/help", "uk-UA")).startswith("<b>Що я вмію</b>")
+    assert (await ask(telegram, 2101, "/help", language_code="pt-BR")).startswith(
+        "<b>What I can do</b>"
+    )
+    assert (await ask(telegram, 2102, "/help", language_code="uk-UA")).startswith(
+        "<b>Що я вмію</b>"
+    )
 
 
 async def test_a_topic_that_cannot_be_parsed_is_explained_in_the_users_language(
     bot: RunningBot, telegram: FakeBotApi
 ) -> None:
-    ukrainian = await ask(telegram, 2201, '/subscribe "unbalanced', "uk")
+    ukrainian = await ask(telegram, 2201, '/subscribe "unbalanced', language_code="uk")
     assert "відкривна лапка" in ukrainian
-    german = await ask(telegram, 2202, "/latest " + "y" * 300, "de")
+    german = await ask(telegram, 2202, "/latest " + "y" * 300, language_code="de")
     assert german == "Das Thema ist 300 Zeichen lang; erlaubt sind höchstens 200."
-    english_answer = await ask(telegram, 2203, '/subscribe "unbalanced', "pt-BR")
+    english_answer = await ask(telegram, 2203, '/subscribe "unbalanced', language_code="pt-BR")
     assert "opening quote" in english_answer
 
 
@@ -272,9 +267,8 @@ async def test_pushes_come_in_the_language_of_whoever_subscribed_the_chat(
     bot: RunningBot, telegram: FakeBotApi, feeds: FeedServer
 ) -> None:
     oksana, pedro = 2301, 2302
-    await ask(telegram, oksana, "/subscribe ukraine", "uk")
-    await ask(telegram, pedro, "/subscribe ukraine", "pt-BR")
-    await bot.ticks.wait_polls(1)
+    await ask(telegram, oksana, "/subscribe ukraine", language_code="uk")
+    await ask(telegram, pedro, "/subscribe ukraine", language_code="pt-BR")
     mark = telegram.mark()
     now = datetime.now(UTC)
     story = FeedItem(

@@ -23,7 +23,7 @@ import pytest
 from news.offload import LARGE_FEED_BYTES, LazyProcessPool, parse_in_chunks
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 from tests.harness import running_bot
 
 ALICE = 1001

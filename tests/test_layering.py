@@ -9,7 +9,9 @@
   handlers through handlers.routes alone;
 - handler modules do not import each other, only the shared helpers (handlers.common,
   handlers.render, handlers.gateway, handlers.i18n); handlers.routes, which lists every handler,
-  is the one exception.
+  is the one exception;
+- no storage module reaches into another's private (`_name`) helpers: what the aggregates share
+  lives in storage.base, in public.
 """
 
 from __future__ import annotations
@@ -97,3 +99,52 @@ def test_handler_modules_share_only_the_helper_modules() -> None:
                 continue
             crossings.setdefault(name, {})[module] = sorted(names)
     assert crossings == {}
+
+
+def private_names_reached(path: Path, own: str) -> dict[str, list[str]]:
+    """Private names the module `own` takes from other modules: by import, or as an attribute
+    of a module it imported (`import storage.base as base; base._helper`)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    aliases: dict[str, str] = {}
+    reached: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module != own:
+            for alias in node.names:
+                if alias.name.startswith("_"):
+                    reached.setdefault(node.module, set()).add(alias.name)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            module = aliases.get(ast.unparse(node.value))
+            if module is not None and module != own:
+                reached.setdefault(module, set()).add(node.attr)
+    return {module: sorted(names) for module, names in reached.items()}
+
+
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+def test_storage_modules_use_only_each_others_public_names() -> None:
+    reaching = {
+        str(path.relative_to(ROOT)): reached
+        for path in python_files("storage")
+        if (reached := private_names_reached(path, module_name(path)))
+    }
+    assert reaching == {}
+
+
+def test_the_private_names_check_sees_both_ways_of_reaching(tmp_path: Path) -> None:
+    module = tmp_path / "probe.py"
+    module.write_text(
+        "import storage.base as base\n"
+        "from storage.outbox import _load_claimed, chunks\n"
+        "base._hidden()\n",
+        encoding="utf-8",
+    )
+    assert private_names_reached(module, "storage.probe") == {
+        "storage.outbox": ["_load_claimed"],
+        "storage.base": ["_hidden"],
+    }

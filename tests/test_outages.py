@@ -20,21 +20,25 @@ from pathlib import Path
 import asyncpg
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.exc import DBAPIError
 from telegram.ext import ExtBot
 
 from handlers.gateway import Gateway, Priority
 from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
+from news.errors import StorageError
 from news.pacing import Limits
 from news.policy import MAX_BACKOFF
+from news.ports import PollRecord
 from storage import SqlStorage, create_engine, open_storage
 from storage.database import migrate
 from storage.tables import deliveries
 from tests.conftest import POSTGRES_URL, Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 from tests.harness import running_bot
+from tests.storage_helpers import delivery_states
 from tests.test_delivery import follow, publish
 
 CHATS = range(20_000, 20_200)
@@ -114,15 +118,15 @@ async def test_a_fan_out_cut_by_a_90_second_outage_reaches_every_chat_once(
     began = failed[0].at
     await tick_until(sender, sim, began + OUTAGE)
     during = len(api.calls_to("sendMessage", include_failed=True)) - 80
-    assert await store.delivery_states() == {"sent": 80, "pending": 120}, "nothing given up"
+    assert await delivery_states(store) == {"sent": 80, "pending": 120}, "nothing given up"
 
     api.end_outage()
     recovered = sim.monotonic()
     await tick_until(sender, sim, recovered + 120)
 
-    assert sorted(int(m["chat_id"]) for m in api.sent_messages()) == list(CHATS), "each once"
+    assert sorted(int(m["chat_id"]) for m in api.delivered()) == list(CHATS), "each once"
     assert api.duplicates(lambda params: params["chat_id"]) == 0
-    assert await store.delivery_states() == {"sent": 200}
+    assert await delivery_states(store) == {"sent": 200}
     after_recovery = api.send_rate_timeline()[-1] - recovered
     assert after_recovery <= 60.0
     # While it was down the sender probed with backoff instead of failing every row in turn.
@@ -146,7 +150,7 @@ async def test_a_digest_due_during_an_outage_is_delivered_after_it(
 
     await sender.send_digest(1001)  # what the digest job does at 12:00
     await tick_until(sender, sim, 300.0)
-    assert api.sent_messages() == [] and await store.delivery_states() == {"pending": 2}
+    assert api.delivered() == [] and await delivery_states(store) == {"pending": 2}
 
     api.end_outage()
     recovered = sim.monotonic()
@@ -155,14 +159,13 @@ async def test_a_digest_due_during_an_outage_is_delivered_after_it(
     [digest] = api.texts(1001)
     assert digest.startswith("<b>Your daily digest</b>")
     assert "Ukraine first" in digest and "Ukraine second" in digest
-    assert await store.delivery_states() == {"sent": 2}
+    assert await delivery_states(store) == {"sent": 2}
 
 
-async def test_a_sent_message_is_recorded_once_the_database_lock_is_gone(
-    tmp_path: Path, bot: ExtBot[Priority], api: FakeBotApi, sim: SimTime
-) -> None:
-    """SQLite locked by another connection past the busy timeout right after a send: the row
-    stays claimed until it is recorded, and the next round after the lease sends nothing."""
+@pytest.fixture
+async def locked(tmp_path: Path) -> AsyncIterator[tuple[SqlStorage, sqlite3.Connection]]:
+    """Storage on SQLite that waits 0.2 s, not 10 s, for a lock, and another connection that
+    takes the lock (`BEGIN IMMEDIATE`) when a test says so."""
     path = tmp_path / "locked.db"
     engine = create_engine(f"sqlite:///{path}")
 
@@ -173,6 +176,33 @@ async def test_a_sent_message_is_recorded_once_the_database_lock_is_gone(
     await migrate(engine)
     store = SqlStorage(engine)
     locker = sqlite3.connect(path, isolation_level=None)
+    yield store, locker
+    locker.close()
+    await store.close()
+
+
+async def test_a_locked_database_fails_a_call_with_the_domains_storage_error(
+    locked: tuple[SqlStorage, sqlite3.Connection], sim: SimTime
+) -> None:
+    store, locker = locked
+    locker.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StorageError, match="database is locked") as caught:
+        await store.upsert_chat(1001, kind="private", title=None, now=sim())
+    assert isinstance(caught.value.__cause__, DBAPIError), "the driver's error is the cause"
+    locker.execute("ROLLBACK")
+    await store.upsert_chat(1001, kind="private", title=None, now=sim())
+    assert await store.chat_settings(1001) is not None, "the next call after the lock works"
+
+
+async def test_a_sent_message_is_recorded_once_the_database_lock_is_gone(
+    locked: tuple[SqlStorage, sqlite3.Connection],
+    bot: ExtBot[Priority],
+    api: FakeBotApi,
+    sim: SimTime,
+) -> None:
+    """SQLite locked by another connection past the busy timeout right after a send: the row
+    stays claimed until it is recorded, and the next round after the lease sends nothing."""
+    store, locker = locked
     failed_records = 0
 
     def lock_the_database(_params: object) -> None:
@@ -185,22 +215,18 @@ async def test_a_sent_message_is_recorded_once_the_database_lock_is_gone(
             locker.execute("ROLLBACK")
         await sim.sleep(seconds)
 
-    try:
-        await follow(store, sim, 1001, "ukraine")
-        await publish(store, sim, ["Ukraine story"])
-        api.on_delivered = lock_the_database
-        sender = Sender(bot, store, sim, monotonic=sim.monotonic, sleep=sleep_and_release)
-        await sender.send_pending()
-        api.on_delivered = None
+    await follow(store, sim, 1001, "ukraine")
+    await publish(store, sim, ["Ukraine story"])
+    api.on_delivered = lock_the_database
+    sender = Sender(bot, store, sim, monotonic=sim.monotonic, sleep=sleep_and_release)
+    await sender.send_pending()
+    api.on_delivered = None
 
-        assert failed_records == 3
-        assert await store.delivery_states() == {"sent": 1}
-        sim.advance(minutes=5)  # far past the lease
-        await sender.send_pending()
-        assert len(api.texts(1001)) == 1, "never sent twice"
-    finally:
-        locker.close()
-        await store.close()
+    assert failed_records == 3
+    assert await delivery_states(store) == {"sent": 1}
+    sim.advance(minutes=5)  # far past the lease
+    await sender.send_pending()
+    assert len(api.texts(1001)) == 1, "never sent twice"
 
 
 async def test_error_texts_are_stored_with_the_token_masked(
@@ -212,12 +238,13 @@ async def test_error_texts_are_stored_with_the_token_masked(
     api.fail_next("sendMessage", error_code=400, description=f"Bad Request: no bot{TOKEN} here")
     await sender_for(bot, storage, sim).send_pending()
     [source] = await storage.list_sources()
-    await storage.record_failure(
-        source.id,
-        now=sim(),
-        next_poll_at=sim() + timedelta(minutes=5),
-        kind="fetch",
-        message=f"GET https://example.org/bot{TOKEN}/feed failed",
+    failure = f"GET https://example.org/bot{TOKEN}/feed failed"
+    await storage.record_outcomes(
+        [
+            PollRecord(
+                source.id, sim(), sim() + timedelta(minutes=5), error_kind="fetch", error=failure
+            )
+        ]
     )
 
     async with storage.engine.connect() as conn:

@@ -12,14 +12,13 @@ from pathlib import Path
 from bot.wiring import utc_now
 from handlers.common import PagedQuery, PagingQueries
 from handlers.gateway import Gateway
-from news.analysis import document_terms
-from news.model import StoryDraft
 from news.pacing import Limits
 from storage import open_storage
-from tests.conftest import DATA, Clock
+from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi, RecordedCall
-from tests.harness import RunningBot, running_bot
+from tests.fakes.telegram import FakeBotApi, RecordedCall
+from tests.harness import RunningBot, seeded_bot
+from tests.stories import english_story
 
 ALICE = 1001
 PRESSES = 1000
@@ -32,15 +31,13 @@ async def add_stories(bot: RunningBot, count: int, clock: Clock) -> None:
     try:
         [source] = await storage.list_sources()
         drafts = [
-            StoryDraft(
-                source_id=source.id,
+            english_story(
+                source.id,
+                f"Zanzibar report number {n}",
                 entry_id=f"zanzibar-{n}",
-                title=f"Zanzibar report number {n}",
                 summary="A long enough summary that each page carries some text, as feeds do. " * 2,
                 link=f"https://news.example.org/zanzibar/{n}",
                 published_at=clock() - timedelta(days=3, minutes=n),
-                language="en",
-                terms=tuple(document_terms(f"Zanzibar report number {n}", "en")),
             )
             for n in range(count)
         ]
@@ -71,12 +68,10 @@ async def press_more(telegram: FakeBotApi, page: RecordedCall) -> RecordedCall:
 async def test_a_thousand_more_presses_hold_under_20_mb(
     telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path, clock: Clock
 ) -> None:
-    feeds.set_feed("/world.xml", (DATA / "seed-feed.xml").read_bytes())
     # Telegram paces one chat to a message a second; this test is about memory, not that wait,
     # so the bot's gateway (and only its per-chat limit) is relaxed as for a local Bot API.
     gateway = Gateway(Limits(global_per_second=1000, private_interval=0.0))
-    async with running_bot(telegram, feeds, tmp_path, gateway=gateway) as bot:
-        await bot.ticks.wait_polls(1)
+    async with seeded_bot(telegram, feeds, tmp_path, gateway=gateway) as bot:
         await add_stories(bot, PRESSES + 5, Clock(utc_now()))
         mark = telegram.mark()
         telegram.inject_message(ALICE, "/latest zanzibar 1")
@@ -106,9 +101,7 @@ async def test_a_thousand_more_presses_hold_under_20_mb(
 async def test_an_expired_more_button_says_so_politely(
     telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path, clock: Clock
 ) -> None:
-    feeds.set_feed("/world.xml", (DATA / "seed-feed.xml").read_bytes())
-    async with running_bot(telegram, feeds, tmp_path, clock=clock) as bot:
-        await bot.ticks.wait_polls(1)
+    async with seeded_bot(telegram, feeds, tmp_path, clock=clock) as bot:
         await add_stories(bot, 5, clock)
         mark = telegram.mark()
         telegram.inject_message(ALICE, "/latest zanzibar 1")

@@ -36,7 +36,7 @@ from storage.tables import sources as sources_table
 from storage.tables import stories as stories_table
 from tests.conftest import SHARED
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 from tests.test_cli import NEWSBOT, clean_env
 
 CORPUS = SHARED / "corpus" / "real"

@@ -8,7 +8,7 @@ from handlers.common import parse_card_data, parse_more_data
 from handlers.i18n import english
 from handlers.render import MESSAGE_LIMIT, details_messages, pack
 from news.model import Story
-from tests.fakes.telegram_html import parse_html, utf16_len
+from tests.fakes.telegram.text_rules import parse_html, utf16_len
 
 NOW = datetime(2025, 2, 14, 12, tzinfo=UTC)
 

@@ -95,11 +95,11 @@ async def test_a_ticks_outcomes_are_recorded_together(storage: SqlStorage) -> No
     for name in ("ok", "moved", "failing", "gone", "taken"):
         await storage.add_source(f"https://{name}.example/feed", now=NOW)
     ids = {urlsplit(s.url).hostname: s.id for s in await storage.list_sources()}
-    await storage.record_success(
-        ids["ok.example"], now=NOW, next_poll_at=NOW, title="Kept", content_hash="h1"
-    )
-    await storage.record_failure(
-        ids["failing.example"], now=NOW, next_poll_at=NOW, kind="timeout", message="slow"
+    await storage.record_outcomes(
+        [
+            PollRecord(ids["ok.example"], NOW, NOW, title="Kept", content_hash="h1"),
+            PollRecord(ids["failing.example"], NOW, NOW, error_kind="timeout", error="slow"),
+        ]
     )
     later = NOW + timedelta(minutes=5)
     await storage.record_outcomes(

@@ -15,10 +15,11 @@ import pytest
 from sqlalchemy import text
 
 from news.analysis import document_terms
-from news.model import Story, StoryDraft
+from news.model import Cursor, Story, StoryDraft
 from news.topics import parse_topic
 from storage import SqlStorage, create_engine
 from storage.database import migrate
+from tests.conftest import empty_storage
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -85,17 +86,7 @@ def _drafts(source_ids: dict[str, int]) -> list[StoryDraft]:
 
 
 async def _filled(url: str) -> SqlStorage:
-    engine = create_engine(url)
-    await migrate(engine)
-    if url.startswith("postgresql"):
-        async with engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "TRUNCATE deliveries, subscriptions, chats, stories, sources "
-                    "RESTART IDENTITY CASCADE"
-                )
-            )
-    storage = SqlStorage(engine)
+    storage = await empty_storage(url)
     source_ids = {}
     for name in sorted({source for source, *_ in STORIES}):
         source = await storage.add_source(f"https://{name}.example/feed", now=T0)
@@ -128,7 +119,7 @@ async def _all_pages(storage: SqlStorage, raw: str, page: int) -> list[Story]:
         found += batch
         if len(batch) < page:
             return found
-        before = (batch[-1].published_at, batch[-1].id)
+        before = Cursor(batch[-1].published_at, batch[-1].id)
 
 
 @pytest.mark.postgres

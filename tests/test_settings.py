@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import DEFAULT_API_URL, Settings
+from bot.settings import DEFAULT_API_URL, Settings, WebhookSettings
 from news.errors import ConfigError
 
 
@@ -54,6 +54,18 @@ def test_missing_token_says_what_to_set() -> None:
         ("NEWSBOT_RETENTION_DAYS", "²"),
         ("NEWSBOT_RETENTION_DAYS", "1e9"),
         ("NEWSBOT_RETENTION_DAYS", "99999999999999999999999"),
+        ("NEWSBOT_WEBHOOK_URL", "http://bot.example.org/telegram"),
+        ("NEWSBOT_WEBHOOK_URL", "bot.example.org/telegram"),
+        ("NEWSBOT_WEBHOOK_URL", "https://bot.example.org:8080/telegram"),
+        ("NEWSBOT_WEBHOOK_URL", "https://bot.example.org:99999/telegram"),
+        ("NEWSBOT_WEBHOOK_URL", "https://bot.example.org/telegram?user=1"),
+        ("NEWSBOT_WEBHOOK_URL", "https://bot.example.org/tele(gram)+"),
+        ("NEWSBOT_WEBHOOK_PORT", "0"),
+        ("NEWSBOT_WEBHOOK_PORT", "65536"),
+        ("NEWSBOT_WEBHOOK_PORT", "https"),
+        ("NEWSBOT_WEBHOOK_LISTEN", "every interface"),
+        ("NEWSBOT_WEBHOOK_SECRET", "with space"),
+        ("NEWSBOT_WEBHOOK_SECRET", "x" * 257),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str) -> None:
@@ -104,3 +116,37 @@ def test_the_sources_file_is_named_by_its_absolute_path(
     monkeypatch.chdir(tmp_path)
     assert settings(NEWSBOT_SOURCES="feeds.txt").sources_file == str(tmp_path / "feeds.txt")
     assert settings().sources_file == "the bundled list"
+
+
+def test_long_polling_is_the_default_and_a_webhook_url_switches_to_a_webhook() -> None:
+    assert settings().webhook is None
+    webhook = settings(NEWSBOT_WEBHOOK_URL="https://bot.example.org/telegram").webhook
+    assert webhook == WebhookSettings("https://bot.example.org/telegram", "0.0.0.0", 8443, None)
+    assert webhook.path == "/telegram"
+    bare = settings(NEWSBOT_WEBHOOK_URL="https://bot.example.org:8443").webhook
+    assert bare is not None and bare.path == "/"
+    configured = settings(
+        NEWSBOT_WEBHOOK_URL="https://bot.example.org:88/hook",
+        NEWSBOT_WEBHOOK_LISTEN="::",
+        NEWSBOT_WEBHOOK_PORT="8080",
+        NEWSBOT_WEBHOOK_SECRET="A-z_09" * 42,
+    ).webhook
+    assert configured == WebhookSettings(
+        "https://bot.example.org:88/hook", "::", 8080, "A-z_09" * 42
+    )
+
+
+def test_a_bad_webhook_secret_is_described_but_never_printed() -> None:
+    with pytest.raises(ConfigError) as error:
+        settings(NEWSBOT_WEBHOOK_SECRET="almost-right-but-for-the-!")
+    assert "NEWSBOT_WEBHOOK_SECRET" in str(error.value)
+    assert "almost-right" not in str(error.value)
+
+
+def test_a_webhook_url_holding_the_bot_token_is_refused_without_printing_it() -> None:
+    token = "123456:ABC-secret_part"
+    with pytest.raises(
+        ConfigError, match="NEWSBOT_WEBHOOK_URL must not contain the bot token"
+    ) as error:
+        settings(TELEGRAM_BOT_TOKEN=token, NEWSBOT_WEBHOOK_URL=f"https://bot.example.org/{token}")
+    assert "secret_part" not in str(error.value)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.test_cli import clean_env
+
 # Runs the `newsbot` entry point, then prints which of the modules in question it loaded.
 PROBE = """
 import json, sys
@@ -29,20 +29,6 @@ NOT_NEEDED = {"telegram", "aiohttp", "feedparser", "tqdm", "alembic", "pymorphy3
 NOT_NEEDED_MODULES = {"news.clustering", "news.ingest", "news.fetch", "bot.app", "handlers.routes"}
 
 
-def env_for(tmp_path: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TELEGRAM_", "NEWSBOT_", "DATABASE_URL"))
-    }
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'startup.db'}",
-        XDG_CACHE_HOME=str(tmp_path / "cache"),
-        PYTHONPATH=str(ROOT),
-    )
-    return env
-
-
 async def loaded_by(tmp_path: Path, *args: str) -> list[str]:
     script = f"ROOTS = {NOT_NEEDED!r}\nMODULES = {NOT_NEEDED_MODULES!r}\n{PROBE}"
     process = await asyncio.create_subprocess_exec(
@@ -50,7 +36,7 @@ async def loaded_by(tmp_path: Path, *args: str) -> list[str]:
         "-c",
         script,
         *args,
-        env=env_for(tmp_path),
+        env=clean_env(tmp_path, XDG_CACHE_HOME=str(tmp_path / "cache")),
         cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
+
 from news.errors import TopicError
-from news.model import StoryDraft
+from news.model import SentRow, StoryDraft, TopicMatch
 from news.parse import parse_feed
+from news.ports import PollRecord
 from news.topics import parse_topic
 from storage import SqlStorage
+from tests.storage_helpers import delivery_states
 
 NOW = datetime(2025, 2, 14, 12, 0, tzinfo=UTC)
 
@@ -48,7 +52,7 @@ async def test_seed_feed_latest_ukraine_lists_ukraine_stories_newest_first(
         for e in feed.entries
     ]
     stored = await storage.store_stories(drafts, now=NOW)
-    await storage.record_success(source.id, now=NOW, next_poll_at=NOW, title=feed.title)
+    await storage.record_outcomes([PollRecord(source.id, NOW, NOW, title=feed.title)])
     assert len(stored) == 10
 
     found = await storage.latest(parse_topic("ukraine"), limit=20)
@@ -148,14 +152,46 @@ async def test_outbox_gives_each_chat_a_story_once(storage: SqlStorage) -> None:
     [story] = await storage.store_stories([draft(source.id, "1", "Ukraine talks")], now=NOW)
     await storage.upsert_chat(1, kind="private", title=None, now=NOW)
 
-    assert await storage.enqueue_deliveries([(1, story.id, ("ukraine",))], now=NOW) == 1
-    assert await storage.enqueue_deliveries([(1, story.id, ("talks",))], now=NOW) == 0
+    assert await storage.enqueue_deliveries([TopicMatch(1, story.id, ("ukraine",))], now=NOW) == 1
+    assert await storage.enqueue_deliveries([TopicMatch(1, story.id, ("talks",))], now=NOW) == 0
     [claimed] = await storage.claim_deliveries(limit=10, now=NOW)
     assert claimed.story.title == "Ukraine talks"
     assert claimed.topics == ("ukraine",)
     assert await storage.claim_deliveries(limit=10, now=NOW) == []
-    await storage.mark_sent_many([(claimed.id, 7, ())], now=NOW)
-    assert await storage.delivery_states() == {"sent": 1}
+    await storage.mark_sent_many([SentRow(claimed.id, 7, ())], now=NOW)
+    assert await delivery_states(storage) == {"sent": 1}
+
+
+async def test_lists_keep_the_text_format_databases_already_hold(storage: SqlStorage) -> None:
+    """Terms space-separated (the full-text index reads them), topics and outlet names one a
+    line; a card naming no outlet keeps "", which a digest's NULL is told from."""
+    source = await storage.add_source("https://a.example/feed", now=NOW)
+    stored = await storage.store_stories(
+        [draft(source.id, "1", "Ukraine talks"), draft(source.id, "2", "Ukraine grain deal")],
+        now=NOW,
+    )
+    await storage.upsert_chat(1, kind="private", title=None, now=NOW)
+    matches = [TopicMatch(1, story.id, ("ukraine", "talks OR grain")) for story in stored]
+    await storage.enqueue_deliveries(matches, now=NOW)
+    card, digest_row = await storage.claim_deliveries(limit=10, now=NOW)
+    await storage.mark_sent_many(
+        [SentRow(card.id, 7, ("BBC", "DW")), SentRow(digest_row.id, 8, None)], now=NOW
+    )
+    async with storage.engine.connect() as conn:
+        terms = (await conn.execute(text("SELECT terms FROM stories ORDER BY id"))).scalars()
+        assert list(terms) == [" ".join(story.terms) for story in stored]
+        rows = await conn.execute(text("SELECT topics, shown_sources FROM deliveries ORDER BY id"))
+        assert [tuple(row) for row in rows] == [
+            ("ukraine\ntalks OR grain", "BBC\nDW"),
+            ("ukraine\ntalks OR grain", None),
+        ]
+
+    await storage.mark_edited(card.id, shown=(), now=NOW)
+    async with storage.engine.connect() as conn:
+        shown = await conn.execute(
+            text(f"SELECT shown_sources FROM deliveries WHERE id = {card.id}")
+        )
+        assert shown.scalar() == ""
 
 
 async def test_sources_file_sync_keeps_user_added_sources(storage: SqlStorage) -> None:

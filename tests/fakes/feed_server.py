@@ -15,10 +15,10 @@ import asyncio
 import hashlib
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from types import TracebackType
-from typing import Self
 
 from aiohttp import web
+
+from .loopback import Changes, LoopbackServer
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,65 +62,26 @@ def _not_modified_since(header: str, last_modified: str) -> bool:
         return False
 
 
-class FeedServer:
+class FeedServer(LoopbackServer):
     """Serves feeds and arbitrary answers on 127.0.0.1 at a random free port."""
 
     def __init__(self) -> None:
+        super().__init__("/{tail:.*}")
         self.requests: list[RecordedRequest] = []
         self._routes: dict[str, _Route] = {}
         self._stalled: dict[str, asyncio.Event] = {}
         self._delays: dict[str, float] = {}
-        self._changed = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        self._changes = Changes()
 
-    # ------------------------------------------------------------------ lifecycle
-
-    async def start(self) -> None:
-        if self._runner is not None:
-            raise RuntimeError("FeedServer is already running")
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=2.0
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = int(runner.addresses[0][1])
-        self._runner = runner
-
-    async def stop(self) -> None:
-        if self._runner is None:
-            return
+    def _release_waiters(self) -> None:
         for event in self._stalled.values():
             event.set()
-        runner, self._runner = self._runner, None
-        await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # ------------------------------------------------------------------ configuration
 
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FeedServer is not running; call start() first")
-        return self._port
-
     def url(self, path: str) -> str:
         """The absolute URL of `path`, e.g. `http://127.0.0.1:PORT/feeds/a.xml`."""
-        return f"http://127.0.0.1:{self.port}{_normalise(path)}"
+        return f"{self.origin}{_normalise(path)}"
 
     def set_feed(
         self,
@@ -196,7 +157,7 @@ class FeedServer:
         try:
             async with asyncio.timeout(timeout):
                 while len(found := matching()) < count:
-                    await self._changed.wait()
+                    await self._changes.wait()
         except TimeoutError:
             seen = [f"{r.method} {r.path} -> {r.status}" for r in self.requests]
             raise AssertionError(
@@ -207,7 +168,7 @@ class FeedServer:
 
     # ------------------------------------------------------------------ HTTP
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         stalled = self._stalled.get(request.path)
         if stalled is not None:
             try:
@@ -236,8 +197,7 @@ class FeedServer:
                 query=request.query_string,
             )
         )
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        self._changes.notify()
 
     @staticmethod
     def _answer(request: web.Request, route: _Route) -> web.Response:

@@ -1,18 +1,13 @@
-"""Initial schema: sources, stories with full-text search, chats, subscriptions, deliveries.
-
-Revision ID: 0001
-Revises:
-"""
+"""Initial schema: sources, stories with full-text search, chats, subscriptions, deliveries."""
 
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.steps import add_search_column, belongs_to, create_fts_by_story_id
 from storage.tables import UTCDateTime
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -37,12 +32,7 @@ def upgrade() -> None:
     op.create_table(
         "stories",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column(
-            "source_id",
-            sa.Integer,
-            sa.ForeignKey("sources.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
+        belongs_to("source_id", "sources", nullable=False),
         sa.Column("entry_id", sa.String(1000), nullable=False),
         sa.Column("title", sa.Text, nullable=False),
         sa.Column("summary", sa.Text, nullable=False),
@@ -65,30 +55,15 @@ def upgrade() -> None:
     )
     op.create_table(
         "subscriptions",
-        sa.Column(
-            "chat_id",
-            sa.BigInteger,
-            sa.ForeignKey("chats.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        belongs_to("chat_id", "chats", sa.BigInteger, primary_key=True),
         sa.Column("topic", sa.String(400), primary_key=True),
         sa.Column("created_at", UTCDateTime, nullable=False),
     )
     op.create_table(
         "deliveries",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column(
-            "chat_id",
-            sa.BigInteger,
-            sa.ForeignKey("chats.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
-        sa.Column(
-            "story_id",
-            sa.Integer,
-            sa.ForeignKey("stories.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
+        belongs_to("chat_id", "chats", sa.BigInteger, nullable=False),
+        belongs_to("story_id", "stories", nullable=False),
         sa.Column("topics", sa.Text, nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
@@ -103,31 +78,9 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         # Terms are already analysed by news.analysis, so they become lexemes as they are,
         # without PostgreSQL's own parser: both backends then index exactly the same terms.
-        op.execute(
-            "ALTER TABLE stories ADD COLUMN search tsvector GENERATED ALWAYS AS "
-            "(array_to_tsvector(string_to_array(terms, ' '))) STORED"
-        )
-        op.execute("CREATE INDEX ix_stories_search ON stories USING GIN (search)")
+        add_search_column("array_to_tsvector(string_to_array(terms, ' '))")
     else:
-        op.execute(
-            "CREATE VIRTUAL TABLE stories_fts USING fts5(terms, content='stories', "
-            "content_rowid='id', tokenize='unicode61 remove_diacritics 0')"
-        )
-        op.execute(
-            "CREATE TRIGGER stories_fts_insert AFTER INSERT ON stories BEGIN "
-            "INSERT INTO stories_fts(rowid, terms) VALUES (new.id, new.terms); END"
-        )
-        op.execute(
-            "CREATE TRIGGER stories_fts_delete AFTER DELETE ON stories BEGIN "
-            "INSERT INTO stories_fts(stories_fts, rowid, terms) "
-            "VALUES ('delete', old.id, old.terms); END"
-        )
-        op.execute(
-            "CREATE TRIGGER stories_fts_update AFTER UPDATE OF terms ON stories BEGIN "
-            "INSERT INTO stories_fts(stories_fts, rowid, terms) "
-            "VALUES ('delete', old.id, old.terms); "
-            "INSERT INTO stories_fts(rowid, terms) VALUES (new.id, new.terms); END"
-        )
+        create_fts_by_story_id()
 
 
 def downgrade() -> None:

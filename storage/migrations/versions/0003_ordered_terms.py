@@ -8,20 +8,16 @@ current `news.analysis`.
   `s<id>`; triggers keep it in step.
 - PostgreSQL: the generated `search` column becomes `to_tsvector('simple', terms)`, which keeps
   positions (the 'simple' configuration only lower-cases, and the terms are lower-case already).
-
-Revision ID: 0003
-Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 from news.analysis import document_terms
+from storage.migrations.steps import add_search_column, create_fts_by_story_id
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 # The time key of a story row in SQLite, as `storage.search.key_second` computes it in Python.
 _KEY = (
@@ -44,23 +40,23 @@ def _reanalyse() -> None:
         bind.execute(sa.text("UPDATE stories SET terms = :terms WHERE id = :id"), updates)
 
 
+def _drop_fts() -> None:
+    for trigger in ("insert", "delete", "update"):
+        op.execute(f"DROP TRIGGER IF EXISTS stories_fts_{trigger}")
+    op.execute("DROP TABLE IF EXISTS stories_fts")
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_stories_search")
         op.execute("ALTER TABLE stories DROP COLUMN search")
         _reanalyse()
-        op.execute(
-            "ALTER TABLE stories ADD COLUMN search tsvector GENERATED ALWAYS AS "
-            "(to_tsvector('simple'::regconfig, terms)) STORED"
-        )
-        op.execute("CREATE INDEX ix_stories_search ON stories USING GIN (search)")
+        add_search_column("to_tsvector('simple'::regconfig, terms)")
         # Track the 10,000 most common terms, not 1,000, so that the planner tells rare terms
         # from common ones: that decides whether it reads the matches or walks by date.
         op.execute("ALTER TABLE stories ALTER COLUMN search SET STATISTICS 1000")
         return
-    for trigger in ("insert", "delete", "update"):
-        op.execute(f"DROP TRIGGER IF EXISTS stories_fts_{trigger}")
-    op.execute("DROP TABLE IF EXISTS stories_fts")
+    _drop_fts()
     _reanalyse()
     op.execute(
         "CREATE VIRTUAL TABLE stories_fts USING fts5(terms, source, content='', "
@@ -91,32 +87,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_stories_search")
         op.execute("ALTER TABLE stories DROP COLUMN search")
-        op.execute(
-            "ALTER TABLE stories ADD COLUMN search tsvector GENERATED ALWAYS AS "
-            "(array_to_tsvector(string_to_array(terms, ' '))) STORED"
-        )
-        op.execute("CREATE INDEX ix_stories_search ON stories USING GIN (search)")
+        add_search_column("array_to_tsvector(string_to_array(terms, ' '))")
         return
-    for trigger in ("insert", "delete", "update"):
-        op.execute(f"DROP TRIGGER IF EXISTS stories_fts_{trigger}")
-    op.execute("DROP TABLE IF EXISTS stories_fts")
-    op.execute(
-        "CREATE VIRTUAL TABLE stories_fts USING fts5(terms, content='stories', "
-        "content_rowid='id', tokenize='unicode61 remove_diacritics 0')"
-    )
-    op.execute(
-        "CREATE TRIGGER stories_fts_insert AFTER INSERT ON stories BEGIN "
-        "INSERT INTO stories_fts(rowid, terms) VALUES (new.id, new.terms); END"
-    )
-    op.execute(
-        "CREATE TRIGGER stories_fts_delete AFTER DELETE ON stories BEGIN "
-        "INSERT INTO stories_fts(stories_fts, rowid, terms) "
-        "VALUES ('delete', old.id, old.terms); END"
-    )
-    op.execute(
-        "CREATE TRIGGER stories_fts_update AFTER UPDATE OF terms ON stories BEGIN "
-        "INSERT INTO stories_fts(stories_fts, rowid, terms) "
-        "VALUES ('delete', old.id, old.terms); "
-        "INSERT INTO stories_fts(rowid, terms) VALUES (new.id, new.terms); END"
-    )
+    _drop_fts()
+    create_fts_by_story_id()
     op.execute("INSERT INTO stories_fts(stories_fts) VALUES ('rebuild')")

@@ -1,16 +1,10 @@
-"""Indexes for the "Also:" edits: deliveries by story (a cluster's cards) and the cards due.
-
-Revision ID: 0007
-Revises: 0006
-"""
+"""Indexes for the "Also:" edits: deliveries by story (a cluster's cards) and the cards due."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -11,9 +11,6 @@ per-source story counter; when a chat became inactive; which sources file was sy
 - `chats.inactive_since`: retention removes chats inactive for longer than its window. Chats
   inactive already start their wait now.
 - `bot_state`: small key/value facts about the database, here the sources file synced last.
-
-Revision ID: 0009
-Revises: 0007
 """
 
 from datetime import UTC, datetime
@@ -21,12 +18,11 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.steps import add_columns, belongs_to, drop_columns
 from storage.tables import UTCDateTime
 
 revision = "0009"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 _PG_COUNT = """
 CREATE FUNCTION source_counts_{name}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -40,11 +36,9 @@ END $$
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("sources") as batch:
-        batch.add_column(sa.Column("disabled_reason", sa.String(16)))
+    add_columns("sources", sa.Column("disabled_reason", sa.String(16)))
     op.execute("UPDATE sources SET disabled_reason = 'gone' WHERE NOT enabled")
-    with op.batch_alter_table("chats") as batch:
-        batch.add_column(sa.Column("inactive_since", UTCDateTime))
+    add_columns("chats", sa.Column("inactive_since", UTCDateTime))
     chats = sa.table("chats", sa.column("active", sa.Boolean), sa.column("inactive_since"))
     op.execute(
         chats.update()
@@ -58,12 +52,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "source_counts",
-        sa.Column(
-            "source_id",
-            sa.Integer,
-            sa.ForeignKey("sources.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        belongs_to("source_id", "sources", primary_key=True),
         sa.Column("stories", sa.Integer, nullable=False),
     )
     op.execute(
@@ -103,7 +92,5 @@ def downgrade() -> None:
             op.execute(f"DROP FUNCTION IF EXISTS source_counts_{name}()")
     op.drop_table("source_counts")
     op.drop_table("bot_state")
-    with op.batch_alter_table("chats") as batch:
-        batch.drop_column("inactive_since")
-    with op.batch_alter_table("sources") as batch:
-        batch.drop_column("disabled_reason")
+    drop_columns("chats", "inactive_since")
+    drop_columns("sources", "disabled_reason")

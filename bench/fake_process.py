@@ -1,0 +1,47 @@
+"""The fake Bot API in a process of its own, as the delivery benchmarks run it.
+
+A real (or local) Bot API server has its own core, so a benchmark starts its script again with
+`--serve` (`start_server`) to run the fake there; the child `announce`s the fake's address as
+one JSON line, then speaks the script's own line protocol on stdin and stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+
+from tests.fakes.telegram import FakeBotApi
+
+
+def parser_for(docstring: str | None) -> argparse.ArgumentParser:
+    """An argument parser described by the docstring's first line, with the hidden `--serve`."""
+    parser = argparse.ArgumentParser(description=(docstring or "").splitlines()[0])
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+async def start_server(
+    script: str, *flags: str
+) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
+    """Run `script --serve *flags` with pipes; the process and its announcement."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        script,
+        "--serve",
+        *flags,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PTB_TIMEDELTA": "true"},
+        limit=2**24,  # the answers list every chat delivered to
+    )
+    assert process.stdout is not None
+    hello: dict[str, str] = json.loads(await process.stdout.readline())
+    return process, hello
+
+
+def announce(telegram: FakeBotApi) -> None:
+    """Tell the benchmark where the fake listens: `{"base_url": ..., "token": ...}`."""
+    print(json.dumps({"base_url": telegram.base_url, "token": telegram.token}), flush=True)

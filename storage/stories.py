@@ -1,0 +1,197 @@
+"""Stories in storage: keeping what feeds publish once, and reading it back, newest first.
+
+A story is known by its feed's entry id within its source, by its link across sources (one URL
+in two feeds is one story) and, without a link, by its text within its source. Reads by topic
+go through the full-text index (`storage.search`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, insert, or_, select, update
+
+from news.model import Cursor, Story, StoryDraft
+from news.topics import Topic
+from storage.base import (
+    STORY_COLUMNS,
+    STORY_WITH_BODY,
+    StorageBase,
+    chunks,
+    select_stories,
+    source_name,
+    story_from_row,
+)
+from storage.search import newest_first, topic_clause, topic_sources
+from storage.tables import sources, stories
+
+
+class StoryStore(StorageBase):
+    """The stories part of `SqlStorage`."""
+
+    async def store_stories(self, drafts: Sequence[StoryDraft], *, now: datetime) -> list[Story]:
+        """Insert the drafts that are new; return them as stories, oldest first.
+
+        A draft is not new when its source already has its entry id, or when any source already
+        carries its link (one URL in two feeds is one story), or, without a link, when its
+        source already has a linkless story of the same headline and summary. A known entry
+        whose headline changed is updated in place.
+        """
+        if not drafts:
+            return []
+        async with self.begin() as conn:
+            source_ids = {draft.source_id for draft in drafts}
+            known_entries: dict[tuple[int, str], tuple[int, str]] = {}
+            for chunk in chunks([draft.entry_id for draft in drafts]):
+                rows = await conn.execute(
+                    select(
+                        stories.c.id, stories.c.source_id, stories.c.entry_id, stories.c.title
+                    ).where(stories.c.source_id.in_(source_ids), stories.c.entry_id.in_(chunk))
+                )
+                for row in rows:
+                    known_entries[(row.source_id, row.entry_id)] = (row.id, row.title)
+            known_links: set[str] = set()
+            for chunk in chunks([draft.link for draft in drafts if draft.link]):
+                rows = await conn.execute(select(stories.c.link).where(stories.c.link.in_(chunk)))
+                known_links.update(row.link for row in rows)
+
+            # An entry without a link is known by its text within its source too: some feeds
+            # give such entries a new guid at every fetch.
+            unlinked = {draft.title for draft in drafts if not draft.link}
+            known_texts: set[tuple[int, str, str]] = set()
+            for chunk in chunks(sorted(unlinked)):
+                rows = await conn.execute(
+                    select(stories.c.source_id, stories.c.title, stories.c.summary).where(
+                        stories.c.source_id.in_(source_ids),
+                        stories.c.link == "",
+                        stories.c.title.in_(chunk),
+                    )
+                )
+                known_texts.update((row.source_id, row.title, row.summary) for row in rows)
+
+            fresh: list[StoryDraft] = []
+            seen_keys: set[tuple[int, str]] = set()
+            for draft in drafts:
+                key = (draft.source_id, draft.entry_id)
+                if key in known_entries:
+                    story_id, title = known_entries[key]
+                    if title != draft.title:
+                        await conn.execute(
+                            update(stories)
+                            .where(stories.c.id == story_id)
+                            .values(
+                                title=draft.title,
+                                summary=draft.summary,
+                                terms=draft.terms,
+                                body=draft.body or None,
+                            )
+                        )
+                    continue
+                text_key = (draft.source_id, draft.title, draft.summary)
+                if (
+                    key in seen_keys
+                    or (draft.link and draft.link in known_links)
+                    or (not draft.link and text_key in known_texts)
+                ):
+                    continue
+                seen_keys.add(key)
+                if draft.link:
+                    known_links.add(draft.link)
+                else:
+                    known_texts.add(text_key)
+                fresh.append(draft)
+            fresh.sort(key=lambda draft: draft.published_at)
+            if not fresh:
+                return []
+            # RETURNING in parameter order would make SQLAlchemy insert one row per statement
+            # (SQLite has no sentinel column here); batched rows come back keyed instead.
+            inserted = await conn.execute(
+                insert(stories).returning(stories.c.id, stories.c.source_id, stories.c.entry_id),
+                [
+                    {
+                        "source_id": draft.source_id,
+                        "entry_id": draft.entry_id,
+                        "title": draft.title,
+                        "summary": draft.summary,
+                        "link": draft.link,
+                        "published_at": draft.published_at,
+                        "first_seen_at": now,
+                        "language": draft.language,
+                        "terms": draft.terms,
+                        "body": draft.body or None,
+                    }
+                    for draft in fresh
+                ],
+            )
+            ids = {(row.source_id, row.entry_id): row.id for row in inserted}
+            names = {
+                row.id: source_name(row.title, row.url)
+                for row in await conn.execute(
+                    select(sources.c.id, sources.c.title, sources.c.url).where(
+                        sources.c.id.in_(source_ids)
+                    )
+                )
+            }
+        return [
+            Story(
+                id=ids[(draft.source_id, draft.entry_id)],
+                source_id=draft.source_id,
+                source_name=names.get(draft.source_id, ""),
+                title=draft.title,
+                summary=draft.summary,
+                link=draft.link,
+                published_at=draft.published_at,
+                first_seen_at=now,
+                language=draft.language,
+                terms=draft.terms,
+            )
+            for draft in fresh
+        ]
+
+    async def latest(
+        self,
+        topic: Topic | None,
+        *,
+        limit: int,
+        before: Cursor | None = None,
+    ) -> list[Story]:
+        """The newest stories matching `topic` (all when None), newest first.
+
+        `before` is where the previous page ended: paging never uses offsets, so it stays fast
+        and stable while new stories arrive.
+        """
+        query = select_stories(*STORY_COLUMNS)
+        if before is not None:
+            query = query.where(
+                or_(
+                    stories.c.published_at < before.published_at,
+                    and_(
+                        stories.c.published_at == before.published_at,
+                        stories.c.id < before.story_id,
+                    ),
+                )
+            )
+        query = query.order_by(*newest_first(self.dialect, topic)).limit(limit)
+        async with self.connect() as conn:
+            if topic is not None:
+                kept, dropped = await topic_sources(conn, topic)
+                query = query.where(
+                    topic_clause(
+                        self.dialect,
+                        topic,
+                        limit=limit,
+                        before=before,
+                        sources=kept,
+                        excluded_sources=dropped,
+                    )
+                )
+            return [story_from_row(row) for row in await conn.execute(query)]
+
+    async def story(self, story_id: int) -> Story | None:
+        """One story with its whole text (for its card); None when there is none."""
+        async with self.connect() as conn:
+            row = (
+                await conn.execute(select_stories(*STORY_WITH_BODY).where(stories.c.id == story_id))
+            ).first()
+        return None if row is None else story_from_row(row)
