@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from storage.migrations.steps import add_columns, drop_columns
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 
 
 def upgrade() -> None:
