@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench lock image-check clean
+.PHONY: run test lint format bench lock i18n image-check clean
 
 # Installs come from the lock file (every version and hash pinned); `make lock` regenerates it.
 $(STAMP): pyproject.toml requirements/dev.lock
@@ -39,6 +39,24 @@ LOCK := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extr
 lock: $(STAMP)  ## Re-pin every dependency after a change to pyproject.toml
 	$(LOCK) --output-file requirements/run.lock pyproject.toml
 	$(LOCK) --extra test --extra lint --extra bench --extra data --output-file requirements/dev.lock pyproject.toml
+
+# The bot's texts: handlers/i18n.py says how they are marked; README "Languages" how to add one.
+LOCALES := handlers/locales
+I18N_LANGUAGES := uk ru de fr es
+i18n: $(STAMP)  ## Extract the bot's texts, merge them into each language's catalog, compile them
+	@mkdir -p build
+	$(BIN)/pybabel --quiet extract -F babel.cfg --no-default-keywords -k _ -k ngettext:1,2 -k pgettext:1c,2 -k N_ \
+		--add-location=file --sort-by-file --project=newsbot -o build/newsbot.pot handlers news
+	@for lang in $(I18N_LANGUAGES); do \
+		po=$(LOCALES)/$$lang/LC_MESSAGES/newsbot.po; \
+		if [ -f $$po ]; then \
+			$(BIN)/pybabel --quiet update --ignore-obsolete --ignore-pot-creation-date \
+				-D newsbot -i build/newsbot.pot -d $(LOCALES) -l $$lang || exit 1; \
+		else \
+			$(BIN)/pybabel --quiet init -D newsbot -i build/newsbot.pot -d $(LOCALES) -l $$lang || exit 1; \
+		fi; \
+	done
+	$(BIN)/pybabel compile --statistics -D newsbot -d $(LOCALES)
 
 image-check:  ## The Dockerfile's install steps in a fresh venv, then newsbot as uid 10001 (no Docker needed)
 	deploy/check-image-steps.sh

@@ -35,6 +35,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from handlers.i18n import english
 from handlers.render import latest_messages
 from news.analysis import stem, words
 from news.errors import TopicError
@@ -300,7 +301,7 @@ async def _run_topics(url: str, topics: Sequence[str], stories: int) -> tuple[li
             started = time.perf_counter()
             topic = parse_topic(raw)
             found, _ = await latest_events(storage, topic, 5)
-            latest_messages(f"Latest on {topic.text}", found, NOW)
+            latest_messages(f"Latest on {topic.text}", found, NOW, texts=english())
             timings.append((time.perf_counter() - started) * 1000)
             empty += not found
         return timings, empty

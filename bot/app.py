@@ -40,7 +40,7 @@ from bot.wiring import utc_now
 from bot.work import RoleWork
 from handlers.common import ProcessInfo
 from handlers.gateway import Gateway, PerChatUpdates, command_limit_handler
-from handlers.routes import COMMAND_MENU, Services, build_handlers, on_error
+from handlers.routes import Services, build_handlers, on_error, set_command_menus
 from handlers.sender import SendReport
 from handlers.telegram_http import AiohttpRequest
 from news.model import ChatSettings, PollOutcome
@@ -303,7 +303,7 @@ def build_app(
                 services, fetcher=work.fetcher, allow_private=settings.allow_private_sources
             ):
                 application.add_handler(handler)
-            await application.bot.set_my_commands(COMMAND_MENU)
+            await set_command_menus(application.bot)
         if sends(role):
             for chat in await store.digest_chats():
                 schedule_digest(chat)

@@ -23,12 +23,12 @@ from bot.logs import configure_logging
 from bot.roles import ROLES, check_role
 from bot.settings import Settings
 from bot.wiring import open_synced_storage, utc_now
-from handlers.render import source_status, stories_kept
+from handlers.i18n import english
+from handlers.render import more_sources, source_status, stories_kept
 from news.errors import ConfigError, NewsbotError, TopicError
 from news.reading import DEFAULT_LATEST, MAX_LATEST, latest_events
 from news.safety import check_public_host
 from news.sources import read_sources_file, to_opml
-from news.text import age
 from news.topics import parse_topic
 
 # What only some commands need (python-telegram-bot, the HTTP client, the feed parser, the
@@ -138,9 +138,9 @@ async def _latest(settings: Settings, words: Sequence[str], count: int, *, confi
     now = utc_now()
     for number, event in enumerate(listed, 1):
         story = event.lead
-        more = f" +{event.more_sources} sources" if event.more_sources else ""
+        more = " " + more_sources(event.more_sources, english()) if event.more_sources else ""
         print(f"{number}. {story.title}")
-        print(f"   {story.source_name}{more} · {age(story.published_at, now)}")
+        print(f"   {story.source_name}{more} · {english().age(story.published_at, now)}")
         if story.link:
             print(f"   {story.link}")
     return 0
@@ -167,15 +167,16 @@ async def _sources(
                 )
             source = await storage.add_source(found.url, now=utc_now())
             title = found.feed.title or source.name
-            kept = f"; {stories_kept(source)}" if source.stories_count else ""
+            kept = f"; {stories_kept(source, english())}" if source.stories_count else ""
             print(f"Added {source.url} ({title}, {len(found.feed.entries)} entries{kept}).")
         elif action == "remove":
             removed = await storage.remove_source(str(argument))
             if removed is None:
                 print(f"newsbot: no source {argument}", file=sys.stderr)
                 return 1
+            kept = stories_kept(removed, english())
             print(
-                f"Removed {removed.url}: it is no longer polled. Its {stories_kept(removed)} "
+                f"Removed {removed.url}: it is no longer polled. Its {kept} "
                 f"stay searchable until retention removes them; `newsbot sources add "
                 f"{removed.url}` resumes it."
             )
@@ -200,7 +201,7 @@ async def _sources(
         else:
             now = utc_now()
             for source in await storage.list_sources():
-                print(f"{source.url}\n   {source.name} · {source_status(source, now)}")
+                print(f"{source.url}\n   {source.name} · {source_status(source, now, english())}")
                 if source.last_error_kind and source.last_error_at:
                     print(
                         f"   last error: {source.last_error_kind} at "

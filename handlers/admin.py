@@ -19,20 +19,29 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import CommandHandler, ContextTypes, ExtBot
 
-from handlers.common import CommandCallbackHandler, ProcessInfo, Services, reply, shorten
+from handlers.common import (
+    CommandCallbackHandler,
+    ProcessInfo,
+    Services,
+    reader_texts,
+    reply,
+    shorten,
+)
 from handlers.gateway import Priority
+from handlers.i18n import Texts, english
 from handlers.render import stories_kept
 from news.discovery import find_feed
 from news.errors import SourceError
 from news.fetch import Fetcher
 from news.model import Source
 from news.operations import OperationsStatus
-from news.text import age
 
 logger = logging.getLogger(__name__)
 
-REFUSAL = "Sorry, only the bot's admins can change its sources. /sources lists them."
-STATUS_REFUSAL = "Sorry, only the bot's admins can see its status."
+
+def refusal(texts: Texts) -> str:
+    """What a user who is not an admin is told."""
+    return texts._("Sorry, only the bot's admins can change its sources. /sources lists them.")
 
 
 def build_admin_handlers(
@@ -49,12 +58,18 @@ def build_admin_handlers(
         update: Update, context: ContextTypes.DEFAULT_TYPE, command: str
     ) -> str | None:
         """The feed URL an admin gave `command`; None once the user is told why there is none."""
+        texts = reader_texts(update)
         if not is_admin(update):
-            await reply(update, REFUSAL)
+            await reply(update, refusal(texts))
             return None
         url = " ".join(context.args or ()).strip()
         if not url:
-            await reply(update, f"Which feed? For example: /{command} https://example.org/rss")
+            await reply(
+                update,
+                texts._(
+                    "Which feed? For example: /{command} https://example.org/rss", command=command
+                ),
+            )
             return None
         return url
 
@@ -73,39 +88,51 @@ def build_admin_handlers(
                         url, own, now=services.clock(), allow_private=allow_private
                     )
         except SourceError as error:
-            await reply(update, f"Not added: {escape(shorten(str(error), 500))}")
+            reason = escape(shorten(str(error), 500))
+            await reply(update, reader_texts(update)._("Not added: {reason}", reason=reason))
             return
         source = await services.storage.add_source(found.url, now=services.clock())
         name = found.feed.title or source.name
-        await reply(
-            update,
-            f"Added <b>{escape(name)}</b>\n{escape(source.url)}\n"
-            f"{len(found.feed.entries)} entries now; new ones arrive from the next poll on.",
+        texts = reader_texts(update)
+        added = texts._("Added <b>{name}</b>", name=escape(name))
+        entries = texts.ngettext(
+            "{count} entry now; new ones arrive from the next poll on.",
+            "{count} entries now; new ones arrive from the next poll on.",
+            len(found.feed.entries),
         )
+        await reply(update, f"{added}\n{escape(source.url)}\n{entries}")
 
     async def remove_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         url = await admin_url(update, context, "removesource")
         if url is None:
             return
+        texts = reader_texts(update)
         removed = await services.storage.remove_source(url)
         if removed is None:
-            await reply(update, f"No source {escape(shorten(url))}. /sources lists them.")
+            await reply(
+                update,
+                texts._("No source {url}. /sources lists them.", url=escape(shorten(url))),
+            )
             return
         await reply(
             update,
-            f"Removed <b>{escape(removed.name)}</b>: it is no longer read "
-            f"({stories_kept(removed)}, searchable until they age out). "
-            f"/addsource {escape(removed.url)} reads it again.",
+            texts._(
+                "Removed <b>{name}</b>: it is no longer read ({kept}, searchable until they age "
+                "out). /addsource {url} reads it again.",
+                name=escape(removed.name),
+                kept=stories_kept(removed, texts),
+                url=escape(removed.url),
+            ),
         )
 
     async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        texts = reader_texts(update)
         if not is_admin(update):
-            await reply(update, STATUS_REFUSAL)
+            await reply(update, texts._("Sorry, only the bot's admins can see its status."))
             return
         now = services.clock()
-        await reply(
-            update, status_message(await services.storage.operations_status(now), services.process)
-        )
+        report = await services.storage.operations_status(now)
+        await reply(update, status_message(report, services.process, texts))
 
     return [
         CommandHandler("addsource", add_source),
@@ -114,47 +141,60 @@ def build_admin_handlers(
     ]
 
 
-def _seconds(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+def _seconds(seconds: float, texts: Texts) -> str:
+    if seconds < 120:
+        return texts._("{seconds} s", seconds=texts.number(round(seconds)))
+    return texts._("{minutes} min", minutes=texts.number(round(seconds / 60)))
 
 
-def _failing_line(source: Source, now: datetime) -> str:
+def _failing_line(source: Source, now: datetime, texts: Texts) -> str:
     error = f"{source.last_error_kind or 'error'}: {shorten(source.last_error or '', 80)}"
     if source.last_success_at is None:
-        since = "never fetched"
+        since = texts._("never fetched")
     else:
-        since = f"last fetched {age(source.last_success_at, now)}"
+        since = texts._("last fetched {age}", age=texts.age(source.last_success_at, now))
     return f"• <b>{escape(source.name)}</b> — {escape(error)} ({since})"
 
 
-def status_message(status: OperationsStatus, process: ProcessInfo) -> str:
+def status_message(status: OperationsStatus, process: ProcessInfo, texts: Texts) -> str:
     """/status: the version and this process's loops, the sources, the outbox."""
     now = status.now
     ticks = ", ".join(
-        f"{name} {'not yet' if seconds is None else _seconds(seconds) + ' ago'}"
+        texts._("{loop} not yet", loop=name)
+        if seconds is None
+        else texts._("{loop} {elapsed} ago", loop=name, elapsed=_seconds(seconds, texts))
         for name, seconds in process.last_ticks().items()
     )
-    last_poll = age(status.last_polled_at, now) if status.last_polled_at else "never"
-    lines = [
-        f"<b>Newsbot {escape(process.version)}</b> · this process: --role {process.role}"
-        + (f" (last ticks: {ticks})" if ticks else ""),
-        "",
-        f"<b>Sources</b>: {status.sources_enabled} read, {status.failing_count} failing; "
-        f"last poll {last_poll}"
-        + (
-            f", {_seconds(status.poll_lag.total_seconds())} behind"
-            if status.poll_lag.total_seconds() >= 1
-            else ""
-        ),
-        *(_failing_line(source, now) for source in status.failing),
-    ]
-    if status.failing_count > len(status.failing):
-        lines.append(f"… and {status.failing_count - len(status.failing)} more (/sources)")
-    waiting = status.oldest_pending_age.total_seconds()
-    lines.append(
-        f"<b>Outbox</b>: {status.outbox_pending} pending, {status.outbox_sending} sending"
-        + (f"; the oldest push waits {_seconds(waiting)}" if status.outbox_pending else "")
+    last_poll = texts.age(status.last_polled_at, now) if status.last_polled_at else texts._("never")
+    heading = texts._(
+        "<b>Newsbot {version}</b> · this process: --role {role}",
+        version=escape(process.version),
+        role=process.role,
     )
+    if ticks:
+        heading += " " + texts._("(last ticks: {ticks})", ticks=ticks)
+    sources = texts._(
+        "<b>Sources</b>: {read} read, {failing} failing; last poll {last_poll}",
+        read=texts.number(status.sources_enabled),
+        failing=texts.number(status.failing_count),
+        last_poll=last_poll,
+    )
+    lag = status.poll_lag.total_seconds()
+    if lag >= 1:
+        sources += texts._(", {lag} behind", lag=_seconds(lag, texts))
+    lines = [heading, "", sources, *(_failing_line(s, now, texts) for s in status.failing)]
+    if status.failing_count > len(status.failing):
+        more = status.failing_count - len(status.failing)
+        lines.append(texts._("… and {count} more (/sources)", count=texts.number(more)))
+    outbox = texts._(
+        "<b>Outbox</b>: {pending} pending, {sending} sending",
+        pending=texts.number(status.outbox_pending),
+        sending=texts.number(status.outbox_sending),
+    )
+    if status.outbox_pending:
+        waiting = _seconds(status.oldest_pending_age.total_seconds(), texts)
+        outbox += texts._("; the oldest push waits {waiting}", waiting=waiting)
+    lines.append(outbox)
     return "\n".join(lines)
 
 
@@ -162,15 +202,23 @@ async def report_failing_sources(
     bot: ExtBot[Priority], admins: Collection[int], failing: Sequence[Source], now: datetime
 ) -> None:
     """Tell each admin, in a private message through the gateway, which sources have failed
-    for a day. An admin who never started the bot cannot be written to: logged, skipped."""
+    for a day. An admin who never started the bot cannot be written to: logged, skipped.
+    Nobody's language is known here: the report is in English."""
+    texts = english()
     shown = failing[:20]
     lines = [
-        f"⚠️ <b>{len(failing)} source{'s' if len(failing) != 1 else ''} failing for a day</b>",
-        *(_failing_line(source, now) + f"\n   {escape(source.url)}" for source in shown),
+        "⚠️ "
+        + texts.ngettext(
+            "<b>{count} source failing for a day</b>",
+            "<b>{count} sources failing for a day</b>",
+            len(failing),
+        ),
+        *(_failing_line(source, now, texts) + f"\n   {escape(source.url)}" for source in shown),
     ]
     if len(failing) > len(shown):
-        lines.append(f"… and {len(failing) - len(shown)} more")
-    lines.append("/status shows how the bot is doing; /removesource stops reading a feed.")
+        more = len(failing) - len(shown)
+        lines.append(texts._("… and {count} more", count=texts.number(more)))
+    lines.append(texts._("/status shows how the bot is doing; /removesource stops reading a feed."))
     for admin in sorted(admins):
         try:
             await bot.send_message(

@@ -10,66 +10,124 @@ from __future__ import annotations
 import logging
 from html import escape
 
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
 
-from handlers.common import CommandCallbackHandler, Services, parse_or_explain, reply
+from handlers.common import (
+    CommandCallbackHandler,
+    Services,
+    parse_or_explain,
+    reader_texts,
+    reply,
+)
+from handlers.i18n import Texts
 from handlers.render import sources_message
+from news.errors import N_
 from news.reading import DEFAULT_LATEST, MAX_LATEST
+from news.topics import MAX_TOPIC_LENGTH, MAX_TOPIC_TERMS
 
 logger = logging.getLogger(__name__)
 
 MAX_SUBSCRIPTIONS = 50
 
+# The menu's entries: each command and what it does, translated when the menu is set.
 COMMANDS = (
-    BotCommand("latest", "Newest stories on a topic: /latest ukraine"),
-    BotCommand("subscribe", "Get new stories on a topic pushed to you"),
-    BotCommand("unsubscribe", "Stop a topic"),
-    BotCommand("subscriptions", "Your topics"),
-    BotCommand("sources", "The feeds the bot reads and how they are doing"),
-    BotCommand("help", "How to use the bot"),
-    BotCommand("start", "Start the bot"),
+    ("latest", N_("Newest stories on a topic: /latest ukraine")),
+    ("subscribe", N_("Get new stories on a topic pushed to you")),
+    ("unsubscribe", N_("Stop a topic")),
+    ("subscriptions", N_("Your topics")),
+    ("sources", N_("The feeds the bot reads and how they are doing")),
+    ("help", N_("How to use the bot")),
+    ("start", N_("Start the bot")),
 )
 
-WELCOME = (
-    "<b>Hello! I am a news bot.</b>\n\n"
-    "I read news feeds all day and send you the stories on the topics you follow, "
-    "each one once, as it appears.\n\n"
-    "• /subscribe ukraine — get new Ukraine stories pushed here\n"
-    "• /latest ukraine — the newest Ukraine stories right now\n"
-    "• /help — everything I can do"
-)
 
-HELP = (
-    "<b>What I can do</b>\n\n"
-    "/subscribe <i>topic</i> — push every new story on the topic to this chat\n"
-    "/unsubscribe <i>topic</i> — stop pushing a topic\n"
-    "/subscriptions — the topics this chat follows\n"
-    f"/latest <i>topic</i> [<i>n</i>] — the newest stories on a topic ({DEFAULT_LATEST} by "
-    f"default, up to {MAX_LATEST}); /latest alone lists the newest stories of all\n"
-    "/sources — the feeds I read and how they are doing\n"
-    "/pause and /resume — stop and restart pushes to this chat\n"
-    "/digest <i>HH:MM</i> — one daily digest instead of instant pushes (/digest off to undo); "
-    "/timezone <i>Area/City</i> sets the time zone it is read in\n\n"
-    "When several outlets report one event, you get it once: the message names the others "
-    "(“Also: BBC, DW +3”) and its <b>More</b> button shows the key points, the other "
-    "outlets' headlines and related stories.\n\n"
-    "<b>Topics</b>\n"
-    "• <code>peace talks</code> — every word must appear (any order)\n"
-    '• <code>"peace talks"</code> — these words together, in this order\n'
-    "• <code>ceasefire OR truce</code> — either one; OR joins the two words beside it: "
-    "<code>gaza ceasefire OR truce</code> = gaza, and ceasefire or truce\n"
-    '• <code>ukraine -sports</code>, <code>ukraine -"world cup"</code> — leave those out\n'
-    "• <code>ukraine source:bbc</code> — only from sources whose name has “bbc”; "
-    "<code>-source:bbc</code> leaves one out\n"
-    "Case, accents, punctuation and word endings do not matter, in English, German, French, "
-    "Spanish, Russian and Ukrainian (<code>Україна</code> also finds “України”). A country also "
-    "finds its people, its capital and its name in those languages: <code>ukraine</code> finds "
-    "“Ukrainian”, “Kyiv”, “Україна”. Parentheses are not supported. At most 200 characters and "
-    "20 words.\n\n"
-    "In groups, commands work with or without @botname."
-)
+def welcome(texts: Texts) -> str:
+    """/start's answer: what the bot does, in two examples."""
+    return "\n\n".join(
+        (
+            "<b>" + texts._("Hello! I am a news bot.") + "</b>",
+            texts._(
+                "I read news feeds all day and send you the stories on the topics you follow, "
+                "each one once, as it appears."
+            ),
+            "\n".join(
+                (
+                    "• " + texts._("/subscribe ukraine — get new Ukraine stories pushed here"),
+                    "• " + texts._("/latest ukraine — the newest Ukraine stories right now"),
+                    "• " + texts._("/help — everything I can do"),
+                )
+            ),
+        )
+    )
+
+
+def help_text(texts: Texts) -> str:
+    """/help's answer: every command, how events are shown, and the topic syntax."""
+    _ = texts._
+    commands = "\n".join(
+        (
+            _("/subscribe <i>topic</i> — push every new story on the topic to this chat"),
+            _("/unsubscribe <i>topic</i> — stop pushing a topic"),
+            _("/subscriptions — the topics this chat follows"),
+            _(
+                "/latest <i>topic</i> [<i>n</i>] — the newest stories on a topic ({default} by "
+                "default, up to {most}); /latest alone lists the newest stories of all",
+                default=DEFAULT_LATEST,
+                most=MAX_LATEST,
+            ),
+            _("/sources — the feeds I read and how they are doing"),
+            _("/pause and /resume — stop and restart pushes to this chat"),
+            _(
+                "/digest <i>HH:MM</i> — one daily digest instead of instant pushes (/digest off "
+                "to undo); /timezone <i>Area/City</i> sets the time zone it is read in"
+            ),
+        )
+    )
+    topics = "\n".join(
+        (
+            "<b>" + _("Topics") + "</b>",
+            "• " + _("<code>peace talks</code> — every word must appear (any order)"),
+            "• " + _('<code>"peace talks"</code> — these words together, in this order'),
+            "• "
+            + _(
+                "<code>ceasefire OR truce</code> — either one; OR joins the two words beside it: "
+                "<code>gaza ceasefire OR truce</code> = gaza, and ceasefire or truce"
+            ),
+            "• "
+            + _(
+                '<code>ukraine -sports</code>, <code>ukraine -"world cup"</code> — leave those out'
+            ),
+            "• "
+            + _(
+                "<code>ukraine source:bbc</code> — only from sources whose name has “bbc”; "
+                "<code>-source:bbc</code> leaves one out"
+            ),
+            _(
+                "Case, accents, punctuation and word endings do not matter, in English, German, "
+                "French, Spanish, Russian and Ukrainian (<code>Україна</code> also finds "
+                "“України”). A country also finds its people, its capital and its name in those "
+                "languages: <code>ukraine</code> finds “Ukrainian”, “Kyiv”, “Україна”. Parentheses "
+                "are not supported. At most {length} characters and {words} words.",
+                length=MAX_TOPIC_LENGTH,
+                words=MAX_TOPIC_TERMS,
+            ),
+        )
+    )
+    return "\n\n".join(
+        (
+            "<b>" + _("What I can do") + "</b>",
+            commands,
+            _(
+                "When several outlets report one event, you get it once: the message names the "
+                "others (“Also: BBC, DW +3”) and its <b>More</b> button shows the key points, the "
+                "other outlets' headlines and related stories."
+            ),
+            topics,
+            _("In groups, commands work with or without @botname."),
+        )
+    )
 
 
 def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
@@ -86,17 +144,18 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
 
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await remember_chat(update)
-        await reply(update, WELCOME)
+        await reply(update, welcome(reader_texts(update)))
 
     async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await reply(update, HELP)
+        await reply(update, help_text(reader_texts(update)))
 
     async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        texts = reader_texts(update)
         raw = " ".join(context.args or ())
         if not raw.strip():
-            await reply(update, "Which topic? For example: /subscribe ukraine")
+            await reply(update, texts._("Which topic? For example: /subscribe ukraine"))
             return
-        if (topic := await parse_or_explain(update, raw)) is None:
+        if (topic := await parse_or_explain(update, raw, texts)) is None:
             return
         chat_id = await remember_chat(update)
         if chat_id is None:
@@ -105,58 +164,82 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
         if len(existing) >= MAX_SUBSCRIPTIONS and topic.text not in {s.topic for s in existing}:
             await reply(
                 update,
-                f"This chat follows {len(existing)} topics, the most I keep. "
-                "/unsubscribe one first.",
+                texts.ngettext(
+                    "This chat follows {count} topic, the most I keep. /unsubscribe one first.",
+                    "This chat follows {count} topics, the most I keep. /unsubscribe one first.",
+                    len(existing),
+                ),
             )
             return
+        shown = escape(topic.text)
         if await storage.subscribe(chat_id, topic.text, now=services.clock()):
+            # Pushes are read by the chat, not by one person: they come in the language of
+            # whoever subscribed it last.
+            await storage.set_language(chat_id, texts.language)
             await reply(
                 update,
-                f"Subscribed to: <b>{escape(topic.text)}</b>\n"
-                "New stories on it will be sent here as they appear. "
-                f"For what is already out: /latest {escape(topic.text)}",
+                texts._(
+                    "Subscribed to: <b>{topic}</b>\nNew stories on it will be sent here as they "
+                    "appear. For what is already out: /latest {topic}",
+                    topic=shown,
+                ),
             )
         else:
-            await reply(update, f"You already follow <b>{escape(topic.text)}</b>.")
+            await reply(update, texts._("You already follow <b>{topic}</b>.", topic=shown))
 
     async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
         if chat is None:
             return
+        texts = reader_texts(update)
         raw = " ".join(context.args or ())
         current = [s.topic for s in await storage.subscriptions(chat.id)]
+        listing = ", ".join(escape(t) for t in current)
         if not raw.strip():
             hint = (
-                "Your topics: " + ", ".join(escape(t) for t in current)
+                texts._("Your topics: {topics}", topics=listing)
                 if current
-                else "You follow no topics."
+                else texts._("You follow no topics.")
             )
-            await reply(update, f"Which topic? For example: /unsubscribe ukraine\n{hint}")
+            await reply(
+                update, texts._("Which topic? For example: /unsubscribe ukraine") + "\n" + hint
+            )
             return
-        if (topic := await parse_or_explain(update, raw)) is None:
+        if (topic := await parse_or_explain(update, raw, texts)) is None:
             return
+        shown = escape(topic.text)
         if await storage.unsubscribe(chat.id, topic.text):
-            await reply(update, f"Unsubscribed from: <b>{escape(topic.text)}</b>")
-        else:
-            listing = ", ".join(escape(t) for t in current) if current else "none"
+            await reply(update, texts._("Unsubscribed from: <b>{topic}</b>", topic=shown))
+        elif current:
             await reply(
                 update,
-                f"You do not follow <b>{escape(topic.text)}</b>. Your topics: {listing}",
+                texts._(
+                    "You do not follow <b>{topic}</b>. Your topics: {topics}",
+                    topic=shown,
+                    topics=listing,
+                ),
+            )
+        else:
+            await reply(
+                update,
+                texts._("You do not follow <b>{topic}</b>. You follow no topics.", topic=shown),
             )
 
     async def list_subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
         if chat is None:
             return
+        texts = reader_texts(update)
         current = await storage.subscriptions(chat.id)
         if not current:
-            await reply(update, "This chat follows no topics yet. Try /subscribe ukraine")
+            await reply(update, texts._("This chat follows no topics yet. Try /subscribe ukraine"))
             return
         lines = [f"• {escape(s.topic)}" for s in current]
-        await reply(update, "<b>Your topics</b>\n" + "\n".join(lines))
+        await reply(update, "<b>" + texts._("Your topics") + "</b>\n" + "\n".join(lines))
 
     async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        for text in sources_message(await storage.list_sources(), services.clock()):
+        texts = reader_texts(update)
+        for text in sources_message(await storage.list_sources(), services.clock(), texts=texts):
             await reply(update, text)
 
     return [
@@ -172,7 +255,10 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
 async def _unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     if chat is not None and chat.type == ChatType.PRIVATE:
-        await reply(update, "I do not know that command. /help lists what I can do.")
+        await reply(
+            update,
+            reader_texts(update)._("I do not know that command. /help lists what I can do."),
+        )
 
 
 def unknown_command_handler() -> CommandCallbackHandler:

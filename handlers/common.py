@@ -29,6 +29,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import BaseHandler, ContextTypes
 
+from handlers.i18n import Texts, texts_for
 from news.errors import TopicError
 from news.model import ChatSettings, Story
 from news.ports import Storage
@@ -64,12 +65,18 @@ class Services:
     process: ProcessInfo = ProcessInfo()
 
 
-async def parse_or_explain(update: Update, raw: str) -> Topic | None:
-    """The parsed topic, or None after telling the user what is wrong with it."""
+def reader_texts(update: Update) -> Texts:
+    """The texts in the language of the person who sent the update (English when unknown)."""
+    user = update.effective_user
+    return texts_for(user.language_code if user is not None else None)
+
+
+async def parse_or_explain(update: Update, raw: str, texts: Texts) -> Topic | None:
+    """The parsed topic, or None after telling the user what is wrong with it, in `texts`."""
     try:
         return parse_topic(raw)
     except TopicError as error:
-        await reply(update, escape(str(error)))
+        await reply(update, escape(texts._(error.template, **error.params)))
         return None
 
 
@@ -121,10 +128,17 @@ def parse_card_data(data: str) -> int | None:
     return int(story)
 
 
-def more_button(story_id: int) -> InlineKeyboardMarkup:
+def more_button(story_id: int, texts: Texts) -> InlineKeyboardMarkup:
     """The keyboard under a pushed card."""
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton("More ▸", callback_data=card_data(story_id))]]
+        [
+            [
+                InlineKeyboardButton(
+                    texts.pgettext("button opening a story's card", "More ▸"),
+                    callback_data=card_data(story_id),
+                )
+            ]
+        ]
     )
 
 
@@ -281,7 +295,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
     if isinstance(update, Update) and update.effective_message is not None:
         try:
-            await reply(update, "Sorry, something went wrong on my side. Please try again.")
+            await reply(
+                update,
+                reader_texts(update)._("Sorry, something went wrong on my side. Please try again."),
+            )
         except TelegramError as failure:
             logger.warning(
                 "could not tell chat %s about the failure: %s", chat.id if chat else None, failure

@@ -13,17 +13,19 @@ from functools import cache
 from html import escape
 from zoneinfo import ZoneInfo, available_timezones
 
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes
 
-from handlers.common import Services, reply, shorten
+from handlers.common import Services, reader_texts, reply, shorten
+from news.errors import N_
 from news.model import ChatSettings
 
+# The menu's entries for these commands (see `handlers.commands.COMMANDS`).
 CONTROL_COMMANDS = (
-    BotCommand("pause", "Stop pushes for now"),
-    BotCommand("resume", "Start pushes again"),
-    BotCommand("digest", "One daily digest at HH:MM, or off"),
-    BotCommand("timezone", "Your time zone for the digest, e.g. Europe/Kyiv"),
+    ("pause", N_("Stop pushes for now")),
+    ("resume", N_("Start pushes again")),
+    ("digest", N_("One daily digest at HH:MM, or off")),
+    ("timezone", N_("Your time zone for the digest, e.g. Europe/Kyiv")),
 )
 # Decimal digits of any script ("٠٧:٣٠" is 07:30), kept in ASCII; not "²" or "½".
 _CLOCK_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
@@ -85,17 +87,28 @@ def build_control_handlers(
         if (current := await settings_of(update)) is None:
             return
         await storage.set_paused(current.chat_id, True)
-        await reply(update, "Paused: no stories will be pushed here until you send /resume.")
+        await reply(
+            update,
+            reader_texts(update)._(
+                "Paused: no stories will be pushed here until you send /resume."
+            ),
+        )
 
     async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if (current := await settings_of(update)) is None:
             return
         await storage.set_paused(current.chat_id, False)
-        await reply(update, "Resumed: new stories on your topics will be pushed here again.")
+        await reply(
+            update,
+            reader_texts(update)._(
+                "Resumed: new stories on your topics will be pushed here again."
+            ),
+        )
 
     async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if (current := await settings_of(update)) is None:
             return
+        texts = reader_texts(update)
         argument = " ".join(context.args or ()).strip().lower()
         zone = current.timezone or "UTC"
         if argument in ("off", "no", "stop"):
@@ -103,20 +116,25 @@ def build_control_handlers(
             services.schedule_digest(
                 ChatSettings(current.chat_id, current.kind, timezone=current.timezone)
             )
-            await reply(update, "Digest off: stories are pushed as they appear.")
+            await reply(update, texts._("Digest off: stories are pushed as they appear."))
             return
         when = parse_clock_time(argument)
         if when is None:
             state = (
-                f"Now: one digest a day at {current.digest_time} ({zone})."
+                texts._(
+                    "Now: one digest a day at {time} ({zone}).",
+                    time=current.digest_time,
+                    zone=zone,
+                )
                 if current.digest_time
-                else "Now: stories are pushed as they appear."
+                else texts._("Now: stories are pushed as they appear.")
             )
-            await reply(
-                update,
+            usage = texts._(
                 "Send /digest HH:MM for one daily digest at that time (24-hour clock, your time "
-                f"zone: {zone}; change it with /timezone), or /digest off.\n{state}",
+                "zone: {zone}; change it with /timezone), or /digest off.",
+                zone=zone,
             )
+            await reply(update, f"{usage}\n{state}")
             return
         await storage.set_digest(current.chat_id, when)
         services.schedule_digest(
@@ -124,27 +142,38 @@ def build_control_handlers(
         )
         await reply(
             update,
-            f"Daily digest at {when} ({zone}): the day's stories on your topics arrive then, in "
-            "one message. /digest off returns to instant pushes.",
+            texts._(
+                "Daily digest at {time} ({zone}): the day's stories on your topics arrive then, "
+                "in one message. /digest off returns to instant pushes.",
+                time=when,
+                zone=zone,
+            ),
         )
 
     async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if (current := await settings_of(update)) is None:
             return
+        texts = reader_texts(update)
         name = " ".join(context.args or ()).strip()
         if not name:
             await reply(
                 update,
-                f"Your time zone: {current.timezone or 'UTC'}. "
-                "Change it with /timezone Area/City, e.g. /timezone Europe/Kyiv",
+                texts._(
+                    "Your time zone: {zone}. "
+                    "Change it with /timezone Area/City, e.g. /timezone Europe/Kyiv",
+                    zone=current.timezone or "UTC",
+                ),
             )
             return
         found = find_time_zone(name)
         if found is None:
             await reply(
                 update,
-                f"Unknown time zone “{escape(shorten(name, 40))}”. Use an Area/City name such as "
-                "Europe/Kyiv, America/New_York or Asia/Tokyo.",
+                texts._(
+                    "Unknown time zone “{name}”. Use an Area/City name such as "
+                    "Europe/Kyiv, America/New_York or Asia/Tokyo.",
+                    name=escape(shorten(name, 40)),
+                ),
             )
             return
         zone = ZoneInfo(found)
@@ -154,7 +183,7 @@ def build_control_handlers(
                 current.chat_id, current.kind, digest_time=current.digest_time, timezone=zone.key
             )
         )
-        await reply(update, f"Time zone set to {zone.key}.")
+        await reply(update, texts._("Time zone set to {zone}.", zone=zone.key))
 
     return [
         CommandHandler("pause", pause),

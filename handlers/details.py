@@ -18,7 +18,7 @@ from telegram import LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
-from handlers.common import CARD_PREFIX, Services, parse_card_data
+from handlers.common import CARD_PREFIX, Services, parse_card_data, reader_texts
 from handlers.render import details_messages
 from news.reading import story_card
 
@@ -35,10 +35,11 @@ def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  #
         callback = update.callback_query
         if callback is None:
             return
+        texts = reader_texts(update)
         story_id = parse_card_data(callback.data or "")
         story = await storage.story(story_id) if story_id is not None else None
         if story is None:
-            await callback.answer("This story is no longer kept.", show_alert=True)
+            await callback.answer(texts._("This story is no longer kept."), show_alert=True)
             return
         message = callback.message
         if not isinstance(message, Message):
@@ -50,21 +51,22 @@ def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  #
         now = services.clock()
         shown_at = recently_shown.get(key)
         if shown_at is not None and now - shown_at < CARD_COOLDOWN:
-            await callback.answer("The story card is just above.")
+            await callback.answer(texts._("The story card is just above."))
             return
         recently_shown[key] = now
         while len(recently_shown) > _REMEMBERED_CARDS:
             recently_shown.popitem(last=False)
         await callback.answer()
         card = await story_card(storage, story, chat_id=message.chat_id, now=now)
-        texts = details_messages(
+        pages = details_messages(
             card.story,
             now,
             key_points=card.key_points,
             other_reports=card.other_reports,
             related=card.related,
+            texts=texts,
         )
-        for text in texts:
+        for text in pages:
             await message.reply_text(
                 text,
                 parse_mode=ParseMode.HTML,

@@ -49,12 +49,14 @@ from telegram.ext import (
     filters,
 )
 
+from handlers.i18n import texts_for
+from news.errors import N_
 from news.pacing import CommandBudget, CommandLimits, Limits, SendPacer
 
 logger = logging.getLogger(__name__)
 
 # Calls without which the bot cannot start: worth waiting for however long the outage lasts.
-SLOW_DOWN = "Slow down, please: that is more commands than I take in a minute. Try again soon."
+SLOW_DOWN = N_("Slow down, please: that is more commands than I take in a minute. Try again soon.")
 BOOTSTRAP_CALLS = frozenset({"getMe", "deleteWebhook", "setMyCommands", "getWebhookInfo"})
 # How far the dispatcher may book global slots in the past when it wakes late, so that timer
 # lateness does not lower the rate: a burst of at most this many seconds' worth of slots
@@ -248,7 +250,7 @@ def command_limit_handler(
         if verdict == "go":
             return
         if verdict == "warn":
-            await message.reply_text(SLOW_DOWN, do_quote=False)
+            await message.reply_text(texts_for(user.language_code)._(SLOW_DOWN), do_quote=False)
         raise ApplicationHandlerStop
 
     return MessageHandler(filters.COMMAND, check)

@@ -22,15 +22,15 @@ from handlers.common import (
     more_data,
     parse_more_data,
     parse_or_explain,
+    reader_texts,
     reply,
     split_count,
 )
+from handlers.i18n import Texts
 from handlers.render import latest_messages
 from news.coverage import Event
 from news.reading import DEFAULT_LATEST, MAX_LATEST, latest_events
 from news.topics import Topic, parse_topic
-
-EXPIRED = "This list has expired. Send /latest again for the newest stories."
 
 
 def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
@@ -39,58 +39,65 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
     queries = PagingQueries(services.clock)
 
     async def send_page(
-        message: Message, heading: str, query: PagedQuery, listed: list[Event], more: bool
+        message: Message,
+        heading: str,
+        query: PagedQuery,
+        listed: list[Event],
+        more: bool,
+        texts: Texts,
     ) -> None:
-        texts = latest_messages(heading, listed, services.clock())
+        pages = latest_messages(heading, listed, services.clock(), texts=texts)
         markup = None
         if more and listed:
             token = queries.remember(query)
-            markup = InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(
-                            "More ▸", callback_data=more_data(token, listed[-1].matched)
-                        )
-                    ]
-                ]
+            button = InlineKeyboardButton(
+                texts.pgettext("button listing older stories", "More ▸"),
+                callback_data=more_data(token, listed[-1].matched),
             )
-        for position, text in enumerate(texts):
+            markup = InlineKeyboardMarkup([[button]])
+        for position, text in enumerate(pages):
             await message.reply_text(
                 text,
                 parse_mode=ParseMode.HTML,
                 do_quote=False,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
-                reply_markup=markup if position == len(texts) - 1 else None,
+                reply_markup=markup if position == len(pages) - 1 else None,
             )
 
     async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is None:
             return
+        texts = reader_texts(update)
         raw, count = split_count(context.args or ())
         note = None
         if count is None:
             count = DEFAULT_LATEST
         elif not 1 <= count <= MAX_LATEST:
-            note = f"(I show between 1 and {MAX_LATEST} stories at once.)"
+            note = texts._("(I show between 1 and {most} stories at once.)", most=MAX_LATEST)
             count = min(max(count, 1), MAX_LATEST)
         topic: Topic | None = None
-        if raw.strip() and (topic := await parse_or_explain(update, raw)) is None:
+        if raw.strip() and (topic := await parse_or_explain(update, raw, texts)) is None:
             return
         listed, more = await latest_events(storage, topic, count)
         if not listed:
             if topic is None:
-                await reply(update, "No stories yet: the sources have not been read.")
+                await reply(update, texts._("No stories yet: the sources have not been read."))
             else:
                 await reply(
                     update,
-                    f"No stories on <b>{escape(topic.text)}</b> yet. "
-                    f"/subscribe {escape(topic.text)} to get them as they appear.",
+                    texts._(
+                        "No stories on <b>{topic}</b> yet. "
+                        "/subscribe {topic} to get them as they appear.",
+                        topic=escape(topic.text),
+                    ),
                 )
             return
-        heading = f"Latest on {topic.text}" if topic else "Latest stories"
+        heading = (
+            texts._("Latest on {topic}", topic=topic.text) if topic else texts._("Latest stories")
+        )
         query = PagedQuery(message.chat_id, topic.text if topic else None, count)
-        await send_page(message, heading, query, listed, more)
+        await send_page(message, heading, query, listed, more, texts)
         if note:
             await reply(update, note)
 
@@ -105,18 +112,26 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
             if parsed is not None and isinstance(message, Message)
             else None
         )
+        texts = reader_texts(update)
         if parsed is None or query is None or not isinstance(message, Message):
-            await callback.answer(EXPIRED, show_alert=True)
+            await callback.answer(
+                texts._("This list has expired. Send /latest again for the newest stories."),
+                show_alert=True,
+            )
             return
         await callback.answer()
         topic = parse_topic(query.topic) if query.topic else None
         listed, more = await latest_events(storage, topic, query.count, before=parsed[1])
         await message.edit_reply_markup(reply_markup=None)
         if not listed:
-            await message.reply_text("No older stories.", do_quote=False)
+            await message.reply_text(texts._("No older stories."), do_quote=False)
             return
-        heading = f"Older on {query.topic}" if query.topic else "Older stories"
-        await send_page(message, heading, query, listed, more)
+        heading = (
+            texts._("Older on {topic}", topic=query.topic)
+            if query.topic
+            else texts._("Older stories")
+        )
+        await send_page(message, heading, query, listed, more, texts)
 
     return [
         CommandHandler("latest", latest),

@@ -1,6 +1,7 @@
 """Stories as Telegram HTML: the news card that is pushed and the list /latest answers with.
 
-Everything that comes from a feed is escaped here, and only here, for Telegram's HTML mode.
+Everything that comes from a feed is escaped here, and only here, for Telegram's HTML mode. Every
+word of the bot's own comes from `texts` (`handlers.i18n`), in the reader's language.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape, unescape
 
+from handlers.i18n import Texts
 from news.coverage import Event
+from news.errors import N_
 from news.model import Delivery, Source, Story
 from news.policy import ALSO_NAMED
-from news.text import age, cut_at_word
+from news.text import cut_at_word
 
 MESSAGE_LIMIT = 4096
 LIST_SUMMARY_LIMIT = 160
@@ -23,59 +26,72 @@ OTHER_REPORTS_LISTED = 10
 _TAG = re.compile(r"<[^>]+>")
 
 
-def _link(story: Story) -> str:
+def _link(story: Story, texts: Texts) -> str:
     if not story.link:
         return ""
-    return f'<a href="{escape(story.link, quote=True)}">Read more</a>'
+    label = texts._("Read more")
+    return f'<a href="{escape(story.link, quote=True)}">{label}</a>'
 
 
-def also_line(outlets: Sequence[str], named: int = ALSO_NAMED) -> str:
+def also_line(outlets: Sequence[str], texts: Texts, named: int = ALSO_NAMED) -> str:
     """The other outlets of a pushed story's event: "Also: BBC, DW +3"."""
-    line = "Also: " + ", ".join(escape(name) for name in outlets[:named])
+    line = texts._("Also: {outlets}", outlets=", ".join(escape(name) for name in outlets[:named]))
     if len(outlets) > named:
         line += f" +{len(outlets) - named}"
     return line
 
 
 def story_card(
-    story: Story, now: datetime, *, topics: Sequence[str] = (), also: Sequence[str] = ()
+    story: Story,
+    now: datetime,
+    *,
+    texts: Texts,
+    topics: Sequence[str] = (),
+    also: Sequence[str] = (),
 ) -> str:
     """The pushed message: bold headline, short summary, source and age, link, other outlets."""
     lines = [f"<b>{escape(story.title)}</b>"]
     if story.summary and story.summary != story.title:
         lines.append(escape(story.summary))
-    meta = f"<i>{escape(story.source_name)}</i> · {age(story.published_at, now)}"
+    meta = f"<i>{escape(story.source_name)}</i> · {texts.age(story.published_at, now)}"
     if story.link:
-        meta += " · " + _link(story)
+        meta += " · " + _link(story, texts)
     if also:
-        meta += "\n" + also_line(also)
+        meta += "\n" + also_line(also, texts)
     lines.append(meta)
     if topics:
         lines.append("🔔 " + ", ".join(escape(topic) for topic in topics))
     return "\n\n".join(lines)
 
 
-def _list_entry(position: int, event: Event, now: datetime) -> str:
+def more_sources(count: int, texts: Texts) -> str:
+    """How many more outlets report an event: "+1 source", "+3 sources"."""
+    return texts.ngettext("+{count} source", "+{count} sources", count)
+
+
+def _list_entry(position: int, event: Event, now: datetime, texts: Texts) -> str:
     story = event.lead
     entry = f"{position}. <b>{escape(story.title)}</b>"
     if story.summary and story.summary != story.title:
         entry += "\n" + escape(cut_at_word(story.summary, LIST_SUMMARY_LIMIT))
     entry += f"\n<i>{escape(story.source_name)}</i>"
     if event.more_sources:
-        entry += f" +{event.more_sources} source" + ("s" if event.more_sources > 1 else "")
-    entry += f" · {age(story.published_at, now)}"
+        entry += " " + more_sources(event.more_sources, texts)
+    entry += f" · {texts.age(story.published_at, now)}"
     if story.link:
-        entry += " · " + _link(story)
+        entry += " · " + _link(story, texts)
     return entry
 
 
 def latest_messages(
-    heading: str, events: Sequence[Event], now: datetime, *, first_number: int = 1
+    heading: str, events: Sequence[Event], now: datetime, *, texts: Texts, first_number: int = 1
 ) -> list[str]:
     """/latest's answer: a heading and one numbered entry per event (its lead report, and how
     many more outlets report it), split into messages Telegram accepts."""
     blocks = [f"<b>{escape(heading)}</b>"]
-    blocks += [_list_entry(number, event, now) for number, event in enumerate(events, first_number)]
+    blocks += [
+        _list_entry(number, event, now, texts) for number, event in enumerate(events, first_number)
+    ]
     return pack(blocks)
 
 
@@ -86,33 +102,40 @@ def details_messages(
     key_points: Sequence[str],
     other_reports: Sequence[Story],
     related: Sequence[Event],
+    texts: Texts,
 ) -> list[str]:
     """The card behind a pushed story's "More" button: the headline, its key points, the other
     outlets' headlines with links, and related recent stories with a snippet each."""
     head = f"<b>{escape(story.title)}</b>\n<i>{escape(story.source_name)}</i> · "
-    head += age(story.published_at, now)
+    head += texts.age(story.published_at, now)
     if story.link:
-        head += " · " + _link(story)
+        head += " · " + _link(story, texts)
     blocks = [head]
     if key_points:
         blocks.append(
-            "<b>Keep in mind</b>\n" + "\n".join(f"• {escape(point)}" for point in key_points)
+            "<b>"
+            + texts._("Keep in mind")
+            + "</b>\n"
+            + "\n".join(f"• {escape(point)}" for point in key_points)
         )
     if other_reports:
-        lines = ["<b>Also reported by</b>"]
+        lines = ["<b>" + texts._("Also reported by") + "</b>"]
         for report in other_reports[:OTHER_REPORTS_LISTED]:
             lines.append(f"• {_headline_link(report)} — <i>{escape(report.source_name)}</i>")
         if len(other_reports) > OTHER_REPORTS_LISTED:
-            lines.append(f"and {len(other_reports) - OTHER_REPORTS_LISTED} more outlets")
+            unlisted = len(other_reports) - OTHER_REPORTS_LISTED
+            lines.append(
+                texts.ngettext("and {count} more outlet", "and {count} more outlets", unlisted)
+            )
         blocks.append("\n".join(lines))
     if related:
-        lines = ["<b>Related</b>"]
+        lines = ["<b>" + texts._("Related") + "</b>"]
         for event in related:
             entry = f"• {_headline_link(event.lead)}"
             if event.lead.summary and event.lead.summary != event.lead.title:
                 entry += " — " + escape(cut_at_word(event.lead.summary, RELATED_SNIPPET_LIMIT))
             entry += f"\n  <i>{escape(event.lead.source_name)}</i> · "
-            entry += age(event.lead.published_at, now)
+            entry += texts.age(event.lead.published_at, now)
             lines.append(entry)
         blocks.append("\n".join(lines))
     return pack(blocks)
@@ -126,7 +149,7 @@ def _headline_link(story: Story) -> str:
 
 
 def digest_messages(
-    heading: str, deliveries: Sequence[Delivery], now: datetime
+    heading: str, deliveries: Sequence[Delivery], now: datetime, *, texts: Texts
 ) -> list[tuple[str, list[Delivery]]]:
     """Several stories for one chat as one message (or a few, split between stories).
 
@@ -136,7 +159,7 @@ def digest_messages(
     current = f"<b>{escape(heading)}</b>"
     carried: list[Delivery] = []
     for number, delivery in enumerate(deliveries, 1):
-        entry = _digest_entry(number, delivery.story, now)
+        entry = _digest_entry(number, delivery.story, now, texts)
         if carried and len(current) + 2 + len(entry) > MESSAGE_LIMIT:
             messages.append((current, carried))
             current, carried = "", []
@@ -147,11 +170,11 @@ def digest_messages(
     return messages
 
 
-def _digest_entry(position: int, story: Story, now: datetime) -> str:
+def _digest_entry(position: int, story: Story, now: datetime, texts: Texts) -> str:
     headline = escape(cut_at_word(story.title, 300))
     if story.link:
         headline = f'<a href="{escape(story.link, quote=True)}">{headline}</a>'
-    meta = f"<i>{escape(story.source_name)}</i> · {age(story.published_at, now)}"
+    meta = f"<i>{escape(story.source_name)}</i> · {texts.age(story.published_at, now)}"
     return f"{position}. <b>{headline}</b>\n{meta}"
 
 
@@ -196,42 +219,56 @@ def _fitting(block: str, limit: int) -> list[str]:
     return parts
 
 
+# Why a source is no longer read, by `Source.disabled_reason`.
 DISABLED_BECAUSE = {
-    "unlisted": "no longer in the sources file",
-    "removed": "removed by an admin",
-    "gone": "the feed is gone (HTTP 410)",
+    "unlisted": N_("no longer in the sources file"),
+    "removed": N_("removed by an admin"),
+    "gone": N_("the feed is gone (HTTP 410)"),
 }
 
 
-def stories_kept(source: Source) -> str:
+def stories_kept(source: Source, texts: Texts) -> str:
     """ "12 stories kept": a disabled source's stories stay searchable until retention."""
-    return f"{source.stories_count:,} {'story' if source.stories_count == 1 else 'stories'} kept"
+    return texts.ngettext("{count} story kept", "{count} stories kept", source.stories_count)
 
 
-def sources_message(sources: Sequence[Source], now: datetime) -> list[str]:
+def sources_message(sources: Sequence[Source], now: datetime, *, texts: Texts) -> list[str]:
     """/sources' answer: each source with the outcome of its last fetch."""
     if not sources:
-        return ["No sources yet."]
+        return [texts._("No sources yet.")]
     disabled = sum(not source.enabled for source in sources)
-    heading = f"Sources ({len(sources)}" + (f", {disabled} disabled)" if disabled else ")")
+    heading = (
+        texts._("Sources ({count}, {disabled} disabled)", count=len(sources), disabled=disabled)
+        if disabled
+        else texts._("Sources ({count})", count=len(sources))
+    )
     blocks = [f"<b>{heading}</b>"]
     for source in sources:
-        blocks.append(
-            f"{escape(source.name)}\n{escape(source.url)}\n{escape(source_status(source, now))}"
-        )
+        status = source_status(source, now, texts)
+        blocks.append(f"{escape(source.name)}\n{escape(source.url)}\n{escape(status)}")
     return pack(blocks)
 
 
-def source_status(source: Source, now: datetime) -> str:
-    """One line on how a source is doing, for /sources and `newsbot sources list`."""
+def source_status(source: Source, now: datetime, texts: Texts) -> str:
+    """One line on how a source is doing, for /sources and `newsbot sources list`.
+
+    A fetch error is shown as it was recorded, in English: it quotes the feed's server.
+    """
     if not source.enabled:
-        reason = DISABLED_BECAUSE.get(source.disabled_reason or "", "")
-        return f"⏸ disabled{': ' + reason if reason else ''} · {stories_kept(source)}"
+        kept = stories_kept(source, texts)
+        reason = DISABLED_BECAUSE.get(source.disabled_reason or "")
+        if reason is None:
+            return texts._("⏸ disabled · {kept}", kept=kept)
+        return texts._("⏸ disabled: {reason} · {kept}", reason=texts._(reason), kept=kept)
     if source.last_polled_at is None:
-        return "… not fetched yet"
+        return texts._("… not fetched yet")
     if source.last_error:
-        return (
-            f"⚠ {source.last_error} ({source.error_count}× in a row, "
-            f"last tried {age(source.last_polled_at, now)})"
+        return texts._(
+            "⚠ {error} ({count}× in a row, last tried {age})",
+            error=source.last_error,
+            count=source.error_count,
+            age=texts.age(source.last_polled_at, now),
         )
-    return f"✓ fetched {age(source.last_polled_at, now)} · {source.stories_count} stories"
+    return texts._("✓ fetched {age}", age=texts.age(source.last_polled_at, now)) + (
+        " · " + texts.ngettext("{count} story", "{count} stories", source.stories_count)
+    )

@@ -35,7 +35,7 @@ import logging
 import re
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -54,6 +54,7 @@ from telegram.ext import ExtBot
 
 from handlers.common import more_button
 from handlers.gateway import Priority, retry_after_seconds
+from handlers.i18n import Texts, texts_for
 from handlers.render import digest_messages, story_card
 from news.batching import GroupCommit, WriteFailed
 from news.model import Delivery, PushedMessage, SentRow
@@ -71,7 +72,6 @@ from news.ports import Storage
 
 logger = logging.getLogger(__name__)
 
-DIGEST_TITLE = "Your daily digest"
 RECORD_LOG_EVERY = 60.0
 OUTAGE_LOG_EVERY = timedelta(minutes=1)
 _TAG = re.compile(r"<[^>]+>")
@@ -252,8 +252,12 @@ class Sender:
                 by_chat: dict[int, list[Delivery]] = defaultdict(list)
                 for delivery in claimed:
                     by_chat[delivery.chat_id].append(delivery)
+                texts = await self._texts(by_chat)
                 await asyncio.gather(
-                    *(self._send_chat(chat, rows, report) for chat, rows in by_chat.items())
+                    *(
+                        self._send_chat(chat, rows, report, texts(chat))
+                        for chat, rows in by_chat.items()
+                    )
                 )
                 self._progress()
             if self._available():
@@ -270,9 +274,10 @@ class Sender:
         by_chat: dict[int, list[Delivery]] = defaultdict(list)
         for delivery in claimed:
             by_chat[delivery.chat_id].append(delivery)
+        texts = await self._texts(by_chat)
         await asyncio.gather(
             *(
-                self._send_chat(chat, rows, report, digest=DIGEST_TITLE)
+                self._send_chat(chat, rows, report, texts(chat), daily=True)
                 for chat, rows in by_chat.items()
             )
         )
@@ -284,20 +289,25 @@ class Sender:
         cards are edited over several rounds, and new stories never wait behind them.
         """
         due = await self.storage.claim_edits(self.clock(), limit=self.edit_batch)
-        await asyncio.gather(*(self._edit_card(card, report) for card in due))
+        texts = await self._texts(card.chat_id for card in due)
+        await asyncio.gather(*(self._edit_card(card, report, texts(card.chat_id)) for card in due))
 
-    async def _edit_card(self, card: PushedMessage, report: SendReport) -> None:
+    async def _edit_card(self, card: PushedMessage, report: SendReport, texts: Texts) -> None:
         now = self.clock()
         if card.also == card.shown:  # another report from an outlet the card already names
             await self.storage.mark_edited(card.delivery_id, shown=card.also, now=now, edited=False)
             return
-        text = story_card(card.story, now, topics=card.topics, also=card.also)
+        text = story_card(card.story, now, texts=texts, topics=card.topics, also=card.also)
 
         async def edited(_: int) -> None:
             await self.storage.mark_edited(card.delivery_id, shown=card.also, now=self.clock())
 
         outcome = await self._deliver(
-            card.chat_id, text, more_button(card.story.id), edited, message_id=card.message_id
+            card.chat_id,
+            text,
+            more_button(card.story.id, texts),
+            edited,
+            message_id=card.message_id,
         )
         now = self.clock()
         if outcome.message_id is not None:
@@ -318,7 +328,8 @@ class Sender:
             limit=1000, now=self.clock(), lease=self.lease, chat_id=chat_id
         )
         if rows:
-            await self._send_chat(chat_id, rows, report, digest=DIGEST_TITLE)
+            texts = await self._texts([chat_id])
+            await self._send_chat(chat_id, rows, report, texts(chat_id), daily=True)
         return report
 
     async def _send_chat(
@@ -326,13 +337,14 @@ class Sender:
         chat_id: int,
         rows: Sequence[Delivery],
         report: SendReport,
+        texts: Texts,
         *,
-        digest: str | None = None,
+        daily: bool = False,
     ) -> None:
         now = self.clock()
         # A daily digest carries the day since the last one; one held back by an outage keeps
         # the stories it would have carried on time.
-        max_age = PUSH_MAX_AGE + DIGEST_GRACE if digest == DIGEST_TITLE else PUSH_MAX_AGE
+        max_age = PUSH_MAX_AGE + DIGEST_GRACE if daily else PUSH_MAX_AGE
         stale = [row.id for row in rows if now - row.story.published_at > max_age]
         if stale:
             await self.storage.mark_failed(stale, error="older than 24 hours", now=now)
@@ -340,19 +352,24 @@ class Sender:
         fresh = [row for row in rows if now - row.story.published_at <= max_age]
         if not fresh:
             return
-        if digest is None and len(fresh) > DIGEST_THRESHOLD:
-            digest = f"{len(fresh)} new stories"
+        digest = (
+            texts._("Your daily digest")
+            if daily
+            else texts.ngettext("{count} new story", "{count} new stories", len(fresh))
+            if len(fresh) > DIGEST_THRESHOLD
+            else None
+        )
         units: list[tuple[str, list[int], tuple[str, ...] | None, Delivery | None]]
         if digest is not None:
             units = [
                 (text, [row.id for row in carried], None, None)
-                for text, carried in digest_messages(digest, fresh, now)
+                for text, carried in digest_messages(digest, fresh, now, texts=texts)
             ]
             report.digests += len(units)
         else:
             units = [
                 (
-                    story_card(row.story, now, topics=row.topics, also=row.also),
+                    story_card(row.story, now, texts=texts, topics=row.topics, also=row.also),
                     [row.id],
                     row.also,
                     row,
@@ -366,7 +383,7 @@ class Sender:
             ) -> None:
                 await self._record_sent(ids, message_id, shown)
 
-            markup = more_button(card.story.id) if card is not None else None
+            markup = more_button(card.story.id, texts) if card is not None else None
             outcome = await self._deliver(chat_id, text, markup, sent)
             now = self.clock()
             if outcome.message_id is not None:
@@ -397,6 +414,12 @@ class Sender:
                 return
             await self.storage.mark_failed(ids, error=outcome.error or "refused", now=now)
             report.failed += len(ids)
+
+    async def _texts(self, chat_ids: Iterable[int]) -> Callable[[int], Texts]:
+        """The texts each of these chats' pushes are written in: the language of whoever
+        subscribed the chat last, English for a chat without one."""
+        languages = await self.storage.chat_languages(list(set(chat_ids)))
+        return lambda chat_id: texts_for(languages.get(chat_id))
 
     async def _deliver(
         self,

@@ -23,6 +23,16 @@ from __future__ import annotations
 
 from typing import Literal, NewType
 
+
+def N_(message: str) -> str:
+    """Mark `message` as a text users read, to be translated where it is shown (`handlers.i18n`).
+
+    The domain speaks no language of its own: it names the English text, and the handlers, which
+    know who is reading, translate it.
+    """
+    return message
+
+
 #: `http-<status>`, e.g. "http-404"; made only by `http_error_kind`.
 HttpErrorKind = NewType("HttpErrorKind", str)
 ErrorKind = (
@@ -64,7 +74,17 @@ class ConfigError(NewsbotError):
 
 
 class TopicError(NewsbotError):
-    """A topic cannot be understood; the message says what is wrong, for the user."""
+    """A topic cannot be understood; the message says what is wrong, for the user.
+
+    `template` is the English text with `{name}` placeholders, marked with `N_` so that it is
+    extracted into the bot's translation catalogs; `params` fill them. `str(error)` is the
+    English text (the CLI prints it); the bot shows the template translated, then filled.
+    """
+
+    def __init__(self, template: str, **params: int | str) -> None:
+        super().__init__(template.format(**params))
+        self.template = template
+        self.params = params
 
 
 class SourceError(NewsbotError):

@@ -109,6 +109,8 @@ class ChatSettings:
     paused: bool = False
     digest_time: str | None = None
     timezone: str | None = None
+    #: The language its pushes are written in ("uk"); None: the bot's default, English.
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

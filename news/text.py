@@ -1,10 +1,9 @@
-"""Text hygiene for stories: plain-text summaries, word-boundary cuts, canonical links, ages."""
+"""Text hygiene for stories: plain-text summaries, word-boundary cuts, canonical links."""
 
 from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -87,18 +86,3 @@ def is_web_url(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
-def age(published: datetime, now: datetime) -> str:
-    """How long ago, as a news card says it: "just now", "12 min ago", "3 h ago", "2 days ago"."""
-    delta = now - published
-    if delta < timedelta(minutes=1):
-        return "just now"
-    if delta < timedelta(hours=1):
-        return f"{int(delta.total_seconds() // 60)} min ago"
-    if delta < timedelta(days=1):
-        return f"{int(delta.total_seconds() // 3600)} h ago"
-    days = delta.days
-    if days < 30:
-        return f"{days} day ago" if days == 1 else f"{days} days ago"
-    return published.strftime("%d %b %Y")

@@ -30,7 +30,7 @@ from functools import lru_cache
 
 from news.analysis import Phrase, TermIndex, phrase_alternatives, words
 from news.countries import MAX_NAME_WORDS, countries_named, country_alternatives
-from news.errors import TopicError
+from news.errors import N_, TopicError
 
 MAX_TOPIC_LENGTH = 200
 MAX_TOPIC_TERMS = 20
@@ -39,7 +39,6 @@ _QUOTES = str.maketrans(dict.fromkeys("“”„‟«»″〝〞＂", '"'))
 _MINUS = "-−–—"
 _SOURCE = re.compile(r"source:", re.IGNORECASE)
 _OR = "OR"
-_EXAMPLE = 'Try for example: ukraine, "peace talks", ceasefire OR truce, ukraine -sports'
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +120,10 @@ def _tokens(raw: str) -> list[_Item]:
             closing = text.find('"', position + 1)
             if closing < 0:
                 raise TopicError(
-                    'That topic has an opening quote (") without a closing one. '
-                    'Put a phrase between two quotes, as in: "peace talks"'
+                    N_(
+                        'That topic has an opening quote (") without a closing one. '
+                        'Put a phrase between two quotes, as in: "peace talks"'
+                    )
                 )
             chunk, position = text[position + 1 : closing], closing + 1
             if kind == "words":
@@ -198,7 +199,10 @@ def _clauses(items: Sequence[_Item]) -> list[list[Phrase]]:
             following = sequence[number + 1] if number + 1 < len(sequence) else None
             if not (_positive(previous) and _positive(following)):
                 raise TopicError(
-                    "OR goes between two words or phrases to look for, as in: ceasefire OR truce"
+                    N_(
+                        "OR goes between two words or phrases to look for, "
+                        "as in: ceasefire OR truce"
+                    )
                 )
             join_next = True
             continue
@@ -220,10 +224,17 @@ def parse_topic(raw: str) -> Topic:
     """Parse what a reader typed; raise `TopicError` with a reason they can act on."""
     stripped = raw.strip()
     if not stripped:
-        raise TopicError(f"The topic is empty. {_EXAMPLE}")
+        raise TopicError(
+            N_(
+                "The topic is empty. Try for example: "
+                'ukraine, "peace talks", ceasefire OR truce, ukraine -sports'
+            )
+        )
     if len(stripped) > MAX_TOPIC_LENGTH:
         raise TopicError(
-            f"That topic is {len(stripped)} characters long; keep it under {MAX_TOPIC_LENGTH}."
+            N_("That topic is {length} characters long; keep it under {limit}."),
+            length=len(stripped),
+            limit=MAX_TOPIC_LENGTH,
         )
     items = _tokens(stripped)
     clauses: list[list[Phrase]] = []
@@ -240,16 +251,25 @@ def parse_topic(raw: str) -> Topic:
     if not clauses:
         if excluded or not_sources:
             raise TopicError(
-                "That topic only says what to leave out. Add a word to look for, "
-                "as in: ukraine -sports"
+                N_(
+                    "That topic only says what to leave out. Add a word to look for, "
+                    "as in: ukraine -sports"
+                )
             )
         if sources:
-            raise TopicError("Add a word to look for in that source, as in: source:bbc ukraine")
+            raise TopicError(N_("Add a word to look for in that source, as in: source:bbc ukraine"))
         raise TopicError(
-            f"That topic has no words to search for (only symbols or emoji). {_EXAMPLE}"
+            N_(
+                "That topic has no words to search for (only symbols or emoji). Try for example: "
+                'ukraine, "peace talks", ceasefire OR truce, ukraine -sports'
+            )
         )
     if terms > MAX_TOPIC_TERMS:
-        raise TopicError(f"That topic has {terms} words; use at most {MAX_TOPIC_TERMS}.")
+        raise TopicError(
+            N_("That topic has {count} words; use at most {limit}."),
+            count=terms,
+            limit=MAX_TOPIC_TERMS,
+        )
     parts = [" OR ".join(_render(phrase) for phrase in clause) for clause in clauses]
     parts += ["-" + _render(phrase) for phrase in excluded]
     parts += ["source:" + _render(phrase) for phrase in sources]

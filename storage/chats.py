@@ -8,6 +8,7 @@ its settings, topics and pending stories.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,9 @@ _OWED = ("pending", "sending")
 
 
 def _settings(row: Row[Any]) -> ChatSettings:
-    return ChatSettings(row.id, row.kind, row.active, row.paused, row.digest_time, row.timezone)
+    return ChatSettings(
+        row.id, row.kind, row.active, row.paused, row.digest_time, row.timezone, row.language
+    )
 
 
 def _subscription(row: Row[Any]) -> Subscription:
@@ -92,6 +95,18 @@ class ChatStore(StorageBase):
         """The IANA time zone the chat's digest time is read in."""
         await self._set_chat(chat_id, timezone=timezone)
 
+    async def set_language(self, chat_id: int, language: str) -> None:
+        """The language the chat's pushes are written in (a code the bot speaks)."""
+        await self._set_chat(chat_id, language=language)
+
+    async def chat_languages(self, chat_ids: Sequence[int]) -> dict[int, str]:
+        """The language of each of these chats that has one (the sender writes in it)."""
+        query = select(chats.c.id, chats.c.language).where(
+            chats.c.id.in_(sorted(set(chat_ids))), chats.c.language.is_not(None)
+        )
+        async with self.connect() as conn:
+            return {row.id: row.language for row in await conn.execute(query)}
+
     async def digest_chats(self) -> list[ChatSettings]:
         """Active chats that take a daily digest."""
         query = select(chats).where(chats.c.active, chats.c.digest_time.is_not(None))
@@ -114,6 +129,7 @@ class ChatStore(StorageBase):
                         paused=old.paused,
                         digest_time=old.digest_time,
                         timezone=old.timezone,
+                        language=old.language,
                         created_at=now,
                     )
                 )

@@ -178,6 +178,8 @@ chats = Table(
     Column("timezone", String(64)),
     # When the bot last lost the chat (blocked, kicked, migrated); NULL while it is active.
     Column("inactive_since", UTCDateTime),
+    # The language its pushes are written in (that of whoever subscribed it last); NULL: English.
+    Column("language", String(16)),
 )
 
 subscriptions = Table(

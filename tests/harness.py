@@ -150,11 +150,12 @@ async def ask(
     *,
     chat_type: str = "private",
     contains: str | None = None,
+    language_code: str = "en",
 ) -> str:
-    """Send `text` as a user; the text of the bot's first answer to it (the first containing
-    `contains`, if given)."""
+    """Send `text` as a user whose Telegram speaks `language_code`; the text of the bot's first
+    answer to it (the first containing `contains`, if given)."""
     mark = telegram.mark()
-    telegram.inject_message(chat_id, text, chat_type=chat_type)
+    telegram.inject_message(chat_id, text, chat_type=chat_type, language_code=language_code)
     answer = await telegram.wait_for_message(chat_id, contains=contains, after=mark)
     return str(answer["text"])
 

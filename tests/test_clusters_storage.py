@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from handlers.i18n import english
 from handlers.render import latest_messages
 from news.clustering import Clusterer
 from news.fetch import Fetcher
@@ -166,7 +167,7 @@ async def test_one_event_is_one_latest_entry_and_one_push_then_an_edit(
     swap = next(event for event in listed if "prisoners" in event.lead.title)
     assert swap.lead.title.startswith("Ukraine and Russia swap"), "the first report leads"
     assert swap.outlets == ("BBC", "DW", "Reuters") and swap.more_sources == 2
-    text = latest_messages("Latest on ukraine", listed, clock())[0]
+    text = latest_messages("Latest on ukraine", listed, clock(), texts=english())[0]
     assert "<i>BBC</i> +2 sources" in text
     assert text.count("<b>Ukraine and Russia swap 300 prisoners") == 1
     assert "Kyiv and Moscow" not in text and "Emirati-brokered" not in text, (

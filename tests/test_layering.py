@@ -8,7 +8,8 @@
   .details): the use cases they serve live in news/ (news.reading), and bot/ registers the
   handlers through handlers.routes alone;
 - handler modules do not import each other, only the shared helpers (handlers.common,
-  handlers.render); handlers.routes, which lists every handler, is the one exception;
+  handlers.render, handlers.gateway, handlers.i18n); handlers.routes, which lists every handler,
+  is the one exception;
 - no storage module reaches into another's private (`_name`) helpers: what the aggregates share
   lives in storage.base, in public.
 """
@@ -31,7 +32,7 @@ FORBIDDEN = {
 #: Handler modules that serve Telegram updates; only handlers.routes may import them.
 CALLBACK_MODULES = {"handlers.commands", "handlers.latest", "handlers.details"}
 #: What every handler module may import from handlers/.
-SHARED_HELPERS = {"handlers.common", "handlers.render", "handlers.gateway"}
+SHARED_HELPERS = {"handlers.common", "handlers.render", "handlers.gateway", "handlers.i18n"}
 
 
 def imports(path: Path) -> dict[str, set[str]]:

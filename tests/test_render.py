@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from handlers.common import parse_card_data, parse_more_data
+from handlers.i18n import english
 from handlers.render import MESSAGE_LIMIT, details_messages, pack
 from news.model import Story
 from tests.fakes.telegram.text_rules import parse_html, utf16_len
@@ -33,6 +34,7 @@ def test_a_card_with_many_outlets_is_valid_telegram_html_in_every_message() -> N
         key_points=["Ministers agreed on measures after a night of talks in Brussels."] * 3,
         other_reports=[report(n) for n in range(1, 40)],
         related=[],
+        texts=english(),
     )
     for message in messages:
         text, _ = parse_html(message)  # raises on a cut tag, entity or link

@@ -64,11 +64,13 @@ class UpdateQueue:
         chat_type: str = "private",
         username: str = "alice",
         first_name: str = "Alice",
+        language_code: str = "en",
     ) -> int:
         """Queue a text message from a user, as Telegram delivers it; return the update_id.
 
         Private chats have the user's (positive) id; groups and supergroups negative ids.
-        Commands get their `bot_command` entities as real Telegram sends them.
+        Commands get their `bot_command` entities as real Telegram sends them. The user's
+        `language_code` is the language of their Telegram app ("uk", "pt-br").
         """
         if chat_type == "private":
             if chat_id <= 0:
@@ -90,7 +92,10 @@ class UpdateQueue:
             raise ValueError(f"unsupported chat_type for a user message: {chat_type!r}")
         self._chats.chats[chat_id] = chat
         user = self._user(
-            DEFAULT_GROUP_USER_ID if user_id is None else user_id, first_name, username
+            DEFAULT_GROUP_USER_ID if user_id is None else user_id,
+            first_name,
+            username,
+            language_code,
         )
         message = self._chats.new_message(chat_id, user, text=text)
         entities = bot_command_entities(text)
@@ -124,13 +129,13 @@ class UpdateQueue:
         return self._queue({"callback_query": callback_query})
 
     @staticmethod
-    def _user(user_id: int, first_name: str, username: str) -> JSONDict:
+    def _user(user_id: int, first_name: str, username: str, language_code: str = "en") -> JSONDict:
         return {
             "id": user_id,
             "is_bot": False,
             "first_name": first_name,
             "username": username,
-            "language_code": "en",
+            "language_code": language_code,
         }
 
     def _queue(self, update: JSONDict) -> int:
