@@ -83,27 +83,22 @@ def build_control_handlers(
             current = await storage.chat_settings(chat.id)
         return current
 
-    async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def switch_pushes(update: Update, *, paused: bool) -> None:
         if (current := await settings_of(update)) is None:
             return
-        await storage.set_paused(current.chat_id, True)
-        await reply(
-            update,
-            reader_texts(update)._(
-                "Paused: no stories will be pushed here until you send /resume."
-            ),
-        )
+        await storage.set_paused(current.chat_id, paused)
+        texts = reader_texts(update)
+        if paused:
+            said = texts._("Paused: no stories will be pushed here until you send /resume.")
+        else:
+            said = texts._("Resumed: new stories on your topics will be pushed here again.")
+        await reply(update, said)
+
+    async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await switch_pushes(update, paused=True)
 
     async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if (current := await settings_of(update)) is None:
-            return
-        await storage.set_paused(current.chat_id, False)
-        await reply(
-            update,
-            reader_texts(update)._(
-                "Resumed: new stories on your topics will be pushed here again."
-            ),
-        )
+        await switch_pushes(update, paused=False)
 
     async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if (current := await settings_of(update)) is None:

@@ -192,20 +192,23 @@ async def test_latest_lists_both_of_one_outlets_stories_on_one_theme(
         "/world.xml",
         rss_feed(
             [
-                FeedItem(
-                    title="Talks on Energy Prices Stall as Activists Call for Peace Outside",
-                    link="https://news.example.org/energy-talks-stall",
-                    summary="Ministers failed to agree on energy prices while activists outside "
-                    "called for peace.",
-                    published=now - timedelta(hours=1),
-                ),
-                FeedItem(
-                    title="Peace Talks Resume in Geneva With New Mediators",
-                    link="https://news.example.org/geneva-peace-talks",
-                    summary="Negotiators returned to Geneva on Monday as new mediators joined "
-                    "the peace talks.",
-                    published=now - timedelta(hours=2),
-                ),
+                FeedItem(title, f"https://news.example.org/{slug}", summary=summary, published=at)
+                for title, slug, summary, at in (
+                    (
+                        "Talks on Energy Prices Stall as Activists Call for Peace Outside",
+                        "energy-talks-stall",
+                        "Ministers failed to agree on energy prices while activists outside "
+                        "called for peace.",
+                        now - timedelta(hours=1),
+                    ),
+                    (
+                        "Peace Talks Resume in Geneva With New Mediators",
+                        "geneva-peace-talks",
+                        "Negotiators returned to Geneva on Monday as new mediators joined "
+                        "the peace talks.",
+                        now - timedelta(hours=2),
+                    ),
+                )
             ],
             title="Example World News",
         ).encode(),

@@ -230,21 +230,14 @@ def test_an_outlets_update_of_its_own_story_joins_it() -> None:
 def test_a_shared_date_does_not_make_one_outlets_headlines_an_update() -> None:
     """The Week's feed, 17 February 2026: two pages of one issue, not one story updated."""
     clusterer = Clusterer()
-    printables = clusterer.add(
-        1,
-        "Magazine printables - February 27, 2026",
-        "Magazine printables - February 27, 2026",
-        "en",
-        T0,
-        "The Week",
-    )
-    solutions = clusterer.add(
-        2,
-        "Magazine solutions - February 27, 2026",
-        "Magazine solutions - February 27, 2026",
-        "en",
-        T0 + timedelta(minutes=3),
-        "The Week",
+    printables, solutions = (
+        clusterer.add(n, page, page, "en", T0 + timedelta(minutes=3 * n), "The Week")
+        for n, page in enumerate(
+            (
+                "Magazine printables - February 27, 2026",
+                "Magazine solutions - February 27, 2026",
+            )
+        )
     )
     assert solutions.created
     assert solutions.cluster_id != printables.cluster_id

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -19,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.loops import JobHealth
 from tests.conftest import POSTGRES_URL
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.feeds import FeedItem, rss_feed
+from tests.fakes.feeds import fresh_story_feed, rss_feed
 from tests.fakes.telegram import FakeBotApi
 from tests.fakes.webhook import free_port
 from tests.harness import (
@@ -66,16 +65,10 @@ async def stop(process: asyncio.subprocess.Process, cwd: Path) -> str:
 
 
 def ukraine_story() -> str:
-    return rss_feed(
-        [
-            FeedItem(
-                title="Ukraine and its neighbours sign a grain deal",
-                link="https://news.example.org/grain",
-                summary="The deal reopens the ports.",
-                published=datetime.now(UTC) - timedelta(minutes=1),
-            )
-        ],
-        title="World",
+    return fresh_story_feed(
+        "Ukraine and its neighbours sign a grain deal",
+        "https://news.example.org/grain",
+        "The deal reopens the ports.",
     )
 
 

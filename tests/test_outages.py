@@ -13,7 +13,7 @@ import logging
 import math
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -34,7 +34,7 @@ from storage.database import migrate
 from storage.tables import deliveries
 from tests.conftest import POSTGRES_URL, Clock
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.feeds import FeedItem, rss_feed
+from tests.fakes.feeds import fresh_story_feed, rss_feed
 from tests.fakes.telegram import FakeBotApi
 from tests.harness import running_bot
 from tests.storage_helpers import delivery_states
@@ -278,16 +278,10 @@ async def test_a_database_outage_is_one_log_line_a_minute_and_the_bot_catches_up
         caplog.clear()
         feeds.set_feed(
             "/world.xml",
-            rss_feed(
-                [
-                    FeedItem(
-                        title="Ukraine story during the outage",
-                        link="https://news.example.org/outage",
-                        summary="Published while the database was down.",
-                        published=datetime.now(UTC) - timedelta(minutes=1),
-                    )
-                ],
-                title="World",
+            fresh_story_feed(
+                "Ukraine story during the outage",
+                "https://news.example.org/outage",
+                "Published while the database was down.",
             ),
         )
         await asyncio.sleep(4)  # four ticks of the one-second schedule, all failing

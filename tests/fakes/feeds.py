@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from xml.sax.saxutils import escape, quoteattr
 
@@ -122,3 +122,11 @@ def atom_feed(
         lines.append("</entry>")
     lines += ["</feed>", ""]
     return "\n".join(lines)
+
+
+def fresh_story_feed(title: str, link: str, summary: str) -> str:
+    """The feed "World" with one story, published a minute ago."""
+    item = FeedItem(
+        title, link, summary=summary, published=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    return rss_feed([item], title="World")
