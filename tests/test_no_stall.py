@@ -246,4 +246,4 @@ async def test_poll_once_on_postgresql_survives_the_hostile_tick(
         assert "⚠" in block and "last error" in block, block
     for name in STORED:
         block = next(text for first, text in blocks.items() if first.endswith(f"/{name}"))
-        assert "✓ fetched" in block and "1 stories" in block, block
+        assert "✓ fetched" in block and "1 story" in block, block

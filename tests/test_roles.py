@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from handlers.i18n import LANGUAGES
 from news.topics import parse_topic
 from storage import open_storage
 from tests.fakes.feed_server import FeedServer
@@ -222,7 +223,10 @@ async def test_three_pollers_two_senders_and_a_bot_share_postgresql(
     assert duplicates <= IN_FLIGHT_WINDOW, "only messages in flight at the kill may repeat"
     getmes = telegram.calls_to("getMe")
     assert len(getmes) == 3, "the bot and the two senders; pollers never talk to Telegram"
-    assert len(telegram.calls_to("setMyCommands")) == 1, "only the bot registers commands"
+    menus = [call.params.get("language_code") for call in telegram.calls_to("setMyCommands")]
+    assert sorted(menus, key=str) == sorted([None, *LANGUAGES], key=str), (
+        "only the bot registers the menus: once by default, once per language"
+    )
     conflicts = [c for c in telegram.calls_to("getUpdates", include_failed=True) if c.failed]
     assert conflicts == [], "one getUpdates consumer: the bot"
 
