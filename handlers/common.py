@@ -19,7 +19,7 @@ import logging
 import secrets
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -27,7 +27,7 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
-from telegram.ext import BaseHandler, ContextTypes
+from telegram.ext import BaseHandler, CommandHandler, ContextTypes, filters
 
 from handlers.i18n import Texts, texts_for
 from news.errors import TopicError
@@ -41,6 +41,17 @@ logger = logging.getLogger(__name__)
 ECHO_LIMIT = 60
 
 CommandCallbackHandler = BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]
+
+# Commands come as messages (edited ones too, as PTB's default) and as posts in a channel,
+# where only its admins can post.
+_COMMAND_UPDATES = filters.UpdateType.MESSAGES | filters.UpdateType.CHANNEL_POST
+
+
+def command_handler(
+    command: str, callback: Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+) -> CommandCallbackHandler:
+    """The handler of a command sent in any chat, or posted in a channel."""
+    return CommandHandler(command, callback, filters=_COMMAND_UPDATES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,10 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
-from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import CallbackQueryHandler, ContextTypes
 
 from handlers.common import (
+    command_handler,
     MORE_PREFIX,
     CommandCallbackHandler,
     PagedQuery,
@@ -134,6 +135,6 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
         await send_page(message, heading, query, listed, more, texts)
 
     return [
-        CommandHandler("latest", latest),
+        command_handler("latest", latest),
         CallbackQueryHandler(more, pattern=f"^{MORE_PREFIX}:"),
     ]
