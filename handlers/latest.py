@@ -14,12 +14,12 @@ from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
 from handlers.common import (
-    command_handler,
     MORE_PREFIX,
     CommandCallbackHandler,
     PagedQuery,
     PagingQueries,
     Services,
+    command_handler,
     more_data,
     parse_more_data,
     parse_or_explain,

@@ -15,6 +15,8 @@ plainly which is missing.
 Whether a user is an admin of a chat is asked of Telegram once per `ADMIN_CHECK_TTL` and
 (chat, user) (`AdminChecks`): every Bot API call counts against the bot's limits, and a group
 that sends /subscribe three times in a row should cost one call, not three.
+
+A shared helper like `handlers.common`: the command modules import it, it imports none of them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
@@ -32,7 +34,7 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from handlers.common import reader_texts, reply
+from handlers.common import CommandCallback, reader_texts, reply
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +49,6 @@ _ADMIN_STATUSES = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRA
 _GROUPS = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 # A public channel's username (Telegram: 5-32 letters, digits and underscores) or a -100… id.
 _CHANNEL = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-100\d{6,16})$")
-
-Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 
 class AdminChecks:
@@ -109,9 +109,12 @@ async def may_change_chat(
     chat, message = update.effective_chat, update.effective_message
     if chat is None or chat.type not in _GROUPS:
         return True
-    if message is not None and message.sender_chat is not None:
-        if message.sender_chat.id == chat.id:
-            return True  # an anonymous admin, writing as the group
+    if (
+        message is not None
+        and message.sender_chat is not None
+        and message.sender_chat.id == chat.id
+    ):
+        return True  # an anonymous admin, writing as the group
     user = update.effective_user
     if user is not None and (message is None or message.sender_chat is None):
         try:
@@ -124,7 +127,7 @@ async def may_change_chat(
     return False
 
 
-def admins_only(checks: AdminChecks, callback: Callback) -> Callback:
+def admins_only(checks: AdminChecks, callback: CommandCallback) -> CommandCallback:
     """`callback`, answering in groups only their admins (see `may_change_chat`)."""
 
     async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
