@@ -164,3 +164,14 @@ async def test_a_command_posted_in_the_channel_subscribes_it(
     telegram.inject_channel_post(CHANNEL, "/subscriptions")
     assert "• ukraine" in (await telegram.wait_for_message(CHANNEL, after=mark))["text"]
     assert not telegram.calls_to("getChatMember", include_failed=True)
+
+
+@pytest.mark.parametrize(
+    ("language", "words"), [("en", "as an administrator"), ("uk", "адміністратором")]
+)
+async def test_help_tells_how_to_run_a_channel(
+    bot: RunningBot, telegram: FakeBotApi, language: str, words: str
+) -> None:
+    said = await ask(telegram, ALICE, "/help", language_code=language)
+
+    assert "/subscribe @yourchannel ukraine" in said and words in said
