@@ -11,7 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from telegram import Bot
 
+from handlers.permissions import ADMIN_CHECK_TTL, AdminChecks
+from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram import FakeBotApi
@@ -175,3 +178,21 @@ async def test_help_tells_how_to_run_a_channel(
     said = await ask(telegram, ALICE, "/help", language_code=language)
 
     assert "/subscribe @yourchannel ukraine" in said and words in said
+
+
+async def test_admin_answers_expire_and_stay_bounded(telegram: FakeBotApi, clock: Clock) -> None:
+    for user in (1, 2, 3):
+        telegram.inject_message(GROUP, "hi", chat_type="supergroup", user_id=user)
+    telegram.set_chat_member(GROUP, 1, "administrator")
+    checks = AdminChecks(clock, max_entries=2)
+    async with Bot(telegram.token, base_url=telegram.base_url) as bot:
+        assert await checks.is_admin(bot, GROUP, 1)
+        assert not await checks.is_admin(bot, GROUP, 2)
+        assert not await checks.is_admin(bot, GROUP, 3)
+        assert len(checks) == 2, "the least recently used answer went"
+
+        telegram.set_chat_member(GROUP, 3, "administrator")  # promoted
+        assert not await checks.is_admin(bot, GROUP, 3), "still the kept answer"
+        clock.advance(seconds=ADMIN_CHECK_TTL.total_seconds())
+        assert await checks.is_admin(bot, GROUP, 3), "asked again once it expired"
+    assert [telegram.chat_member_calls(GROUP, user) for user in (1, 2, 3)] == [1, 1, 2]
