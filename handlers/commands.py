@@ -12,16 +12,18 @@ from html import escape
 
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import ContextTypes, MessageHandler, filters
 
 from handlers.common import (
     CommandCallbackHandler,
     Services,
+    command_handler,
     parse_or_explain,
     reader_texts,
     reply,
 )
 from handlers.i18n import Texts
+from handlers.permissions import AdminChecks, admins_only, command_target, names_channel
 from handlers.render import sources_message
 from news.errors import N_
 from news.reading import DEFAULT_LATEST, MAX_LATEST
@@ -126,12 +128,19 @@ def help_text(texts: Texts) -> str:
             ),
             topics,
             _("In groups, commands work with or without @botname."),
+            _(
+                "In groups, only the group's admins can change what it receives. To run a "
+                "channel's news, add me to it as an administrator allowed to post messages, "
+                "then send me here: <code>/subscribe @yourchannel ukraine</code>, "
+                "<code>/unsubscribe @yourchannel ukraine</code>, "
+                "<code>/subscriptions @yourchannel</code>."
+            ),
         )
     )
 
 
-def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
-    """The handlers in the order they are tried."""
+def build_command_handlers(services: Services, checks: AdminChecks) -> list[CommandCallbackHandler]:
+    """The handlers in the order they are tried; `checks` answers who may change a group."""
     storage = services.storage
 
     async def remember_chat(update: Update) -> int | None:
@@ -151,16 +160,19 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
 
     async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         texts = reader_texts(update)
-        raw = " ".join(context.args or ())
+        if (found := await command_target(update, context, checks, context.args or ())) is None:
+            return
+        target, words = found
+        raw = " ".join(words)
         if not raw.strip():
             await reply(update, texts._("Which topic? For example: /subscribe ukraine"))
             return
         if (topic := await parse_or_explain(update, raw, texts)) is None:
             return
-        chat_id = await remember_chat(update)
-        if chat_id is None:
-            return
-        existing = await storage.subscriptions(chat_id)
+        await storage.upsert_chat(
+            target.chat_id, kind=target.kind, title=target.title, now=services.clock()
+        )
+        existing = await storage.subscriptions(target.chat_id)
         if len(existing) >= MAX_SUBSCRIPTIONS and topic.text not in {s.topic for s in existing}:
             await reply(
                 update,
@@ -172,28 +184,39 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
             )
             return
         shown = escape(topic.text)
-        if await storage.subscribe(chat_id, topic.text, now=services.clock()):
+        channel = target.channel
+        if await storage.subscribe(target.chat_id, topic.text, now=services.clock()):
             # Pushes are read by the chat, not by one person: they come in the language of
             # whoever subscribed it last.
-            await storage.set_language(chat_id, texts.language)
-            await reply(
-                update,
-                texts._(
+            await storage.set_language(target.chat_id, texts.language)
+            if channel is not None:
+                said = texts._(
+                    "Subscribed {channel} to: <b>{topic}</b>\nNew stories on it will be posted "
+                    "there as they appear.",
+                    channel=channel,
+                    topic=shown,
+                )
+            else:
+                said = texts._(
                     "Subscribed to: <b>{topic}</b>\nNew stories on it will be sent here as they "
                     "appear. For what is already out: /latest {topic}",
                     topic=shown,
-                ),
+                )
+        elif channel is not None:
+            said = texts._(
+                "{channel} already follows <b>{topic}</b>.", channel=channel, topic=shown
             )
         else:
-            await reply(update, texts._("You already follow <b>{topic}</b>.", topic=shown))
+            said = texts._("You already follow <b>{topic}</b>.", topic=shown)
+        await reply(update, said)
 
     async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat = update.effective_chat
-        if chat is None:
-            return
         texts = reader_texts(update)
-        raw = " ".join(context.args or ())
-        current = [s.topic for s in await storage.subscriptions(chat.id)]
+        if (found := await command_target(update, context, checks, context.args or ())) is None:
+            return
+        target, words = found
+        raw = " ".join(words)
+        current = [s.topic for s in await storage.subscriptions(target.chat_id)]
         listing = ", ".join(escape(t) for t in current)
         if not raw.strip():
             hint = (
@@ -208,34 +231,51 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
         if (topic := await parse_or_explain(update, raw, texts)) is None:
             return
         shown = escape(topic.text)
-        if await storage.unsubscribe(chat.id, topic.text):
-            await reply(update, texts._("Unsubscribed from: <b>{topic}</b>", topic=shown))
+        channel = target.channel
+        if await storage.unsubscribe(target.chat_id, topic.text):
+            if channel is not None:
+                said = texts._(
+                    "Unsubscribed {channel} from: <b>{topic}</b>", channel=channel, topic=shown
+                )
+            else:
+                said = texts._("Unsubscribed from: <b>{topic}</b>", topic=shown)
+        elif channel is not None:
+            said = texts._(
+                "{channel} does not follow <b>{topic}</b>.", channel=channel, topic=shown
+            )
         elif current:
-            await reply(
-                update,
-                texts._(
-                    "You do not follow <b>{topic}</b>. Your topics: {topics}",
-                    topic=shown,
-                    topics=listing,
-                ),
+            said = texts._(
+                "You do not follow <b>{topic}</b>. Your topics: {topics}",
+                topic=shown,
+                topics=listing,
             )
         else:
-            await reply(
-                update,
-                texts._("You do not follow <b>{topic}</b>. You follow no topics.", topic=shown),
-            )
+            said = texts._("You do not follow <b>{topic}</b>. You follow no topics.", topic=shown)
+        await reply(update, said)
 
     async def list_subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        texts = reader_texts(update)
         chat = update.effective_chat
+        words = context.args or ()
         if chat is None:
             return
-        texts = reader_texts(update)
-        current = await storage.subscriptions(chat.id)
+        if not (chat.type == ChatType.PRIVATE and words and names_channel(words[0])):
+            words = ()  # anywhere else /subscriptions lists this chat's, whatever follows
+        if (found := await command_target(update, context, checks, words)) is None:
+            return
+        target = found[0]
+        current = await storage.subscriptions(target.chat_id)
+        if target.channel is not None:
+            header = texts._("Topics of {channel}", channel=target.channel)
+            empty = texts._("{channel} follows no topics yet.", channel=target.channel)
+        else:
+            header = texts._("Your topics")
+            empty = texts._("This chat follows no topics yet. Try /subscribe ukraine")
         if not current:
-            await reply(update, texts._("This chat follows no topics yet. Try /subscribe ukraine"))
+            await reply(update, empty)
             return
         lines = [f"• {escape(s.topic)}" for s in current]
-        await reply(update, "<b>" + texts._("Your topics") + "</b>\n" + "\n".join(lines))
+        await reply(update, "<b>" + header + "</b>\n" + "\n".join(lines))
 
     async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         texts = reader_texts(update)
@@ -243,12 +283,12 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
             await reply(update, text)
 
     return [
-        CommandHandler("start", start),
-        CommandHandler("help", help_command),
-        CommandHandler("subscribe", subscribe),
-        CommandHandler("unsubscribe", unsubscribe),
-        CommandHandler("subscriptions", list_subscriptions),
-        CommandHandler("sources", sources),
+        command_handler("start", start),
+        command_handler("help", help_command),
+        command_handler("subscribe", admins_only(checks, subscribe)),
+        command_handler("unsubscribe", admins_only(checks, unsubscribe)),
+        command_handler("subscriptions", list_subscriptions),
+        command_handler("sources", sources),
     ]
 
 

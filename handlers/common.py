@@ -1,7 +1,8 @@
 """What the handler modules share: `Services`, replies, the error handler, buttons and their data.
 
-Handler modules import from each other only this module (and `handlers.render` for text), so a
-change to one command never reaches into another's callbacks.
+Handler modules import from each other only this module (and `handlers.render` for text,
+`handlers.permissions` for who may change a chat), so a change to one command never reaches
+into another's callbacks.
 
 Buttons carry callback data under Telegram's 64-byte cap:
 - `card:<story id>` under a pushed story opens its card (`handlers.details`);
@@ -19,15 +20,16 @@ import logging
 import secrets
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
-from telegram.ext import BaseHandler, ContextTypes
+from telegram.ext import BaseHandler, CommandHandler, ContextTypes, filters
 
 from handlers.i18n import Texts, texts_for
 from news.errors import TopicError
@@ -41,6 +43,19 @@ logger = logging.getLogger(__name__)
 ECHO_LIMIT = 60
 
 CommandCallbackHandler = BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]
+
+# Commands come as messages (edited ones too, as PTB's default) and as posts in a channel,
+# where only its admins can post.
+_COMMAND_UPDATES = filters.UpdateType.MESSAGES | filters.UpdateType.CHANNEL_POST
+
+
+#: What a command runs: PTB awaits the coroutine it returns.
+CommandCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+
+
+def command_handler(command: str, callback: CommandCallback) -> CommandCallbackHandler:
+    """The handler of a command sent in any chat, or posted in a channel."""
+    return CommandHandler(command, callback, filters=_COMMAND_UPDATES)
 
 
 @dataclass(frozen=True, slots=True)

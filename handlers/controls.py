@@ -1,5 +1,7 @@
 """How a chat takes its pushes: /pause, /resume, /digest HH:MM | off, /timezone Area/City.
 
+In groups only their admins may change these (`handlers.permissions`).
+
 A time zone is one of the IANA names the zone database lists (`zoneinfo.available_timezones`),
 found whatever its case ("europe/kyiv") or by its city alone when that is unique ("Kyiv").
 Nothing a user types reaches `ZoneInfo` unless it is such a name: `ZoneInfo` reads files, and
@@ -14,9 +16,10 @@ from html import escape
 from zoneinfo import ZoneInfo, available_timezones
 
 from telegram import Update
-from telegram.ext import BaseHandler, CommandHandler, ContextTypes
+from telegram.ext import BaseHandler, ContextTypes
 
-from handlers.common import Services, reader_texts, reply, shorten
+from handlers.common import Services, command_handler, reader_texts, reply, shorten
+from handlers.permissions import AdminChecks, admins_only
 from news.errors import N_
 from news.model import ChatSettings
 
@@ -66,9 +69,9 @@ def find_time_zone(text: str) -> str | None:
 
 
 def build_control_handlers(
-    services: Services,
+    services: Services, checks: AdminChecks
 ) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
-    """/pause, /resume, /digest and /timezone."""
+    """/pause, /resume, /digest and /timezone; in groups for their admins only (`checks`)."""
     storage = services.storage
 
     async def settings_of(update: Update) -> ChatSettings | None:
@@ -181,8 +184,8 @@ def build_control_handlers(
         await reply(update, texts._("Time zone set to {zone}.", zone=zone.key))
 
     return [
-        CommandHandler("pause", pause),
-        CommandHandler("resume", resume),
-        CommandHandler("digest", digest),
-        CommandHandler("timezone", timezone),
+        command_handler("pause", admins_only(checks, pause)),
+        command_handler("resume", admins_only(checks, resume)),
+        command_handler("digest", admins_only(checks, digest)),
+        command_handler("timezone", admins_only(checks, timezone)),
     ]

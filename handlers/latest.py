@@ -11,7 +11,7 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
-from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import CallbackQueryHandler, ContextTypes
 
 from handlers.common import (
     MORE_PREFIX,
@@ -19,6 +19,7 @@ from handlers.common import (
     PagedQuery,
     PagingQueries,
     Services,
+    command_handler,
     more_data,
     parse_more_data,
     parse_or_explain,
@@ -134,6 +135,6 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
         await send_page(message, heading, query, listed, more, texts)
 
     return [
-        CommandHandler("latest", latest),
+        command_handler("latest", latest),
         CallbackQueryHandler(more, pattern=f"^{MORE_PREFIX}:"),
     ]

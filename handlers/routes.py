@@ -18,6 +18,7 @@ from handlers.controls import CONTROL_COMMANDS, build_control_handlers
 from handlers.details import build_details_handlers
 from handlers.i18n import LANGUAGES, Texts, english, texts_in
 from handlers.latest import build_latest_handlers
+from handlers.permissions import AdminChecks
 from news.fetch import Fetcher
 
 __all__ = ["Services", "build_handlers", "command_menu", "on_error", "set_command_menus"]
@@ -46,11 +47,12 @@ def build_handlers(
     `fetcher` and `allow_private` serve the admins' /addsource, which checks a feed before adding
     (without the bot's shared fetcher, with one of its own).
     """
+    checks = AdminChecks(services.clock)  # one cache for every command that needs an admin
     return [
-        *build_command_handlers(services),
+        *build_command_handlers(services, checks),
         *build_latest_handlers(services),
         *build_details_handlers(services),
-        *build_control_handlers(services),
+        *build_control_handlers(services, checks),
         *build_admin_handlers(services, fetcher=fetcher, allow_private=allow_private),
         unknown_command_handler(),
     ]

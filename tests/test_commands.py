@@ -78,6 +78,7 @@ async def test_subscriptions_can_be_listed_and_removed(
 async def test_commands_work_in_groups_with_the_bot_name(
     bot: RunningBot, telegram: FakeBotApi
 ) -> None:
+    telegram.set_chat_member(DESK, ALICE, "administrator")
     answer = await ask(telegram, DESK, "/subscribe@newsbot_test_bot russia", chat_type="supergroup")
     assert "Subscribed to: <b>russia</b>" in answer
     latest = await ask(telegram, DESK, "/latest@newsbot_test_bot ukraine", chat_type="supergroup")

@@ -17,13 +17,14 @@ from telegram import (
     Bot,
     BotCommand,
     BotCommandScopeAllGroupChats,
+    ChatMemberAdministrator,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
     MessageEntity,
     Update,
 )
-from telegram.constants import ParseMode
+from telegram.constants import ChatMemberStatus, ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -199,6 +200,52 @@ async def test_methods_the_bot_does_not_use_are_not_found(fake: FakeBotApi, bot:
         404,
         {"chat_id": 5, "action": "typing"},
     )
+
+
+async def test_chats_and_their_members_are_answered_like_telegram(
+    fake: FakeBotApi, bot: Bot
+) -> None:
+    fake.add_channel(-1_001_234_567_890, username="worldwire", title="World Wire")
+    fake.inject_message(-100500, "hi", chat_type="supergroup", user_id=7)
+    fake.set_chat_member(-1_001_234_567_890, 7, "creator")
+    fake.set_chat_member(-1_001_234_567_890, bot.id, "administrator", can_post_messages=True)
+
+    channel = await bot.get_chat("@WorldWire")
+    assert (channel.id, channel.type, channel.title) == (
+        -1_001_234_567_890,
+        "channel",
+        "World Wire",
+    )
+    assert (await bot.get_chat_member(-100500, 7)).status == ChatMemberStatus.MEMBER
+    assert (await bot.get_chat_member(channel.id, 7)).status == ChatMemberStatus.OWNER
+    me = await bot.get_chat_member(channel.id, bot.id)
+    assert isinstance(me, ChatMemberAdministrator) and me.can_post_messages
+    assert (await bot.get_chat_member(-100500, bot.id)).status == ChatMemberStatus.LEFT
+
+    with pytest.raises(BadRequest, match="Chat not found"):
+        await bot.get_chat("@nosuchchannel")
+    with pytest.raises(BadRequest, match="Chat not found"):
+        await bot.get_chat_member(-100999, 7)
+    with pytest.raises(BadRequest, match="User not found"):
+        await bot.get_chat_member(-100500, 424242)
+    assert fake.chat_member_calls(-100500, 424242) == 1
+
+
+async def test_anonymous_admins_and_channel_posts_come_as_from_telegram(
+    fake: FakeBotApi, bot: Bot
+) -> None:
+    fake.add_channel(-1_001_234_567_890, username="worldwire")
+    fake.inject_message(-100500, "/pause", chat_type="supergroup", anonymous_admin=True)
+    fake.inject_channel_post(-1_001_234_567_890, "/subscribe ukraine")
+
+    group, channel = await bot.get_updates()
+    assert group.message is not None and group.message.sender_chat is not None
+    assert group.message.sender_chat.id == -100500
+    assert group.effective_user is not None and group.effective_user.username == "GroupAnonymousBot"
+    post = channel.channel_post
+    assert post is not None and post.from_user is None and post.text == "/subscribe ukraine"
+    assert post.sender_chat is not None and post.sender_chat.id == -1_001_234_567_890
+    assert post.entities[0].type == MessageEntity.BOT_COMMAND
 
 
 async def test_wrong_token_is_unauthorized(fake: FakeBotApi) -> None:

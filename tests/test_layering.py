@@ -32,7 +32,13 @@ FORBIDDEN = {
 #: Handler modules that serve Telegram updates; only handlers.routes may import them.
 CALLBACK_MODULES = {"handlers.commands", "handlers.latest", "handlers.details"}
 #: What every handler module may import from handlers/.
-SHARED_HELPERS = {"handlers.common", "handlers.render", "handlers.gateway", "handlers.i18n"}
+SHARED_HELPERS = {
+    "handlers.common",
+    "handlers.render",
+    "handlers.gateway",
+    "handlers.i18n",
+    "handlers.permissions",
+}
 
 
 def imports(path: Path) -> dict[str, set[str]]:

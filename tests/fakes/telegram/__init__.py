@@ -7,7 +7,9 @@ and what the tests need; its modules, by concern:
 * `protocol`: the wire conventions (answers, errors, `chat_id`s, PTB's form encoding);
 * `chats`: the chats and messages Telegram keeps;
 * `methods`: the methods the bot calls, checked like Telegram (HTML via `text_rules`);
-* `updates`: user input (`inject_message`, `inject_callback_query`) and `getUpdates`;
+* `members`: channels, who is what in a chat, and `getChat`/`getChatMember`;
+* `updates`: user input (`inject_message`, `inject_channel_post`, `inject_callback_query`) and
+  `getUpdates`;
 * `faults`: failures on demand (errors, dropped connections, outages, redirects, the flood
   limits of `limits`);
 * `records`: what the fake received and what got through, and waiting for it.

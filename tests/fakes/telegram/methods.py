@@ -7,7 +7,7 @@ edits that change nothing fail with Telegram's `400 Bad Request` descriptions; o
 are not checked. `sendDocument` takes an upload (it covers the multipart path of the bot's HTTP
 transport); `setMyCommands` keeps the command menu per scope and language; `getMe` answers the
 bot's `User`. `getUpdates`, `setWebhook`/`deleteWebhook` and `answerCallbackQuery` are in
-`updates`. Any other method answers `404 Not Found`
+`updates`, `getChat` and `getChatMember` in `members`. Any other method answers `404 Not Found`
 as on Telegram: a method the bot starts to use is added here, with its checks.
 """
 

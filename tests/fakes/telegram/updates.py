@@ -1,7 +1,9 @@
 """User input for the bot: queued updates, `getUpdates` long polling and callback queries.
 
 A test queues what a user does with `inject_message` (a text message or command, in a private
-chat or a group) and `inject_callback_query` (a tap on an inline button of the bot's message);
+chat or a group, from a user or from an anonymous admin, whose message's `sender_chat` is the
+group itself), `inject_channel_post` (a post in a channel: no `from`, the channel as
+`sender_chat`) and `inject_callback_query` (a tap on an inline button of the bot's message);
 the bot receives them through `getUpdates` as from Telegram:
 
 * `offset` confirms and drops older updates (negative offsets too), `limit` caps a batch,
@@ -27,6 +29,13 @@ from .protocol import ApiError, JSONDict, bad_request
 from .text_rules import bot_command_entities
 
 DEFAULT_GROUP_USER_ID = 1001
+# The user Telegram puts in `from` of an anonymous admin's message.
+GROUP_ANONYMOUS_BOT = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
 MAX_CALLBACK_ANSWER_LENGTH = 200
 
 
@@ -65,12 +74,15 @@ class UpdateQueue:
         username: str = "alice",
         first_name: str = "Alice",
         language_code: str = "en",
+        anonymous_admin: bool = False,
     ) -> int:
         """Queue a text message from a user, as Telegram delivers it; return the update_id.
 
         Private chats have the user's (positive) id; groups and supergroups negative ids.
         Commands get their `bot_command` entities as real Telegram sends them. The user's
-        `language_code` is the language of their Telegram app ("uk", "pt-br").
+        `language_code` is the language of their Telegram app ("uk", "pt-br"). An
+        `anonymous_admin` writes on behalf of the group: `from` is GroupAnonymousBot and
+        `sender_chat` the group.
         """
         if chat_type == "private":
             if chat_id <= 0:
@@ -91,17 +103,39 @@ class UpdateQueue:
         else:
             raise ValueError(f"unsupported chat_type for a user message: {chat_type!r}")
         self._chats.chats[chat_id] = chat
-        user = self._user(
-            DEFAULT_GROUP_USER_ID if user_id is None else user_id,
-            first_name,
-            username,
-            language_code,
-        )
-        message = self._chats.new_message(chat_id, user, text=text)
-        entities = bot_command_entities(text)
+        if anonymous_admin:
+            if chat_type == "private":
+                raise ValueError("an anonymous admin writes in a group")
+            message = self._chats.new_message(
+                chat_id, GROUP_ANONYMOUS_BOT, text=text, sender_chat=chat
+            )
+        else:
+            user = self._user(
+                DEFAULT_GROUP_USER_ID if user_id is None else user_id,
+                first_name,
+                username,
+                language_code,
+            )
+            message = self._chats.new_message(chat_id, user, text=text)
+        return self._queue_text(message, "message")
+
+    def inject_channel_post(self, chat_id: int, text: str) -> int:
+        """Queue a post in a channel added with `add_channel`; return the update_id.
+
+        As on Telegram, a channel post has no `from`: its `sender_chat` is the channel.
+        """
+        channel = self._chats.chats.get(chat_id)
+        if channel is None or channel["type"] != "channel":
+            raise ValueError("add the channel first (add_channel)")
+        message = self._chats.new_message(chat_id, {}, text=text, sender_chat=channel)
+        del message["from"]
+        return self._queue_text(message, "channel_post")
+
+    def _queue_text(self, message: JSONDict, kind: str) -> int:
+        entities = bot_command_entities(str(message["text"]))
         if entities:
             message["entities"] = entities
-        return self._queue({"message": message})
+        return self._queue({kind: message})
 
     def inject_callback_query(
         self,
