@@ -239,7 +239,10 @@ def build_command_handlers(services: Services) -> list[CommandCallbackHandler]:
 
     async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         texts = reader_texts(update)
-        for text in sources_message(await storage.list_sources(), services.clock(), texts=texts):
+        user = update.effective_user
+        admin = user is not None and user.id in services.admins
+        listed = await storage.list_sources()
+        for text in sources_message(listed, services.clock(), texts=texts, admin=admin):
             await reply(update, text)
 
     return [
