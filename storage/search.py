@@ -35,7 +35,6 @@ from sqlalchemy import (
     false,
     func,
     literal_column,
-    not_,
     select,
     text,
     true,
@@ -164,12 +163,9 @@ def topic_clause(
             # those holding an excluded term.
             clause = true()
             if topic.excluded:
-                clause = not_(
-                    _stories_search.op("@@")(
-                        func.to_tsquery(
-                            literal_column("'simple'"), _tsquery_any(list(topic.excluded))
-                        )
-                    )
+                left_out = "!" + _tsquery_any(list(topic.excluded))
+                clause = _stories_search.op("@@")(
+                    func.to_tsquery(literal_column("'simple'"), left_out)
                 )
         else:
             clause = _stories_search.op("@@")(
