@@ -279,11 +279,11 @@ class Percolator:
     def _unfile(self, compiled: _Compiled) -> None:
         if compiled.outlet_words:
             for word in compiled.outlet_words:
-                left = _without(self._outlets.get(word), compiled)
-                if left is None:
+                kept = _without(self._outlets.get(word), compiled)
+                if kept is None:
                     self._outlets.pop(word, None)
                 else:
-                    self._outlets[word] = left
+                    self._outlets[word] = kept
             self._outlets_of_source.clear()
         entries = self._entries
         if compiled.partners:

@@ -61,7 +61,7 @@ class FakeBotApi(LoopbackServer, CallRecords, UpdateQueue, Faults, BotMethods):
                 "username": username,
                 "can_join_groups": True,
                 "can_read_all_group_messages": False,
-                "supports_inline_queries": False,
+                "supports_inline_queries": True,
                 "can_connect_to_business": False,
                 "has_main_web_app": False,
             }
@@ -72,6 +72,7 @@ class FakeBotApi(LoopbackServer, CallRecords, UpdateQueue, Faults, BotMethods):
         BotMethods.__init__(self, validate_html=validate_html)
         handlers = self._method_handlers()
         handlers["answerCallbackQuery"] = self._answer_callback_query
+        handlers["answerInlineQuery"] = self._answer_inline_query
         handlers["setWebhook"] = self._set_webhook
         handlers["deleteWebhook"] = self._delete_webhook
         self._handlers: dict[str, MethodHandler] = {
