@@ -104,7 +104,7 @@ def build_inline_handlers(services: Services) -> list[CommandCallbackHandler]:
             [event_result(event, now, texts) for event in listed],
             cache_time=INLINE_CACHE_SECONDS,
             is_personal=False,
-            next_offset=cursor_text(listed[-1].matched) if more and listed else "",
+            next_offset=cursor_text(listed[-1].matched) if more and listed else None,
         )
 
     return [InlineQueryHandler(answer)]
