@@ -104,6 +104,11 @@ def help_text(texts: Texts) -> str:
                 "<code>ukraine source:bbc</code> — only from sources whose name has “bbc”; "
                 "<code>-source:bbc</code> leaves one out"
             ),
+            "• "
+            + _(
+                "<code>source:bbc</code> alone — every story of that outlet; /sources shows "
+                "each source's term"
+            ),
             _(
                 "Case, accents, punctuation and word endings do not matter, in English, German, "
                 "French, Spanish, Russian and Ukrainian (<code>Україна</code> also finds "
@@ -126,6 +131,10 @@ def help_text(texts: Texts) -> str:
             ),
             topics,
             _("In groups, commands work with or without @botname."),
+            _(
+                "In any chat, type my @username and a topic (<code>@botname ukraine</code>) to "
+                "pick one of the newest stories on it and send it there."
+            ),
         )
     )
 
