@@ -91,8 +91,8 @@ async def test_following_an_outlet_pushes_every_new_story_of_it_and_no_other(
 async def test_sources_names_each_outlets_term_and_keeps_failures_details_for_admins(
     bot: RunningBot, telegram: FakeBotApi
 ) -> None:
-    for reader in (ALICE, BOB):
-        listing = await ask(telegram, reader, "/sources", contains="Sources")
+    for user in (ALICE, BOB):
+        listing = await ask(telegram, user, "/sources", contains="Sources")
         assert 'Daily Planet · <code>source:"daily planet"</code>' in listing.replace("&quot;", '"')
         assert "/subscribe source:bbc" in listing
         # No credentials nor keys, for anyone.
@@ -101,6 +101,6 @@ async def test_sources_names_each_outlets_term_and_keeps_failures_details_for_ad
         assert "/broken.xml\n" in listing
 
     admin = await ask(telegram, ALICE, "/sources", contains="Sources")
-    reader = await ask(telegram, BOB, "/sources", contains="Sources")
+    others = await ask(telegram, BOB, "/sources", contains="Sources")
     assert "HTTP 404" in admin and "failing" not in admin
-    assert "HTTP 404" not in reader and "⚠ failing (" in reader
+    assert "HTTP 404" not in others and "⚠ failing (" in others
