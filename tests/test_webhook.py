@@ -67,7 +67,11 @@ async def test_updates_with_the_secret_are_answered_and_others_refused(
         (set_webhook,) = telegram.calls_to("setWebhook")
         assert set_webhook.params["url"] == WEBHOOK_URL
         assert set_webhook.params["secret_token"] == SECRET
-        assert set_webhook.params["allowed_updates"] == ["message", "callback_query"]
+        assert set_webhook.params["allowed_updates"] == [
+            "message",
+            "callback_query",
+            "inline_query",
+        ]
 
         without = await deliver(
             telegram, telegram.inject_message(BOB, "/start"), local_url, secret=None
