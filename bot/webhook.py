@@ -26,7 +26,7 @@ from bot.settings import Settings, WebhookSettings
 logger = logging.getLogger(__name__)
 
 #: The updates the bot handles; Telegram sends no others (getUpdates and setWebhook alike).
-ALLOWED_UPDATES = ("message", "channel_post", "callback_query")
+ALLOWED_UPDATES = ("message", "channel_post", "callback_query", "inline_query")
 
 
 def new_secret() -> str:

@@ -106,6 +106,11 @@ def help_text(texts: Texts) -> str:
                 "<code>ukraine source:bbc</code> — only from sources whose name has “bbc”; "
                 "<code>-source:bbc</code> leaves one out"
             ),
+            "• "
+            + _(
+                "<code>source:bbc</code> alone — every story of that outlet; /sources shows "
+                "each source's term"
+            ),
             _(
                 "Case, accents, punctuation and word endings do not matter, in English, German, "
                 "French, Spanish, Russian and Ukrainian (<code>Україна</code> also finds "
@@ -134,6 +139,10 @@ def help_text(texts: Texts) -> str:
                 "then send me here: <code>/subscribe @yourchannel ukraine</code>, "
                 "<code>/unsubscribe @yourchannel ukraine</code>, "
                 "<code>/subscriptions @yourchannel</code>."
+            ),
+            _(
+                "In any chat, type my @username and a topic (<code>@botname ukraine</code>) to "
+                "pick one of the newest stories on it and send it there."
             ),
         )
     )
@@ -279,7 +288,10 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
 
     async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         texts = reader_texts(update)
-        for text in sources_message(await storage.list_sources(), services.clock(), texts=texts):
+        user = update.effective_user
+        admin = user is not None and user.id in services.admins
+        listed = await storage.list_sources()
+        for text in sources_message(listed, services.clock(), texts=texts, admin=admin):
             await reply(update, text)
 
     return [

@@ -157,10 +157,27 @@ def more_button(story_id: int, texts: Texts) -> InlineKeyboardMarkup:
     )
 
 
+def cursor_text(last: Story) -> str:
+    """The keyset cursor after `last` as text: "<published microseconds>:<id>"."""
+    micros = int(last.published_at.timestamp() * 1_000_000)
+    return f"{micros}:{last.id}"
+
+
+def parse_cursor(text: str) -> tuple[datetime, int] | None:
+    """The (published time, id) of a `cursor_text`, or None when it is not one."""
+    parts = text.split(":")
+    if len(parts) != 2 or not all(_number(part) for part in parts):
+        return None
+    try:
+        published = datetime.fromtimestamp(int(parts[0]) / 1_000_000, tz=UTC)
+    except (OverflowError, OSError, ValueError):  # forged data: a time no clock can hold
+        return None
+    return published, int(parts[1])
+
+
 def more_data(token: str, last: Story) -> str:
     """Callback data for the next page after `last`: well under Telegram's 64 bytes."""
-    micros = int(last.published_at.timestamp() * 1_000_000)
-    return f"{MORE_PREFIX}:{token}:{micros}:{last.id}"
+    return f"{MORE_PREFIX}:{token}:{cursor_text(last)}"
 
 
 def _number(text: str) -> bool:
@@ -169,14 +186,11 @@ def _number(text: str) -> bool:
 
 def parse_more_data(data: str) -> tuple[str, tuple[datetime, int]] | None:
     """(token, cursor) from callback data, or None when it is not ours or malformed."""
-    parts = data.split(":")
-    if len(parts) != 4 or parts[0] != MORE_PREFIX or not all(_number(part) for part in parts[2:]):
+    prefix, _, rest = data.partition(":")
+    token, _, cursor = rest.partition(":")
+    if prefix != MORE_PREFIX or ":" in token or (parsed := parse_cursor(cursor)) is None:
         return None
-    try:
-        published = datetime.fromtimestamp(int(parts[2]) / 1_000_000, tz=UTC)
-    except (OverflowError, OSError, ValueError):  # forged data: a time no clock can hold
-        return None
-    return parts[1], (published, int(parts[3]))
+    return token, parsed
 
 
 #: "More" keeps working this long after the list was last paged.

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape, unescape
+from urllib.parse import urlsplit, urlunsplit
 
 from handlers.i18n import Texts
 from news.coverage import Event
@@ -17,6 +18,7 @@ from news.errors import N_
 from news.model import Delivery, Source, Story
 from news.policy import ALSO_NAMED
 from news.text import cut_at_word
+from news.topics import source_term
 
 MESSAGE_LIMIT = 4096
 LIST_SUMMARY_LIMIT = 160
@@ -232,8 +234,28 @@ def stories_kept(source: Source, texts: Texts) -> str:
     return texts.ngettext("{count} story kept", "{count} stories kept", source.stories_count)
 
 
-def sources_message(sources: Sequence[Source], now: datetime, *, texts: Texts) -> list[str]:
-    """/sources' answer: each source with the outcome of its last fetch."""
+def public_url(url: str) -> str:
+    """A feed URL as readers may see it: without `user:password@` or the query and fragment,
+    which may hold credentials or keys."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address goes back into brackets
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # a port out of range: leave it out
+        port = None
+    netloc = host if port is None else f"{host}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def sources_message(
+    sources: Sequence[Source], now: datetime, *, texts: Texts, admin: bool = False
+) -> list[str]:
+    """/sources' answer: each source, the `source:` term that follows it, and how it is doing.
+
+    Only an `admin` reads what a failing fetch answered; everyone else sees that it fails.
+    """
     if not sources:
         return [texts._("No sources yet.")]
     disabled = sum(not source.enabled for source in sources)
@@ -242,17 +264,28 @@ def sources_message(sources: Sequence[Source], now: datetime, *, texts: Texts) -
         if disabled
         else texts._("Sources ({count})", count=len(sources))
     )
-    blocks = [f"<b>{heading}</b>"]
+    blocks = [
+        f"<b>{heading}</b>\n"
+        + texts._(
+            "Follow one with /subscribe and the term beside it, as in: "
+            "<code>/subscribe source:bbc</code>"
+        )
+    ]
     for source in sources:
-        status = source_status(source, now, texts)
-        blocks.append(f"{escape(source.name)}\n{escape(source.url)}\n{escape(status)}")
+        status = source_status(source, now, texts, details=admin)
+        name = escape(source.name)
+        term = source_term(source.name)
+        if term:
+            name += f" · <code>{escape(term)}</code>"
+        blocks.append(f"{name}\n{escape(public_url(source.url))}\n{escape(status)}")
     return pack(blocks)
 
 
-def source_status(source: Source, now: datetime, texts: Texts) -> str:
+def source_status(source: Source, now: datetime, texts: Texts, *, details: bool = True) -> str:
     """One line on how a source is doing, for /sources and `newsbot sources list`.
 
-    A fetch error is shown as it was recorded, in English: it quotes the feed's server.
+    With `details`, a fetch error is shown as it was recorded, in English: it quotes the feed's
+    server (and may name hosts and paths readers need not see). Without, it says "failing".
     """
     if not source.enabled:
         kept = stories_kept(source, texts)
@@ -262,6 +295,12 @@ def source_status(source: Source, now: datetime, texts: Texts) -> str:
         return texts._("⏸ disabled: {reason} · {kept}", reason=texts._(reason), kept=kept)
     if source.last_polled_at is None:
         return texts._("… not fetched yet")
+    if source.last_error and not details:
+        return texts._(
+            "⚠ failing ({count}× in a row, last tried {age})",
+            count=source.error_count,
+            age=texts.age(source.last_polled_at, now),
+        )
     if source.last_error:
         return texts._(
             "⚠ {error} ({count}× in a row, last tried {age})",

@@ -17,6 +17,7 @@ from handlers.common import CommandCallbackHandler, Services, on_error
 from handlers.controls import CONTROL_COMMANDS, build_control_handlers
 from handlers.details import build_details_handlers
 from handlers.i18n import LANGUAGES, Texts, english, texts_in
+from handlers.inline import build_inline_handlers
 from handlers.latest import build_latest_handlers
 from handlers.permissions import AdminChecks
 from news.fetch import Fetcher
@@ -52,6 +53,7 @@ def build_handlers(
         *build_command_handlers(services, checks),
         *build_latest_handlers(services),
         *build_details_handlers(services),
+        *build_inline_handlers(services),
         *build_control_handlers(services, checks),
         *build_admin_handlers(services, fetcher=fetcher, allow_private=allow_private),
         unknown_command_handler(),

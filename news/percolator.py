@@ -19,6 +19,12 @@ subscriptions. Under its anchors a topic is filed one of three ways:
   item OR-ing a word and a phrase, a phrase repeating one word, or one item of words with an
   excluded phrase or a `source:` filter).
 
+An outlet's topic (`source:` terms alone, `Topic.is_outlet`) has no required item to anchor it:
+it is filed under the first word of each source name it asks for instead, apart from the terms.
+The topics a source name leads to are worked out once per name (cached until an outlet's topic
+comes or goes), so a story costs one dictionary look-up of its source's name, however many
+chats follow outlets; only excluded phrases are left to verify.
+
 Excluded single words are indexed as well: each such term lists the topics it rules out, and
 those leave a story's matches at the end, so an exclusion costs nothing until its word occurs;
 excluded phrases and `source:` filters are verified. Verification is specialised for each
@@ -37,7 +43,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from news.analysis import Phrase, TermIndex
+from news.analysis import Phrase, TermIndex, words
 from news.model import Subscription
 from news.topics import Topic, parse_topic
 
@@ -95,6 +101,9 @@ class _Compiled:
     banned: tuple[str, ...]
     check: Check | None
     chats: set[int] = field(default_factory=set)
+    # An outlet's topic: the first word of each source name it asks for, and its source test.
+    outlet_words: tuple[str, ...] = ()
+    from_source: Callable[[str], bool] | None = None
 
 
 class _Entry:
@@ -148,6 +157,10 @@ class Percolator:
         self._frequency: Counter[str] = Counter()
         self._topics: dict[str, _Compiled] = {}
         self._entries: dict[str, _Entry] = {}
+        # Outlets' topics by the first word of a source name they ask for, and the topics each
+        # source name seen so far leads to (emptied whenever an outlet's topic comes or goes).
+        self._outlets: dict[str, list[_Compiled]] = {}
+        self._outlets_of_source: dict[str, tuple[_Compiled, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._topics)
@@ -162,6 +175,8 @@ class Percolator:
         return self._frequency.get(term, 0) + 1.0 / (1 + len(term))
 
     def _compile(self, topic: Topic) -> _Compiled:
+        if topic.is_outlet:
+            return _compile_outlet(topic)
         cost = self._rarity_cost
         best_group, best_cost = 0, float("inf")
         for position, group in enumerate(topic.required):
@@ -238,6 +253,10 @@ class Percolator:
             self._unfile(compiled)
 
     def _file(self, compiled: _Compiled) -> None:
+        if compiled.outlet_words:
+            for word in compiled.outlet_words:
+                self._outlets[word] = _with(self._outlets.get(word), compiled)
+            self._outlets_of_source.clear()
         entries = self._entries
         for term in {*compiled.anchors, *compiled.banned}:
             if term not in entries:
@@ -258,6 +277,14 @@ class Percolator:
             entry.banned.add(compiled)
 
     def _unfile(self, compiled: _Compiled) -> None:
+        if compiled.outlet_words:
+            for word in compiled.outlet_words:
+                kept = _without(self._outlets.get(word), compiled)
+                if kept is None:
+                    self._outlets.pop(word, None)
+                else:
+                    self._outlets[word] = kept
+            self._outlets_of_source.clear()
         entries = self._entries
         if compiled.partners:
             for term, other in zip(compiled.anchors, compiled.partners, strict=True):
@@ -301,6 +328,12 @@ class Percolator:
         add, update = found.add, found.update
         candidates: list[_Compiled] = []
         banned: list[set[_Compiled]] = []
+        if self._outlets and source:
+            for compiled in self._outlets_for(source):
+                if compiled.check is None:
+                    add(compiled)
+                else:
+                    candidates.append(compiled)
         for entry in filter(None, map(self._entries.get, term_set)):
             if certain := entry.certain:
                 update(certain)
@@ -326,6 +359,18 @@ class Percolator:
             found.difference_update(excluded if len(excluded) <= len(found) else found & excluded)
         return found
 
+    def _outlets_for(self, source: str) -> tuple[_Compiled, ...]:
+        """The outlets' topics that follow the source called `source`."""
+        found = self._outlets_of_source.get(source)
+        if found is None:
+            seen: dict[_Compiled, None] = {}
+            for word in set(words(source)):
+                for compiled in self._outlets.get(word, ()):
+                    if compiled.from_source is not None and compiled.from_source(source):
+                        seen[compiled] = None
+            found = self._outlets_of_source[source] = tuple(seen)
+        return found
+
     def matching_chats(self, terms: Sequence[str], *, source: str = "") -> dict[int, list[str]]:
         """Each chat owed the story, with the topics of its own that matched."""
         owed: dict[int, list[str]] = {}
@@ -343,6 +388,26 @@ class Percolator:
             for topics in owed.values():
                 topics.sort()
         return owed
+
+
+def _compile_outlet(topic: Topic) -> _Compiled:
+    """An outlet's topic, filed under its source names' first words: once the source is known
+    to be followed, only excluded phrases are left to verify (excluded words are banned)."""
+    banned = tuple(sorted(phrase[0] for phrase in topic.excluded if len(phrase) == 1))
+    phrases = [phrase for phrase in topic.excluded if len(phrase) > 1]
+    check: Check | None = None
+    if phrases:
+        excluded = _Group(phrases)
+        check = lambda terms, index, source: not excluded.found(terms, index)  # noqa: E731
+    return _Compiled(
+        topic.text,
+        anchors=(),
+        partners=(),
+        banned=banned,
+        check=check,
+        outlet_words=tuple(sorted({name[0] for name in topic.sources})),
+        from_source=topic.from_source,
+    )
 
 
 def _with(topics: list[_Compiled] | None, compiled: _Compiled) -> list[_Compiled]:

@@ -8,7 +8,8 @@ The topic language:
   like all punctuation they are ignored;
 - `-sports`, `-"world cup"`: stories with this word or phrase are left out;
 - `source:bbc`, `source:"kyiv independent"`: only stories from a source whose name holds these
-  words (several `source:` are alternatives; `-source:NAME` leaves a source out).
+  words (several `source:` are alternatives; `-source:NAME` leaves a source out). A topic of
+  `source:` terms alone (exclusions allowed: `source:bbc -sports`) follows a whole outlet.
 
 Matching ignores case, accents and punctuation and is stem-aware in the story's language (see
 `news.analysis`); a country's name also finds its other names and demonyms (see `news.countries`).
@@ -17,7 +18,8 @@ new stories (`Topic.matches`), so a pushed story and a /latest answer never disa
 
 A topic has a normal form, `Topic.text`, that is shown back to the reader and keys subscriptions:
 words case-folded, duplicates dropped, words first, then exclusions, then sources
-(`Ukraine  -Sports UKRAINE` → `ukraine -sports`). Parsing the normal form gives the same topic.
+(`Ukraine  -Sports UKRAINE` → `ukraine -sports`); an outlet's topic starts with its sources
+(`-Sports source:BBC` → `source:bbc -sports`). Parsing the normal form gives the same topic.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ class Topic:
     """A parsed topic: its normal form and what a story must, and must not, contain.
 
     `required` holds one set of alternatives per AND-ed item; an item is found when any of its
-    term sequences is in the story. `excluded` are term sequences none of which may be.
+    term sequences is in the story. `excluded` are term sequences none of which may be. A topic
+    without `required` items follows its `sources` (an outlet's topic: `is_outlet`).
     """
 
     text: str
@@ -77,6 +80,12 @@ class Topic:
     def refuses_source(self, name: str) -> bool:
         """True when one of the topic's `-source:` filters names the source called `name`."""
         return any(_contains(_name_words(name), unwanted) for unwanted in self.excluded_sources)
+
+    @property
+    def is_outlet(self) -> bool:
+        """True for a topic of `source:` terms alone: every story of those sources (less any
+        exclusions)."""
+        return not self.required
 
     def __str__(self) -> str:
         return self.text
@@ -248,7 +257,7 @@ def parse_topic(raw: str) -> Topic:
     terms = sum(len(phrase) for clause in clauses for phrase in clause) + sum(
         len(phrase) for phrase in (*excluded, *sources, *not_sources)
     )
-    if not clauses:
+    if not clauses and not sources:
         if excluded or not_sources:
             raise TopicError(
                 N_(
@@ -256,8 +265,6 @@ def parse_topic(raw: str) -> Topic:
                     "as in: ukraine -sports"
                 )
             )
-        if sources:
-            raise TopicError(N_("Add a word to look for in that source, as in: source:bbc ukraine"))
         raise TopicError(
             N_(
                 "That topic has no words to search for (only symbols or emoji). Try for example: "
@@ -270,10 +277,12 @@ def parse_topic(raw: str) -> Topic:
             count=terms,
             limit=MAX_TOPIC_TERMS,
         )
-    parts = [" OR ".join(_render(phrase) for phrase in clause) for clause in clauses]
-    parts += ["-" + _render(phrase) for phrase in excluded]
-    parts += ["source:" + _render(phrase) for phrase in sources]
-    parts += ["-source:" + _render(phrase) for phrase in not_sources]
+    searched = [" OR ".join(_render(phrase) for phrase in clause) for clause in clauses]
+    left_out = ["-" + _render(phrase) for phrase in excluded]
+    outlets = ["source:" + _render(phrase) for phrase in sources]
+    outlets += ["-source:" + _render(phrase) for phrase in not_sources]
+    # An outlet's topic reads best with the outlet first: `source:bbc -sports`.
+    parts = searched + left_out + outlets if clauses else outlets + left_out
     return Topic(
         text=" ".join(parts),
         required=tuple(
@@ -283,3 +292,10 @@ def parse_topic(raw: str) -> Topic:
         sources=tuple(sources),
         excluded_sources=tuple(not_sources),
     )
+
+
+def source_term(name: str) -> str:
+    """The `source:` term that names the source called `name`, in normal form
+    (`BBC News` → `source:"bbc news"`); empty when the name has no words to match."""
+    found = tuple(dict.fromkeys(words(name)))
+    return "source:" + _render(found) if found else ""

@@ -72,10 +72,14 @@ def _fts5_any(phrases: Sequence[Phrase]) -> str:
 def fts5_query(
     topic: Topic, *, sources: Sequence[int] = (), excluded_sources: Sequence[int] = ()
 ) -> str:
-    """The FTS5 MATCH expression for `topic`, restricted to stories of these source ids."""
-    query = " AND ".join(f"{{terms}} : {_fts5_any(list(group))}" for group in topic.required)
+    """The FTS5 MATCH expression for `topic`, restricted to stories of these source ids.
+
+    An outlet's topic (no required item) is its sources' column filter alone.
+    """
+    parts = [f"{{terms}} : {_fts5_any(list(group))}" for group in topic.required]
     if sources:
-        query += " AND {source} : (" + " OR ".join(f'"s{i}"' for i in sorted(sources)) + ")"
+        parts.append("{source} : (" + " OR ".join(f'"s{i}"' for i in sorted(sources)) + ")")
+    query = " AND ".join(parts)
     exclusions = [f"{{terms}} : {_fts5_any(list(topic.excluded))}"] if topic.excluded else []
     if excluded_sources:
         exclusions.append(
@@ -153,9 +157,20 @@ def topic_clause(
     if topic.sources and not sources:
         return false()
     if dialect == "postgresql":
-        clause: ColumnElement[bool] = _stories_search.op("@@")(
-            func.to_tsquery(literal_column("'simple'"), tsquery(topic))
-        )
+        clause: ColumnElement[bool]
+        if topic.is_outlet:
+            # No terms to look up: the sources' stories, newest first by the date index, less
+            # those holding an excluded term.
+            clause = true()
+            if topic.excluded:
+                left_out = "!" + _tsquery_any(list(topic.excluded))
+                clause = _stories_search.op("@@")(
+                    func.to_tsquery(literal_column("'simple'"), left_out)
+                )
+        else:
+            clause = _stories_search.op("@@")(
+                func.to_tsquery(literal_column("'simple'"), tsquery(topic))
+            )
         if sources:
             clause = and_(clause, stories.c.source_id.in_(sources))
         if excluded_sources:

@@ -24,6 +24,7 @@ from telegram.ext import Application
 from bot.app import build_app
 from bot.loops import JobHealth
 from bot.settings import Settings
+from bot.webhook import ALLOWED_UPDATES
 from bot.wiring import utc_now
 from bot.work import RoleWork
 from handlers.gateway import Gateway
@@ -113,11 +114,13 @@ async def running_bot(
 @asynccontextmanager
 async def polling(app: Application) -> AsyncIterator[None]:  # type: ignore[type-arg]
     """The steps of `app.run_polling()` in this loop (initialize, post_init, start polling,
-    start), and on leaving their reverse."""
+    start), and on leaving their reverse; the bot asks for the updates it does in production."""
     await app.initialize()
     assert app.post_init is not None and app.updater is not None
     await app.post_init(app)
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    await app.updater.start_polling(
+        poll_interval=0.0, timeout=1, allowed_updates=list(ALLOWED_UPDATES)
+    )
     await app.start()
     try:
         yield

@@ -20,6 +20,8 @@ from telegram import (
     ChatMemberAdministrator,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
     LinkPreviewOptions,
     MessageEntity,
     Update,
@@ -981,3 +983,38 @@ def test_atom_feed_parses_with_feedparser() -> None:
     assert tuple(first.published_parsed)[:6] == (2024, 1, 2, 3, 4, 5)
     assert second.id == "urn:y"
     assert tuple(second.updated_parsed)[:6] == (2024, 1, 2, 3, 4, 5)  # the feed's newest date
+
+
+def _article(result_id: str, text: str = "<b>Headline</b>") -> InlineQueryResultArticle:
+    return InlineQueryResultArticle(
+        id=result_id,
+        title="Headline",
+        input_message_content=InputTextMessageContent(text, parse_mode=ParseMode.HTML),
+    )
+
+
+async def test_inline_queries_are_delivered_and_answered_like_telegram(
+    fake: FakeBotApi, bot: Bot
+) -> None:
+    query_id = fake.inject_inline_query(7, "ukraine", language_code="uk")
+    [update] = await bot.get_updates()
+    query = update.inline_query
+    assert query is not None and query.id == query_id and query.query == "ukraine"
+    assert query.from_user.id == 7 and query.from_user.language_code == "uk"
+
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
+        await bot.answer_inline_query("12345", [_article("a")])
+    with pytest.raises(BadRequest, match=r"(?i)results_too_much"):
+        await query.answer([_article(str(n)) for n in range(51)])
+    with pytest.raises(BadRequest, match=r"(?i)result_id_duplicate"):
+        await query.answer([_article("same"), _article("same")])
+    with pytest.raises(BadRequest, match=r"(?i)result_id_invalid"):
+        await query.answer([_article("x" * 65)])
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+        await query.answer([_article("a", "<b>unclosed")])
+
+    assert await query.answer([_article(str(n)) for n in range(50)], next_offset="10") is True
+    assert fake.inline_answers[query_id]["next_offset"] == "10"
+    assert len(fake.inline_answers[query_id]["results"]) == 50
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
+        await query.answer([_article("again")])

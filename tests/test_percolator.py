@@ -174,9 +174,21 @@ def topic_texts(draw: st.DrawFn) -> str:
     return " ".join(draw(st.lists(item, min_size=1, max_size=4)))
 
 
+# Outlets followed whole: alone, less words or phrases, less another source.
+OUTLET_TOPICS = st.sampled_from(
+    [
+        "source:bbc",
+        "source:bbc -war",
+        'source:"kyiv independent" -"peace talks"',
+        "source:news -source:bbc",
+        "source:reuters source:bbc -ukraine",
+    ]
+)
+
+
 @settings(max_examples=150, deadline=None)
 @given(
-    st.lists(topic_texts(), min_size=1, max_size=12),
+    st.lists(st.one_of(topic_texts(), OUTLET_TOPICS), min_size=1, max_size=12),
     st.lists(
         st.tuples(st.lists(st.sampled_from(VOCABULARY), max_size=10), st.sampled_from(SOURCES)),
         min_size=1,
@@ -219,3 +231,55 @@ def test_percolator_agrees_with_every_topic_checked_on_its_own(
             percolator.remove(chat, topic.text)
         following -= leaving
     assert len(percolator) == len({topic.text for _, topic in following})
+
+
+def test_an_outlet_topic_gets_every_story_of_its_sources_and_nothing_else() -> None:
+    percolator = Percolator()
+    percolator.add(1, "source:bbc")
+    percolator.add(2, "source:bbc -sports")
+    percolator.add(3, "ukraine source:bbc")
+
+    assert percolator.matching_chats(terms("Cricket scores and sports"), source="BBC News") == {
+        1: ["source:bbc"]
+    }
+    assert percolator.matching_chats(terms("Ukraine votes"), source="BBC World") == {
+        1: ["source:bbc"],
+        2: ["source:bbc -sports"],
+        3: ["ukraine source:bbc"],
+    }
+    assert percolator.matching_chats(terms("Ukraine votes"), source="Reuters") == {}
+    assert percolator.matching_chats(terms("Ukraine votes"), source="") == {}
+
+
+def test_outlet_topics_coming_and_going_change_what_a_known_source_leads_to() -> None:
+    percolator = Percolator()
+    percolator.add(1, "source:bbc")
+    story = terms("Elections in France")
+    assert percolator.matching_topics(story, source="BBC News") == ["source:bbc"]
+
+    percolator.add(2, 'source:"bbc news"')
+    assert set(percolator.matching_topics(story, source="BBC News")) == {
+        "source:bbc",
+        'source:"bbc news"',
+    }
+    percolator.remove(1, "source:bbc")
+    assert percolator.matching_topics(story, source="BBC News") == ['source:"bbc news"']
+    percolator.remove(2, 'source:"bbc news"')
+    assert percolator.matching_topics(story, source="BBC News") == []
+    assert len(percolator) == 0
+    assert not percolator._entries and not percolator._outlets
+
+
+def test_thousands_of_followed_outlets_are_looked_up_by_name_not_scanned() -> None:
+    percolator = Percolator()
+    for number in range(5000):
+        percolator.add(number, f"source:outlet{number}")
+    story = terms("Anything at all")
+
+    assert percolator.matching_chats(story, source="Outlet1234 Daily") == {
+        1234: ["source:outlet1234"]
+    }
+    # Filed under the first word of the name each asks for: one list a name word, not one
+    # list of every outlet's topic.
+    assert len(percolator._outlets) == 5000
+    assert all(len(topics) == 1 for topics in percolator._outlets.values())

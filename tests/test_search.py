@@ -62,6 +62,10 @@ TOPICS = [
     'ukraine -sports -"world cup"',
     "ukraine source:bbc",
     "ukraine -source:bbc",
+    "source:bbc",
+    "source:bbc -ukraine",
+    'source:reuters source:pravda -"world cup"',
+    "source:nowhere",
     "united states",
     "Київ",
     "переговоры",
@@ -157,6 +161,13 @@ async def test_the_topics_find_what_they_should(backends: dict[str, SqlStorage])
         "Peace talks: Ukraine and Russia meet in Riyadh",
     }
     assert "Ukraine out of the World Cup after a loss" not in await titles('ukraine -"world cup"')
+    outlet = await titles("source:reuters -gaza")
+    assert outlet == {
+        "Russia and Ukraine agree on a prisoner swap",
+        "Ukraine out of the World Cup after a loss",
+        "French farmers block roads around Paris",
+    }
+    assert await titles("source:nowhere") == set()
     assert await titles("united states") == {
         "United States imposes tariffs on Chinese steel",
         "American and Mexican officials meet on migration",

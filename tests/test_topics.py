@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from news.analysis import document_terms
 from news.countries import countries_named
 from news.errors import TopicError
-from news.topics import MAX_TOPIC_LENGTH, parse_topic
+from news.topics import MAX_TOPIC_LENGTH, parse_topic, source_term
 
 
 @pytest.mark.parametrize(
@@ -26,7 +26,8 @@ from news.topics import MAX_TOPIC_LENGTH, parse_topic
         ('ukraine "peace talks', "quote"),
         ("-sports", "only says what to leave out"),
         ('-sports -"world cup"', "only says what to leave out"),
-        ("source:bbc", "Add a word"),
+        ("-source:bbc", "only says what to leave out"),
+        ("-sports -source:bbc", "only says what to leave out"),
         ("ukraine OR", "OR goes between"),
         ("OR ukraine", "OR goes between"),
         ("ukraine OR -sports", "OR goes between"),
@@ -161,6 +162,57 @@ def test_source_filter_reads_the_source_name() -> None:
     assert matches('ukraine source:"kyiv independent"', "Ukraine", source="The Kyiv Independent")
     assert not matches("ukraine -source:bbc", "Ukraine votes", source="BBC News")
     assert matches("ukraine source:bbc source:reuters", "Ukraine", source="Reuters World")
+
+
+def test_a_topic_of_sources_alone_follows_the_whole_outlet() -> None:
+    topic = parse_topic("Source:BBC")
+    assert topic.is_outlet and topic.text == "source:bbc"
+    assert matches("source:bbc", "Anything at all: a cricket score", source="BBC News")
+    assert not matches("source:bbc", "Anything at all", source="Reuters")
+    assert matches('source:"kyiv independent"', "Weather", source="The Kyiv Independent")
+    assert not matches('source:"kyiv independent"', "Weather", source="Kyiv Post Independent")
+
+
+def test_an_outlet_topic_may_leave_words_and_sources_out_and_reads_outlet_first() -> None:
+    topic = parse_topic('-Sports source:BBC -"world cup" -source:sport')
+    assert topic.text == 'source:bbc -source:sport -sports -"world cup"'
+    assert topic.is_outlet
+    assert matches(topic.text, "Elections in France", source="BBC News")
+    assert not matches(topic.text, "Sports round-up", source="BBC News")
+    assert not matches(topic.text, "The World Cup final", source="BBC News")
+    assert not matches(topic.text, "Elections in France", source="BBC Sport")
+    assert not parse_topic("ukraine source:bbc").is_outlet
+
+
+def test_each_source_name_has_a_term_that_follows_it() -> None:
+    assert source_term("BBC News") == 'source:"bbc news"'
+    assert source_term("Reuters") == "source:reuters"
+    assert source_term("🔥") == ""
+    for name in ("BBC News", "The Kyiv Independent", "Le Monde.fr", "ТСН"):
+        assert matches(source_term(name), "Anything", source=name)
+
+
+_SOURCE_TERMS = st.lists(
+    st.tuples(
+        st.sampled_from(["source:", "-source:", "Source:", "-"]),
+        st.sampled_from(["bbc", '"BBC News"', "dw", "Reuters", '"kyiv independent"', "sports"]),
+    ).map("".join),
+    min_size=1,
+    max_size=6,
+).map(" ".join)
+
+
+@given(_SOURCE_TERMS)
+def test_source_only_topics_normalise_idempotently(raw: str) -> None:
+    try:
+        topic = parse_topic(raw)
+    except TopicError as error:
+        assert "source:" not in raw.replace("-source:", "")  # only exclusions: refused
+        assert "leave out" in error.template
+        return
+    assert topic.is_outlet
+    assert parse_topic(topic.text) == topic
+    assert topic.text.startswith("source:")
 
 
 @given(st.text(max_size=MAX_TOPIC_LENGTH + 20))

@@ -71,6 +71,7 @@ async def test_updates_with_the_secret_are_answered_and_others_refused(
             "message",
             "channel_post",
             "callback_query",
+            "inline_query",
         ]
 
         without = await deliver(

@@ -8,8 +8,8 @@ and what the tests need; its modules, by concern:
 * `chats`: the chats and messages Telegram keeps;
 * `methods`: the methods the bot calls, checked like Telegram (HTML via `text_rules`);
 * `members`: channels, who is what in a chat, and `getChat`/`getChatMember`;
-* `updates`: user input (`inject_message`, `inject_channel_post`, `inject_callback_query`) and
-  `getUpdates`;
+* `updates`: user input (`inject_message`, `inject_channel_post`, `inject_callback_query`,
+  `inject_inline_query`), `getUpdates` and the answers to queries;
 * `faults`: failures on demand (errors, dropped connections, outages, redirects, the flood
   limits of `limits`);
 * `records`: what the fake received and what got through, and waiting for it.

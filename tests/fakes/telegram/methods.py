@@ -47,6 +47,24 @@ def _parse_html_cached(text: str) -> tuple[str, tuple[JSONDict, ...], str | None
     return plain, tuple(entities), None
 
 
+def rendered_text(
+    text: str, parse_mode: Any, *, validate: bool = True
+) -> tuple[str, list[JSONDict]]:
+    """The text and entities Telegram would store for a message's `text` and `parse_mode`
+    (HTML is parsed only when `validate`), or its `400 Bad Request`."""
+    entities: list[JSONDict] = []
+    if validate and str(parse_mode).lower() == "html":
+        text, parsed, error = _parse_html_cached(text)
+        if error is not None:
+            raise bad_request(f"can't parse entities: {error}")
+        entities = [dict(entity) for entity in parsed]
+    if not text.strip():
+        raise bad_request("message text is empty")
+    if len(text) > MAX_MESSAGE_LENGTH:
+        raise bad_request("message is too long")
+    return text, entities
+
+
 def _check_reply_markup(markup: Any) -> JSONDict | None:
     """The inline keyboard to attach to the message (None for none), checked like Telegram."""
     if markup is None:
@@ -112,19 +130,9 @@ class BotMethods:
 
     def _render_text(self, params: JSONDict) -> tuple[str, list[JSONDict]]:
         """The text and entities Telegram would store for `text` and `parse_mode`."""
-        text = str(params.get("text") or "")
-        entities: list[JSONDict] = []
-        parse_mode = params.get("parse_mode")
-        if self._validate_html and str(parse_mode).lower() == "html":
-            text, parsed, error = _parse_html_cached(text)
-            if error is not None:
-                raise bad_request(f"can't parse entities: {error}")
-            entities = [dict(entity) for entity in parsed]
-        if not text.strip():
-            raise bad_request("message text is empty")
-        if len(text) > MAX_MESSAGE_LENGTH:
-            raise bad_request("message is too long")
-        return text, entities
+        return rendered_text(
+            str(params.get("text") or ""), params.get("parse_mode"), validate=self._validate_html
+        )
 
     def _send(self, params: JSONDict, **fields: Any) -> JSONDict:
         """Store the bot's new message in the chat the call names."""

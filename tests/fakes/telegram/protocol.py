@@ -23,8 +23,10 @@ STRING_PARAMS = frozenset(
     {
         "business_connection_id",
         "callback_query_id",
+        "inline_query_id",
         "language_code",
         "message_effect_id",
+        "next_offset",
         "parse_mode",
         "text",
         "url",

@@ -62,7 +62,7 @@ class FakeBotApi(LoopbackServer, CallRecords, UpdateQueue, Faults, BotMethods, C
                 "username": username,
                 "can_join_groups": True,
                 "can_read_all_group_messages": False,
-                "supports_inline_queries": False,
+                "supports_inline_queries": True,
                 "can_connect_to_business": False,
                 "has_main_web_app": False,
             }
@@ -73,6 +73,7 @@ class FakeBotApi(LoopbackServer, CallRecords, UpdateQueue, Faults, BotMethods, C
         BotMethods.__init__(self, validate_html=validate_html)
         handlers = {**self._method_handlers(), **self._member_handlers()}
         handlers["answerCallbackQuery"] = self._answer_callback_query
+        handlers["answerInlineQuery"] = self._answer_inline_query
         handlers["setWebhook"] = self._set_webhook
         handlers["deleteWebhook"] = self._delete_webhook
         self._handlers: dict[str, MethodHandler] = {

@@ -3,8 +3,9 @@
 A test queues what a user does with `inject_message` (a text message or command, in a private
 chat or a group, from a user or from an anonymous admin, whose message's `sender_chat` is the
 group itself), `inject_channel_post` (a post in a channel: no `from`, the channel as
-`sender_chat`) and `inject_callback_query` (a tap on an inline button of the bot's message);
-the bot receives them through `getUpdates` as from Telegram:
+`sender_chat`), `inject_callback_query` (a tap on an inline button of the bot's message) and
+`inject_inline_query` (`@bot words` typed in any chat); the bot receives them through
+`getUpdates` as from Telegram:
 
 * `offset` confirms and drops older updates (negative offsets too), `limit` caps a batch,
   `allowed_updates` filters them and is remembered between calls;
@@ -12,6 +13,10 @@ the bot receives them through `getUpdates` as from Telegram:
   signal wakes it), and a second `getUpdates` ends a waiting one with `409 Conflict`, as when
   two bot instances poll;
 * `answerCallbackQuery` is accepted only for the query ids injected here;
+* `answerInlineQuery` too, checked like Telegram: at most 50 results, ids unique and at most
+  64 bytes, each an `InlineQueryResultArticle` with a title and an `input_message_content`
+  whose text obeys a message's rules (`methods.rendered_text`: HTML, 1–4096 characters); each
+  accepted answer is kept in `inline_answers` by query id;
 * `setWebhook` takes only an HTTPS URL and keeps its `secret_token` as `webhook_secret` (a test
   then posts queued updates to the bot's webhook server, see `tests.fakes.webhook`);
   `deleteWebhook` clears it; both drop queued updates when asked (`drop_pending_updates`).
@@ -25,6 +30,7 @@ import zlib
 
 from ..loopback import Changes
 from .chats import ChatDirectory
+from .methods import rendered_text
 from .protocol import ApiError, JSONDict, bad_request
 from .text_rules import bot_command_entities
 
@@ -37,6 +43,10 @@ GROUP_ANONYMOUS_BOT = {
     "username": "GroupAnonymousBot",
 }
 MAX_CALLBACK_ANSWER_LENGTH = 200
+MAX_INLINE_RESULTS = 50
+MAX_INLINE_RESULT_ID_BYTES = 64
+MAX_INLINE_QUERY_LENGTH = 256
+MAX_NEXT_OFFSET_BYTES = 64
 
 
 class UpdateQueue:
@@ -53,6 +63,10 @@ class UpdateQueue:
         self._poll_generation = 0
         self._callback_ids = itertools.count(4_000_000_000_000_001)
         self._open_callback_queries: set[str] = set()
+        self._inline_ids = itertools.count(5_000_000_000_000_001)
+        self._open_inline_queries: set[str] = set()
+        self.inline_answers: dict[str, JSONDict] = {}
+        """The accepted `answerInlineQuery` parameters, by inline query id."""
         self.webhook_url = ""
         self.webhook_secret: str | None = None
         """The `secret_token` of the webhook set (sent with each update posted to it)."""
@@ -162,6 +176,31 @@ class UpdateQueue:
         }
         return self._queue({"callback_query": callback_query})
 
+    def inject_inline_query(
+        self,
+        user_id: int,
+        query: str,
+        *,
+        offset: str = "",
+        language_code: str = "en",
+        chat_type: str = "private",
+    ) -> str:
+        """Queue `@bot <query>` typed by a user (in a chat of `chat_type`); return the query id,
+        which `answerInlineQuery` must name."""
+        if len(query) > MAX_INLINE_QUERY_LENGTH:
+            raise ValueError("Telegram cuts inline queries at 256 characters")
+        query_id = str(next(self._inline_ids))
+        self._open_inline_queries.add(query_id)
+        inline_query = {
+            "id": query_id,
+            "from": self._user(user_id, "Alice", "alice", language_code),
+            "query": query,
+            "offset": offset,
+            "chat_type": chat_type,
+        }
+        self._queue({"inline_query": inline_query})
+        return query_id
+
     @staticmethod
     def _user(user_id: int, first_name: str, username: str, language_code: str = "en") -> JSONDict:
         return {
@@ -251,3 +290,43 @@ class UpdateQueue:
         if len(str(params.get("text", ""))) > MAX_CALLBACK_ANSWER_LENGTH:
             raise bad_request("MESSAGE_TOO_LONG")
         return True
+
+    def _answer_inline_query(self, params: JSONDict) -> bool:
+        query_id = str(params.get("inline_query_id", ""))
+        if query_id not in self._open_inline_queries:
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        results = params.get("results")
+        if not isinstance(results, list):
+            raise bad_request("can't parse inline query results JSON object")
+        if len(results) > MAX_INLINE_RESULTS:
+            raise bad_request("RESULTS_TOO_MUCH")
+        seen: set[str] = set()
+        for result in results:
+            _check_inline_result(result, seen)
+        if len(str(params.get("next_offset", "")).encode()) > MAX_NEXT_OFFSET_BYTES:
+            raise bad_request("NEXT_OFFSET_INVALID")
+        self._open_inline_queries.discard(query_id)
+        self.inline_answers[query_id] = params
+        return True
+
+
+def _check_inline_result(result: object, seen: set[str]) -> None:
+    """One `InlineQueryResultArticle`, checked as Telegram checks it; its id joins `seen`."""
+    if not isinstance(result, dict):
+        raise bad_request("can't parse inline query result")
+    result_id = str(result.get("id", ""))
+    if not result_id or len(result_id.encode()) > MAX_INLINE_RESULT_ID_BYTES:
+        raise bad_request("RESULT_ID_INVALID")
+    if result_id in seen:
+        raise bad_request("RESULT_ID_DUPLICATE")
+    seen.add(result_id)
+    if result.get("type") != "article":
+        raise bad_request("RESULT_TYPE_INVALID")
+    if not str(result.get("title", "")).strip():
+        raise bad_request("RESULT_TITLE_EMPTY")
+    content = result.get("input_message_content")
+    if not isinstance(content, dict) or "message_text" not in content:
+        raise bad_request("MESSAGE_EMPTY")
+    rendered_text(str(content["message_text"]), content.get("parse_mode"))
