@@ -12,7 +12,7 @@ composition root (`bot.app`), inside a Telegram application or, for `poll`, with
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from datetime import datetime, timedelta
 
@@ -127,32 +127,33 @@ class RoleWork:
             )
         return self._storage
 
+    def _housekeeping(
+        self,
+        name: str,
+        job: Callable[[], Awaitable[None]],
+        every: timedelta,
+        first: timedelta | None = None,
+    ) -> None:
+        """A loop /healthz does not watch (a late one harms nobody at once); its first run is
+        one period after start unless `first` says otherwise."""
+        self.loops.start(
+            name, job, every=every, first=every if first is None else first, watched=False
+        )
+
     def start(self) -> None:
         """Start the role's loops; the first poll runs at once."""
         if polls(self.role):
             period = tick_period(self.settings.poll_interval)
             self.loops.start("poll", self._poll_tick, every=period, guarded=False)
             if self.settings.retention is not None:
-                self.loops.start(
-                    "retention",
-                    self._prune,
-                    every=RETENTION_PERIOD,
-                    first=RETENTION_FIRST,
-                    watched=False,
-                )
+                self._housekeeping("retention", self._prune, RETENTION_PERIOD, RETENTION_FIRST)
         if sends(self.role):
             self.loops.start("send", self._send, every=SEND_PERIOD, first=SEND_PERIOD)
             if self.sync_digests is not None and self.role == "send":
                 # In `all` the digest commands reschedule at once; here they ran elsewhere.
-                self.loops.start(
-                    "digest-times",
-                    self._sync_digests,
-                    every=DIGEST_SYNC_PERIOD,
-                    first=DIGEST_SYNC_PERIOD,
-                    watched=False,
-                )
+                self._housekeeping("digest-times", self._sync_digests, DIGEST_SYNC_PERIOD)
             if self.settings.admins:
-                self.loops.start("failing-report", self._report, every=REPORT_PERIOD, watched=False)
+                self._housekeeping("failing-report", self._report, REPORT_PERIOD, timedelta(0))
 
     async def stop(self) -> None:
         """Stop the loops, each after its running tick."""
