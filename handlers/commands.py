@@ -141,6 +141,10 @@ def help_text(texts: Texts) -> str:
                 "<code>/subscriptions @yourchannel</code>."
             ),
             _(
+                "In a group with forum topics, send /subscribe inside a forum topic: its news "
+                "arrive in that forum topic, and each forum topic keeps its own list."
+            ),
+            _(
                 "In any chat, type my @username and a topic (<code>@botname ukraine</code>) to "
                 "pick one of the newest stories on it and send it there."
             ),

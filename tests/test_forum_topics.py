@@ -116,6 +116,9 @@ async def test_latest_and_admin_checks_answer_in_the_topic(
     assert thread_of(latest) == world
     assert thread_of(await say_in(telegram, None, "/latest ukraine")) is None, "General"
 
+    helped = await say_in(telegram, world, "/help")
+    assert "inside a forum topic" in str(helped["text"]) and thread_of(helped) == world
+
     telegram.set_chat_member(FORUM, ALICE, "member")
     refused = await say_in(telegram, world, "/subscribe ukraine")
     assert refused["text"] == "Only this group's admins can change this."
