@@ -106,6 +106,26 @@ async def test_each_topic_gets_its_own_stories_once(
     assert sorted(pushes(telegram, "volcano"), key=str) == sorted([markets, world], key=str)
 
 
+async def test_many_stories_at_once_go_as_one_digest_into_the_topic(
+    bot: RunningBot, telegram: FakeBotApi, feeds: FeedServer
+) -> None:
+    (world,) = forum_with_topics(telegram, "World")
+    await say_in(telegram, world, "/subscribe ukraine")
+
+    mark = telegram.mark()
+    stories = [
+        fresh_story("Ukraine opens a new grain corridor", "grain"),
+        fresh_story("Kyiv ballet tours Japan with Swan Lake", "ballet"),
+        fresh_story("Ukrainian chess prodigy wins Madrid open", "chess"),
+        fresh_story("Central bank of Ukraine cuts interest rates", "rates"),
+    ]
+    feeds.set_feed("/world.xml", rss_feed(stories).encode())
+    digest = await telegram.wait_for_message(FORUM, contains="4 new stories", after=mark)
+
+    assert thread_of(digest) == world
+    assert all(thread_of(sent) == world for sent in telegram.delivered(FORUM))
+
+
 async def test_latest_and_admin_checks_answer_in_the_topic(
     bot: RunningBot, telegram: FakeBotApi
 ) -> None:
