@@ -141,6 +141,10 @@ def help_text(texts: Texts) -> str:
                 "<code>/subscriptions @yourchannel</code>."
             ),
             _(
+                "In a group with forum topics, send /subscribe inside a forum topic: its news "
+                "arrive in that forum topic, and each forum topic keeps its own list."
+            ),
+            _(
                 "In any chat, type my @username and a topic (<code>@botname ukraine</code>) to "
                 "pick one of the newest stories on it and send it there."
             ),
@@ -181,8 +185,10 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
         await storage.upsert_chat(
             target.chat_id, kind=target.kind, title=target.title, now=services.clock()
         )
+        # The limit is the chat's, over all its forum topics.
         existing = await storage.subscriptions(target.chat_id)
-        if len(existing) >= MAX_SUBSCRIPTIONS and topic.text not in {s.topic for s in existing}:
+        here = {s.topic for s in existing if s.thread_id == target.thread_id}
+        if len(existing) >= MAX_SUBSCRIPTIONS and topic.text not in here:
             await reply(
                 update,
                 texts.ngettext(
@@ -194,7 +200,9 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
             return
         shown = escape(topic.text)
         channel = target.channel
-        if await storage.subscribe(target.chat_id, topic.text, now=services.clock()):
+        if await storage.subscribe(
+            target.chat_id, topic.text, now=services.clock(), thread_id=target.thread_id
+        ):
             # Pushes are read by the chat, not by one person: they come in the language of
             # whoever subscribed it last.
             await storage.set_language(target.chat_id, texts.language)
@@ -225,7 +233,9 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
             return
         target, words = found
         raw = " ".join(words)
-        current = [s.topic for s in await storage.subscriptions(target.chat_id)]
+        current = [
+            s.topic for s in await storage.subscriptions(target.chat_id, thread_id=target.thread_id)
+        ]
         listing = ", ".join(escape(t) for t in current)
         if not raw.strip():
             hint = (
@@ -241,7 +251,7 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
             return
         shown = escape(topic.text)
         channel = target.channel
-        if await storage.unsubscribe(target.chat_id, topic.text):
+        if await storage.unsubscribe(target.chat_id, topic.text, thread_id=target.thread_id):
             if channel is not None:
                 said = texts._(
                     "Unsubscribed {channel} from: <b>{topic}</b>", channel=channel, topic=shown
@@ -273,7 +283,7 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
         if (found := await command_target(update, context, checks, words)) is None:
             return
         target = found[0]
-        current = await storage.subscriptions(target.chat_id)
+        current = await storage.subscriptions(target.chat_id, thread_id=target.thread_id)
         if target.channel is not None:
             header = texts._("Topics of {channel}", channel=target.channel)
             empty = texts._("{channel} follows no topics yet.", channel=target.channel)

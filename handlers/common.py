@@ -26,7 +26,14 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    MaybeInaccessibleMessage,
+    Message,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes, filters
@@ -100,8 +107,20 @@ def shorten(text: str, limit: int = ECHO_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def thread_of(message: MaybeInaccessibleMessage | None) -> int:
+    """The forum topic a message was written in (its `message_thread_id`), 0 for the chat
+    itself: a private chat, a group, a channel, a forum's General topic. A reply thread in a
+    group that is not a forum has a thread id too, but it is no topic (`is_topic_message`)."""
+    if isinstance(message, Message) and message.is_topic_message and message.message_thread_id:
+        return message.message_thread_id
+    return 0
+
+
 async def reply(update: Update, text: str) -> None:
     """Answer in the chat the update came from, as HTML without link previews.
+
+    In a forum topic python-telegram-bot's `reply_text` answers in that topic (it passes the
+    message's `message_thread_id` on), as people expect of a reply.
 
     The request goes through the bot's `handlers.gateway.Gateway` at reply priority: ahead of
     pushes, and sent again after any 429 for as long as Telegram asks to wait.

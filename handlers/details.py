@@ -18,7 +18,7 @@ from telegram import LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
-from handlers.common import CARD_PREFIX, Services, parse_card_data, reader_texts
+from handlers.common import CARD_PREFIX, Services, parse_card_data, reader_texts, thread_of
 from handlers.render import details_messages
 from news.reading import story_card
 
@@ -57,7 +57,9 @@ def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  #
         while len(recently_shown) > _REMEMBERED_CARDS:
             recently_shown.popitem(last=False)
         await callback.answer()
-        card = await story_card(storage, story, chat_id=message.chat_id, now=now)
+        card = await story_card(
+            storage, story, chat_id=message.chat_id, now=now, thread_id=thread_of(message)
+        )
         pages = details_messages(
             card.story,
             now,

@@ -34,7 +34,7 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from handlers.common import CommandCallback, reader_texts, reply
+from handlers.common import CommandCallback, reader_texts, reply, thread_of
 
 logger = logging.getLogger(__name__)
 
@@ -142,13 +142,15 @@ class Target:
     """The chat a command changes: the one it was sent in, or a channel it names.
 
     `channel` is how replies name a channel (HTML, "@name" or its title); None for the chat
-    the command came from.
+    the command came from. `thread_id` is the forum topic the command was sent in (0: the chat
+    itself): subscriptions made there push into that topic.
     """
 
     chat_id: int
     kind: str
     title: str | None
     channel: str | None = None
+    thread_id: int = 0
 
 
 def names_channel(word: str) -> bool:
@@ -174,7 +176,8 @@ async def command_target(
         channel = await _checked_channel(update, context, checks, words[0])
         return None if channel is None else (channel, list(words[1:]))
     title = chat.title or chat.full_name or chat.username
-    return Target(chat.id, chat.type, title), list(words)
+    thread = thread_of(update.effective_message)
+    return Target(chat.id, chat.type, title, thread_id=thread), list(words)
 
 
 async def _checked_channel(

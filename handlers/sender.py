@@ -9,12 +9,17 @@ paces every request under Telegram's limits. Telegram's answers decide what happ
     403 blocked / kicked    → the chat becomes inactive and its pending rows are dropped
     400 migrate_to_chat_id  → subscriptions and pending rows move to the new supergroup id
     400 entities            → sent again as plain text
+    400 thread not found,   → the forum topic was deleted or closed: its subscriptions end and
+        TOPIC_CLOSED          its pending rows are dropped (one log line); the chat's other
+                              topics go on
     other 400               → failed for good
     network error / 5xx     → the Bot API is down: pending again, and the sender pauses (2, 4,
                               8 … up to MAX_BACKOFF s while it stays down), for as long as the
                               story may be pushed at all (`news.policy.PUSH_MAX_AGE`)
 
-More than DIGEST_THRESHOLD stories due for one chat at once go out as one digest message. A
+Rows for a forum topic (`Delivery.thread_id`) are sent into it (`message_thread_id`); each
+forum topic of a chat is a chat of its own here. More than DIGEST_THRESHOLD stories due for one
+chat at once go out as one digest message. A
 daily digest that meets an outage stays owed and is sent as soon as the Bot API answers again
 (`retry_digests`), not a day later.
 
@@ -75,6 +80,8 @@ logger = logging.getLogger(__name__)
 RECORD_LOG_EVERY = 60.0
 OUTAGE_LOG_EVERY = timedelta(minutes=1)
 _TAG = re.compile(r"<[^>]+>")
+# What Telegram answers for a forum topic that is gone or closed to the bot.
+_TOPIC_GONE = ("message thread not found", "topic_closed", "topic_deleted")
 
 
 # A sent message to record: its outbox rows, its message id, the outlets its card names.
@@ -99,12 +106,21 @@ class _Outcome:
     retry_in: timedelta | None = None
     gone: str | None = None
     migrated_to: int | None = None
+    topic_gone: str | None = None
     transient: bool = False
     error: str | None = None
 
 
 def _plain(html_text: str) -> str:
     return unescape(_TAG.sub("", html_text))
+
+
+def _by_place(rows: Iterable[Delivery]) -> dict[tuple[int, int], list[Delivery]]:
+    """Rows by where they go: a chat and its forum topic (0: the chat itself)."""
+    places: dict[tuple[int, int], list[Delivery]] = defaultdict(list)
+    for row in rows:
+        places[(row.chat_id, row.thread_id)].append(row)
+    return places
 
 
 class Sender:
@@ -249,14 +265,12 @@ class Sender:
                 )
             ):
                 batch = self.batch
-                by_chat: dict[int, list[Delivery]] = defaultdict(list)
-                for delivery in claimed:
-                    by_chat[delivery.chat_id].append(delivery)
-                texts = await self._texts(by_chat)
+                places = _by_place(claimed)
+                texts = await self._texts(chat for chat, _ in places)
                 await asyncio.gather(
                     *(
-                        self._send_chat(chat, rows, report, texts(chat))
-                        for chat, rows in by_chat.items()
+                        self._send_chat(chat, rows, report, texts(chat), thread_id=thread)
+                        for (chat, thread), rows in places.items()
                     )
                 )
                 self._progress()
@@ -271,14 +285,12 @@ class Sender:
         claimed = await self.storage.claim_deliveries(
             limit=self.batch, now=self.clock(), lease=self.lease, digest_retries=True
         )
-        by_chat: dict[int, list[Delivery]] = defaultdict(list)
-        for delivery in claimed:
-            by_chat[delivery.chat_id].append(delivery)
-        texts = await self._texts(by_chat)
+        places = _by_place(claimed)
+        texts = await self._texts(chat for chat, _ in places)
         await asyncio.gather(
             *(
-                self._send_chat(chat, rows, report, texts(chat), daily=True)
-                for chat, rows in by_chat.items()
+                self._send_chat(chat, rows, report, texts(chat), daily=True, thread_id=thread)
+                for (chat, thread), rows in places.items()
             )
         )
 
@@ -322,14 +334,18 @@ class Sender:
             await self.storage.mark_edited(card.delivery_id, shown=None, now=now)
 
     async def send_digest(self, chat_id: int) -> SendReport:
-        """The chat's daily digest: every story it is owed, in one message where it fits."""
+        """The chat's daily digest: every story it is owed, in one message where it fits (one
+        per forum topic)."""
         report = SendReport()
         rows = await self.storage.claim_deliveries(
             limit=1000, now=self.clock(), lease=self.lease, chat_id=chat_id
         )
         if rows:
             texts = await self._texts([chat_id])
-            await self._send_chat(chat_id, rows, report, texts(chat_id), daily=True)
+            for (_, thread), owed in _by_place(rows).items():
+                await self._send_chat(
+                    chat_id, owed, report, texts(chat_id), daily=True, thread_id=thread
+                )
         return report
 
     async def _send_chat(
@@ -340,6 +356,7 @@ class Sender:
         texts: Texts,
         *,
         daily: bool = False,
+        thread_id: int = 0,
     ) -> None:
         now = self.clock()
         # A daily digest carries the day since the last one; one held back by an outage keeps
@@ -384,7 +401,7 @@ class Sender:
                 await self._record_sent(ids, message_id, shown)
 
             markup = more_button(card.story.id, texts) if card is not None else None
-            outcome = await self._deliver(chat_id, text, markup, sent)
+            outcome = await self._deliver(chat_id, text, markup, sent, thread_id=thread_id)
             now = self.clock()
             if outcome.message_id is not None:
                 report.sent += len(ids)
@@ -403,6 +420,9 @@ class Sender:
             if outcome.migrated_to is not None:
                 await self.storage.migrate_chat(chat_id, outcome.migrated_to, now=now)
                 return
+            if outcome.topic_gone is not None:
+                await self._end_topic(chat_id, thread_id, outcome.topic_gone, report)
+                return
             if outcome.transient:
                 await self.storage.mark_failed(
                     unsent,
@@ -414,6 +434,20 @@ class Sender:
                 return
             await self.storage.mark_failed(ids, error=outcome.error or "refused", now=now)
             report.failed += len(ids)
+
+    async def _end_topic(
+        self, chat_id: int, thread_id: int, error: str, report: SendReport
+    ) -> None:
+        """A forum topic the bot can no longer post in: its subscriptions end, once."""
+        ended = await self.storage.end_thread(chat_id, thread_id, reason=error, now=self.clock())
+        report.failed += 1
+        logger.info(
+            "chat %s: forum topic %s is closed or gone (%s); its %d subscriptions ended",
+            chat_id,
+            thread_id,
+            error,
+            ended,
+        )
 
     async def _texts(self, chat_ids: Iterable[int]) -> Callable[[int], Texts]:
         """The texts each of these chats' pushes are written in: the language of whoever
@@ -429,6 +463,7 @@ class Sender:
         on_success: Callable[[int], Awaitable[None]],
         *,
         message_id: int | None = None,
+        thread_id: int = 0,
     ) -> _Outcome:
         """Send one message (or edit `message_id`) when the gateway gives it a slot, record
         it through `on_success` while the slot of the unrecorded window is held; say what
@@ -436,7 +471,7 @@ class Sender:
         async with self._unrecorded:
             if not self._available():
                 return _Outcome(transient=True, error="Bot API unavailable")
-            outcome = await self._attempt(chat_id, text, markup, message_id)
+            outcome = await self._attempt(chat_id, text, markup, message_id, thread_id)
             if outcome.message_id is not None:
                 self._went_through()
                 await on_success(outcome.message_id)
@@ -448,12 +483,13 @@ class Sender:
         text: str,
         markup: InlineKeyboardMarkup | None,
         message_id: int | None,
+        thread_id: int = 0,
     ) -> _Outcome:
         """One request to Telegram, and what its answer means for the row."""
         try:
             if message_id is not None:
                 return _Outcome(message_id=await self._edit(chat_id, message_id, text, markup))
-            return _Outcome(message_id=await self._send(chat_id, text, markup))
+            return _Outcome(message_id=await self._send(chat_id, text, markup, thread_id))
         except RetryAfter as error:  # the gateway logged it and holds the chat back
             seconds = retry_after_seconds(error)
             return _Outcome(retry_in=timedelta(seconds=seconds), error=str(error))
@@ -462,6 +498,8 @@ class Sender:
         except ChatMigrated as error:
             return _Outcome(migrated_to=error.new_chat_id)
         except BadRequest as error:
+            if thread_id and any(gone in str(error).lower() for gone in _TOPIC_GONE):
+                return _Outcome(topic_gone=str(error))
             logger.warning("chat %s refused a message: %s", chat_id, error)
             return _Outcome(error=str(error))
         except NetworkError as error:  # after BadRequest, which is a NetworkError in PTB
@@ -470,11 +508,15 @@ class Sender:
             logger.warning("chat %s refused a message: %s", chat_id, error)
             return _Outcome(error=str(error))
 
-    async def _send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> int:
+    async def _send(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None, thread_id: int = 0
+    ) -> int:
+        thread = thread_id or None  # 0: the chat itself, no topic to name
         try:
             message = await self.bot.send_message(
                 chat_id,
                 text,
+                message_thread_id=thread,
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 reply_markup=markup,
@@ -484,7 +526,11 @@ class Sender:
             if "entities" not in str(error).lower():
                 raise
             message = await self.bot.send_message(
-                chat_id, _plain(text), reply_markup=markup, rate_limit_args=Priority.PUSH
+                chat_id,
+                _plain(text),
+                message_thread_id=thread,
+                reply_markup=markup,
+                rate_limit_args=Priority.PUSH,
             )
         return message.message_id
 

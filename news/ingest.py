@@ -100,8 +100,11 @@ def match_subscriptions(
     index.observe(story.terms for story in fresh)
     owed: list[TopicMatch] = []
     for story in fresh:
-        matched = index.matching_chats(story.terms, source=story.source_name)
-        owed.extend(TopicMatch(chat, story.id, tuple(topics)) for chat, topics in matched.items())
+        matched = index.matching_places(story.terms, source=story.source_name)
+        owed.extend(
+            TopicMatch(chat, story.id, tuple(topics), thread)
+            for (chat, thread), topics in matched.items()
+        )
     return owed
 
 

@@ -92,11 +92,16 @@ class Story:
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """A chat's standing interest in a topic, kept in the topic's normal form."""
+    """A chat's standing interest in a topic, kept in the topic's normal form.
+
+    `thread_id` is the forum topic of a supergroup the pushes go to (Telegram's
+    `message_thread_id`); 0 is the chat itself.
+    """
 
     chat_id: int
     topic: str
     created_at: datetime
+    thread_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +130,8 @@ class Delivery:
     attempts: int = 0
     # The other outlets that report the story's event, first reporter first.
     also: tuple[str, ...] = ()
+    # The forum topic it goes to; 0: the chat itself.
+    thread_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +163,13 @@ class ClusterAssignment(NamedTuple):
 
 
 class TopicMatch(NamedTuple):
-    """A story a chat is owed, and the chat's topics it matched."""
+    """A story a chat (in one of its forum topics, 0 for the chat itself) is owed, and the
+    topics followed there that it matched."""
 
     chat_id: int
     story_id: int
     topics: tuple[str, ...]
+    thread_id: int = 0
 
 
 class SentRow(NamedTuple):

@@ -426,18 +426,42 @@ def _without(topics: list[_Compiled] | None, compiled: _Compiled) -> list[_Compi
     return left or None
 
 
+#: Where a subscription pushes: a chat and its forum topic (0: the chat itself).
+Place = tuple[int, int]
+
+
 class SubscriptionIndex(Percolator):
-    """A percolator kept in step with the subscriptions table across polls."""
+    """A percolator kept in step with the subscriptions table across polls.
+
+    Its readers are places (a chat and one of its forum topics), each filed under a number of
+    its own: the percolator itself only knows numbers.
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self._current: set[tuple[int, str]] = set()
+        self._current: set[tuple[Place, str]] = set()
+        self._keys: dict[Place, int] = {}
+        self._places: list[Place] = []
+
+    def _key(self, place: Place) -> int:
+        key = self._keys.get(place)
+        if key is None:
+            key = self._keys[place] = len(self._places)
+            self._places.append(place)
+        return key
 
     def sync(self, subscriptions: Iterable[Subscription]) -> None:
         """Apply the difference between the indexed subscriptions and `subscriptions`."""
-        wanted = {(s.chat_id, s.topic) for s in subscriptions}
-        for chat_id, topic in self._current - wanted:
-            self.remove(chat_id, topic)
-        for chat_id, topic in wanted - self._current:
-            self.add(chat_id, topic)
+        wanted = {((s.chat_id, s.thread_id), s.topic) for s in subscriptions}
+        for place, topic in self._current - wanted:
+            self.remove(self._key(place), topic)
+        for place, topic in wanted - self._current:
+            self.add(self._key(place), topic)
         self._current = wanted
+
+    def matching_places(self, terms: Sequence[str], *, source: str = "") -> dict[Place, list[str]]:
+        """Each place owed the story, with the topics followed there that matched."""
+        return {
+            self._places[key]: topics
+            for key, topics in self.matching_chats(terms, source=source).items()
+        }

@@ -124,8 +124,11 @@ class StoryCard:
     related: list[Event]
 
 
-async def story_card(storage: Storage, story: Story, *, chat_id: int, now: datetime) -> StoryCard:
-    """The card of `story` as shown in `chat_id`: key points, other outlets, related events.
+async def story_card(
+    storage: Storage, story: Story, *, chat_id: int, now: datetime, thread_id: int = 0
+) -> StoryCard:
+    """The card of `story` as shown in `chat_id` (in its forum topic `thread_id`, 0 for the
+    chat itself): key points, other outlets, related events.
 
     Key points come from the story's own text, and from the other reports when the feed gave
     only a teaser (see `news.keypoints`).
@@ -145,7 +148,7 @@ async def story_card(storage: Storage, story: Story, *, chat_id: int, now: datet
         title=story.title,
         related=[report.body or report.summary for report in others],
     )
-    topics = await storage.delivery_topics(chat_id, story.id)
+    topics = await storage.delivery_topics(chat_id, story.id, thread_id=thread_id)
     related = await related_events(storage, story, topics, since=now - RELATED_MAX_AGE)
     return StoryCard(
         story=story,

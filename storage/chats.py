@@ -29,7 +29,7 @@ def _settings(row: Row[Any]) -> ChatSettings:
 
 
 def _subscription(row: Row[Any]) -> Subscription:
-    return Subscription(row.chat_id, row.topic, row.created_at)
+    return Subscription(row.chat_id, row.topic, row.created_at, row.thread_id)
 
 
 class ChatStore(StorageBase):
@@ -133,7 +133,10 @@ class ChatStore(StorageBase):
                         created_at=now,
                     )
                 )
-            new_topics = select(subscriptions.c.topic).where(subscriptions.c.chat_id == new_id)
+            # A basic group has no forum topics: its subscriptions are all the chat's own.
+            new_topics = select(subscriptions.c.topic).where(
+                subscriptions.c.chat_id == new_id, subscriptions.c.thread_id == 0
+            )
             await conn.execute(
                 update(subscriptions)
                 .where(subscriptions.c.chat_id == old_id, subscriptions.c.topic.not_in(new_topics))
@@ -156,42 +159,78 @@ class ChatStore(StorageBase):
                 .values(active=False, inactive_since=func.coalesce(chats.c.inactive_since, now))
             )
 
-    async def subscribe(self, chat_id: int, topic: str, *, now: datetime) -> bool:
-        """Follow `topic` in the chat; False when it already does."""
+    async def subscribe(
+        self, chat_id: int, topic: str, *, now: datetime, thread_id: int = 0
+    ) -> bool:
+        """Follow `topic` in the chat (in its forum topic `thread_id`); False when it already
+        does."""
         async with self.begin() as conn:
             exists = (
                 await conn.execute(
                     select(subscriptions.c.topic).where(
-                        subscriptions.c.chat_id == chat_id, subscriptions.c.topic == topic
+                        subscriptions.c.chat_id == chat_id,
+                        subscriptions.c.thread_id == thread_id,
+                        subscriptions.c.topic == topic,
                     )
                 )
             ).first()
             if exists:
                 return False
             await conn.execute(
-                insert(subscriptions).values(chat_id=chat_id, topic=topic, created_at=now)
+                insert(subscriptions).values(
+                    chat_id=chat_id, thread_id=thread_id, topic=topic, created_at=now
+                )
             )
             return True
 
-    async def unsubscribe(self, chat_id: int, topic: str) -> bool:
-        """Stop following `topic` in the chat; False when it did not."""
+    async def unsubscribe(self, chat_id: int, topic: str, *, thread_id: int = 0) -> bool:
+        """Stop following `topic` in the chat (in its forum topic `thread_id`); False when it
+        did not."""
         async with self.begin() as conn:
             result = await conn.execute(
                 delete(subscriptions).where(
-                    subscriptions.c.chat_id == chat_id, subscriptions.c.topic == topic
+                    subscriptions.c.chat_id == chat_id,
+                    subscriptions.c.thread_id == thread_id,
+                    subscriptions.c.topic == topic,
                 )
             )
             return bool(result.rowcount)
 
-    async def subscriptions(self, chat_id: int) -> list[Subscription]:
-        """The chat's topics, in the order it subscribed."""
+    async def subscriptions(
+        self, chat_id: int, *, thread_id: int | None = None
+    ) -> list[Subscription]:
+        """The chat's topics in the order it subscribed: those of one forum topic
+        (`thread_id`, 0 for the chat itself), or of all of them (None)."""
         query = (
             select(subscriptions)
             .where(subscriptions.c.chat_id == chat_id)
-            .order_by(subscriptions.c.created_at, subscriptions.c.topic)
+            .order_by(subscriptions.c.created_at, subscriptions.c.thread_id, subscriptions.c.topic)
         )
+        if thread_id is not None:
+            query = query.where(subscriptions.c.thread_id == thread_id)
         async with self.connect() as conn:
             return [_subscription(row) for row in await conn.execute(query)]
+
+    async def end_thread(self, chat_id: int, thread_id: int, *, reason: str, now: datetime) -> int:
+        """A forum topic the bot can no longer post in (closed, deleted): its subscriptions end
+        and what it was owed is dropped; the chat's other topics keep theirs. How many
+        subscriptions ended."""
+        async with self.begin() as conn:
+            ended = await conn.execute(
+                delete(subscriptions).where(
+                    subscriptions.c.chat_id == chat_id, subscriptions.c.thread_id == thread_id
+                )
+            )
+            await conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.chat_id == chat_id,
+                    deliveries.c.thread_id == thread_id,
+                    deliveries.c.state.in_(_OWED),
+                )
+                .values(state="failed", last_error=self.error_text(reason), updated_at=now)
+            )
+            return int(ended.rowcount or 0)
 
     async def active_subscriptions(self) -> list[Subscription]:
         """Subscriptions of chats that take pushes now: active and not paused."""

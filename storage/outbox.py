@@ -1,6 +1,7 @@
 """The outbox: which story each chat is owed, its sends, and the "Also:" edits of pushed cards.
 
-The outbox is durable: one row per (chat, story), unique, with a state (pending → sending → sent,
+The outbox is durable: one row per (chat, forum topic, story), unique (a forum topic is a
+`thread_id`; 0 is the chat itself), with a state (pending → sending → sent,
 or failed) and an attempt count. A row is claimed before it is sent; a claim is a lease, so rows
 of a sender that died mid-send are claimed again once the lease runs out (those few messages may
 arrive twice; nothing is lost). On PostgreSQL claims use FOR UPDATE SKIP LOCKED, so several
@@ -34,6 +35,7 @@ _Claimed = tuple[Any, Story, tuple[str, ...]]
 _CLAIMED_COLUMNS = (
     deliveries.c.id.label("delivery_id"),
     deliveries.c.chat_id,
+    deliveries.c.thread_id,
     deliveries.c.topics,
     deliveries.c.state,
     deliveries.c.attempts,
@@ -68,10 +70,10 @@ class Outbox(StorageBase):
     async def enqueue_deliveries(self, items: Sequence[TopicMatch], *, now: datetime) -> int:
         """Queue the matches (chat, story, matched topics), oldest story first.
 
-        A chat gets one push per event: a story is skipped for a chat already owed a story of
-        the same cluster (its card is edited to name the new outlet instead, see
-        `storage.clusters`), or already owed the story itself. An event whose push failed for
-        good may come again with its next report.
+        A chat (in each of its forum topics) gets one push per event: a story is skipped for a
+        chat's topic already owed a story of the same cluster (its card is edited to name the
+        new outlet instead, see `storage.clusters`), or already owed the story itself. An
+        event whose push failed for good may come again with its next report.
         """
         if not items:
             return 0
@@ -85,12 +87,16 @@ class Outbox(StorageBase):
                 for row in rows:
                     event_of[row.id] = row.cluster_id if row.cluster_id is not None else row.id
             clusters = sorted(set(event_of.values()))
-            owed: set[tuple[int, int]] = set()
+            owed: set[tuple[int, int, int]] = set()
             asked = set(story_ids)
             for chunk in chunks(clusters):
                 rows = await conn.execute(
                     select(
-                        deliveries.c.chat_id, deliveries.c.state, stories.c.cluster_id, stories.c.id
+                        deliveries.c.chat_id,
+                        deliveries.c.thread_id,
+                        deliveries.c.state,
+                        stories.c.cluster_id,
+                        stories.c.id,
                     )
                     .join(stories, stories.c.id == deliveries.c.story_id)
                     .where(or_(stories.c.cluster_id.in_(chunk), stories.c.id.in_(chunk)))
@@ -99,16 +105,17 @@ class Outbox(StorageBase):
                     if row.state == "failed" and row.id not in asked:
                         continue
                     event = row.cluster_id if row.cluster_id is not None else row.id
-                    owed.add((row.chat_id, event))
+                    owed.add((row.chat_id, row.thread_id, event))
             fresh = []
-            for chat_id, story_id, topics in items:
-                key = (chat_id, event_of.get(story_id, story_id))
+            for chat_id, story_id, topics, thread_id in items:
+                key = (chat_id, thread_id, event_of.get(story_id, story_id))
                 if key in owed:
                     continue
                 owed.add(key)
                 fresh.append(
                     {
                         "chat_id": chat_id,
+                        "thread_id": thread_id,
                         "story_id": story_id,
                         "topics": topics,
                         "state": "pending",
@@ -189,7 +196,16 @@ class Outbox(StorageBase):
                 return []
             claimed = await _load_claimed(conn, ids)
         return [
-            Delivery(row.delivery_id, row.chat_id, story, row.topics, row.state, row.attempts, also)
+            Delivery(
+                row.delivery_id,
+                row.chat_id,
+                story,
+                row.topics,
+                row.state,
+                row.attempts,
+                also,
+                thread_id=row.thread_id,
+            )
             for row, story, also in claimed
         ]
 
@@ -231,10 +247,15 @@ class Outbox(StorageBase):
                 )
             )
 
-    async def delivery_topics(self, chat_id: int, story_id: int) -> tuple[str, ...]:
-        """The chat's topics that a story was pushed for; empty if it was not pushed there."""
+    async def delivery_topics(
+        self, chat_id: int, story_id: int, *, thread_id: int = 0
+    ) -> tuple[str, ...]:
+        """The chat's topics (in forum topic `thread_id`) that a story was pushed for; empty if
+        it was not pushed there."""
         query = select(deliveries.c.topics).where(
-            deliveries.c.chat_id == chat_id, deliveries.c.story_id == story_id
+            deliveries.c.chat_id == chat_id,
+            deliveries.c.thread_id == thread_id,
+            deliveries.c.story_id == story_id,
         )
         async with self.connect() as conn:
             topics: tuple[str, ...] | None = (await conn.execute(query)).scalar()

@@ -186,6 +186,8 @@ subscriptions = Table(
     "subscriptions",
     metadata,
     belongs_to("chat_id", "chats", BigInteger, primary_key=True),
+    # The forum topic (`message_thread_id`) the subscription pushes into; 0: the chat itself.
+    Column("thread_id", Integer, primary_key=True, server_default="0"),
     Column("topic", String(400), primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
 )
@@ -196,6 +198,8 @@ deliveries = Table(
     Column("id", Integer, primary_key=True),
     belongs_to("chat_id", "chats", BigInteger, nullable=False),
     belongs_to("story_id", "stories", nullable=False),
+    # The forum topic the story goes to (0: the chat itself): a story is owed once per topic.
+    Column("thread_id", Integer, nullable=False, server_default="0"),
     # The chat's topics the story matched.
     Column("topics", TextList("\n"), nullable=False),
     Column("state", String(16), nullable=False),
@@ -211,7 +215,7 @@ deliveries = Table(
     Column("shown_sources", TextList("\n")),
     Column("edit_due_at", UTCDateTime),
     Column("edited_at", UTCDateTime),
-    UniqueConstraint("chat_id", "story_id", name="uq_deliveries_chat_story"),
+    UniqueConstraint("chat_id", "thread_id", "story_id", name="uq_deliveries_chat_story"),
     Index("ix_deliveries_state", "state", "id"),
     Index("ix_deliveries_chat_state", "chat_id", "state"),
     Index("ix_deliveries_story", "story_id"),

@@ -8,6 +8,7 @@ and what the tests need; its modules, by concern:
 * `chats`: the chats and messages Telegram keeps;
 * `methods`: the methods the bot calls, checked like Telegram (HTML via `text_rules`);
 * `members`: channels, who is what in a chat, and `getChat`/`getChatMember`;
+* `forums`: forum supergroups, their topics, and messages in a topic (`message_thread_id`);
 * `updates`: user input (`inject_message`, `inject_channel_post`, `inject_callback_query`,
   `inject_inline_query`), `getUpdates` and the answers to queries;
 * `faults`: failures on demand (errors, dropped connections, outages, redirects, the flood

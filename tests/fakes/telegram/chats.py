@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .forums import ForumTopics
 from .protocol import JSONDict, bad_request
 
 SUPERGROUP_IDS_BELOW = -1_000_000_000_000
@@ -32,6 +33,7 @@ class ChatDirectory:
         self.known_users: dict[int, JSONDict] = {int(bot_user["id"]): bot_user}
         self.wrote_in: set[tuple[int, int]] = set()  # (chat, user): the user sent a message
         self.members: dict[tuple[int, int], JSONDict] = {}  # (chat, user): status and rights
+        self.forum_topics = ForumTopics()  # which chats are forums, and their topics
 
     def add_channel(self, chat_id: int, *, username: str | None, title: str) -> JSONDict:
         """A channel the bot can be asked about (by id or `@username`)."""

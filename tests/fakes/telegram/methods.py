@@ -7,7 +7,8 @@ edits that change nothing fail with Telegram's `400 Bad Request` descriptions; o
 are not checked. `sendDocument` takes an upload (it covers the multipart path of the bot's HTTP
 transport); `setMyCommands` keeps the command menu per scope and language; `getMe` answers the
 bot's `User`. `getUpdates`, `setWebhook`/`deleteWebhook` and `answerCallbackQuery` are in
-`updates`, `getChat` and `getChatMember` in `members`. Any other method answers `404 Not Found`
+`updates`, `getChat` and `getChatMember` in `members`, forum topics (`message_thread_id` and the
+`…ForumTopic` methods) in `forums`. Any other method answers `404 Not Found`
 as on Telegram: a method the bot starts to use is added here, with its checks.
 """
 
@@ -138,6 +139,8 @@ class BotMethods:
         """Store the bot's new message in the chat the call names."""
         chat_id = chat_key(params.get("chat_id"))
         markup = _check_reply_markup(params.get("reply_markup"))
+        thread = params.get("message_thread_id")
+        fields.update(self._chats.forum_topics.thread_fields(self._chats, chat_id, thread))
         message = self._chats.new_message(chat_id, self._chats.bot_user, **fields)
         if markup is not None:
             message["reply_markup"] = markup

@@ -24,6 +24,7 @@ from aiohttp import web
 from ..loopback import Changes, LoopbackServer
 from .chats import ChatDirectory
 from .faults import DROPPED_DESCRIPTION, DropConnection, Faults
+from .forums import ForumMethods
 from .members import ChatMembers
 from .methods import RATE_LIMITED_METHODS, BotMethods, MethodHandler
 from .protocol import ApiError, JSONDict, bad_request, chat_of, decode_param
@@ -31,7 +32,9 @@ from .records import CallRecords, RecordedCall
 from .updates import UpdateQueue
 
 
-class FakeBotApi(LoopbackServer, CallRecords, UpdateQueue, Faults, BotMethods, ChatMembers):
+class FakeBotApi(
+    LoopbackServer, CallRecords, UpdateQueue, Faults, BotMethods, ChatMembers, ForumMethods
+):
     """A fake Telegram Bot API server on 127.0.0.1 for the real python-telegram-bot client.
 
     `clock` gives the time of every call (for `RecordedCall.at`, the flood limits and the
@@ -71,7 +74,11 @@ class FakeBotApi(LoopbackServer, CallRecords, UpdateQueue, Faults, BotMethods, C
         UpdateQueue.__init__(self)
         Faults.__init__(self)
         BotMethods.__init__(self, validate_html=validate_html)
-        handlers = {**self._method_handlers(), **self._member_handlers()}
+        handlers = {
+            **self._method_handlers(),
+            **self._member_handlers(),
+            **self._forum_handlers(),
+        }
         handlers["answerCallbackQuery"] = self._answer_callback_query
         handlers["answerInlineQuery"] = self._answer_inline_query
         handlers["setWebhook"] = self._set_webhook

@@ -2,10 +2,10 @@
 
 A test queues what a user does with `inject_message` (a text message or command, in a private
 chat or a group, from a user or from an anonymous admin, whose message's `sender_chat` is the
-group itself), `inject_channel_post` (a post in a channel: no `from`, the channel as
-`sender_chat`), `inject_callback_query` (a tap on an inline button of the bot's message) and
-`inject_inline_query` (`@bot words` typed in any chat); the bot receives them through
-`getUpdates` as from Telegram:
+group itself, or in a forum topic: `thread_id`, see `forums`), `inject_channel_post` (a post in
+a channel: no `from`, the channel as `sender_chat`), `inject_callback_query` (a tap on an inline
+button of the bot's message) and `inject_inline_query` (`@bot words` typed in any chat); the bot
+receives them through `getUpdates` as from Telegram:
 
 * `offset` confirms and drops older updates (negative offsets too), `limit` caps a batch,
   `allowed_updates` filters them and is remembered between calls;
@@ -89,6 +89,7 @@ class UpdateQueue:
         first_name: str = "Alice",
         language_code: str = "en",
         anonymous_admin: bool = False,
+        thread_id: int | None = None,
     ) -> int:
         """Queue a text message from a user, as Telegram delivers it; return the update_id.
 
@@ -96,7 +97,8 @@ class UpdateQueue:
         Commands get their `bot_command` entities as real Telegram sends them. The user's
         `language_code` is the language of their Telegram app ("uk", "pt-br"). An
         `anonymous_admin` writes on behalf of the group: `from` is GroupAnonymousBot and
-        `sender_chat` the group.
+        `sender_chat` the group. A `thread_id` writes in that topic of a forum (`add_forum`,
+        `create_forum_topic`); without one a message in a forum is in its General topic.
         """
         if chat_type == "private":
             if chat_id <= 0:
@@ -113,15 +115,24 @@ class UpdateQueue:
         elif chat_type in ("group", "supergroup"):
             if chat_id >= 0:
                 raise ValueError("group and supergroup chat ids are negative")
-            chat = {"id": chat_id, "type": chat_type, "title": "Test Group"}
+            known = self._chats.chats.get(chat_id)
+            if known is not None and known.get("is_forum"):
+                chat = known  # a forum stays one
+            else:
+                chat = {"id": chat_id, "type": chat_type, "title": "Test Group"}
         else:
             raise ValueError(f"unsupported chat_type for a user message: {chat_type!r}")
         self._chats.chats[chat_id] = chat
+        topic: JSONDict = {}
+        if thread_id is not None:
+            if self._chats.forum_topics.topics.get((chat_id, thread_id)) in (None, "deleted"):
+                raise ValueError("write in a topic of a forum (add_forum, create_forum_topic)")
+            topic = {"message_thread_id": thread_id, "is_topic_message": True}
         if anonymous_admin:
             if chat_type == "private":
                 raise ValueError("an anonymous admin writes in a group")
             message = self._chats.new_message(
-                chat_id, GROUP_ANONYMOUS_BOT, text=text, sender_chat=chat
+                chat_id, GROUP_ANONYMOUS_BOT, text=text, sender_chat=chat, **topic
             )
         else:
             user = self._user(
@@ -130,7 +141,7 @@ class UpdateQueue:
                 username,
                 language_code,
             )
-            message = self._chats.new_message(chat_id, user, text=text)
+            message = self._chats.new_message(chat_id, user, text=text, **topic)
         return self._queue_text(message, "message")
 
     def inject_channel_post(self, chat_id: int, text: str) -> int:
