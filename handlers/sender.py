@@ -9,6 +9,7 @@ paces every request under Telegram's limits. Telegram's answers decide what happ
     403 blocked / kicked    → the chat becomes inactive and its pending rows are dropped
     400 migrate_to_chat_id  → subscriptions and pending rows move to the new supergroup id
     400 entities            → sent again as plain text
+    400 preview refused     → sent again without the link preview (`handlers.previews`)
     other 400               → failed for good
     network error / 5xx     → the Bot API is down: pending again, and the sender pauses (2, 4,
                               8 … up to MAX_BACKOFF s while it stays down), for as long as the
@@ -55,9 +56,10 @@ from telegram.ext import ExtBot
 from handlers.common import more_button
 from handlers.gateway import Priority, retry_after_seconds
 from handlers.i18n import Texts, texts_for
+from handlers.previews import NO_PREVIEW, link_preview, refused_preview
 from handlers.render import digest_messages, story_card
 from news.batching import GroupCommit, WriteFailed
-from news.model import Delivery, PushedMessage, SentRow
+from news.model import Delivery, PreviewMode, PushedMessage, SentRow
 from news.policy import (
     CLAIM_BATCH,
     DIGEST_GRACE,
@@ -113,7 +115,8 @@ class Sender:
     `bot` must have a `handlers.gateway.Gateway` as its rate limiter: that is where requests
     are paced; `unrecorded_window` bounds the messages in flight (sent or waiting for their
     slot) whose rows are not yet recorded as sent; `progress` is told after each batch of a
-    round, so a long fan-out shows life (`bot.loops.JobHealth.beat`).
+    round, so a long fan-out shows life (`bot.loops.JobHealth.beat`); `previews` is the link
+    preview mode of a story card (`handlers.previews`).
     """
 
     def __init__(
@@ -129,8 +132,10 @@ class Sender:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         progress: Callable[[], None] = lambda: None,
+        previews: PreviewMode = "small",
     ) -> None:
         self.bot = bot
+        self._previews = previews
         self._progress = progress
         self.storage = storage
         self.clock = clock
@@ -253,9 +258,10 @@ class Sender:
                 for delivery in claimed:
                     by_chat[delivery.chat_id].append(delivery)
                 texts = await self._texts(by_chat)
+                modes = await self._preview_modes(by_chat)
                 await asyncio.gather(
                     *(
-                        self._send_chat(chat, rows, report, texts(chat))
+                        self._send_chat(chat, rows, report, texts(chat), previews=modes(chat))
                         for chat, rows in by_chat.items()
                     )
                 )
@@ -290,9 +296,17 @@ class Sender:
         """
         due = await self.storage.claim_edits(self.clock(), limit=self.edit_batch)
         texts = await self._texts(card.chat_id for card in due)
-        await asyncio.gather(*(self._edit_card(card, report, texts(card.chat_id)) for card in due))
+        modes = await self._preview_modes(card.chat_id for card in due)
+        await asyncio.gather(
+            *(
+                self._edit_card(card, report, texts(card.chat_id), modes(card.chat_id))
+                for card in due
+            )
+        )
 
-    async def _edit_card(self, card: PushedMessage, report: SendReport, texts: Texts) -> None:
+    async def _edit_card(
+        self, card: PushedMessage, report: SendReport, texts: Texts, previews: PreviewMode
+    ) -> None:
         now = self.clock()
         if card.also == card.shown:  # another report from an outlet the card already names
             await self.storage.mark_edited(card.delivery_id, shown=card.also, now=now, edited=False)
@@ -308,6 +322,7 @@ class Sender:
             more_button(card.story.id, texts),
             edited,
             message_id=card.message_id,
+            preview=link_preview(card.story, previews),
         )
         now = self.clock()
         if outcome.message_id is not None:
@@ -340,6 +355,7 @@ class Sender:
         texts: Texts,
         *,
         daily: bool = False,
+        previews: PreviewMode = "off",
     ) -> None:
         now = self.clock()
         # A daily digest carries the day since the last one; one held back by an outage keeps
@@ -384,7 +400,8 @@ class Sender:
                 await self._record_sent(ids, message_id, shown)
 
             markup = more_button(card.story.id, texts) if card is not None else None
-            outcome = await self._deliver(chat_id, text, markup, sent)
+            preview = link_preview(card.story, previews) if card is not None else NO_PREVIEW
+            outcome = await self._deliver(chat_id, text, markup, sent, preview=preview)
             now = self.clock()
             if outcome.message_id is not None:
                 report.sent += len(ids)
@@ -421,6 +438,12 @@ class Sender:
         languages = await self.storage.chat_languages(list(set(chat_ids)))
         return lambda chat_id: texts_for(languages.get(chat_id))
 
+    async def _preview_modes(self, chat_ids: Iterable[int]) -> Callable[[int], PreviewMode]:
+        """The link preview mode of each of these chats' story cards: for now the sender's
+        own, the same for every chat."""
+        mode = self._previews
+        return lambda _chat_id: mode
+
     async def _deliver(
         self,
         chat_id: int,
@@ -429,6 +452,7 @@ class Sender:
         on_success: Callable[[int], Awaitable[None]],
         *,
         message_id: int | None = None,
+        preview: LinkPreviewOptions = NO_PREVIEW,
     ) -> _Outcome:
         """Send one message (or edit `message_id`) when the gateway gives it a slot, record
         it through `on_success` while the slot of the unrecorded window is held; say what
@@ -436,7 +460,7 @@ class Sender:
         async with self._unrecorded:
             if not self._available():
                 return _Outcome(transient=True, error="Bot API unavailable")
-            outcome = await self._attempt(chat_id, text, markup, message_id)
+            outcome = await self._attempt(chat_id, text, markup, message_id, preview)
             if outcome.message_id is not None:
                 self._went_through()
                 await on_success(outcome.message_id)
@@ -448,12 +472,24 @@ class Sender:
         text: str,
         markup: InlineKeyboardMarkup | None,
         message_id: int | None,
+        preview: LinkPreviewOptions,
     ) -> _Outcome:
-        """One request to Telegram, and what its answer means for the row."""
+        """One request to Telegram, and what its answer means for the row: a preview Telegram
+        refuses (a 400 that creates no message) costs the card its preview, never the push."""
         try:
-            if message_id is not None:
-                return _Outcome(message_id=await self._edit(chat_id, message_id, text, markup))
-            return _Outcome(message_id=await self._send(chat_id, text, markup))
+            try:
+                return _Outcome(
+                    message_id=await self._put(chat_id, text, markup, message_id, preview)
+                )
+            except BadRequest as error:
+                if not refused_preview(error, preview):
+                    raise
+                logger.info(
+                    "chat %s: the link preview was refused (%s); sent without", chat_id, error
+                )
+                return _Outcome(
+                    message_id=await self._put(chat_id, text, markup, message_id, NO_PREVIEW)
+                )
         except RetryAfter as error:  # the gateway logged it and holds the chat back
             seconds = retry_after_seconds(error)
             return _Outcome(retry_in=timedelta(seconds=seconds), error=str(error))
@@ -470,13 +506,32 @@ class Sender:
             logger.warning("chat %s refused a message: %s", chat_id, error)
             return _Outcome(error=str(error))
 
-    async def _send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> int:
+    async def _put(
+        self,
+        chat_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        message_id: int | None,
+        preview: LinkPreviewOptions,
+    ) -> int:
+        """Send the message, or edit `message_id` into it; its id."""
+        if message_id is not None:
+            return await self._edit(chat_id, message_id, text, markup, preview)
+        return await self._send(chat_id, text, markup, preview)
+
+    async def _send(
+        self,
+        chat_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        preview: LinkPreviewOptions,
+    ) -> int:
         try:
             message = await self.bot.send_message(
                 chat_id,
                 text,
                 parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                link_preview_options=preview,
                 reply_markup=markup,
                 rate_limit_args=Priority.PUSH,
             )
@@ -484,12 +539,21 @@ class Sender:
             if "entities" not in str(error).lower():
                 raise
             message = await self.bot.send_message(
-                chat_id, _plain(text), reply_markup=markup, rate_limit_args=Priority.PUSH
+                chat_id,
+                _plain(text),
+                link_preview_options=preview,
+                reply_markup=markup,
+                rate_limit_args=Priority.PUSH,
             )
         return message.message_id
 
     async def _edit(
-        self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        preview: LinkPreviewOptions,
     ) -> int:
         try:
             await self.bot.edit_message_text(
@@ -497,7 +561,7 @@ class Sender:
                 chat_id=chat_id,
                 message_id=message_id,
                 parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                link_preview_options=preview,
                 reply_markup=markup,
                 rate_limit_args=Priority.PUSH,
             )
@@ -511,6 +575,7 @@ class Sender:
                 _plain(text),
                 chat_id=chat_id,
                 message_id=message_id,
+                link_preview_options=preview,
                 reply_markup=markup,
                 rate_limit_args=Priority.PUSH,
             )
