@@ -1,15 +1,16 @@
 """The Bot API methods the bot calls, checked the way Telegram checks them.
 
 `sendMessage`, `editMessageText` and `editMessageReplyMarkup` return full `Message` objects with
-per-chat message ids; a message keeps the `link_preview_options` it was sent or edited with
-(an object of known fields, as Telegram parses it). `parse_mode=HTML` text is parsed with
-Telegram's rules (see `text_rules`), so invalid HTML, empty and over-long (> 4096 characters)
-texts, callback data over 64 bytes and edits that change nothing fail with Telegram's `400 Bad Request` descriptions; other parse modes
-are not checked. `sendDocument` takes an upload (it covers the multipart path of the bot's HTTP
-transport); `setMyCommands` keeps the command menu per scope and language; `getMe` answers the
-bot's `User`. `getUpdates`, `setWebhook`/`deleteWebhook` and `answerCallbackQuery` are in
-`updates`, `getChat` and `getChatMember` in `members`. Any other method answers `404 Not Found`
-as on Telegram: a method the bot starts to use is added here, with its checks.
+per-chat message ids; a message keeps the `link_preview_options` it was sent or edited with (an
+object of known fields, as Telegram parses it). `parse_mode=HTML` text is parsed with Telegram's
+rules (see `text_rules`), so invalid HTML, empty and over-long (> 4096 characters) texts, callback
+data over 64 bytes and edits that change nothing fail with Telegram's `400 Bad Request`
+descriptions; other parse modes are not checked. `sendDocument` takes an upload (it covers the
+multipart path of the bot's HTTP transport); `setMyCommands` keeps the command menu per scope and
+language; `getMe` answers the bot's `User`. `getUpdates`, `setWebhook`/`deleteWebhook` and
+`answerCallbackQuery` are in `updates`, `getChat` and `getChatMember` in `members`. Any other method
+answers `404 Not Found` as on Telegram: a method the bot starts to use is added here, with its
+checks.
 """
 
 from __future__ import annotations
