@@ -9,6 +9,7 @@ paces every request under Telegram's limits. Telegram's answers decide what happ
     403 blocked / kicked    → the chat becomes inactive and its pending rows are dropped
     400 migrate_to_chat_id  → subscriptions and pending rows move to the new supergroup id
     400 entities            → sent again as plain text
+    400 preview refused     → sent again without the link preview (`handlers.previews`)
     400 thread not found,   → the forum topic was deleted or closed: its subscriptions end and
         TOPIC_CLOSED          its pending rows are dropped (one log line); the chat's other
                               topics go on
@@ -60,9 +61,10 @@ from telegram.ext import ExtBot
 from handlers.common import more_button
 from handlers.gateway import Priority, retry_after_seconds
 from handlers.i18n import Texts, texts_for
+from handlers.previews import NO_PREVIEW, link_preview, refused_preview
 from handlers.render import digest_messages, story_card
 from news.batching import GroupCommit, WriteFailed
-from news.model import Delivery, PushedMessage, SentRow
+from news.model import Delivery, PreviewMode, PushedMessage, SentRow
 from news.policy import (
     CLAIM_BATCH,
     DIGEST_GRACE,
@@ -129,7 +131,8 @@ class Sender:
     `bot` must have a `handlers.gateway.Gateway` as its rate limiter: that is where requests
     are paced; `unrecorded_window` bounds the messages in flight (sent or waiting for their
     slot) whose rows are not yet recorded as sent; `progress` is told after each batch of a
-    round, so a long fan-out shows life (`bot.loops.JobHealth.beat`).
+    round, so a long fan-out shows life (`bot.loops.JobHealth.beat`); `previews` is the link
+    preview mode of a story card (`handlers.previews`).
     """
 
     def __init__(
@@ -145,8 +148,10 @@ class Sender:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         progress: Callable[[], None] = lambda: None,
+        previews: PreviewMode = "small",
     ) -> None:
         self.bot = bot
+        self._previews = previews
         self._progress = progress
         self.storage = storage
         self.clock = clock
@@ -267,9 +272,12 @@ class Sender:
                 batch = self.batch
                 places = _by_place(claimed)
                 texts = await self._texts(chat for chat, _ in places)
+                modes = await self._preview_modes(chat for chat, _ in places)
                 await asyncio.gather(
                     *(
-                        self._send_chat(chat, rows, report, texts(chat), thread_id=thread)
+                        self._send_chat(
+                            chat, rows, report, texts(chat), thread_id=thread, previews=modes(chat)
+                        )
                         for (chat, thread), rows in places.items()
                     )
                 )
@@ -302,9 +310,17 @@ class Sender:
         """
         due = await self.storage.claim_edits(self.clock(), limit=self.edit_batch)
         texts = await self._texts(card.chat_id for card in due)
-        await asyncio.gather(*(self._edit_card(card, report, texts(card.chat_id)) for card in due))
+        modes = await self._preview_modes(card.chat_id for card in due)
+        await asyncio.gather(
+            *(
+                self._edit_card(card, report, texts(card.chat_id), modes(card.chat_id))
+                for card in due
+            )
+        )
 
-    async def _edit_card(self, card: PushedMessage, report: SendReport, texts: Texts) -> None:
+    async def _edit_card(
+        self, card: PushedMessage, report: SendReport, texts: Texts, previews: PreviewMode
+    ) -> None:
         now = self.clock()
         if card.also == card.shown:  # another report from an outlet the card already names
             await self.storage.mark_edited(card.delivery_id, shown=card.also, now=now, edited=False)
@@ -320,6 +336,7 @@ class Sender:
             more_button(card.story.id, texts),
             edited,
             message_id=card.message_id,
+            preview=link_preview(card.story, previews),
         )
         now = self.clock()
         if outcome.message_id is not None:
@@ -357,6 +374,7 @@ class Sender:
         *,
         daily: bool = False,
         thread_id: int = 0,
+        previews: PreviewMode = "off",
     ) -> None:
         now = self.clock()
         # A daily digest carries the day since the last one; one held back by an outage keeps
@@ -401,7 +419,10 @@ class Sender:
                 await self._record_sent(ids, message_id, shown)
 
             markup = more_button(card.story.id, texts) if card is not None else None
-            outcome = await self._deliver(chat_id, text, markup, sent, thread_id=thread_id)
+            preview = link_preview(card.story, previews) if card is not None else NO_PREVIEW
+            outcome = await self._deliver(
+                chat_id, text, markup, sent, thread_id=thread_id, preview=preview
+            )
             now = self.clock()
             if outcome.message_id is not None:
                 report.sent += len(ids)
@@ -455,6 +476,12 @@ class Sender:
         languages = await self.storage.chat_languages(list(set(chat_ids)))
         return lambda chat_id: texts_for(languages.get(chat_id))
 
+    async def _preview_modes(self, chat_ids: Iterable[int]) -> Callable[[int], PreviewMode]:
+        """The link preview mode of each of these chats' story cards: for now the sender's
+        own, the same for every chat."""
+        mode = self._previews
+        return lambda _chat_id: mode
+
     async def _deliver(
         self,
         chat_id: int,
@@ -464,6 +491,7 @@ class Sender:
         *,
         message_id: int | None = None,
         thread_id: int = 0,
+        preview: LinkPreviewOptions = NO_PREVIEW,
     ) -> _Outcome:
         """Send one message (or edit `message_id`) when the gateway gives it a slot, record
         it through `on_success` while the slot of the unrecorded window is held; say what
@@ -471,7 +499,7 @@ class Sender:
         async with self._unrecorded:
             if not self._available():
                 return _Outcome(transient=True, error="Bot API unavailable")
-            outcome = await self._attempt(chat_id, text, markup, message_id, thread_id)
+            outcome = await self._attempt(chat_id, text, markup, message_id, thread_id, preview)
             if outcome.message_id is not None:
                 self._went_through()
                 await on_success(outcome.message_id)
@@ -483,13 +511,29 @@ class Sender:
         text: str,
         markup: InlineKeyboardMarkup | None,
         message_id: int | None,
-        thread_id: int = 0,
+        thread_id: int,
+        preview: LinkPreviewOptions,
     ) -> _Outcome:
-        """One request to Telegram, and what its answer means for the row."""
+        """One request to Telegram, and what its answer means for the row: a preview Telegram
+        refuses (a 400 that creates no message) costs the card its preview, never the push."""
         try:
-            if message_id is not None:
-                return _Outcome(message_id=await self._edit(chat_id, message_id, text, markup))
-            return _Outcome(message_id=await self._send(chat_id, text, markup, thread_id))
+            try:
+                return _Outcome(
+                    message_id=await self._put(
+                        chat_id, text, markup, message_id, thread_id, preview
+                    )
+                )
+            except BadRequest as error:
+                if not refused_preview(error, preview):
+                    raise
+                logger.info(
+                    "chat %s: the link preview was refused (%s); sent without", chat_id, error
+                )
+                return _Outcome(
+                    message_id=await self._put(
+                        chat_id, text, markup, message_id, thread_id, NO_PREVIEW
+                    )
+                )
         except RetryAfter as error:  # the gateway logged it and holds the chat back
             seconds = retry_after_seconds(error)
             return _Outcome(retry_in=timedelta(seconds=seconds), error=str(error))
@@ -508,8 +552,28 @@ class Sender:
             logger.warning("chat %s refused a message: %s", chat_id, error)
             return _Outcome(error=str(error))
 
+    async def _put(
+        self,
+        chat_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        message_id: int | None,
+        thread_id: int,
+        preview: LinkPreviewOptions,
+    ) -> int:
+        """Send the message (into forum topic `thread_id`, 0: the chat itself), or edit
+        `message_id` into it; its id."""
+        if message_id is not None:
+            return await self._edit(chat_id, message_id, text, markup, preview)
+        return await self._send(chat_id, text, markup, thread_id, preview)
+
     async def _send(
-        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None, thread_id: int = 0
+        self,
+        chat_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        thread_id: int,
+        preview: LinkPreviewOptions,
     ) -> int:
         thread = thread_id or None  # 0: the chat itself, no topic to name
         try:
@@ -518,7 +582,7 @@ class Sender:
                 text,
                 message_thread_id=thread,
                 parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                link_preview_options=preview,
                 reply_markup=markup,
                 rate_limit_args=Priority.PUSH,
             )
@@ -529,13 +593,19 @@ class Sender:
                 chat_id,
                 _plain(text),
                 message_thread_id=thread,
+                link_preview_options=preview,
                 reply_markup=markup,
                 rate_limit_args=Priority.PUSH,
             )
         return message.message_id
 
     async def _edit(
-        self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        preview: LinkPreviewOptions,
     ) -> int:
         try:
             await self.bot.edit_message_text(
@@ -543,7 +613,7 @@ class Sender:
                 chat_id=chat_id,
                 message_id=message_id,
                 parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                link_preview_options=preview,
                 reply_markup=markup,
                 rate_limit_args=Priority.PUSH,
             )
@@ -557,6 +627,7 @@ class Sender:
                 _plain(text),
                 chat_id=chat_id,
                 message_id=message_id,
+                link_preview_options=preview,
                 reply_markup=markup,
                 rate_limit_args=Priority.PUSH,
             )

@@ -119,6 +119,7 @@ def fit_draft(draft: StoryDraft) -> StoryDraft:
     if (
         len(draft.entry_id) <= ENTRY_ID_LIMIT
         and len(draft.link) <= URL_LIMIT
+        and (draft.image_url is None or len(draft.image_url) <= URL_LIMIT)
         and len(draft.language) <= 3
         and draft.language.isascii()
         and draft.language.isalpha()
@@ -136,11 +137,19 @@ def fit_draft(draft: StoryDraft) -> StoryDraft:
         language=fit_language(draft.language) or "en",
         # Terms are made of word characters only (`news.analysis.words`): nothing to clean.
         body=clean_text(draft.body),
+        image_url=fit_whole(draft.image_url, URL_LIMIT),
     )
 
 
 def _texts(draft: StoryDraft) -> tuple[str, ...]:
-    return (draft.entry_id, draft.title, draft.summary, draft.link, draft.body)
+    return (
+        draft.entry_id,
+        draft.title,
+        draft.summary,
+        draft.link,
+        draft.body,
+        draft.image_url or "",
+    )
 
 
 def fit_record(record: PollRecord) -> PollRecord:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from news.errors import ParseError
+from news.images import first_image
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,8 @@ class RawItem:
     html: str
     links: list[str]
     published: datetime | None
+    # What the entry names as its picture, best first (see `news.images`), as written.
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,15 @@ def read_json_feed(body: bytes) -> RawFeed:
                 html=summary or html,
                 links=links,
                 published=_time(raw.get("date_published")) or _time(raw.get("date_modified")),
+                images=tuple(
+                    image
+                    for image in (
+                        _text(raw.get("image")),
+                        _text(raw.get("banner_image")),
+                        first_image(_text(raw.get("content_html"))),
+                    )
+                    if image
+                ),
             )
         )
     return RawFeed(

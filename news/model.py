@@ -61,6 +61,8 @@ class StoryDraft:
     language: str
     terms: tuple[str, ...] = ()
     body: str = ""
+    # The story's picture (`news.images`), when its feed names one.
+    image_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,8 @@ class Story:
     # The story's own text beyond its summary (up to 2,000 characters), when the feed carries
     # it; read only where the story card needs it.
     body: str = field(default="", compare=False, repr=False)
+    # The story's picture (`news.images`): an http(s) URL its pushes preview, when it has one.
+    image_url: str | None = None
 
     @property
     def event(self) -> int:
@@ -102,6 +106,9 @@ class Subscription:
     topic: str
     created_at: datetime
     thread_id: int = 0
+
+
+PreviewMode = Literal["off", "small", "large"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from feedparser.encodings import convert_to_utf8
 from news.analysis import base_language, document_terms
 from news.errors import ParseError
 from news.fitting import bounded_int, clean_text, fit_draft, fit_language, plausible_time
+from news.images import first_image, is_image, media_images, story_image
 from news.jsonfeed import RawFeed, RawItem, looks_like_json, read_json_feed
 from news.language import guess_language
 from news.model import StoryDraft
@@ -78,6 +79,8 @@ class ParsedEntry:
     terms: tuple[str, ...]
     # The entry's text up to BODY_LIMIT characters when it is longer than the summary, else "".
     body: str = ""
+    # The entry's picture (`news.images`): an absolute http(s) URL, or None.
+    image_url: str | None = None
 
     def draft(self, source_id: int) -> StoryDraft:
         """The entry as a story of `source_id`, fitted to what storage can hold."""
@@ -92,6 +95,7 @@ class ParsedEntry:
                 language=self.language,
                 terms=self.terms,
                 body=self.body,
+                image_url=self.image_url,
             )
         )
 
@@ -150,6 +154,35 @@ def _entry_links(entry: Mapping[str, Any]) -> list[str]:
         if link.get("href") and link.get("rel", "alternate") == "alternate":
             links.append(str(link["href"]))
     return [link for link in links if link]
+
+
+def _listed(entry: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    values = entry.get(key) or ()
+    return (
+        [value for value in values if isinstance(value, Mapping)]
+        if isinstance(values, list)
+        else []
+    )
+
+
+def _entry_images(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """What the entry names as its picture, best first (see `news.images`)."""
+    images = media_images(_listed(entry, "media_content"))
+    images += [str(item["url"]) for item in _listed(entry, "media_thumbnail") if item.get("url")]
+    images += [
+        str(item["href"])
+        for item in _listed(entry, "enclosures")
+        if isinstance(item.get("href"), str)
+        and isinstance(item.get("type"), str)
+        and is_image(None, item.get("type"), None)
+    ]
+    for content in (*_listed(entry, "content"), {"value": entry.get("summary")}):
+        if isinstance(content.get("value"), str):
+            image = first_image(content["value"])
+            if image is not None:
+                images.append(image)
+                break
+    return tuple(images)
 
 
 def _hint(feed: Mapping[str, Any]) -> timedelta | None:
@@ -265,6 +298,7 @@ def _read_with_feedparser(
             published=plausible_time(_struct_time(dict.get(entry, "published_parsed")))
             or plausible_time(_struct_time(dict.get(entry, "updated_parsed")))
             or plausible_time(_struct_time(dict.get(entry, "created_parsed"))),
+            images=_entry_images(entry),
         )
         for entry in parsed.entries
     ]
@@ -311,6 +345,7 @@ def _cleaned(item: RawItem) -> RawItem:
         html=clean_text(item.html),
         links=[clean_text(link) for link in item.links],
         published=item.published,
+        images=item.images,
     )
 
 
@@ -341,6 +376,7 @@ def _normalise(raw: RawFeed, url: str, now: datetime, hint: timedelta | None) ->
                 language=lang,
                 terms=document_terms(f"{title} {text[:_INDEXED_TEXT_LIMIT]}", lang),
                 body=cut_at_word(text, BODY_LIMIT) if len(text) > len(summary) else "",
+                image_url=story_image(item.images, link or url),
             )
         )
     feed_title = plain_text(clean_text(raw.title)) or None

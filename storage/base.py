@@ -126,6 +126,7 @@ STORY_COLUMNS = (
     stories.c.language,
     stories.c.terms,
     stories.c.cluster_id,
+    stories.c.image_url,
     sources.c.title.label("source_title"),
     sources.c.url.label("source_url"),
 )

@@ -85,6 +85,7 @@ class StoryStore(StorageBase):
                                 summary=draft.summary,
                                 terms=draft.terms,
                                 body=draft.body or None,
+                                image_url=draft.image_url,
                             )
                         )
                     continue
@@ -120,6 +121,7 @@ class StoryStore(StorageBase):
                         "language": draft.language,
                         "terms": draft.terms,
                         "body": draft.body or None,
+                        "image_url": draft.image_url,
                     }
                     for draft in fresh
                 ],
@@ -145,6 +147,7 @@ class StoryStore(StorageBase):
                 first_seen_at=now,
                 language=draft.language,
                 terms=draft.terms,
+                image_url=draft.image_url,
             )
             for draft in fresh
         ]

@@ -158,6 +158,8 @@ stories = Table(
     # The story's text beyond its summary (up to 2,000 characters), for the story card's key
     # points; NULL when the feed carries no more than the summary.
     Column("body", Text),
+    # The story's picture (`news.images`), an http(s) URL its pushes preview; NULL without one.
+    Column("image_url", String(2048)),
     UniqueConstraint("source_id", "entry_id", name="uq_stories_source_entry"),
     Index("ix_stories_link", "link"),
     Index("ix_stories_published", "published_at", "id"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from xml.sax.saxutils import quoteattr
 
 from hypothesis import strategies as st
 
@@ -73,6 +74,13 @@ def rss_documents(draw: st.DrawFn) -> bytes:
         value = draw(text)
         return f"<{name}>{value}</{name}>" if draw(st.booleans()) else ""
 
+    def media(name: str, *attributes: str) -> str:
+        """An empty element whose `url` and other attributes carry hostile values."""
+        if not draw(st.booleans()):
+            return ""
+        values = "".join(f" {key}={quoteattr(draw(text))}" for key in ("url", *attributes))
+        return f"<{name}{values}/>"
+
     items = "".join(
         "<item>"
         + element("title")
@@ -81,13 +89,17 @@ def rss_documents(draw: st.DrawFn) -> bytes:
         + element("description")
         + element("pubDate")
         + element("dc:date")
+        + media("media:content", "medium", "type", "width")
+        + media("media:thumbnail")
+        + media("enclosure", "type")
         + "</item>"
         for _ in range(draw(st.integers(0, 4)))
     )
     document = (
         '<?xml version="1.0"?>'
         '<rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/" '
-        'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:media="http://search.yahoo.com/mrss/"><channel>'
         + element("title")
         + element("language")
         + element("ttl")
@@ -139,6 +151,8 @@ def json_feeds(draw: st.DrawFn) -> bytes:
                     "summary",
                     "date_published",
                     "date_modified",
+                    "image",
+                    "banner_image",
                 )
             },
         ),
@@ -220,4 +234,16 @@ def check_parse(body: bytes, response_headers: dict[str, str]) -> ParsedFeed | N
         for value in (draft.entry_id, draft.title, draft.summary, draft.link, draft.body):
             assert "\x00" not in value
             value.encode("utf-8")  # no lone surrogates: every backend can store it
+        if draft.image_url is not None:
+            check_image_url(draft.image_url)
     return feed
+
+
+def check_image_url(url: str) -> None:
+    """What every kept image URL is: absolute http(s), no credentials, storable, bounded."""
+    assert url.startswith(("http://", "https://")), url
+    assert len(url) <= URL_LIMIT
+    netloc = url.split("/", 3)[2]
+    assert netloc and "@" not in netloc, url
+    assert "#" not in url and not any(c.isspace() or ord(c) < 32 for c in url), url
+    url.encode("utf-8")

@@ -38,6 +38,7 @@ SHARED_HELPERS = {
     "handlers.gateway",
     "handlers.i18n",
     "handlers.permissions",
+    "handlers.previews",
 }
 
 

@@ -3,6 +3,9 @@
 * `fail_next`: the next calls of a method (optionally to one chat) answer a Telegram error,
   e.g. 403 or 400; `fail_with_retry_after` answers Telegram's 429 with `retry_after` (PTB raises
   `RetryAfter`);
+* `refuse_preview`: the next messages sent or edited with a link preview (optionally to one
+  chat) answer 400 as when Telegram cannot fetch the previewed page ("WEBPAGE_CURL_FAILED");
+  the same message without a preview goes through;
 * `block_chat`: every call to the chat answers 403, as when a user blocked the bot;
 * `migrate_chat`: a group became a supergroup: every call to the old id answers 400 with
   `migrate_to_chat_id` (PTB raises `ChatMigrated`);
@@ -34,6 +37,15 @@ from .limits import RateLimiter, RateLimits, retry_after_seconds
 from .protocol import ApiError, JSONDict, chat_key, is_chat
 
 DROPPED_DESCRIPTION = "connection closed without a response (drop_connections)"
+PREVIEW_REFUSED = "Bad Request: WEBPAGE_CURL_FAILED"
+# The methods whose messages carry a link preview.
+_PREVIEW_METHODS = frozenset({"sendmessage", "editmessagetext"})
+
+
+def asks_for_preview(params: JSONDict) -> bool:
+    """Whether a call's message shows a link preview: on unless `is_disabled` says otherwise."""
+    options = params.get("link_preview_options")
+    return not (isinstance(options, dict) and options.get("is_disabled"))
 
 
 class DropConnection(Exception):
@@ -71,6 +83,8 @@ class _Rule:
     chat_id: int | None
     times: int
     fault: _Fault
+    # Only calls whose message asks for a link preview (`method` is then ignored).
+    previews: bool = False
 
 
 class Faults:
@@ -122,11 +136,32 @@ class Faults:
         """
         self._add_rule(method, chat_id, times, _DROP)
 
-    def _add_rule(self, method: str, chat_id: int | str | None, times: int, fault: _Fault) -> None:
+    def refuse_preview(
+        self,
+        *,
+        chat_id: int | str | None = None,
+        times: int = 1,
+        description: str = PREVIEW_REFUSED,
+    ) -> None:
+        """Make the next `times` `sendMessage`/`editMessageText` calls (optionally to one chat)
+        whose message shows a link preview answer `400` with `description`, as Telegram does
+        when it cannot fetch the page or picture to preview. Calls with `link_preview_options`
+        `{"is_disabled": true}` are not counted and go through."""
+        self._add_rule("", chat_id, times, _Fault(400, description), previews=True)
+
+    def _add_rule(
+        self,
+        method: str,
+        chat_id: int | str | None,
+        times: int,
+        fault: _Fault,
+        *,
+        previews: bool = False,
+    ) -> None:
         if times < 1:
             raise ValueError("times must be at least 1")
         chat = None if chat_id is None else chat_key(chat_id)
-        self._rules.append(_Rule(method.lower(), chat, times, fault))
+        self._rules.append(_Rule(method.lower(), chat, times, fault, previews))
 
     def block_chat(self, chat_id: int | str) -> None:
         """From now on, sending to this chat fails with 403 as when a user blocked the bot."""
@@ -203,7 +238,10 @@ class Faults:
             self._outage.fail()
         wanted = method.lower()
         for rule in self._rules:
-            if rule.method != wanted:
+            if rule.previews:
+                if wanted not in _PREVIEW_METHODS or not asks_for_preview(params):
+                    continue
+            elif rule.method != wanted:
                 continue
             if rule.chat_id is not None and not is_chat(params.get("chat_id"), rule.chat_id):
                 continue

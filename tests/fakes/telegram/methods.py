@@ -1,15 +1,16 @@
 """The Bot API methods the bot calls, checked the way Telegram checks them.
 
 `sendMessage`, `editMessageText` and `editMessageReplyMarkup` return full `Message` objects with
-per-chat message ids. `parse_mode=HTML` text is parsed with Telegram's rules (see `text_rules`),
-so invalid HTML, empty and over-long (> 4096 characters) texts, callback data over 64 bytes and
-edits that change nothing fail with Telegram's `400 Bad Request` descriptions; other parse modes
-are not checked. `sendDocument` takes an upload (it covers the multipart path of the bot's HTTP
-transport); `setMyCommands` keeps the command menu per scope and language; `getMe` answers the
-bot's `User`. `getUpdates`, `setWebhook`/`deleteWebhook` and `answerCallbackQuery` are in
-`updates`, `getChat` and `getChatMember` in `members`, forum topics (`message_thread_id` and the
-`…ForumTopic` methods) in `forums`. Any other method answers `404 Not Found`
-as on Telegram: a method the bot starts to use is added here, with its checks.
+per-chat message ids; a message keeps the `link_preview_options` it was sent or edited with (an
+object of known fields, as Telegram parses it). `parse_mode=HTML` text is parsed with Telegram's
+rules (see `text_rules`), so invalid HTML, empty and over-long (> 4096 characters) texts, callback
+data over 64 bytes and edits that change nothing fail with Telegram's `400 Bad Request`
+descriptions; other parse modes are not checked. `sendDocument` takes an upload (it covers the
+multipart path of the bot's HTTP transport); `setMyCommands` keeps the command menu per scope and
+language; `getMe` answers the bot's `User`. `getUpdates`, `setWebhook`/`deleteWebhook` and
+`answerCallbackQuery` are in `updates`, `getChat` and `getChatMember` in `members`, forum topics
+(`message_thread_id` and the `…ForumTopic` methods) in `forums`. Any other method answers
+`404 Not Found` as on Telegram: a method the bot starts to use is added here, with its checks.
 """
 
 from __future__ import annotations
@@ -64,6 +65,22 @@ def rendered_text(
     if len(text) > MAX_MESSAGE_LENGTH:
         raise bad_request("message is too long")
     return text, entities
+
+
+_PREVIEW_FIELDS = frozenset(
+    {"is_disabled", "url", "prefer_small_media", "prefer_large_media", "show_above_text"}
+)
+
+
+def _check_link_preview(options: Any) -> JSONDict | None:
+    """The link preview options to keep with the message (None for none), checked."""
+    if options is None:
+        return None
+    if not isinstance(options, dict) or not set(options) <= _PREVIEW_FIELDS:
+        raise bad_request("can't parse link preview options JSON object")
+    if "url" in options and not isinstance(options["url"], str):
+        raise bad_request("can't parse link preview options JSON object")
+    return options
 
 
 def _check_reply_markup(markup: Any) -> JSONDict | None:
@@ -151,8 +168,9 @@ class BotMethods:
         fields: JSONDict = {"text": text}
         if entities:
             fields["entities"] = entities
-        if isinstance(params.get("link_preview_options"), dict):
-            fields["link_preview_options"] = params["link_preview_options"]
+        preview = _check_link_preview(params.get("link_preview_options"))
+        if preview is not None:
+            fields["link_preview_options"] = preview
         return self._send(params, **fields)
 
     def _send_document(self, params: JSONDict) -> JSONDict:
@@ -184,8 +202,12 @@ class BotMethods:
     def _edit_message_text(self, params: JSONDict) -> JSONDict:
         text, entities = self._render_text(params)
         markup = _check_reply_markup(params.get("reply_markup"))
+        preview = _check_link_preview(params.get("link_preview_options"))
         chat_id, message = self._message_to_edit(params)
-        return self._store_edit(chat_id, message, text, entities, markup)
+        edited = self._store_edit(chat_id, message, text, entities, markup)
+        if preview is not None:
+            edited["link_preview_options"] = preview
+        return edited
 
     def _edit_message_reply_markup(self, params: JSONDict) -> JSONDict:
         markup = _check_reply_markup(params.get("reply_markup"))
