@@ -18,6 +18,10 @@ More than DIGEST_THRESHOLD stories due for one chat at once go out as one digest
 daily digest that meets an outage stays owed and is sent as soon as the Bot API answers again
 (`retry_digests`), not a day later.
 
+A chat's settings (/settings) shape its pushes: silent ones carry `disable_notification`, and
+rows that fall in its quiet hours are held (pending again from when they end, `news.quiet`) and
+then go out together as one digest, however few they are.
+
 Recording a sent message is retried until the database takes it (locked, connection lost, disk
 full), while its row stays claimed: a message is sent twice only when the process dies between
 sending and recording it.
@@ -69,6 +73,7 @@ from news.policy import (
     SEND_LEASE,
 )
 from news.ports import Storage
+from news.quiet import quiet_until
 
 logger = logging.getLogger(__name__)
 
@@ -252,10 +257,11 @@ class Sender:
                 by_chat: dict[int, list[Delivery]] = defaultdict(list)
                 for delivery in claimed:
                     by_chat[delivery.chat_id].append(delivery)
+                silent = await self._hold_quiet(by_chat)
                 texts = await self._texts(by_chat)
                 await asyncio.gather(
                     *(
-                        self._send_chat(chat, rows, report, texts(chat))
+                        self._send_chat(chat, rows, report, texts(chat), silent=chat in silent)
                         for chat, rows in by_chat.items()
                     )
                 )
@@ -275,9 +281,10 @@ class Sender:
         for delivery in claimed:
             by_chat[delivery.chat_id].append(delivery)
         texts = await self._texts(by_chat)
+        silent = await self._silent_chats(by_chat)
         await asyncio.gather(
             *(
-                self._send_chat(chat, rows, report, texts(chat), daily=True)
+                self._send_chat(chat, rows, report, texts(chat), daily=True, silent=chat in silent)
                 for chat, rows in by_chat.items()
             )
         )
@@ -329,7 +336,8 @@ class Sender:
         )
         if rows:
             texts = await self._texts([chat_id])
-            await self._send_chat(chat_id, rows, report, texts(chat_id), daily=True)
+            silent = chat_id in await self._silent_chats([chat_id])
+            await self._send_chat(chat_id, rows, report, texts(chat_id), daily=True, silent=silent)
         return report
 
     async def _send_chat(
@@ -340,11 +348,14 @@ class Sender:
         texts: Texts,
         *,
         daily: bool = False,
+        silent: bool = False,
     ) -> None:
         now = self.clock()
+        # Rows held by quiet hours go out together, with whatever else is due for the chat.
+        held = any(row.held for row in rows)
         # A daily digest carries the day since the last one; one held back by an outage keeps
-        # the stories it would have carried on time.
-        max_age = PUSH_MAX_AGE + DIGEST_GRACE if daily else PUSH_MAX_AGE
+        # the stories it would have carried on time; so do quiet hours.
+        max_age = PUSH_MAX_AGE + DIGEST_GRACE if daily or held else PUSH_MAX_AGE
         stale = [row.id for row in rows if now - row.story.published_at > max_age]
         if stale:
             await self.storage.mark_failed(stale, error="older than 24 hours", now=now)
@@ -355,6 +366,12 @@ class Sender:
         digest = (
             texts._("Your daily digest")
             if daily
+            else texts.ngettext(
+                "{count} story from your quiet hours",
+                "{count} stories from your quiet hours",
+                len(fresh),
+            )
+            if held
             else texts.ngettext("{count} new story", "{count} new stories", len(fresh))
             if len(fresh) > DIGEST_THRESHOLD
             else None
@@ -384,7 +401,7 @@ class Sender:
                 await self._record_sent(ids, message_id, shown)
 
             markup = more_button(card.story.id, texts) if card is not None else None
-            outcome = await self._deliver(chat_id, text, markup, sent)
+            outcome = await self._deliver(chat_id, text, markup, sent, silent=silent)
             now = self.clock()
             if outcome.message_id is not None:
                 report.sent += len(ids)
@@ -415,9 +432,27 @@ class Sender:
             await self.storage.mark_failed(ids, error=outcome.error or "refused", now=now)
             report.failed += len(ids)
 
+    async def _hold_quiet(self, by_chat: dict[int, list[Delivery]]) -> set[int]:
+        """Hold the rows of chats now in their quiet hours until they end, taking them out of
+        `by_chat`; the chats left that want their pushes silent."""
+        settings = await self.storage.chat_push_settings(list(by_chat))
+        now = self.clock()
+        for chat_id, chat in settings.items():
+            until = quiet_until(chat.quiet_start, chat.quiet_end, chat.timezone, now)
+            if until is not None and chat_id in by_chat:
+                held = [row.id for row in by_chat.pop(chat_id)]
+                await self.storage.hold_deliveries(held, until=until, now=now)
+        return {chat_id for chat_id, chat in settings.items() if chat.silent}
+
+    async def _silent_chats(self, chat_ids: Iterable[int]) -> set[int]:
+        """Those of these chats whose pushes come without a notification sound."""
+        settings = await self.storage.chat_push_settings(list(set(chat_ids)))
+        return {chat_id for chat_id, chat in settings.items() if chat.silent}
+
     async def _texts(self, chat_ids: Iterable[int]) -> Callable[[int], Texts]:
         """The texts each of these chats' pushes are written in: the language of whoever
-        subscribed the chat last, English for a chat without one."""
+        subscribed the chat last unless it chose one in /settings, English for a chat without
+        one."""
         languages = await self.storage.chat_languages(list(set(chat_ids)))
         return lambda chat_id: texts_for(languages.get(chat_id))
 
@@ -429,6 +464,7 @@ class Sender:
         on_success: Callable[[int], Awaitable[None]],
         *,
         message_id: int | None = None,
+        silent: bool = False,
     ) -> _Outcome:
         """Send one message (or edit `message_id`) when the gateway gives it a slot, record
         it through `on_success` while the slot of the unrecorded window is held; say what
@@ -436,7 +472,7 @@ class Sender:
         async with self._unrecorded:
             if not self._available():
                 return _Outcome(transient=True, error="Bot API unavailable")
-            outcome = await self._attempt(chat_id, text, markup, message_id)
+            outcome = await self._attempt(chat_id, text, markup, message_id, silent=silent)
             if outcome.message_id is not None:
                 self._went_through()
                 await on_success(outcome.message_id)
@@ -448,12 +484,14 @@ class Sender:
         text: str,
         markup: InlineKeyboardMarkup | None,
         message_id: int | None,
+        *,
+        silent: bool = False,
     ) -> _Outcome:
         """One request to Telegram, and what its answer means for the row."""
         try:
             if message_id is not None:
                 return _Outcome(message_id=await self._edit(chat_id, message_id, text, markup))
-            return _Outcome(message_id=await self._send(chat_id, text, markup))
+            return _Outcome(message_id=await self._send(chat_id, text, markup, silent=silent))
         except RetryAfter as error:  # the gateway logged it and holds the chat back
             seconds = retry_after_seconds(error)
             return _Outcome(retry_in=timedelta(seconds=seconds), error=str(error))
@@ -470,7 +508,9 @@ class Sender:
             logger.warning("chat %s refused a message: %s", chat_id, error)
             return _Outcome(error=str(error))
 
-    async def _send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> int:
+    async def _send(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None, *, silent: bool = False
+    ) -> int:
         try:
             message = await self.bot.send_message(
                 chat_id,
@@ -478,13 +518,18 @@ class Sender:
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 reply_markup=markup,
+                disable_notification=silent,
                 rate_limit_args=Priority.PUSH,
             )
         except BadRequest as error:
             if "entities" not in str(error).lower():
                 raise
             message = await self.bot.send_message(
-                chat_id, _plain(text), reply_markup=markup, rate_limit_args=Priority.PUSH
+                chat_id,
+                _plain(text),
+                reply_markup=markup,
+                disable_notification=silent,
+                rate_limit_args=Priority.PUSH,
             )
         return message.message_id
 
