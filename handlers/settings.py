@@ -79,11 +79,7 @@ def settings_text(current: ChatSettings, texts: Texts, channel: str | None) -> s
     _ = texts._
     previews = {"off": _("off"), "small": _("small"), "large": _("large image above the text")}
     quiet = (
-        _(
-            "{hours} ({zone})",
-            hours=_quiet_text(current.quiet_start, current.quiet_end),
-            zone=current.timezone or "UTC",
-        )
+        f"{_quiet_text(current.quiet_start, current.quiet_end)} ({current.timezone or 'UTC'})"
         if current.quiet_start is not None
         else _("off")
     )
