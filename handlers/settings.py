@@ -49,7 +49,6 @@ LANGUAGE_NAMES = {
 }
 _PREVIEWS: tuple[PreviewMode, ...] = ("off", "small", "large")
 _PREVIEW_OF: dict[str, PreviewMode] = {mode: mode for mode in _PREVIEWS}
-_GROUPS = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 
 
 def _data(chat_id: int, setting: str, value: str) -> str:
@@ -216,7 +215,10 @@ def build_settings_handlers(
         if chat is None or user is None:
             return False
         if chat.id == chat_id:
-            return chat.type not in _GROUPS or await checks.is_admin(context.bot, chat_id, user.id)
+            # In a channel every reader sees the buttons: there too only admins may press.
+            return chat.type == ChatType.PRIVATE or await checks.is_admin(
+                context.bot, chat_id, user.id
+            )
         # A channel's settings, from a private chat: its admins only.
         return chat.type == ChatType.PRIVATE and await checks.is_admin(
             context.bot, chat_id, user.id

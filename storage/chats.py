@@ -119,8 +119,24 @@ class ChatStore(StorageBase):
         await self._set_chat(chat_id, silent=silent)
 
     async def set_quiet_hours(self, chat_id: int, start: int | None, end: int | None) -> None:
-        """Quiet hours from `start` to `end` (minutes after midnight, local), or none (None)."""
-        await self._set_chat(chat_id, quiet_start=start, quiet_end=end)
+        """Quiet hours from `start` to `end` (minutes after midnight, local), or none (None).
+
+        What the old ones held is due at once: the sender holds it again if the new hours
+        cover now, and sends it otherwise, rather than keep it to the old hours' end.
+        """
+        async with self.begin() as conn:
+            await conn.execute(
+                update(chats).where(chats.c.id == chat_id).values(quiet_start=start, quiet_end=end)
+            )
+            await conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.chat_id == chat_id,
+                    deliveries.c.held,
+                    deliveries.c.state == "pending",
+                )
+                .values(next_attempt_at=None)
+            )
 
     async def set_chosen_language(self, chat_id: int, language: str | None) -> None:
         """The language chosen in /settings (a code the bot speaks), or automatic (None)."""

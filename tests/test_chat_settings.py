@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from handlers.i18n import texts_in
 from news.model import ChatSettings
 from news.quiet import parse_quiet_hours, quiet_until
 from storage import SqlStorage
@@ -73,7 +74,7 @@ async def press(
         lambda call: call.method == "answerCallbackQuery", after=mark
     )
     said = str(answer.params.get("text", ""))
-    if said not in (ONLY_ADMINS,):  # a change is answered first, then shown by the edit
+    if said in ("Saved.", "Gespeichert.", "Збережено."):  # then the edit shows the change
         await telegram.wait_for_call(lambda call: call.method == "editMessageText", after=mark)
     return said, telegram.get_message(chat_id, message_id)
 
@@ -186,6 +187,19 @@ async def test_a_channel_admin_sets_the_channels_settings_from_a_private_chat(
     said = await ask(telegram, BOB, "/settings @worldwire")
     assert "You are not an administrator of @worldwire" in said
 
+    # Posted in the channel itself, the buttons are seen by every reader: admins only.
+    mark = telegram.mark()
+    telegram.inject_channel_post(CHANNEL, "/settings")
+    posted = await wait_sent(telegram, CHANNEL, "Einstellungen", mark)  # its language
+    answer, _ = await press(
+        telegram, CHANNEL, posted["message_id"], f"set:{CHANNEL}:s:1", user_id=BOB
+    )
+    assert answer == texts_in("de")._(ONLY_ADMINS)
+    answer, _ = await press(
+        telegram, CHANNEL, posted["message_id"], f"set:{CHANNEL}:s:1", user_id=ALICE
+    )
+    assert answer == "Gespeichert."
+
 
 def story(title: str, slug: str, published: datetime) -> FeedItem:
     return FeedItem(title=title, link=f"https://news.example.org/world/{slug}", published=published)
@@ -215,8 +229,9 @@ async def test_a_silent_chat_gets_pushes_without_sound(
     assert pushes[BOB] in (None, False, "false")
 
 
+@pytest.mark.parametrize("ending", ["the hours end", "switched off"])
 async def test_quiet_hours_hold_pushes_and_send_one_digest_when_they_end(
-    telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path
+    telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path, ending: str
 ) -> None:
     clock = Clock(datetime(2025, 2, 14, 23, 30, tzinfo=UTC))
     async with seeded_bot(telegram, feeds, tmp_path, clock=clock) as bot:
@@ -238,7 +253,12 @@ async def test_quiet_hours_hold_pushes_and_send_one_digest_when_they_end(
         ]
         assert held == [], "nothing is pushed during quiet hours"
 
-        clock.now = datetime(2025, 2, 15, 7, 1, tzinfo=UTC)
+        if ending == "the hours end":
+            clock.now = datetime(2025, 2, 15, 7, 1, tzinfo=UTC)
+        else:  # what they held is not kept to their old end
+            await ask(telegram, ALICE, "/settings quiet off", contains="Settings")
+            clock.advance(seconds=2)
+            mark = telegram.mark()
         digest = await telegram.wait_for_message(ALICE, contains="grain", after=mark)
         assert digest["text"].startswith("<b>2 stories from your quiet hours</b>")
         assert "summit" in digest["text"]
