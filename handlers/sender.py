@@ -78,6 +78,8 @@ from news.quiet import quiet_until
 logger = logging.getLogger(__name__)
 
 RECORD_LOG_EVERY = 60.0
+# The most stories one quiet-hours digest carries (as many as a daily digest claims).
+QUIET_DIGEST_LIMIT = 1000
 OUTAGE_LOG_EVERY = timedelta(minutes=1)
 _TAG = re.compile(r"<[^>]+>")
 
@@ -434,7 +436,11 @@ class Sender:
 
     async def _hold_quiet(self, by_chat: dict[int, list[Delivery]]) -> set[int]:
         """Hold the rows of chats now in their quiet hours until they end, taking them out of
-        `by_chat`; the chats left that want their pushes silent."""
+        `by_chat`; the chats left that want their pushes silent.
+
+        A chat whose quiet hours just ended gets the rest of what they held added to its
+        rows: a claim is cut at `batch` rows, its digest must not be.
+        """
         settings = await self.storage.chat_push_settings(list(by_chat))
         now = self.clock()
         for chat_id, chat in settings.items():
@@ -442,6 +448,12 @@ class Sender:
             if until is not None and chat_id in by_chat:
                 held = [row.id for row in by_chat.pop(chat_id)]
                 await self.storage.hold_deliveries(held, until=until, now=now)
+            elif any(row.held for row in by_chat.get(chat_id, ())):
+                by_chat[chat_id].extend(
+                    await self.storage.claim_deliveries(
+                        limit=QUIET_DIGEST_LIMIT, now=now, lease=self.lease, chat_id=chat_id
+                    )
+                )
         return {chat_id for chat_id, chat in settings.items() if chat.silent}
 
     async def _silent_chats(self, chat_ids: Iterable[int]) -> set[int]:

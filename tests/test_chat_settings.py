@@ -15,14 +15,16 @@ from typing import Any
 import pytest
 
 from handlers.i18n import texts_in
+from handlers.sender import Sender
 from news.model import ChatSettings
 from news.quiet import parse_quiet_hours, quiet_until
-from storage import SqlStorage
+from storage import SqlStorage, open_storage
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram import FakeBotApi
 from tests.harness import RunningBot, ask, seeded_bot
+from tests.test_delivery import VirtualTime, gateway_bot, publish
 
 ALICE = 1001
 BOB = 2002
@@ -347,3 +349,31 @@ def test_quiet_hours_over_midnight_end_the_next_morning_in_the_chats_zone() -> N
         2025, 2, 15, 7, 0, tzinfo=UTC
     )
     assert quiet_until(9 * 60, 17 * 60, None, late) is None
+
+
+async def test_a_quiet_hours_digest_is_one_message_however_the_claims_are_cut(
+    telegram: FakeBotApi, tmp_path: Path
+) -> None:
+    clock = Clock(datetime(2025, 2, 14, 23, 30, tzinfo=UTC))
+    vtime = VirtualTime()
+    store = await open_storage(f"sqlite:///{tmp_path / 'quiet.db'}")
+    try:
+        for chat in (ALICE, BOB):
+            await store.upsert_chat(chat, kind="private", title=None, now=clock())
+            await store.subscribe(chat, "ukraine", now=clock())
+            await store.set_quiet_hours(chat, 23 * 60, 7 * 60)
+        async with gateway_bot(telegram, vtime=vtime) as bot:
+            sender = Sender(
+                bot, store, clock, batch=3, monotonic=vtime.monotonic, sleep=vtime.sleep
+            )
+            await publish(store, clock, [f"Ukraine story {n}" for n in range(5)])
+            await sender.send_pending()
+            assert telegram.calls_to("sendMessage") == []
+            clock.now = datetime(2025, 2, 15, 7, 0, tzinfo=UTC)
+            await sender.send_pending()
+        for chat in (ALICE, BOB):
+            [digest] = telegram.delivered(chat)
+            assert str(digest["text"]).startswith("<b>5 stories from your quiet hours</b>")
+            assert digest.get("disable_notification") in (None, False)
+    finally:
+        await store.close()
