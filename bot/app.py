@@ -40,7 +40,13 @@ from bot.wiring import utc_now
 from bot.work import RoleWork
 from handlers.common import ProcessInfo
 from handlers.gateway import Gateway, PerChatUpdates, command_limit_handler
-from handlers.routes import Services, build_handlers, on_error, set_command_menus
+from handlers.routes import (
+    Services,
+    build_handlers,
+    chat_language_handler,
+    on_error,
+    set_command_menus,
+)
 from handlers.sender import SendReport
 from handlers.telegram_http import AiohttpRequest
 from news.model import ChatSettings, PollOutcome
@@ -297,6 +303,8 @@ def build_app(
                 schedule_digest=schedule_digest,
                 process=ProcessInfo(role, newsbot_version(), work.loops.last_ticks),
             )
+            # First the language the chat chose (/settings), which every reply is written in.
+            application.add_handler(chat_language_handler(services), group=-2)
             # Before every other handler: one user's flood of commands stops here.
             application.add_handler(command_limit_handler(CommandLimits()), group=-1)
             for handler in build_handlers(

@@ -85,6 +85,10 @@ def help_text(texts: Texts) -> str:
                 "/digest <i>HH:MM</i> — one daily digest instead of instant pushes (/digest off "
                 "to undo); /timezone <i>Area/City</i> sets the time zone it is read in"
             ),
+            _(
+                "/settings — link previews, silent pushes, quiet hours and the language I "
+                "write in here"
+            ),
         )
     )
     topics = "\n".join(

@@ -21,6 +21,7 @@ import secrets
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -36,9 +37,9 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
-from telegram.ext import BaseHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import BaseHandler, CommandHandler, ContextTypes, TypeHandler, filters
 
-from handlers.i18n import Texts, texts_for
+from handlers.i18n import LANGUAGES, Texts, texts_for, texts_in
 from news.errors import TopicError
 from news.model import ChatSettings, Story
 from news.ports import Storage
@@ -87,8 +88,33 @@ class Services:
     process: ProcessInfo = ProcessInfo()
 
 
+# The language chosen in /settings by the chat the update being handled came from, as
+# (chat id, language), set by `chat_language_handler` before any other handler runs. PTB handles
+# each update in a task of its own, so one chat's choice never leaks into another's update.
+_chat_language: ContextVar[tuple[int, str] | None] = ContextVar("chat_language", default=None)
+
+
+def chat_language_handler(services: Services) -> CommandCallbackHandler:
+    """Looks up, before the other handlers, the language the update's chat chose in /settings,
+    so that `reader_texts` answers in it (registered in a group ahead of the others)."""
+
+    async def look_up(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        settings = None if chat is None else await services.storage.chat_settings(chat.id)
+        chosen = None if settings is None else settings.chosen_language
+        _chat_language.set(
+            (settings.chat_id, chosen) if settings is not None and chosen in LANGUAGES else None
+        )
+
+    return TypeHandler(Update, look_up)
+
+
 def reader_texts(update: Update) -> Texts:
-    """The texts in the language of the person who sent the update (English when unknown)."""
+    """The texts in the language the update's chat chose in /settings, else in that of the person
+    who sent it, else English."""
+    chosen, chat = _chat_language.get(), update.effective_chat
+    if chosen is not None and chat is not None and chosen[0] == chat.id:
+        return texts_in(chosen[1])
     user = update.effective_user
     return texts_for(user.language_code if user is not None else None)
 

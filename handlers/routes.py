@@ -13,23 +13,31 @@ from telegram import Bot, BotCommand
 
 from handlers.admin import build_admin_handlers
 from handlers.commands import COMMANDS, build_command_handlers, unknown_command_handler
-from handlers.common import CommandCallbackHandler, Services, on_error
+from handlers.common import CommandCallbackHandler, Services, chat_language_handler, on_error
 from handlers.controls import CONTROL_COMMANDS, build_control_handlers
 from handlers.details import build_details_handlers
 from handlers.i18n import LANGUAGES, Texts, english, texts_in
 from handlers.inline import build_inline_handlers
 from handlers.latest import build_latest_handlers
 from handlers.permissions import AdminChecks
+from handlers.settings import SETTINGS_COMMANDS, build_settings_handlers
 from news.fetch import Fetcher
 
-__all__ = ["Services", "build_handlers", "command_menu", "on_error", "set_command_menus"]
+__all__ = [
+    "Services",
+    "build_handlers",
+    "chat_language_handler",
+    "command_menu",
+    "on_error",
+    "set_command_menus",
+]
 
 
 def command_menu(texts: Texts) -> tuple[BotCommand, ...]:
     """The menu Telegram shows beside the message box, in one language."""
     return tuple(
         BotCommand(command, texts._(description))
-        for command, description in (*COMMANDS, *CONTROL_COMMANDS)
+        for command, description in (*COMMANDS, *CONTROL_COMMANDS, *SETTINGS_COMMANDS)
     )
 
 
@@ -55,6 +63,7 @@ def build_handlers(
         *build_details_handlers(services),
         *build_inline_handlers(services),
         *build_control_handlers(services, checks),
+        *build_settings_handlers(services, checks),
         *build_admin_handlers(services, fetcher=fetcher, allow_private=allow_private),
         unknown_command_handler(),
     ]

@@ -24,6 +24,10 @@ chat at once go out as one digest message. A
 daily digest that meets an outage stays owed and is sent as soon as the Bot API answers again
 (`retry_digests`), not a day later.
 
+A chat's settings (/settings) shape its pushes: silent ones carry `disable_notification`, and
+rows that fall in its quiet hours are held (pending again from when they end, `news.quiet`) and
+then go out together as one digest, however few they are.
+
 Recording a sent message is retried until the database takes it (locked, connection lost, disk
 full), while its row stays claimed: a message is sent twice only when the process dies between
 sending and recording it.
@@ -64,7 +68,7 @@ from handlers.i18n import Texts, texts_for
 from handlers.previews import NO_PREVIEW, link_preview, refused_preview
 from handlers.render import digest_messages, story_card
 from news.batching import GroupCommit, WriteFailed
-from news.model import Delivery, PreviewMode, PushedMessage, SentRow
+from news.model import ChatSettings, Delivery, PreviewMode, PushedMessage, SentRow
 from news.policy import (
     CLAIM_BATCH,
     DIGEST_GRACE,
@@ -76,10 +80,13 @@ from news.policy import (
     SEND_LEASE,
 )
 from news.ports import Storage
+from news.quiet import quiet_until
 
 logger = logging.getLogger(__name__)
 
 RECORD_LOG_EVERY = 60.0
+# The most stories one quiet-hours digest carries (as many as a daily digest claims).
+QUIET_DIGEST_LIMIT = 1000
 OUTAGE_LOG_EVERY = timedelta(minutes=1)
 _TAG = re.compile(r"<[^>]+>")
 # What Telegram answers for a forum topic that is gone or closed to the bot.
@@ -132,7 +139,7 @@ class Sender:
     are paced; `unrecorded_window` bounds the messages in flight (sent or waiting for their
     slot) whose rows are not yet recorded as sent; `progress` is told after each batch of a
     round, so a long fan-out shows life (`bot.loops.JobHealth.beat`); `previews` is the link
-    preview mode of a story card (`handlers.previews`).
+    preview mode of a chat whose settings are unknown (`handlers.previews`).
     """
 
     def __init__(
@@ -271,12 +278,18 @@ class Sender:
             ):
                 batch = self.batch
                 places = _by_place(claimed)
+                settings = await self._hold_quiet(places)
                 texts = await self._texts(chat for chat, _ in places)
-                modes = await self._preview_modes(chat for chat, _ in places)
                 await asyncio.gather(
                     *(
                         self._send_chat(
-                            chat, rows, report, texts(chat), thread_id=thread, previews=modes(chat)
+                            chat,
+                            rows,
+                            report,
+                            texts(chat),
+                            thread_id=thread,
+                            previews=settings(chat).preview,
+                            silent=settings(chat).silent,
                         )
                         for (chat, thread), rows in places.items()
                     )
@@ -295,9 +308,18 @@ class Sender:
         )
         places = _by_place(claimed)
         texts = await self._texts(chat for chat, _ in places)
+        silent = await self._silent_chats(chat for chat, _ in places)
         await asyncio.gather(
             *(
-                self._send_chat(chat, rows, report, texts(chat), daily=True, thread_id=thread)
+                self._send_chat(
+                    chat,
+                    rows,
+                    report,
+                    texts(chat),
+                    daily=True,
+                    thread_id=thread,
+                    silent=chat in silent,
+                )
                 for (chat, thread), rows in places.items()
             )
         )
@@ -359,9 +381,16 @@ class Sender:
         )
         if rows:
             texts = await self._texts([chat_id])
+            silent = chat_id in await self._silent_chats([chat_id])
             for (_, thread), owed in _by_place(rows).items():
                 await self._send_chat(
-                    chat_id, owed, report, texts(chat_id), daily=True, thread_id=thread
+                    chat_id,
+                    owed,
+                    report,
+                    texts(chat_id),
+                    daily=True,
+                    thread_id=thread,
+                    silent=silent,
                 )
         return report
 
@@ -375,11 +404,14 @@ class Sender:
         daily: bool = False,
         thread_id: int = 0,
         previews: PreviewMode = "off",
+        silent: bool = False,
     ) -> None:
         now = self.clock()
+        # Rows held by quiet hours go out together, with whatever else is due for the chat.
+        held = any(row.held for row in rows)
         # A daily digest carries the day since the last one; one held back by an outage keeps
-        # the stories it would have carried on time.
-        max_age = PUSH_MAX_AGE + DIGEST_GRACE if daily else PUSH_MAX_AGE
+        # the stories it would have carried on time; so do quiet hours.
+        max_age = PUSH_MAX_AGE + DIGEST_GRACE if daily or held else PUSH_MAX_AGE
         stale = [row.id for row in rows if now - row.story.published_at > max_age]
         if stale:
             await self.storage.mark_failed(stale, error="older than 24 hours", now=now)
@@ -390,6 +422,12 @@ class Sender:
         digest = (
             texts._("Your daily digest")
             if daily
+            else texts.ngettext(
+                "{count} story from your quiet hours",
+                "{count} stories from your quiet hours",
+                len(fresh),
+            )
+            if held
             else texts.ngettext("{count} new story", "{count} new stories", len(fresh))
             if len(fresh) > DIGEST_THRESHOLD
             else None
@@ -421,7 +459,7 @@ class Sender:
             markup = more_button(card.story.id, texts) if card is not None else None
             preview = link_preview(card.story, previews) if card is not None else NO_PREVIEW
             outcome = await self._deliver(
-                chat_id, text, markup, sent, thread_id=thread_id, preview=preview
+                chat_id, text, markup, sent, thread_id=thread_id, preview=preview, silent=silent
             )
             now = self.clock()
             if outcome.message_id is not None:
@@ -470,17 +508,50 @@ class Sender:
             ended,
         )
 
+    async def _hold_quiet(
+        self, places: dict[tuple[int, int], list[Delivery]]
+    ) -> Callable[[int], ChatSettings]:
+        """Hold the rows of chats now in their quiet hours until they end, taking them out of
+        `places`; each chat's settings.
+
+        A chat whose quiet hours just ended gets the rest of what they held added to its
+        rows: a claim is cut at `batch` rows, its digest must not be.
+        """
+        settings = await self.storage.chat_push_settings(list({chat for chat, _ in places}))
+        now = self.clock()
+        for chat_id, chat in settings.items():
+            mine = [place for place in places if place[0] == chat_id]
+            until = quiet_until(chat.quiet_start, chat.quiet_end, chat.timezone, now)
+            if until is not None:
+                held = [row.id for place in mine for row in places.pop(place)]
+                await self.storage.hold_deliveries(held, until=until, now=now)
+            elif any(row.held for place in mine for row in places[place]):
+                rest = await self.storage.claim_deliveries(
+                    limit=QUIET_DIGEST_LIMIT, now=now, lease=self.lease, chat_id=chat_id
+                )
+                for place, rows in _by_place(rest).items():
+                    places.setdefault(place, []).extend(rows)
+        default = ChatSettings(0, kind="private", preview=self._previews)
+        return lambda chat_id: settings.get(chat_id, default)
+
+    async def _silent_chats(self, chat_ids: Iterable[int]) -> set[int]:
+        """Those of these chats whose pushes come without a notification sound."""
+        settings = await self.storage.chat_push_settings(list(set(chat_ids)))
+        return {chat_id for chat_id, chat in settings.items() if chat.silent}
+
     async def _texts(self, chat_ids: Iterable[int]) -> Callable[[int], Texts]:
         """The texts each of these chats' pushes are written in: the language of whoever
-        subscribed the chat last, English for a chat without one."""
+        subscribed the chat last unless it chose one in /settings, English for a chat without
+        one."""
         languages = await self.storage.chat_languages(list(set(chat_ids)))
         return lambda chat_id: texts_for(languages.get(chat_id))
 
     async def _preview_modes(self, chat_ids: Iterable[int]) -> Callable[[int], PreviewMode]:
-        """The link preview mode of each of these chats' story cards: for now the sender's
-        own, the same for every chat."""
-        mode = self._previews
-        return lambda _chat_id: mode
+        """The link preview mode each of these chats chose in /settings (the sender's default
+        for a chat it does not know)."""
+        settings = await self.storage.chat_push_settings(list(set(chat_ids)))
+        modes = {chat_id: chat.preview for chat_id, chat in settings.items()}
+        return lambda chat_id: modes.get(chat_id, self._previews)
 
     async def _deliver(
         self,
@@ -492,6 +563,7 @@ class Sender:
         message_id: int | None = None,
         thread_id: int = 0,
         preview: LinkPreviewOptions = NO_PREVIEW,
+        silent: bool = False,
     ) -> _Outcome:
         """Send one message (or edit `message_id`) when the gateway gives it a slot, record
         it through `on_success` while the slot of the unrecorded window is held; say what
@@ -499,7 +571,9 @@ class Sender:
         async with self._unrecorded:
             if not self._available():
                 return _Outcome(transient=True, error="Bot API unavailable")
-            outcome = await self._attempt(chat_id, text, markup, message_id, thread_id, preview)
+            outcome = await self._attempt(
+                chat_id, text, markup, message_id, thread_id, preview, silent=silent
+            )
             if outcome.message_id is not None:
                 self._went_through()
                 await on_success(outcome.message_id)
@@ -513,6 +587,8 @@ class Sender:
         message_id: int | None,
         thread_id: int,
         preview: LinkPreviewOptions,
+        *,
+        silent: bool = False,
     ) -> _Outcome:
         """One request to Telegram, and what its answer means for the row: a preview Telegram
         refuses (a 400 that creates no message) costs the card its preview, never the push."""
@@ -520,7 +596,7 @@ class Sender:
             try:
                 return _Outcome(
                     message_id=await self._put(
-                        chat_id, text, markup, message_id, thread_id, preview
+                        chat_id, text, markup, message_id, thread_id, preview, silent
                     )
                 )
             except BadRequest as error:
@@ -531,7 +607,7 @@ class Sender:
                 )
                 return _Outcome(
                     message_id=await self._put(
-                        chat_id, text, markup, message_id, thread_id, NO_PREVIEW
+                        chat_id, text, markup, message_id, thread_id, NO_PREVIEW, silent
                     )
                 )
         except RetryAfter as error:  # the gateway logged it and holds the chat back
@@ -560,12 +636,13 @@ class Sender:
         message_id: int | None,
         thread_id: int,
         preview: LinkPreviewOptions,
+        silent: bool,
     ) -> int:
-        """Send the message (into forum topic `thread_id`, 0: the chat itself), or edit
-        `message_id` into it; its id."""
+        """Send the message (into forum topic `thread_id`, 0: the chat itself; without a sound
+        when `silent`), or edit `message_id` into it; its id."""
         if message_id is not None:
             return await self._edit(chat_id, message_id, text, markup, preview)
-        return await self._send(chat_id, text, markup, thread_id, preview)
+        return await self._send(chat_id, text, markup, thread_id, preview, silent)
 
     async def _send(
         self,
@@ -574,6 +651,7 @@ class Sender:
         markup: InlineKeyboardMarkup | None,
         thread_id: int,
         preview: LinkPreviewOptions,
+        silent: bool,
     ) -> int:
         thread = thread_id or None  # 0: the chat itself, no topic to name
         try:
@@ -584,6 +662,7 @@ class Sender:
                 parse_mode=ParseMode.HTML,
                 link_preview_options=preview,
                 reply_markup=markup,
+                disable_notification=silent,
                 rate_limit_args=Priority.PUSH,
             )
         except BadRequest as error:
@@ -595,6 +674,7 @@ class Sender:
                 message_thread_id=thread,
                 link_preview_options=preview,
                 reply_markup=markup,
+                disable_notification=silent,
                 rate_limit_args=Priority.PUSH,
             )
         return message.message_id

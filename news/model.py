@@ -108,12 +108,14 @@ class Subscription:
     thread_id: int = 0
 
 
+#: How a push previews its story: not at all, small, or a large image above the text.
 PreviewMode = Literal["off", "small", "large"]
 
 
 @dataclass(frozen=True, slots=True)
 class ChatSettings:
-    """How a chat wants its pushes: instantly, paused, or as one daily digest."""
+    """How a chat wants its pushes: instantly, paused, or as one daily digest; and how they
+    look and sound (/settings)."""
 
     chat_id: int
     kind: str
@@ -121,8 +123,24 @@ class ChatSettings:
     paused: bool = False
     digest_time: str | None = None
     timezone: str | None = None
-    #: The language its pushes are written in ("uk"); None: the bot's default, English.
+    #: The language of whoever subscribed it last ("uk"); None: the bot's default, English.
     language: str | None = None
+    #: Link previews under its pushes: none, a small one, or a large image above the text.
+    preview: PreviewMode = "small"
+    #: Pushes arrive without a notification sound.
+    silent: bool = False
+    #: Quiet hours, in minutes after midnight in the chat's time zone: pushes due from
+    #: `quiet_start` until `quiet_end` (which may be the next day) are held and sent as one
+    #: digest when they end. None: no quiet hours.
+    quiet_start: int | None = None
+    quiet_end: int | None = None
+    #: The language chosen in /settings; None: automatic (see `push_language`).
+    chosen_language: str | None = None
+
+    @property
+    def push_language(self) -> str | None:
+        """The language pushes are written in: the chosen one, else the subscriber's."""
+        return self.chosen_language or self.language
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +157,8 @@ class Delivery:
     also: tuple[str, ...] = ()
     # The forum topic it goes to; 0: the chat itself.
     thread_id: int = 0
+    # Held back by the chat's quiet hours: sent in their digest when they end.
+    held: bool = False
 
 
 @dataclass(frozen=True, slots=True)

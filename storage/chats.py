@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select, update
 
-from news.model import ChatSettings, Subscription
+from news.model import ChatSettings, PreviewMode, Subscription
 from storage.base import StorageBase
 from storage.tables import chats, deliveries, subscriptions
 
@@ -24,7 +24,18 @@ _OWED = ("pending", "sending")
 
 def _settings(row: Row[Any]) -> ChatSettings:
     return ChatSettings(
-        row.id, row.kind, row.active, row.paused, row.digest_time, row.timezone, row.language
+        row.id,
+        row.kind,
+        row.active,
+        row.paused,
+        row.digest_time,
+        row.timezone,
+        row.language,
+        preview=row.preview,
+        silent=row.silent,
+        quiet_start=row.quiet_start,
+        quiet_end=row.quiet_end,
+        chosen_language=row.chosen_language,
     )
 
 
@@ -99,13 +110,54 @@ class ChatStore(StorageBase):
         """The language the chat's pushes are written in (a code the bot speaks)."""
         await self._set_chat(chat_id, language=language)
 
+    async def set_preview(self, chat_id: int, preview: PreviewMode) -> None:
+        """Link previews under the chat's pushes: none, small, or a large image above the text."""
+        await self._set_chat(chat_id, preview=preview)
+
+    async def set_silent(self, chat_id: int, silent: bool) -> None:
+        """Pushes to the chat arrive without a notification sound, or with one."""
+        await self._set_chat(chat_id, silent=silent)
+
+    async def set_quiet_hours(self, chat_id: int, start: int | None, end: int | None) -> None:
+        """Quiet hours from `start` to `end` (minutes after midnight, local), or none (None).
+
+        What the old ones held is due at once: the sender holds it again if the new hours
+        cover now, and sends it otherwise, rather than keep it to the old hours' end.
+        """
+        async with self.begin() as conn:
+            await conn.execute(
+                update(chats).where(chats.c.id == chat_id).values(quiet_start=start, quiet_end=end)
+            )
+            await conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.chat_id == chat_id,
+                    deliveries.c.held,
+                    deliveries.c.state == "pending",
+                )
+                .values(next_attempt_at=None)
+            )
+
+    async def set_chosen_language(self, chat_id: int, language: str | None) -> None:
+        """The language chosen in /settings (a code the bot speaks), or automatic (None)."""
+        await self._set_chat(chat_id, chosen_language=language)
+
     async def chat_languages(self, chat_ids: Sequence[int]) -> dict[int, str]:
-        """The language of each of these chats that has one (the sender writes in it)."""
-        query = select(chats.c.id, chats.c.language).where(
-            chats.c.id.in_(sorted(set(chat_ids))), chats.c.language.is_not(None)
+        """The language of each of these chats that has one (the sender writes in it): the
+        chosen one, else the subscriber's."""
+        language = func.coalesce(chats.c.chosen_language, chats.c.language)
+        query = select(chats.c.id, language.label("language")).where(
+            chats.c.id.in_(sorted(set(chat_ids))), language.is_not(None)
         )
         async with self.connect() as conn:
             return {row.id: row.language for row in await conn.execute(query)}
+
+    async def chat_push_settings(self, chat_ids: Sequence[int]) -> dict[int, ChatSettings]:
+        """The settings of each of these chats that is known: what the sender needs to push to
+        them (language, previews, sound, quiet hours)."""
+        query = select(chats).where(chats.c.id.in_(sorted(set(chat_ids))))
+        async with self.connect() as conn:
+            return {row.id: _settings(row) for row in await conn.execute(query)}
 
     async def digest_chats(self) -> list[ChatSettings]:
         """Active chats that take a daily digest."""
@@ -130,6 +182,11 @@ class ChatStore(StorageBase):
                         digest_time=old.digest_time,
                         timezone=old.timezone,
                         language=old.language,
+                        preview=old.preview,
+                        silent=old.silent,
+                        quiet_start=old.quiet_start,
+                        quiet_end=old.quiet_end,
+                        chosen_language=old.chosen_language,
                         created_at=now,
                     )
                 )

@@ -41,6 +41,7 @@ _CLAIMED_COLUMNS = (
     deliveries.c.attempts,
     deliveries.c.message_id,
     deliveries.c.shown_sources,
+    deliveries.c.held,
 )
 
 
@@ -205,6 +206,7 @@ class Outbox(StorageBase):
                 row.attempts,
                 also,
                 thread_id=row.thread_id,
+                held=row.held,
             )
             for row, story, also in claimed
         ]
@@ -245,6 +247,16 @@ class Outbox(StorageBase):
                     last_error=self.error_text(error),
                     updated_at=now,
                 )
+            )
+
+    async def hold_deliveries(self, ids: Sequence[int], *, until: datetime, now: datetime) -> None:
+        """These claimed rows fell in their chat's quiet hours: pending again from `until`, when
+        they end, and marked to go out together as one digest."""
+        async with self.begin() as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(list(ids)))
+                .values(state="pending", next_attempt_at=until, held=True, updated_at=now)
             )
 
     async def delivery_topics(

@@ -182,6 +182,14 @@ chats = Table(
     Column("inactive_since", UTCDateTime),
     # The language its pushes are written in (that of whoever subscribed it last); NULL: English.
     Column("language", String(16)),
+    # /settings: link previews ("off", "small", "large"), pushes without sound, quiet hours
+    # (minutes after midnight in `timezone`; NULL: none) and the language chosen there (NULL:
+    # automatic), kept apart from `language`, which every /subscribe overwrites.
+    Column("preview", String(8), nullable=False, default="small", server_default="small"),
+    Column("silent", Boolean, nullable=False, default=False, server_default=text("false")),
+    Column("quiet_start", Integer),
+    Column("quiet_end", Integer),
+    Column("chosen_language", String(16)),
 )
 
 subscriptions = Table(
@@ -217,6 +225,8 @@ deliveries = Table(
     Column("shown_sources", TextList("\n")),
     Column("edit_due_at", UTCDateTime),
     Column("edited_at", UTCDateTime),
+    # Held back by the chat's quiet hours (pending, due when they end): sent as one digest.
+    Column("held", Boolean, nullable=False, default=False, server_default=text("false")),
     UniqueConstraint("chat_id", "thread_id", "story_id", name="uq_deliveries_chat_story"),
     Index("ix_deliveries_state", "state", "id"),
     Index("ix_deliveries_chat_state", "chat_id", "state"),

@@ -126,7 +126,8 @@ async def test_the_bot_asks_telegram_for_inline_queries(
 ) -> None:
     # Under load the bot's first long poll may still be on its way when the test starts.
     poll = await telegram.wait_for_call(
-        lambda call: call.method == "getUpdates"
-        and "inline_query" in call.params.get("allowed_updates", [])
+        lambda call: (
+            call.method == "getUpdates" and "inline_query" in call.params.get("allowed_updates", [])
+        )
     )
     assert poll.method == "getUpdates"
