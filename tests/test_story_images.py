@@ -351,9 +351,13 @@ def _with_image(draft: StoryDraft, image_url: str | None) -> StoryDraft:
     return replace(draft, image_url=image_url)
 
 
-async def follow(store: SqlStorage, clock: Clock, chat_id: int, topic: str) -> None:
+async def follow(
+    store: SqlStorage, clock: Clock, chat_id: int, topic: str, preview: PreviewMode = "small"
+) -> None:
+    """`chat_id` follows `topic`, with `preview` chosen in its /settings."""
     await store.upsert_chat(chat_id, kind="private", title=None, now=clock())
     await store.subscribe(chat_id, topic, now=clock())
+    await store.set_preview(chat_id, preview)
 
 
 @pytest.mark.parametrize(
@@ -372,10 +376,10 @@ async def test_the_preview_mode_decides_how_the_picture_shows(
     mode: PreviewMode,
     preview: dict[str, object],
 ) -> None:
-    await follow(store, clock, ALICE, "harbour")
+    await follow(store, clock, ALICE, "harbour", preview=mode)
     await publish(store, clock, "Harbour reopens after storm")
 
-    await Sender(bot, store, clock, previews=mode).send_pending()
+    await Sender(bot, store, clock).send_pending()
 
     [pushed] = telegram.delivered(ALICE)
     assert pushed["link_preview_options"] == preview
@@ -386,10 +390,10 @@ async def test_the_preview_mode_decides_how_the_picture_shows(
 async def test_a_story_without_a_picture_previews_its_link_large_too(
     store: SqlStorage, bot: ExtBot[Priority], telegram: FakeBotApi, clock: Clock
 ) -> None:
-    await follow(store, clock, ALICE, "quarry")
+    await follow(store, clock, ALICE, "quarry", preview="large")
     await publish(store, clock, "Quarry expansion approved", image_url=None)
 
-    await Sender(bot, store, clock, previews="large").send_pending()
+    await Sender(bot, store, clock).send_pending()
 
     [pushed] = telegram.delivered(ALICE)
     assert pushed["link_preview_options"] == {
@@ -410,11 +414,11 @@ async def test_a_story_without_a_picture_previews_its_link_large_too(
 async def test_a_refused_preview_falls_back_to_the_text_card_in_one_message(
     store: SqlStorage, bot: ExtBot[Priority], telegram: FakeBotApi, clock: Clock, refusal: str
 ) -> None:
-    await follow(store, clock, ALICE, "harbour")
+    await follow(store, clock, ALICE, "harbour", preview="large")
     telegram.refuse_preview(chat_id=ALICE, description=refusal)
     await publish(store, clock, "Harbour reopens after storm")
 
-    report = await Sender(bot, store, clock, previews="large").send_pending()
+    report = await Sender(bot, store, clock).send_pending()
 
     [pushed] = telegram.delivered(ALICE)
     assert pushed["text"].startswith("<b>Harbour reopens after storm</b>")
@@ -430,10 +434,10 @@ async def test_a_refused_preview_falls_back_to_the_text_card_in_one_message(
 async def test_an_also_edit_keeps_the_cards_preview(
     store: SqlStorage, bot: ExtBot[Priority], telegram: FakeBotApi, clock: Clock
 ) -> None:
-    await follow(store, clock, ALICE, "harbour")
+    await follow(store, clock, ALICE, "harbour", preview="large")
     first = await publish(store, clock, "Harbour reopens after storm")
     await store.assign_clusters([ClusterAssignment(first, first)], now=clock())
-    sender = Sender(bot, store, clock, previews="large")
+    sender = Sender(bot, store, clock)
     await sender.send_pending()
 
     other = await store.add_source("https://dw.example/feed", now=clock())
