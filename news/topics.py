@@ -179,6 +179,26 @@ def _merge_country_names(sequence: list[_Item]) -> list[_Item]:
     return result
 
 
+def _without_repeated_words(items: Sequence[_Item]) -> list[_Item]:
+    """`items` without a word or phrase that stands alone a second time. It goes before country
+    names are found, so the words it brings together ("united 0 states" → "united states")
+    read as they will in the normal form, and parsing that form finds the same topic."""
+
+    def alone(position: int) -> bool:
+        beside = items[position - 1 : position] + items[position + 1 : position + 2]
+        return _positive(items[position]) and all(item.kind != "or" for item in beside)
+
+    seen: set[Phrase] = set()
+    kept: list[_Item] = []
+    for position, item in enumerate(items):
+        if alone(position):
+            if item.words in seen:
+                continue
+            seen.add(item.words)
+        kept.append(item)
+    return kept
+
+
 def _plain(item: _Item) -> bool:
     return item.kind == "words" and len(item.words) == 1 and not item.negated
 
@@ -199,7 +219,7 @@ def _positive(item: _Item | None) -> bool:
 
 def _clauses(items: Sequence[_Item]) -> list[list[Phrase]]:
     """Positive items, OR-ed ones grouped into one clause each."""
-    sequence = _merge_country_names(list(items))
+    sequence = _merge_country_names(_without_repeated_words(items))
     clauses: list[list[Phrase]] = []
     join_next = False
     for number, item in enumerate(sequence):
