@@ -46,7 +46,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from html import unescape
 
@@ -91,6 +91,16 @@ OUTAGE_LOG_EVERY = timedelta(minutes=1)
 _TAG = re.compile(r"<[^>]+>")
 # What Telegram answers for a forum topic that is gone or closed to the bot.
 _TOPIC_GONE = ("message thread not found", "topic_closed", "topic_deleted")
+
+
+@dataclass(frozen=True, slots=True)
+class _Placing:
+    """Where and how a message goes out: its forum topic (0: the chat itself), its link
+    preview, and whether it comes without a notification sound."""
+
+    thread_id: int = 0
+    preview: LinkPreviewOptions = NO_PREVIEW
+    silent: bool = False
 
 
 # A sent message to record: its outbox rows, its message id, the outlets its card names.
@@ -279,21 +289,7 @@ class Sender:
                 batch = self.batch
                 places = _by_place(claimed)
                 settings = await self._hold_quiet(places)
-                texts = await self._texts(chat for chat, _ in places)
-                await asyncio.gather(
-                    *(
-                        self._send_chat(
-                            chat,
-                            rows,
-                            report,
-                            texts(chat),
-                            thread_id=thread,
-                            previews=settings(chat).preview,
-                            silent=settings(chat).silent,
-                        )
-                        for (chat, thread), rows in places.items()
-                    )
-                )
+                await self._send_places(places, settings, report)
                 self._progress()
             if self._available():
                 await self._retry_digests(report)
@@ -307,8 +303,20 @@ class Sender:
             limit=self.batch, now=self.clock(), lease=self.lease, digest_retries=True
         )
         places = _by_place(claimed)
+        await self._send_places(
+            places, await self._settings(chat for chat, _ in places), report, daily=True
+        )
+
+    async def _send_places(
+        self,
+        places: dict[tuple[int, int], list[Delivery]],
+        settings: Callable[[int], ChatSettings],
+        report: SendReport,
+        *,
+        daily: bool = False,
+    ) -> None:
+        """Send each place (a chat and its forum topic) its rows, as its chat's settings say."""
         texts = await self._texts(chat for chat, _ in places)
-        silent = await self._silent_chats(chat for chat, _ in places)
         await asyncio.gather(
             *(
                 self._send_chat(
@@ -316,9 +324,10 @@ class Sender:
                     rows,
                     report,
                     texts(chat),
-                    daily=True,
+                    daily=daily,
                     thread_id=thread,
-                    silent=chat in silent,
+                    previews=settings(chat).preview,
+                    silent=settings(chat).silent,
                 )
                 for (chat, thread), rows in places.items()
             )
@@ -332,10 +341,10 @@ class Sender:
         """
         due = await self.storage.claim_edits(self.clock(), limit=self.edit_batch)
         texts = await self._texts(card.chat_id for card in due)
-        modes = await self._preview_modes(card.chat_id for card in due)
+        settings = await self._settings(card.chat_id for card in due)
         await asyncio.gather(
             *(
-                self._edit_card(card, report, texts(card.chat_id), modes(card.chat_id))
+                self._edit_card(card, report, texts(card.chat_id), settings(card.chat_id).preview)
                 for card in due
             )
         )
@@ -358,7 +367,7 @@ class Sender:
             more_button(card.story.id, texts),
             edited,
             message_id=card.message_id,
-            preview=link_preview(card.story, previews),
+            placing=_Placing(preview=link_preview(card.story, previews)),
         )
         now = self.clock()
         if outcome.message_id is not None:
@@ -381,7 +390,7 @@ class Sender:
         )
         if rows:
             texts = await self._texts([chat_id])
-            silent = chat_id in await self._silent_chats([chat_id])
+            silent = (await self._settings([chat_id]))(chat_id).silent
             for (_, thread), owed in _by_place(rows).items():
                 await self._send_chat(
                     chat_id,
@@ -458,9 +467,8 @@ class Sender:
 
             markup = more_button(card.story.id, texts) if card is not None else None
             preview = link_preview(card.story, previews) if card is not None else NO_PREVIEW
-            outcome = await self._deliver(
-                chat_id, text, markup, sent, thread_id=thread_id, preview=preview, silent=silent
-            )
+            placing = _Placing(thread_id, preview, silent)
+            outcome = await self._deliver(chat_id, text, markup, sent, placing=placing)
             now = self.clock()
             if outcome.message_id is not None:
                 report.sent += len(ids)
@@ -517,9 +525,9 @@ class Sender:
         A chat whose quiet hours just ended gets the rest of what they held added to its
         rows: a claim is cut at `batch` rows, its digest must not be.
         """
-        settings = await self.storage.chat_push_settings(list({chat for chat, _ in places}))
+        chats = await self.storage.chat_push_settings(list({chat for chat, _ in places}))
         now = self.clock()
-        for chat_id, chat in settings.items():
+        for chat_id, chat in chats.items():
             mine = [place for place in places if place[0] == chat_id]
             until = quiet_until(chat.quiet_start, chat.quiet_end, chat.timezone, now)
             if until is not None:
@@ -531,13 +539,7 @@ class Sender:
                 )
                 for place, rows in _by_place(rest).items():
                     places.setdefault(place, []).extend(rows)
-        default = ChatSettings(0, kind="private", preview=self._previews)
-        return lambda chat_id: settings.get(chat_id, default)
-
-    async def _silent_chats(self, chat_ids: Iterable[int]) -> set[int]:
-        """Those of these chats whose pushes come without a notification sound."""
-        settings = await self.storage.chat_push_settings(list(set(chat_ids)))
-        return {chat_id for chat_id, chat in settings.items() if chat.silent}
+        return self._settings_of(chats)
 
     async def _texts(self, chat_ids: Iterable[int]) -> Callable[[int], Texts]:
         """The texts each of these chats' pushes are written in: the language of whoever
@@ -546,12 +548,14 @@ class Sender:
         languages = await self.storage.chat_languages(list(set(chat_ids)))
         return lambda chat_id: texts_for(languages.get(chat_id))
 
-    async def _preview_modes(self, chat_ids: Iterable[int]) -> Callable[[int], PreviewMode]:
-        """The link preview mode each of these chats chose in /settings (the sender's default
-        for a chat it does not know)."""
-        settings = await self.storage.chat_push_settings(list(set(chat_ids)))
-        modes = {chat_id: chat.preview for chat_id, chat in settings.items()}
-        return lambda chat_id: modes.get(chat_id, self._previews)
+    async def _settings(self, chat_ids: Iterable[int]) -> Callable[[int], ChatSettings]:
+        """What each of these chats chose in /settings."""
+        return self._settings_of(await self.storage.chat_push_settings(list(set(chat_ids))))
+
+    def _settings_of(self, chats: dict[int, ChatSettings]) -> Callable[[int], ChatSettings]:
+        # A chat the storage does not know gets the defaults, with the sender's preview mode.
+        default = ChatSettings(0, kind="private", preview=self._previews)
+        return lambda chat_id: chats.get(chat_id, default)
 
     async def _deliver(
         self,
@@ -561,9 +565,7 @@ class Sender:
         on_success: Callable[[int], Awaitable[None]],
         *,
         message_id: int | None = None,
-        thread_id: int = 0,
-        preview: LinkPreviewOptions = NO_PREVIEW,
-        silent: bool = False,
+        placing: _Placing = _Placing(),
     ) -> _Outcome:
         """Send one message (or edit `message_id`) when the gateway gives it a slot, record
         it through `on_success` while the slot of the unrecorded window is held; say what
@@ -571,9 +573,7 @@ class Sender:
         async with self._unrecorded:
             if not self._available():
                 return _Outcome(transient=True, error="Bot API unavailable")
-            outcome = await self._attempt(
-                chat_id, text, markup, message_id, thread_id, preview, silent=silent
-            )
+            outcome = await self._attempt(chat_id, text, markup, message_id, placing)
             if outcome.message_id is not None:
                 self._went_through()
                 await on_success(outcome.message_id)
@@ -585,31 +585,27 @@ class Sender:
         text: str,
         markup: InlineKeyboardMarkup | None,
         message_id: int | None,
-        thread_id: int,
-        preview: LinkPreviewOptions,
-        *,
-        silent: bool = False,
+        placing: _Placing,
     ) -> _Outcome:
         """One request to Telegram, and what its answer means for the row: a preview Telegram
         refuses (a 400 that creates no message) costs the card its preview, never the push."""
+
+        async def put(placing: _Placing) -> int:
+            if message_id is not None:
+                return await self._edit(chat_id, message_id, text, markup, placing.preview)
+            return await self._send(chat_id, text, markup, placing)
+
         try:
             try:
-                return _Outcome(
-                    message_id=await self._put(
-                        chat_id, text, markup, message_id, thread_id, preview, silent
-                    )
-                )
+                sent = await put(placing)
             except BadRequest as error:
-                if not refused_preview(error, preview):
+                if not refused_preview(error, placing.preview):
                     raise
                 logger.info(
                     "chat %s: the link preview was refused (%s); sent without", chat_id, error
                 )
-                return _Outcome(
-                    message_id=await self._put(
-                        chat_id, text, markup, message_id, thread_id, NO_PREVIEW, silent
-                    )
-                )
+                sent = await put(replace(placing, preview=NO_PREVIEW))
+            return _Outcome(message_id=sent)
         except RetryAfter as error:  # the gateway logged it and holds the chat back
             seconds = retry_after_seconds(error)
             return _Outcome(retry_in=timedelta(seconds=seconds), error=str(error))
@@ -618,7 +614,7 @@ class Sender:
         except ChatMigrated as error:
             return _Outcome(migrated_to=error.new_chat_id)
         except BadRequest as error:
-            if thread_id and any(gone in str(error).lower() for gone in _TOPIC_GONE):
+            if placing.thread_id and any(gone in str(error).lower() for gone in _TOPIC_GONE):
                 return _Outcome(topic_gone=str(error))
             logger.warning("chat %s refused a message: %s", chat_id, error)
             return _Outcome(error=str(error))
@@ -628,56 +624,32 @@ class Sender:
             logger.warning("chat %s refused a message: %s", chat_id, error)
             return _Outcome(error=str(error))
 
-    async def _put(
-        self,
-        chat_id: int,
-        text: str,
-        markup: InlineKeyboardMarkup | None,
-        message_id: int | None,
-        thread_id: int,
-        preview: LinkPreviewOptions,
-        silent: bool,
-    ) -> int:
-        """Send the message (into forum topic `thread_id`, 0: the chat itself; without a sound
-        when `silent`), or edit `message_id` into it; its id."""
-        if message_id is not None:
-            return await self._edit(chat_id, message_id, text, markup, preview)
-        return await self._send(chat_id, text, markup, thread_id, preview, silent)
-
     async def _send(
         self,
         chat_id: int,
         text: str,
         markup: InlineKeyboardMarkup | None,
-        thread_id: int,
-        preview: LinkPreviewOptions,
-        silent: bool,
+        placing: _Placing,
     ) -> int:
-        thread = thread_id or None  # 0: the chat itself, no topic to name
-        try:
+        async def send(body: str, parse_mode: str | None) -> int:
             message = await self.bot.send_message(
                 chat_id,
-                text,
-                message_thread_id=thread,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=preview,
+                body,
+                message_thread_id=placing.thread_id or None,  # 0: the chat itself
+                parse_mode=parse_mode,
+                link_preview_options=placing.preview,
                 reply_markup=markup,
-                disable_notification=silent,
+                disable_notification=placing.silent,
                 rate_limit_args=Priority.PUSH,
             )
+            return message.message_id
+
+        try:
+            return await send(text, ParseMode.HTML)
         except BadRequest as error:
             if "entities" not in str(error).lower():
                 raise
-            message = await self.bot.send_message(
-                chat_id,
-                _plain(text),
-                message_thread_id=thread,
-                link_preview_options=preview,
-                reply_markup=markup,
-                disable_notification=silent,
-                rate_limit_args=Priority.PUSH,
-            )
-        return message.message_id
+            return await send(_plain(text), None)
 
     async def _edit(
         self,

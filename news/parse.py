@@ -23,6 +23,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
@@ -84,20 +85,9 @@ class ParsedEntry:
 
     def draft(self, source_id: int) -> StoryDraft:
         """The entry as a story of `source_id`, fitted to what storage can hold."""
-        return fit_draft(
-            StoryDraft(
-                source_id=source_id,
-                entry_id=self.entry_id,
-                title=self.title,
-                summary=self.summary,
-                link=self.link,
-                published_at=self.published_at,
-                language=self.language,
-                terms=self.terms,
-                body=self.body,
-                image_url=self.image_url,
-            )
-        )
+        # Every field of an entry is a field of a story draft, which adds only its source.
+        fields = {field.name: getattr(self, field.name) for field in dataclass_fields(self)}
+        return fit_draft(StoryDraft(source_id=source_id, **fields))
 
 
 @dataclass(frozen=True, slots=True)

@@ -185,7 +185,7 @@ def _without_repeated_words(items: Sequence[_Item]) -> list[_Item]:
     read as they will in the normal form, and parsing that form finds the same topic."""
 
     def alone(position: int) -> bool:
-        beside = items[position - 1 : position] + items[position + 1 : position + 2]
+        beside = [*items[position - 1 : position], *items[position + 1 : position + 2]]
         return _positive(items[position]) and all(item.kind != "or" for item in beside)
 
     seen: set[Phrase] = set()

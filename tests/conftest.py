@@ -21,7 +21,7 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
-from storage import SqlStorage, create_engine
+from storage import SqlStorage, create_engine, open_storage
 from storage.database import migrate
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram import FakeBotApi
@@ -166,3 +166,11 @@ async def feeds() -> AsyncIterator[FeedServer]:
     """A feed server on loopback: real HTTP, test-controlled content, ETags."""
     async with FeedServer() as server:
         yield server
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlStorage]:
+    """A migrated SQLite database of the test's own (a test file may define its own `store`)."""
+    storage = await open_storage(f"sqlite:///{tmp_path / 'newsbot.db'}")
+    yield storage
+    await storage.close()

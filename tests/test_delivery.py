@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from telegram.error import NetworkError
@@ -22,7 +21,7 @@ from handlers.telegram_http import AiohttpRequest
 from news.ingest import match_subscriptions
 from news.model import ClusterAssignment, StoryDraft
 from news.pacing import Limits
-from storage import SqlStorage, create_engine, open_storage
+from storage import SqlStorage, create_engine
 from tests.conftest import Clock
 from tests.fakes.telegram import FakeBotApi
 from tests.storage_helpers import delivery_states
@@ -45,13 +44,6 @@ class VirtualTime:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStorage]:
-    storage = await open_storage(f"sqlite:///{tmp_path / 'outbox.db'}")
-    yield storage
-    await storage.close()
 
 
 Bot = ExtBot[Priority]

@@ -29,7 +29,7 @@ from news.errors import StorageError
 from news.pacing import Limits
 from news.policy import MAX_BACKOFF
 from news.ports import PollRecord
-from storage import SqlStorage, create_engine, open_storage
+from storage import SqlStorage, create_engine
 from storage.database import migrate
 from storage.tables import deliveries
 from tests.conftest import POSTGRES_URL, Clock
@@ -71,13 +71,6 @@ def sim() -> SimTime:
 async def api(sim: SimTime) -> AsyncIterator[FakeBotApi]:
     async with FakeBotApi(TOKEN, clock=sim.monotonic) as fake:
         yield fake
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStorage]:
-    storage = await open_storage(f"sqlite:///{tmp_path / 'outbox.db'}")
-    yield storage
-    await storage.close()
 
 
 @pytest.fixture

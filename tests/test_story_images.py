@@ -28,7 +28,7 @@ from news.ingest import match_subscriptions
 from news.model import ClusterAssignment, PreviewMode, StoryDraft
 from news.pacing import Limits
 from news.parse import parse_feed
-from storage import SqlStorage, open_storage
+from storage import SqlStorage
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram import FakeBotApi
@@ -310,13 +310,6 @@ async def test_pushes_preview_the_picture_each_kind_of_feed_names(
 
 
 # ------------------------------------------------------------------ the sender
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStorage]:
-    storage = await open_storage(f"sqlite:///{tmp_path / 'images.db'}")
-    yield storage
-    await storage.close()
 
 
 @pytest.fixture
