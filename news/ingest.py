@@ -48,7 +48,7 @@ from news.errors import FeedError
 from news.fetch import Fetcher, FetchResult
 from news.fitting import fit_record
 from news.model import PollOutcome, Source, Story, StoryDraft, Subscription, TopicMatch
-from news.offload import LARGE_FEED_BYTES
+from news.offload import BULK_SOURCES, LARGE_FEED_BYTES, parse_in_chunks, unpickle_chunks
 from news.parse import ParsedFeed, parse_feed
 from news.percolator import SubscriptionIndex
 from news.policy import PUSH_MAX_AGE
@@ -108,10 +108,10 @@ def match_subscriptions(
 class Poller:
     """Polls sources and turns what they publish into stored stories and queued pushes.
 
-    `parse_executor` runs the CPU-bound parsing: a process pool uses every core. Without one,
-    feeds parse in a thread, except those over `LARGE_FEED_BYTES`, which go to
-    `large_parse_executor` when there is one (see `news.offload`). `rng` drives the schedule's
-    jitter (seeded in tests).
+    `parse_executor` runs the CPU-bound parsing of every feed: a process pool uses every core.
+    Without one, feeds parse in a thread, except those over `LARGE_FEED_BYTES` and every feed of
+    a call that polls more than `BULK_SOURCES` sources, which go to `offload_executor` when
+    there is one (see `news.offload`). `rng` drives the schedule's jitter (seeded in tests).
     """
 
     def __init__(
@@ -121,7 +121,7 @@ class Poller:
         settings: PollSettings,
         *,
         parse_executor: Executor | None = None,
-        large_parse_executor: Executor | None = None,
+        offload_executor: Executor | None = None,
         rng: random.Random | None = None,
         clusterer: Clusterer | None = None,
     ) -> None:
@@ -130,7 +130,7 @@ class Poller:
         self.settings = settings
         self.schedule = settings.schedule
         self._parse_executor = parse_executor
-        self._large_parse_executor = large_parse_executor
+        self._offload_executor = offload_executor
         self._rng = rng or random.Random()
         self._lock = asyncio.Lock()
         # One write at a time from this poller: SQLite has one writer anyway, and concurrent
@@ -159,23 +159,28 @@ class Poller:
     ) -> list[PollOutcome]:
         """Poll `sources` concurrently; one failing source never stops the others."""
         gate = asyncio.Semaphore(self.settings.concurrency)
+        # Many sources at once: parsing is most of the work, so it goes to the worker processes.
+        bulk = len(sources) > BULK_SOURCES
 
         async def one(source: Source) -> PollOutcome:
             async with gate:
-                outcome = await self.poll_source(source, now)
+                outcome = await self.poll_source(source, now, offload=bulk)
             if on_done is not None:
                 on_done(outcome)
             return outcome
 
         return list(await asyncio.gather(*(one(source) for source in sources)))
 
-    async def poll_source(self, source: Source, now: datetime) -> PollOutcome:
-        """Fetch, parse and store one source, and queue pushes for its new stories.
+    async def poll_source(
+        self, source: Source, now: datetime, *, offload: bool = False
+    ) -> PollOutcome:
+        """Fetch, parse and store one source, and queue pushes for its new stories; `offload`
+        parses it in the offload executor whatever its size.
 
         Whatever goes wrong becomes this source's recorded error; nothing is raised.
         """
         try:
-            return await self._poll_source(source, now)
+            return await self._poll_source(source, now, offload)
         except Exception as exc:
             if isinstance(exc, WriteFailed):
                 error = FeedError(str(exc), kind="storage")
@@ -194,7 +199,7 @@ class Poller:
                     error_kind=error.kind,
                 )
 
-    async def _poll_source(self, source: Source, now: datetime) -> PollOutcome:
+    async def _poll_source(self, source: Source, now: datetime, offload: bool) -> PollOutcome:
         try:
             fetched = await self.fetcher.fetch(
                 source.url, etag=source.etag, last_modified=source.last_modified
@@ -204,7 +209,7 @@ class Poller:
             if same is not None:
                 await self._records.submit(same.record)
                 return same.outcome(source.url)
-            feed = await self._parse(fetched, now)
+            feed = await self._parse(fetched, now, offload)
         except FeedError as error:
             return await self._failed(source, error, now)
 
@@ -272,15 +277,21 @@ class Poller:
         await self.storage.record_outcomes([fit_record(record) for record in records])
         return [None] * len(records)
 
-    async def _parse(self, fetched: FetchResult, now: datetime) -> ParsedFeed:
+    async def _parse(self, fetched: FetchResult, now: datetime, offload: bool) -> ParsedFeed:
         # feedparser is CPU-bound: parse off the event loop so the bot keeps answering.
-        job = partial(parse_feed, fetched.body, url=fetched.url, headers=fetched.headers, now=now)
         executor = self._parse_executor
-        if executor is None and len(fetched.body) > LARGE_FEED_BYTES:
-            executor = self._large_parse_executor
+        if executor is None and (offload or len(fetched.body) > LARGE_FEED_BYTES):
+            executor = self._offload_executor
         if executor is None:
-            return await asyncio.to_thread(job)
-        return await asyncio.get_running_loop().run_in_executor(executor, job)
+            return await asyncio.to_thread(
+                parse_feed, fetched.body, url=fetched.url, headers=fetched.headers, now=now
+            )
+        # Stories come back in pickled batches, unpickled between turns of the loop.
+        job = partial(
+            parse_in_chunks, fetched.body, url=fetched.url, headers=fetched.headers, now=now
+        )
+        feed, chunks = await asyncio.get_running_loop().run_in_executor(executor, job)
+        return await unpickle_chunks(feed, chunks)
 
     async def _failed(self, source: Source, error: FeedError, now: datetime) -> PollOutcome:
         decision = polling.failed(source, error, now, self.schedule, self._rng)
