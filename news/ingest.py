@@ -49,7 +49,6 @@ from news.fetch import Fetcher, FetchResult
 from news.fitting import fit_record
 from news.model import PollOutcome, Source, Story, StoryDraft, Subscription, TopicMatch
 from news.offload import BULK_SOURCES, LARGE_FEED_BYTES, parse_in_chunks, unpickle_chunks
-from news.parse import ParsedFeed, parse_feed
 from news.percolator import SubscriptionIndex
 from news.policy import PUSH_MAX_AGE
 from news.ports import PollRecord, Storage
@@ -57,6 +56,7 @@ from news.schedule import ScheduleSettings
 
 if TYPE_CHECKING:
     from news.clustering import Clusterer
+    from news.parse import ParsedFeed
 
 logger = logging.getLogger(__name__)
 
@@ -283,6 +283,10 @@ class Poller:
         if executor is None and (offload or len(fetched.body) > LARGE_FEED_BYTES):
             executor = self._offload_executor
         if executor is None:
+            # Imported on use: a poll whose feeds all answer 304, or whose feeds all parse in
+            # worker processes, never loads the feed parser in this process.
+            from news.parse import parse_feed
+
             return await asyncio.to_thread(
                 parse_feed, fetched.body, url=fetched.url, headers=fetched.headers, now=now
             )

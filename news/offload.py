@@ -33,9 +33,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from datetime import datetime
 from multiprocessing import get_context
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from news.parse import ParsedEntry, ParsedFeed, parse_feed
+if TYPE_CHECKING:
+    from news.parse import ParsedEntry, ParsedFeed
 
 #: A body above this many bytes is parsed in a worker process when no parse workers are set.
 LARGE_FEED_BYTES = 1024 * 1024
@@ -88,6 +89,8 @@ def parse_in_chunks(
 ) -> tuple[ParsedFeed, list[bytes]]:
     """`parse_feed` in a worker: the feed without its entries, and the entries pickled in
     batches."""
+    from news.parse import parse_feed  # in the worker: the bot's process needs no parser
+
     feed = parse_feed(body, url=url, headers=headers, now=now)
     entries = feed.entries
     chunks = [
