@@ -229,8 +229,9 @@ def main() -> None:
     ready = context.Event()
     server = context.Process(target=serve, args=(ready,), daemon=True)
     server.start()
-    if not ready.wait(60):
-        raise SystemExit("the feed server did not start")
+    while not ready.wait(0.5):
+        if not server.is_alive():  # port taken, say: its traceback is above
+            raise SystemExit("the feed server did not start")
     try:
         if "--whole-process" in sys.argv:
             from bench.whole_process import compare
