@@ -36,6 +36,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -62,6 +63,8 @@ logger = logging.getLogger(__name__)
 
 #: The most drafts stored in one transaction (what a write holds the event loop for).
 STORE_SLICE = 1000
+# A gate that lets every source through: `poll_source` called on its own.
+_UNBOUNDED: AbstractAsyncContextManager[object] = nullcontext()
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +166,7 @@ class Poller:
         bulk = len(sources) > BULK_SOURCES
 
         async def one(source: Source) -> PollOutcome:
-            async with gate:
-                outcome = await self.poll_source(source, now, offload=bulk)
+            outcome = await self.poll_source(source, now, offload=bulk, gate=gate)
             if on_done is not None:
                 on_done(outcome)
             return outcome
@@ -172,15 +174,24 @@ class Poller:
         return list(await asyncio.gather(*(one(source) for source in sources)))
 
     async def poll_source(
-        self, source: Source, now: datetime, *, offload: bool = False
+        self,
+        source: Source,
+        now: datetime,
+        *,
+        offload: bool = False,
+        gate: asyncio.Semaphore | None = None,
     ) -> PollOutcome:
         """Fetch, parse and store one source, and queue pushes for its new stories; `offload`
         parses it in the offload executor whatever its size.
 
+        `gate` bounds how many sources are fetched, parsed and stored at once. The poll's record
+        (a small write) is waited for outside it, so that when every feed answers 304 the
+        records of many sources share one write rather than `concurrency` of them.
+
         Whatever goes wrong becomes this source's recorded error; nothing is raised.
         """
         try:
-            return await self._poll_source(source, now, offload)
+            return await self._poll_source(source, now, offload, gate or _UNBOUNDED)
         except Exception as exc:
             if isinstance(exc, WriteFailed):
                 error = FeedError(str(exc), kind="storage")
@@ -199,30 +210,44 @@ class Poller:
                     error_kind=error.kind,
                 )
 
-    async def _poll_source(self, source: Source, now: datetime, offload: bool) -> PollOutcome:
-        try:
-            fetched = await self.fetcher.fetch(
-                source.url, etag=source.etag, last_modified=source.last_modified
-            )
-            content_hash = polling.body_hash(fetched)
-            same = polling.unchanged(source, fetched, content_hash, now, self.schedule, self._rng)
-            if same is not None:
-                await self._records.submit(same.record)
-                return same.outcome(source.url)
-            feed = await self._parse(fetched, now, offload)
-        except FeedError as error:
-            return await self._failed(source, error, now)
-
-        drafts = [entry.draft(source.id) for entry in feed.entries]
-        new_stories, queued = await self._stories.submit((source, drafts, now))
-        read = polling.parsed(source, fetched, feed, content_hash, now, self.schedule, self._rng)
-        await self._records.submit(read.record)
-        return read.outcome(
-            source.url,
-            new_story_ids=[story.id for story in new_stories],
-            seen_entries=len(feed.entries),
-            queued_deliveries=queued,
-        )
+    async def _poll_source(
+        self,
+        source: Source,
+        now: datetime,
+        offload: bool,
+        gate: AbstractAsyncContextManager[object],
+    ) -> PollOutcome:
+        async with gate:
+            try:
+                fetched = await self.fetcher.fetch(
+                    source.url, etag=source.etag, last_modified=source.last_modified
+                )
+                content_hash = polling.body_hash(fetched)
+                same = polling.unchanged(
+                    source, fetched, content_hash, now, self.schedule, self._rng
+                )
+                if same is not None:
+                    decision, outcome = same, same.outcome(source.url)
+                else:
+                    feed = await self._parse(fetched, now, offload)
+            except FeedError as error:
+                decision = polling.failed(source, error, now, self.schedule, self._rng)
+                outcome = decision.outcome(source.url)
+            else:
+                if same is None:
+                    drafts = [entry.draft(source.id) for entry in feed.entries]
+                    new_stories, queued = await self._stories.submit((source, drafts, now))
+                    decision = polling.parsed(
+                        source, fetched, feed, content_hash, now, self.schedule, self._rng
+                    )
+                    outcome = decision.outcome(
+                        source.url,
+                        new_story_ids=[story.id for story in new_stories],
+                        seen_entries=len(feed.entries),
+                        queued_deliveries=queued,
+                    )
+        await self._records.submit(decision.record)
+        return outcome
 
     async def _store_all(
         self, items: list[tuple[Source, list[StoryDraft], datetime]]
