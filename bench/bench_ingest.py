@@ -11,6 +11,14 @@ behave as on the web). Each contender runs in a fresh process with its own SQLit
             from /proc before they exit), added up: an upper bound
 Targets (ratios to reader in the same run): cold ≥ 2×, warm ≥ 2×; peak memory ≤ 300 MB.
 Run with --quick for 200 feeds, --no-clusters to poll without clustering.
+
+With --whole-process (issue 12) each contender is a program started as a user would start it,
+on its defaults, and timed from process start to exit (see `bench.whole_process`):
+  newsbot   `newsbot poll --once` over the feeds as its sources file
+  reader    a script that runs `make_reader`, `add_feed` for each URL, `update_feeds(workers=8)`
+cold (a new database) and warm (the same database again: every feed answers 304), alternated,
+--runs times each (default 5), medians. Peak RSS is that of the whole process tree, workers
+included. Targets: cold ≥ 2×, warm ≥ 3× reader; peak RSS ≤ 300 MB. --feeds N for quicker runs.
 """
 
 from __future__ import annotations
@@ -30,11 +38,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-FEEDS = 200 if "--quick" in sys.argv else 1000
+
+def _feeds_option(argv: list[str]) -> int:
+    """`--feeds N` (read at import: the feed server's process imports this module too)."""
+    if "--feeds" in argv:
+        return int(argv[argv.index("--feeds") + 1])
+    return 200 if "--quick" in argv else 1000
+
+
+FEEDS = _feeds_option(sys.argv)
 ENTRIES = 50
 HOSTS = 40
 PORT = 18_765
-NOW = datetime(2025, 2, 14, 12, tzinfo=UTC)
+# Whole processes poll at the wall clock's time, so there the stories are as recent as a live
+# feed's: a first poll's backlog then falls in the clusterer's window, as it would for a user.
+NOW = (
+    datetime.now(UTC).replace(microsecond=0)
+    if "--whole-process" in sys.argv
+    else datetime(2025, 2, 14, 12, tzinfo=UTC)
+)
 
 
 def feed_body(number: int) -> bytes:
@@ -207,9 +229,16 @@ def main() -> None:
     ready = context.Event()
     server = context.Process(target=serve, args=(ready,), daemon=True)
     server.start()
-    if not ready.wait(60):
-        raise SystemExit("the feed server did not start")
+    while not ready.wait(0.5):
+        if not server.is_alive():  # port taken, say: its traceback is above
+            raise SystemExit("the feed server did not start")
     try:
+        if "--whole-process" in sys.argv:
+            from bench.whole_process import compare
+
+            runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 5
+            compare([url(n) for n in range(FEEDS)], entries=ENTRIES, runs=runs)
+            return
         ours = contender("newsbot")
         theirs = contender("reader")
     finally:

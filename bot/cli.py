@@ -18,22 +18,18 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.logs import configure_logging
-from bot.roles import ROLES, check_role
-from bot.settings import Settings
-from bot.wiring import open_synced_storage, utc_now
-from handlers.i18n import english
-from handlers.render import more_sources, source_status, stories_kept
-from news.errors import ConfigError, NewsbotError, TopicError
-from news.reading import DEFAULT_LATEST, MAX_LATEST, latest_events
-from news.safety import check_public_host
-from news.sources import read_sources_file, to_opml
-from news.topics import parse_topic
+from bot.roles import ROLES
+from news.policy import DEFAULT_LATEST, MAX_LATEST
 
-# What only some commands need (python-telegram-bot, the HTTP client, the feed parser, the
-# clusterer, tqdm) is imported inside them: `newsbot latest` or `newsbot sources list` starts
-# without loading it.
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+# Each command imports what it needs when it runs: `newsbot sources list` never loads the feed
+# parser, the clusterer or python-telegram-bot, and `newsbot latest` not the HTTP client. This
+# module itself imports next to nothing: parse worker processes, spawned from the `newsbot`
+# script, import it again, and should not pay for a database driver they never use.
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,7 +88,7 @@ def _tell(message: str) -> None:
 async def _poll_once(settings: Settings) -> int:
     from tqdm import tqdm
 
-    from bot.wiring import make_poller, parse_executor
+    from bot.wiring import make_poller, open_synced_storage, parse_executor, utc_now
     from news.fetch import Fetcher, FetchLimits
 
     storage = await open_synced_storage(settings, utc_now, say=_tell)
@@ -110,7 +106,9 @@ async def _poll_once(settings: Settings) -> int:
                     progress.update(1)
 
                 outcomes = await poller.poll_sources(sources, utc_now(), on_done=done)
-            await poller.cluster_backlog(utc_now())
+        # A first poll's backlog (stored and searchable, never pushed) is not clustered here:
+        # that would cost this command more than its poll. `newsbot run` clusters it after its
+        # first tick; stories that may be pushed were clustered as they were stored.
         executor.shutdown()
         for outcome in outcomes:
             print(outcome.summary_line())
@@ -126,6 +124,12 @@ async def _latest(settings: Settings, words: Sequence[str], count: int, *, confi
     if not 1 <= count <= MAX_LATEST:
         print(f"newsbot: --count must be between 1 and {MAX_LATEST}", file=sys.stderr)
         return 2
+    from bot.wiring import open_synced_storage, utc_now
+    from handlers.i18n import english
+    from handlers.render import more_sources
+    from news.reading import latest_events
+    from news.topics import parse_topic
+
     topic = parse_topic(" ".join(words)) if words else None
     storage = await open_synced_storage(settings, utc_now, confirmed=confirmed, say=_tell)
     try:
@@ -149,6 +153,10 @@ async def _latest(settings: Settings, words: Sequence[str], count: int, *, confi
 async def _sources(
     settings: Settings, action: str, argument: str | Path | None, *, confirmed: bool
 ) -> int:
+    from bot.wiring import open_synced_storage, utc_now
+    from handlers.i18n import english
+    from handlers.render import source_status, stories_kept
+
     storage = await open_synced_storage(settings, utc_now, confirmed=confirmed, say=_tell)
     try:
         if action == "add":
@@ -181,6 +189,9 @@ async def _sources(
                 f"{removed.url}` resumes it."
             )
         elif action == "import":
+            from news.safety import check_public_host
+            from news.sources import read_sources_file
+
             assert isinstance(argument, Path)
             urls = read_sources_file(argument)
             known = {source.url: source.enabled for source in await storage.list_sources()}
@@ -196,6 +207,8 @@ async def _sources(
                 f"{len(urls) - fresh - resumed} known already)."
             )
         elif action == "export":
+            from news.sources import to_opml
+
             # What the bot reads: a removed or unlisted source is not exported.
             print(to_opml([s for s in await storage.list_sources() if s.enabled]))
         else:
@@ -215,12 +228,18 @@ async def _sources(
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `newsbot` console script."""
     args = _parser().parse_args(argv)
+    from bot.logs import configure_logging
+    from bot.settings import Settings
+    from news.errors import ConfigError, NewsbotError, TopicError
+
     try:
         settings = Settings.from_environment()
         configure_logging(settings.telegram_bot_token)
         if args.command == "run":
-            check_role(args.role, settings.database_url)
             from bot.app import run_bot
+            from bot.roles import check_role
+
+            check_role(args.role, settings.database_url)
 
             run_bot(settings, args.role)
             return 0

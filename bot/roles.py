@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sqlalchemy.engine import make_url
-
 from news.errors import ConfigError
 
 Role = Literal["all", "poll", "send", "bot"]
@@ -42,6 +40,9 @@ def answers(role: Role) -> bool:
 
 def check_role(role: Role, database_url: str) -> None:
     """A split role shares its database with other processes, which SQLite is not made for."""
+    # Imported here: `newsbot`'s argument parser lists the roles without loading SQLAlchemy.
+    from sqlalchemy.engine import make_url
+
     if role != "all" and make_url(database_url).get_backend_name() == "sqlite":
         raise ConfigError(
             f"--role {role} runs beside other newsbot processes on one database, which needs "

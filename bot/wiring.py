@@ -48,13 +48,15 @@ async def open_synced_storage(
 
 
 def parse_executor(settings: Settings) -> Executor:
-    """Worker processes for feed parsing: `parse_workers` of them parse every feed; with 0,
-    feeds parse in a thread and only large ones in one process started when first needed
-    (`news.offload`), so that no feed holds the bot's event loop for long."""
+    """Worker processes for feed parsing: `parse_workers` of them parse every feed; with 0
+    (automatic), feeds parse in a thread, and large ones and those of a call that polls many
+    sources in up to one process per core, started when first needed (`news.offload`): no
+    feed holds the bot's event loop for long, and a big poll uses the machine's cores."""
     if settings.parse_workers == 0:
-        from news.offload import LazyProcessPool  # starts nothing until a large feed comes
+        # Starts nothing until a large feed or a busy tick comes.
+        from news.offload import LazyProcessPool, default_workers
 
-        return LazyProcessPool(1)
+        return LazyProcessPool(default_workers())
     # spawn, not fork: the bot's process holds an event loop and open connections.
     return ProcessPoolExecutor(settings.parse_workers, mp_context=get_context("spawn"))
 
@@ -72,6 +74,6 @@ def make_poller(
         fetcher,
         PollSettings(interval=settings.poll_interval, ceiling=settings.poll_ceiling),
         parse_executor=executor if settings.parse_workers else None,
-        large_parse_executor=None if settings.parse_workers else executor,
+        offload_executor=None if settings.parse_workers else executor,
         clusterer=Clusterer(),
     )

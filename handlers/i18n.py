@@ -74,6 +74,10 @@ class Texts:
 
     def number(self, value: int) -> str:
         """An integer as the language writes it: "6,451", "6.451", "6 451"."""
+        if -1000 < value < 1000:
+            # Plain digits in every language the bot speaks; skipping babel here spares a
+            # terminal command loading the locale's CLDR data to say "12 min ago".
+            return str(value)
         return format_decimal(value, locale=self.locale)
 
     def age(self, published: datetime, now: datetime) -> str:

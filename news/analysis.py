@@ -24,9 +24,10 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import cache, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import snowballstemmer
+if TYPE_CHECKING:
+    import snowballstemmer
 
 #: A topic phrase or word as terms: ("peace", "talk").
 Phrase = tuple[str, ...]
@@ -70,6 +71,10 @@ def _stemmer(algorithm: str) -> snowballstemmer.Stemmer:
         stemmers = _thread_state.stemmers = {}
     found = stemmers.get(algorithm)
     if found is None:
+        # Imported on the first word stemmed: it loads every language's stemmer, which commands
+        # that stem nothing (`newsbot sources list`) need not pay for.
+        import snowballstemmer
+
         found = stemmers[algorithm] = snowballstemmer.stemmer(algorithm)
     return found
 

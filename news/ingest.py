@@ -36,6 +36,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -48,8 +49,7 @@ from news.errors import FeedError
 from news.fetch import Fetcher, FetchResult
 from news.fitting import fit_record
 from news.model import PollOutcome, Source, Story, StoryDraft, Subscription, TopicMatch
-from news.offload import LARGE_FEED_BYTES
-from news.parse import ParsedFeed, parse_feed
+from news.offload import BULK_SOURCES, LARGE_FEED_BYTES, parse_in_chunks, unpickle_chunks
 from news.percolator import SubscriptionIndex
 from news.policy import PUSH_MAX_AGE
 from news.ports import PollRecord, Storage
@@ -57,11 +57,14 @@ from news.schedule import ScheduleSettings
 
 if TYPE_CHECKING:
     from news.clustering import Clusterer
+    from news.parse import ParsedFeed
 
 logger = logging.getLogger(__name__)
 
 #: The most drafts stored in one transaction (what a write holds the event loop for).
 STORE_SLICE = 1000
+# A gate that lets every source through: `poll_source` called on its own.
+_UNBOUNDED: AbstractAsyncContextManager[object] = nullcontext()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +114,10 @@ def match_subscriptions(
 class Poller:
     """Polls sources and turns what they publish into stored stories and queued pushes.
 
-    `parse_executor` runs the CPU-bound parsing: a process pool uses every core. Without one,
-    feeds parse in a thread, except those over `LARGE_FEED_BYTES`, which go to
-    `large_parse_executor` when there is one (see `news.offload`). `rng` drives the schedule's
-    jitter (seeded in tests).
+    `parse_executor` runs the CPU-bound parsing of every feed: a process pool uses every core.
+    Without one, feeds parse in a thread, except those over `LARGE_FEED_BYTES` and every feed of
+    a call that polls more than `BULK_SOURCES` sources, which go to `offload_executor` when
+    there is one (see `news.offload`). `rng` drives the schedule's jitter (seeded in tests).
     """
 
     def __init__(
@@ -124,7 +127,7 @@ class Poller:
         settings: PollSettings,
         *,
         parse_executor: Executor | None = None,
-        large_parse_executor: Executor | None = None,
+        offload_executor: Executor | None = None,
         rng: random.Random | None = None,
         clusterer: Clusterer | None = None,
     ) -> None:
@@ -133,7 +136,7 @@ class Poller:
         self.settings = settings
         self.schedule = settings.schedule
         self._parse_executor = parse_executor
-        self._large_parse_executor = large_parse_executor
+        self._offload_executor = offload_executor
         self._rng = rng or random.Random()
         self._lock = asyncio.Lock()
         # One write at a time from this poller: SQLite has one writer anyway, and concurrent
@@ -162,23 +165,36 @@ class Poller:
     ) -> list[PollOutcome]:
         """Poll `sources` concurrently; one failing source never stops the others."""
         gate = asyncio.Semaphore(self.settings.concurrency)
+        # Many sources at once: parsing is most of the work, so it goes to the worker processes.
+        bulk = len(sources) > BULK_SOURCES
 
         async def one(source: Source) -> PollOutcome:
-            async with gate:
-                outcome = await self.poll_source(source, now)
+            outcome = await self.poll_source(source, now, offload=bulk, gate=gate)
             if on_done is not None:
                 on_done(outcome)
             return outcome
 
         return list(await asyncio.gather(*(one(source) for source in sources)))
 
-    async def poll_source(self, source: Source, now: datetime) -> PollOutcome:
-        """Fetch, parse and store one source, and queue pushes for its new stories.
+    async def poll_source(
+        self,
+        source: Source,
+        now: datetime,
+        *,
+        offload: bool = False,
+        gate: asyncio.Semaphore | None = None,
+    ) -> PollOutcome:
+        """Fetch, parse and store one source, and queue pushes for its new stories; `offload`
+        parses it in the offload executor whatever its size.
+
+        `gate` bounds how many sources are fetched, parsed and stored at once. The poll's record
+        (a small write) is waited for outside it, so that when every feed answers 304 the
+        records of many sources share one write rather than `concurrency` of them.
 
         Whatever goes wrong becomes this source's recorded error; nothing is raised.
         """
         try:
-            return await self._poll_source(source, now)
+            return await self._poll_source(source, now, offload, gate or _UNBOUNDED)
         except Exception as exc:
             if isinstance(exc, WriteFailed):
                 error = FeedError(str(exc), kind="storage")
@@ -197,30 +213,44 @@ class Poller:
                     error_kind=error.kind,
                 )
 
-    async def _poll_source(self, source: Source, now: datetime) -> PollOutcome:
-        try:
-            fetched = await self.fetcher.fetch(
-                source.url, etag=source.etag, last_modified=source.last_modified
-            )
-            content_hash = polling.body_hash(fetched)
-            same = polling.unchanged(source, fetched, content_hash, now, self.schedule, self._rng)
-            if same is not None:
-                await self._records.submit(same.record)
-                return same.outcome(source.url)
-            feed = await self._parse(fetched, now)
-        except FeedError as error:
-            return await self._failed(source, error, now)
-
-        drafts = [entry.draft(source.id) for entry in feed.entries]
-        new_stories, queued = await self._stories.submit((source, drafts, now))
-        read = polling.parsed(source, fetched, feed, content_hash, now, self.schedule, self._rng)
-        await self._records.submit(read.record)
-        return read.outcome(
-            source.url,
-            new_story_ids=[story.id for story in new_stories],
-            seen_entries=len(feed.entries),
-            queued_deliveries=queued,
-        )
+    async def _poll_source(
+        self,
+        source: Source,
+        now: datetime,
+        offload: bool,
+        gate: AbstractAsyncContextManager[object],
+    ) -> PollOutcome:
+        async with gate:
+            try:
+                fetched = await self.fetcher.fetch(
+                    source.url, etag=source.etag, last_modified=source.last_modified
+                )
+                content_hash = polling.body_hash(fetched)
+                same = polling.unchanged(
+                    source, fetched, content_hash, now, self.schedule, self._rng
+                )
+                if same is not None:
+                    decision, outcome = same, same.outcome(source.url)
+                else:
+                    feed = await self._parse(fetched, now, offload)
+            except FeedError as error:
+                decision = polling.failed(source, error, now, self.schedule, self._rng)
+                outcome = decision.outcome(source.url)
+            else:
+                if same is None:
+                    drafts = [entry.draft(source.id) for entry in feed.entries]
+                    new_stories, queued = await self._stories.submit((source, drafts, now))
+                    decision = polling.parsed(
+                        source, fetched, feed, content_hash, now, self.schedule, self._rng
+                    )
+                    outcome = decision.outcome(
+                        source.url,
+                        new_story_ids=[story.id for story in new_stories],
+                        seen_entries=len(feed.entries),
+                        queued_deliveries=queued,
+                    )
+        await self._records.submit(decision.record)
+        return outcome
 
     async def _store_all(
         self, items: list[tuple[Source, list[StoryDraft], datetime]]
@@ -275,15 +305,25 @@ class Poller:
         await self.storage.record_outcomes([fit_record(record) for record in records])
         return [None] * len(records)
 
-    async def _parse(self, fetched: FetchResult, now: datetime) -> ParsedFeed:
+    async def _parse(self, fetched: FetchResult, now: datetime, offload: bool) -> ParsedFeed:
         # feedparser is CPU-bound: parse off the event loop so the bot keeps answering.
-        job = partial(parse_feed, fetched.body, url=fetched.url, headers=fetched.headers, now=now)
         executor = self._parse_executor
-        if executor is None and len(fetched.body) > LARGE_FEED_BYTES:
-            executor = self._large_parse_executor
+        if executor is None and (offload or len(fetched.body) > LARGE_FEED_BYTES):
+            executor = self._offload_executor
         if executor is None:
-            return await asyncio.to_thread(job)
-        return await asyncio.get_running_loop().run_in_executor(executor, job)
+            # Imported on use: a poll whose feeds all answer 304, or whose feeds all parse in
+            # worker processes, never loads the feed parser in this process.
+            from news.parse import parse_feed
+
+            return await asyncio.to_thread(
+                parse_feed, fetched.body, url=fetched.url, headers=fetched.headers, now=now
+            )
+        # Stories come back in pickled batches, unpickled between turns of the loop.
+        job = partial(
+            parse_in_chunks, fetched.body, url=fetched.url, headers=fetched.headers, now=now
+        )
+        feed, chunks = await asyncio.get_running_loop().run_in_executor(executor, job)
+        return await unpickle_chunks(feed, chunks)
 
     async def _failed(self, source: Source, error: FeedError, now: datetime) -> PollOutcome:
         decision = polling.failed(source, error, now, self.schedule, self._rng)

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+#: Events a list shows when the reader names no number: a glance, about one phone screen.
+DEFAULT_LATEST = 5
+#: The most events one list shows: a longer list is skimmed, not read, and costs more to build.
+MAX_LATEST = 20
+
 # A push is news: a story older than a day is history by the time it lands, so it is not pushed.
 PUSH_MAX_AGE = timedelta(hours=24)
 # A daily digest held back by an outage still carries the stories it would have carried on time.

@@ -19,13 +19,11 @@ from datetime import datetime, timedelta
 from news.coverage import Event, events, first_of_each_outlet, listed_above, other_reports
 from news.errors import TopicError
 from news.model import Cursor, Story
+from news.policy import DEFAULT_LATEST as DEFAULT_LATEST
+from news.policy import MAX_LATEST as MAX_LATEST
 from news.ports import Storage
 from news.topics import Topic, parse_topic
 
-#: Events a list shows when the reader names no number: a glance, about one phone screen.
-DEFAULT_LATEST = 5
-#: The most events one list shows: a longer list is skimmed, not read, and costs more to build.
-MAX_LATEST = 20
 #: Related events on a story card: enough to follow the topic, few enough to read.
 RELATED_LIMIT = 5
 #: Related events older than this are history, not context for today's story.

@@ -39,7 +39,6 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from news.analysis import Phrase
@@ -53,7 +52,13 @@ KEY_SPAN = 2**31
 MAX_SECOND = 2**32 - 1
 _MAX_KEY = 2**63 - 1
 
-_stories_search = literal_column("stories.search", TSVECTOR)
+
+def _stories_search() -> ColumnElement[Any]:
+    """The stories' tsvector column (PostgreSQL only)."""
+    # Imported on use: loading the PostgreSQL dialect costs every SQLite command's start-up.
+    from sqlalchemy.dialects.postgresql import TSVECTOR
+
+    return literal_column("stories.search", TSVECTOR)
 
 
 def key_second(published: datetime) -> int:
@@ -164,11 +169,11 @@ def topic_clause(
             clause = true()
             if topic.excluded:
                 left_out = "!" + _tsquery_any(list(topic.excluded))
-                clause = _stories_search.op("@@")(
+                clause = _stories_search().op("@@")(
                     func.to_tsquery(literal_column("'simple'"), left_out)
                 )
         else:
-            clause = _stories_search.op("@@")(
+            clause = _stories_search().op("@@")(
                 func.to_tsquery(literal_column("'simple'"), tsquery(topic))
             )
         if sources:

@@ -113,6 +113,45 @@ async def test_poll_once_then_latest_in_a_terminal(feeds: FeedServer, tmp_path: 
     assert out.count("https://") >= 5
 
 
+async def test_poll_once_of_many_sources_on_default_settings(
+    feeds: FeedServer, tmp_path: Path
+) -> None:
+    # More than 20 sources: every feed is parsed in worker processes started for the poll,
+    # spawned from the `newsbot` script itself (which they import again) when it is installed.
+    urls = []
+    for number in range(24):
+        path = f"/outlet{number}.xml"
+        items = [
+            FeedItem(
+                title=f"Outlet {number} reports {word}", link=f"https://o{number}.example/{word}"
+            )
+            for word in ("floods", "elections")
+        ]
+        feeds.set_feed(path, rss_feed(items, title=f"Outlet {number}"))
+        urls.append(feeds.url(path))
+    sources = tmp_path / "sources.txt"
+    sources.write_text("".join(f"{url}\n" for url in urls))
+    env = clean_env(tmp_path, NEWSBOT_SOURCES=str(sources))
+    script = Path(sys.executable).with_name("newsbot")
+    command = [str(script)] if script.exists() else NEWSBOT
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        "poll",
+        "--once",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+
+    assert process.returncode == 0, err.decode()
+    assert "24 sources polled, 48 new stories, 0 failed" in out.decode()
+    code, out_text, _ = await newsbot("latest", "outlet", "7", env=env, cwd=tmp_path)
+    assert code == 0
+    assert "Outlet 7 reports" in out_text
+
+
 async def test_sources_add_list_remove(feeds: FeedServer, tmp_path: Path) -> None:
     feeds.set_feed("/extra.xml", (DATA / "seed-feed.xml").read_bytes())
     extra = feeds.url("/extra.xml")
