@@ -103,6 +103,9 @@ class _Placing:
     silent: bool = False
 
 
+# The part of a claim's lease the sender sends in; the rest covers the request in flight.
+LEASE_USE = 0.8
+
 # A sent message to record: its outbox rows, its message id, the outlets its card names.
 _SentMark = tuple[list[int], int, tuple[str, ...] | None]
 
@@ -127,6 +130,7 @@ class _Outcome:
     migrated_to: int | None = None
     topic_gone: str | None = None
     transient: bool = False
+    lapsed: bool = False
     error: str | None = None
 
 
@@ -175,6 +179,9 @@ class Sender:
         self.batch = batch
         self.edit_batch = edit_batch
         self.lease = lease
+        # When the rows of the batch being sent stop being this sender's: past it another
+        # sender may claim and send them, so this one sends no more of them.
+        self._claim_ends: datetime | None = None
         self._unrecorded = asyncio.Semaphore(unrecorded_window)
         self._lock = asyncio.Lock()
         # Many senders' "sent" marks land in one transaction: marks pile up while a commit runs
@@ -283,14 +290,17 @@ class Sender:
             batch = 1 if self._down_streak else self.batch
             while self._available() and (
                 claimed := await self.storage.claim_deliveries(
-                    limit=batch, now=self.clock(), lease=self.lease
+                    limit=batch, now=(claimed_at := self.clock()), lease=self.lease
                 )
             ):
                 batch = self.batch
+                # A margin for the request in flight when the lease ends.
+                self._claim_ends = claimed_at + self.lease * LEASE_USE
                 places = _by_place(claimed)
                 settings = await self._hold_quiet(places)
                 await self._send_places(places, settings, report)
                 self._progress()
+            self._claim_ends = None
             if self._available():
                 await self._retry_digests(report)
             if self._available():
@@ -473,6 +483,8 @@ class Sender:
             if outcome.message_id is not None:
                 report.sent += len(ids)
                 continue
+            if outcome.lapsed:
+                return
             unsent = [i for _, later, _, _ in units[position:] for i in later]
             if outcome.retry_in is not None:
                 await self.storage.mark_failed(
@@ -573,6 +585,11 @@ class Sender:
         async with self._unrecorded:
             if not self._available():
                 return _Outcome(transient=True, error="Bot API unavailable")
+            if self._claim_ends is not None and self.clock() >= self._claim_ends:
+                # Slower than the lease (a loaded machine, a long flood wait): the rows are
+                # left unsent for the next claim, which may be another sender's, rather than
+                # sent twice.
+                return _Outcome(lapsed=True)
             outcome = await self._attempt(chat_id, text, markup, message_id, placing)
             if outcome.message_id is not None:
                 self._went_through()

@@ -298,3 +298,33 @@ async def test_a_database_outage_is_one_log_line_a_minute_and_the_bot_catches_up
     ), "one line per job for the minute, not one per tick"
     assert outage_lines and all(record.exc_info is None for record in outage_lines)
     assert any("works again" in record.getMessage() for record in caplog.records)
+
+
+async def test_a_sender_slower_than_its_lease_sends_none_of_what_another_may_have_claimed(
+    store: SqlStorage, bot: ExtBot[Priority], api: FakeBotApi, sim: SimTime
+) -> None:
+    """200 rows claimed at once under a 4 s lease take 8 s at 25 messages a second: from the
+    lease's end another sender may claim the rest, so this one must not send them too."""
+    for chat in CHATS:
+        await follow(store, sim, chat, "ukraine")
+    await publish(store, sim, ["Ukraine: the story everyone follows"])
+    lease = timedelta(seconds=4)
+    slow = Sender(
+        bot, store, sim, monotonic=sim.monotonic, sleep=sim.sleep, lease=lease, batch=len(CHATS)
+    )
+    sending = asyncio.ensure_future(slow.send_pending())
+    taken: set[int] = set()  # chats whose rows another sender claimed
+    while not sending.done():
+        if sim.monotonic() >= lease.total_seconds():
+            claimed = await store.claim_deliveries(limit=len(CHATS), now=sim.now, lease=lease)
+            taken |= {row.chat_id for row in claimed}
+        await asyncio.sleep(0.002)
+    await sending
+    sim.advance(seconds=lease.total_seconds())  # what it left is anyone's after the lease
+    claimed = await store.claim_deliveries(limit=len(CHATS), now=sim.now, lease=lease)
+    taken |= {row.chat_id for row in claimed}
+
+    delivered = [int(message["chat_id"]) for message in api.delivered()]
+    assert taken, "the other sender found rows whose lease had run out"
+    assert taken.isdisjoint(delivered), "a row another sender claimed was sent by this one too"
+    assert sorted([*delivered, *taken]) == list(CHATS), "every row sent or claimed, once"
