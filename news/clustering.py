@@ -66,6 +66,7 @@ from operator import eq
 from sys import intern
 
 from news.analysis import document_terms
+from news.cluster_state import ClusterRow, ClusterState, StorySignature
 from news.policy import CLUSTER_WINDOW
 
 COSINE_CUTOFF = 0.24
@@ -219,6 +220,12 @@ class Clusterer:
         self._cluster_expiry: list[tuple[datetime, int]] = []
         self._story_expiry: list[tuple[datetime, int]] = []
         self._now: datetime | None = None
+        # What changed since `changes()` was last called: clusters whose centroid moved, and
+        # stories added (with when and by whom, which `_Seen` does not keep).
+        self._dirty: set[int] = set()
+        self._new: dict[int, Member] = {}
+        self._closed: dict[int, ClusterRow] = {}
+        self._forgotten: dict[int, StorySignature] = {}
 
     def __len__(self) -> int:
         """Stories in the window."""
@@ -302,9 +309,101 @@ class Clusterer:
             self._clusters[cluster.id] = cluster
             heapq.heappush(self._cluster_expiry, (published_at, cluster.id))
         self._join(lang, cluster, member, vector)
+        self._dirty.add(cluster.id)
+        self._new[story_id] = member
 
         self._stories[story_id] = _Seen(language, distinct, signature, cluster.id, headline)
         heapq.heappush(self._story_expiry, (published_at, story_id))
+        self._band(lang, story_id, bands)
+        return Assignment(story_id, cluster.id, created, similarity, duplicate_of)
+
+    def changes(self) -> ClusterState:
+        """What changed since the last call: the centroids of the clusters that gained a story
+        and the signatures of the stories added (closed or forgotten since, too), for storage
+        to keep."""
+        clusters = list(self._closed.values())
+        clusters += [
+            _row(self._clusters[cluster_id])
+            for cluster_id in sorted(self._dirty)
+            if cluster_id in self._clusters
+        ]
+        stories = [
+            self._forgotten.get(story_id) or self._signature(story_id, member)
+            for story_id, member in self._new.items()
+        ]
+        self._dirty.clear()
+        self._new.clear()
+        self._closed.clear()
+        self._forgotten.clear()
+        return ClusterState(clusters, stories)
+
+    def _signature(self, story_id: int, member: Member) -> StorySignature:
+        seen = self._stories[story_id]
+        return StorySignature(
+            story_id,
+            seen.cluster_id,
+            seen.language,
+            member.source,
+            member.published_at,
+            seen.terms,
+            seen.headline,
+            tuple(seen.signature),
+        )
+
+    def load(self, state: ClusterState) -> None:
+        """Take in clusters and stories as storage keeps them: at a start, the open clusters
+        and the window's stories; later, what other processes clustered. Nothing is analysed.
+
+        Stories come in the order they were added (members keep it). A cluster row replaces
+        the centroid of the cluster it names; a story already here is left alone; a story
+        whose cluster is not open counts in the document frequencies and the copy index but
+        is no member of any cluster.
+        """
+        for row in state.clusters:
+            lang = self._languages.setdefault(row.language, _Language())
+            cluster = self._clusters.get(row.id)
+            if cluster is None:
+                cluster = Cluster(row.id, row.language, row.started_at)
+                self._clusters[row.id] = cluster
+                heapq.heappush(self._cluster_expiry, (row.started_at, row.id))
+            old = set(cluster.terms[:INDEX_TERMS])
+            cluster.terms = tuple(map(intern, row.terms))
+            cluster.weights = array("d", row.weights)
+            cluster.norm = math.sqrt(sum(w * w for w in cluster.weights)) or 1.0
+            new = set(cluster.terms[:INDEX_TERMS])
+            for term in old - new:
+                self._unpost(lang, term, cluster.id)
+            for term in new - old:
+                lang.postings.setdefault(term, set()).add(cluster.id)
+        newest = self._now
+        for story in state.stories:
+            if story.story_id in self._stories:
+                continue
+            lang = self._languages.setdefault(story.language, _Language())
+            terms = tuple(map(intern, story.terms))
+            lang.docs += 1
+            df = lang.df
+            for term in terms:
+                df[term] = df.get(term, 0) + 1
+            signature = array("I", story.signature)
+            headline = tuple(map(intern, story.headline))
+            self._stories[story.story_id] = _Seen(
+                story.language, terms, signature, story.cluster_id, headline
+            )
+            heapq.heappush(self._story_expiry, (story.published_at, story.story_id))
+            self._band(lang, story.story_id, _bands(signature))
+            cluster = self._clusters.get(story.cluster_id)
+            if cluster is not None:
+                cluster.members.append(
+                    Member(story.story_id, intern(story.source), story.published_at)
+                )
+            if newest is None or story.published_at > newest:
+                newest = story.published_at
+        if newest is not None:
+            self._advance(newest)
+
+    @staticmethod
+    def _band(lang: _Language, story_id: int, bands: list[int]) -> None:
         for band in bands:
             held = lang.bands.get(band)
             if held is None:
@@ -313,7 +412,6 @@ class Clusterer:
                 held.append(story_id)
             else:
                 lang.bands[band] = [held, story_id]
-        return Assignment(story_id, cluster.id, created, similarity, duplicate_of)
 
     def _vector(
         self, lang: _Language, terms: Sequence[str], language: str
@@ -436,6 +534,9 @@ class Clusterer:
         while self._cluster_expiry and self._cluster_expiry[0][0] < horizon:
             _, cluster_id = heapq.heappop(self._cluster_expiry)
             cluster = self._clusters.pop(cluster_id)
+            if cluster_id in self._dirty:  # closed before its change was handed out
+                self._dirty.discard(cluster_id)
+                self._closed[cluster_id] = _row(cluster)
             lang = self._languages[cluster.language]
             for term in cluster.terms[:INDEX_TERMS]:
                 self._unpost(lang, term, cluster_id)
@@ -444,6 +545,9 @@ class Clusterer:
             self._forget(story_id)
 
     def _forget(self, story_id: int) -> None:
+        member = self._new.get(story_id)
+        if member is not None:  # forgotten before its signature was handed out
+            self._forgotten[story_id] = self._signature(story_id, member)
         seen = self._stories.pop(story_id)
         lang = self._languages[seen.language]
         lang.docs -= 1
@@ -469,6 +573,12 @@ class Clusterer:
             ids.discard(cluster_id)
             if not ids:
                 del lang.postings[term]
+
+
+def _row(cluster: Cluster) -> ClusterRow:
+    return ClusterRow(
+        cluster.id, cluster.language, cluster.started_at, cluster.terms, tuple(cluster.weights)
+    )
 
 
 def _parts(term: str, known: dict[str, int]) -> list[str]:
