@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select, update
 
 import news.clustering
 from news.cluster_keeper import ClusterKeeper
@@ -26,6 +28,7 @@ from news.clustering import Cluster, Clusterer
 from news.model import Story
 from news.topics import parse_topic
 from storage import SqlStorage, open_storage
+from storage.tables import sources as sources_table
 from tests.conftest import SHARED, Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
@@ -79,9 +82,7 @@ def picture(clusterer: Clusterer) -> dict[int, tuple[object, ...]]:
     return {cluster.id: one(cluster) for cluster in clusterer.clusters()}
 
 
-async def test_cluster_state_round_trips_through_storage(
-    storage: SqlStorage, clock: Clock
-) -> None:
+async def test_cluster_state_round_trips_through_storage(storage: SqlStorage, clock: Clock) -> None:
     stories = await store_reports(storage, clock)
     clusterer = Clusterer()
     keeper = ClusterKeeper(storage, clusterer)
@@ -224,8 +225,8 @@ async def test_two_pollers_push_one_event_once_per_chat(
         postgres_url,
         tmp_path / "sources.txt",
         NEWSBOT_ALLOW_PRIVATE_SOURCES="1",
-        NEWSBOT_POLL_INTERVAL="3",
-        NEWSBOT_POLL_CEILING="3",
+        NEWSBOT_POLL_INTERVAL="20",
+        NEWSBOT_POLL_CEILING="20",
     )
     pollers_env = {k: v for k, v in env.items() if not k.startswith("TELEGRAM_")}
     processes: dict[str, asyncio.subprocess.Process] = {}
@@ -240,36 +241,40 @@ async def test_two_pollers_push_one_event_once_per_chat(
             )
         # First reads: every feed once (a first read stores, pushes nothing).
         async with asyncio.timeout(90):
-            while not all(feeds.requests_for(path) for path in paths.values()):
+            while True:
+                if await _polled(postgres_url) == len(OUTLETS):
+                    break
                 await asyncio.sleep(0.1)
-        # The event, at once on three outlets.
+        # The event, at once on three outlets; then the pollers are made to take them apart:
+        # one takes BBC with a feed that hangs (its tick runs on), so the other, free, takes
+        # DW and Reuters.
         for outlet, path in paths.items():
             feeds.set_feed(path, rss_feed(event_items(outlet), title=outlet))
+        feeds.stall(paths["Filler1"])
+        await _due(postgres_url, OUTLETS, hours=1)
+        await _due(postgres_url, ("BBC", "Filler1"))
+        # (The hanging request is recorded only once answered.)
+        assert await until(lambda: len(feeds.requests_for(paths["BBC"])) >= 2, 30)
+        await _due(postgres_url, ("DW", "Reuters"))
+        assert await until(
+            lambda: all(len(feeds.requests_for(paths[o])) >= 2 for o in ("DW", "Reuters")), 30
+        )
+        feeds.release(paths["Filler1"])
 
         def final_texts() -> dict[int, list[str]]:
-            """Each chat's pushes, as they read now (after any edits)."""
-            edits: dict[tuple[int, int], str] = {}
+            """Each chat's pushes; the first as it reads now (after its edits, if any)."""
+            texts = {chat: [str(m["text"]) for m in telegram.delivered(chat)] for chat in CHATS}
             for call in telegram.calls_to("editMessageText"):
-                edits[(int(call.params["chat_id"]), int(call.params["message_id"]))] = str(
-                    call.params["text"]
-                )
-            return {
-                chat: [
-                    edits.get((chat, int(message["message_id"])), str(message["text"]))
-                    for message in telegram.delivered(chat)
-                ]
-                for chat in CHATS
-            }
+                chat = int(call.params["chat_id"])
+                if texts.get(chat):
+                    texts[chat][0] = str(call.params["text"])
+            return texts
 
         started = time.monotonic()
-        async with asyncio.timeout(120):
-            while not all(len(final_texts()[chat]) >= 1 for chat in CHATS):
-                await asyncio.sleep(0.1)
-            # Edits come at most once a minute per message: waiting for the second may take one.
-            while not _names_all(final_texts()):
-                await asyncio.sleep(0.2)
+        # Edits come at most once a minute per message: a second one may take that long.
+        await until(lambda: _names_all(final_texts()), 90)
         settled = time.monotonic() - started
-        await asyncio.sleep(4)  # another poll round: a second push would show up now
+        await asyncio.sleep(3)  # a second push would show up now
     finally:
         for process in processes.values():
             if process.returncode is None:
@@ -285,6 +290,44 @@ async def test_two_pollers_push_one_event_once_per_chat(
     for chat in CHATS:
         assert len(texts[chat]) == 1, f"one push per chat, not {texts[chat]}"
     assert _names_all(texts)
+
+
+async def until(condition: Callable[[], bool], seconds: float) -> bool:
+    """Wait until `condition` holds, looking every 50 ms, for at most `seconds`; whether it
+    holds."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+async def _polled(database_url: str) -> int:
+    storage = await open_storage(database_url)
+    try:
+        async with storage.engine.connect() as conn:
+            found = await conn.execute(
+                select(func.count()).where(sources_table.c.last_success_at.is_not(None))
+            )
+            return int(found.scalar_one())
+    finally:
+        await storage.close()
+
+
+async def _due(database_url: str, outlets: tuple[str, ...], *, hours: float = 0) -> None:
+    """Make the feeds of `outlets` due now (or in `hours`)."""
+    storage = await open_storage(database_url)
+    try:
+        async with storage.engine.begin() as conn:
+            for outlet in outlets:
+                await conn.execute(
+                    update(sources_table)
+                    .where(sources_table.c.url.endswith(f"/{outlet}.xml"))
+                    .values(next_poll_at=datetime.now(UTC) + timedelta(hours=hours))
+                )
+    finally:
+        await storage.close()
 
 
 def _names_all(texts: dict[int, list[str]]) -> bool:
