@@ -38,7 +38,10 @@ Method, and why:
   day's event on their subject.
 - Two stories of one outlet join one cluster only as a copy (above) or an update (headlines
   sharing `_SAME_HEADLINE` of their terms): an outlet's stories on one theme ("peace talks
-  resume", "activists call for peace") share words without being one event. Only the most
+  resume", "activists call for peace") share words without being one event. One exception:
+  a cluster that another outlet's report confirms takes a second report of the same outlet
+  when it is as close as reports of one event are (cosine ≥ `_SAME_OUTLET_COSINE`, 0.38), as an
+  outlet carrying two wires' reports of one event (Reuters', AFP's) has. Only the most
   similar cluster may be joined: a story its own outlet's report keeps out of it starts a
   cluster rather than join the next most similar, another event.
 - A cluster is open for `window` (48 h) after its first story, then it leaves the index: a later
@@ -88,6 +91,9 @@ _BAND_CHECKS = 8
 _CERTAIN_COPY = 0.8
 # Headlines of one outlet sharing this much (Jaccard of their terms) are one story updated.
 _SAME_HEADLINE = 0.6
+# A story of an outlet already in a cluster under another headline joins it only this close,
+# and only when another outlet's report is in it too (see `_may_join`).
+_SAME_OUTLET_COSINE = 0.38
 # A summary this short (in terms) is shingled together with its title.
 _SHORT_SUMMARY = 12
 # German and Dutch join nouns into compounds ("Bahnstreik"): such a term also counts as its
@@ -467,11 +473,15 @@ class Clusterer:
             score = dot / cluster.norm
             if score > best_score:
                 best, best_score = cluster, score
-        if best is None or best_score < cutoff or not self._may_join(best, source, headline):
+        if best is None or best_score < cutoff:
+            return None, best_score
+        if not self._may_join(best, source, headline, best_score):
             return None, best_score
         return best, best_score
 
-    def _may_join(self, cluster: Cluster, source: str, headline: tuple[str, ...]) -> bool:
+    def _may_join(
+        self, cluster: Cluster, source: str, headline: tuple[str, ...], similarity: float
+    ) -> bool:
         """Whether a story of `source` may join `cluster` on similarity alone.
 
         An outlet rarely reports one event twice under different headlines, but it often runs
@@ -479,13 +489,21 @@ class Clusterer:
         story joins a cluster holding its own outlet's report only as an update of that report,
         with a near-identical headline (copies are found before, by their text).
         """
+        others = False
+        own_differs = False
         for member in cluster.members:
             if member.source != source:
+                others = True
                 continue
             seen = self._stories.get(member.story_id)
             if seen is None or _jaccard(headline, seen.headline) < _SAME_HEADLINE:
-                return False
-        return True
+                own_differs = True
+        if not own_differs:
+            return True
+        # Another outlet's report confirms the event, and the story is as close to it as
+        # reports of one event are: an outlet carrying two wires' reports of it (Reuters' and
+        # AFP's) lists them under it.
+        return others and similarity >= _SAME_OUTLET_COSINE
 
     def _join(
         self, lang: _Language, cluster: Cluster, member: Member, vector: dict[str, float]
