@@ -256,7 +256,9 @@ async def _write_state(conn: AsyncConnection, changes: ClusterState) -> int:
     cluster_ids = [row.id for row in changes.clusters]
     for chunk in chunks(cluster_ids):
         await conn.execute(delete(clusters).where(clusters.c.id.in_(chunk)))
-    if changes.clusters:
+        found = await conn.execute(select(stories.c.id).where(stories.c.id.in_(chunk)))
+        alive.update(found.scalars())
+    if any(row.id in alive for row in changes.clusters):
         await conn.execute(
             insert(clusters),
             [
@@ -269,6 +271,7 @@ async def _write_state(conn: AsyncConnection, changes: ClusterState) -> int:
                     "version": version,
                 }
                 for row in changes.clusters
+                if row.id in alive
             ],
         )
     return version

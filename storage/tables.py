@@ -173,8 +173,9 @@ stories = Table(
 clusters = Table(
     "clusters",
     metadata,
-    # The id of the story that opened it, as `stories.cluster_id`.
-    Column("id", Integer, primary_key=True, autoincrement=False),
+    # The id of the story that opened it, as `stories.cluster_id`; the row goes with that story
+    # (retention keeps a lead while its cluster has younger reports).
+    belongs_to("id", "stories", primary_key=True, autoincrement=False),
     Column("language", String(16), nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     # The centroid, heaviest term first; the weights as little-endian 64-bit floats.

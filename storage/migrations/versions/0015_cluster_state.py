@@ -18,7 +18,7 @@ down_revision = "0011"
 def upgrade() -> None:
     op.create_table(
         "clusters",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        belongs_to("id", "stories", primary_key=True, autoincrement=False),
         sa.Column("language", sa.String(16), nullable=False),
         sa.Column("started_at", UTCDateTime, nullable=False),
         sa.Column("terms", sa.Text, nullable=False),
