@@ -261,14 +261,12 @@ class Clusterer:
         published_at: datetime,
         source: str,
         *,
-        cluster_id: int | None = None,
         terms: Sequence[str] | None = None,
     ) -> Assignment:
         """Place a story in the cluster of its event, starting one if none is open.
 
-        A new cluster takes its first story's id as its own, so ids are stable across restarts.
-        `cluster_id` replays a stored assignment: the story joins that cluster (opened if it is
-        not open) without a search, so a restart rebuilds the window as it was. `terms` are
+        A new cluster takes its first story's id as its own, so ids are stable across restarts
+        (a restart loads the stored state, `load`). `terms` are
         the story's indexed terms (`Story.terms`: the title's, then the text's), when known,
         which saves analysing the text again.
         Raises ValueError for a story id already in the window: a story is added once.
@@ -296,22 +294,19 @@ class Clusterer:
         member = Member(story_id, intern(source), published_at)
         cluster: Cluster | None = None
         similarity = 1.0
-        if cluster_id is not None:
-            cluster = self._clusters.get(cluster_id)
-        elif duplicate_of is not None:
+        if duplicate_of is not None:
             cluster = self._clusters.get(self._stories[duplicate_of].cluster_id)
         skip = function_terms(language)
         # A tuple of interned terms: a third of a frozenset's memory, and rarely compared.
         headline = tuple(
             term for term in dict.fromkeys(title_terms) if term not in skip and not _is_year(term)
         )
-        if cluster is None and cluster_id is None:
+        if cluster is None:
             cutoff = self.compounding_cutoff if language in _COMPOUNDING else self.cutoff
             cluster, similarity = self._nearest(lang, vector, member.source, headline, cutoff)
         created = cluster is None
         if cluster is None:
-            opened = story_id if cluster_id is None else cluster_id
-            cluster = Cluster(opened, language, published_at)
+            cluster = Cluster(story_id, language, published_at)
             self._clusters[cluster.id] = cluster
             heapq.heappush(self._cluster_expiry, (published_at, cluster.id))
         self._join(lang, cluster, member, vector)

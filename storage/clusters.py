@@ -91,13 +91,16 @@ class ClusterStore(StorageBase):
             await _assign(conn, assignments, now)
         return max(version, synced.version)
 
-    async def clustered_since(self, since: datetime) -> list[Story]:
-        """Clustered stories published since `since`, in the order they were stored."""
-        return await self._published_since(since, clustered=True)
-
     async def unclustered_since(self, since: datetime, *, limit: int) -> list[Story]:
         """Stories published since `since` that have no cluster yet, in the order stored."""
-        return await self._published_since(since, clustered=False, limit=limit)
+        query = (
+            select_stories(*STORY_COLUMNS)
+            .where(stories.c.published_at >= since, stories.c.cluster_id.is_(None))
+            .order_by(stories.c.id)
+            .limit(limit)
+        )
+        async with self.connect() as conn:
+            return [story_from_row(row) for row in await conn.execute(query)]
 
     async def unclustered_before(self, before: datetime, *, limit: int) -> list[Story]:
         """Stories published before `before` that have no cluster yet, oldest first."""
@@ -105,22 +108,6 @@ class ClusterStore(StorageBase):
             select_stories(*STORY_COLUMNS)
             .where(stories.c.published_at < before, stories.c.cluster_id.is_(None))
             .order_by(stories.c.published_at, stories.c.id)
-            .limit(limit)
-        )
-        async with self.connect() as conn:
-            return [story_from_row(row) for row in await conn.execute(query)]
-
-    async def _published_since(
-        self, since: datetime, *, clustered: bool, limit: int | None = None
-    ) -> list[Story]:
-        cluster = stories.c.cluster_id
-        query = (
-            select_stories(*STORY_COLUMNS)
-            .where(
-                stories.c.published_at >= since,
-                cluster.is_not(None) if clustered else cluster.is_(None),
-            )
-            .order_by(stories.c.id)
             .limit(limit)
         )
         async with self.connect() as conn:
