@@ -80,9 +80,10 @@ class ClusterKeeper:
         """Once per keeper: load the open clusters and the window's signatures."""
         if self._loaded:
             return
-        state = await self.storage.cluster_state(open_since=now - self.clusterer.window)
-        await asyncio.to_thread(self.clusterer.load, state)
-        self._version = state.version
+        # Page by page: the rows read never all sit in memory beside the clusterer.
+        async for page in self.storage.cluster_state_pages(open_since=now - self.clusterer.window):
+            await asyncio.to_thread(self.clusterer.load, page)
+            self._version = page.version
         self._loaded = True
 
     async def _place(self, stories: Sequence[Story], now: datetime) -> None:

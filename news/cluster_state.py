@@ -5,7 +5,9 @@ signatures, so that a start loads clusters instead of re-analysing stories.
 cluster keeper stores it in the transaction that records the assignments, and a start or
 another process's change reads it back (`Clusterer.load`). `version` orders the changes of all
 the processes polling one database: each reads the rows written after the version it last saw.
-Plain data only: this module is imported by storage and by the cheap commands.
+Plain data only: this module is imported by storage and by the cheap commands. Rows are named
+tuples: a start builds one per open cluster and per story of the window, and a tuple is built
+several times faster than a frozen dataclass.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from news.model import ClusterAssignment
 
 
-@dataclass(frozen=True, slots=True)
-class ClusterRow:
+class ClusterRow(NamedTuple):
     """An open cluster: its language, when its first story was published, its centroid
     (heaviest term first, beside its weight)."""
 
@@ -29,8 +31,7 @@ class ClusterRow:
     weights: tuple[float, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class StorySignature:
+class StorySignature(NamedTuple):
     """What the clusterer needs of a clustered story, without its text: its cluster, its
     outlet and clustering time, the terms counted in the document frequencies, the headline's
     terms (same-outlet updates) and its MinHash signature (copies)."""

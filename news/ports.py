@@ -7,7 +7,7 @@ plain types, with timezone-aware UTC datetimes. A method the database fails rais
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -112,6 +112,9 @@ class Storage(Protocol):
         open_until: datetime | None = ...,
         after_version: int = ...,
     ) -> ClusterState: ...
+    def cluster_state_pages(
+        self, *, open_since: datetime, page: int = ...
+    ) -> AsyncIterator[ClusterState]: ...
     async def cluster_turn(
         self, after_version: int, work: ClusterWork, *, now: datetime
     ) -> int: ...

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from news.cluster_state import ClusterRow, ClusterState, ClusterWork, StorySignature
@@ -71,6 +72,25 @@ class ClusterStore(StorageBase):
             return await _read_state(
                 conn, open_since=open_since, open_until=open_until, after_version=after_version
             )
+
+    async def cluster_state_pages(
+        self, *, open_since: datetime, page: int = 5000
+    ) -> AsyncIterator[ClusterState]:
+        """The state a start loads (clusters started and stories published since
+        `open_since`), `page` rows at a time, so that the rows read never all sit in memory
+        beside the clusterer they fill; every page carries the version read first."""
+        async with self.connect() as conn:
+            version = int(await read_state(conn, VERSION_KEY) or 0)
+            cluster_query, story_query = _state_queries(open_since, None, 0)
+            for query, convert in ((cluster_query, _cluster_row), (story_query, _signature)):
+                result = await conn.stream(query.execution_options(yield_per=page))
+                async for rows in result.partitions(page):
+                    if convert is _cluster_row:
+                        yield ClusterState(
+                            clusters=[_cluster_row(r) for r in rows], version=version
+                        )
+                    else:
+                        yield ClusterState(stories=[_signature(r) for r in rows], version=version)
 
     async def cluster_turn(self, after_version: int, work: ClusterWork, *, now: datetime) -> int:
         """Assign in turn with the other pollers (see the module docstring); the version the
@@ -148,16 +168,9 @@ async def _assign(
         )
 
 
-async def _read_state(
-    conn: AsyncConnection,
-    *,
-    open_since: datetime | None = None,
-    open_until: datetime | None = None,
-    after_version: int = 0,
-) -> ClusterState:
-    version = int(await read_state(conn, VERSION_KEY) or 0)
-    if open_since is None and version <= after_version:
-        return ClusterState(version=version)
+def _state_queries(
+    open_since: datetime | None, open_until: datetime | None, after_version: int
+) -> tuple[Select[Any], Select[Any]]:
     cluster_query = select(
         clusters.c.id,
         clusters.c.language,
@@ -184,25 +197,42 @@ async def _read_state(
     else:
         cluster_query = cluster_query.where(clusters.c.version > after_version)
         story_query = story_query.where(cluster_stories.c.version > after_version)
-    state = ClusterState(version=version)
-    for row in await conn.execute(cluster_query):
-        state.clusters.append(
-            ClusterRow(row.id, row.language, row.started_at, row.terms, _floats(row.weights))
-        )
-    for signed in await conn.execute(story_query):
-        state.stories.append(
-            StorySignature(
-                signed.story_id,
-                signed.cluster_id,
-                signed.language,
-                signed.source,
-                signed.published_at,
-                signed.terms,
-                signed.headline,
-                _ints(signed.signature),
-            )
-        )
-    return state
+    return cluster_query, story_query
+
+
+def _cluster_row(row: Row[Any]) -> ClusterRow:
+    return ClusterRow(row.id, row.language, row.started_at, row.terms, _floats(row.weights))
+
+
+def _signature(row: Row[Any]) -> StorySignature:
+    return StorySignature(
+        row.story_id,
+        row.cluster_id,
+        row.language,
+        row.source,
+        row.published_at,
+        row.terms,
+        row.headline,
+        _ints(row.signature),
+    )
+
+
+async def _read_state(
+    conn: AsyncConnection,
+    *,
+    open_since: datetime | None = None,
+    open_until: datetime | None = None,
+    after_version: int = 0,
+) -> ClusterState:
+    version = int(await read_state(conn, VERSION_KEY) or 0)
+    if open_since is None and version <= after_version:
+        return ClusterState(version=version)
+    cluster_query, story_query = _state_queries(open_since, open_until, after_version)
+    return ClusterState(
+        [_cluster_row(row) for row in await conn.execute(cluster_query)],
+        [_signature(row) for row in await conn.execute(story_query)],
+        version,
+    )
 
 
 async def _write_state(conn: AsyncConnection, changes: ClusterState) -> int:
