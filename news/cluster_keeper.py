@@ -56,18 +56,21 @@ class ClusterKeeper:
 
     async def place(self, new_stories: Sequence[Story], now: datetime) -> None:
         """Cluster freshly stored stories of the window; older ones wait for `backlog`."""
-        await self.load(now)
         horizon = now - self.clusterer.window
         recent = [story for story in new_stories if _clustering_time(story) >= horizon]
         if recent:
+            await self.load(now)
             await self._place(recent, now)
 
     async def backlog(self, now: datetime, *, batch: int) -> int:
-        """Cluster the stored stories that are not clustered yet, of any age; how many."""
-        await self.load(now)
+        """Cluster the stored stories that are not clustered yet, of any age; how many.
+
+        The open clusters are loaded only when there is something to place: a poll that found
+        nothing new (every feed 304) costs no load."""
         horizon = now - self.clusterer.window
         done = 0
         while waiting := await self.storage.unclustered_since(horizon, limit=batch):
+            await self.load(now)
             await self._place(waiting, now)
             done += len(waiting)
         # Older stories, oldest first, each batch by a clusterer of its own time.
@@ -77,7 +80,8 @@ class ClusterKeeper:
         return done
 
     async def load(self, now: datetime) -> None:
-        """Once per keeper: load the open clusters and the window's signatures."""
+        """Once per keeper, when a story is first to be placed: load the open clusters and the
+        window's signatures."""
         if self._loaded:
             return
         # Page by page: the rows read never all sit in memory beside the clusterer.
