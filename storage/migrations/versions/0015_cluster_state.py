@@ -2,7 +2,10 @@
 
 A start loads them instead of re-analysing the window's stories, and several polling processes
 read each other's by `version` (see `storage.tables.clusters`). Clusters assigned before this
-migration keep their `stories.cluster_id`; the clusterer starts afresh beside them.
+migration keep their `stories.cluster_id`; the clusterer starts afresh beside them. Stories
+never clustered before (too old when they arrived) are marked as standing alone, as they were
+shown: from now on every story is clustered whatever its age, and without this mark a first
+start would cluster a whole archive.
 """
 
 import sqlalchemy as sa
@@ -42,6 +45,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_cluster_stories_published", "cluster_stories", ["published_at"])
     op.create_index("ix_cluster_stories_version", "cluster_stories", ["version", "seq"])
+    op.execute("UPDATE stories SET cluster_id = id WHERE cluster_id IS NULL")
 
 
 def downgrade() -> None:
