@@ -38,7 +38,10 @@ Method, and why:
   day's event on their subject.
 - Two stories of one outlet join one cluster only as a copy (above) or an update (headlines
   sharing `_SAME_HEADLINE` of their terms): an outlet's stories on one theme ("peace talks
-  resume", "activists call for peace") share words without being one event. Only the most
+  resume", "activists call for peace") share words without being one event. One exception:
+  a cluster that another outlet's report confirms takes a second report of the same outlet
+  when it is as close as reports of one event are (cosine ≥ `_SAME_OUTLET_COSINE`, 0.38), as an
+  outlet carrying two wires' reports of one event (Reuters', AFP's) has. Only the most
   similar cluster may be joined: a story its own outlet's report keeps out of it starts a
   cluster rather than join the next most similar, another event.
 - A cluster is open for `window` (48 h) after its first story, then it leaves the index: a later
@@ -64,8 +67,10 @@ from functools import cache
 from itertools import islice
 from operator import eq
 from sys import intern
+from typing import NamedTuple
 
 from news.analysis import document_terms
+from news.cluster_state import ClusterRow, ClusterState, StorySignature
 from news.policy import CLUSTER_WINDOW
 
 COSINE_CUTOFF = 0.24
@@ -87,6 +92,9 @@ _BAND_CHECKS = 8
 _CERTAIN_COPY = 0.8
 # Headlines of one outlet sharing this much (Jaccard of their terms) are one story updated.
 _SAME_HEADLINE = 0.6
+# A story of an outlet already in a cluster under another headline joins it only this close,
+# and only when another outlet's report is in it too (see `_may_join`).
+_SAME_OUTLET_COSINE = 0.38
 # A summary this short (in terms) is shingled together with its title.
 _SHORT_SUMMARY = 12
 # German and Dutch join nouns into compounds ("Bahnstreik"): such a term also counts as its
@@ -176,8 +184,9 @@ class Cluster:
         return list(dict.fromkeys(member.source for member in self.members))
 
 
-@dataclass(frozen=True, slots=True)
-class _Seen:
+class _Seen(NamedTuple):
+    # A tuple: built for each story of the window at a start, several times faster than a
+    # frozen dataclass, and no bigger.
     language: str
     terms: tuple[str, ...]
     signature: array[int]
@@ -219,6 +228,12 @@ class Clusterer:
         self._cluster_expiry: list[tuple[datetime, int]] = []
         self._story_expiry: list[tuple[datetime, int]] = []
         self._now: datetime | None = None
+        # What changed since `changes()` was last called: clusters whose centroid moved, and
+        # stories added (with when and by whom, which `_Seen` does not keep).
+        self._dirty: set[int] = set()
+        self._new: dict[int, Member] = {}
+        self._closed: dict[int, ClusterRow] = {}
+        self._forgotten: dict[int, StorySignature] = {}
 
     def __len__(self) -> int:
         """Stories in the window."""
@@ -248,14 +263,12 @@ class Clusterer:
         published_at: datetime,
         source: str,
         *,
-        cluster_id: int | None = None,
         terms: Sequence[str] | None = None,
     ) -> Assignment:
         """Place a story in the cluster of its event, starting one if none is open.
 
-        A new cluster takes its first story's id as its own, so ids are stable across restarts.
-        `cluster_id` replays a stored assignment: the story joins that cluster (opened if it is
-        not open) without a search, so a restart rebuilds the window as it was. `terms` are
+        A new cluster takes its first story's id as its own, so ids are stable across restarts
+        (a restart loads the stored state, `load`). `terms` are
         the story's indexed terms (`Story.terms`: the title's, then the text's), when known,
         which saves analysing the text again.
         Raises ValueError for a story id already in the window: a story is added once.
@@ -283,28 +296,117 @@ class Clusterer:
         member = Member(story_id, intern(source), published_at)
         cluster: Cluster | None = None
         similarity = 1.0
-        if cluster_id is not None:
-            cluster = self._clusters.get(cluster_id)
-        elif duplicate_of is not None:
+        if duplicate_of is not None:
             cluster = self._clusters.get(self._stories[duplicate_of].cluster_id)
         skip = function_terms(language)
         # A tuple of interned terms: a third of a frozenset's memory, and rarely compared.
         headline = tuple(
             term for term in dict.fromkeys(title_terms) if term not in skip and not _is_year(term)
         )
-        if cluster is None and cluster_id is None:
+        if cluster is None:
             cutoff = self.compounding_cutoff if language in _COMPOUNDING else self.cutoff
             cluster, similarity = self._nearest(lang, vector, member.source, headline, cutoff)
         created = cluster is None
         if cluster is None:
-            opened = story_id if cluster_id is None else cluster_id
-            cluster = Cluster(opened, language, published_at)
+            cluster = Cluster(story_id, language, published_at)
             self._clusters[cluster.id] = cluster
             heapq.heappush(self._cluster_expiry, (published_at, cluster.id))
         self._join(lang, cluster, member, vector)
+        self._dirty.add(cluster.id)
+        self._new[story_id] = member
 
         self._stories[story_id] = _Seen(language, distinct, signature, cluster.id, headline)
         heapq.heappush(self._story_expiry, (published_at, story_id))
+        self._band(lang, story_id, bands)
+        return Assignment(story_id, cluster.id, created, similarity, duplicate_of)
+
+    def changes(self) -> ClusterState:
+        """What changed since the last call: the centroids of the clusters that gained a story
+        and the signatures of the stories added (closed or forgotten since, too), for storage
+        to keep."""
+        clusters = list(self._closed.values())
+        clusters += [
+            _row(self._clusters[cluster_id])
+            for cluster_id in sorted(self._dirty)
+            if cluster_id in self._clusters
+        ]
+        stories = [
+            self._forgotten.get(story_id) or self._signature(story_id, member)
+            for story_id, member in self._new.items()
+        ]
+        self._dirty.clear()
+        self._new.clear()
+        self._closed.clear()
+        self._forgotten.clear()
+        return ClusterState(clusters, stories)
+
+    def _signature(self, story_id: int, member: Member) -> StorySignature:
+        seen = self._stories[story_id]
+        return StorySignature(
+            story_id,
+            seen.cluster_id,
+            seen.language,
+            member.source,
+            member.published_at,
+            seen.terms,
+            seen.headline,
+            tuple(seen.signature),
+        )
+
+    def load(self, state: ClusterState) -> None:
+        """Take in clusters and stories as storage keeps them: at a start, the open clusters
+        and the window's stories; later, what other processes clustered. Nothing is analysed.
+
+        Stories come in the order they were added (members keep it). A cluster row replaces
+        the centroid of the cluster it names; a story already here is left alone; a story
+        whose cluster is not open counts in the document frequencies and the copy index but
+        is no member of any cluster.
+        """
+        for row in state.clusters:
+            lang = self._languages.setdefault(row.language, _Language())
+            cluster = self._clusters.get(row.id)
+            if cluster is None:
+                cluster = Cluster(row.id, row.language, row.started_at)
+                self._clusters[row.id] = cluster
+                heapq.heappush(self._cluster_expiry, (row.started_at, row.id))
+            old = set(cluster.terms[:INDEX_TERMS])
+            cluster.terms = tuple(map(intern, row.terms))
+            cluster.weights = array("d", row.weights)
+            cluster.norm = math.sqrt(sum(w * w for w in cluster.weights)) or 1.0
+            new = set(cluster.terms[:INDEX_TERMS])
+            for term in old - new:
+                self._unpost(lang, term, cluster.id)
+            for term in new - old:
+                lang.postings.setdefault(term, set()).add(cluster.id)
+        newest = self._now
+        for story in state.stories:
+            if story.story_id in self._stories:
+                continue
+            lang = self._languages.setdefault(story.language, _Language())
+            terms = tuple(map(intern, story.terms))
+            lang.docs += 1
+            df = lang.df
+            for term in terms:
+                df[term] = df.get(term, 0) + 1
+            signature = array("I", story.signature)
+            headline = tuple(map(intern, story.headline))
+            self._stories[story.story_id] = _Seen(
+                story.language, terms, signature, story.cluster_id, headline
+            )
+            heapq.heappush(self._story_expiry, (story.published_at, story.story_id))
+            self._band(lang, story.story_id, _bands(signature))
+            cluster = self._clusters.get(story.cluster_id)
+            if cluster is not None:
+                cluster.members.append(
+                    Member(story.story_id, intern(story.source), story.published_at)
+                )
+            if newest is None or story.published_at > newest:
+                newest = story.published_at
+        if newest is not None:
+            self._advance(newest)
+
+    @staticmethod
+    def _band(lang: _Language, story_id: int, bands: list[int]) -> None:
         for band in bands:
             held = lang.bands.get(band)
             if held is None:
@@ -313,7 +415,6 @@ class Clusterer:
                 held.append(story_id)
             else:
                 lang.bands[band] = [held, story_id]
-        return Assignment(story_id, cluster.id, created, similarity, duplicate_of)
 
     def _vector(
         self, lang: _Language, terms: Sequence[str], language: str
@@ -369,11 +470,15 @@ class Clusterer:
             score = dot / cluster.norm
             if score > best_score:
                 best, best_score = cluster, score
-        if best is None or best_score < cutoff or not self._may_join(best, source, headline):
+        if best is None or best_score < cutoff:
+            return None, best_score
+        if not self._may_join(best, source, headline, best_score):
             return None, best_score
         return best, best_score
 
-    def _may_join(self, cluster: Cluster, source: str, headline: tuple[str, ...]) -> bool:
+    def _may_join(
+        self, cluster: Cluster, source: str, headline: tuple[str, ...], similarity: float
+    ) -> bool:
         """Whether a story of `source` may join `cluster` on similarity alone.
 
         An outlet rarely reports one event twice under different headlines, but it often runs
@@ -381,13 +486,21 @@ class Clusterer:
         story joins a cluster holding its own outlet's report only as an update of that report,
         with a near-identical headline (copies are found before, by their text).
         """
+        others = False
+        own_differs = False
         for member in cluster.members:
             if member.source != source:
+                others = True
                 continue
             seen = self._stories.get(member.story_id)
             if seen is None or _jaccard(headline, seen.headline) < _SAME_HEADLINE:
-                return False
-        return True
+                own_differs = True
+        if not own_differs:
+            return True
+        # Another outlet's report confirms the event, and the story is as close to it as
+        # reports of one event are: an outlet carrying two wires' reports of it (Reuters' and
+        # AFP's) lists them under it.
+        return others and similarity >= _SAME_OUTLET_COSINE
 
     def _join(
         self, lang: _Language, cluster: Cluster, member: Member, vector: dict[str, float]
@@ -436,6 +549,9 @@ class Clusterer:
         while self._cluster_expiry and self._cluster_expiry[0][0] < horizon:
             _, cluster_id = heapq.heappop(self._cluster_expiry)
             cluster = self._clusters.pop(cluster_id)
+            if cluster_id in self._dirty:  # closed before its change was handed out
+                self._dirty.discard(cluster_id)
+                self._closed[cluster_id] = _row(cluster)
             lang = self._languages[cluster.language]
             for term in cluster.terms[:INDEX_TERMS]:
                 self._unpost(lang, term, cluster_id)
@@ -444,6 +560,9 @@ class Clusterer:
             self._forget(story_id)
 
     def _forget(self, story_id: int) -> None:
+        member = self._new.get(story_id)
+        if member is not None:  # forgotten before its signature was handed out
+            self._forgotten[story_id] = self._signature(story_id, member)
         seen = self._stories.pop(story_id)
         lang = self._languages[seen.language]
         lang.docs -= 1
@@ -469,6 +588,12 @@ class Clusterer:
             ids.discard(cluster_id)
             if not ids:
                 del lang.postings[term]
+
+
+def _row(cluster: Cluster) -> ClusterRow:
+    return ClusterRow(
+        cluster.id, cluster.language, cluster.started_at, cluster.terms, tuple(cluster.weights)
+    )
 
 
 def _parts(term: str, known: dict[str, int]) -> list[str]:

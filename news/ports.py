@@ -7,11 +7,12 @@ plain types, with timezone-aware UTC datetimes. A method the database fails rais
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from news.cluster_state import ClusterState, ClusterWork
 from news.model import (
     ChatSettings,
     ClusterAssignment,
@@ -105,8 +106,21 @@ class Storage(Protocol):
     async def assign_clusters(
         self, assignments: Sequence[ClusterAssignment], *, now: datetime
     ) -> None: ...
-    async def clustered_since(self, since: datetime) -> list[Story]: ...
+    async def cluster_state(
+        self,
+        *,
+        open_since: datetime | None = ...,
+        open_until: datetime | None = ...,
+        after_version: int = ...,
+    ) -> ClusterState: ...
+    def cluster_state_pages(
+        self, *, open_since: datetime, page: int = ...
+    ) -> AsyncIterator[ClusterState]: ...
+    async def cluster_turn(
+        self, after_version: int, work: ClusterWork, *, now: datetime
+    ) -> int: ...
     async def unclustered_since(self, since: datetime, *, limit: int) -> list[Story]: ...
+    async def unclustered_before(self, before: datetime, *, limit: int) -> list[Story]: ...
     async def cluster_members(
         self, cluster_ids: Sequence[int], *, bodies: bool = ...
     ) -> dict[int, list[Story]]: ...

@@ -37,6 +37,7 @@ CHUNK = 500
 #: PostgreSQL advisory locks (`take_turns`), one key per kind of work; "news" and a number.
 MIGRATION_LOCK = 0x6E657773_01
 SOURCES_SYNC_LOCK = 0x6E657773_02
+CLUSTER_LOCK = 0x6E657773_03
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -164,6 +165,47 @@ stories = Table(
     Index("ix_stories_link", "link"),
     Index("ix_stories_published", "published_at", "id"),
     Index("ix_stories_cluster", "cluster_id"),
+)
+
+# What the clusterer needs, kept as it changes (migration 0015), so that a start loads the open
+# clusters instead of re-analysing the window's stories, and several pollers share them
+# (`news.cluster_state`). `version` orders the writes of every process: each reads what others
+# wrote after the version it last saw; the newest version given out is `bot_state`'s
+# "cluster_version".
+clusters = Table(
+    "clusters",
+    metadata,
+    # The id of the story that opened it, as `stories.cluster_id`; the row goes with that story
+    # (retention keeps a lead while its cluster has younger reports).
+    belongs_to("id", "stories", primary_key=True, autoincrement=False),
+    Column("language", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    # The centroid, heaviest term first; the weights as little-endian 64-bit floats.
+    Column("terms", TextList(" "), nullable=False),
+    Column("weights", LargeBinary, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Index("ix_clusters_started", "started_at"),
+    Index("ix_clusters_version", "version"),
+)
+
+# A clustered story's signature, without its text (`news.cluster_state.StorySignature`).
+cluster_stories = Table(
+    "cluster_stories",
+    metadata,
+    belongs_to("story_id", "stories", primary_key=True),
+    Column("cluster_id", Integer, nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("terms", TextList(" "), nullable=False),
+    Column("headline", TextList(" "), nullable=False),
+    # The MinHash signature: little-endian 32-bit ints.
+    Column("signature", LargeBinary, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    # The order the stories were clustered in within one version.
+    Column("seq", Integer, nullable=False),
+    Index("ix_cluster_stories_published", "published_at"),
+    Index("ix_cluster_stories_version", "version", "seq"),
 )
 
 chats = Table(

@@ -137,8 +137,8 @@ async def empty_storage(url: str) -> SqlStorage:
         async with engine.begin() as conn:
             await conn.execute(
                 text(
-                    "TRUNCATE deliveries, subscriptions, chats, stories, sources "
-                    "RESTART IDENTITY CASCADE"
+                    "TRUNCATE deliveries, subscriptions, chats, stories, sources, clusters, "
+                    "bot_state RESTART IDENTITY CASCADE"
                 )
             )
     return SqlStorage(engine)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from news.clustering import Clusterer
+from news.clustering import Assignment, Clusterer
 from tests.labelled import Labelled, add, existing_set, score, short_set
 
 
@@ -243,7 +243,10 @@ def test_a_shared_date_does_not_make_one_outlets_headlines_an_update() -> None:
     assert solutions.cluster_id != printables.cluster_id
 
 
-def test_a_story_kept_out_of_its_event_by_its_own_outlet_does_not_join_another() -> None:
+def storm_kira(*, confirmed: bool) -> tuple[Assignment, Assignment, Assignment]:
+    """Reuters' harbour report, AP's airport report, NRK's harbour report if `confirmed`, then
+    Reuters' follow-up on the harbour under another headline: the harbour, the airport and the
+    follow-up's assignments."""
     clusterer = Clusterer()
     harbour = clusterer.add(
         1,
@@ -261,16 +264,15 @@ def test_a_story_kept_out_of_its_event_by_its_own_outlet_does_not_join_another()
         T0 + timedelta(hours=1),
         "AP",
     )
-    clusterer.add(
-        3,
-        "Bergen harbour under water after Storm Kira",
-        "Quays and warehouses in Bergen harbour flooded as Storm Kira drove seawater ashore.",
-        "en",
-        T0 + timedelta(hours=2),
-        "NRK",
-    )
-    # Most like the harbour event, which holds Reuters' own report under another headline;
-    # the airport event is like it too, but it is not that event.
+    if confirmed:
+        clusterer.add(
+            3,
+            "Bergen harbour under water after Storm Kira",
+            "Quays and warehouses in Bergen harbour flooded as Storm Kira drove seawater ashore.",
+            "en",
+            T0 + timedelta(hours=2),
+            "NRK",
+        )
     follow_up = clusterer.add(
         4,
         "Warehouses flooded on Bergen quays as Kira passes",
@@ -280,6 +282,20 @@ def test_a_story_kept_out_of_its_event_by_its_own_outlet_does_not_join_another()
         T0 + timedelta(hours=3),
         "Reuters",
     )
+    return harbour, airport, follow_up
+
+
+def test_a_story_kept_out_of_its_event_by_its_own_outlet_does_not_join_another() -> None:
+    # Most like the harbour event, which holds only Reuters' own report under another
+    # headline; the airport event is like it too, but it is not that event.
+    harbour, airport, follow_up = storm_kira(confirmed=False)
     assert airport.cluster_id != harbour.cluster_id
     assert follow_up.created
     assert follow_up.cluster_id not in (harbour.cluster_id, airport.cluster_id)
+
+
+def test_an_outlets_second_report_joins_an_event_another_outlet_confirms() -> None:
+    # NRK reports the harbour too: Reuters' second, close report of it (as an outlet carrying
+    # two wires' reports of one event has) joins it, and the airport stays apart.
+    harbour, airport, follow_up = storm_kira(confirmed=True)
+    assert follow_up.cluster_id == harbour.cluster_id != airport.cluster_id
