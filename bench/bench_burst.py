@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.fake_process import announce, parser_for, start_server
+from bench.fake_process import announce, figure, parser_for, start_server
 from bot.app import build_app
 from bot.settings import Settings
 from tests.fakes.telegram import FakeBotApi
@@ -158,15 +158,17 @@ async def run(variant: str, users: int) -> None:
     rate = (replies - 1) / span if replies > 1 else 0.0
     every = replies == 2 * users and stats["in_order"] == users
     print(f"{variant}: {users:,} users × (/start, /subscribe ukraine), Telegram limits enforced")
-    print(
-        f"  replies: {replies:,} of {2 * users:,}, {stats['in_order']:,} chats in order "
-        f"(target: every reply) {'OK' if every else 'MISSED'}"
+    figure(
+        f"replies: {replies:,} of {2 * users:,}, {stats['in_order']:,} chats in order",
+        "target: every reply",
+        every,
     )
-    print(f"  429s: {stats['too_many']} (target 0) {'OK' if stats['too_many'] == 0 else 'MISSED'}")
-    print(
-        f"  last reply {float(str(last)):.1f} s after the burst, first {float(str(first)):.2f} s;"
-        f" {rate:.1f} replies/s = {rate / RATE:.1%} of NEWSBOT_SEND_RATE {RATE:g}/s "
-        f"(target ≥ 95%) {'OK' if rate / RATE >= 0.95 else 'MISSED'}"
+    figure(f"429s: {stats['too_many']}", "target 0", stats["too_many"] == 0)
+    figure(
+        f"last reply {float(str(last)):.1f} s after the burst, first {float(str(first)):.2f} s;"
+        f" {rate:.1f} replies/s = {rate / RATE:.1%} of NEWSBOT_SEND_RATE {RATE:g}/s",
+        "target ≥ 95%",
+        rate / RATE >= 0.95,
     )
 
 

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert
 
+from bench.whole_process import newsbot_environment
 from news.analysis import document_terms
 from news.clustering import Clusterer
 from storage import open_storage
@@ -42,7 +43,6 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram import FakeBotApi
 
-ROOT = Path(__file__).resolve().parent.parent
 SOURCES = 200
 READY_TARGET = 2.0  # seconds
 RSS_TARGET = 250.0  # MB
@@ -203,17 +203,11 @@ async def run(args: argparse.Namespace, work: Path) -> None:
             feeds.set_feed(path, rss_feed([item], title=path))
         sources_file = work / "sources.txt"
         sources_file.write_text("".join(feeds.url(path) + "\n" for path in paths))
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("TELEGRAM_", "NEWSBOT_", "DATABASE_URL"))
-        }
         url = f"sqlite:///{work / 'cluster_start.db'}"
-        env.update(
-            DATABASE_URL=url,
-            NEWSBOT_SOURCES=str(sources_file),
+        env = newsbot_environment(
+            work / "cluster_start.db",
+            sources_file,
             NEWSBOT_ALLOW_PRIVATE_SOURCES="1",
-            PYTHONPATH=str(ROOT),
             XDG_CACHE_HOME=str(work / "cache"),
             TELEGRAM_BOT_TOKEN=telegram.token,
             TELEGRAM_API_URL=telegram.base_url,

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from telegram.ext import ExtBot
 
-from bench.fake_process import announce, parser_for, start_server
+from bench.fake_process import announce, figure, parser_for, start_server
 from handlers.gateway import Gateway
 from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
@@ -108,19 +108,17 @@ async def run(subscribers: int, rate: float, *, limited: bool) -> None:
     print(f"{label}: {subscribers:,} subscribers in {elapsed:.1f} s")
     if limited:
         share = achieved / rate
-        print(
-            f"  delivered {achieved:.1f} msg/s = {share:.1%} of NEWSBOT_SEND_RATE "
-            f"(target ≥ 95%) {'OK' if share >= 0.95 else 'MISSED'}"
+        figure(
+            f"delivered {achieved:.1f} msg/s = {share:.1%} of NEWSBOT_SEND_RATE",
+            "target ≥ 95%",
+            share >= 0.95,
         )
     else:
-        print(
-            f"  delivered {achieved:,.0f} msg/s (target ≥ 800) "
-            f"{'OK' if achieved >= 800 else 'MISSED'}"
-        )
-    print(
-        f"  429s: {too_many} (target 0), duplicates: {duplicates} (target 0), "
-        f"losses: {losses} (target 0) "
-        f"{'OK' if too_many == duplicates == losses == 0 else 'MISSED'}"
+        figure(f"delivered {achieved:,.0f} msg/s", "target ≥ 800", achieved >= 800)
+    figure(
+        f"429s: {too_many} (target 0), duplicates: {duplicates} (target 0), losses: {losses}",
+        "target 0",
+        too_many == duplicates == losses == 0,
     )
 
 

@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert
 
+from bench.whole_process import newsbot_environment
 from news.analysis import document_terms
 from storage import open_storage
 from storage.tables import stories
 
-ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime.now(UTC)
 SOURCES = 200
 #: (command, target seconds, target MB or None), from issue 12.
@@ -144,17 +144,9 @@ def main() -> None:
         sources_file.write_text(
             "".join(f"https://outlet{n}.bench.example/feed\n" for n in range(SOURCES))
         )
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("TELEGRAM_", "NEWSBOT_", "DATABASE_URL"))
-        }
         url = f"sqlite:///{work / 'startup.db'}"
-        env.update(
-            DATABASE_URL=url,
-            NEWSBOT_SOURCES=str(sources_file),
-            PYTHONPATH=str(ROOT),
-            XDG_CACHE_HOME=str(work / "cache"),
+        env = newsbot_environment(
+            work / "startup.db", sources_file, XDG_CACHE_HOME=str(work / "cache")
         )
         newsbot = [sys.executable, "-m", "bot"]
         started = time.perf_counter()

@@ -2,7 +2,8 @@
 
 A real (or local) Bot API server has its own core, so a benchmark starts its script again with
 `--serve` (`start_server`) to run the fake there; the child `announce`s the fake's address as
-one JSON line, then speaks the script's own line protocol on stdin and stdout.
+one JSON line, then speaks the script's own line protocol on stdin and stdout. `figure` prints a
+measured figure beside its target.
 """
 
 from __future__ import annotations
@@ -45,3 +46,8 @@ async def start_server(
 def announce(telegram: FakeBotApi) -> None:
     """Tell the benchmark where the fake listens: `{"base_url": ..., "token": ...}`."""
     print(json.dumps({"base_url": telegram.base_url, "token": telegram.token}), flush=True)
+
+
+def figure(measured: str, target: str, met: bool) -> None:
+    """Print one indented line: the `measured` figure, `(target)` and OK or MISSED."""
+    print(f"  {measured} ({target}) {'OK' if met else 'MISSED'}")

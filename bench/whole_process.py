@@ -124,6 +124,28 @@ def measure(argv: list[str], env: dict[str, str]) -> Run:
     )
 
 
+def clean_environment() -> dict[str, str]:
+    """This process's environment without its TELEGRAM_*, NEWSBOT_* and DATABASE_URL variables:
+    a benchmark's program reads only the settings the benchmark gives it."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TELEGRAM_", "NEWSBOT_", "DATABASE_URL"))
+    }
+
+
+def newsbot_environment(database: Path, sources: Path, **settings: str) -> dict[str, str]:
+    """The environment of a `newsbot` run: `clean_environment()`, the SQLite `database`, the
+    `sources` file and this checkout on PYTHONPATH, then `settings`."""
+    return {
+        **clean_environment(),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "NEWSBOT_SOURCES": str(sources),
+        "PYTHONPATH": str(ROOT),
+        **settings,
+    }
+
+
 def _newsbot_argv() -> list[str]:
     script = Path(sys.executable).with_name("newsbot")
     return [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
@@ -131,11 +153,7 @@ def _newsbot_argv() -> list[str]:
 
 def compare(urls: list[str], *, entries: int, runs: int) -> None:
     """Alternate cold and warm runs of both programs `runs` times; print medians and targets."""
-    base_env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TELEGRAM_", "NEWSBOT_", "DATABASE_URL"))
-    }
+    base_env = clean_environment()
     results: dict[tuple[str, str], list[Run]] = {}
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -155,13 +173,9 @@ def compare(urls: list[str], *, entries: int, runs: int) -> None:
             for phase in ("cold", "warm"):
                 for name in order:
                     if name == "newsbot":
-                        env = {
-                            **base_env,
-                            "DATABASE_URL": f"sqlite:///{databases[name]}",
-                            "NEWSBOT_SOURCES": str(sources),
-                            "NEWSBOT_ALLOW_PRIVATE_SOURCES": "1",
-                            "PYTHONPATH": str(ROOT),
-                        }
+                        env = newsbot_environment(
+                            databases[name], sources, NEWSBOT_ALLOW_PRIVATE_SOURCES="1"
+                        )
                         argv = [*_newsbot_argv(), "poll", "--once"]
                     else:
                         env = base_env

@@ -25,9 +25,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import (
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -117,6 +118,20 @@ def reader_texts(update: Update) -> Texts:
         return texts_in(chosen[1])
     user = update.effective_user
     return texts_for(user.language_code if user is not None else None)
+
+
+_Data = TypeVar("_Data")
+
+
+def button_press(
+    update: Update, parse: Callable[[str], _Data | None]
+) -> tuple[CallbackQuery, Texts, _Data | None] | None:
+    """A button press: its callback query, the presser's texts and the button's data as `parse`
+    reads it (None where it cannot); None for an update that is no button press."""
+    callback = update.callback_query
+    if callback is None:
+        return None
+    return callback, reader_texts(update), parse(callback.data or "")
 
 
 async def parse_or_explain(update: Update, raw: str, texts: Texts) -> Topic | None:

@@ -18,7 +18,7 @@ from telegram import LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
-from handlers.common import CARD_PREFIX, Services, parse_card_data, reader_texts, thread_of
+from handlers.common import CARD_PREFIX, Services, button_press, parse_card_data, thread_of
 from handlers.render import details_messages
 from news.reading import story_card
 
@@ -32,11 +32,10 @@ def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  #
     recently_shown: OrderedDict[tuple[int, int], datetime] = OrderedDict()
 
     async def details(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        callback = update.callback_query
-        if callback is None:
+        press = button_press(update, parse_card_data)
+        if press is None:
             return
-        texts = reader_texts(update)
-        story_id = parse_card_data(callback.data or "")
+        callback, texts, story_id = press
         story = await storage.story(story_id) if story_id is not None else None
         if story is None:
             await callback.answer(texts._("This story is no longer kept."), show_alert=True)

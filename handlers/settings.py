@@ -22,6 +22,7 @@ from telegram.ext import CallbackQueryHandler, ContextTypes
 from handlers.common import (
     CommandCallbackHandler,
     Services,
+    button_press,
     command_handler,
     reader_texts,
     reply,
@@ -225,11 +226,10 @@ def build_settings_handlers(
         )
 
     async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        callback = update.callback_query
-        if callback is None:
+        press = button_press(update, _parse_data)
+        if press is None:
             return
-        texts = reader_texts(update)
-        parsed = _parse_data(callback.data or "")
+        callback, texts, parsed = press
         message = callback.message
         if parsed is None or not isinstance(message, Message):
             await callback.answer(texts._("This button no longer works. Send /settings."))

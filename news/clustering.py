@@ -369,15 +369,9 @@ class Clusterer:
                 cluster = Cluster(row.id, row.language, row.started_at)
                 self._clusters[row.id] = cluster
                 heapq.heappush(self._cluster_expiry, (row.started_at, row.id))
-            old = set(cluster.terms[:INDEX_TERMS])
-            cluster.terms = tuple(map(intern, row.terms))
-            cluster.weights = array("d", row.weights)
-            cluster.norm = math.sqrt(sum(w * w for w in cluster.weights)) or 1.0
-            new = set(cluster.terms[:INDEX_TERMS])
-            for term in old - new:
-                self._unpost(lang, term, cluster.id)
-            for term in new - old:
-                lang.postings.setdefault(term, set()).add(cluster.id)
+            self._set_centroid(
+                lang, cluster, tuple(map(intern, row.terms)), array("d", row.weights)
+            )
         newest = self._now
         for story in state.stories:
             if story.story_id in self._stories:
@@ -510,9 +504,21 @@ class Clusterer:
         for term, weight in vector.items():
             summed[term] = summed.get(term, 0.0) + weight
         top = heapq.nsmallest(CENTROID_TERMS, summed.items(), key=_heaviest)
+        self._set_centroid(
+            lang,
+            cluster,
+            tuple(term for term, _ in top),
+            array("d", (weight for _, weight in top)),
+        )
+
+    def _set_centroid(
+        self, lang: _Language, cluster: Cluster, terms: tuple[str, ...], weights: array[float]
+    ) -> None:
+        """Give `cluster` a new centroid, and move it in the index of its terms: off those it no
+        longer leads with, onto those it now does."""
         old = set(cluster.terms[:INDEX_TERMS])
-        cluster.terms = tuple(term for term, _ in top)
-        cluster.weights = array("d", (weight for _, weight in top))
+        cluster.terms = terms
+        cluster.weights = weights
         cluster.norm = math.sqrt(sum(w * w for w in cluster.weights)) or 1.0
         new = set(cluster.terms[:INDEX_TERMS])
         for term in old - new:

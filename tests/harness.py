@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -197,6 +197,41 @@ async def start_newsbot(
     finally:
         if stderr is not None:
             stderr.close()
+
+
+async def start_roles(
+    env: Mapping[str, str],
+    tmp_path: Path,
+    named_roles: Iterable[tuple[str, str]],
+    processes: dict[str, asyncio.subprocess.Process],
+) -> None:
+    """Start `newsbot run --role ROLE` for each (name, role), each in its own folder
+    `tmp_path/name` with its stderr in `name/stderr.log`; a poller gets `env` without its
+    TELEGRAM_* variables (it must not need them). Each is put in `processes` as it starts, so
+    the caller's cleanup stops those started before a failure."""
+    pollers_env = {k: v for k, v in env.items() if not k.startswith("TELEGRAM_")}
+    for name, role in named_roles:
+        (tmp_path / name).mkdir()
+        processes[name] = await start_newsbot(
+            pollers_env if role == "poll" else env,
+            tmp_path / name,
+            role=role,
+            log=tmp_path / name / "stderr.log",
+        )
+
+
+async def stop_roles(processes: dict[str, asyncio.subprocess.Process]) -> None:
+    """Terminate those of `processes` that still run, then wait for each to end."""
+    for process in processes.values():
+        if process.returncode is None:
+            process.terminate()
+    for process in processes.values():
+        await asyncio.wait_for(process.wait(), timeout=60)
+
+
+def role_logs(tmp_path: Path, processes: dict[str, asyncio.subprocess.Process]) -> dict[str, str]:
+    """The stderr log of each process `start_roles` started, by its name."""
+    return {name: (tmp_path / name / "stderr.log").read_text() for name in processes}
 
 
 async def start_newsbot_run(

@@ -1,7 +1,8 @@
 """Stories for tests that put them straight into storage, without a feed.
 
 `english_story` builds a `StoryDraft` from what a test cares about (its source, title, link and
-time) and indexes it, as ingestion would, under the words of its title.
+time) and indexes it, as ingestion would, under the words of its title. `PRISONER_SWAP` is one
+event as three outlets word it: each outlet's title and summary.
 """
 
 from __future__ import annotations
@@ -33,3 +34,23 @@ def english_story(
         language="en",
         terms=document_terms(title, "en"),
     )
+
+
+# One event (a prisoner exchange) as three outlets word it: each outlet's title and summary.
+PRISONER_SWAP: dict[str, tuple[str, str]] = {
+    "BBC": (
+        "Ukraine and Russia swap 300 prisoners in UAE-brokered exchange",
+        "Ukraine and Russia exchanged 300 prisoners of war in a deal brokered by the "
+        "United Arab Emirates; the soldiers crossed near Chernihiv.",
+    ),
+    "DW": (
+        "Kyiv and Moscow exchange 300 prisoners of war, UAE mediated",
+        "Russia and Ukraine carried out a prisoner exchange of 300 soldiers mediated by "
+        "the United Arab Emirates. The men were taken to Chernihiv.",
+    ),
+    "Reuters": (
+        "Russia, Ukraine trade 300 prisoners of war in Emirati-brokered swap near Chernihiv",
+        "Three hundred prisoners of war from each side were exchanged under a United Arab "
+        "Emirates mediation, Ukraine's coordination headquarters said.",
+    ),
+}

@@ -35,8 +35,8 @@ from tests.conftest import SHARED, Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram import FakeBotApi
-from tests.harness import newsbot_environment, start_newsbot
-from tests.stories import english_story
+from tests.harness import newsbot_environment, role_logs, start_roles, stop_roles
+from tests.stories import PRISONER_SWAP, english_story
 from tests.test_cli import NEWSBOT, clean_env
 
 REPORTS = [
@@ -176,26 +176,9 @@ OUTLETS = ("BBC", "DW", "Reuters", "Filler1", "Filler2", "Filler3")
 
 
 def event_items(outlet: str) -> list[FeedItem]:
-    wording = {
-        "BBC": (
-            "Ukraine and Russia swap 300 prisoners in UAE-brokered exchange",
-            "Ukraine and Russia exchanged 300 prisoners of war in a deal brokered by the "
-            "United Arab Emirates; the soldiers crossed near Chernihiv.",
-        ),
-        "DW": (
-            "Kyiv and Moscow exchange 300 prisoners of war, UAE mediated",
-            "Russia and Ukraine carried out a prisoner exchange of 300 soldiers mediated by "
-            "the United Arab Emirates. The men were taken to Chernihiv.",
-        ),
-        "Reuters": (
-            "Russia, Ukraine trade 300 prisoners of war in Emirati-brokered swap near Chernihiv",
-            "Three hundred prisoners of war from each side were exchanged under a United Arab "
-            "Emirates mediation, Ukraine's coordination headquarters said.",
-        ),
-    }
-    if outlet not in wording:
+    if outlet not in PRISONER_SWAP:
         return []
-    title, summary = wording[outlet]
+    title, summary = PRISONER_SWAP[outlet]
     return [
         FeedItem(
             title=title,
@@ -229,17 +212,10 @@ async def test_two_pollers_push_one_event_once_per_chat(
         NEWSBOT_POLL_INTERVAL="20",
         NEWSBOT_POLL_CEILING="20",
     )
-    pollers_env = {k: v for k, v in env.items() if not k.startswith("TELEGRAM_")}
     processes: dict[str, asyncio.subprocess.Process] = {}
     try:
-        for name, role in (("poll0", "poll"), ("poll1", "poll"), ("send0", "send")):
-            (tmp_path / name).mkdir()
-            processes[name] = await start_newsbot(
-                pollers_env if role == "poll" else env,
-                tmp_path / name,
-                role=role,
-                log=tmp_path / name / "stderr.log",
-            )
+        roles = (("poll0", "poll"), ("poll1", "poll"), ("send0", "send"))
+        await start_roles(env, tmp_path, roles, processes)
         # First reads: every feed once (a first read stores, pushes nothing).
         async with asyncio.timeout(90):
             while True:
@@ -277,12 +253,8 @@ async def test_two_pollers_push_one_event_once_per_chat(
         settled = time.monotonic() - started
         await asyncio.sleep(3)  # a second push would show up now
     finally:
-        for process in processes.values():
-            if process.returncode is None:
-                process.terminate()
-        for process in processes.values():
-            await asyncio.wait_for(process.wait(), timeout=60)
-    logs = {name: (tmp_path / name / "stderr.log").read_text() for name in processes}
+        await stop_roles(processes)
+    logs = role_logs(tmp_path, processes)
     for name, process in processes.items():
         assert process.returncode == 0, logs[name]
         assert "Traceback" not in logs[name], logs[name]

@@ -26,7 +26,7 @@ from storage import SqlStorage
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
-from tests.stories import english_story
+from tests.stories import PRISONER_SWAP, english_story
 
 ALICE = 1001
 OLD = datetime(2024, 3, 1, tzinfo=UTC)
@@ -42,27 +42,11 @@ def seed(outlet: str) -> FeedItem:
 
 
 def swap_report(outlet: str, clock: Clock, minutes_ago: int) -> FeedItem:
-    wording = {
-        "BBC": (
-            "Ukraine and Russia swap 300 prisoners in UAE-brokered exchange",
-            "Ukraine and Russia exchanged 300 prisoners of war in a deal brokered by the "
-            "United Arab Emirates; the soldiers crossed near Chernihiv.",
-        ),
-        "DW": (
-            "Kyiv and Moscow exchange 300 prisoners of war, UAE mediated",
-            "Russia and Ukraine carried out a prisoner exchange of 300 soldiers mediated by "
-            "the United Arab Emirates. The men were taken to Chernihiv.",
-        ),
-        "Reuters": (
-            "Russia, Ukraine trade 300 prisoners of war in Emirati-brokered swap near Chernihiv",
-            "Three hundred prisoners of war from each side were exchanged under a United Arab "
-            "Emirates mediation, Ukraine's coordination headquarters said.",
-        ),
-    }[outlet]
+    title, summary = PRISONER_SWAP[outlet]
     return FeedItem(
-        title=wording[0],
+        title=title,
         link=f"https://{outlet.lower()}.example/prisoner-swap",
-        summary=wording[1],
+        summary=summary,
         published=clock() - timedelta(minutes=minutes_ago),
     )
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from news.model import TopicMatch
 from storage import open_storage
 from tests.fakes.telegram import FakeBotApi
+from tests.harness import start_newsbot
 from tests.stories import english_story
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,19 +53,6 @@ async def prepare_outbox(database_url: str) -> None:
         await storage.close()
 
 
-async def start_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
 async def wait_for_messages(telegram: FakeBotApi, count: int, deadline: float) -> None:
     async with asyncio.timeout(deadline):
         while len(telegram.delivered()) < count:
@@ -91,13 +78,13 @@ async def test_kill_9_mid_fan_out_then_restart_delivers_to_every_chat(
         "NEWSBOT_SEND_LEASE": "1",
     }
 
-    first = await start_bot(env, tmp_path)
+    first = await start_newsbot(env, tmp_path)
     await wait_for_messages(telegram, CHATS // 4, deadline=60)
     first.send_signal(signal.SIGKILL)
     await first.wait()
     delivered_before_restart = len({m["chat_id"] for m in telegram.delivered()})
 
-    second = await start_bot(env, tmp_path)
+    second = await start_newsbot(env, tmp_path)
     try:
         async with asyncio.timeout(90):
             while len({m["chat_id"] for m in telegram.delivered()}) < CHATS:

@@ -46,9 +46,9 @@ from tests.fakes.telegram.text_rules import HtmlParseError, parse_html, utf16_le
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi() as api:
-        yield api
+def fake(telegram: FakeBotApi) -> FakeBotApi:
+    """conftest's fake Bot API, under the name these tests give it."""
+    return telegram
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from storage import open_storage
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram import FakeBotApi
-from tests.harness import newsbot_environment, start_newsbot, start_newsbot_run
+from tests.harness import newsbot_environment, role_logs, start_newsbot_run, start_roles, stop_roles
 
 FEEDS = 200
 CHATS = 500
@@ -136,20 +136,15 @@ async def test_three_pollers_two_senders_and_a_bot_share_postgresql(
         NEWSBOT_SEND_LEASE=str(SEND_LEASE),
         NEWSBOT_SEND_RATE=str(SEND_RATE),
     )
-    pollers_env = {k: v for k, v in env.items() if not k.startswith("TELEGRAM_")}
     times = RequestTimes(feeds)
     processes: dict[str, asyncio.subprocess.Process] = {}
     try:
-        for role, count in (("poll", 3), ("send", 2), ("bot", 1)):
-            for number in range(count):
-                name = f"{role}{number}"
-                (tmp_path / name).mkdir()
-                processes[name] = await start_newsbot(
-                    pollers_env if role == "poll" else env,
-                    tmp_path / name,
-                    role=role,
-                    log=tmp_path / name / "stderr.log",
-                )
+        roles = [
+            (f"{role}{number}", role)
+            for role, count in (("poll", 3), ("send", 2), ("bot", 1))
+            for number in range(count)
+        ]
+        await start_roles(env, tmp_path, roles, processes)
 
         # Due time 1: every feed read once (a first read stores, pushes nothing).
         await times.wait_until(lambda: all(times.times[p] for p in paths), 60, "each feed read")
@@ -178,14 +173,10 @@ async def test_three_pollers_two_senders_and_a_bot_share_postgresql(
         finished_after_kill = time.monotonic() - killed_at
         await asyncio.sleep(1)  # a duplicate would show up now
     finally:
-        for process in processes.values():
-            if process.returncode is None:
-                process.terminate()
-        for process in processes.values():
-            await asyncio.wait_for(process.wait(), timeout=60)
+        await stop_roles(processes)
         await times.stop()
 
-    logs = {name: (tmp_path / name / "stderr.log").read_text() for name in processes}
+    logs = role_logs(tmp_path, processes)
     for name, process in processes.items():
         if name != "send0":
             assert process.returncode == 0, logs[name]
