@@ -23,7 +23,13 @@ from handlers.common import (
     reply,
 )
 from handlers.i18n import Texts
-from handlers.permissions import AdminChecks, admins_only, command_target, names_channel
+from handlers.permissions import (
+    AdminChecks,
+    Target,
+    admins_only,
+    command_target,
+    names_channel,
+)
 from handlers.render import sources_message
 from news.errors import N_
 from news.reading import DEFAULT_LATEST, MAX_LATEST
@@ -168,6 +174,17 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
         await storage.upsert_chat(chat.id, kind=chat.type, title=title, now=services.clock())
         return chat.id
 
+    async def topic_command(
+        update: Update, context: ContextTypes.DEFAULT_TYPE
+    ) -> tuple[Texts, Target, str] | None:
+        """The texts, target chat and topic words of /subscribe or /unsubscribe; None after
+        `command_target` told the user why the command cannot change that chat."""
+        texts = reader_texts(update)
+        if (found := await command_target(update, context, checks, context.args or ())) is None:
+            return None
+        target, words = found
+        return texts, target, " ".join(words)
+
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await remember_chat(update)
         await reply(update, welcome(reader_texts(update)))
@@ -176,11 +193,9 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
         await reply(update, help_text(reader_texts(update)))
 
     async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        texts = reader_texts(update)
-        if (found := await command_target(update, context, checks, context.args or ())) is None:
+        if (command := await topic_command(update, context)) is None:
             return
-        target, words = found
-        raw = " ".join(words)
+        texts, target, raw = command
         if not raw.strip():
             await reply(update, texts._("Which topic? For example: /subscribe ukraine"))
             return
@@ -232,11 +247,9 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
         await reply(update, said)
 
     async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        texts = reader_texts(update)
-        if (found := await command_target(update, context, checks, context.args or ())) is None:
+        if (command := await topic_command(update, context)) is None:
             return
-        target, words = found
-        raw = " ".join(words)
+        texts, target, raw = command
         current = [
             s.topic for s in await storage.subscriptions(target.chat_id, thread_id=target.thread_id)
         ]

@@ -21,7 +21,7 @@ import sys
 from array import array
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -296,33 +296,33 @@ async def _write_state(conn: AsyncConnection, changes: ClusterState) -> int:
 
 # Stored little-endian, whatever the machine, so that any process can read any other's rows.
 _SWAP = sys.byteorder != "little"
+_Item = TypeVar("_Item", int, float)
+
+
+def _stored_order(values: array[_Item]) -> array[_Item]:
+    """`values` swapped into the stored byte order, or back out of it (one swap does both)."""
+    if _SWAP:
+        values.byteswap()
+    return values
+
+
+def _read(empty: array[_Item], data: bytes) -> array[_Item]:
+    """`empty` filled from the stored bytes `data` (any bytes-like object the driver gives)."""
+    empty.frombytes(data)
+    return _stored_order(empty)
 
 
 def _float_bytes(values: Sequence[float]) -> bytes:
-    packed = array("d", values)
-    if _SWAP:
-        packed.byteswap()
-    return packed.tobytes()
+    return _stored_order(array("d", values)).tobytes()
 
 
 def _floats(data: bytes) -> tuple[float, ...]:
-    unpacked = array("d")
-    unpacked.frombytes(data)
-    if _SWAP:
-        unpacked.byteswap()
-    return tuple(unpacked)
+    return tuple(_read(array("d"), data))
 
 
 def _int_bytes(values: Sequence[int]) -> bytes:
-    packed = array("I", values)
-    if _SWAP:
-        packed.byteswap()
-    return packed.tobytes()
+    return _stored_order(array("I", values)).tobytes()
 
 
 def _ints(data: bytes) -> tuple[int, ...]:
-    unpacked = array("I")
-    unpacked.frombytes(data)
-    if _SWAP:
-        unpacked.byteswap()
-    return tuple(unpacked)
+    return tuple(_read(array("I"), data))
