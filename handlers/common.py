@@ -148,6 +148,13 @@ def shorten(text: str, limit: int = ECHO_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+async def refuse_argument(update: Update, texts: Texts, message: str, **said: str) -> None:
+    """Tell the user a command cannot use what they wrote: `message` (English, marked with `N_`)
+    translated, each of `said` quoted back in it cut to 40 characters and escaped."""
+    quoted = {name: escape(shorten(text, 40)) for name, text in said.items()}
+    await reply(update, texts._(message, **quoted))
+
+
 def thread_of(message: MaybeInaccessibleMessage | None) -> int:
     """The forum topic a message was written in (its `message_thread_id`), 0 for the chat
     itself: a private chat, a group, a channel, a forum's General topic. A reply thread in a

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from html import escape
 from zoneinfo import ZoneInfo, available_timezones
 
 from telegram import Update
 from telegram.ext import BaseHandler, ContextTypes
 
-from handlers.common import Services, command_handler, reader_texts, reply, shorten
+from handlers.common import (
+    Services,
+    command_handler,
+    reader_texts,
+    refuse_argument,
+    reply,
+)
 from handlers.permissions import AdminChecks, admins_only
 from news.errors import N_
 from news.model import ChatSettings
@@ -165,13 +170,14 @@ def build_control_handlers(
             return
         found = find_time_zone(name)
         if found is None:
-            await reply(
+            await refuse_argument(
                 update,
-                texts._(
+                texts,
+                N_(
                     "Unknown time zone “{name}”. Use an Area/City name such as "
-                    "Europe/Kyiv, America/New_York or Asia/Tokyo.",
-                    name=escape(shorten(name, 40)),
+                    "Europe/Kyiv, America/New_York or Asia/Tokyo."
                 ),
+                name=name,
             )
             return
         zone = ZoneInfo(found)

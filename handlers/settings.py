@@ -25,8 +25,8 @@ from handlers.common import (
     button_press,
     command_handler,
     reader_texts,
+    refuse_argument,
     reply,
-    shorten,
 )
 from handlers.i18n import LANGUAGES, Texts, texts_for, texts_in
 from handlers.permissions import AdminChecks, command_target, may_change_chat
@@ -189,13 +189,14 @@ def build_settings_handlers(
             if argument.lower() == "off":
                 await storage.set_quiet_hours(target.chat_id, None, None)
             elif (hours := parse_quiet_hours(argument)) is None:
-                await reply(
+                await refuse_argument(
                     update,
-                    texts._(
+                    texts,
+                    N_(
                         "“{hours}” is not a span of quiet hours. Write two different times "
-                        "of day, 24-hour clock: /settings quiet 23:00-07:00 (or off).",
-                        hours=escape(shorten(argument, 40)),
+                        "of day, 24-hour clock: /settings quiet 23:00-07:00 (or off)."
                     ),
+                    hours=argument,
                 )
                 return
             else:
