@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiohttp import web
@@ -36,36 +37,24 @@ def _problem(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+@dataclass(eq=False, kw_only=True)
 class HealthServer:
     """Serves /healthz and /metrics for one process.
 
     `loop_checks` names each of the role's checks besides the database with "ok" or what is
-    wrong; `gauges` says which of the database's gauges this role exports (outbox, sources).
+    wrong; `outbox` and `sources` say which of the database's gauges this role exports.
     """
 
-    def __init__(
-        self,
-        *,
-        role: str,
-        listen: str,
-        port: int,
-        storage: Storage,
-        metrics: Metrics,
-        loop_checks: Callable[[], Mapping[str, str]],
-        clock: Callable[[], datetime],
-        outbox: bool,
-        sources: bool,
-    ) -> None:
-        self.role = role
-        self.listen = listen
-        self.port = port
-        self.storage = storage
-        self.metrics = metrics
-        self.loop_checks = loop_checks
-        self.clock = clock
-        self.outbox = outbox
-        self.sources = sources
-        self._runner: web.AppRunner | None = None
+    role: str
+    listen: str
+    port: int
+    storage: Storage
+    metrics: Metrics
+    loop_checks: Callable[[], Mapping[str, str]]
+    clock: Callable[[], datetime]
+    outbox: bool
+    sources: bool
+    _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
 
     async def start(self) -> None:
         app = web.Application()
