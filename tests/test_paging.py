@@ -24,18 +24,34 @@ ALICE = 1001
 PRESSES = 1000
 
 
+def made_up(number: int, prefix: str) -> str:
+    """A word of letters no stemmer shortens and no other story shares: zbab, zbac, …"""
+    letters = "bcdfghjklmnpqrstvwz"
+    word = ""
+    while True:
+        number, digit = divmod(number, len(letters))
+        word += "a" + letters[digit]
+        if not number:
+            return prefix + word
+
+
+def headline_of(n: int) -> str:
+    return f"Zanzibar report {made_up(n, 'qu')}"
+
+
 async def add_stories(bot: RunningBot, count: int, clock: Clock) -> None:
-    """`count` stories on "zanzibar", one a minute back from three days ago (too old to be
-    clustered: each is an event of its own), in the bot's database."""
+    """`count` stories on "zanzibar", one a minute back from three days ago, in the bot's
+    database; each is an event of its own (no two share more than a word or two), so each
+    is one entry of /latest."""
     storage = await open_storage(bot.settings.database_url)
     try:
         [source] = await storage.list_sources()
         drafts = [
             english_story(
                 source.id,
-                f"Zanzibar report number {n}",
+                headline_of(n),
                 entry_id=f"zanzibar-{n}",
-                summary="A long enough summary that each page carries some text, as feeds do. " * 2,
+                summary=" ".join(made_up(n, prefix) for prefix in ("vo", "ki", "lu", "mo", "ne")),
                 link=f"https://news.example.org/zanzibar/{n}",
                 published_at=clock() - timedelta(days=3, minutes=n),
             )
@@ -95,7 +111,7 @@ async def test_a_thousand_more_presses_hold_under_20_mb(
     print(f"{PRESSES} More presses: {held / 1e6:.2f} MB held")
     assert held < 20 * 1024 * 1024
     assert len(set(headlines)) == PRESSES, "every page a new story, none twice"
-    assert headlines[-1] == "1. <b>Zanzibar report number 1000</b>"
+    assert headlines[-1] == f"1. <b>{headline_of(PRESSES)}</b>"
 
 
 async def test_an_expired_more_button_says_so_politely(
