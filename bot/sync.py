@@ -55,6 +55,10 @@ async def sync_configured_sources(
             f"NEWSBOT_SOURCES to the file you mean, or apply this one with --sync-sources "
             f"(`newsbot run` and `newsbot poll` apply it at start).",
         )
+    if not plan and file == previous:
+        # The usual start: the database already holds the file's sources; a write
+        # transaction that re-reads every source would change nothing.
+        return SyncResult(plan, True, None)
     plan = await storage.sync_sources(settings.sources, now=now, file=file)
     message = f"Sources from {file}: {plan.describe()}." if plan else None
     return SyncResult(plan, True, message)
