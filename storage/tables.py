@@ -273,12 +273,10 @@ deliveries = Table(
     Index("ix_deliveries_state", "state", "id"),
     Index("ix_deliveries_chat_state", "chat_id", "state"),
     Index("ix_deliveries_story", "story_id"),
-    Index(
-        "ix_deliveries_edit_due",
-        "edit_due_at",
-        sqlite_where=text("edit_due_at IS NOT NULL"),
-        postgresql_where=text("edit_due_at IS NOT NULL"),
-    ),
+    # Partial (edit_due_at IS NOT NULL) in the database, as migration 0007 makes it; named
+    # here without its condition, whose dialect arguments would load the PostgreSQL dialect
+    # into every command, SQLite ones included.
+    Index("ix_deliveries_edit_due", "edit_due_at"),
 )
 
 # Small facts about the database as a whole, by key (e.g. the sources file synced last).
