@@ -126,6 +126,36 @@ async def test_many_stories_at_once_go_as_one_digest_into_the_topic(
     assert all(thread_of(sent) == world for sent in telegram.delivered(FORUM))
 
 
+async def test_a_daily_digest_goes_to_each_topic_with_its_own_stories(
+    bot: RunningBot, telegram: FakeBotApi, feeds: FeedServer
+) -> None:
+    markets, world = forum_with_topics(telegram, "Markets", "World")
+    await say_in(telegram, world, "/subscribe ukraine")
+    await say_in(telegram, markets, "/subscribe iceland")
+    answer = await say_in(telegram, None, "/digest 07:00")
+    assert "07:00" in str(answer["text"])
+
+    before = len(telegram.delivered(FORUM))
+    polls = bot.ticks.polls
+    stories = [
+        fresh_story("Ukraine opens a new grain corridor", "grain"),
+        fresh_story("Iceland volcano erupts near Grindavik", "volcano"),
+    ]
+    feeds.set_feed("/world.xml", rss_feed(stories, title="Example World News").encode())
+    await bot.ticks.wait_polls(polls + 2)
+    assert telegram.delivered(FORUM)[before:] == [], "a digest chat gets no instant pushes"
+
+    sender = bot.work.sender
+    assert sender is not None
+    await sender.send_digest(FORUM)  # what the digest's job does at 07:00
+
+    digests = {thread_of(sent): str(sent["text"]) for sent in telegram.delivered(FORUM)[before:]}
+    assert digests.keys() == {world, markets}, "one digest in each topic, none in General"
+    assert "grain corridor" in digests[world] and "volcano" not in digests[world]
+    assert "volcano" in digests[markets] and "grain corridor" not in digests[markets]
+    assert all("daily digest" in text for text in digests.values())
+
+
 async def test_latest_and_admin_checks_answer_in_the_topic(
     bot: RunningBot, telegram: FakeBotApi
 ) -> None:
