@@ -326,14 +326,13 @@ class Sender:
         daily: bool = False,
     ) -> None:
         """Send each place (a chat and its forum topic) its rows, as its chat's settings say."""
-        texts = await self._texts(chat for chat, _ in places)
         await asyncio.gather(
             *(
                 self._send_chat(
                     chat,
                     rows,
                     report,
-                    texts(chat),
+                    texts_for(settings(chat).push_language),
                     daily=daily,
                     thread_id=thread,
                     previews=settings(chat).preview,
@@ -350,11 +349,15 @@ class Sender:
         cards are edited over several rounds, and new stories never wait behind them.
         """
         due = await self.storage.claim_edits(self.clock(), limit=self.edit_batch)
-        texts = await self._texts(card.chat_id for card in due)
         settings = await self._settings(card.chat_id for card in due)
         await asyncio.gather(
             *(
-                self._edit_card(card, report, texts(card.chat_id), settings(card.chat_id).preview)
+                self._edit_card(
+                    card,
+                    report,
+                    texts_for(settings(card.chat_id).push_language),
+                    settings(card.chat_id).preview,
+                )
                 for card in due
             )
         )
@@ -399,17 +402,16 @@ class Sender:
             limit=1000, now=self.clock(), lease=self.lease, chat_id=chat_id
         )
         if rows:
-            texts = await self._texts([chat_id])
-            silent = (await self._settings([chat_id]))(chat_id).silent
+            chat = (await self._settings([chat_id]))(chat_id)
             for (_, thread), owed in _by_place(rows).items():
                 await self._send_chat(
                     chat_id,
                     owed,
                     report,
-                    texts(chat_id),
+                    texts_for(chat.push_language),
                     daily=True,
                     thread_id=thread,
-                    silent=silent,
+                    silent=chat.silent,
                 )
         return report
 
@@ -552,13 +554,6 @@ class Sender:
                 for place, rows in _by_place(rest).items():
                     places.setdefault(place, []).extend(rows)
         return self._settings_of(chats)
-
-    async def _texts(self, chat_ids: Iterable[int]) -> Callable[[int], Texts]:
-        """The texts each of these chats' pushes are written in: the language of whoever
-        subscribed the chat last unless it chose one in /settings, English for a chat without
-        one."""
-        languages = await self.storage.chat_languages(list(set(chat_ids)))
-        return lambda chat_id: texts_for(languages.get(chat_id))
 
     async def _settings(self, chat_ids: Iterable[int]) -> Callable[[int], ChatSettings]:
         """What each of these chats chose in /settings."""

@@ -142,16 +142,6 @@ class ChatStore(StorageBase):
         """The language chosen in /settings (a code the bot speaks), or automatic (None)."""
         await self._set_chat(chat_id, chosen_language=language)
 
-    async def chat_languages(self, chat_ids: Sequence[int]) -> dict[int, str]:
-        """The language of each of these chats that has one (the sender writes in it): the
-        chosen one, else the subscriber's."""
-        language = func.coalesce(chats.c.chosen_language, chats.c.language)
-        query = select(chats.c.id, language.label("language")).where(
-            chats.c.id.in_(sorted(set(chat_ids))), language.is_not(None)
-        )
-        async with self.connect() as conn:
-            return {row.id: row.language for row in await conn.execute(query)}
-
     async def chat_push_settings(self, chat_ids: Sequence[int]) -> dict[int, ChatSettings]:
         """The settings of each of these chats that is known: what the sender needs to push to
         them (language, previews, sound, quiet hours)."""

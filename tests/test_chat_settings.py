@@ -328,7 +328,8 @@ async def test_settings_are_stored_per_chat(storage: SqlStorage) -> None:
         chosen_language="fr",
     )
     assert found[2].push_language == "fr"
-    assert await storage.chat_languages([1, 2]) == {2: "fr"}
+    pushed = await storage.chat_push_settings([1, 2])
+    assert pushed[2].push_language == "fr" and pushed[1].push_language is None
     await storage.set_quiet_hours(2, None, None)
     await storage.set_chosen_language(2, None)
     again = await storage.chat_settings(2)
