@@ -539,10 +539,13 @@ class Sender:
         A chat whose quiet hours just ended gets the rest of what they held added to its
         rows: a claim is cut at `batch` rows, its digest must not be.
         """
-        chats = await self.storage.chat_push_settings(list({chat for chat, _ in places}))
+        by_chat: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for place in places:
+            by_chat[place[0]].append(place)
+        chats = await self.storage.chat_push_settings(list(by_chat))
         now = self.clock()
         for chat_id, chat in chats.items():
-            mine = [place for place in places if place[0] == chat_id]
+            mine = by_chat[chat_id]
             until = quiet_until(chat.quiet_start, chat.quiet_end, chat.timezone, now)
             if until is not None:
                 held = [row.id for place in mine for row in places.pop(place)]
