@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert
 
-from bench.whole_process import newsbot_environment
+from bench.whole_process import newsbot_environment, precompile
 from news.analysis import document_terms
 from storage import open_storage
 from storage.tables import stories
@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="build the database here once and reuse it")
     args = parser.parse_args()
+    precompile()
     with tempfile.TemporaryDirectory() as folder:
         work = args.keep or Path(folder)
         work.mkdir(parents=True, exist_ok=True)

@@ -18,10 +18,16 @@ Peak RSS of the whole process tree: a sampler reads /proc every 20 ms, follows
   bound   the sum of each process's own VmHWM peak, whenever it came (an upper bound)
 The main process's own peak is its `ru_maxrss` from `os.wait4`, exact. The sampler is this
 process's thread; children are started with posix_spawn, so no parent's pages count as theirs.
+
+Newsbot runs from this checkout, whose modules are compiled to bytecode first (`precompile`),
+as `pip install` does for an installed package and for reader: an environment that sets
+PYTHONDONTWRITEBYTECODE (a CI runner's, a container's) would otherwise make every run compile
+Newsbot's sources again, which no installed copy does.
 """
 
 from __future__ import annotations
 
+import compileall
 import os
 import statistics
 import sys
@@ -124,6 +130,12 @@ def measure(argv: list[str], env: dict[str, str]) -> Run:
     )
 
 
+def precompile() -> None:
+    """Bytecode for Newsbot's packages in this checkout, as an installed copy has it."""
+    for package in ("bot", "handlers", "news", "storage"):
+        compileall.compile_dir(ROOT / package, quiet=1)
+
+
 def clean_environment() -> dict[str, str]:
     """This process's environment without its TELEGRAM_*, NEWSBOT_* and DATABASE_URL variables:
     a benchmark's program reads only the settings the benchmark gives it."""
@@ -153,6 +165,7 @@ def _newsbot_argv() -> list[str]:
 
 def compare(urls: list[str], *, entries: int, runs: int) -> None:
     """Alternate cold and warm runs of both programs `runs` times; print medians and targets."""
+    precompile()
     base_env = clean_environment()
     results: dict[tuple[str, str], list[Run]] = {}
     with tempfile.TemporaryDirectory() as folder:

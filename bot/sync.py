@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.settings import Settings
+from news.model import Source
 from news.ports import Storage
 from news.sources import SourcesPlan, plan_sync
 
@@ -26,6 +27,9 @@ class SyncResult:
     plan: SourcesPlan
     applied: bool
     message: str | None
+    #: Every source as the database holds them after the sync, when the sync wrote nothing
+    #: (the usual start): read for the plan already, so a poll need not read them again.
+    sources: list[Source] | None = None
 
 
 def may_apply(plan: SourcesPlan, *, file: str, previous: str | None, confirmed: bool) -> bool:
@@ -44,7 +48,8 @@ async def sync_configured_sources(
     """Sync `settings.sources` into `storage` when allowed, else say what it would change."""
     previous = await storage.sources_file()
     file = settings.sources_file
-    plan = plan_sync(settings.sources, await storage.list_sources())
+    listed = await storage.list_sources()
+    plan = plan_sync(settings.sources, listed)
     if not may_apply(plan, file=file, previous=previous, confirmed=confirmed):
         was = previous or "another sources file"
         return SyncResult(
@@ -58,7 +63,7 @@ async def sync_configured_sources(
     if not plan and file == previous:
         # The usual start: the database already holds the file's sources; a write
         # transaction that re-reads every source would change nothing.
-        return SyncResult(plan, True, None)
+        return SyncResult(plan, True, None, listed)
     plan = await storage.sync_sources(settings.sources, now=now, file=file)
     message = f"Sources from {file}: {plan.describe()}." if plan else None
     return SyncResult(plan, True, message)

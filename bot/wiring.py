@@ -14,11 +14,11 @@ from multiprocessing import get_context
 from typing import TYPE_CHECKING
 
 from bot.settings import Settings
-from bot.sync import sync_configured_sources
+from bot.sync import SyncResult, sync_configured_sources
 from storage import SqlStorage, open_storage
 
 if TYPE_CHECKING:
-    from news.fetch import Fetcher
+    from news.fetched import FeedFetcher
     from news.ingest import Poller
 
 logger = logging.getLogger(__name__)
@@ -38,13 +38,25 @@ async def open_synced_storage(
     """Open (and migrate) the database and sync the configured sources into it (see bot.sync:
     unless `confirmed`, a different sources file than the last one only says what it would
     change)."""
+    storage, _ = await open_and_sync(settings, clock, confirmed=confirmed, say=say)
+    return storage
+
+
+async def open_and_sync(
+    settings: Settings,
+    clock: Callable[[], datetime],
+    *,
+    confirmed: bool = True,
+    say: Callable[[str], None] = logger.info,
+) -> tuple[SqlStorage, SyncResult]:
+    """`open_synced_storage`, and what the sync did (with the sources it read)."""
     storage = await open_storage(settings.database_url)
     if settings.telegram_bot_token:
         storage.never_store(settings.telegram_bot_token)
     synced = await sync_configured_sources(storage, settings, now=clock(), confirmed=confirmed)
     if synced.message:
         say(synced.message)
-    return storage
+    return storage, synced
 
 
 def parse_executor(settings: Settings) -> Executor:
@@ -62,7 +74,7 @@ def parse_executor(settings: Settings) -> Executor:
 
 
 def make_poller(
-    storage: SqlStorage, fetcher: Fetcher, settings: Settings, executor: Executor | None = None
+    storage: SqlStorage, fetcher: FeedFetcher, settings: Settings, executor: Executor | None = None
 ) -> Poller:
     """The poller of the bot and of `newsbot poll`: it clusters what it stores."""
     # Imported on use: the feed parser and the clusterer are for the commands that poll.

@@ -21,7 +21,7 @@ from dataclasses import fields
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Result, Row, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -113,6 +113,14 @@ def source_from_row(row: Row[Any]) -> Source:
     """A `sources` row (with its `stories_count` when the query counted) as a `Source`."""
     values = row._mapping
     return Source(**{name: values[name] for name in _SOURCE_FIELDS if name in values})
+
+
+def sources_from_rows(rows: Result[Any]) -> list[Source]:
+    """`source_from_row` for every row of `rows`, the columns looked up once, not per row: a
+    thousand sources are read at every poll's start."""
+    columns = list(rows.keys())
+    wanted = [(name, columns.index(name)) for name in _SOURCE_FIELDS if name in columns]
+    return [Source(**{name: row[index] for name, index in wanted}) for row in rows]
 
 
 # Stories as readers see them: with their source's name.

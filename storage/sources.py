@@ -23,6 +23,7 @@ from storage.base import (
     chunks,
     read_state,
     source_from_row,
+    sources_from_rows,
     take_turns,
     write_state,
 )
@@ -91,7 +92,7 @@ class SourceStore(StorageBase):
             # Pollers starting together sync the same file one after the other, not into
             # each other's inserts.
             await take_turns(conn, SOURCES_SYNC_LOCK)
-            plan = plan_sync(urls, [source_from_row(row) for row in await conn.execute(_SOURCES)])
+            plan = plan_sync(urls, sources_from_rows(await conn.execute(_SOURCES)))
             for chunk in chunks(plan.unlisted):
                 await conn.execute(
                     update(sources)
@@ -148,7 +149,7 @@ class SourceStore(StorageBase):
     async def list_sources(self) -> list[Source]:
         """Every source with its story count (a counter, not a count of the archive)."""
         async with self.connect() as conn:
-            return [source_from_row(row) for row in await conn.execute(_SOURCES)]
+            return sources_from_rows(await conn.execute(_SOURCES))
 
     async def claim_due_sources(
         self, now: datetime, *, lease_until: datetime, limit: int = 1000

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from news.errors import ParseError
 from news.offload import LARGE_FEED_BYTES, LazyProcessPool, parse_in_chunks
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
@@ -96,3 +97,18 @@ def test_a_parse_worker_that_dies_fails_one_feed_and_is_started_again() -> None:
         pool.shutdown()
     assert [entry.title for chunk in chunks for entry in pickle.loads(chunk)] == ["Still read"]
     assert feed.entries == []  # they travel in the pickled batches
+
+
+def test_a_worker_says_why_a_page_is_no_feed_as_the_bot_would() -> None:
+    """A feed parsed in a worker fails with the same kind as one parsed in the bot's process:
+    /sources and the poll's summary tell "that page is HTML" either way, not a bare "parse"."""
+    pool = LazyProcessPool(1)
+    try:
+        page = b"<!doctype html><html><head><title>Shop</title></head><body>Hi</body></html>"
+        job = pool.submit(parse_in_chunks, page, url="https://e.org/", headers={}, now=NOW)
+        with pytest.raises(ParseError) as raised:
+            job.result(timeout=120)
+    finally:
+        pool.shutdown()
+    assert raised.value.kind == "html"
+    assert str(raised.value) == "that page is HTML, not a feed"

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import text
 
 from news.errors import FetchError
-from news.fetch import Fetcher, FetchLimits
+from news.fetch import Fetcher
+from news.fetched import FetchLimits
 from news.fitting import LANGUAGE_LIMIT
 from news.ingest import Poller, PollSettings
 from storage import SqlStorage
