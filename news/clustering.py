@@ -62,7 +62,7 @@ import struct
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from itertools import islice
 from operator import eq
@@ -186,12 +186,24 @@ class Cluster:
 
 class _Seen(NamedTuple):
     # A tuple: built for each story of the window at a start, several times faster than a
-    # frozen dataclass, and no bigger.
+    # frozen dataclass, and no bigger. The signature is its 32-bit hashes as bytes (a third
+    # smaller than an array). The headline's terms are most often the first of `terms`: then
+    # `headline` is how many (a small int costs nothing), else the tuple of them.
     language: str
     terms: tuple[str, ...]
-    signature: array[int]
+    signature: bytes
     cluster_id: int
-    headline: tuple[str, ...]
+    headline: tuple[str, ...] | int
+
+    @property
+    def headline_terms(self) -> tuple[str, ...]:
+        headline = self.headline
+        return self.terms[:headline] if isinstance(headline, int) else headline
+
+    @property
+    def hashes(self) -> memoryview:
+        """The MinHash signature's 32-bit hashes."""
+        return memoryview(self.signature).cast("I")
 
 
 class _Language:
@@ -225,8 +237,9 @@ class Clusterer:
         self._languages: dict[str, _Language] = {}
         self._clusters: dict[int, Cluster] = {}
         self._stories: dict[int, _Seen] = {}
-        self._cluster_expiry: list[tuple[datetime, int]] = []
-        self._story_expiry: list[tuple[datetime, int]] = []
+        # Heaps of (time, id) packed into one int each (`_expiry`): half a tuple's memory.
+        self._cluster_expiry: list[int] = []
+        self._story_expiry: list[int] = []
         self._now: datetime | None = None
         # What changed since `changes()` was last called: clusters whose centroid moved, and
         # stories added (with when and by whom, which `_Seen` does not keep).
@@ -276,6 +289,7 @@ class Clusterer:
         if story_id in self._stories:
             raise ValueError(f"story {story_id} is already clustered")
         self._advance(published_at)
+        language = intern(language)
         lang = self._languages.setdefault(language, _Language())
         title_terms = document_terms(title, language)
         if terms is not None and tuple(terms[: len(title_terms)]) == title_terms:
@@ -310,13 +324,15 @@ class Clusterer:
         if cluster is None:
             cluster = Cluster(story_id, language, published_at)
             self._clusters[cluster.id] = cluster
-            heapq.heappush(self._cluster_expiry, (published_at, cluster.id))
+            heapq.heappush(self._cluster_expiry, _expiry(published_at, cluster.id))
         self._join(lang, cluster, member, vector)
         self._dirty.add(cluster.id)
         self._new[story_id] = member
 
-        self._stories[story_id] = _Seen(language, distinct, signature, cluster.id, headline)
-        heapq.heappush(self._story_expiry, (published_at, story_id))
+        self._stories[story_id] = _Seen(
+            language, distinct, signature.tobytes(), cluster.id, _headline(headline, distinct)
+        )
+        heapq.heappush(self._story_expiry, _expiry(published_at, story_id))
         self._band(lang, story_id, bands)
         return Assignment(story_id, cluster.id, created, similarity, duplicate_of)
 
@@ -349,8 +365,8 @@ class Clusterer:
             member.source,
             member.published_at,
             seen.terms,
-            seen.headline,
-            tuple(seen.signature),
+            seen.headline_terms,
+            tuple(seen.hashes),
         )
 
     def load(self, state: ClusterState) -> None:
@@ -362,13 +378,15 @@ class Clusterer:
         whose cluster is not open counts in the document frequencies and the copy index but
         is no member of any cluster.
         """
+        # Strings read back from storage are fresh, one copy per row: interned, one in all.
         for row in state.clusters:
-            lang = self._languages.setdefault(row.language, _Language())
+            language = intern(row.language)
+            lang = self._languages.setdefault(language, _Language())
             cluster = self._clusters.get(row.id)
             if cluster is None:
-                cluster = Cluster(row.id, row.language, row.started_at)
+                cluster = Cluster(row.id, language, row.started_at)
                 self._clusters[row.id] = cluster
-                heapq.heappush(self._cluster_expiry, (row.started_at, row.id))
+                heapq.heappush(self._cluster_expiry, _expiry(row.started_at, row.id))
             self._set_centroid(
                 lang, cluster, tuple(map(intern, row.terms)), array("d", row.weights)
             )
@@ -376,20 +394,23 @@ class Clusterer:
         for story in state.stories:
             if story.story_id in self._stories:
                 continue
-            lang = self._languages.setdefault(story.language, _Language())
+            language = intern(story.language)
+            lang = self._languages.setdefault(language, _Language())
             terms = tuple(map(intern, story.terms))
             lang.docs += 1
             df = lang.df
             for term in terms:
                 df[term] = df.get(term, 0) + 1
             signature = array("I", story.signature)
-            headline = tuple(map(intern, story.headline))
-            self._stories[story.story_id] = _Seen(
-                story.language, terms, signature, story.cluster_id, headline
-            )
-            heapq.heappush(self._story_expiry, (story.published_at, story.story_id))
-            self._band(lang, story.story_id, _bands(signature))
             cluster = self._clusters.get(story.cluster_id)
+            # The open cluster's own id object, not the row's copy of it.
+            cluster_id = story.cluster_id if cluster is None else cluster.id
+            headline = _headline(tuple(map(intern, story.headline)), terms)
+            self._stories[story.story_id] = _Seen(
+                language, terms, signature.tobytes(), cluster_id, headline
+            )
+            heapq.heappush(self._story_expiry, _expiry(story.published_at, story.story_id))
+            self._band(lang, story.story_id, _bands(signature))
             if cluster is not None:
                 cluster.members.append(
                     Member(story.story_id, intern(story.source), story.published_at)
@@ -487,7 +508,7 @@ class Clusterer:
                 others = True
                 continue
             seen = self._stories.get(member.story_id)
-            if seen is None or _jaccard(headline, seen.headline) < _SAME_HEADLINE:
+            if seen is None or _jaccard(headline, seen.headline_terms) < _SAME_HEADLINE:
                 own_differs = True
         if not own_differs:
             return True
@@ -540,7 +561,7 @@ class Clusterer:
                 if story_id in checked:
                     continue
                 checked.add(story_id)
-                agreeing = sum(map(eq, signature, self._stories[story_id].signature))
+                agreeing = sum(map(eq, signature, self._stories[story_id].hashes))
                 if agreeing >= best_agreeing:
                     best, best_agreeing = story_id, agreeing
                     if agreeing >= _CERTAIN_COPY * len(signature):
@@ -552,8 +573,9 @@ class Clusterer:
         if self._now is None or published_at > self._now:
             self._now = published_at
         horizon = self._now - self.window
-        while self._cluster_expiry and self._cluster_expiry[0][0] < horizon:
-            _, cluster_id = heapq.heappop(self._cluster_expiry)
+        before = _expiry(horizon, _FIRST_ID)
+        while self._cluster_expiry and self._cluster_expiry[0] < before:
+            cluster_id = _expired_id(heapq.heappop(self._cluster_expiry))
             cluster = self._clusters.pop(cluster_id)
             if cluster_id in self._dirty:  # closed before its change was handed out
                 self._dirty.discard(cluster_id)
@@ -561,8 +583,8 @@ class Clusterer:
             lang = self._languages[cluster.language]
             for term in cluster.terms[:INDEX_TERMS]:
                 self._unpost(lang, term, cluster_id)
-        while self._story_expiry and self._story_expiry[0][0] < horizon:
-            _, story_id = heapq.heappop(self._story_expiry)
+        while self._story_expiry and self._story_expiry[0] < before:
+            story_id = _expired_id(heapq.heappop(self._story_expiry))
             self._forget(story_id)
 
     def _forget(self, story_id: int) -> None:
@@ -578,7 +600,7 @@ class Clusterer:
                 lang.df[term] = left
             else:
                 del lang.df[term]
-        for band in _bands(seen.signature):
+        for band in _bands(seen.hashes):
             held = lang.bands[band]
             if isinstance(held, list):
                 held.remove(story_id)
@@ -594,6 +616,30 @@ class Clusterer:
             ids.discard(cluster_id)
             if not ids:
                 del lang.postings[term]
+
+
+def _headline(headline: tuple[str, ...], terms: tuple[str, ...]) -> tuple[str, ...] | int:
+    """What `_Seen` keeps of a headline's terms: how many, when they are the first of `terms`."""
+    return len(headline) if terms[: len(headline)] == headline else headline
+
+
+# An expiry is a time and an id packed into one int that sorts as the tuple would: the time in
+# microseconds since the epoch, above the id made non-negative (any 64-bit id).
+_ID_BIAS = 1 << 63
+_FIRST_ID = -_ID_BIAS
+_LOW_64 = (1 << 64) - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _expiry(at: datetime, item_id: int) -> int:
+    since = at - (_NAIVE_EPOCH if at.tzinfo is None else _EPOCH)
+    return ((since // _MICROSECOND) << 64) + item_id + _ID_BIAS
+
+
+def _expired_id(expiry: int) -> int:
+    return (expiry & _LOW_64) - _ID_BIAS
 
 
 def _row(cluster: Cluster) -> ClusterRow:
@@ -644,7 +690,7 @@ def _minhash(terms: Sequence[str]) -> array[int]:
     return array("I", map(min, zip(*rows, strict=True)))
 
 
-def _bands(signature: array[int]) -> list[int]:
+def _bands(signature: Sequence[int]) -> list[int]:
     """The keys of a signature's bands: 30-bit hashes, so that each is one small int.
 
     (Tuples of ints hash the same in every process.) A key shared by chance only costs a
