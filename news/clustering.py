@@ -60,6 +60,7 @@ import heapq
 import math
 import struct
 from array import array
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -214,7 +215,9 @@ class _Language:
     def __init__(self) -> None:
         self.df: dict[str, int] = {}
         self.docs = 0
-        self.postings: dict[str, set[int]] = {}
+        # A term → the clusters it leads, ascending by id: an array of 8 bytes a cluster (a
+        # set costs five times that), in an order that does not depend on what came and went.
+        self.postings: dict[str, array[int]] = {}
         # A band's key → the story with it, or the stories when several share it.
         self.bands: dict[int, int | list[int]] = {}
 
@@ -545,7 +548,15 @@ class Clusterer:
         for term in old - new:
             self._unpost(lang, term, cluster.id)
         for term in new - old:
-            lang.postings.setdefault(term, set()).add(cluster.id)
+            posting = lang.postings.get(term)
+            if posting is None:
+                lang.postings[term] = array("q", (cluster.id,))
+            elif cluster.id > posting[-1]:  # most often: a new cluster has the newest id
+                posting.append(cluster.id)
+            else:
+                at = bisect_left(posting, cluster.id)
+                if at == len(posting) or posting[at] != cluster.id:
+                    posting.insert(at, cluster.id)
 
     def _find_copy(self, lang: _Language, signature: array[int], bands: list[int]) -> int | None:
         best: int | None = None
@@ -613,7 +624,9 @@ class Clusterer:
     def _unpost(lang: _Language, term: str, cluster_id: int) -> None:
         ids = lang.postings.get(term)
         if ids is not None:
-            ids.discard(cluster_id)
+            at = bisect_left(ids, cluster_id)
+            if at < len(ids) and ids[at] == cluster_id:
+                del ids[at]
             if not ids:
                 del lang.postings[term]
 
