@@ -207,6 +207,72 @@ class _Seen(NamedTuple):
         return memoryview(self.signature).cast("I")
 
 
+class _Bands:
+    """The copy index: a band's key → the stories with it, in the order they came.
+
+    Five entries a story: as a dict of int keys that is 70 bytes an entry, here 12 (the keys
+    and story ids in arrays, one pair per bucket of keys, scanned in C)."""
+
+    __slots__ = ("ids", "keys")
+
+    _BITS = 12
+
+    def __init__(self) -> None:
+        self.keys: list[array[int] | None] = [None] * (1 << self._BITS)
+        self.ids: list[array[int]] = [_NO_IDS] * (1 << self._BITS)
+
+    def add(self, key: int, story_id: int) -> None:
+        bucket = key & ((1 << self._BITS) - 1)
+        keys = self.keys[bucket]
+        if keys is None:
+            self.keys[bucket] = array("I", (key,))
+            self.ids[bucket] = array("q", (story_id,))
+        else:
+            keys.append(key)
+            self.ids[bucket].append(story_id)
+
+    def held(self, key: int) -> list[int]:
+        """The stories with band `key`, first come first."""
+        bucket = key & ((1 << self._BITS) - 1)
+        keys = self.keys[bucket]
+        found: list[int] = []
+        if keys is None:
+            return found
+        ids = self.ids[bucket]
+        at = 0
+        try:
+            while True:
+                at = keys.index(key, at)
+                found.append(ids[at])
+                at += 1
+        except ValueError:
+            return found
+
+    def remove(self, key: int, story_id: int) -> None:
+        bucket = key & ((1 << self._BITS) - 1)
+        keys = self.keys[bucket]
+        if keys is None:
+            return
+        ids = self.ids[bucket]
+        at = 0
+        try:
+            while True:
+                at = keys.index(key, at)
+                if ids[at] == story_id:
+                    del keys[at]
+                    del ids[at]
+                    if not keys:
+                        self.keys[bucket] = None
+                        self.ids[bucket] = _NO_IDS
+                    return
+                at += 1
+        except ValueError:
+            return
+
+
+_NO_IDS: array[int] = array("q")
+
+
 class _Language:
     """Document frequencies, the centroid index and the copy index of one language."""
 
@@ -218,8 +284,7 @@ class _Language:
         # A term → the clusters it leads, ascending by id: an array of 8 bytes a cluster (a
         # set costs five times that), in an order that does not depend on what came and went.
         self.postings: dict[str, array[int]] = {}
-        # A band's key → the story with it, or the stories when several share it.
-        self.bands: dict[int, int | list[int]] = {}
+        self.bands = _Bands()
 
 
 class Clusterer:
@@ -395,7 +460,8 @@ class Clusterer:
             )
         newest = self._now
         for story in state.stories:
-            if story.story_id in self._stories:
+            story_id, published_at = story.story_id, story.published_at
+            if story_id in self._stories:
                 continue
             language = intern(story.language)
             lang = self._languages.setdefault(language, _Language())
@@ -406,33 +472,38 @@ class Clusterer:
                 df[term] = df.get(term, 0) + 1
             signature = array("I", story.signature)
             cluster = self._clusters.get(story.cluster_id)
-            # The open cluster's own id object, not the row's copy of it.
-            cluster_id = story.cluster_id if cluster is None else cluster.id
+            cluster_id = story.cluster_id
+            if cluster is not None:
+                # The cluster's own objects where the row repeats them (its id, its start: the
+                # story that opened it), not the row's copies.
+                cluster_id = cluster.id
+                if story_id == cluster_id:
+                    story_id = cluster_id
+                started_at = cluster.started_at
+                if published_at == started_at and published_at.tzinfo is started_at.tzinfo:
+                    published_at = started_at
             headline = _headline(tuple(map(intern, story.headline)), terms)
-            self._stories[story.story_id] = _Seen(
+            self._stories[story_id] = _Seen(
                 language, terms, signature.tobytes(), cluster_id, headline
             )
-            heapq.heappush(self._story_expiry, _expiry(story.published_at, story.story_id))
-            self._band(lang, story.story_id, _bands(signature))
+            heapq.heappush(self._story_expiry, _expiry(published_at, story_id))
+            self._band(lang, story_id, _bands(signature))
             if cluster is not None:
-                cluster.members.append(
-                    Member(story.story_id, intern(story.source), story.published_at)
-                )
-            if newest is None or story.published_at > newest:
-                newest = story.published_at
+                member = Member(story_id, intern(story.source), published_at)
+                if cluster.members:
+                    cluster.members.append(member)
+                else:  # a list of one: appending to an empty one makes room for four
+                    cluster.members = [member]
+            if newest is None or published_at > newest:
+                newest = published_at
         if newest is not None:
             self._advance(newest)
 
     @staticmethod
     def _band(lang: _Language, story_id: int, bands: list[int]) -> None:
+        add = lang.bands.add
         for band in bands:
-            held = lang.bands.get(band)
-            if held is None:
-                lang.bands[band] = story_id
-            elif isinstance(held, list):
-                held.append(story_id)
-            else:
-                lang.bands[band] = [held, story_id]
+            add(band, story_id)
 
     def _vector(
         self, lang: _Language, terms: Sequence[str], language: str
@@ -563,12 +634,9 @@ class Clusterer:
         best_agreeing = math.ceil(self.duplicate_jaccard * len(signature))
         checked: set[int] = set()
         for band in bands:
-            held = lang.bands.get(band)
             # A band shared by many stories (a templated feed: "Weather for …") is checked for
             # its newest few only; copies of one text are one cluster, so that finds it.
-            if held is None:
-                continue
-            for story_id in held[-_BAND_CHECKS:] if isinstance(held, list) else (held,):
+            for story_id in lang.bands.held(band)[-_BAND_CHECKS:]:
                 if story_id in checked:
                     continue
                 checked.add(story_id)
@@ -612,13 +680,7 @@ class Clusterer:
             else:
                 del lang.df[term]
         for band in _bands(seen.hashes):
-            held = lang.bands[band]
-            if isinstance(held, list):
-                held.remove(story_id)
-                if len(held) == 1:
-                    lang.bands[band] = held[0]
-            else:
-                del lang.bands[band]
+            lang.bands.remove(band, story_id)
 
     @staticmethod
     def _unpost(lang: _Language, term: str, cluster_id: int) -> None:
