@@ -22,6 +22,7 @@ import asyncio
 import itertools
 import os
 import random
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -35,12 +36,15 @@ from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sqlalchemy.dialects import sqlite
+
 from bench.whole_process import newsbot_environment
 from news.analysis import document_terms
 from news.clustering import Clusterer
+from news.policy import CLUSTER_WINDOW
 from storage import open_storage
 from storage.clusters import _write_state as write_cluster_state
-from storage.tables import stories
+from storage.tables import cluster_stories, stories
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram import FakeBotApi
@@ -213,6 +217,22 @@ async def wait_clustered(url: str, count: int) -> None:
         await asyncio.sleep(0.2)
 
 
+def bind_time(at: datetime) -> str:
+    """`at` as a time column stores it on SQLite."""
+    process = cluster_stories.c.published_at.type.bind_processor(sqlite.dialect())
+    return cast(Callable[[datetime], str], process)(at)
+
+
+def window_stories(path: Path) -> int:
+    """Clustered stories a start loads now (the window's), as storage selects them."""
+    horizon = bind_time(datetime.now(UTC) - CLUSTER_WINDOW)
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        row = db.execute(
+            "SELECT count(*) FROM cluster_stories WHERE published_at >= ?", (horizon,)
+        ).fetchone()
+    return int(row[0])
+
+
 def rss_mb(pid: int) -> tuple[float, float]:
     """VmRSS and VmHWM (peak) of a process, in MB."""
     fields = dict(
@@ -235,32 +255,53 @@ async def run(args: argparse.Namespace, work: Path) -> None:
             feeds.set_feed(path, rss_feed([item], title=path))
         sources_file = work / "sources.txt"
         sources_file.write_text("".join(feeds.url(path) + "\n" for path in paths))
-        url = f"sqlite:///{work / 'cluster_start.db'}"
-        env = newsbot_environment(
-            work / "cluster_start.db",
-            sources_file,
-            NEWSBOT_ALLOW_PRIVATE_SOURCES="1",
-            XDG_CACHE_HOME=str(work / "cache"),
-            TELEGRAM_BOT_TOKEN=telegram.token,
-            TELEGRAM_API_URL=telegram.base_url,
-        )
+        built, database = work / "cluster_start.db", work / "run.db"
+
+        def environment(path: Path) -> dict[str, str]:
+            return newsbot_environment(
+                path,
+                sources_file,
+                NEWSBOT_ALLOW_PRIVATE_SOURCES="1",
+                XDG_CACHE_HOME=str(work / "cache"),
+                TELEGRAM_BOT_TOKEN=telegram.token,
+                TELEGRAM_API_URL=telegram.base_url,
+            )
+
         newsbot = [sys.executable, "-m", "bot"]
-        if not (work / "cluster_start.db").exists():
+        if not built.exists():
             started = time.perf_counter()
             # The first command creates the schema and syncs the sources, as a user's does.
             made = await asyncio.create_subprocess_exec(
-                *newsbot, "sources", "list", env=env, cwd=work, stdout=asyncio.subprocess.DEVNULL
+                *newsbot,
+                *("sources", "list"),
+                env=environment(built),
+                cwd=work,
+                stdout=asyncio.subprocess.DEVNULL,
             )
             await made.wait()
-            await build(url, args.stories, args.archive, datetime.now(UTC))
+            await build(f"sqlite:///{built}", args.stories, args.archive, datetime.now(UTC))
             print(
                 f"built {args.stories:,} window and {args.archive:,} archive stories in "
                 f"{time.perf_counter() - started:.0f} s"
             )
+        # Each run starts from the database as built: a run stores and clusters its fresh
+        # stories, and the next run's would then be nothing new to cluster.
+        shutil.copyfile(built, database)
+        for suffix in ("-wal", "-shm"):
+            database.with_name(database.name + suffix).unlink(missing_ok=True)
+        url = f"sqlite:///{database}"
+        print(
+            f"{window_stories(database):,} stories in the 48 h window to load (built "
+            f"{(time.time() - built.stat().st_mtime) / 60:.0f} min ago: the window moves on)"
+        )
         print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
         started = time.perf_counter()
         process = await asyncio.create_subprocess_exec(
-            *newsbot, "run", env=env, cwd=work, stderr=(work / "run.log").open("wb")
+            *newsbot,
+            "run",
+            env=environment(database),
+            cwd=work,
+            stderr=(work / "run.log").open("wb"),
         )
         try:
             telegram.inject_message(42, "/start")
