@@ -48,9 +48,11 @@ Method, and why:
   report starts a new cluster, so a long-running story does not grow without end and a pushed
   message is never edited after 48 h. A story leaves the document frequencies and the copy index
   when it is older than the window. The clock is the newest `published_at` seen.
-- Memory per story is kept small (`bench/bench_clustering.py` measures it): a centroid is a tuple
-  of terms beside an array of weights, a MinHash signature is an array of 32-bit ints, a
-  copy-index band is a 30-bit int key.
+- Memory per story is kept small (`bench/bench_clustering.py` measures it; a start loads a
+  whole window, `bench/bench_cluster_start.py`): a centroid is a tuple of interned terms beside
+  an array of weights, a MinHash signature is 60 bytes, a headline that opens a story's terms
+  is a count of them, the copy index and the postings are arrays of ids (not dicts, sets or
+  lists of int objects), and an expiry is one int, not a (time, id) tuple.
 """
 
 from __future__ import annotations
