@@ -140,13 +140,36 @@ def function_terms(language: str) -> frozenset[str]:
     return frozenset(document_terms(_FUNCTION_WORDS.get(language, ""), language))
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
-    """A story in a cluster."""
+class Member(NamedTuple):
+    """A story in the window, in its cluster: its outlet and clustering time, and what the
+    clusterer keeps of it to carry on (the terms counted in the document frequencies, its
+    MinHash signature, its cluster, its headline's terms).
+
+    One record a story, which the window's index and the story's cluster share. A tuple: built
+    for each story of the window at a start, several times faster than a frozen dataclass, and
+    no bigger. The signature is its 32-bit hashes as bytes (a third smaller than an array). The
+    headline's terms are most often the first of `terms`: then `headline` is how many (a small
+    int costs nothing), else the tuple of them.
+    """
 
     story_id: int
     source: str
     published_at: datetime
+    language: str
+    terms: tuple[str, ...]
+    signature: bytes
+    cluster_id: int
+    headline: tuple[str, ...] | int
+
+    @property
+    def headline_terms(self) -> tuple[str, ...]:
+        headline = self.headline
+        return self.terms[:headline] if isinstance(headline, int) else headline
+
+    @property
+    def hashes(self) -> memoryview:
+        """The MinHash signature's 32-bit hashes."""
+        return memoryview(self.signature).cast("I")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +203,7 @@ class Cluster:
     norm: float = field(default=0.0, repr=False)
 
     @property
-    def weights(self) -> memoryview:
+    def weights(self) -> memoryview[float]:
         """The centroid's weights, in the order of `terms`."""
         return memoryview(self.packed_weights).cast("d")
 
@@ -192,28 +215,6 @@ class Cluster:
     def sources(self) -> list[str]:
         """Distinct sources, in the order they reported."""
         return list(dict.fromkeys(member.source for member in self.members))
-
-
-class _Seen(NamedTuple):
-    # A tuple: built for each story of the window at a start, several times faster than a
-    # frozen dataclass, and no bigger. The signature is its 32-bit hashes as bytes (a third
-    # smaller than an array). The headline's terms are most often the first of `terms`: then
-    # `headline` is how many (a small int costs nothing), else the tuple of them.
-    language: str
-    terms: tuple[str, ...]
-    signature: bytes
-    cluster_id: int
-    headline: tuple[str, ...] | int
-
-    @property
-    def headline_terms(self) -> tuple[str, ...]:
-        headline = self.headline
-        return self.terms[:headline] if isinstance(headline, int) else headline
-
-    @property
-    def hashes(self) -> memoryview:
-        """The MinHash signature's 32-bit hashes."""
-        return memoryview(self.signature).cast("I")
 
 
 class _Bands:
@@ -313,13 +314,13 @@ class Clusterer:
         self.duplicate_jaccard = duplicate_jaccard
         self._languages: dict[str, _Language] = {}
         self._clusters: dict[int, Cluster] = {}
-        self._stories: dict[int, _Seen] = {}
+        self._stories: dict[int, Member] = {}
         # Heaps of (time, id) packed into one int each (`_expiry`): half a tuple's memory.
         self._cluster_expiry: list[int] = []
         self._story_expiry: list[int] = []
         self._now: datetime | None = None
         # What changed since `changes()` was last called: clusters whose centroid moved, and
-        # stories added (with when and by whom, which `_Seen` does not keep).
+        # stories added (kept here too: a story may leave the window before it is handed out).
         self._dirty: set[int] = set()
         self._new: dict[int, Member] = {}
         self._closed: dict[int, ClusterRow] = {}
@@ -384,7 +385,7 @@ class Clusterer:
         duplicate_of = self._find_copy(lang, signature, bands)
         vector, distinct = self._vector(lang, title_terms * TITLE_WEIGHT + summary_terms, language)
 
-        member = Member(story_id, intern(source), published_at)
+        source = intern(source)
         cluster: Cluster | None = None
         similarity = 1.0
         if duplicate_of is not None:
@@ -396,19 +397,26 @@ class Clusterer:
         )
         if cluster is None:
             cutoff = self.compounding_cutoff if language in _COMPOUNDING else self.cutoff
-            cluster, similarity = self._nearest(lang, vector, member.source, headline, cutoff)
+            cluster, similarity = self._nearest(lang, vector, source, headline, cutoff)
         created = cluster is None
         if cluster is None:
             cluster = Cluster(story_id, language, published_at)
             self._clusters[cluster.id] = cluster
             heapq.heappush(self._cluster_expiry, _expiry(published_at, cluster.id))
+        member = Member(
+            story_id,
+            source,
+            published_at,
+            language,
+            distinct,
+            signature.tobytes(),
+            cluster.id,
+            _headline(headline, distinct),
+        )
         self._join(lang, cluster, member, vector)
         self._dirty.add(cluster.id)
         self._new[story_id] = member
-
-        self._stories[story_id] = _Seen(
-            language, distinct, signature.tobytes(), cluster.id, _headline(headline, distinct)
-        )
+        self._stories[story_id] = member
         heapq.heappush(self._story_expiry, _expiry(published_at, story_id))
         self._band(lang, story_id, bands)
         return Assignment(story_id, cluster.id, created, similarity, duplicate_of)
@@ -424,7 +432,7 @@ class Clusterer:
             if cluster_id in self._clusters
         ]
         stories = [
-            self._forgotten.get(story_id) or self._signature(story_id, member)
+            self._forgotten.get(story_id) or _signature(member)
             for story_id, member in self._new.items()
         ]
         self._dirty.clear()
@@ -432,19 +440,6 @@ class Clusterer:
         self._closed.clear()
         self._forgotten.clear()
         return ClusterState(clusters, stories)
-
-    def _signature(self, story_id: int, member: Member) -> StorySignature:
-        seen = self._stories[story_id]
-        return StorySignature(
-            story_id,
-            seen.cluster_id,
-            seen.language,
-            member.source,
-            member.published_at,
-            seen.terms,
-            seen.headline_terms,
-            tuple(seen.hashes),
-        )
 
     def load(self, state: ClusterState) -> None:
         """Take in clusters and stories as storage keeps them: at a start, the open clusters
@@ -492,13 +487,20 @@ class Clusterer:
                 if published_at == started_at and published_at.tzinfo is started_at.tzinfo:
                     published_at = started_at
             headline = _headline(tuple(map(intern, story.headline)), terms)
-            self._stories[story_id] = _Seen(
-                language, terms, signature.tobytes(), cluster_id, headline
+            member = Member(
+                story_id,
+                intern(story.source),
+                published_at,
+                language,
+                terms,
+                signature.tobytes(),
+                cluster_id,
+                headline,
             )
+            self._stories[story_id] = member
             heapq.heappush(self._story_expiry, _expiry(published_at, story_id))
             self._band(lang, story_id, _bands(signature))
             if cluster is not None:
-                member = Member(story_id, intern(story.source), published_at)
                 if cluster.members:
                     cluster.members.append(member)
                 else:  # a list of one: appending to an empty one makes room for four
@@ -678,7 +680,7 @@ class Clusterer:
     def _forget(self, story_id: int) -> None:
         member = self._new.get(story_id)
         if member is not None:  # forgotten before its signature was handed out
-            self._forgotten[story_id] = self._signature(story_id, member)
+            self._forgotten[story_id] = _signature(member)
         seen = self._stories.pop(story_id)
         lang = self._languages[seen.language]
         lang.docs -= 1
@@ -703,7 +705,7 @@ class Clusterer:
 
 
 def _headline(headline: tuple[str, ...], terms: tuple[str, ...]) -> tuple[str, ...] | int:
-    """What `_Seen` keeps of a headline's terms: how many, when they are the first of `terms`."""
+    """What `Member` keeps of a headline's terms: how many, when they are the first of `terms`."""
     return len(headline) if terms[: len(headline)] == headline else headline
 
 
@@ -724,6 +726,19 @@ def _expiry(at: datetime, item_id: int) -> int:
 
 def _expired_id(expiry: int) -> int:
     return (expiry & _LOW_64) - _ID_BIAS
+
+
+def _signature(member: Member) -> StorySignature:
+    return StorySignature(
+        member.story_id,
+        member.cluster_id,
+        member.language,
+        member.source,
+        member.published_at,
+        member.terms,
+        member.headline_terms,
+        tuple(member.hashes),
+    )
 
 
 def _row(cluster: Cluster) -> ClusterRow:
