@@ -18,7 +18,8 @@ Method, and why:
   event's own words as common. A vector keeps its `STORY_TERMS` (24) heaviest terms.
 - A cluster's centroid is the sum of its members' vectors, cut to `CENTROID_TERMS` (40) terms; its
   `INDEX_TERMS` (12) heaviest are posted in an inverted index. A new story looks up its
-  `QUERY_TERMS` (10) heaviest terms there, ranks the clusters found by the weight they share, and
+  `QUERY_TERMS` (10) heaviest terms there, ranks the clusters found by the weight they share
+  (ties by cluster id, lowest first: a restarted process ranks as the one that ran on does), and
   takes the exact cosine with the best `MAX_CANDIDATES` (24) centroids. It joins the most similar
   if the cosine is at least `COSINE_CUTOFF` (0.24; `COMPOUNDING_CUTOFF`, 0.22, in German and
   Dutch, whose reports share fewer terms), else starts a cluster. Each language has its own
