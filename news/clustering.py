@@ -369,7 +369,7 @@ class Clusterer:
             raise ValueError(f"story {story_id} is already clustered")
         self._advance(published_at)
         language = intern(language)
-        lang = self._languages.setdefault(language, _Language())
+        lang = self._language(language)
         title_terms = document_terms(title, language)
         if terms is not None and tuple(terms[: len(title_terms)]) == title_terms:
             summary_terms = tuple(terms[len(title_terms) :])
@@ -454,7 +454,7 @@ class Clusterer:
         # Strings read back from storage are fresh, one copy per row: interned, one in all.
         for row in state.clusters:
             language = intern(row.language)
-            lang = self._languages.setdefault(language, _Language())
+            lang = self._language(language)
             cluster = self._clusters.get(row.id)
             if cluster is None:
                 cluster = Cluster(row.id, language, row.started_at)
@@ -469,7 +469,7 @@ class Clusterer:
             if story_id in self._stories:
                 continue
             language = intern(story.language)
-            lang = self._languages.setdefault(language, _Language())
+            lang = self._language(language)
             terms = tuple(map(intern, story.terms))
             lang.docs += 1
             df = lang.df
@@ -510,6 +510,13 @@ class Clusterer:
                 newest = published_at
         if newest is not None:
             self._advance(newest)
+
+    def _language(self, language: str) -> _Language:
+        # Not `setdefault(language, _Language())`: that builds an index for every story.
+        lang = self._languages.get(language)
+        if lang is None:
+            lang = self._languages[language] = _Language()
+        return lang
 
     @staticmethod
     def _band(lang: _Language, story_id: int, bands: list[int]) -> None:
