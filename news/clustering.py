@@ -18,7 +18,8 @@ Method, and why:
   event's own words as common. A vector keeps its `STORY_TERMS` (24) heaviest terms.
 - A cluster's centroid is the sum of its members' vectors, cut to `CENTROID_TERMS` (40) terms; its
   `INDEX_TERMS` (12) heaviest are posted in an inverted index. A new story looks up its
-  `QUERY_TERMS` (10) heaviest terms there, ranks the clusters found by the weight they share, and
+  `QUERY_TERMS` (10) heaviest terms there, ranks the clusters found by the weight they share
+  (ties by cluster id, lowest first: a restarted process ranks as the one that ran on does), and
   takes the exact cosine with the best `MAX_CANDIDATES` (24) centroids. It joins the most similar
   if the cosine is at least `COSINE_CUTOFF` (0.24; `COMPOUNDING_CUTOFF`, 0.22, in German and
   Dutch, whose reports share fewer terms), else starts a cluster. Each language has its own
@@ -48,9 +49,11 @@ Method, and why:
   report starts a new cluster, so a long-running story does not grow without end and a pushed
   message is never edited after 48 h. A story leaves the document frequencies and the copy index
   when it is older than the window. The clock is the newest `published_at` seen.
-- Memory per story is kept small (`bench/bench_clustering.py` measures it): a centroid is a tuple
-  of terms beside an array of weights, a MinHash signature is an array of 32-bit ints, a
-  copy-index band is a 30-bit int key.
+- Memory per story is kept small (`bench/bench_clustering.py` measures it; a start loads a
+  whole window, `bench/bench_cluster_start.py`): a centroid is a tuple of interned terms beside
+  its weights packed in bytes, a MinHash signature is 60 bytes, a headline that opens a story's
+  terms is a count of them, the copy index and the postings are arrays of ids (not dicts, sets
+  or lists of int objects), and an expiry is one int, not a (time, id) tuple.
 """
 
 from __future__ import annotations
@@ -60,9 +63,10 @@ import heapq
 import math
 import struct
 from array import array
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from itertools import islice
 from operator import eq
@@ -137,13 +141,36 @@ def function_terms(language: str) -> frozenset[str]:
     return frozenset(document_terms(_FUNCTION_WORDS.get(language, ""), language))
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
-    """A story in a cluster."""
+class Member(NamedTuple):
+    """A story in the window, in its cluster: its outlet and clustering time, and what the
+    clusterer keeps of it to carry on (the terms counted in the document frequencies, its
+    MinHash signature, its cluster, its headline's terms).
+
+    One record a story, which the window's index and the story's cluster share. A tuple: built
+    for each story of the window at a start, several times faster than a frozen dataclass, and
+    no bigger. The signature is its 32-bit hashes as bytes (a third smaller than an array). The
+    headline's terms are most often the first of `terms`: then `headline` is how many (a small
+    int costs nothing), else the tuple of them.
+    """
 
     story_id: int
     source: str
     published_at: datetime
+    language: str
+    terms: tuple[str, ...]
+    signature: bytes
+    cluster_id: int
+    headline: tuple[str, ...] | int
+
+    @property
+    def headline_terms(self) -> tuple[str, ...]:
+        headline = self.headline
+        return self.terms[:headline] if isinstance(headline, int) else headline
+
+    @property
+    def hashes(self) -> memoryview:
+        """The MinHash signature's 32-bit hashes."""
+        return memoryview(self.signature).cast("I")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +196,17 @@ class Cluster:
     language: str
     started_at: datetime
     members: list[Member] = field(default_factory=list)
-    # The centroid, heaviest term first, as parallel arrays: a third of the memory of a dict.
+    # The centroid, heaviest term first, beside its weights: a third of the memory of a dict.
     terms: tuple[str, ...] = field(default=(), repr=False)
-    weights: array[float] = field(default_factory=lambda: array("d"), repr=False)
+    # The weights as 64-bit floats in one bytes object (`weights` reads them): an array is
+    # 45 bytes more, a header and a buffer of its own, in each of 100,000 clusters.
+    packed_weights: bytes = field(default=b"", repr=False)
     norm: float = field(default=0.0, repr=False)
+
+    @property
+    def weights(self) -> memoryview[float]:
+        """The centroid's weights, in the order of `terms`."""
+        return memoryview(self.packed_weights).cast("d")
 
     @property
     def story_ids(self) -> list[int]:
@@ -184,14 +218,70 @@ class Cluster:
         return list(dict.fromkeys(member.source for member in self.members))
 
 
-class _Seen(NamedTuple):
-    # A tuple: built for each story of the window at a start, several times faster than a
-    # frozen dataclass, and no bigger.
-    language: str
-    terms: tuple[str, ...]
-    signature: array[int]
-    cluster_id: int
-    headline: tuple[str, ...]
+class _Bands:
+    """The copy index: a band's key → the stories with it, in the order they came.
+
+    Five entries a story: as a dict of int keys that is 70 bytes an entry, here 12 (the keys
+    and story ids in arrays, one pair per bucket of keys, scanned in C)."""
+
+    __slots__ = ("ids", "keys")
+
+    _BITS = 12
+
+    def __init__(self) -> None:
+        self.keys: list[array[int] | None] = [None] * (1 << self._BITS)
+        self.ids: list[array[int]] = [_NO_IDS] * (1 << self._BITS)
+
+    def add(self, key: int, story_id: int) -> None:
+        bucket = key & ((1 << self._BITS) - 1)
+        keys = self.keys[bucket]
+        if keys is None:
+            self.keys[bucket] = array("I", (key,))
+            self.ids[bucket] = array("q", (story_id,))
+        else:
+            keys.append(key)
+            self.ids[bucket].append(story_id)
+
+    def held(self, key: int) -> list[int]:
+        """The stories with band `key`, first come first."""
+        bucket = key & ((1 << self._BITS) - 1)
+        keys = self.keys[bucket]
+        found: list[int] = []
+        if keys is None:
+            return found
+        ids = self.ids[bucket]
+        at = 0
+        try:
+            while True:
+                at = keys.index(key, at)
+                found.append(ids[at])
+                at += 1
+        except ValueError:
+            return found
+
+    def remove(self, key: int, story_id: int) -> None:
+        bucket = key & ((1 << self._BITS) - 1)
+        keys = self.keys[bucket]
+        if keys is None:
+            return
+        ids = self.ids[bucket]
+        at = 0
+        try:
+            while True:
+                at = keys.index(key, at)
+                if ids[at] == story_id:
+                    del keys[at]
+                    del ids[at]
+                    if not keys:
+                        self.keys[bucket] = None
+                        self.ids[bucket] = _NO_IDS
+                    return
+                at += 1
+        except ValueError:
+            return
+
+
+_NO_IDS: array[int] = array("q")
 
 
 class _Language:
@@ -202,9 +292,10 @@ class _Language:
     def __init__(self) -> None:
         self.df: dict[str, int] = {}
         self.docs = 0
-        self.postings: dict[str, set[int]] = {}
-        # A band's key → the story with it, or the stories when several share it.
-        self.bands: dict[int, int | list[int]] = {}
+        # A term → the clusters it leads, ascending by id: an array of 8 bytes a cluster (a
+        # set costs five times that), in an order that does not depend on what came and went.
+        self.postings: dict[str, array[int]] = {}
+        self.bands = _Bands()
 
 
 class Clusterer:
@@ -224,12 +315,13 @@ class Clusterer:
         self.duplicate_jaccard = duplicate_jaccard
         self._languages: dict[str, _Language] = {}
         self._clusters: dict[int, Cluster] = {}
-        self._stories: dict[int, _Seen] = {}
-        self._cluster_expiry: list[tuple[datetime, int]] = []
-        self._story_expiry: list[tuple[datetime, int]] = []
+        self._stories: dict[int, Member] = {}
+        # Heaps of (time, id) packed into one int each (`_expiry`): half a tuple's memory.
+        self._cluster_expiry: list[int] = []
+        self._story_expiry: list[int] = []
         self._now: datetime | None = None
         # What changed since `changes()` was last called: clusters whose centroid moved, and
-        # stories added (with when and by whom, which `_Seen` does not keep).
+        # stories added (kept here too: a story may leave the window before it is handed out).
         self._dirty: set[int] = set()
         self._new: dict[int, Member] = {}
         self._closed: dict[int, ClusterRow] = {}
@@ -276,7 +368,8 @@ class Clusterer:
         if story_id in self._stories:
             raise ValueError(f"story {story_id} is already clustered")
         self._advance(published_at)
-        lang = self._languages.setdefault(language, _Language())
+        language = intern(language)
+        lang = self._language(language)
         title_terms = document_terms(title, language)
         if terms is not None and tuple(terms[: len(title_terms)]) == title_terms:
             summary_terms = tuple(terms[len(title_terms) :])
@@ -293,7 +386,7 @@ class Clusterer:
         duplicate_of = self._find_copy(lang, signature, bands)
         vector, distinct = self._vector(lang, title_terms * TITLE_WEIGHT + summary_terms, language)
 
-        member = Member(story_id, intern(source), published_at)
+        source = intern(source)
         cluster: Cluster | None = None
         similarity = 1.0
         if duplicate_of is not None:
@@ -305,18 +398,27 @@ class Clusterer:
         )
         if cluster is None:
             cutoff = self.compounding_cutoff if language in _COMPOUNDING else self.cutoff
-            cluster, similarity = self._nearest(lang, vector, member.source, headline, cutoff)
+            cluster, similarity = self._nearest(lang, vector, source, headline, cutoff)
         created = cluster is None
         if cluster is None:
             cluster = Cluster(story_id, language, published_at)
             self._clusters[cluster.id] = cluster
-            heapq.heappush(self._cluster_expiry, (published_at, cluster.id))
+            heapq.heappush(self._cluster_expiry, _expiry(published_at, cluster.id))
+        member = Member(
+            story_id,
+            source,
+            published_at,
+            language,
+            distinct,
+            signature.tobytes(),
+            cluster.id,
+            _headline(headline, distinct),
+        )
         self._join(lang, cluster, member, vector)
         self._dirty.add(cluster.id)
         self._new[story_id] = member
-
-        self._stories[story_id] = _Seen(language, distinct, signature, cluster.id, headline)
-        heapq.heappush(self._story_expiry, (published_at, story_id))
+        self._stories[story_id] = member
+        heapq.heappush(self._story_expiry, _expiry(published_at, story_id))
         self._band(lang, story_id, bands)
         return Assignment(story_id, cluster.id, created, similarity, duplicate_of)
 
@@ -331,7 +433,7 @@ class Clusterer:
             if cluster_id in self._clusters
         ]
         stories = [
-            self._forgotten.get(story_id) or self._signature(story_id, member)
+            self._forgotten.get(story_id) or _signature(member)
             for story_id, member in self._new.items()
         ]
         self._dirty.clear()
@@ -339,19 +441,6 @@ class Clusterer:
         self._closed.clear()
         self._forgotten.clear()
         return ClusterState(clusters, stories)
-
-    def _signature(self, story_id: int, member: Member) -> StorySignature:
-        seen = self._stories[story_id]
-        return StorySignature(
-            story_id,
-            seen.cluster_id,
-            seen.language,
-            member.source,
-            member.published_at,
-            seen.terms,
-            seen.headline,
-            tuple(seen.signature),
-        )
 
     def load(self, state: ClusterState) -> None:
         """Take in clusters and stories as storage keeps them: at a start, the open clusters
@@ -362,53 +451,78 @@ class Clusterer:
         whose cluster is not open counts in the document frequencies and the copy index but
         is no member of any cluster.
         """
+        # Strings read back from storage are fresh, one copy per row: interned, one in all.
         for row in state.clusters:
-            lang = self._languages.setdefault(row.language, _Language())
+            language = intern(row.language)
+            lang = self._language(language)
             cluster = self._clusters.get(row.id)
             if cluster is None:
-                cluster = Cluster(row.id, row.language, row.started_at)
+                cluster = Cluster(row.id, language, row.started_at)
                 self._clusters[row.id] = cluster
-                heapq.heappush(self._cluster_expiry, (row.started_at, row.id))
+                heapq.heappush(self._cluster_expiry, _expiry(row.started_at, row.id))
             self._set_centroid(
                 lang, cluster, tuple(map(intern, row.terms)), array("d", row.weights)
             )
         newest = self._now
         for story in state.stories:
-            if story.story_id in self._stories:
+            story_id, published_at = story.story_id, story.published_at
+            if story_id in self._stories:
                 continue
-            lang = self._languages.setdefault(story.language, _Language())
+            language = intern(story.language)
+            lang = self._language(language)
             terms = tuple(map(intern, story.terms))
             lang.docs += 1
             df = lang.df
             for term in terms:
                 df[term] = df.get(term, 0) + 1
             signature = array("I", story.signature)
-            headline = tuple(map(intern, story.headline))
-            self._stories[story.story_id] = _Seen(
-                story.language, terms, signature, story.cluster_id, headline
-            )
-            heapq.heappush(self._story_expiry, (story.published_at, story.story_id))
-            self._band(lang, story.story_id, _bands(signature))
             cluster = self._clusters.get(story.cluster_id)
+            cluster_id = story.cluster_id
             if cluster is not None:
-                cluster.members.append(
-                    Member(story.story_id, intern(story.source), story.published_at)
-                )
-            if newest is None or story.published_at > newest:
-                newest = story.published_at
+                # The cluster's own objects where the row repeats them (its id, its start: the
+                # story that opened it), not the row's copies.
+                cluster_id = cluster.id
+                if story_id == cluster_id:
+                    story_id = cluster_id
+                started_at = cluster.started_at
+                if published_at == started_at and published_at.tzinfo is started_at.tzinfo:
+                    published_at = started_at
+            headline = _headline(tuple(map(intern, story.headline)), terms)
+            member = Member(
+                story_id,
+                intern(story.source),
+                published_at,
+                language,
+                terms,
+                signature.tobytes(),
+                cluster_id,
+                headline,
+            )
+            self._stories[story_id] = member
+            heapq.heappush(self._story_expiry, _expiry(published_at, story_id))
+            self._band(lang, story_id, _bands(signature))
+            if cluster is not None:
+                if cluster.members:
+                    cluster.members.append(member)
+                else:  # a list of one: appending to an empty one makes room for four
+                    cluster.members = [member]
+            if newest is None or published_at > newest:
+                newest = published_at
         if newest is not None:
             self._advance(newest)
 
+    def _language(self, language: str) -> _Language:
+        # Not `setdefault(language, _Language())`: that builds an index for every story.
+        lang = self._languages.get(language)
+        if lang is None:
+            lang = self._languages[language] = _Language()
+        return lang
+
     @staticmethod
     def _band(lang: _Language, story_id: int, bands: list[int]) -> None:
+        add = lang.bands.add
         for band in bands:
-            held = lang.bands.get(band)
-            if held is None:
-                lang.bands[band] = story_id
-            elif isinstance(held, list):
-                held.append(story_id)
-            else:
-                lang.bands[band] = [held, story_id]
+            add(band, story_id)
 
     def _vector(
         self, lang: _Language, terms: Sequence[str], language: str
@@ -487,7 +601,7 @@ class Clusterer:
                 others = True
                 continue
             seen = self._stories.get(member.story_id)
-            if seen is None or _jaccard(headline, seen.headline) < _SAME_HEADLINE:
+            if seen is None or _jaccard(headline, seen.headline_terms) < _SAME_HEADLINE:
                 own_differs = True
         if not own_differs:
             return True
@@ -518,29 +632,34 @@ class Clusterer:
         longer leads with, onto those it now does."""
         old = set(cluster.terms[:INDEX_TERMS])
         cluster.terms = terms
-        cluster.weights = weights
-        cluster.norm = math.sqrt(sum(w * w for w in cluster.weights)) or 1.0
+        cluster.packed_weights = weights.tobytes()
+        cluster.norm = math.sqrt(sum(w * w for w in weights)) or 1.0
         new = set(cluster.terms[:INDEX_TERMS])
         for term in old - new:
             self._unpost(lang, term, cluster.id)
         for term in new - old:
-            lang.postings.setdefault(term, set()).add(cluster.id)
+            posting = lang.postings.get(term)
+            if posting is None:
+                lang.postings[term] = array("q", (cluster.id,))
+            elif cluster.id > posting[-1]:  # most often: a new cluster has the newest id
+                posting.append(cluster.id)
+            else:
+                at = bisect_left(posting, cluster.id)
+                if at == len(posting) or posting[at] != cluster.id:
+                    posting.insert(at, cluster.id)
 
     def _find_copy(self, lang: _Language, signature: array[int], bands: list[int]) -> int | None:
         best: int | None = None
         best_agreeing = math.ceil(self.duplicate_jaccard * len(signature))
         checked: set[int] = set()
         for band in bands:
-            held = lang.bands.get(band)
             # A band shared by many stories (a templated feed: "Weather for …") is checked for
             # its newest few only; copies of one text are one cluster, so that finds it.
-            if held is None:
-                continue
-            for story_id in held[-_BAND_CHECKS:] if isinstance(held, list) else (held,):
+            for story_id in lang.bands.held(band)[-_BAND_CHECKS:]:
                 if story_id in checked:
                     continue
                 checked.add(story_id)
-                agreeing = sum(map(eq, signature, self._stories[story_id].signature))
+                agreeing = sum(map(eq, signature, self._stories[story_id].hashes))
                 if agreeing >= best_agreeing:
                     best, best_agreeing = story_id, agreeing
                     if agreeing >= _CERTAIN_COPY * len(signature):
@@ -552,8 +671,9 @@ class Clusterer:
         if self._now is None or published_at > self._now:
             self._now = published_at
         horizon = self._now - self.window
-        while self._cluster_expiry and self._cluster_expiry[0][0] < horizon:
-            _, cluster_id = heapq.heappop(self._cluster_expiry)
+        before = _expiry(horizon, _FIRST_ID)
+        while self._cluster_expiry and self._cluster_expiry[0] < before:
+            cluster_id = _expired_id(heapq.heappop(self._cluster_expiry))
             cluster = self._clusters.pop(cluster_id)
             if cluster_id in self._dirty:  # closed before its change was handed out
                 self._dirty.discard(cluster_id)
@@ -561,14 +681,14 @@ class Clusterer:
             lang = self._languages[cluster.language]
             for term in cluster.terms[:INDEX_TERMS]:
                 self._unpost(lang, term, cluster_id)
-        while self._story_expiry and self._story_expiry[0][0] < horizon:
-            _, story_id = heapq.heappop(self._story_expiry)
+        while self._story_expiry and self._story_expiry[0] < before:
+            story_id = _expired_id(heapq.heappop(self._story_expiry))
             self._forget(story_id)
 
     def _forget(self, story_id: int) -> None:
         member = self._new.get(story_id)
         if member is not None:  # forgotten before its signature was handed out
-            self._forgotten[story_id] = self._signature(story_id, member)
+            self._forgotten[story_id] = _signature(member)
         seen = self._stories.pop(story_id)
         lang = self._languages[seen.language]
         lang.docs -= 1
@@ -578,22 +698,55 @@ class Clusterer:
                 lang.df[term] = left
             else:
                 del lang.df[term]
-        for band in _bands(seen.signature):
-            held = lang.bands[band]
-            if isinstance(held, list):
-                held.remove(story_id)
-                if len(held) == 1:
-                    lang.bands[band] = held[0]
-            else:
-                del lang.bands[band]
+        for band in _bands(seen.hashes):
+            lang.bands.remove(band, story_id)
 
     @staticmethod
     def _unpost(lang: _Language, term: str, cluster_id: int) -> None:
         ids = lang.postings.get(term)
         if ids is not None:
-            ids.discard(cluster_id)
+            at = bisect_left(ids, cluster_id)
+            if at < len(ids) and ids[at] == cluster_id:
+                del ids[at]
             if not ids:
                 del lang.postings[term]
+
+
+def _headline(headline: tuple[str, ...], terms: tuple[str, ...]) -> tuple[str, ...] | int:
+    """What `Member` keeps of a headline's terms: how many, when they are the first of `terms`."""
+    return len(headline) if terms[: len(headline)] == headline else headline
+
+
+# An expiry is a time and an id packed into one int that sorts as the tuple would: the time in
+# microseconds since the epoch, above the id made non-negative (any 64-bit id).
+_ID_BIAS = 1 << 63
+_FIRST_ID = -_ID_BIAS
+_LOW_64 = (1 << 64) - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _expiry(at: datetime, item_id: int) -> int:
+    since = at - (_NAIVE_EPOCH if at.tzinfo is None else _EPOCH)
+    return ((since // _MICROSECOND) << 64) + item_id + _ID_BIAS
+
+
+def _expired_id(expiry: int) -> int:
+    return (expiry & _LOW_64) - _ID_BIAS
+
+
+def _signature(member: Member) -> StorySignature:
+    return StorySignature(
+        member.story_id,
+        member.cluster_id,
+        member.language,
+        member.source,
+        member.published_at,
+        member.terms,
+        member.headline_terms,
+        tuple(member.hashes),
+    )
 
 
 def _row(cluster: Cluster) -> ClusterRow:
@@ -644,7 +797,7 @@ def _minhash(terms: Sequence[str]) -> array[int]:
     return array("I", map(min, zip(*rows, strict=True)))
 
 
-def _bands(signature: array[int]) -> list[int]:
+def _bands(signature: Sequence[int]) -> list[int]:
     """The keys of a signature's bands: 30-bit hashes, so that each is one small int.
 
     (Tuples of ints hash the same in every process.) A key shared by chance only costs a
