@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy.dialects import sqlite
 
-from bench.whole_process import newsbot_environment
+from bench.whole_process import newsbot_environment, precompile
 from news.analysis import document_terms
 from news.clustering import Clusterer
 from news.policy import CLUSTER_WINDOW
@@ -347,6 +347,7 @@ def main() -> None:
     parser.add_argument("--archive", type=int, default=1_000_000, help="older stories")
     parser.add_argument("--keep", type=Path, help="build the database here once and reuse it")
     args = parser.parse_args()
+    precompile()
     with tempfile.TemporaryDirectory() as folder:
         work = args.keep or Path(folder)
         work.mkdir(parents=True, exist_ok=True)
