@@ -86,8 +86,16 @@ class ParsedEntry:
     def draft(self, source_id: int) -> StoryDraft:
         """The entry as a story of `source_id`, fitted to what storage can hold."""
         # Every field of an entry is a field of a story draft, which adds only its source.
-        fields = {field.name: getattr(self, field.name) for field in dataclass_fields(self)}
+        fields = {name: getattr(self, name) for name in _ENTRY_FIELDS}
         return fit_draft(StoryDraft(source_id=source_id, **fields))
+
+    def __reduce__(self) -> tuple[type[ParsedEntry], tuple[object, ...]]:
+        # Entries cross from the parse workers by the ten thousand: pickled as the arguments
+        # of their constructor, not through the dataclass's per-object look-up of its fields.
+        return (ParsedEntry, tuple(getattr(self, name) for name in _ENTRY_FIELDS))
+
+
+_ENTRY_FIELDS = tuple(field.name for field in dataclass_fields(ParsedEntry))
 
 
 @dataclass(frozen=True, slots=True)
