@@ -11,6 +11,7 @@ measures, from spawn:
   peak (VmHWM).
 
     python bench/bench_cluster_start.py [--stories 100000] [--archive 1000000] [--keep DIR]
+        [--database postgresql://postgres@127.0.0.1:5432/newsbot_bench_start]
 
 The build takes about 2 minutes on a 2-core machine (the archive goes in through the driver's
 executemany; the window's stories are clustered by a real `Clusterer`, and its changes are
@@ -23,6 +24,12 @@ With `--keep DIR` the database is built in DIR once and reused by later runs: ea
 `newsbot run` on a copy of it (a run stores and clusters its fresh stories). The window is
 48 hours back from the build, so a database kept more than an hour loses its oldest stories
 from the window: the bench prints how many the start loads.
+
+With `--database postgresql://…/NAME` the same database is built on PostgreSQL instead (the
+stories go in through asyncpg's COPY, the clusterer's state by the same storage code), as the
+database NAME_built, and each run starts `newsbot run` (role `all`) on NAME, a copy of it
+(`CREATE DATABASE NAME TEMPLATE NAME_built`). The bench creates and drops both; with `--keep`
+it keeps NAME_built for later runs.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import random
 import shutil
@@ -46,7 +54,10 @@ from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import asyncpg
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bench.whole_process import newsbot_environment, precompile
 from news.analysis import document_terms
@@ -125,12 +136,33 @@ _STORY_INSERT = (
 )
 
 
+_STORY_COLUMNS = [
+    *("id", "source_id", "entry_id", "title", "summary", "link", "published_at"),
+    *("first_seen_at", "language", "terms", "cluster_id"),
+]
+
+
+async def insert_stories(conn: AsyncConnection, rows: list[tuple[object, ...]]) -> None:
+    """Store rows of `_STORY_INSERT`'s parameters: SQLite's executemany, PostgreSQL's COPY."""
+    if conn.dialect.name == "sqlite":
+        await conn.exec_driver_sql(_STORY_INSERT, rows)
+        return
+    # COPY on the connection of the transaction: it commits with the clusters' state.
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert isinstance(driver, asyncpg.Connection)
+    await driver.copy_records_to_table(
+        "stories",
+        records=[(*row[:4], "", *row[4:7], "en", *row[7:]) for row in rows],
+        columns=_STORY_COLUMNS,
+    )
+
+
 async def build(url: str, window: int, archive: int, now: datetime) -> None:
     """Archive stories (each its own cluster), then the window's, clustered by a real
     clusterer whose state is stored by the code the cluster keeper stores it with.
 
-    Stories go in as plain tuples through the driver's executemany (a million SQLAlchemy
-    parameter dicts cost minutes), encoded by the columns' own types."""
+    Stories go in as plain tuples through the driver's executemany, or COPY on PostgreSQL (a
+    million SQLAlchemy parameter dicts cost minutes), encoded by the columns' own types."""
     storage = await open_storage(url)
     dialect = storage.engine.dialect
     encode_time = cast(
@@ -166,10 +198,11 @@ async def build(url: str, window: int, archive: int, now: datetime) -> None:
                     )
                 )
             async with storage.engine.begin() as conn:
-                # The unique index on (source, entry id) is filled out of order: a bigger page
-                # cache than SQLite's 2 MB saves most of the page reads and writes.
-                await conn.exec_driver_sql("PRAGMA cache_size = -262144")
-                await conn.exec_driver_sql(_STORY_INSERT, rows)
+                if dialect.name == "sqlite":
+                    # The unique index on (source, entry id) is filled out of order: a bigger
+                    # page cache than SQLite's 2 MB saves most of the page reads and writes.
+                    await conn.exec_driver_sql("PRAGMA cache_size = -262144")
+                await insert_stories(conn, rows)
         clusterer = Clusterer()
         for start in range(0, window, BATCH):
             rows = []
@@ -206,22 +239,40 @@ async def build(url: str, window: int, archive: int, now: datetime) -> None:
             # As a turn of the keeper leaves them: the stories with their clusters, and the
             # clusterer's changes written by storage's own code, at the next version.
             async with storage.engine.begin() as conn:
-                await conn.exec_driver_sql(_STORY_INSERT, rows)
+                await insert_stories(conn, rows)
                 await write_cluster_state(conn, clusterer.changes())
+        if dialect.name == "postgresql":
+            async with storage.engine.begin() as conn:
+                # The ids were given, not drawn: the run's fresh stories draw after them.
+                await conn.exec_driver_sql(
+                    "SELECT setval(pg_get_serial_sequence('stories', 'id'), max(id)) FROM stories"
+                )
         print(f"  {len(clusterer.clusters()):,} open clusters in the window")
     finally:
         await storage.close()
 
 
+_FRESH_CLUSTERED = (
+    "SELECT count(*) FROM stories WHERE link LIKE 'https://fresh.%' AND cluster_id IS NOT NULL"
+)
+
+
 async def wait_clustered(url: str, count: int) -> None:
     """Until `count` fresh stories have a cluster (read without disturbing the bot)."""
+    if url.startswith("postgresql"):
+        connection = await asyncpg.connect(url)
+        try:
+            while True:
+                if await connection.fetchval(_FRESH_CLUSTERED) >= count:
+                    return
+                await asyncio.sleep(0.2)
+        finally:
+            await connection.close()
+        return
     path = url.removeprefix("sqlite:///")
     while True:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as db:
-            row = db.execute(
-                "SELECT count(*) FROM stories WHERE link LIKE 'https://fresh.%' "
-                "AND cluster_id IS NOT NULL"
-            ).fetchone()
+            row = db.execute(_FRESH_CLUSTERED).fetchone()
         if row[0] >= count:
             return
         await asyncio.sleep(0.2)
@@ -233,14 +284,89 @@ def bind_time(at: datetime) -> str:
     return cast(Callable[[datetime], str], process)(at)
 
 
-def window_stories(path: Path) -> int:
+_WINDOW_STORIES = "SELECT count(*) FROM cluster_stories WHERE published_at >= "
+
+
+async def window_stories(url: str) -> int:
     """Clustered stories a start loads now (the window's), as storage selects them."""
-    horizon = bind_time(datetime.now(UTC) - CLUSTER_WINDOW)
+    horizon = datetime.now(UTC) - CLUSTER_WINDOW
+    if url.startswith("postgresql"):
+        connection = await asyncpg.connect(url)
+        try:
+            return int(await connection.fetchval(_WINDOW_STORIES + "$1", horizon))
+        finally:
+            await connection.close()
+    path = url.removeprefix("sqlite:///")
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        row = db.execute(
-            "SELECT count(*) FROM cluster_stories WHERE published_at >= ?", (horizon,)
-        ).fetchone()
+        row = db.execute(_WINDOW_STORIES + "?", (bind_time(horizon),)).fetchone()
     return int(row[0])
+
+
+class PostgresDatabases:
+    """The database built once (NAME_built) and each run's copy of it (NAME) on a server.
+
+    The built database is closed to connections once built, so that nothing (autovacuum
+    either) holds it open when a run copies it; its comment says when it was built."""
+
+    def __init__(self, url: str) -> None:
+        given = make_url(url).set(drivername="postgresql")
+        if not given.database or given.database in ("postgres", "test"):
+            raise SystemExit(f"--database names a database of its own, not {given.database!r}")
+        self.name, self.built_name = given.database, f"{given.database}_built"
+        self.url = given.render_as_string(hide_password=False)
+        self.built_url = given.set(database=self.built_name).render_as_string(hide_password=False)
+        self._admin_url = given.set(database="postgres").render_as_string(hide_password=False)
+
+    async def _admin(self, *statements: str) -> None:
+        connection = await asyncpg.connect(self._admin_url)
+        try:
+            for statement in statements:
+                await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    async def built_at(self) -> float | None:
+        """When the built database was finished (epoch seconds), None if it is not."""
+        connection = await asyncpg.connect(self._admin_url)
+        try:
+            comment = await connection.fetchval(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+                self.built_name,
+            )
+        finally:
+            await connection.close()
+        return float(json.loads(comment)["built_at"]) if comment else None
+
+    async def create_built(self) -> None:
+        """A new empty built database (an unfinished one is dropped)."""
+        await self._admin(
+            f'DROP DATABASE IF EXISTS "{self.built_name}" WITH (FORCE)',
+            f'CREATE DATABASE "{self.built_name}"',
+        )
+
+    async def finish_built(self, at: float) -> None:
+        """Analyse the built database, as autovacuum leaves a running bot's, and close it."""
+        connection = await asyncpg.connect(self.built_url)
+        try:
+            await connection.execute("VACUUM ANALYZE")
+        finally:
+            await connection.close()
+        await self._admin(
+            f"COMMENT ON DATABASE \"{self.built_name}\" IS '{json.dumps({'built_at': at})}'",
+            f'ALTER DATABASE "{self.built_name}" ALLOW_CONNECTIONS false',
+        )
+
+    async def copy(self) -> None:
+        """The run's database: a new copy of the built one."""
+        await self._admin(
+            f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)',
+            f'CREATE DATABASE "{self.name}" TEMPLATE "{self.built_name}"',
+        )
+
+    async def drop(self, *, built: bool) -> None:
+        """Drop the run's database, and the built one if `built`."""
+        names = [self.name, *([self.built_name] if built else [])]
+        await self._admin(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names))
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -252,6 +378,15 @@ def rss_mb(pid: int) -> tuple[float, float]:
 
 
 async def run(args: argparse.Namespace, work: Path) -> None:
+    postgres = PostgresDatabases(args.database) if args.database else None
+    try:
+        await _run(args, work, postgres)
+    finally:
+        if postgres is not None:
+            await postgres.drop(built=args.keep is None)
+
+
+async def _run(args: argparse.Namespace, work: Path, postgres: PostgresDatabases | None) -> None:
     async with FakeBotApi() as telegram, FeedServer() as feeds:
         paths = [f"/feed{n}.xml" for n in range(SOURCES)]
         # One new story a feed: the first tick clusters them, so it loads the open clusters.
@@ -266,11 +401,17 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         sources_file = work / "sources.txt"
         sources_file.write_text("".join(feeds.url(path) + "\n" for path in paths))
         built, database = work / "cluster_start.db", work / "run.db"
+        built_url, url = f"sqlite:///{built}", f"sqlite:///{database}"
+        built_at = built.stat().st_mtime if built.exists() else None
+        if postgres is not None:
+            built_url, url = postgres.built_url, postgres.url
+            built_at = await postgres.built_at() if args.keep else None
 
-        def environment(path: Path) -> dict[str, str]:
+        def environment(database_url: str) -> dict[str, str]:
             return newsbot_environment(
-                path,
+                built,
                 sources_file,
+                DATABASE_URL=database_url,
                 NEWSBOT_ALLOW_PRIVATE_SOURCES="1",
                 XDG_CACHE_HOME=str(work / "cache"),
                 TELEGRAM_BOT_TOKEN=telegram.token,
@@ -278,38 +419,45 @@ async def run(args: argparse.Namespace, work: Path) -> None:
             )
 
         newsbot = [sys.executable, "-m", "bot"]
-        if not built.exists():
+        if built_at is None:
             started = time.perf_counter()
+            if postgres is not None:
+                await postgres.create_built()
             # The first command creates the schema and syncs the sources, as a user's does.
             made = await asyncio.create_subprocess_exec(
                 *newsbot,
                 *("sources", "list"),
-                env=environment(built),
+                env=environment(built_url),
                 cwd=work,
                 stdout=asyncio.subprocess.DEVNULL,
             )
             await made.wait()
-            await build(f"sqlite:///{built}", args.stories, args.archive, datetime.now(UTC))
+            await build(built_url, args.stories, args.archive, datetime.now(UTC))
+            built_at = time.time()
+            if postgres is not None:
+                await postgres.finish_built(built_at)
             print(
                 f"built {args.stories:,} window and {args.archive:,} archive stories in "
                 f"{time.perf_counter() - started:.0f} s"
             )
         # Each run starts from the database as built: a run stores and clusters its fresh
         # stories, and the next run's would then be nothing new to cluster.
-        shutil.copyfile(built, database)
-        for suffix in ("-wal", "-shm"):
-            database.with_name(database.name + suffix).unlink(missing_ok=True)
-        url = f"sqlite:///{database}"
+        if postgres is not None:
+            await postgres.copy()
+        else:
+            shutil.copyfile(built, database)
+            for suffix in ("-wal", "-shm"):
+                database.with_name(database.name + suffix).unlink(missing_ok=True)
         print(
-            f"{window_stories(database):,} stories in the 48 h window to load (built "
-            f"{(time.time() - built.stat().st_mtime) / 60:.0f} min ago: the window moves on)"
+            f"{await window_stories(url):,} stories in the 48 h window to load (built "
+            f"{(time.time() - built_at) / 60:.0f} min ago: the window moves on)"
         )
         print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
         started = time.perf_counter()
         process = await asyncio.create_subprocess_exec(
             *newsbot,
             "run",
-            env=environment(database),
+            env=environment(url),
             cwd=work,
             stderr=(work / "run.log").open("wb"),
         )
@@ -346,6 +494,10 @@ def main() -> None:
     parser.add_argument("--stories", type=int, default=100_000, help="stories in the window")
     parser.add_argument("--archive", type=int, default=1_000_000, help="older stories")
     parser.add_argument("--keep", type=Path, help="build the database here once and reuse it")
+    parser.add_argument(
+        "--database",
+        help="postgresql://…/NAME: build NAME_built on that server and run on NAME, its copy",
+    )
     args = parser.parse_args()
     precompile()
     with tempfile.TemporaryDirectory() as folder:
