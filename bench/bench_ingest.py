@@ -132,8 +132,7 @@ def run_newsbot(results: dict[str, float]) -> None:
     from sqlalchemy import update
 
     from news.clustering import Clusterer
-    from news.fetch import Fetcher
-    from news.fetched import FetchLimits
+    from news.fetch import Fetcher, FetchLimits
     from news.ingest import Poller, PollSettings
     from storage import SqlStorage, create_engine
     from storage.database import migrate

@@ -26,8 +26,7 @@ from bot.wiring import make_poller, open_synced_storage, parse_executor
 from handlers.admin import report_failing_sources
 from handlers.gateway import Priority
 from handlers.sender import Sender, SendReport
-from news.fetch import Fetcher
-from news.fetched import FetchLimits
+from news.fetch import Fetcher, FetchLimits
 from news.ingest import Poller
 from news.model import ChatSettings, PollOutcome
 from news.policy import REPORT_FAILING_AFTER, claim_batch

@@ -15,8 +15,7 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin
 
 from news.errors import FeedError, ParseError, SourceError
-from news.fetch import Fetcher
-from news.fetched import FetchResult
+from news.fetch import Fetcher, FetchResult
 from news.parse import ParsedFeed, parse_feed
 from news.safety import check_public_host
 from news.text import is_web_url

@@ -27,30 +27,25 @@ kept (a feed is not a session), and it never follows redirects itself.
 from __future__ import annotations
 
 import asyncio
-import functools
 import ipaddress
 import re
 import socket
 import zlib
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from news.errors import FetchError
-from news.fetched import (
-    USER_AGENT,
-    FetchLimits,
-    FetchResult,
-    HTTPStatusError,
-)
+from news.errors import FetchError, http_error_kind
 from news.fitting import bounded_int
 from news.safety import is_public_address
 from news.text import is_web_url
 
+USER_AGENT = "Newsbot/0.1 (Telegram news bot; RSS/Atom/JSON Feed reader)"
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
     "text/xml;q=0.9, */*;q=0.5"
@@ -62,6 +57,44 @@ _PERMANENT = frozenset({301, 308})
 _DRAIN_LIMIT = 64 * 1024
 # Headers that describe the transfer, not the document: the body handed on is already decoded.
 _TRANSFER_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    """How much one fetch, and all fetches together, may take."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_in_flight: int = 32
+    per_host: int = 2
+    connect_timeout: float = 10.0
+    total_timeout: float = 30.0
+    max_redirects: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """One answer from a feed's server, after redirects."""
+
+    url: str
+    status: int
+    body: bytes = b""
+    etag: str | None = None
+    last_modified: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    permanent_url: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with an error status; `retry_after` is its Retry-After, if any."""
+
+    def __init__(self, status: int, reason: str, *, retry_after: str | None = None) -> None:
+        super().__init__(f"HTTP {status} {reason}".strip(), kind=http_error_kind(status))
+        self.status = status
+        self.retry_after = retry_after
 
 
 class _Budget:
@@ -334,9 +367,7 @@ async def _drain(response: aiohttp.ClientResponse) -> None:
             return
 
 
-@functools.lru_cache(maxsize=4096)
 def _is_ip_literal(host: str) -> bool:
-    # Cached: asked at every request, and a poll asks about the same few hosts again and again.
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -46,7 +46,7 @@ from news import polling
 from news.batching import GroupCommit, WriteFailed
 from news.cluster_keeper import ClusterKeeper
 from news.errors import FeedError
-from news.fetched import FeedFetcher, FetchResult
+from news.fetch import Fetcher, FetchResult
 from news.fitting import fit_record
 from news.model import PollOutcome, Source, Story, StoryDraft, Subscription, TopicMatch
 from news.offload import BULK_SOURCES, LARGE_FEED_BYTES, parse_in_chunks, unpickle_chunks
@@ -123,7 +123,7 @@ class Poller:
     def __init__(
         self,
         storage: Storage,
-        fetcher: FeedFetcher,
+        fetcher: Fetcher,
         settings: PollSettings,
         *,
         parse_executor: Executor | None = None,

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from news.errors import ErrorKind, FeedError
-from news.fetched import FetchResult, HTTPStatusError
+from news.fetch import FetchResult, HTTPStatusError
 from news.model import PollOutcome, PollStatus, Source
 from news.ports import PollRecord
 from news.schedule import (

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import fields
 from typing import Any
@@ -109,18 +109,22 @@ def source_name(title: str | None, url: str) -> str:
 _SOURCE_FIELDS = tuple(field.name for field in fields(Source))
 
 
+def _source_reader(columns: Sequence[str]) -> Callable[[Row[Any]], Source]:
+    """Rows with these columns as `Source`s: the columns looked up once, not per row (a
+    thousand sources are read at every poll's start)."""
+    wanted = [(name, columns.index(name)) for name in _SOURCE_FIELDS if name in columns]
+    return lambda row: Source(**{name: row[index] for name, index in wanted})
+
+
 def source_from_row(row: Row[Any]) -> Source:
     """A `sources` row (with its `stories_count` when the query counted) as a `Source`."""
-    values = row._mapping
-    return Source(**{name: values[name] for name in _SOURCE_FIELDS if name in values})
+    return _source_reader(row._fields)(row)
 
 
 def sources_from_rows(rows: Result[Any]) -> list[Source]:
-    """`source_from_row` for every row of `rows`, the columns looked up once, not per row: a
-    thousand sources are read at every poll's start."""
-    columns = list(rows.keys())
-    wanted = [(name, columns.index(name)) for name in _SOURCE_FIELDS if name in columns]
-    return [Source(**{name: row[index] for name, index in wanted}) for row in rows]
+    """`source_from_row` for every row of `rows`."""
+    read = _source_reader(list(rows.keys()))
+    return [read(row) for row in rows]
 
 
 # Stories as readers see them: with their source's name.

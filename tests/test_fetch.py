@@ -16,8 +16,7 @@ from datetime import timedelta
 import pytest
 
 from news.errors import FetchError
-from news.fetch import Fetcher
-from news.fetched import FetchLimits
+from news.fetch import Fetcher, FetchLimits
 from news.ingest import Poller, PollSettings
 from news.model import PollOutcome
 from storage import SqlStorage

@@ -16,8 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from news.errors import FetchError
-from news.fetch import Fetcher
-from news.fetched import FetchLimits
+from news.fetch import Fetcher, FetchLimits
 from news.fitting import LANGUAGE_LIMIT
 from news.ingest import Poller, PollSettings
 from storage import SqlStorage

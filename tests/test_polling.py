@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from news import polling
 from news.errors import FetchError, ParseError
-from news.fetched import FetchResult, HTTPStatusError
+from news.fetch import FetchResult, HTTPStatusError
 from news.model import Source
 from news.parse import ParsedEntry, ParsedFeed
 from news.schedule import ScheduleSettings
