@@ -90,8 +90,7 @@ async def _poll_once(settings: Settings) -> int:
     from tqdm import tqdm
 
     from bot.wiring import make_poller, open_and_sync, parse_executor, utc_now
-    from news.fetch import Fetcher
-    from news.fetched import FetchLimits
+    from news.fetch import Fetcher, FetchLimits
 
     storage, synced = await open_and_sync(settings, utc_now, say=_tell)
     try:
@@ -164,8 +163,7 @@ async def _sources(
     try:
         if action == "add":
             from news.discovery import find_feed
-            from news.fetch import Fetcher
-            from news.fetched import FetchLimits
+            from news.fetch import Fetcher, FetchLimits
 
             async with Fetcher(
                 FetchLimits(max_bytes=settings.max_feed_bytes),

@@ -18,7 +18,7 @@ from bot.sync import SyncResult, sync_configured_sources
 from storage import SqlStorage, open_storage
 
 if TYPE_CHECKING:
-    from news.fetched import FeedFetcher
+    from news.fetch import Fetcher
     from news.ingest import Poller
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def parse_executor(settings: Settings) -> Executor:
 
 
 def make_poller(
-    storage: SqlStorage, fetcher: FeedFetcher, settings: Settings, executor: Executor | None = None
+    storage: SqlStorage, fetcher: Fetcher, settings: Settings, executor: Executor | None = None
 ) -> Poller:
     """The poller of the bot and of `newsbot poll`: it clusters what it stores."""
     # Imported on use: the feed parser and the clusterer are for the commands that poll.

@@ -7,11 +7,13 @@ another process's change reads it back (`Clusterer.load`). `version` orders the 
 the processes polling one database: each reads the rows written after the version it last saw.
 Plain data only: this module is imported by storage and by the cheap commands. Rows are named
 tuples: a start builds one per open cluster and per story of the window, and a tuple is built
-several times faster than a frozen dataclass.
+several times faster than a frozen dataclass. Numbers travel as arrays (32-bit hashes, 64-bit
+weights), which storage fills from its bytes and the clusterer keeps as they are.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +30,7 @@ class ClusterRow(NamedTuple):
     language: str
     started_at: datetime
     terms: tuple[str, ...]
-    weights: tuple[float, ...]
+    weights: array[float]
 
 
 class StorySignature(NamedTuple):
@@ -43,7 +45,7 @@ class StorySignature(NamedTuple):
     published_at: datetime
     terms: tuple[str, ...]
     headline: tuple[str, ...]
-    signature: tuple[int, ...]
+    signature: array[int]
 
 
 @dataclass(slots=True)

@@ -460,9 +460,7 @@ class Clusterer:
                 cluster = Cluster(row.id, language, row.started_at)
                 self._clusters[row.id] = cluster
                 heapq.heappush(self._cluster_expiry, _expiry(row.started_at, row.id))
-            self._set_centroid(
-                lang, cluster, tuple(map(intern, row.terms)), array("d", row.weights)
-            )
+            self._set_centroid(lang, cluster, tuple(map(intern, row.terms)), row.weights)
         newest = self._now
         for story in state.stories:
             story_id, published_at = story.story_id, story.published_at
@@ -475,7 +473,7 @@ class Clusterer:
             df = lang.df
             for term in terms:
                 df[term] = df.get(term, 0) + 1
-            signature = array("I", story.signature)
+            signature = story.signature
             cluster = self._clusters.get(story.cluster_id)
             cluster_id = story.cluster_id
             if cluster is not None:
@@ -745,13 +743,13 @@ def _signature(member: Member) -> StorySignature:
         member.published_at,
         member.terms,
         member.headline_terms,
-        tuple(member.hashes),
+        array("I", member.hashes),
     )
 
 
 def _row(cluster: Cluster) -> ClusterRow:
     return ClusterRow(
-        cluster.id, cluster.language, cluster.started_at, cluster.terms, tuple(cluster.weights)
+        cluster.id, cluster.language, cluster.started_at, cluster.terms, array("d", cluster.weights)
     )
 
 

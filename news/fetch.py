@@ -27,6 +27,7 @@ kept (a feed is not a session), and it never follows redirects itself.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -367,7 +368,9 @@ async def _drain(response: aiohttp.ClientResponse) -> None:
             return
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_ip_literal(host: str) -> bool:
+    # Cached: asked at every request, and a poll asks about the same few hosts again and again.
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -205,7 +205,9 @@ def _state_queries(
 
 
 def _cluster_row(row: Row[Any]) -> ClusterRow:
-    return ClusterRow(row.id, row.language, row.started_at, row.terms, _floats(row.weights))
+    return ClusterRow(
+        row.id, row.language, row.started_at, row.terms, _read(array("d"), row.weights)
+    )
 
 
 def _signature(row: Row[Any]) -> StorySignature:
@@ -217,7 +219,7 @@ def _signature(row: Row[Any]) -> StorySignature:
         row.published_at,
         row.terms,
         row.headline,
-        _ints(row.signature),
+        _read(array("I"), row.signature),
     )
 
 
@@ -320,13 +322,5 @@ def _float_bytes(values: Sequence[float]) -> bytes:
     return _stored_order(array("d", values)).tobytes()
 
 
-def _floats(data: bytes) -> tuple[float, ...]:
-    return tuple(_read(array("d"), data))
-
-
 def _int_bytes(values: Sequence[int]) -> bytes:
     return _stored_order(array("I", values)).tobytes()
-
-
-def _ints(data: bytes) -> tuple[int, ...]:
-    return tuple(_read(array("I"), data))
