@@ -142,6 +142,14 @@ _STORY_COLUMNS = [
 ]
 
 
+def story_row(
+    n: int, title: str, published: str, terms: str, cluster_id: int
+) -> tuple[object, ...]:
+    """Story `n`'s parameters of `_STORY_INSERT`, its times and terms already encoded."""
+    link = f"https://bench.example/{n}"
+    return (n, 1 + n % SOURCES, f"e{n}", title, link, published, published, terms, cluster_id)
+
+
 async def insert_stories(conn: AsyncConnection, rows: list[tuple[object, ...]]) -> None:
     """Store rows of `_STORY_INSERT`'s parameters: SQLite's executemany, PostgreSQL's COPY."""
     if conn.dialect.name == "sqlite":
@@ -184,19 +192,8 @@ async def build(url: str, window: int, archive: int, now: datetime) -> None:
             for n in range(start, min(archive + 1, start + ARCHIVE_BATCH)):
                 words = headline_words(rng, n // 3)
                 published = encode_time(now - timedelta(days=3) - span * (n / archive))
-                rows.append(
-                    (
-                        n,
-                        1 + n % SOURCES,
-                        f"e{n}",
-                        " ".join(words).capitalize(),
-                        f"https://bench.example/{n}",
-                        published,
-                        published,
-                        encode_terms(headline_terms(words)),
-                        n,
-                    )
-                )
+                title = " ".join(words).capitalize()
+                rows.append(story_row(n, title, published, encode_terms(headline_terms(words)), n))
             async with storage.engine.begin() as conn:
                 if dialect.name == "sqlite":
                     # The unique index on (source, entry id) is filled out of order: a bigger
@@ -222,20 +219,10 @@ async def build(url: str, window: int, archive: int, now: datetime) -> None:
                     names.get(source_id, "bench.example"),
                     terms=terms,
                 )
-                published = encode_time(published_at)
-                rows.append(
-                    (
-                        n,
-                        source_id,
-                        f"e{n}",
-                        title,
-                        f"https://bench.example/{n}",
-                        published,
-                        published,
-                        encode_terms(terms),
-                        assigned.cluster_id,
-                    )
+                row = story_row(
+                    n, title, encode_time(published_at), encode_terms(terms), assigned.cluster_id
                 )
+                rows.append(row)
             # As a turn of the keeper leaves them: the stories with their clusters, and the
             # clusterer's changes written by storage's own code, at the next version.
             async with storage.engine.begin() as conn:
