@@ -8,8 +8,10 @@ SIGTERM: the roles that answer receive updates by webhook or long polling (`bot.
 others never call getUpdates nor set a webhook.
 
 Every Bot API request passes the one `handlers.gateway.Gateway` (the application's rate
-limiter), so replies, pushes and edits share Telegram's limits, replies first. Updates of
-different chats are handled concurrently, those of one chat in order (`PerChatUpdates`). The
+limiter), so replies, pushes and edits share Telegram's limits, replies first. Each update is
+judged as it arrives (`handlers.admission`): one user's or one group's flood is dropped there,
+before it waits; updates of different chats are handled concurrently, those of one chat in
+order. The
 jobs never raise: a failing tick (the database or the Bot API down) is one log line a minute
 (`bot.loops.JobHealth`), and the next tick catches up. Daily digests run on the application's
 job queue (APScheduler's cron trigger, in the chat's time zone).
@@ -27,7 +29,7 @@ from datetime import time as dt_time
 from importlib.metadata import PackageNotFoundError, version
 from zoneinfo import ZoneInfo
 
-from telegram.ext import Application, ContextTypes, Defaults
+from telegram.ext import Application, CommandHandler, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.health import OK, HealthServer
@@ -38,8 +40,9 @@ from bot.settings import Settings
 from bot.webhook import receive_updates
 from bot.wiring import utc_now
 from bot.work import RoleWork
+from handlers.admission import AdmittedUpdates
 from handlers.common import ProcessInfo
-from handlers.gateway import Gateway, PerChatUpdates, command_limit_handler
+from handlers.gateway import Gateway
 from handlers.routes import (
     Services,
     build_handlers,
@@ -50,12 +53,12 @@ from handlers.routes import (
 from handlers.sender import SendReport
 from handlers.telegram_http import AiohttpRequest
 from news.model import ChatSettings, PollOutcome
-from news.pacing import CommandLimits, Limits
+from news.pacing import Limits
 from storage import SqlStorage
 
 logger = logging.getLogger(__name__)
 
-# Updates handled at once; those of one chat still wait for each other.
+# Updates handled at once; those of one chat still wait for each other, holding no slot.
 CONCURRENT_UPDATES = 256
 DIGEST_RETRY = timedelta(minutes=1)
 
@@ -237,6 +240,8 @@ def build_app(
     requests, updates_request = transports or new_transports()
     metrics = Metrics(role, newsbot_version())
     metrics.watch_retry_afters(lambda: gateway.retry_afters)
+    updates = AdmittedUpdates(concurrency=CONCURRENT_UPDATES)
+    gateway.busy = updates.busy
     servers: list[HealthServer] = []
     digest_times: dict[int, tuple[str, str]] = {}
 
@@ -305,12 +310,17 @@ def build_app(
             )
             # First the language the chat chose (/settings), which every reply is written in.
             application.add_handler(chat_language_handler(services), group=-2)
-            # Before every other handler: one user's flood of commands stops here.
-            application.add_handler(command_limit_handler(CommandLimits()), group=-1)
-            for handler in build_handlers(
+            handlers = build_handlers(
                 services, fetcher=work.fetcher, allow_private=settings.allow_private_sources
-            ):
+            )
+            for handler in handlers:
                 application.add_handler(handler)
+            updates.known_commands = frozenset(
+                command
+                for handler in handlers
+                if isinstance(handler, CommandHandler)
+                for command in handler.commands
+            )
             await set_command_menus(application.bot)
         if sends(role):
             for chat in await store.digest_chats():
@@ -343,7 +353,7 @@ def build_app(
         .base_file_url(settings.telegram_api_url.removesuffix("/bot") + "/file/bot")
         .defaults(Defaults(tzinfo=UTC))
         .rate_limiter(gateway)
-        .concurrent_updates(PerChatUpdates(CONCURRENT_UPDATES))
+        .concurrent_updates(updates)
     )
     if not answers(role):
         builder = builder.updater(None)  # never getUpdates: that is another process's

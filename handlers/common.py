@@ -40,6 +40,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes, TypeHandler, filters
 
+from handlers.gateway import ReplyExpired
 from handlers.i18n import LANGUAGES, Texts, texts_for, texts_in
 from news.errors import TopicError
 from news.model import ChatSettings, Story
@@ -372,6 +373,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     chat = update.effective_chat if isinstance(update, Update) else None
     error = context.error
+    if isinstance(error, ReplyExpired):
+        return  # the gateway counts and logs these; a reply about a reply would be as late
     if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
         logger.warning(
             "%s: Bot API unavailable (%s)",

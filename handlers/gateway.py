@@ -7,23 +7,24 @@ digests, `setMyCommands`, `getMe`. It keeps one `news.pacing.SendPacer` (the ove
 `NEWSBOT_SEND_RATE`, ~1/s per private chat, 20/min per group) and hands out its slots in order
 of priority, so a person's reply never waits behind a fan-out:
 
-    Priority.REPLY   (the default)  answers to people: commands, callback answers
+    Priority.REPLY   (the default)  answers to people: commands, callback answers, inline results
     Priority.PUSH    (`rate_limit_args=Priority.PUSH`)  the sender's pushes, edits and digests
 
+Within that order two rules keep one flood from delaying everyone: replies to a busy chat (one
+that asked more than a few times in the last minute, see `handlers.admission`) wait behind
+replies to calm chats, and while pushes wait every fourth slot is a push's, so replies never
+stop pushes. A reply that could not leave within a minute is dropped (`ReplyExpired`, one log
+line a minute), not sent late.
+
 A 429 holds back the chat it covers (or everything, when it names no chat) for `retry_after`.
-A reply then waits and is sent again, as often as Telegram asks: no reply is lost to a 429. A
-push is handed back to the sender instead, which puts its outbox row back for after the wait
-(a durable retry, rather than a request waiting in memory while holding its claim). Both are
-one log line, never a traceback.
+A reply then waits and is sent again, as often as Telegram asks within its minute. A push is
+handed back to the sender instead, which puts its outbox row back for after the wait (a durable
+retry, rather than a request waiting in memory while holding its claim). Both are one log
+line, never a traceback.
 
 The calls that start the bot (`getMe`, `deleteWebhook`, `setMyCommands`) are retried while the
 Bot API is unreachable or answers 5xx, with capped exponential backoff and one log line per
 attempt: a bot started during an outage comes up when it ends.
-
-`PerChatUpdates` lets updates of different chats be handled concurrently while those of one chat
-stay in order (a user's /start is answered before their /subscribe). `command_limit_handler`
-stops one user's flood of commands before any command runs: past the limit, one short "slow
-down" a minute, then silence until the window has room again.
 """
 
 from __future__ import annotations
@@ -35,28 +36,17 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from enum import IntEnum
-from typing import Any
+from typing import Any, NoReturn
 
-from telegram import Update
 from telegram._utils.types import JSONDict
-from telegram.error import BadRequest, NetworkError, RetryAfter
-from telegram.ext import (
-    ApplicationHandlerStop,
-    BaseRateLimiter,
-    BaseUpdateProcessor,
-    ContextTypes,
-    MessageHandler,
-    filters,
-)
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.ext import BaseRateLimiter
 
-from handlers.i18n import texts_for
-from news.errors import N_
-from news.pacing import CommandBudget, CommandLimits, Limits, SendPacer
+from news.pacing import Limits, SendPacer
 
 logger = logging.getLogger(__name__)
 
 # Calls without which the bot cannot start: worth waiting for however long the outage lasts.
-SLOW_DOWN = N_("Slow down, please: that is more commands than I take in a minute. Try again soon.")
 BOOTSTRAP_CALLS = frozenset({"getMe", "deleteWebhook", "setMyCommands", "getWebhookInfo"})
 # How far the dispatcher may book global slots in the past when it wakes late, so that timer
 # lateness does not lower the rate: a burst of at most this many seconds' worth of slots
@@ -64,6 +54,8 @@ BOOTSTRAP_CALLS = frozenset({"getMe", "deleteWebhook", "setMyCommands", "getWebh
 CATCH_UP = 0.05
 FIRST_RETRY = 1.0
 MAX_RETRY = 60.0
+# How often dropped replies are logged (as one line with their count).
+EXPIRY_LOG_EVERY = 60.0
 
 
 class Priority(IntEnum):
@@ -71,6 +63,17 @@ class Priority(IntEnum):
 
     REPLY = 0
     PUSH = 1
+
+
+class ReplyExpired(TelegramError):
+    """A reply that found no slot within `Limits.reply_deadline`; it was not sent."""
+
+    def __init__(self) -> None:
+        super().__init__("reply dropped: not sent within its deadline")
+
+
+# The dispatcher's queues, in the order they are served (pushes also by `Limits.push_every`).
+_CALM, _BUSY, _PUSHES = range(3)
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
@@ -87,7 +90,8 @@ def _chat_of(data: JSONDict) -> int | None:
     return None
 
 
-_Waiter = tuple[int | None, "asyncio.Future[bool]"]
+# A request waiting for its global slot: its chat, its grant and its deadline (pushes: none).
+_Waiter = tuple[int | None, "asyncio.Future[bool]", float | None]
 
 
 class Gateway(BaseRateLimiter[Priority]):
@@ -103,11 +107,18 @@ class Gateway(BaseRateLimiter[Priority]):
         self.pacer = SendPacer(limits or Limits())
         self._monotonic = monotonic
         self._sleep = sleep
-        self._queues: tuple[deque[_Waiter], ...] = tuple(deque() for _ in Priority)
+        self._queues: tuple[deque[_Waiter], ...] = (deque(), deque(), deque())
+        self._replies_in_a_row = 0
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
+        #: Whether a chat is busy, so its replies wait behind calm chats' (set by bot.app).
+        self.busy: Callable[[int | None], bool] = lambda chat: False
         #: 429 answers seen, replies and pushes alike (exported by bot.metrics).
         self.retry_afters = 0
+        #: Replies dropped unsent at their deadline (exported by bot.metrics).
+        self.replies_expired = 0
+        self._expiries_logged = 0
+        self._expiry_logged_at: float | None = None
 
     async def initialize(self) -> None:
         """Nothing to open: the dispatcher starts with the first request."""
@@ -130,9 +141,12 @@ class Gateway(BaseRateLimiter[Priority]):
     ) -> bool | JSONDict | list[JSONDict]:
         priority = Priority.REPLY if rate_limit_args is None else rate_limit_args
         chat = _chat_of(data)
+        deadline = None
+        if priority is Priority.REPLY and endpoint not in BOOTSTRAP_CALLS:
+            deadline = self._monotonic() + self.pacer.limits.reply_deadline
         delay = FIRST_RETRY
         while True:
-            await self._slot(chat, priority)
+            await self._slot(chat, priority, deadline)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
@@ -157,21 +171,51 @@ class Gateway(BaseRateLimiter[Priority]):
                 await self._sleep(delay)
                 delay = min(delay * 2, MAX_RETRY)
 
-    async def _slot(self, chat: int | None, priority: Priority) -> None:
-        """Wait until the chat may be written to, then for a global slot in priority order."""
+    async def _slot(self, chat: int | None, priority: Priority, deadline: float | None) -> None:
+        """Wait until the chat may be written to, then for a global slot in priority order;
+        past `deadline`, give up (`ReplyExpired`)."""
         loop = asyncio.get_running_loop()
         while True:
             now = self._monotonic()
+            if deadline is not None and now >= deadline:
+                self._expired(now)
             if (wait := self.pacer.chat_ready(chat, now) - now) > 0:
-                await self._sleep(wait)
+                await self._sleep(wait if deadline is None else min(wait, deadline - now))
                 continue
             granted: asyncio.Future[bool] = loop.create_future()
-            self._queues[priority].append((chat, granted))
+            queue = _PUSHES if priority is Priority.PUSH else _BUSY if self.busy(chat) else _CALM
+            self._queues[queue].append((chat, granted, deadline))
             if self._dispatcher is None or self._dispatcher.done():
                 self._dispatcher = asyncio.create_task(self._dispatch())
             self._wake.set()
             if await granted:
                 return
+
+    def _expired(self, now: float) -> NoReturn:
+        """Count a reply dropped at its deadline; log the count at most once a minute."""
+        self.replies_expired += 1
+        logged_at = self._expiry_logged_at
+        if logged_at is None or now - logged_at >= EXPIRY_LOG_EVERY:
+            logger.warning(
+                "%d replies dropped: not sent within %.0f s (the bot is over its send rate)",
+                self.replies_expired - self._expiries_logged,
+                self.pacer.limits.reply_deadline,
+            )
+            self._expiries_logged = self.replies_expired
+            self._expiry_logged_at = now
+        raise ReplyExpired
+
+    def _next_queue(self) -> deque[_Waiter]:
+        """Replies first (calm chats' before busy ones'), but every `push_every`-th slot goes to
+        a waiting push."""
+        calm, busy, pushes = self._queues
+        if pushes and (
+            not (calm or busy) or self._replies_in_a_row >= self.pacer.limits.push_every - 1
+        ):
+            self._replies_in_a_row = 0
+            return pushes
+        self._replies_in_a_row += 1
+        return calm or busy
 
     async def _dispatch(self) -> None:
         """Hand out global slots one at a time, replies before pushes, each queue in order.
@@ -190,67 +234,11 @@ class Gateway(BaseRateLimiter[Priority]):
             if (wait := slot - now) > 0:
                 await self._sleep(wait)
                 continue
-            queue = next(queue for queue in self._queues if queue)
-            chat, granted = queue.popleft()
+            chat, granted, deadline = self._next_queue().popleft()
             if granted.done():  # its caller was cancelled
                 continue
-            if self.pacer.chat_ready(chat, now) > now:
-                granted.set_result(False)
+            if self.pacer.chat_ready(chat, now) > now or (deadline is not None and now >= deadline):
+                granted.set_result(False)  # its caller waits again, or gives up
                 continue
             self.pacer.reserve(chat, now, late=CATCH_UP)
             granted.set_result(True)
-
-
-class PerChatUpdates(BaseUpdateProcessor):
-    """Updates of different chats concurrently, those of one chat in the order they came."""
-
-    def __init__(self, max_concurrent_updates: int) -> None:
-        super().__init__(max_concurrent_updates)
-        # A lock per chat with updates in hand, and how many of them hold or await it.
-        self._chats: dict[int, tuple[asyncio.Lock, int]] = {}
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        chat = update.effective_chat if isinstance(update, Update) else None
-        if chat is None:
-            await coroutine
-            return
-        lock, users = self._chats.get(chat.id) or (asyncio.Lock(), 0)
-        self._chats[chat.id] = (lock, users + 1)
-        try:
-            async with lock:
-                await coroutine
-        finally:
-            lock, users = self._chats[chat.id]
-            if users == 1:
-                del self._chats[chat.id]
-            else:
-                self._chats[chat.id] = (lock, users - 1)
-
-    async def initialize(self) -> None:
-        """Nothing to open."""
-
-    async def shutdown(self) -> None:
-        """Nothing to close."""
-
-
-def command_limit_handler(
-    limits: CommandLimits, *, monotonic: Callable[[], float] = time.monotonic
-) -> MessageHandler[ContextTypes.DEFAULT_TYPE, None]:
-    """A handler for a group before the commands' (group -1): a user over `limits` gets
-    one "slow down" a window and their command goes no further."""
-    budget = CommandBudget(limits)
-
-    async def check(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        user = update.effective_user
-        message = update.effective_message
-        if user is None or message is None:
-            return
-        now = monotonic()
-        verdict = budget.check(user.id, now)
-        if verdict == "go":
-            return
-        if verdict == "warn":
-            await message.reply_text(texts_for(user.language_code)._(SLOW_DOWN), do_quote=False)
-        raise ApplicationHandlerStop
-
-    return MessageHandler(filters.COMMAND, check)

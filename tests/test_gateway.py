@@ -17,7 +17,7 @@ import pytest
 from telegram.error import NetworkError
 from telegram.ext import ExtBot
 
-from handlers.gateway import SLOW_DOWN, Gateway, Priority
+from handlers.gateway import Gateway, Priority
 from handlers.telegram_http import AiohttpRequest
 from news.pacing import Limits
 from tests.fakes.feed_server import FeedServer
@@ -160,25 +160,6 @@ async def test_a_failed_update_is_logged_by_ids_and_its_apology_survives_a_429(
     logged = "\n".join(record.getMessage() + (record.exc_text or "") for record in caplog.records)
     for private in ("Zebulon", "zeb_secret", "quokka", "private-words"):
         assert private not in logged
-
-
-async def test_one_user_flooding_a_group_gets_one_slow_down_and_others_are_answered(
-    telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path
-) -> None:
-    feeds.set_feed("/world.xml", "<rss version='2.0'><channel><title>W</title></channel></rss>")
-    async with running_bot(telegram, feeds, tmp_path):
-        # Unknown commands get no answer in a group, so only the limit's own reply shows.
-        for n in range(30):
-            telegram.inject_message(GROUP, f"/nonsense{n}", chat_type="group", user_id=7)
-        await telegram.wait_for_message(GROUP, contains="Slow down")
-        after = telegram.mark()
-        telegram.inject_message(GROUP, "/help", chat_type="group", user_id=7)
-        telegram.inject_message(GROUP, "/subscriptions", chat_type="group", user_id=8)
-        await telegram.wait_for_message(GROUP, contains="follows no topics", after=after)
-
-    texts = telegram.texts(GROUP)
-    assert texts.count(SLOW_DOWN) == 1
-    assert not any("What I can do" in text for text in texts), "the flooder waits a minute"
 
 
 async def test_the_bot_starts_while_the_bot_api_is_down_and_answers_once_it_is_back(
