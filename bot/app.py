@@ -53,7 +53,7 @@ from handlers.routes import (
 from handlers.sender import SendReport
 from handlers.telegram_http import AiohttpRequest
 from news.model import ChatSettings, PollOutcome
-from news.pacing import Limits
+from news.pacing import AdmissionLimits, Limits
 from storage import SqlStorage
 
 logger = logging.getLogger(__name__)
@@ -226,12 +226,14 @@ def build_app(
     gateway: Gateway | None = None,
     transports: tuple[BaseRequest, BaseRequest] | None = None,
     health: JobHealth | None = None,
+    admission: AdmissionLimits | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """The bot's `Application` for a role that talks to Telegram (`all`, `send`, `bot`).
 
     Tests pass their own storage and clock, `after_tick` to learn when a poll tick (poll of the
     due sources, then sending) has finished instead of sleeping, a `gateway` on a virtual clock
-    to wait out outages without waiting, and `health` on a clock they move.
+    to wait out outages without waiting, `health` on a clock they move, and `admission` budgets
+    of their own when they type at machine speed about something else than pace.
     """
     assert role != "poll", "the poll role runs without Telegram: serve_poller"
     token = settings.require_token()
@@ -240,8 +242,9 @@ def build_app(
     requests, updates_request = transports or new_transports()
     metrics = Metrics(role, newsbot_version())
     metrics.watch_retry_afters(lambda: gateway.retry_afters)
-    updates = AdmittedUpdates(concurrency=CONCURRENT_UPDATES)
+    updates = AdmittedUpdates(admission, concurrency=CONCURRENT_UPDATES)
     gateway.busy = updates.busy
+    metrics.watch_admission(lambda: updates.refused, lambda: gateway.replies_expired)
     servers: list[HealthServer] = []
     digest_times: dict[int, tuple[str, str]] = {}
 

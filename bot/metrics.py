@@ -12,6 +12,9 @@ are read from the database at each scrape (`refresh`), only by the roles they co
     newsbot_messages_sent_total{role,kind}     push (outbox rows sent), digest, edit
     newsbot_deliveries_failed_total{role}      outbox rows given up
     newsbot_telegram_retry_after_total{role}   429 answers from the Bot API
+    newsbot_updates_refused_total{role,kind,reason}  commands, buttons, inline queries refused
+                                               on arrival: over a budget, or too many waiting
+    newsbot_replies_expired_total{role}        replies dropped unsent after their minute
     newsbot_outbox_depth{role,state}           pending and sending rows
     newsbot_oldest_pending_push_seconds{role}  how long the oldest pending push has waited
     newsbot_poll_lag_seconds{role}             how late the most overdue source is
@@ -22,7 +25,7 @@ are read from the database at each scrape (`refresh`), only by the roles they co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -51,6 +54,37 @@ class _RetryAfters(Collector):
         )
         family.add_metric([self._role], self._count())
         yield family
+
+
+class _Admission(Collector):
+    """The update processor's refusals and the gateway's expired replies, read at scrape time."""
+
+    def __init__(
+        self,
+        role: str,
+        refused: Callable[[], Mapping[tuple[str, str], int]],
+        expired: Callable[[], int],
+    ) -> None:
+        self._role = role
+        self._refused = refused
+        self._expired = expired
+
+    def collect(self) -> Iterable[Metric]:
+        refused = CounterMetricFamily(
+            "newsbot_updates_refused",
+            "Updates refused on arrival, by kind and reason (budget, waiting).",
+            labels=["role", "kind", "reason"],
+        )
+        for (kind, reason), count in sorted(self._refused().items()):
+            refused.add_metric([self._role, kind, reason], count)
+        yield refused
+        expired = CounterMetricFamily(
+            "newsbot_replies_expired",
+            "Replies dropped unsent because no slot came within their deadline.",
+            labels=["role"],
+        )
+        expired.add_metric([self._role], self._expired())
+        yield expired
 
 
 class Metrics:
@@ -120,6 +154,14 @@ class Metrics:
     def watch_retry_afters(self, count: Callable[[], int]) -> None:
         """Export the gateway's count of 429s."""
         self.registry.register(_RetryAfters(self.role, count))
+
+    def watch_admission(
+        self,
+        refused: Callable[[], Mapping[tuple[str, str], int]],
+        expired: Callable[[], int],
+    ) -> None:
+        """Export the refused updates and the replies dropped at their deadline."""
+        self.registry.register(_Admission(self.role, refused, expired))
 
     def polled(self, outcomes: Sequence[PollOutcome]) -> None:
         for outcome in outcomes:

@@ -197,7 +197,7 @@ class Gateway(BaseRateLimiter[Priority]):
         logged_at = self._expiry_logged_at
         if logged_at is None or now - logged_at >= EXPIRY_LOG_EVERY:
             logger.warning(
-                "%d replies dropped: not sent within %.0f s (the bot is over its send rate)",
+                "%d replies dropped: no send slot within %.0f s (a flood, or a chat held by 429s)",
                 self.replies_expired - self._expiries_logged,
                 self.pacer.limits.reply_deadline,
             )

@@ -124,7 +124,7 @@ class AdmissionLimits:
     budget is the chat's.
     """
 
-    user_commands: Budget = Budget(8)
+    user_commands: Budget = Budget(10)
     group_commands: Budget = Budget(12)
     user_buttons: Budget = Budget(12)
     group_buttons: Budget = Budget(7)

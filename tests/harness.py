@@ -30,12 +30,23 @@ from bot.work import RoleWork
 from handlers.gateway import Gateway
 from handlers.sender import SendReport
 from news.model import PollOutcome
+from news.pacing import AdmissionLimits, Budget
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram import FakeBotApi
 
 SEED_FEED = Path(__file__).resolve().parent / "data" / "seed-feed.xml"
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: Budgets no test reaches: for tests that type at machine speed about something else than pace.
+MACHINE_SPEED = AdmissionLimits(
+    user_commands=Budget(100_000),
+    group_commands=Budget(100_000),
+    user_buttons=Budget(100_000),
+    group_buttons=Budget(100_000),
+    user_inline=Budget(100_000),
+    waiting_per_chat=100_000,
+)
 
 
 class Ticks:
@@ -89,6 +100,7 @@ async def running_bot(
     clock: Callable[[], datetime] = utc_now,
     gateway: Gateway | None = None,
     health: JobHealth | None = None,
+    admission: AdmissionLimits | None = None,
 ) -> AsyncIterator[RunningBot]:
     """The whole bot, polling `feed_paths` on the feed server every second."""
     sources = tmp_path / "sources.txt"
@@ -106,7 +118,14 @@ async def running_bot(
     }
     settings = Settings.from_environment(env, env_file=None)
     ticks = Ticks()
-    app = build_app(settings, clock=clock, after_tick=ticks, gateway=gateway, health=health)
+    app = build_app(
+        settings,
+        clock=clock,
+        after_tick=ticks,
+        gateway=gateway,
+        health=health,
+        admission=admission,
+    )
     async with polling(app):
         yield RunningBot(app, ticks, settings)
 

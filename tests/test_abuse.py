@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from telegram import Update
 from telegram.ext import ExtBot
 
 from handlers.admission import SLOW_DOWN, AdmittedUpdates
@@ -28,6 +29,7 @@ from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram import FakeBotApi, RecordedCall
 from tests.harness import RunningBot, ask, running_bot, seeded_bot
 from tests.test_gateway import VirtualTime, tracebacks
+from tests.test_health import metric
 
 ALICE = 1001
 BOB = 1002
@@ -73,6 +75,7 @@ async def test_one_member_flooding_a_group_delays_no_one_and_spends_under_its_mi
         # Updates are judged in the order they come: the whole flood before Alice's /start.
         admitted = AdmissionLimits().user_commands.count
         assert refused(running) == FLOOD - admitted
+        exposition = running.work.metrics.exposition().decode()
         await telegram.wait_for_call(answers_with(GROUP, "What I can do", admitted), timeout=30)
         group = telegram.texts(GROUP)
 
@@ -81,6 +84,8 @@ async def test_one_member_flooding_a_group_delays_no_one_and_spends_under_its_mi
     assert sum("What I can do" in text for text in group) == admitted
     assert group.count(SLOW_DOWN) == 1
     assert len(group) <= 20, "the group's minute of messages is not spent on one member"
+    labels = {"role": "all", "kind": "command", "reason": "budget"}
+    assert metric(exposition, "newsbot_updates_refused_total", **labels) == FLOOD - admitted
     assert telegram.too_many_requests == 0
     assert tracebacks(caplog) == []
 
@@ -189,6 +194,57 @@ async def test_inline_and_button_floods_delay_a_due_push_by_seconds_at_most(
     pages = [text for text in telegram.texts(GROUP) if "Older on" in text]
     assert len(pages) <= AdmissionLimits().group_buttons.count
     assert tracebacks(caplog) == []
+
+
+def command_update(update_id: int, chat: int, user: int, text: str, bot: ExtBot[None]) -> Update:
+    """An update with a command, as Telegram sends it."""
+    command = text.split()[0]
+    data = {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 0,
+            "chat": {"id": chat, "type": "group", "title": "G"},
+            "from": {"id": user, "is_bot": False, "first_name": "A"},
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
+        },
+    }
+    return Update.de_json(data, bot)
+
+
+async def test_a_chat_waiting_for_its_turn_holds_no_slot_another_chat_needs() -> None:
+    """Two slots: chat A's first update runs (and hangs), its next two wait for their turn;
+    chat B's update still gets the second slot."""
+    async with (
+        FakeBotApi() as api,
+        ExtBot(api.token, base_url=api.base_url, request=AiohttpRequest()) as bot,
+    ):
+        updates = AdmittedUpdates(concurrency=2)
+        updates.known_commands = frozenset({"help"})
+        hang, b_ran = asyncio.Event(), asyncio.Event()
+
+        async def handle(event: asyncio.Event | None = None, wait: bool = False) -> None:
+            if event is not None:
+                event.set()
+            if wait:
+                await hang.wait()
+
+        chat_a = [
+            asyncio.create_task(
+                updates.process_update(
+                    command_update(n, -1, 10 + n, "/help", bot), handle(wait=n == 1)
+                )
+            )
+            for n in (1, 2, 3)
+        ]
+        chat_b = asyncio.create_task(
+            updates.process_update(command_update(4, -2, 20, "/help", bot), handle(b_ran))
+        )
+        async with asyncio.timeout(5):
+            await b_ran.wait()
+        hang.set()
+        await asyncio.gather(*chat_a, chat_b)
 
 
 async def test_pushes_keep_a_quarter_of_the_rate_while_replies_wait() -> None:

@@ -17,7 +17,7 @@ from handlers.common import split_count
 from handlers.controls import find_time_zone, parse_clock_time
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram import FakeBotApi
-from tests.harness import RunningBot, seeded_bot
+from tests.harness import MACHINE_SPEED, RunningBot, seeded_bot
 
 ADMIN = 42
 # A second admin: the cases are more commands than one person may send in a minute.
@@ -54,7 +54,9 @@ CASES = [
 @pytest.fixture
 async def bot(telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path) -> AsyncIterator[RunningBot]:
     admins = {"NEWSBOT_ADMINS": f"{ADMIN},{SECOND_ADMIN}"}
-    async with seeded_bot(telegram, feeds, tmp_path, extra_env=admins) as running:
+    async with seeded_bot(
+        telegram, feeds, tmp_path, extra_env=admins, admission=MACHINE_SPEED
+    ) as running:
         yield running
 
 

@@ -17,7 +17,7 @@ from storage import open_storage
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram import FakeBotApi, RecordedCall
-from tests.harness import RunningBot, seeded_bot
+from tests.harness import MACHINE_SPEED, RunningBot, seeded_bot
 from tests.stories import english_story
 
 ALICE = 1001
@@ -85,9 +85,12 @@ async def test_a_thousand_more_presses_hold_under_20_mb(
     telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path, clock: Clock
 ) -> None:
     # Telegram paces one chat to a message a second; this test is about memory, not that wait,
-    # so the bot's gateway (and only its per-chat limit) is relaxed as for a local Bot API.
+    # so the bot's gateway (and only its per-chat limit) is relaxed as for a local Bot API, and
+    # the budget of button presses (a person presses a dozen a minute, not a thousand).
     gateway = Gateway(Limits(global_per_second=1000, private_interval=0.0))
-    async with seeded_bot(telegram, feeds, tmp_path, gateway=gateway) as bot:
+    async with seeded_bot(
+        telegram, feeds, tmp_path, gateway=gateway, admission=MACHINE_SPEED
+    ) as bot:
         await add_stories(bot, PRESSES + 5, Clock(utc_now()))
         mark = telegram.mark()
         telegram.inject_message(ALICE, "/latest zanzibar 1")
