@@ -59,8 +59,21 @@ class _Connection(asyncio.Protocol):
         self.cap = cap
         self.busy = 0  # requests in progress (handler running or answer being sent)
         self.idle_since = time.monotonic()
+        self._made = False
+        self._closed_before_made = False
+
+    def close(self) -> None:
+        """Close the connection; one accepted in the same burst may not be "made" yet."""
+        if self._made:
+            self.inner.force_close()
+        else:
+            self._closed_before_made = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._closed_before_made:
+            transport.close()
+            return
+        self._made = True
         self.inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -71,7 +84,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.cap.forget(self)
-        self.inner.connection_lost(exc)
+        if self._made:
+            self.inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
         self.inner.pause_writing()
@@ -116,7 +130,7 @@ class _ConnectionCap:
             return False
         oldest = min(idle, key=lambda c: c.idle_since)
         self.forget(oldest)  # counted out now; its connection_lost comes a moment later
-        oldest.inner.force_close()
+        oldest.close()
         self.evicted += 1
         return True
 
