@@ -22,7 +22,7 @@ import aiohttp
 import httpx
 import pytest
 
-from bot.http_server import HEADER_TIMEOUT
+from bot.http_server import HEADER_TIMEOUT, MAX_CONNECTIONS
 from tests.fakes.telegram import FakeBotApi
 from tests.fakes.webhook import SECRET_HEADER, deliver, free_port, wait_until_listening
 from tests.harness import http_get, start_newsbot_run, wait_for_healthz
@@ -341,29 +341,53 @@ async def slowloris(port: int, request: bytes) -> float:
     return time.monotonic() - started
 
 
-async def test_the_webhook_beside_healthz_on_one_port_with_the_default_header_timeout(
+async def closed(reader: asyncio.StreamReader) -> bool:
+    """Whether the server has closed this connection (it sends nothing on an idle one)."""
+    try:
+        return await asyncio.wait_for(reader.read(1), 0.05) == b""
+    except TimeoutError:
+        return False
+    except ConnectionError:
+        return True
+
+
+async def test_the_webhook_beside_healthz_on_one_port_against_idlers_and_a_slowloris(
     telegram: FakeBotApi, tmp_path: Path
 ) -> None:
     """NEWSBOT_HTTP_PORT = NEWSBOT_WEBHOOK_PORT: one server answers /healthz (which sees the
-    webhook taking updates) and the webhook; a slowloris on it is cut at the 10 s default."""
+    webhook taking updates) and the webhook, with the default limits: 50 idle connections over
+    the cap of 256 do not keep /healthz or Telegram out, and a slowloris is cut at 10 s."""
     port = free_port()
     bot, local_url = await run_until_webhook_set(
         telegram, tmp_path, {"NEWSBOT_HTTP_PORT": str(port)}, port=port
     )
+    idlers = []
     try:
+        for _ in range(MAX_CONNECTIONS + 50):
+            idlers.append(await asyncio.open_connection("127.0.0.1", port))
         loris = asyncio.ensure_future(
             slowloris(port, b"POST /telegram HTTP/1.1\r\nHost: bot\r\n" + b"X: " * 100)
         )
         health = await wait_for_healthz(port)
+        started = time.monotonic()
         status, _ = await http_get(port, "/metrics")
+        metrics_seconds = time.monotonic() - started
         assert await deliver(telegram, telegram.inject_message(ALICE, "/start"), local_url) == 200
         await telegram.wait_for_message(ALICE, contains="news bot", timeout=60)
+        evicted = sum([await closed(reader) for reader, _ in idlers])
         open_for = await asyncio.wait_for(loris, timeout=30)
     finally:
+        for _, writer in idlers:
+            writer.close()
         log = await stop(bot)
-    print(f"\na slowloris sending a byte a second was cut off after {open_for:.1f} s")
+    print(
+        f"\n{len(idlers)} idle connections, {evicted} of them closed (to make room, or at the "
+        f"header timeout); /metrics answered in {metrics_seconds:.3f} s; a slowloris sending "
+        f"a byte a second was cut off after {open_for:.1f} s"
+    )
     assert health["checks"]["updates"] == "ok"
-    assert status == 200
+    assert status == 200 and metrics_seconds < 1
+    assert evicted >= 50
     assert HEADER_TIMEOUT - 1 <= open_for <= HEADER_TIMEOUT + 2
     assert "beside /healthz" in log
     assert "Traceback" not in log, log
