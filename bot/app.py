@@ -37,7 +37,7 @@ from bot.loops import JobHealth
 from bot.metrics import Metrics
 from bot.roles import Role, answers, check_role, polls, sends
 from bot.settings import Settings
-from bot.webhook import receive_updates
+from bot.webhook import WebhookEndpoint, receive_updates
 from bot.wiring import utc_now
 from bot.work import RoleWork
 from handlers.admission import AdmittedUpdates
@@ -88,12 +88,15 @@ def run_bot(settings: Settings, role: Role = "all") -> None:
         return
     gateway = Gateway(Limits(global_per_second=settings.send_rate))
     transports = new_transports()
-    application = build_app(settings, role=role, gateway=gateway, transports=transports)
+    webhook = WebhookEndpoint.for_settings(settings) if answers(role) else None
+    application = build_app(
+        settings, role=role, gateway=gateway, transports=transports, webhook=webhook
+    )
     if not answers(role):
         asyncio.run(_serve_quietly(application, gateway, transports))
         return
     try:
-        receive_updates(application, settings)
+        receive_updates(application, webhook, settings)
     finally:
         loop = asyncio.get_event_loop()
         try:
@@ -191,8 +194,10 @@ async def start_health(
     clock: Callable[[], datetime],
     *,
     extra_checks: Callable[[], dict[str, str]] = dict,
+    webhook: WebhookEndpoint | None = None,
 ) -> HealthServer | None:
-    """The health endpoint, when `NEWSBOT_HTTP_PORT` is set."""
+    """The health endpoint, when `NEWSBOT_HTTP_PORT` is set; with the `webhook`'s route when
+    they share an address and port."""
     if settings.http_port is None:
         return None
 
@@ -211,6 +216,9 @@ async def start_health(
         clock=clock,
         outbox=sends(role),
         sources=polls(role),
+        routes=webhook.add_routes
+        if webhook is not None and webhook.shares_server_with_health(settings)
+        else None,
     )
     await server.start()
     return server
@@ -227,13 +235,15 @@ def build_app(
     transports: tuple[BaseRequest, BaseRequest] | None = None,
     health: JobHealth | None = None,
     admission: AdmissionLimits | None = None,
+    webhook: WebhookEndpoint | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """The bot's `Application` for a role that talks to Telegram (`all`, `send`, `bot`).
 
     Tests pass their own storage and clock, `after_tick` to learn when a poll tick (poll of the
     due sources, then sending) has finished instead of sleeping, a `gateway` on a virtual clock
     to wait out outages without waiting, `health` on a clock they move, and `admission` budgets
-    of their own when they type at machine speed about something else than pace.
+    of their own when they type at machine speed about something else than pace. In webhook
+    mode, `webhook` is the endpoint updates come to (beside /healthz when they share a port).
     """
     assert role != "poll", "the poll role runs without Telegram: serve_poller"
     token = settings.require_token()
@@ -297,7 +307,10 @@ def build_app(
     def updates_check() -> dict[str, str]:
         if not answers(role):
             return {}
-        running = application.updater is not None and application.updater.running
+        if webhook is not None:  # updates come to the webhook's route
+            running = webhook.accepting and application.running
+        else:
+            running = application.updater is not None and application.updater.running
         return {"updates": OK if running else "not receiving updates"}
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
@@ -330,7 +343,7 @@ def build_app(
                 schedule_digest(chat)
         work.start()
         server = await start_health(
-            settings, role, work, metrics, store, clock, extra_checks=updates_check
+            settings, role, work, metrics, store, clock, extra_checks=updates_check, webhook=webhook
         )
         if server is not None:
             servers.append(server)

@@ -7,7 +7,11 @@
     GET /metrics   Prometheus' text format (`bot.metrics`)
 
 aiohttp's server (already the bot's HTTP client) answers beside the jobs without blocking them;
-the database is asked with a deadline, so a hung connection makes a 503, not a hung probe.
+the database is asked with a deadline, so a hung connection makes a 503, not a hung probe. The
+server is `bot.http_server`'s: a request's headers must arrive within 10 s and at most 256
+connections are open at once (idle ones make room for new ones), so half-sent requests cannot
+pile up nor keep a probe out. In webhook mode on the same address and port, the webhook's route
+is served here too (`routes`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from datetime import datetime
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from bot.http_server import HardenedServer, ServerLimits
 from bot.metrics import Metrics
 from news.ports import Storage
 
@@ -54,23 +59,32 @@ class HealthServer:
     clock: Callable[[], datetime]
     outbox: bool
     sources: bool
-    _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
+    # More routes on the same server (the webhook's, when it shares the port).
+    routes: Callable[[web.Application], None] | None = None
+    limits: ServerLimits = field(default_factory=ServerLimits)
+    _server: HardenedServer | None = field(default=None, init=False, repr=False)
+
+    @property
+    def bound_port(self) -> int:
+        """The port it listens on (the one the system chose when `port` is 0)."""
+        return self.port if self._server is None else self._server.port
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/metrics", self._metrics)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.listen, self.port).start()
+        server = HardenedServer(self.listen, self.port, self.limits)
+        server.app.router.add_get("/healthz", self._healthz)
+        server.app.router.add_get("/metrics", self._metrics)
+        if self.routes is not None:
+            self.routes(server.app)
+        await server.start()
+        self._server = server
         logger.info(
             "health and metrics on http://%s:%d/healthz and /metrics", self.listen, self.port
         )
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
 
     async def checks(self) -> dict[str, str]:
         """Every check with "ok" or what is wrong; the database first."""

@@ -38,7 +38,9 @@ MAX_RETENTION_DAYS = 36_500
 #: How the bundled sources list is named where a sources file's path would be.
 BUNDLED_SOURCES = "the bundled list"
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
-DEFAULT_WEBHOOK_LISTEN = "0.0.0.0"
+# The webhook server answers a reverse proxy on this machine unless told otherwise: a
+# container sets 0.0.0.0 (docker-compose.yml does for its `bot` service).
+DEFAULT_WEBHOOK_LISTEN = "127.0.0.1"
 # Telegram's own suggestion for webhooks, and apart from the ports people use for other things.
 DEFAULT_WEBHOOK_PORT = 8443
 # The only ports setWebhook accepts in a public URL (the Bot API's rule).
@@ -323,7 +325,7 @@ def _webhook(values: Mapping[str, str]) -> WebhookSettings | None:
         "NEWSBOT_WEBHOOK_LISTEN",
         values.get("NEWSBOT_WEBHOOK_LISTEN"),
         DEFAULT_WEBHOOK_LISTEN,
-        f"{DEFAULT_WEBHOOK_LISTEN} (every interface, the default), 127.0.0.1 or ::",
+        f"{DEFAULT_WEBHOOK_LISTEN} (the default, behind a reverse proxy), 0.0.0.0 or ::",
     )
     port = _port(
         "NEWSBOT_WEBHOOK_PORT",

@@ -68,6 +68,18 @@ def test_every_newsbot_service_checks_healthz_as_the_image_does() -> None:
         assert service["environment"]["NEWSBOT_HTTP_PORT"] == "8080"
 
 
+def test_the_bot_container_takes_webhook_posts_published_on_the_host_loopback() -> None:
+    """The webhook server listens on loopback by default; inside the `bot` container it must
+    listen on every interface to be reached through the port published on the host's loopback
+    (for the reverse proxy), and only the `bot` takes updates."""
+    services = COMPOSE["services"]
+    assert services["bot"]["environment"]["NEWSBOT_WEBHOOK_LISTEN"] == "0.0.0.0"
+    assert services["bot"]["ports"] == ["127.0.0.1:8443:8443"]
+    for name in ("poll", "send"):
+        assert "NEWSBOT_WEBHOOK_LISTEN" not in services[name]["environment"]
+        assert "ports" not in services[name]
+
+
 def test_the_token_comes_from_the_env_file_never_from_a_command_line() -> None:
     for name in NEWSBOT_SERVICES:
         service = COMPOSE["services"][name]

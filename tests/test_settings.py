@@ -126,7 +126,7 @@ def test_the_sources_file_is_named_by_its_absolute_path(
 def test_long_polling_is_the_default_and_a_webhook_url_switches_to_a_webhook() -> None:
     assert settings().webhook is None
     webhook = settings(NEWSBOT_WEBHOOK_URL="https://bot.example.org/telegram").webhook
-    assert webhook == WebhookSettings("https://bot.example.org/telegram", "0.0.0.0", 8443, None)
+    assert webhook == WebhookSettings("https://bot.example.org/telegram", "127.0.0.1", 8443, None)
     assert webhook.path == "/telegram"
     bare = settings(NEWSBOT_WEBHOOK_URL="https://bot.example.org:8443").webhook
     assert bare is not None and bare.path == "/"
