@@ -294,9 +294,7 @@ async def test_ids_past_postgresqls_integer_are_refused_before_the_database_sees
 ) -> None:
     # 3,000,000,000 fits SQLite's integers and Python's, not PostgreSQL's INTEGER `stories.id`.
     too_big = 3_000_000_000
-    async with seeded_bot(
-        telegram, feeds, tmp_path, extra_env={"DATABASE_URL": postgres_url}
-    ) as running:
+    async with seeded_bot(telegram, feeds, tmp_path, extra_env={"DATABASE_URL": postgres_url}):
         answer = await inline(telegram, "", offset=f"{SOME_MICROS}:{too_big}")
         assert answer["results"] == []
 
@@ -364,4 +362,3 @@ def test_any_card_data_read_names_a_possible_story(text: str) -> None:
 
     assert story_id is None or 0 < story_id <= STORY_ID_MAX
     assert parse_card_data(f"more:{text}") is None
-

@@ -157,7 +157,8 @@ NO_RIGHT = "You need the right to post messages in @worldwire to manage its news
 
 
 @pytest.mark.parametrize(
-    "command", ["/subscribe @worldwire ukraine", "/settings @worldwire", "/subscriptions @worldwire"]
+    "command",
+    ["/subscribe @worldwire ukraine", "/settings @worldwire", "/subscriptions @worldwire"],
 )
 async def test_a_channel_admin_without_the_right_to_post_is_told_that_right_is_missing(
     bot: RunningBot, telegram: FakeBotApi, command: str
