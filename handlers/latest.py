@@ -130,8 +130,10 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
         except BadRequest as error:
             if not stale_button(error):
                 raise
-            shown = "not modified" in error.message.lower()
-            await callback.answer(texts._("Already shown.") if shown else None)
+            if "not modified" in error.message.lower():  # pressed twice: the page is below
+                await callback.answer(texts._("Already shown: the older stories are just below."))
+            else:  # the message is gone or too old: nothing to show under it
+                await callback.answer()
             return
         await callback.answer()
         topic = parse_topic(query.topic) if query.topic else None

@@ -114,7 +114,7 @@ async def test_more_pressed_twice_lists_the_next_page_once(
     first, second = await answers(telegram, mark, 2)
 
     assert said(first) == ""
-    assert said(second) == "Already shown."
+    assert said(second) == "Already shown: the older stories are just below."
     assert not second.params.get("show_alert")
     await nothing_went_wrong(telegram, failures, mark)
     older = [call for call in telegram.calls[mark:] if sent_to(ALICE, "Older on zanzibar")(call)]
