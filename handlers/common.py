@@ -411,7 +411,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     The log names the update and its chat by id only: users' names and what they wrote stay
     out of it, and so does the error's message, which may quote them (a database error shows
     the statement's parameters). The Bot API being unreachable is one line; anything else is
-    a bug and gets its traceback (the frames, without the message).
+    a bug and gets its traceback (the frames, without the message). A button pressed twice or
+    late (`stale_button`) is neither: one line at INFO, and nobody is told anything went wrong.
     """
     update_id = update.update_id if isinstance(update, Update) else None
     chat = update.effective_chat if isinstance(update, Update) else None

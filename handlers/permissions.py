@@ -92,11 +92,6 @@ class AdminChecks:
         """Raises `TelegramError` when Telegram could not be asked (not cached)."""
         return (await self.standing(bot, chat_id, user_id)).admin
 
-    async def may_post(self, bot: Bot, chat_id: int, user_id: int) -> bool:
-        """Whether the user is the chat's creator or an administrator allowed to post messages:
-        who may manage a channel. Raises `TelegramError` as `is_admin`."""
-        return (await self.standing(bot, chat_id, user_id)).posts
-
     async def standing(self, bot: Bot, chat_id: int, user_id: int) -> Standing:
         """What the user is in the chat. Raises `TelegramError` when Telegram could not be asked
         (not cached)."""
