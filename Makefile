@@ -46,6 +46,7 @@ I18N_LANGUAGES := uk ru de fr es
 i18n: $(STAMP)  ## Extract the bot's texts, merge them into each language's catalog, compile them
 	@mkdir -p build
 	$(BIN)/pybabel --quiet extract -F babel.cfg --no-default-keywords -k _ -k ngettext:1,2 -k pgettext:1c,2 -k N_ \
+		--add-comments=Translators: \
 		--add-location=file --sort-by-file --project=newsbot -o build/newsbot.pot handlers news
 	@for lang in $(I18N_LANGUAGES); do \
 		po=$(LOCALES)/$$lang/LC_MESSAGES/newsbot.po; \

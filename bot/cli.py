@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -83,7 +85,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _tell(message: str) -> None:
-    print(f"newsbot: {message}", file=sys.stderr)
+    print(f"newsbot: {_masked(message)}", file=sys.stderr)
+
+
+def _masked(text: str) -> str:
+    """`text` without passwords: that of DATABASE_URL (as set in the environment, else as the
+    settings read it) and any URL's."""
+    from bot.logs import password_mask
+
+    return password_mask(_database_url or os.environ.get("DATABASE_URL"))(text)
+
+
+# DATABASE_URL once the settings are read (they may come from `.env`): its password is masked.
+_database_url: str | None = None
 
 
 async def _poll_once(settings: Settings) -> int:
@@ -237,9 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # What the imports made lives as long as the process: the collector need not walk it again
     # and again while the command runs.
     gc.freeze()
+    global _database_url
     try:
         settings = Settings.from_environment()
-        configure_logging(settings.telegram_bot_token)
+        _database_url = settings.database_url
+        configure_logging(settings.telegram_bot_token, database_url=settings.database_url)
         if args.command == "run":
             from bot.app import run_bot
             from bot.roles import check_role
@@ -257,13 +273,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         argument = getattr(args, "url", None) or getattr(args, "file", None)
         return asyncio.run(_sources(settings, args.action, argument, confirmed=args.sync_sources))
     except ConfigError as error:
-        print(f"newsbot: configuration error: {error}", file=sys.stderr)
+        _tell(f"configuration error: {error}")
         return 2
     except TopicError as error:
-        print(f"newsbot: {error}", file=sys.stderr)
+        _tell(str(error))
         return 2
     except NewsbotError as error:
-        print(f"newsbot: {error}", file=sys.stderr)
+        _tell(str(error))
+        return 1
+    except Exception:
+        # A bug, or a database driver's error nothing translated: its traceback helps, but a
+        # terminal's output is pasted into issues, so not with the database's password in it.
+        print(_masked(traceback.format_exc()), file=sys.stderr, end="")
         return 1
     finally:
         # The command is done and the process ends: nothing it made needs freeing one by one,

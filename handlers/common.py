@@ -12,6 +12,13 @@ Buttons carry callback data under Telegram's 64-byte cap:
   only those queries, one per (chat, topic, page size) however far it is paged, at most
   `PAGING_PER_CHAT` a chat and `PAGING_BYTES` in all, each forgotten `PAGING_TTL` after its last
   use. An older button, or one from before a restart, answers that the list has expired.
+
+Numbers in callback data and in an inline query's offset come from whoever sent them: a cursor
+or a story id is taken only when it fits the column it is compared with (`STORY_ID_MAX`,
+`CURSOR_MICROS_MAX`), else the data is not ours. A button pressed twice or late (its message
+already edited, deleted or too old to edit, its query too old to answer) is no failure: those
+errors of Telegram's are logged as one line and nobody is told that something went wrong
+(`stale_button`).
 """
 
 from __future__ import annotations
@@ -203,12 +210,23 @@ def card_data(story_id: int) -> str:
     return f"{CARD_PREFIX}:{story_id}"
 
 
+#: The largest story id: `stories.id` is an INTEGER column, 32 bits on PostgreSQL. A larger
+#: number in a button or an offset names no story, and the database would refuse to compare it.
+STORY_ID_MAX = 2**31 - 1
+#: The largest publication time in a cursor, in microseconds since 1970: a signed 64-bit integer.
+CURSOR_MICROS_MAX = 2**63 - 1
+
+
+def _story_id(text: str) -> int | None:
+    if not _number(text) or not 0 < (number := int(text)) <= STORY_ID_MAX:
+        return None
+    return number
+
+
 def parse_card_data(data: str) -> int | None:
     """The story id from callback data, or None when the data is not a card button's."""
     prefix, _, story = data.partition(":")
-    if prefix != CARD_PREFIX or not (story.isascii() and story.isdecimal()) or len(story) > 18:
-        return None
-    return int(story)
+    return _story_id(story) if prefix == CARD_PREFIX else None
 
 
 def more_button(story_id: int, texts: Texts) -> InlineKeyboardMarkup:
@@ -232,15 +250,19 @@ def cursor_text(last: Story) -> str:
 
 
 def parse_cursor(text: str) -> tuple[datetime, int] | None:
-    """The (published time, id) of a `cursor_text`, or None when it is not one."""
+    """The (published time, id) of a `cursor_text`, or None when it is not one (nor any the
+    database could compare: see `STORY_ID_MAX`)."""
     parts = text.split(":")
-    if len(parts) != 2 or not all(_number(part) for part in parts):
+    if len(parts) != 2 or not _number(parts[0]) or (story_id := _story_id(parts[1])) is None:
+        return None
+    micros = int(parts[0])
+    if micros > CURSOR_MICROS_MAX:
         return None
     try:
-        published = datetime.fromtimestamp(int(parts[0]) / 1_000_000, tz=UTC)
+        published = datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
     except (OverflowError, OSError, ValueError):  # forged data: a time no clock can hold
         return None
-    return published, int(parts[1])
+    return published, story_id
 
 
 def more_data(token: str, last: Story) -> str:
@@ -362,19 +384,51 @@ class PagingQueries:
         self.bytes -= kept.query.size
 
 
+# What Telegram answers about a button pressed twice or late, lowercased: its message is already
+# as the edit would make it, is gone or too old to edit or reply to, or the press itself is too
+# old to answer.
+_STALE_BUTTON = (
+    "message is not modified",
+    "message to edit not found",
+    "message can't be edited",
+    "message to be replied not found",
+    "message_id_invalid",
+    "query is too old",
+    "query id is invalid",
+)
+
+
+def stale_button(error: BaseException | None) -> bool:
+    """Whether `error` is Telegram saying a button was pressed twice or late, not a failure."""
+    if not isinstance(error, BadRequest):
+        return False
+    said = error.message.lower()
+    return any(phrase in said for phrase in _STALE_BUTTON)
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure first, then tell the user something went wrong instead of going silent.
 
     The log names the update and its chat by id only: users' names and what they wrote stay
     out of it, and so does the error's message, which may quote them (a database error shows
     the statement's parameters). The Bot API being unreachable is one line; anything else is
-    a bug and gets its traceback (the frames, without the message).
+    a bug and gets its traceback (the frames, without the message). A button pressed twice or
+    late (`stale_button`) is neither: one line at INFO, and nobody is told anything went wrong.
     """
     update_id = update.update_id if isinstance(update, Update) else None
     chat = update.effective_chat if isinstance(update, Update) else None
     error = context.error
     if isinstance(error, ReplyExpired):
         return  # the gateway counts and logs these; a reply about a reply would be as late
+    if isinstance(update, Update) and update.callback_query is not None and stale_button(error):
+        # A double tap or a press on an old message: the presser saw all there was to see.
+        logger.info(
+            "update %s in chat %s: a button pressed twice or late (%s)",
+            update_id,
+            chat.id if chat else None,
+            type(error).__name__,
+        )
+        return
     if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
         logger.warning(
             "%s: Bot API unavailable (%s)",

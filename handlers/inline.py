@@ -6,9 +6,13 @@ pushes it (`handlers.render.story_card`, link preview off like a push). An empty
 newest stories of all; a topic that cannot be parsed offers one result that says why, in the
 user's language.
 
-Answers are the same for everyone (`is_personal` false), so Telegram may cache them briefly
-(`INLINE_CACHE_SECONDS`): news moves fast. Scrolling to the end asks for the next page:
-`next_offset` carries the keyset cursor of the last event shown, as the "More" button of /latest.
+Answers are in the language of whoever typed the query (every result's age is, and the card it
+sends), so they are personal (`is_personal`): Telegram may keep one briefly
+(`INLINE_CACHE_SECONDS`, news moves fast) but shows it to that user only, never an answer in one
+user's language to another. Scrolling to the end asks for the next page: `next_offset` carries
+the keyset cursor of the last event shown, as the "More" button of /latest. An offset that is no
+such cursor (Telegram sends back only ours: it is forged, or a cursor the database could not
+compare) has no more results.
 """
 
 from __future__ import annotations
@@ -94,16 +98,19 @@ def build_inline_handlers(services: Services) -> list[CommandCallbackHandler]:
                 await query.answer(
                     [explanation_result(reason, texts)],
                     cache_time=INLINE_CACHE_SECONDS,
-                    is_personal=False,
+                    is_personal=True,
                 )
                 return
-        before = parse_cursor(query.offset)
+        before = parse_cursor(query.offset) if query.offset else None
+        if query.offset and before is None:
+            await query.answer([], cache_time=INLINE_CACHE_SECONDS, is_personal=True)
+            return
         listed, more = await latest_events(storage, topic, INLINE_RESULTS, before=before)
         now = services.clock()
         await query.answer(
             [event_result(event, now, texts) for event in listed],
             cache_time=INLINE_CACHE_SECONDS,
-            is_personal=False,
+            is_personal=True,
             next_offset=cursor_text(listed[-1].matched) if more and listed else None,
         )
 

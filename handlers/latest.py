@@ -2,7 +2,8 @@
 
 What a list holds is decided in the domain (`news.reading.latest_events`); this module parses
 the command, renders the events and keeps the "More" button's query (see `handlers.common` for
-its callback data and how long it works).
+its callback data and how long it works). "More" lists the next page once: the button is taken
+off its message first, and a second press finds it gone and is answered that the page is shown.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
 from handlers.common import (
@@ -26,6 +28,7 @@ from handlers.common import (
     reader_texts,
     reply,
     split_count,
+    stale_button,
 )
 from handlers.i18n import Texts
 from handlers.render import latest_messages
@@ -120,10 +123,21 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
                 show_alert=True,
             )
             return
+        # The button goes before the page is listed: a second press (a double tap, or the
+        # button on a copy of the message that is out of date) then finds it gone.
+        try:
+            await message.edit_reply_markup(reply_markup=None)
+        except BadRequest as error:
+            if not stale_button(error):
+                raise
+            if "not modified" in error.message.lower():  # pressed twice: the page is below
+                await callback.answer(texts._("Already shown: the older stories are just below."))
+            else:  # the message is gone or too old: nothing to show under it
+                await callback.answer()
+            return
         await callback.answer()
         topic = parse_topic(query.topic) if query.topic else None
         listed, more = await latest_events(storage, topic, query.count, before=parsed[1])
-        await message.edit_reply_markup(reply_markup=None)
         if not listed:
             await message.reply_text(texts._("No older stories."), do_quote=False)
             return

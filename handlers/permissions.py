@@ -1,4 +1,4 @@
-"""Who may change what a chat receives: a group's admins, and a channel's admins from anywhere.
+"""Who may change what a chat receives: a group's admins, and a channel's posting admins.
 
 In groups and supergroups the commands that change what the chat receives (`admins_only`)
 answer only an administrator or the creator, or an anonymous admin (a message whose
@@ -8,13 +8,15 @@ channel.
 
 A channel is managed from a private chat by naming it first: `/subscribe @channel ukraine` or
 `/subscribe -1001234567890 ukraine` (`command_target`). The bot then checks, through
-`getChat` and `getChatMember`, that the channel exists, that the user is one of its
-administrators and that the bot itself is an administrator allowed to post there, and says
-plainly which is missing.
+`getChat` and `getChatMember`, that the channel exists, that the user is its creator or an
+administrator with the right to post messages (`can_post_messages`: an administrator who may
+only, say, delete messages must not choose what the channel posts), and that the bot itself is
+an administrator allowed to post there, and says plainly which is missing. A channel's
+/settings buttons ask the same of whoever presses them.
 
-Whether a user is an admin of a chat is asked of Telegram once per `ADMIN_CHECK_TTL` and
-(chat, user) (`AdminChecks`): every Bot API call counts against the bot's limits, and a group
-that sends /subscribe three times in a row should cost one call, not three.
+What a user is in a chat is asked of Telegram once per `ADMIN_CHECK_TTL` and (chat, user)
+(`AdminChecks`): every Bot API call counts against the bot's limits, and a group that sends
+/subscribe three times in a row should cost one call, not three.
 
 A shared helper like `handlers.common`: the command modules import it, it imports none of them.
 """
@@ -35,6 +37,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from handlers.common import CommandCallback, reader_texts, reply, thread_of
+from news.errors import N_
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +48,31 @@ ADMIN_CHECK_TTL = timedelta(minutes=5)
 #: Answers kept at most (the least recently used go first): a few hundred bytes each.
 ADMIN_CHECK_ENTRIES = 10_000
 
+# What a channel's administrator without the right to post is told, whatever they tried.
+# Translators: {channel} is the channel's @username, or its title when it has none.
+NO_RIGHT_TO_POST = N_("You need the right to post messages in {channel} to manage its news.")
+
 _ADMIN_STATUSES = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
 _GROUPS = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 # A public channel's username (Telegram: 5-32 letters, digits and underscores) or a -100… id.
 _CHANNEL = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-100\d{6,16})$")
 
 
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What Telegram says a user is in a chat, as far as changing what it receives goes."""
+
+    admin: bool  # an administrator or the creator
+    posts: bool  # the creator, or an administrator allowed to post messages (in a channel)
+
+
+_NOBODY = Standing(admin=False, posts=False)
+
+
 class AdminChecks:
-    """Whether a user is an administrator (or the creator) of a chat, asked of Telegram at most
-    once per `ttl` and (chat, user), remembering at most `max_entries` answers."""
+    """Whether a user is an administrator (or the creator) of a chat, and whether they may post
+    in it, asked of Telegram at most once per `ttl` and (chat, user), remembering at most
+    `max_entries` answers."""
 
     def __init__(
         self,
@@ -64,13 +83,18 @@ class AdminChecks:
     ) -> None:
         self._clock = clock
         self._ttl, self._max_entries = ttl, max_entries
-        self._kept: OrderedDict[tuple[int, int], tuple[bool, datetime]] = OrderedDict()
+        self._kept: OrderedDict[tuple[int, int], tuple[Standing, datetime]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._kept)
 
     async def is_admin(self, bot: Bot, chat_id: int, user_id: int) -> bool:
         """Raises `TelegramError` when Telegram could not be asked (not cached)."""
+        return (await self.standing(bot, chat_id, user_id)).admin
+
+    async def standing(self, bot: Bot, chat_id: int, user_id: int) -> Standing:
+        """What the user is in the chat. Raises `TelegramError` when Telegram could not be asked
+        (not cached)."""
         key = (chat_id, user_id)
         now = self._clock()
         kept = self._kept.get(key)
@@ -79,16 +103,20 @@ class AdminChecks:
             return kept[0]
         try:
             member = await bot.get_chat_member(chat_id, user_id)
-            admin = member.status in _ADMIN_STATUSES
+            found = Standing(
+                admin=member.status in _ADMIN_STATUSES,
+                posts=member.status == ChatMemberStatus.OWNER
+                or (isinstance(member, ChatMemberAdministrator) and bool(member.can_post_messages)),
+            )
         except BadRequest as error:
             if "user not found" not in error.message.lower():
                 raise
-            admin = False  # Telegram does not know them there: not an admin
-        self._kept[key] = (admin, now)
+            found = _NOBODY  # Telegram does not know them there: not an admin
+        self._kept[key] = (found, now)
         self._kept.move_to_end(key)
         while len(self._kept) > self._max_entries:
             self._kept.popitem(last=False)
-        return admin
+        return found
 
 
 async def _could_not_check(update: Update, chat_id: int, error: TelegramError) -> None:
@@ -208,7 +236,8 @@ async def _checked_channel(
         await reply(update, texts._("{channel} is not a channel.", channel=name))
         return None
     try:
-        if not await checks.is_admin(bot, found.id, user.id):
+        standing = await checks.standing(bot, found.id, user.id)
+        if not standing.admin:
             await reply(
                 update,
                 texts._(
@@ -217,6 +246,9 @@ async def _checked_channel(
                     channel=name,
                 ),
             )
+            return None
+        if not standing.posts:
+            await reply(update, texts._(NO_RIGHT_TO_POST, channel=name))
             return None
         me = await bot.get_chat_member(found.id, bot.id)
     except TelegramError as error:

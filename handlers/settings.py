@@ -2,12 +2,14 @@
 
 `/settings` answers with the chat's settings and a keyboard; each press changes one setting,
 answers the button and edits that message in place. In groups anyone may look, only admins may
-change (`handlers.permissions`); a channel's admin names it from a private chat:
-`/settings @channel`. Quiet hours can also be typed: `/settings quiet 23:00-07:00`, `off`.
+change (`handlers.permissions`); a channel's creator, or an admin with the right to post in it,
+names it from a private chat: `/settings @channel`, and only they may press its buttons. Quiet
+hours can also be typed: `/settings quiet 23:00-07:00`, `off`.
 
 Callback data is `set:<chat id>:<setting>:<value>`, under Telegram's 64 bytes. The chat id is
-checked again on each press: a button changes the chat it was pressed in, or a channel whose
-admin presses it.
+checked again on each press: a button changes the chat it was pressed in, or a channel that the
+presser may manage. A press of what is already chosen, or on a message gone since, is answered
+and nothing more.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from handlers.common import (
     reader_texts,
     refuse_argument,
     reply,
+    stale_button,
 )
 from handlers.i18n import LANGUAGES, Texts, texts_for, texts_in
-from handlers.permissions import AdminChecks, command_target, may_change_chat
+from handlers.permissions import NO_RIGHT_TO_POST, AdminChecks, command_target, may_change_chat
 from news.errors import N_
 from news.model import ChatSettings, PreviewMode
 from news.quiet import clock_text, parse_quiet_hours
@@ -211,20 +214,34 @@ def build_settings_handlers(
                 reply_markup=settings_keyboard(current, texts),
             )
 
-    async def may_press(update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> bool:
-        """Whether the presser may change `chat_id`'s settings from where they pressed."""
+    async def refusal(
+        update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: int, texts: Texts
+    ) -> str | None:
+        """Why the presser may not change `chat_id`'s settings from where they pressed; None
+        when they may. Raises `TelegramError` when Telegram could not be asked."""
         chat, user = update.effective_chat, update.effective_user
+        only_admins = texts._("Only this group's admins can change this.")
         if chat is None or user is None:
-            return False
-        if chat.id == chat_id:
-            # In a channel every reader sees the buttons: there too only admins may press.
-            return chat.type == ChatType.PRIVATE or await checks.is_admin(
-                context.bot, chat_id, user.id
-            )
-        # A channel's settings, from a private chat: its admins only.
-        return chat.type == ChatType.PRIVATE and await checks.is_admin(
-            context.bot, chat_id, user.id
+            return only_admins
+        if chat.id == chat_id and chat.type == ChatType.PRIVATE:
+            return None
+        if chat.id == chat_id and chat.type != ChatType.CHANNEL:  # a group: its admins
+            return None if await checks.is_admin(context.bot, chat_id, user.id) else only_admins
+        if chat.id != chat_id and chat.type != ChatType.PRIVATE:
+            return only_admins  # a button naming another chat: only channels are run from afar
+        # A channel's, pressed in the channel (where every reader sees the buttons) or in a
+        # private chat: those who may manage it (`handlers.permissions`).
+        standing = await checks.standing(context.bot, chat_id, user.id)
+        if standing.posts:
+            return None
+        if not standing.admin:
+            return only_admins
+        name = (
+            f"@{chat.username}"
+            if chat.id == chat_id and chat.username
+            else await channel_name(context, chat_id)
         )
+        return texts._(NO_RIGHT_TO_POST, channel=name)
 
     async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         press = button_press(update, _parse_data)
@@ -237,7 +254,10 @@ def build_settings_handlers(
             return
         chat_id, setting, value = parsed
         try:
-            allowed = await may_press(update, context, chat_id)
+            refused = await refusal(update, context, chat_id, texts)
+        except BadRequest:  # a chat Telegram does not know: forged, or the bot was removed
+            await callback.answer(texts._("This button no longer works. Send /settings."))
+            return
         except TelegramError:
             await callback.answer(
                 texts._(
@@ -247,10 +267,8 @@ def build_settings_handlers(
                 show_alert=True,
             )
             return
-        if not allowed:
-            await callback.answer(
-                texts._("Only this group's admins can change this."), show_alert=True
-            )
+        if refused is not None:
+            await callback.answer(refused, show_alert=True)
             return
         if not await apply(chat_id, setting, value):
             await callback.answer(texts._("This button no longer works. Send /settings."))
@@ -276,7 +294,7 @@ def build_settings_handlers(
                 reply_markup=settings_keyboard(current, texts),
             )
         except BadRequest as error:
-            if "not modified" not in str(error).lower():  # pressed what was already chosen
+            if not stale_button(error):  # pressed what was already chosen, or a gone message
                 raise
 
     async def channel_name(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> str:

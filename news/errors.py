@@ -21,6 +21,7 @@ HTTP error (made by `http_error_kind`), so a mistyped tag fails the type check.
 
 from __future__ import annotations
 
+import re
 from typing import Literal, NewType
 
 
@@ -31,6 +32,20 @@ def N_(message: str) -> str:
     know who is reading, translate it.
     """
     return message
+
+
+# A URL's password: after the colon that follows its user name (not the scheme's, followed by
+# "//"), up to the "@" before its host. Also in a URL missing its "//" ("postgresql/u:pw@h").
+_URL_PASSWORD = re.compile(r":(?!//)[^\s@]*@")
+
+
+def without_passwords(text: str) -> str:
+    """`text` with the password of any URL in it shown as `***`: `postgresql://u:***@host/db`.
+
+    For every message that quotes a `DATABASE_URL` (or any URL a user gave), since such messages
+    reach terminals and logs.
+    """
+    return _URL_PASSWORD.sub(":***@", text)
 
 
 #: `http-<status>`, e.g. "http-404"; made only by `http_error_kind`.

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from news.errors import ConfigError
+from news.errors import ConfigError, without_passwords
 from storage.base import MIGRATION_LOCK, take_turns
 from storage.sql_storage import SqlStorage
 
@@ -26,8 +26,10 @@ def async_url(database_url: str) -> str:
     """`DATABASE_URL` with the async driver Newsbot uses for its backend."""
     try:
         url = make_url(database_url)
-    except ArgumentError as exc:
-        raise ConfigError(f"DATABASE_URL is not a database URL: {database_url!r}") from exc
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
+        raise ConfigError(
+            f"DATABASE_URL is not a database URL: {without_passwords(database_url)!r}"
+        ) from exc
     backend = url.drivername.split("+")[0]
     if backend not in _ASYNC_DRIVERS:
         raise ConfigError(

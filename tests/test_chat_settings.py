@@ -171,7 +171,7 @@ async def test_a_channel_admin_sets_the_channels_settings_from_a_private_chat(
 ) -> None:
     await ask(telegram, ALICE, "/start")
     telegram.add_channel(CHANNEL, username="worldwire", title="World Wire")
-    telegram.set_chat_member(CHANNEL, ALICE, "administrator")
+    telegram.set_chat_member(CHANNEL, ALICE, "administrator", can_post_messages=True)
     telegram.set_chat_member(CHANNEL, BOT_ID, "administrator", can_post_messages=True)
 
     shown = await open_settings(telegram, ALICE, "/settings @worldwire")
@@ -201,6 +201,38 @@ async def test_a_channel_admin_sets_the_channels_settings_from_a_private_chat(
         telegram, CHANNEL, posted["message_id"], f"set:{CHANNEL}:s:1", user_id=ALICE
     )
     assert answer == "Gespeichert."
+
+
+async def test_a_channel_admin_without_the_right_to_post_may_not_press_its_settings(
+    bot: RunningBot, telegram: FakeBotApi
+) -> None:
+    await ask(telegram, BOB, "/start")
+    telegram.add_channel(CHANNEL, username="worldwire", title="World Wire")
+    telegram.set_chat_member(CHANNEL, BOB, "administrator", can_delete_messages=True)
+    telegram.set_chat_member(CHANNEL, BOT_ID, "administrator", can_post_messages=True)
+    mark = telegram.mark()
+    telegram.inject_channel_post(CHANNEL, "/settings")
+    posted = await wait_sent(telegram, CHANNEL, "Settings", mark)
+    no_right = "You need the right to post messages in @worldwire to manage its news."
+
+    # In the channel, where every reader sees the buttons; and the same button's data sent
+    # from Bob's private chat (an old settings message, or forged).
+    answer, after = await press(
+        telegram, CHANNEL, posted["message_id"], f"set:{CHANNEL}:s:1", user_id=BOB
+    )
+    assert answer == no_right
+    assert after is not None and "Silent pushes: off" in after["text"]
+    mine = await ask(telegram, BOB, "/settings", contains="Settings")
+    assert "Settings of this chat" in mine
+    [own] = [
+        call.result
+        for call in telegram.calls_to("sendMessage")
+        if call.params.get("chat_id") == BOB and "Settings" in str(call.params.get("text"))
+    ]
+    answer, _ = await press(telegram, BOB, own["message_id"], f"set:{CHANNEL}:s:1")
+    assert answer == no_right
+    stored = await bot.work.storage.chat_settings(CHANNEL)
+    assert stored is not None and not stored.silent
 
 
 def story(title: str, slug: str, published: datetime) -> FeedItem:

@@ -64,6 +64,35 @@ async def test_a_bad_setting_is_named(tmp_path: Path) -> None:
     assert "NEWSBOT_POLL_INTERVAL" in err and "Traceback" not in err
 
 
+PASSWORD = "s3cret-Pass"
+
+
+@pytest.mark.parametrize(
+    ("database_url", "shown"),
+    [
+        # Not a URL at all (no "//" after the scheme): quoted back, masked.
+        (f"postgresql//newsbot:{PASSWORD}@127.0.0.1/newsbot", "postgresql//newsbot:***@127"),
+        # A port that is no number.
+        (f"postgresql://newsbot:{PASSWORD}@127.0.0.1:port/newsbot", "newsbot:***@127.0.0.1:port"),
+        # A database that refuses the connection: the driver's error, whatever it quotes.
+        (f"postgresql://newsbot:{PASSWORD}@127.0.0.1:1/newsbot", None),
+    ],
+)
+@pytest.mark.parametrize("command", [("poll", "--once"), ("sources", "list")])
+async def test_a_failing_command_never_prints_the_database_password(
+    tmp_path: Path, database_url: str, shown: str | None, command: tuple[str, ...]
+) -> None:
+    sources = tmp_path / "sources.txt"
+    sources.write_text("")
+    env = {**clean_env(tmp_path, NEWSBOT_SOURCES=str(sources)), "DATABASE_URL": database_url}
+
+    code, out, err = await newsbot(*command, env=env, cwd=tmp_path)
+
+    assert code != 0
+    assert PASSWORD not in out + err
+    assert shown is None or shown in err
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 async def test_make_run_without_a_token_exits_with_the_message(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(

@@ -94,10 +94,17 @@ async def test_telegram_not_answering_the_check_is_said(
 
 
 def channel_with(
-    telegram: FakeBotApi, *, user: str = "administrator", bot_posts: bool = True
+    telegram: FakeBotApi,
+    *,
+    user: str = "administrator",
+    user_posts: bool = True,
+    bot_posts: bool = True,
 ) -> None:
     telegram.add_channel(CHANNEL, username="worldwire", title="World Wire")
-    telegram.set_chat_member(CHANNEL, ALICE, user)
+    if user == "administrator":
+        telegram.set_chat_member(CHANNEL, ALICE, user, can_post_messages=user_posts)
+    else:
+        telegram.set_chat_member(CHANNEL, ALICE, user)
     telegram.set_chat_member(CHANNEL, BOT_ID, "administrator", can_post_messages=bot_posts)
 
 
@@ -144,6 +151,37 @@ async def test_a_channel_is_refused_with_what_is_missing(
     assert reason in await ask(telegram, ALICE, "/subscribe @worldwire ukraine")
     assert reason in await ask(telegram, ALICE, "/subscriptions @worldwire")
     assert not telegram.delivered(CHANNEL)
+
+
+NO_RIGHT = "You need the right to post messages in @worldwire to manage its news."
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["/subscribe @worldwire ukraine", "/settings @worldwire", "/subscriptions @worldwire"],
+)
+async def test_a_channel_admin_without_the_right_to_post_is_told_that_right_is_missing(
+    bot: RunningBot, telegram: FakeBotApi, command: str
+) -> None:
+    await ask(telegram, ALICE, "/start")
+    channel_with(telegram, user_posts=False)  # an admin who may, say, only delete messages
+
+    assert NO_RIGHT in await ask(telegram, ALICE, command)
+    assert "no topics" in await ask(telegram, ALICE, "/subscriptions"), "nor Alice's own"
+    assert not telegram.delivered(CHANNEL)
+    assert await bot.work.storage.chat_settings(CHANNEL) is None, "nothing stored for it"
+
+
+@pytest.mark.parametrize("user", ["creator", "administrator"])
+async def test_the_creator_and_an_admin_who_may_post_manage_the_channel(
+    bot: RunningBot, telegram: FakeBotApi, user: str
+) -> None:
+    await ask(telegram, ALICE, "/start")
+    channel_with(telegram, user=user, user_posts=True)
+
+    said = await ask(telegram, ALICE, "/subscribe @worldwire ukraine")
+    assert "Subscribed @worldwire to: <b>ukraine</b>" in said
+    assert "Settings of @worldwire" in await ask(telegram, ALICE, "/settings @worldwire")
 
 
 async def test_an_unknown_channel_is_named_not_crashed_on(

@@ -64,7 +64,19 @@ async def test_a_topic_offers_the_newest_matching_events_as_story_cards(
     assert content["message_text"].startswith(f"<b>{escape(first['title'])}</b>")
     assert "<i>Example World News</i> · " in content["message_text"]
     assert content["link_preview_options"] == {"is_disabled": True}  # as a pushed card
-    assert answer["is_personal"] is False and 0 < answer["cache_time"] <= 60
+    assert 0 < answer["cache_time"] <= 60
+
+
+@pytest.mark.parametrize(("language", "query"), [("en", "ukraine"), ("uk", ""), ("de", "-x")])
+async def test_answers_in_the_users_language_are_never_shared_with_another_user(
+    bot: RunningBot, telegram: FakeBotApi, language: str, query: str
+) -> None:
+    # Telegram would show a shared answer, cached for `cache_time`, to anyone typing the same
+    # query: a German reader would get the Ukrainian ages and cards.
+    answer = await inline(telegram, query, language_code=language)
+
+    assert answer["results"]
+    assert answer["is_personal"] is True
 
 
 async def test_an_empty_query_offers_the_newest_stories_and_pages_on(
