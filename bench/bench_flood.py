@@ -44,19 +44,25 @@ FIRST_MEMBER = 100_000
 COMMAND_EVERY = 2.0
 SAMPLE_EVERY = 0.5
 STORY_EVERY = 10.0
-TOPICS = (
-    "grain exports resume from Odesa", "parliament passes the budget", "power cut in Kharkiv",
-    "talks on prisoner exchange", "new metro line opens in Kyiv", "harvest forecast raised",
-    "railway link to Poland restored", "energy grid repaired after storm",
-)  # fmt: skip
+
+
+def made_up(number: int, prefix: str) -> str:
+    """A word of letters no stemmer shortens and no other story shares: zbab, zbac, …"""
+    letters = "bcdfghjklmnpqrstvwz"
+    word = ""
+    while True:
+        number, digit = divmod(number, len(letters))
+        word += "a" + letters[digit]
+        if not number:
+            return prefix + word
 
 
 def story(n: int) -> FeedItem:
-    """The n-th Ukraine story: events that share nothing but the country."""
+    """The n-th Ukraine story: an event of its own (no words shared but the country's)."""
     return FeedItem(
-        title=f"Ukraine: {TOPICS[n % len(TOPICS)]} (report {n})",
+        title=f"Ukraine {made_up(n, 'qu')} {made_up(n, 'vo')} {made_up(n, 'ki')} (report {n})",
         link=f"https://news.example.org/ukraine/{n}",
-        summary=f"Our correspondent's report number {n}.",
+        summary=" ".join(made_up(n, prefix) for prefix in ("lu", "mo", "ne", "ry")),
     )
 
 

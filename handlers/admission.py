@@ -41,6 +41,8 @@ from news.pacing import Admission, AdmissionLimits, UpdateKind
 logger = logging.getLogger(__name__)
 
 SLOW_DOWN = N_("Slow down, please: that is more commands than I take in a minute. Try again soon.")
+# Translators: shown as a button's notice when one person presses buttons too fast.
+SLOW_DOWN_PRESSES = N_("Slow down, please: that is more taps than I take in a minute.")
 # PTB's own semaphore is taken before a chat's turn; ours (`concurrency`) only at it, so PTB's
 # is made too large to ever make an update wait.
 _UNBOUNDED = 1 << 30
@@ -172,11 +174,11 @@ def _discard(coroutine: Awaitable[Any]) -> None:
 async def _slow_down(update: Update, request: Request) -> None:
     """The one "slow down" of the minute: a message in the chat, or a button's toast."""
     user = update.effective_user
-    text = texts_for(user.language_code if user is not None else None)._(SLOW_DOWN)
+    texts = texts_for(user.language_code if user is not None else None)
     try:
         if update.callback_query is not None:
-            await update.callback_query.answer(text)
+            await update.callback_query.answer(texts._(SLOW_DOWN_PRESSES))
         elif (message := update.effective_message) is not None:
-            await message.reply_text(text, do_quote=False)
+            await message.reply_text(texts._(SLOW_DOWN), do_quote=False)
     except TelegramError as error:
         logger.warning("could not ask chat %s to slow down: %s", request.chat, error)
