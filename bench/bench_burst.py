@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.fake_process import announce, figure, parser_for, start_server
+from bench.fake_process import announce, figure, parser_for, start_newsbot_run, start_server
 from bot.app import build_app
 from bot.settings import Settings
 from tests.fakes.telegram import FakeBotApi
@@ -128,14 +128,7 @@ async def in_process(fake: Fake, users: int, folder: Path) -> dict[str, object]:
 
 async def whole_process(fake: Fake, users: int, folder: Path) -> dict[str, object]:
     env = {**os.environ, **environment(fake, folder), "PTB_TIMEDELTA": "true"}
-    bot = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "newsbot"),
-        "run",
-        env=env,
-        cwd=folder,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    bot = await start_newsbot_run(env, folder)
     try:
         await fake.ask("wait-ready")
         return await fake.ask(f"burst {users}")

@@ -27,15 +27,16 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.fake_process import figure, parser_for, start_server
+from bench.fake_process import figure, parser_for, start_newsbot_run, start_server
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
-from tests.fakes.telegram import FakeBotApi, RecordedCall
+from tests.fakes.telegram import FakeBotApi
+from tests.harness import sent_to
+from tests.stories import made_up
 
 BOB = 900_001
 FIRST_UNRELATED = 800_000
@@ -46,17 +47,6 @@ SAMPLE_EVERY = 0.5
 STORY_EVERY = 10.0
 
 
-def made_up(number: int, prefix: str) -> str:
-    """A word of letters no stemmer shortens and no other story shares: zbab, zbac, …"""
-    letters = "bcdfghjklmnpqrstvwz"
-    word = ""
-    while True:
-        number, digit = divmod(number, len(letters))
-        word += "a" + letters[digit]
-        if not number:
-            return prefix + word
-
-
 def story(n: int) -> FeedItem:
     """The n-th Ukraine story: an event of its own (no words shared but the country's)."""
     return FeedItem(
@@ -64,20 +54,6 @@ def story(n: int) -> FeedItem:
         link=f"https://news.example.org/ukraine/{n}",
         summary=" ".join(made_up(n, prefix) for prefix in ("lu", "mo", "ne", "ry")),
     )
-
-
-def sent(chat: int, text: str) -> Callable[[RecordedCall], bool]:
-    """A message to `chat` that contains `text` got through."""
-
-    def predicate(call: RecordedCall) -> bool:
-        return (
-            call.method == "sendMessage"
-            and not call.failed
-            and call.params.get("chat_id") == chat
-            and text in str(call.params.get("text", ""))
-        )
-
-    return predicate
 
 
 class Serving:
@@ -98,7 +74,7 @@ class Serving:
         items = [story(k) for k in range(max(0, n - 20), n + 1)]
         self.feeds.set_feed("/ukraine.xml", rss_feed(items, title="Ukraine Wire"))
         call = await self.telegram.wait_for_call(
-            sent(BOB, f"(report {n})"), after=mark, timeout=120
+            sent_to(BOB, f"(report {n})"), after=mark, timeout=120
         )
         return call.at - changed
 
@@ -106,7 +82,7 @@ class Serving:
         mark = self.telegram.mark()
         asked = time.monotonic()
         self.telegram.inject_message(chat, "/start")
-        call = await self.telegram.wait_for_call(sent(chat, "news bot"), after=mark, timeout=120)
+        call = await self.telegram.wait_for_call(sent_to(chat, "news bot"), after=mark, timeout=120)
         return call.at - asked
 
     async def flood(self, users: int, groups: int, seconds: float) -> dict[str, object]:
@@ -249,14 +225,7 @@ async def run(users: int, groups: int, seconds: float) -> None:
             "NEWSBOT_HTTP_PORT": str(port),
             "PTB_TIMEDELTA": "true",
         }
-        bot = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "newsbot"),
-            "run",
-            env=env,
-            cwd=folder,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        bot = await start_newsbot_run(env, folder)
         try:
             await ask(fake, "wait-ready")
             quiet = await ask(fake, "quiet-push")

@@ -13,6 +13,8 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 
 from tests.fakes.telegram import FakeBotApi
 
@@ -51,3 +53,17 @@ def announce(telegram: FakeBotApi) -> None:
 def figure(measured: str, target: str, met: bool) -> None:
     """Print one indented line: the `measured` figure, `(target)` and OK or MISSED."""
     print(f"  {measured} ({target}) {'OK' if met else 'MISSED'}")
+
+
+async def start_newsbot_run(
+    env: Mapping[str, str], folder: str | Path
+) -> asyncio.subprocess.Process:
+    """The real `newsbot run` of this venv in `folder`, as people run it; its output discarded."""
+    return await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "newsbot"),
+        "run",
+        env=env,
+        cwd=folder,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )

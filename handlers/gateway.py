@@ -209,6 +209,9 @@ class Gateway(BaseRateLimiter[Priority]):
         """Replies first (calm chats' before busy ones'), but every `push_every`-th slot goes to
         a waiting push."""
         calm, busy, pushes = self._queues
+        # A chat may have turned busy since its reply queued: it goes behind the calm ones.
+        while calm and self.busy(calm[0][0]):
+            busy.append(calm.popleft())
         if pushes and (
             not (calm or busy) or self._replies_in_a_row >= self.pacer.limits.push_every - 1
         ):

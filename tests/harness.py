@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from telegram.ext import Application
+from telegram.ext import Application, ExtBot
 
 from bot.app import build_app
 from bot.loops import JobHealth
@@ -27,12 +27,13 @@ from bot.settings import Settings
 from bot.webhook import ALLOWED_UPDATES
 from bot.wiring import utc_now
 from bot.work import RoleWork
-from handlers.gateway import Gateway
+from handlers.gateway import Gateway, Priority
 from handlers.sender import SendReport
+from handlers.telegram_http import AiohttpRequest
 from news.model import PollOutcome
 from news.pacing import AdmissionLimits, Budget
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram import FakeBotApi
+from tests.fakes.telegram import FakeBotApi, RecordedCall
 
 SEED_FEED = Path(__file__).resolve().parent / "data" / "seed-feed.xml"
 
@@ -290,3 +291,30 @@ async def wait_for_healthz(port: int, status: int = 200, deadline: float = 60) -
                 answer: dict[str, Any] = json.loads(body)
                 return answer
             await asyncio.sleep(0.2)
+
+
+def sent_to(chat_id: int, contains: str) -> Callable[[RecordedCall], bool]:
+    def predicate(call: RecordedCall) -> bool:
+        return (
+            call.method == "sendMessage"
+            and not call.failed
+            and call.params.get("chat_id") == chat_id
+            and contains in str(call.params.get("text", ""))
+        )
+
+    return predicate
+
+
+@asynccontextmanager
+async def client_through(gateway: Gateway) -> AsyncIterator[tuple[FakeBotApi, ExtBot[Priority]]]:
+    """A fresh fake Bot API and the real client, every request of it through `gateway`."""
+    async with (
+        FakeBotApi() as api,
+        ExtBot(
+            api.token,
+            base_url=api.base_url,
+            request=AiohttpRequest(connection_pool_size=8),
+            rate_limiter=gateway,
+        ) as bot,
+    ):
+        yield api, bot

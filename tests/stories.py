@@ -1,7 +1,8 @@
 """Stories for tests that put them straight into storage, without a feed.
 
 `english_story` builds a `StoryDraft` from what a test cares about (its source, title, link and
-time) and indexes it, as ingestion would, under the words of its title. `PRISONER_SWAP` is one
+time) and indexes it, as ingestion would, under the words of its title; `made_up` words keep
+stories apart (no two share one). `PRISONER_SWAP` is one
 event as three outlets word it: each outlet's title and summary.
 """
 
@@ -54,3 +55,14 @@ PRISONER_SWAP: dict[str, tuple[str, str]] = {
         "Emirates mediation, Ukraine's coordination headquarters said.",
     ),
 }
+
+
+def made_up(number: int, prefix: str) -> str:
+    """A word of letters no stemmer shortens and no other story shares: zbab, zbac, …"""
+    letters = "bcdfghjklmnpqrstvwz"
+    word = ""
+    while True:
+        number, digit = divmod(number, len(letters))
+        word += "a" + letters[digit]
+        if not number:
+            return prefix + word

@@ -27,7 +27,7 @@ from news.pacing import AdmissionLimits, Limits
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram import FakeBotApi, RecordedCall
-from tests.harness import RunningBot, ask, running_bot, seeded_bot
+from tests.harness import RunningBot, ask, client_through, running_bot, seeded_bot, sent_to
 from tests.test_gateway import VirtualTime, tracebacks
 from tests.test_health import metric
 
@@ -122,18 +122,6 @@ async def test_other_bots_commands_and_chatter_cost_a_user_nothing(
 
     assert "follows no topics" in answer
     assert SLOW_DOWN not in telegram.texts(GROUP)
-
-
-def sent_to(chat_id: int, contains: str) -> Callable[[RecordedCall], bool]:
-    def predicate(call: RecordedCall) -> bool:
-        return (
-            call.method == "sendMessage"
-            and not call.failed
-            and call.params.get("chat_id") == chat_id
-            and contains in str(call.params.get("text", ""))
-        )
-
-    return predicate
 
 
 # Three events that share nothing but the country, so each is a push of its own.
@@ -250,15 +238,7 @@ async def test_a_chat_waiting_for_its_turn_holds_no_slot_another_chat_needs() ->
 async def test_pushes_keep_a_quarter_of_the_rate_while_replies_wait() -> None:
     vtime = VirtualTime()
     gateway = Gateway(Limits(global_per_second=10), monotonic=vtime.monotonic, sleep=vtime.sleep)
-    async with (
-        FakeBotApi() as api,
-        ExtBot(
-            api.token,
-            base_url=api.base_url,
-            request=AiohttpRequest(connection_pool_size=8),
-            rate_limiter=gateway,
-        ) as bot,
-    ):
+    async with client_through(gateway) as (api, bot):
         replies = [
             asyncio.create_task(bot.send_message(chat, "reply")) for chat in range(3000, 3040)
         ]
@@ -278,18 +258,32 @@ async def test_replies_to_a_busy_chat_wait_behind_replies_to_calm_chats() -> Non
     vtime = VirtualTime()
     gateway = Gateway(Limits(global_per_second=10), monotonic=vtime.monotonic, sleep=vtime.sleep)
     gateway.busy = lambda chat: chat == GROUP
-    async with (
-        FakeBotApi() as api,
-        ExtBot(
-            api.token,
-            base_url=api.base_url,
-            request=AiohttpRequest(connection_pool_size=8),
-            rate_limiter=gateway,
-        ) as bot,
-    ):
+    async with client_through(gateway) as (api, bot):
         flood = [asyncio.create_task(bot.send_message(GROUP, "busy")) for _ in range(10)]
         calm = asyncio.create_task(bot.send_message(ALICE, "calm"))
         await asyncio.gather(*flood, calm)
+        order = [int(message["chat_id"]) for message in api.delivered()]
+
+    assert order.index(ALICE) <= 1, order
+
+
+async def test_replies_queued_before_their_chat_turned_busy_go_behind_calm_ones() -> None:
+    """A group's first replies queue while it still looks calm; once its flood makes it busy,
+    they wait behind a calm chat's reply that came after them."""
+    vtime = VirtualTime()
+    gateway = Gateway(Limits(global_per_second=10), monotonic=vtime.monotonic, sleep=vtime.sleep)
+    flooding = False
+    gateway.busy = lambda chat: flooding and chat == GROUP
+
+    async def flood_is_seen() -> None:
+        nonlocal flooding
+        flooding = True
+
+    async with client_through(gateway) as (api, bot):
+        early = [asyncio.create_task(bot.send_message(GROUP, "early")) for _ in range(10)]
+        calm = asyncio.create_task(bot.send_message(ALICE, "calm"))
+        seen = asyncio.create_task(flood_is_seen())  # runs before the first slot is handed out
+        await asyncio.gather(*early, calm, seen)
         order = [int(message["chat_id"]) for message in api.delivered()]
 
     assert order.index(ALICE) <= 1, order
@@ -322,15 +316,7 @@ async def test_the_deadline_spares_the_calls_that_start_the_bot() -> None:
     """A reply raises `ReplyExpired` at its deadline; `getMe` keeps waiting for its slot."""
     vtime = VirtualTime()
     gateway = Gateway(Limits(global_per_second=25), monotonic=vtime.monotonic, sleep=vtime.sleep)
-    async with (
-        FakeBotApi() as api,
-        ExtBot(
-            api.token,
-            base_url=api.base_url,
-            request=AiohttpRequest(connection_pool_size=8),
-            rate_limiter=gateway,
-        ) as bot,
-    ):
+    async with client_through(gateway) as (api, bot):
         gateway.pacer.retry_after(None, vtime.now, 120)
         began = vtime.now
         me = await bot.get_me()

@@ -31,9 +31,9 @@ from news.model import Story
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram import FakeBotApi, RecordedCall
-from tests.harness import RunningBot, ask, seeded_bot
+from tests.harness import RunningBot, ask, seeded_bot, sent_to
 from tests.test_inline import inline
-from tests.test_paging import add_stories, sent_to
+from tests.test_paging import add_stories
 
 ALICE = 1001
 SORRY = "Sorry, something went wrong"

@@ -22,7 +22,7 @@ from handlers.telegram_http import AiohttpRequest
 from news.pacing import Limits
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram import FakeBotApi
-from tests.harness import running_bot, start_newsbot_run
+from tests.harness import client_through, running_bot, start_newsbot_run
 
 ALICE = 1001
 GROUP = -4001
@@ -84,15 +84,7 @@ async def test_a_burst_of_new_users_gets_every_reply_without_a_single_429(
 async def test_replies_to_people_go_before_pushes_already_waiting() -> None:
     vtime = VirtualTime()
     gateway = Gateway(Limits(global_per_second=10), monotonic=vtime.monotonic, sleep=vtime.sleep)
-    async with (
-        FakeBotApi() as api,
-        ExtBot(
-            api.token,
-            base_url=api.base_url,
-            request=AiohttpRequest(connection_pool_size=8),
-            rate_limiter=gateway,
-        ) as bot,
-    ):
+    async with client_through(gateway) as (api, bot):
         pushes = [
             asyncio.create_task(bot.send_message(chat, "push", rate_limit_args=Priority.PUSH))
             for chat in range(2000, 2040)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,22 +16,11 @@ from storage import open_storage
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram import FakeBotApi, RecordedCall
-from tests.harness import MACHINE_SPEED, RunningBot, seeded_bot
-from tests.stories import english_story
+from tests.harness import MACHINE_SPEED, RunningBot, seeded_bot, sent_to
+from tests.stories import english_story, made_up
 
 ALICE = 1001
 PRESSES = 1000
-
-
-def made_up(number: int, prefix: str) -> str:
-    """A word of letters no stemmer shortens and no other story shares: zbab, zbac, …"""
-    letters = "bcdfghjklmnpqrstvwz"
-    word = ""
-    while True:
-        number, digit = divmod(number, len(letters))
-        word += "a" + letters[digit]
-        if not number:
-            return prefix + word
 
 
 def headline_of(n: int) -> str:
@@ -60,18 +48,6 @@ async def add_stories(bot: RunningBot, count: int, clock: Clock) -> None:
         await storage.store_stories(drafts, now=clock())
     finally:
         await storage.close()
-
-
-def sent_to(chat_id: int, contains: str) -> Callable[[RecordedCall], bool]:
-    def predicate(call: RecordedCall) -> bool:
-        return (
-            call.method == "sendMessage"
-            and not call.failed
-            and call.params.get("chat_id") == chat_id
-            and contains in str(call.params.get("text", ""))
-        )
-
-    return predicate
 
 
 async def press_more(telegram: FakeBotApi, page: RecordedCall) -> RecordedCall:
