@@ -41,11 +41,11 @@ DEFAULT_DATABASE_URL = "sqlite:///newsbot.db"
 DEFAULT_HTTP_LISTEN = "127.0.0.1"
 # A century: anything longer is a typo, and keeps everything as 0 does.
 MAX_RETENTION_DAYS = 36_500
-# Below any real feed: a smaller cap is a typo that would refuse every source.
+# Smaller than almost any feed: a lower cap is a typo, and would refuse nearly every source.
 MIN_FEED_BYTES = 1024
 # Far beyond what parsing keeps busy: more is a typo, and each process costs its own memory.
 MAX_PARSE_WORKERS = 64
-# A guard against typos, far above any rate Telegram accepts.
+# Far above any rate Telegram accepts: a larger number is a typo.
 MAX_SEND_RATE = 100_000
 #: How the bundled sources list is named where a sources file's path would be.
 BUNDLED_SOURCES = "the bundled list"
