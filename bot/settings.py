@@ -1,6 +1,16 @@
 """Settings from the environment (and an optional `.env`), validated once at start.
 
-A bad value stops start-up with a `ConfigError` that names the variable and says what to set.
+`VARIABLES` is the whole contract, one row per environment variable: the variable, the
+`Settings` field it fills, its default (taken when it is unset or blank), how its text is read
+and what its error message says it must be. `Settings.from_environment` reads the rows in order,
+and the first bad value stops start-up with a `ConfigError` that names the variable and says what
+to set. Defaults that are the product's policy (poll bounds, send rate, retention, …) live in
+`news.policy`.
+
+To add a setting: give `Settings` a field whose default is a constant, then add a row to
+`VARIABLES` with the same constant. A row's reader gets the variable's text stripped, never
+blank; it raises ValueError for the row's message ("NAME must be <must_be>, got '…'"), or a
+`ConfigError` of its own when the message must say something else.
 """
 
 from __future__ import annotations
@@ -8,33 +18,35 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from importlib import resources
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 from news.errors import ConfigError, SourceError
-from news.policy import SEND_LEASE
+from news.policy import MAX_FEED_BYTES, POLL_CEILING, POLL_FLOOR, RETENTION, SEND_LEASE, SEND_RATE
 from news.sources import parse_sources_text, read_sources_file
 from news.text import is_web_url
 from storage import async_url
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_DATABASE_URL = "sqlite:///newsbot.db"
-DEFAULT_POLL_INTERVAL = 300
-DEFAULT_POLL_CEILING = 3600
-DEFAULT_MAX_FEED_BYTES = 10 * 1024 * 1024
-DEFAULT_SEND_RATE = 25.0
-DEFAULT_SEND_LEASE = int(SEND_LEASE.total_seconds())
-DEFAULT_RETENTION_DAYS = 90
 # Health and metrics answer on loopback unless told otherwise: a container sets 0.0.0.0.
 DEFAULT_HTTP_LISTEN = "127.0.0.1"
 # A century: anything longer is a typo, and keeps everything as 0 does.
 MAX_RETENTION_DAYS = 36_500
+# Smaller than almost any feed: a lower cap is a typo, and would refuse nearly every source.
+MIN_FEED_BYTES = 1024
+# Far beyond what parsing keeps busy: more is a typo, and each process costs its own memory.
+MAX_PARSE_WORKERS = 64
+# Far above any rate Telegram accepts: a larger number is a typo.
+MAX_SEND_RATE = 100_000
 #: How the bundled sources list is named where a sources file's path would be.
 BUNDLED_SOURCES = "the bundled list"
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
@@ -77,18 +89,18 @@ class Settings:
     telegram_api_url: str = DEFAULT_API_URL
     database_url: str = DEFAULT_DATABASE_URL
     sources: tuple[str, ...] = ()
-    poll_interval: timedelta = timedelta(seconds=DEFAULT_POLL_INTERVAL)
+    poll_interval: timedelta = POLL_FLOOR
     admins: frozenset[int] = field(default_factory=frozenset)
-    poll_ceiling: timedelta = timedelta(seconds=DEFAULT_POLL_CEILING)
-    max_feed_bytes: int = DEFAULT_MAX_FEED_BYTES
+    poll_ceiling: timedelta = POLL_CEILING
+    max_feed_bytes: int = MAX_FEED_BYTES
     allow_private_sources: bool = False
-    send_rate: float = DEFAULT_SEND_RATE
-    send_lease: timedelta = timedelta(seconds=DEFAULT_SEND_LEASE)
+    send_rate: float = SEND_RATE
+    send_lease: timedelta = SEND_LEASE
     parse_workers: int = 0
     # The sources file `sources` came from: its absolute path, or BUNDLED_SOURCES.
     sources_file: str = BUNDLED_SOURCES
     # How long stories, finished deliveries and inactive chats are kept; None keeps them all.
-    retention: timedelta | None = timedelta(days=DEFAULT_RETENTION_DAYS)
+    retention: timedelta | None = RETENTION
     # Updates by webhook instead of long polling; None (no NEWSBOT_WEBHOOK_URL): long polling.
     webhook: WebhookSettings | None = None
     # The port of /healthz and /metrics (bot.health); None: no HTTP endpoint.
@@ -104,41 +116,8 @@ class Settings:
         if env_file is not None and env_file.is_file():
             values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
         values.update(os.environ if environ is None else environ)
-        return cls(
-            telegram_bot_token=_token(values.get("TELEGRAM_BOT_TOKEN")),
-            telegram_api_url=_api_url(values.get("TELEGRAM_API_URL")),
-            database_url=_database_url(values.get("DATABASE_URL")),
-            sources=_sources(values.get("NEWSBOT_SOURCES")),
-            sources_file=_sources_file(values.get("NEWSBOT_SOURCES")),
-            poll_interval=_poll_interval(values.get("NEWSBOT_POLL_INTERVAL")),
-            admins=_admins(values.get("NEWSBOT_ADMINS")),
-            poll_ceiling=_seconds(
-                "NEWSBOT_POLL_CEILING", values.get("NEWSBOT_POLL_CEILING"), DEFAULT_POLL_CEILING
-            ),
-            max_feed_bytes=_max_feed_bytes(values.get("NEWSBOT_MAX_FEED_BYTES")),
-            allow_private_sources=_flag(
-                "NEWSBOT_ALLOW_PRIVATE_SOURCES", values.get("NEWSBOT_ALLOW_PRIVATE_SOURCES")
-            ),
-            send_rate=_send_rate(values.get("NEWSBOT_SEND_RATE")),
-            parse_workers=_parse_workers(values.get("NEWSBOT_PARSE_WORKERS")),
-            send_lease=_seconds(
-                "NEWSBOT_SEND_LEASE", values.get("NEWSBOT_SEND_LEASE"), DEFAULT_SEND_LEASE
-            ),
-            retention=_retention(values.get("NEWSBOT_RETENTION_DAYS")),
-            webhook=_webhook(values),
-            http_port=_port(
-                "NEWSBOT_HTTP_PORT",
-                values.get("NEWSBOT_HTTP_PORT"),
-                "for /healthz and /metrics; unset: no HTTP endpoint",
-            ),
-            http_listen=_listen_address(
-                "NEWSBOT_HTTP_LISTEN",
-                values.get("NEWSBOT_HTTP_LISTEN"),
-                DEFAULT_HTTP_LISTEN,
-                f"{DEFAULT_HTTP_LISTEN} (the default) or 0.0.0.0 (every interface, as in a "
-                "container)",
-            ),
-        )
+        fields: dict[str, Any] = {row.field: row.parse(values) for row in VARIABLES}
+        return cls(**fields)
 
     def require_token(self) -> str:
         """The bot token, or a `ConfigError` telling the user how to get one and set it."""
@@ -150,62 +129,28 @@ class Settings:
         return self.telegram_bot_token
 
 
-def _blank(value: str | None) -> bool:
-    return value is None or not value.strip()
+@dataclass(frozen=True, slots=True)
+class _Variable:
+    """One environment variable and the `Settings` field it fills."""
 
+    name: str
+    field: str
+    # A function is called for the default: the bundled sources are read only when needed.
+    default: Any
+    read: Callable[[str], Any]
+    must_be: str = ""
+    # Quote at most this many characters of a refused value: enough to spot the mistake.
+    quote: int | None = None
 
-def _token(value: str | None) -> str | None:
-    if _blank(value):
-        return None
-    assert value is not None
-    token = value.strip()
-    if not _TOKEN.match(token):
-        raise ConfigError(
-            "TELEGRAM_BOT_TOKEN does not look like a bot token (digits, a colon, then letters, "
-            "digits, - or _), as @BotFather gives it."
-        )
-    return token
-
-
-def _api_url(value: str | None) -> str:
-    if _blank(value):
-        return DEFAULT_API_URL
-    assert value is not None
-    url = value.strip()
-    if not is_web_url(url):
-        raise ConfigError(
-            f"TELEGRAM_API_URL must be an http(s) URL such as {DEFAULT_API_URL}, got {url!r}"
-        )
-    return url
-
-
-def _database_url(value: str | None) -> str:
-    url = DEFAULT_DATABASE_URL if _blank(value) else str(value).strip()
-    try:
-        async_url(url)
-    except ConfigError as error:
-        raise ConfigError(
-            f"{error} (examples: {DEFAULT_DATABASE_URL}, postgresql://user@localhost/newsbot)"
-        ) from error
-    return url
-
-
-def _sources(value: str | None) -> tuple[str, ...]:
-    try:
-        if _blank(value):
-            bundled = resources.files("bot").joinpath("default_sources.txt").read_text("utf-8")
-            return tuple(parse_sources_text(bundled, origin="bundled sources"))
-        assert value is not None
-        return tuple(read_sources_file(Path(value.strip()).expanduser()))
-    except SourceError as error:
-        raise ConfigError(f"NEWSBOT_SOURCES: {error}") from error
-
-
-def _sources_file(value: str | None) -> str:
-    if _blank(value):
-        return BUNDLED_SOURCES
-    assert value is not None
-    return str(Path(value.strip()).expanduser().resolve())
+    def parse(self, values: Mapping[str, str]) -> Any:
+        text = values.get(self.name, "").strip()
+        if not text:
+            return self.default() if callable(self.default) else self.default
+        try:
+            return self.read(text)
+        except ValueError:
+            got = text[: self.quote]
+            raise ConfigError(f"{self.name} must be {self.must_be}, got {got!r}") from None
 
 
 def _whole(text: str) -> bool:
@@ -213,40 +158,85 @@ def _whole(text: str) -> bool:
     return text.isascii() and text.isdecimal() and len(text) <= 18
 
 
-def _retention(value: str | None) -> timedelta | None:
-    if _blank(value):
-        return timedelta(days=DEFAULT_RETENTION_DAYS)
-    assert value is not None
-    text = value.strip()
-    if not _whole(text) or int(text) > MAX_RETENTION_DAYS:
+def _count(text: str, low: int = 0, high: int | None = None) -> int:
+    if not _whole(text) or int(text) < low or (high is not None and int(text) > high):
+        raise ValueError(text)
+    return int(text)
+
+
+_SECONDS = "a whole number of seconds, at least 1"
+
+
+def _seconds(text: str) -> timedelta:
+    return timedelta(seconds=_count(text, low=1))
+
+
+def _retention(text: str) -> timedelta | None:
+    days = _count(text, high=MAX_RETENTION_DAYS)
+    return timedelta(days=days) if days else None
+
+
+_port = partial(_count, low=1, high=65535)
+_PORT = "a TCP port from 1 to 65535"
+
+
+def _flag(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+def _web_url(text: str) -> str:
+    if not is_web_url(text):
+        raise ValueError(text)
+    return text
+
+
+def _ip_address(text: str) -> str:
+    return str(ipaddress.ip_address(text))
+
+
+def _token(text: str) -> str:
+    # Never quoted: a near-miss is most of a secret.
+    if not _TOKEN.match(text):
         raise ConfigError(
-            f"NEWSBOT_RETENTION_DAYS must be a whole number of days from 0 (keep everything) to "
-            f"{MAX_RETENTION_DAYS} (default {DEFAULT_RETENTION_DAYS}), got {text[:40]!r}"
+            "TELEGRAM_BOT_TOKEN does not look like a bot token (digits, a colon, then letters, "
+            "digits, - or _), as @BotFather gives it."
         )
-    return timedelta(days=int(text)) if int(text) else None
+    return text
 
 
-def _poll_interval(value: str | None) -> timedelta:
-    if _blank(value):
-        return timedelta(seconds=DEFAULT_POLL_INTERVAL)
-    assert value is not None
-    text = value.strip()
-    if not _whole(text) or int(text) < 1:
+def _database_url(text: str) -> str:
+    try:
+        async_url(text)
+    except ConfigError as error:
         raise ConfigError(
-            f"NEWSBOT_POLL_INTERVAL must be a whole number of seconds, at least 1, got {text!r}"
-        )
-    return timedelta(seconds=int(text))
+            f"{error} (examples: {DEFAULT_DATABASE_URL}, postgresql://user@localhost/newsbot)"
+        ) from error
+    return text
 
 
-def _admins(value: str | None) -> frozenset[int]:
-    if _blank(value):
-        return frozenset()
-    assert value is not None
+def _bundled_sources() -> tuple[str, ...]:
+    bundled = resources.files("bot").joinpath("default_sources.txt").read_text("utf-8")
+    return tuple(parse_sources_text(bundled, origin="bundled sources"))
+
+
+def _sources(text: str) -> tuple[str, ...]:
+    try:
+        return tuple(read_sources_file(Path(text).expanduser()))
+    except SourceError as error:
+        raise ConfigError(f"NEWSBOT_SOURCES: {error}") from error
+
+
+def _sources_file(text: str) -> str:
+    return str(Path(text).expanduser().resolve())
+
+
+def _admins(text: str) -> frozenset[int]:
     admins = set()
-    for part in value.split(","):
-        item = part.strip()
-        if not item:
-            continue
+    for item in filter(None, (part.strip() for part in text.split(","))):
         if not _whole(item.removeprefix("-")):
             raise ConfigError(
                 f"NEWSBOT_ADMINS must be Telegram user ids separated by commas, got {item!r}"
@@ -255,93 +245,29 @@ def _admins(value: str | None) -> frozenset[int]:
     return frozenset(admins)
 
 
-def _seconds(name: str, value: str | None, default: int) -> timedelta:
-    if _blank(value):
-        return timedelta(seconds=default)
-    assert value is not None
-    text = value.strip()
-    if not _whole(text) or int(text) < 1:
-        raise ConfigError(f"{name} must be a whole number of seconds, at least 1, got {text!r}")
-    return timedelta(seconds=int(text))
-
-
-def _max_feed_bytes(value: str | None) -> int:
-    if _blank(value):
-        return DEFAULT_MAX_FEED_BYTES
-    assert value is not None
-    text = value.strip()
-    if not _whole(text) or int(text) < 1024:
-        raise ConfigError(
-            f"NEWSBOT_MAX_FEED_BYTES must be a whole number of bytes, at least 1024 "
-            f"(default {DEFAULT_MAX_FEED_BYTES}), got {text!r}"
-        )
-    return int(text)
-
-
-def _flag(name: str, value: str | None) -> bool:
-    if _blank(value):
-        return False
-    assert value is not None
-    text = value.strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be 1 or 0 (true or false), got {value.strip()!r}")
-
-
-def _send_rate(value: str | None) -> float:
-    if _blank(value):
-        return DEFAULT_SEND_RATE
-    assert value is not None
+def _send_rate(text: str) -> float:
     try:
-        rate = float(value.strip())
+        rate = float(text)
     except ValueError:
         rate = 0.0
-    if not 0 < rate <= 100_000:
+    if not 0 < rate <= MAX_SEND_RATE:
         raise ConfigError(
-            f"NEWSBOT_SEND_RATE must be messages per second, a number above 0, got {value!r} "
-            "(Telegram allows about 30 per second to a bot; the default is 25)"
+            f"NEWSBOT_SEND_RATE must be messages per second, a number above 0, got {text!r} "
+            f"(Telegram allows about 30 per second to a bot; the default is {SEND_RATE:g})"
         )
     return rate
 
 
-def _parse_workers(value: str | None) -> int:
-    if _blank(value):
-        return 0
-    assert value is not None
-    text = value.strip()
-    if not _whole(text) or int(text) > 64:
+def _webhook_secret(text: str) -> str:
+    if not _WEBHOOK_SECRET.match(text):
+        # The value is a secret: say what is wrong with it, never what it is.
+        problem = f"it has {len(text)} characters" if len(text) > 256 else "it has other characters"
         raise ConfigError(
-            f"NEWSBOT_PARSE_WORKERS must be a number of processes from 0 (parse in a thread) "
-            f"to 64, got {text!r}"
+            "NEWSBOT_WEBHOOK_SECRET must be 1 to 256 characters, each a letter A-Z or a-z, a "
+            f"digit, _ or - (Telegram's rule for a webhook's secret token); {problem}. Unset, "
+            "a random one is made at every start"
         )
-    return int(text)
-
-
-def _webhook(values: Mapping[str, str]) -> WebhookSettings | None:
-    """NEWSBOT_WEBHOOK_*; each is checked even while NEWSBOT_WEBHOOK_URL is unset."""
-    listen = _listen_address(
-        "NEWSBOT_WEBHOOK_LISTEN",
-        values.get("NEWSBOT_WEBHOOK_LISTEN"),
-        DEFAULT_WEBHOOK_LISTEN,
-        f"{DEFAULT_WEBHOOK_LISTEN} (the default, behind a reverse proxy), 0.0.0.0 or ::",
-    )
-    port = _port(
-        "NEWSBOT_WEBHOOK_PORT",
-        values.get("NEWSBOT_WEBHOOK_PORT"),
-        f"default {DEFAULT_WEBHOOK_PORT}",
-    )
-    secret = _webhook_secret(values.get("NEWSBOT_WEBHOOK_SECRET"))
-    url = values.get("NEWSBOT_WEBHOOK_URL")
-    if url is None or _blank(url):
-        return None
-    return WebhookSettings(
-        _webhook_url(url.strip(), values.get("TELEGRAM_BOT_TOKEN")),
-        listen,
-        DEFAULT_WEBHOOK_PORT if port is None else port,
-        secret,
-    )
+    return text
 
 
 def _webhook_url(url: str, token: str | None) -> str:
@@ -376,41 +302,62 @@ def _webhook_url(url: str, token: str | None) -> str:
     return url
 
 
-def _listen_address(variable: str, value: str | None, default: str, examples: str) -> str:
-    """An IP address a server listens on; `examples` says which and what the default is."""
-    if value is None or _blank(value):
-        return default
-    text = value.strip()
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise ConfigError(
-            f"{variable} must be an IP address to listen on, such as {examples}, got {text[:60]!r}"
-        ) from None
+@dataclass(frozen=True, slots=True)
+class _Webhook:
+    """NEWSBOT_WEBHOOK_* into one `WebhookSettings`; each is checked even while
+    NEWSBOT_WEBHOOK_URL is unset, and the URL is checked against the bot token."""
 
+    field: str
+    parts: tuple[_Variable, ...]
 
-def _port(variable: str, value: str | None, unset: str) -> int | None:
-    """A TCP port, None when unset; `unset` says what leaving it unset means."""
-    if value is None or _blank(value):
-        return None
-    text = value.strip()
-    if not _whole(text) or not 1 <= int(text) <= 65535:
-        raise ConfigError(
-            f"{variable} must be a TCP port from 1 to 65535 ({unset}), got {text[:40]!r}"
+    def parse(self, values: Mapping[str, str]) -> WebhookSettings | None:
+        listen, port, secret = (part.parse(values) for part in self.parts)
+        url = values.get("NEWSBOT_WEBHOOK_URL", "").strip()
+        if not url:
+            return None
+        return WebhookSettings(
+            _webhook_url(url, values.get("TELEGRAM_BOT_TOKEN")), listen, port, secret
         )
-    return int(text)
 
 
-def _webhook_secret(value: str | None) -> str | None:
-    if value is None or _blank(value):
-        return None
-    text = value.strip()
-    if not _WEBHOOK_SECRET.match(text):
-        # The value is a secret: say what is wrong with it, never what it is.
-        problem = f"it has {len(text)} characters" if len(text) > 256 else "it has other characters"
-        raise ConfigError(
-            "NEWSBOT_WEBHOOK_SECRET must be 1 to 256 characters, each a letter A-Z or a-z, a "
-            f"digit, _ or - (Telegram's rule for a webhook's secret token); {problem}. Unset, "
-            "a random one is made at every start"
-        )
-    return text
+_LISTEN = "an IP address to listen on, such as"
+
+#: Every variable, in the order they are checked: the first bad one is the one reported.
+# fmt: off
+VARIABLES: tuple[_Variable | _Webhook, ...] = (
+    _Variable("TELEGRAM_BOT_TOKEN", "telegram_bot_token", None, _token),
+    _Variable("TELEGRAM_API_URL", "telegram_api_url", DEFAULT_API_URL, _web_url,
+              f"an http(s) URL such as {DEFAULT_API_URL}"),
+    _Variable("DATABASE_URL", "database_url", DEFAULT_DATABASE_URL, _database_url),
+    _Variable("NEWSBOT_SOURCES", "sources", _bundled_sources, _sources),
+    _Variable("NEWSBOT_SOURCES", "sources_file", BUNDLED_SOURCES, _sources_file),
+    _Variable("NEWSBOT_POLL_INTERVAL", "poll_interval", POLL_FLOOR, _seconds, _SECONDS),
+    _Variable("NEWSBOT_ADMINS", "admins", frozenset(), _admins),
+    _Variable("NEWSBOT_POLL_CEILING", "poll_ceiling", POLL_CEILING, _seconds, _SECONDS),
+    _Variable("NEWSBOT_MAX_FEED_BYTES", "max_feed_bytes", MAX_FEED_BYTES,
+              partial(_count, low=MIN_FEED_BYTES),
+              f"a whole number of bytes, at least {MIN_FEED_BYTES} (default {MAX_FEED_BYTES})"),
+    _Variable("NEWSBOT_ALLOW_PRIVATE_SOURCES", "allow_private_sources", False, _flag,
+              "1 or 0 (true or false)"),
+    _Variable("NEWSBOT_SEND_RATE", "send_rate", SEND_RATE, _send_rate),
+    _Variable("NEWSBOT_PARSE_WORKERS", "parse_workers", 0, partial(_count, high=MAX_PARSE_WORKERS),
+              f"a number of processes from 0 (parse in a thread) to {MAX_PARSE_WORKERS}"),
+    _Variable("NEWSBOT_SEND_LEASE", "send_lease", SEND_LEASE, _seconds, _SECONDS),
+    _Variable("NEWSBOT_RETENTION_DAYS", "retention", RETENTION, _retention,
+              f"a whole number of days from 0 (keep everything) to {MAX_RETENTION_DAYS} "
+              f"(default {RETENTION.days})", quote=40),
+    _Webhook("webhook", (
+        _Variable("NEWSBOT_WEBHOOK_LISTEN", "listen", DEFAULT_WEBHOOK_LISTEN, _ip_address,
+                  f"{_LISTEN} {DEFAULT_WEBHOOK_LISTEN} (the default, behind a reverse proxy), "
+                  "0.0.0.0 or ::", quote=60),
+        _Variable("NEWSBOT_WEBHOOK_PORT", "port", DEFAULT_WEBHOOK_PORT, _port,
+                  f"{_PORT} (default {DEFAULT_WEBHOOK_PORT})", quote=40),
+        _Variable("NEWSBOT_WEBHOOK_SECRET", "secret", None, _webhook_secret),
+    )),
+    _Variable("NEWSBOT_HTTP_PORT", "http_port", None, _port,
+              f"{_PORT} (for /healthz and /metrics; unset: no HTTP endpoint)", quote=40),
+    _Variable("NEWSBOT_HTTP_LISTEN", "http_listen", DEFAULT_HTTP_LISTEN, _ip_address,
+              f"{_LISTEN} {DEFAULT_HTTP_LISTEN} (the default) or 0.0.0.0 (every interface, as "
+              "in a container)", quote=60),
+)
+# fmt: on

@@ -42,11 +42,11 @@ import aiohttp
 
 from news.errors import FetchError, http_error_kind
 from news.fitting import bounded_int
+from news.policy import MAX_FEED_BYTES
 from news.safety import is_public_address
 from news.text import is_web_url
 
 USER_AGENT = "Newsbot/0.1 (Telegram news bot; RSS/Atom/JSON Feed reader)"
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
     "text/xml;q=0.9, */*;q=0.5"
@@ -64,7 +64,7 @@ _TRANSFER_HEADERS = frozenset({"content-encoding", "content-length", "transfer-e
 class FetchLimits:
     """How much one fetch, and all fetches together, may take."""
 
-    max_bytes: int = DEFAULT_MAX_BYTES
+    max_bytes: int = MAX_FEED_BYTES
     max_in_flight: int = 32
     per_host: int = 2
     connect_timeout: float = 10.0

@@ -51,7 +51,7 @@ from news.fitting import fit_record
 from news.model import PollOutcome, Source, Story, StoryDraft, Subscription, TopicMatch
 from news.offload import BULK_SOURCES, LARGE_FEED_BYTES, parse_in_chunks, unpickle_chunks
 from news.percolator import SubscriptionIndex
-from news.policy import PUSH_MAX_AGE
+from news.policy import POLL_BACKOFF_CAP, POLL_CEILING, POLL_FLOOR, PUSH_MAX_AGE
 from news.ports import PollRecord, Storage
 from news.schedule import ScheduleSettings
 
@@ -71,10 +71,10 @@ _UNBOUNDED: AbstractAsyncContextManager[object] = nullcontext()
 class PollSettings:
     """How often sources are polled (floor and ceiling of the schedule) and how many at once."""
 
-    interval: timedelta = timedelta(seconds=300)
-    ceiling: timedelta = timedelta(hours=1)
+    interval: timedelta = POLL_FLOOR
+    ceiling: timedelta = POLL_CEILING
     concurrency: int = 16
-    backoff_cap: timedelta = timedelta(hours=6)
+    backoff_cap: timedelta = POLL_BACKOFF_CAP
 
     @property
     def schedule(self) -> ScheduleSettings:

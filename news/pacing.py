@@ -15,12 +15,14 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
+from news.policy import SEND_RATE
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Telegram's sending limits, with our own global rate below its ~30/s."""
 
-    global_per_second: float = 25.0
+    global_per_second: float = SEND_RATE
     # A tenth of a second of margin on the per-chat limits: a request's arrival at Telegram
     # jitters by a few milliseconds, and a 429 costs far more than the margin.
     private_interval: float = 1.1

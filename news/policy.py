@@ -1,7 +1,8 @@
-"""Delivery policy: the ages, windows, intervals, leases, size caps and retry limits, in one place.
+"""Policy: the ages, windows, intervals, leases, rates, size caps and retry limits, in one place.
 
-Ingest, the clusterer, storage and the sender take these as their defaults (or as parameters
-passed down from here), so changing how the bot delivers means changing this module only.
+Ingest, the schedule, the clusterer, storage, the sender and the settings (`bot.settings`, for
+the defaults of its environment variables) take these as their defaults (or as parameters
+passed down from here), so changing how the bot polls or delivers means changing this module only.
 """
 
 from __future__ import annotations
@@ -40,8 +41,23 @@ def claim_batch(send_rate: float, lease: timedelta) -> int:
     return max(1, min(CLAIM_BATCH, int(send_rate * lease.total_seconds() / 2)))
 
 
+# No source is polled more often than this, however busy (NEWSBOT_POLL_INTERVAL): publishers
+# are not hammered.
+POLL_FLOOR = timedelta(minutes=5)
+# Nor less often than this, however quiet (NEWSBOT_POLL_CEILING): it bounds how late a quiet
+# feed's next story is.
+POLL_CEILING = timedelta(hours=1)
+# A failing source is still retried this often, so its recovery is noticed within this long.
+POLL_BACKOFF_CAP = timedelta(hours=6)
 # A poller that died before recording a poll leaves its sources claimed this long.
 POLL_LEASE = timedelta(minutes=10)
+# A feed's body larger than this is refused (NEWSBOT_MAX_FEED_BYTES): a broken or hostile
+# server cannot make a poller hold more in memory.
+MAX_FEED_BYTES = 10 * 1024 * 1024
+# Messages per second sent in all (NEWSBOT_SEND_RATE), below Telegram's ~30 per second to a bot.
+SEND_RATE = 25.0
+# How long stories, finished deliveries and inactive chats are kept (NEWSBOT_RETENTION_DAYS).
+RETENTION = timedelta(days=90)
 # A feed down for a day is not a hiccup: its admins are told, once per failing streak.
 REPORT_FAILING_AFTER = timedelta(hours=24)
 # Short enough that a story reaches its chats within a minute of the Bot API coming back, long

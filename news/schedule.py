@@ -1,21 +1,23 @@
 """When to poll a source next: pure functions of (what the source did, settings, now).
 
 **Adaptive interval.** A feed carries its own history: the publication times of its entries. The
-rate `r` (entries per second over the last week) sets the target interval by the square-root
-rule, `sqrt(RATE_CONSTANT / r)`: spreading a fixed number of requests over feeds in proportion to
-the square root of their rates minimises the mean delay to detection, so a busy feed is polled
-often and a quiet one seldom. The target is bounded below by the feed's own hints (RSS `ttl`,
-`sy:updatePeriod`/`sy:updateFrequency`, HTTP `Cache-Control: max-age`), then clamped to
-[floor, ceiling] (`NEWSBOT_POLL_INTERVAL`, `NEWSBOT_POLL_CEILING`); a hint above the ceiling
-yields to it, so no feed goes unread for longer than the ceiling. A new source starts at the
-floor, and the interval grows at most by `GROWTH` per poll, so one odd answer cannot send a feed
-to the ceiling; it shrinks at once when the feed speeds up. A 304 or an unchanged body shows no
-publication, so its target is the ceiling (`news.polling` decides which applies).
+rate `r` (entries per second over the last `RATE_WINDOW`) sets the target interval by the
+square-root rule, `sqrt(RATE_CONSTANT / r)`: spreading a fixed number of requests over feeds in
+proportion to the square root of their rates minimises the mean delay to detection, so a busy
+feed is polled often and a quiet one seldom. The target is bounded below by the feed's own hints
+(RSS `ttl`, `sy:updatePeriod`/`sy:updateFrequency`, HTTP `Cache-Control: max-age`), then clamped
+to [floor, ceiling] (`NEWSBOT_POLL_INTERVAL`, `NEWSBOT_POLL_CEILING`; `POLL_FLOOR` and
+`POLL_CEILING` by default); a hint above the ceiling yields to it, so no feed goes unread for
+longer than the ceiling. A new source starts at the floor, and the interval grows at most by
+`GROWTH` per poll, so one odd answer cannot send a feed to the ceiling; it shrinks at once when
+the feed speeds up. A 304 or an unchanged body shows no publication, so its target is the ceiling
+(`news.polling` decides which applies).
 
 **Failures.** A failing source backs off exponentially from the floor, with jitter (a random
 point in the upper half of the delay, so failed sources do not come back in step), capped at
-`backoff_cap` (6 h). `Retry-After` on 429/503 is honoured as given (at least the floor, at most a
-day). A source that recovers gets its normal schedule back on the next success.
+`backoff_cap` (`POLL_BACKOFF_CAP` by default). `Retry-After` on 429/503 is honoured as given (at
+least the floor, at most `RETRY_AFTER_CAP`). A source that recovers gets its normal schedule back
+on the next success.
 
 Numbers from servers are read with `news.fitting.bounded_int`: plain ASCII digits, clamped; a
 `max-age=1e17` or `Retry-After: 1e17` is no number and is ignored.
@@ -32,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from news.fitting import bounded_int
-from news.policy import POLL_LEASE
+from news.policy import POLL_BACKOFF_CAP, POLL_CEILING, POLL_FLOOR, POLL_LEASE
 
 #: Seconds²: a feed publishing once an hour gets a 15-minute target, once a minute about 2 min.
 RATE_CONSTANT = 225.0
@@ -52,9 +54,9 @@ _MAX_SECONDS = 10 * 365 * 24 * 3600
 class ScheduleSettings:
     """The bounds of the polling schedule."""
 
-    floor: timedelta = timedelta(seconds=300)
-    ceiling: timedelta = timedelta(hours=1)
-    backoff_cap: timedelta = timedelta(hours=6)
+    floor: timedelta = POLL_FLOOR
+    ceiling: timedelta = POLL_CEILING
+    backoff_cap: timedelta = POLL_BACKOFF_CAP
     jitter: float = 0.1
     #: How long a claimed source stays claimed if its poller dies before recording the outcome.
     lease: timedelta = POLL_LEASE
