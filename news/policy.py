@@ -1,7 +1,8 @@
 """Delivery policy: the ages, windows, intervals, leases, size caps and retry limits, in one place.
 
-Ingest, the clusterer, storage and the sender take these as their defaults (or as parameters
-passed down from here), so changing how the bot delivers means changing this module only.
+Ingest, the clusterer, storage, the delivery decider (`news.delivery`) and the sender take these
+as their defaults (or as parameters passed down from here), so changing how the bot delivers
+means changing this module only.
 """
 
 from __future__ import annotations
