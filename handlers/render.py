@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from handlers.i18n import Texts
 from news.coverage import Event
+from news.delivery import DigestKind
 from news.errors import N_
 from news.model import Delivery, Source, Story
 from news.policy import ALSO_NAMED
@@ -148,6 +149,17 @@ def _headline_link(story: Story) -> str:
     if not story.link:
         return headline
     return f'<a href="{escape(story.link, quote=True)}">{headline}</a>'
+
+
+def digest_heading(kind: DigestKind, count: int, texts: Texts) -> str:
+    """The heading of a digest of `count` stories, by why they go out as one."""
+    if kind == "daily":
+        return texts._("Your daily digest")
+    if kind == "quiet":
+        return texts.ngettext(
+            "{count} story from your quiet hours", "{count} stories from your quiet hours", count
+        )
+    return texts.ngettext("{count} new story", "{count} new stories", count)
 
 
 def digest_messages(

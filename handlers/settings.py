@@ -33,9 +33,9 @@ from handlers.common import (
 )
 from handlers.i18n import LANGUAGES, Texts, texts_for, texts_in
 from handlers.permissions import NO_RIGHT_TO_POST, AdminChecks, command_target, may_change_chat
+from news.delivery import clock_text, parse_quiet_hours
 from news.errors import N_
 from news.model import ChatSettings, PreviewMode
-from news.quiet import clock_text, parse_quiet_hours
 
 SETTINGS_PREFIX = "set"
 # The menu's entry (see `handlers.routes.command_menu`).

@@ -10,7 +10,7 @@ Rules a reader notices:
 - the first successful poll of a source stores its stories (searchable) but pushes none of them,
   so adding a source or starting the bot never floods anyone with old news;
 - a story is pushed only if it is new to the database (not carried already by another source),
-  not older than `PUSH_MAX_AGE`, and matches at least one of the chat's subscriptions;
+  still news (`news.delivery.pushable`), and matches at least one of the chat's subscriptions;
 - one chat gets one message per story, naming every topic of its own that matched, and one per
   event: each new story joins a cluster of reports of its event (`news.clustering`, when the
   poller has a clusterer), and a chat already owed the event gets no second push (storage marks
@@ -45,13 +45,14 @@ from typing import TYPE_CHECKING
 from news import polling
 from news.batching import GroupCommit, WriteFailed
 from news.cluster_keeper import ClusterKeeper
+from news.delivery import pushable
 from news.errors import FeedError
 from news.fetch import Fetcher, FetchResult
 from news.fitting import fit_record
 from news.model import PollOutcome, Source, Story, StoryDraft, Subscription, TopicMatch
 from news.offload import BULK_SOURCES, LARGE_FEED_BYTES, parse_in_chunks, unpickle_chunks
 from news.percolator import SubscriptionIndex
-from news.policy import POLL_BACKOFF_CAP, POLL_CEILING, POLL_FLOOR, PUSH_MAX_AGE
+from news.policy import POLL_BACKOFF_CAP, POLL_CEILING, POLL_FLOOR
 from news.ports import PollRecord, Storage
 from news.schedule import ScheduleSettings
 
@@ -99,7 +100,7 @@ def match_subscriptions(
     """
     index = index or SubscriptionIndex()
     index.sync(subscriptions)
-    fresh = [story for story in new_stories if now - story.published_at <= PUSH_MAX_AGE]
+    fresh = [story for story in new_stories if pushable(story.published_at, now)]
     index.observe(story.terms for story in fresh)
     owed: list[TopicMatch] = []
     for story in fresh:

@@ -1,8 +1,9 @@
 """Policy: the ages, windows, intervals, leases, rates, size caps and retry limits, in one place.
 
-Ingest, the schedule, the clusterer, storage, the sender and the settings (`bot.settings`, for
-the defaults of its environment variables) take these as their defaults (or as parameters
-passed down from here), so changing how the bot polls or delivers means changing this module only.
+Ingest, the schedule, the clusterer, storage, the delivery decider (`news.delivery`), the sender
+and the settings (`bot.settings`, for the defaults of its environment variables) take these as
+their defaults (or as parameters passed down from here), so changing how the bot polls or
+delivers means changing this module only.
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ from sqlalchemy import Row, Select, bindparam, delete, func, insert, select, upd
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from news.cluster_state import ClusterRow, ClusterState, ClusterWork, StorySignature
+from news.delivery import EDITABLE_STATES, editable_since
 from news.model import ClusterAssignment, Story
-from news.policy import EDIT_WINDOW
 from storage.base import (
     CLUSTER_LOCK,
     STORY_COLUMNS,
@@ -163,8 +163,9 @@ async def _assign(
             update(deliveries)
             .where(
                 deliveries.c.story_id.in_(members),
-                deliveries.c.state.in_(("pending", "sending", "sent")),
-                deliveries.c.created_at > now - EDIT_WINDOW,
+                # The rule is news.delivery.edit_due's, written as SQL.
+                deliveries.c.state.in_(EDITABLE_STATES),
+                deliveries.c.created_at > editable_since(now),
             )
             # Written even where already due: the write locks the row, so a concurrent
             # claim (PostgreSQL) either sees this story's outlet or is marked again.

@@ -24,6 +24,7 @@ from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from news.coverage import other_outlets
+from news.delivery import EventKey, first_per_event, holds_event
 from news.model import Delivery, PushedMessage, SentRow, Story, TopicMatch
 from news.policy import EDIT_INTERVAL, EDIT_WINDOW, SEND_LEASE
 from storage.base import STORY_COLUMNS, StorageBase, chunks, stories_of_clusters, story_from_row
@@ -71,10 +72,8 @@ class Outbox(StorageBase):
     async def enqueue_deliveries(self, items: Sequence[TopicMatch], *, now: datetime) -> int:
         """Queue the matches (chat, story, matched topics), oldest story first.
 
-        A chat (in each of its forum topics) gets one push per event: a story is skipped for a
-        chat's topic already owed a story of the same cluster (its card is edited to name the
-        new outlet instead, see `storage.clusters`), or already owed the story itself. An
-        event whose push failed for good may come again with its next report.
+        A chat (in each of its forum topics) gets one push per event (`news.delivery.events`:
+        the rule and its reason); this reads which events each place is owed already.
         """
         if not items:
             return 0
@@ -88,7 +87,7 @@ class Outbox(StorageBase):
                 for row in rows:
                     event_of[row.id] = row.cluster_id if row.cluster_id is not None else row.id
             clusters = sorted(set(event_of.values()))
-            owed: set[tuple[int, int, int]] = set()
+            owed: set[EventKey] = set()
             asked = set(story_ids)
             for chunk in chunks(clusters):
                 rows = await conn.execute(
@@ -103,28 +102,22 @@ class Outbox(StorageBase):
                     .where(or_(stories.c.cluster_id.in_(chunk), stories.c.id.in_(chunk)))
                 )
                 for row in rows:
-                    if row.state == "failed" and row.id not in asked:
-                        continue
-                    event = row.cluster_id if row.cluster_id is not None else row.id
-                    owed.add((row.chat_id, row.thread_id, event))
-            fresh = []
-            for chat_id, story_id, topics, thread_id in items:
-                key = (chat_id, thread_id, event_of.get(story_id, story_id))
-                if key in owed:
-                    continue
-                owed.add(key)
-                fresh.append(
-                    {
-                        "chat_id": chat_id,
-                        "thread_id": thread_id,
-                        "story_id": story_id,
-                        "topics": topics,
-                        "state": "pending",
-                        "attempts": 0,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
+                    if holds_event(row.state, row.id, asked):
+                        event = row.cluster_id if row.cluster_id is not None else row.id
+                        owed.add((row.chat_id, row.thread_id, event))
+            fresh = [
+                {
+                    "chat_id": match.chat_id,
+                    "thread_id": match.thread_id,
+                    "story_id": match.story_id,
+                    "topics": match.topics,
+                    "state": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for match in first_per_event(items, event_of, owed)
+            ]
             for chunk in chunks(fresh, 1000):
                 await conn.execute(insert(deliveries), list(chunk))
             return len(fresh)

@@ -16,8 +16,8 @@ import pytest
 
 from handlers.i18n import texts_in
 from handlers.sender import Sender
+from news.delivery import parse_quiet_hours, quiet_until
 from news.model import ChatSettings
-from news.quiet import parse_quiet_hours, quiet_until
 from storage import SqlStorage, open_storage
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer

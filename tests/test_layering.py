@@ -10,6 +10,8 @@
 - handler modules do not import each other, only the shared helpers (handlers.common,
   handlers.render, handlers.gateway, handlers.i18n); handlers.routes, which lists every handler,
   is the one exception;
+- handlers/ holds no delivery rule: no handler module names the push-age, digest or quiet-hours
+  constants (`DELIVERY_RULE_CONSTANTS`); those rules are news.delivery's (where a push is decided);
 - no storage module reaches into another's private (`_name`) helpers: what the aggregates share
   lives in storage.base, in public.
 """
@@ -39,6 +41,17 @@ SHARED_HELPERS = {
     "handlers.i18n",
     "handlers.permissions",
     "handlers.previews",
+    # The push request and its answer's mapping to `news.delivery.SendResult` (the sender's).
+    "handlers.sending",
+}
+#: The numbers of the delivery rules (`news.policy`, `news.delivery`): handlers/ never names them.
+DELIVERY_RULE_CONSTANTS = {
+    "PUSH_MAX_AGE",
+    "DIGEST_GRACE",
+    "DIGEST_THRESHOLD",
+    "QUIET_DIGEST_LIMIT",
+    "MAX_BACKOFF",
+    "LEASE_USE",
 }
 
 
@@ -106,6 +119,31 @@ def test_handler_modules_share_only_the_helper_modules() -> None:
                 continue
             crossings.setdefault(name, {})[module] = sorted(names)
     assert crossings == {}
+
+
+def names_used(source: str) -> set[str]:
+    """Every name a module's source imports, reads or takes as an attribute (`p.PUSH_MAX_AGE`)."""
+    used: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            used.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Name):
+            used.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            used.add(node.attr)
+    return used
+
+
+def test_handlers_name_no_delivery_rule_constant() -> None:
+    """Whether a chat is owed a story now is decided in news.delivery, not by the sender."""
+    naming = [
+        f"{path.relative_to(ROOT)} names {name}"
+        for path in python_files("handlers")
+        for name in sorted(names_used(path.read_text(encoding="utf-8")) & DELIVERY_RULE_CONSTANTS)
+    ]
+    assert naming == []
+    probe = "from news.policy import DIGEST_GRACE\nimport news.policy as p\nage = p.PUSH_MAX_AGE\n"
+    assert names_used(probe) & DELIVERY_RULE_CONSTANTS == {"DIGEST_GRACE", "PUSH_MAX_AGE"}
 
 
 def private_names_reached(path: Path, own: str) -> dict[str, list[str]]:

@@ -2,7 +2,7 @@
 
 Quiet hours are two times of day in the chat's time zone, as minutes after midnight; from
 `start` until `end`, which may be the next day (23:00–07:00). Pushes due then are held and go
-out as one digest when they end (see `handlers.sender`). Pure functions of (settings, now).
+out as one digest when they end (see `news.delivery.decide`). Pure functions of (settings, now).
 """
 
 from __future__ import annotations
