@@ -14,8 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from handlers.i18n import Texts
 from news.coverage import Event
-from news.errors import N_
-from news.model import Delivery, Source, Story
+from news.model import DISABLED_BECAUSE, Delivery, Source, Story
 from news.policy import ALSO_NAMED
 from news.text import cut_at_word
 from news.topics import source_term
@@ -219,14 +218,6 @@ def _fitting(block: str, limit: int) -> list[str]:
     if current:
         parts.append(current)
     return parts
-
-
-# Why a source is no longer read, by `Source.disabled_reason`.
-DISABLED_BECAUSE = {
-    "unlisted": N_("no longer in the sources file"),
-    "removed": N_("removed by an admin"),
-    "gone": N_("the feed is gone (HTTP 410)"),
-}
 
 
 def stories_kept(source: Source, texts: Texts) -> str:
