@@ -273,7 +273,8 @@ def sources_message(
 
 
 def source_status(source: Source, now: datetime, texts: Texts, *, details: bool = True) -> str:
-    """One line on how a source is doing, for /sources and `newsbot sources list`.
+    """One line on how a source is doing, for /sources (`newsbot sources list` prints its own,
+    `bot.terminal.source_status`).
 
     With `details`, a fetch error is shown as it was recorded, in English: it quotes the feed's
     server (and may name hosts and paths readers need not see). Without, it says "failing".

@@ -35,6 +35,7 @@ from handlers.i18n import LANGUAGES, Texts, texts_for, texts_in
 from handlers.permissions import NO_RIGHT_TO_POST, AdminChecks, command_target, may_change_chat
 from news.errors import N_
 from news.model import ChatSettings, PreviewMode
+from news.ports import Chats
 from news.quiet import clock_text, parse_quiet_hours
 
 SETTINGS_PREFIX = "set"
@@ -160,7 +161,7 @@ def build_settings_handlers(
     services: Services, checks: AdminChecks
 ) -> list[CommandCallbackHandler]:
     """/settings and its buttons."""
-    storage = services.storage
+    storage: Chats = services.storage
 
     async def known(chat_id: int, kind: str, title: str | None) -> ChatSettings:
         current = await storage.chat_settings(chat_id)
