@@ -140,9 +140,8 @@ async def _latest(settings: Settings, words: Sequence[str], count: int, *, confi
     if not 1 <= count <= MAX_LATEST:
         print(f"newsbot: --count must be between 1 and {MAX_LATEST}", file=sys.stderr)
         return 2
+    from bot import terminal
     from bot.wiring import open_synced_storage, utc_now
-    from handlers.i18n import english
-    from handlers.render import more_sources
     from news.reading import latest_events
     from news.topics import parse_topic
 
@@ -158,9 +157,9 @@ async def _latest(settings: Settings, words: Sequence[str], count: int, *, confi
     now = utc_now()
     for number, event in enumerate(listed, 1):
         story = event.lead
-        more = " " + more_sources(event.more_sources, english()) if event.more_sources else ""
+        more = " " + terminal.more_sources(event.more_sources) if event.more_sources else ""
         print(f"{number}. {story.title}")
-        print(f"   {story.source_name}{more} · {english().age(story.published_at, now)}")
+        print(f"   {story.source_name}{more} · {terminal.age(story.published_at, now)}")
         if story.link:
             print(f"   {story.link}")
     return 0
@@ -169,59 +168,44 @@ async def _latest(settings: Settings, words: Sequence[str], count: int, *, confi
 async def _sources(
     settings: Settings, action: str, argument: str | Path | None, *, confirmed: bool
 ) -> int:
+    from bot import terminal
     from bot.wiring import open_synced_storage, utc_now
-    from handlers.i18n import english
-    from handlers.render import source_status, stories_kept
+    from news import curation
 
     storage = await open_synced_storage(settings, utc_now, confirmed=confirmed, say=_tell)
     try:
         if action == "add":
-            from news.discovery import find_feed
             from news.fetch import Fetcher, FetchLimits
 
             async with Fetcher(
                 FetchLimits(max_bytes=settings.max_feed_bytes),
                 public_only=not settings.allow_private_sources,
             ) as fetcher:
-                found = await find_feed(
+                added = await curation.add_source(
+                    storage,
                     str(argument),
-                    fetcher,
                     now=utc_now(),
+                    fetcher=fetcher,
                     allow_private=settings.allow_private_sources,
                 )
-            source = await storage.add_source(found.url, now=utc_now())
-            title = found.feed.title or source.name
-            kept = f"; {stories_kept(source, english())}" if source.stories_count else ""
-            print(f"Added {source.url} ({title}, {len(found.feed.entries)} entries{kept}).")
+            print(terminal.added(added))
         elif action == "remove":
-            removed = await storage.remove_source(str(argument))
+            removed = await curation.remove_source(storage, str(argument))
             if removed is None:
                 print(f"newsbot: no source {argument}", file=sys.stderr)
                 return 1
-            kept = stories_kept(removed, english())
-            print(
-                f"Removed {removed.url}: it is no longer polled. Its {kept} "
-                f"stay searchable until retention removes them; `newsbot sources add "
-                f"{removed.url}` resumes it."
-            )
+            print(terminal.removed(removed))
         elif action == "import":
-            from news.safety import check_public_host
             from news.sources import read_sources_file
 
             assert isinstance(argument, Path)
-            urls = read_sources_file(argument)
-            known = {source.url: source.enabled for source in await storage.list_sources()}
-            for url in urls:
-                if not settings.allow_private_sources:
-                    await check_public_host(url)
-            for url in urls:
-                await storage.add_source(url, now=utc_now())
-            fresh = sum(url not in known for url in urls)
-            resumed = sum(known.get(url) is False for url in urls)
-            print(
-                f"Imported {fresh} new sources ({resumed} read again, "
-                f"{len(urls) - fresh - resumed} known already)."
+            imported = await curation.import_sources(
+                storage,
+                read_sources_file(argument),
+                now=utc_now(),
+                allow_private=settings.allow_private_sources,
             )
+            print(terminal.imported(imported))
         elif action == "export":
             from news.sources import to_opml
 
@@ -230,7 +214,7 @@ async def _sources(
         else:
             now = utc_now()
             for source in await storage.list_sources():
-                print(f"{source.url}\n   {source.name} · {source_status(source, now, english())}")
+                print(f"{source.url}\n   {source.name} · {terminal.source_status(source, now)}")
                 if source.last_error_kind and source.last_error_at:
                     print(
                         f"   last error: {source.last_error_kind} at "

@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.http_server import HardenedServer, ServerLimits
 from bot.metrics import Metrics
-from news.ports import Storage
+from news.ports import Operations
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class HealthServer:
     role: str
     listen: str
     port: int
-    storage: Storage
+    storage: Operations
     metrics: Metrics
     loop_checks: Callable[[], Mapping[str, str]]
     clock: Callable[[], datetime]

@@ -32,8 +32,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from handlers.sender import SendReport
-from news.model import PollOutcome
-from news.operations import OperationsStatus
+from news.model import OperationsStatus, PollOutcome
 
 # Ticks last from milliseconds (nothing due) to minutes (a first poll, a big fan-out).
 TICK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.settings import Settings
-from news.model import Source
-from news.ports import Storage
-from news.sources import SourcesPlan, plan_sync
+from news.model import Source, SourcesPlan
+from news.ports import Sources
+from news.sources import plan_sync
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ def may_apply(plan: SourcesPlan, *, file: str, previous: str | None, confirmed: 
 
 
 async def sync_configured_sources(
-    storage: Storage, settings: Settings, *, now: datetime, confirmed: bool
+    storage: Sources, settings: Settings, *, now: datetime, confirmed: bool
 ) -> SyncResult:
     """Sync `settings.sources` into `storage` when allowed, else say what it would change."""
     previous = await storage.sources_file()

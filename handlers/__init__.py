@@ -1,4 +1,4 @@
 """Everything that speaks Telegram: commands, rendering to Telegram HTML, pushing stories.
 
-Handlers reach storage only through `news.ports.Storage`; this package imports no SQL.
+Handlers reach storage only through the ports in `news.ports`; this package imports no SQL.
 """

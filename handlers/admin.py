@@ -4,7 +4,7 @@ refused. And the message that tells admins a source has failed for a day.
 Admins are the Telegram user ids in `NEWSBOT_ADMINS`. Adding fetches the URL once, confirms it is
 a feed (or finds the feed a web page advertises) and refuses private addresses unless the
 operator allows them; the answer says what was added or why not. /status shows the failing
-sources, the outbox, the last poll and the version (`news.operations`).
+sources, the outbox, the last poll and the version (`news.model.OperationsStatus`).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from handlers.common import (
 from handlers.gateway import Priority
 from handlers.i18n import Texts, english
 from handlers.render import stories_kept
-from news.discovery import find_feed
+from news import curation
 from news.errors import SourceError
 from news.fetch import Fetcher
-from news.model import Source
-from news.operations import OperationsStatus
+from news.model import OperationsStatus, Source
+from news.ports import Operations, Sources
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,9 @@ def build_admin_handlers(
 ) -> list[CommandCallbackHandler]:
     """/addsource, /removesource and /status; `fetcher` is the bot's shared one (else one
     per request)."""
+
+    sources: Sources = services.storage
+    operations: Operations = services.storage
 
     def is_admin(update: Update) -> bool:
         user = update.effective_user
@@ -77,37 +80,29 @@ def build_admin_handlers(
         url = await admin_url(update, context, "addsource")
         if url is None:
             return
+        texts = reader_texts(update)
         try:
-            if fetcher is not None:
-                found = await find_feed(
-                    url, fetcher, now=services.clock(), allow_private=allow_private
-                )
-            else:
-                async with Fetcher(public_only=not allow_private) as own:
-                    found = await find_feed(
-                        url, own, now=services.clock(), allow_private=allow_private
-                    )
+            added = await curation.add_source(
+                sources, url, now=services.clock(), fetcher=fetcher, allow_private=allow_private
+            )
         except SourceError as error:
             reason = escape(shorten(str(error), 500))
-            await reply(update, reader_texts(update)._("Not added: {reason}", reason=reason))
+            await reply(update, texts._("Not added: {reason}", reason=reason))
             return
-        source = await services.storage.add_source(found.url, now=services.clock())
-        name = found.feed.title or source.name
-        texts = reader_texts(update)
-        added = texts._("Added <b>{name}</b>", name=escape(name))
+        said = texts._("Added <b>{name}</b>", name=escape(added.title))
         entries = texts.ngettext(
             "{count} entry now; new ones arrive from the next poll on.",
             "{count} entries now; new ones arrive from the next poll on.",
-            len(found.feed.entries),
+            added.entries,
         )
-        await reply(update, f"{added}\n{escape(source.url)}\n{entries}")
+        await reply(update, f"{said}\n{escape(added.source.url)}\n{entries}")
 
     async def remove_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         url = await admin_url(update, context, "removesource")
         if url is None:
             return
         texts = reader_texts(update)
-        removed = await services.storage.remove_source(url)
+        removed = await curation.remove_source(sources, url)
         if removed is None:
             await reply(
                 update,
@@ -131,7 +126,7 @@ def build_admin_handlers(
             await reply(update, texts._("Sorry, only the bot's admins can see its status."))
             return
         now = services.clock()
-        report = await services.storage.operations_status(now)
+        report = await operations.operations_status(now)
         await reply(update, status_message(report, services.process, texts))
 
     return [

@@ -1,13 +1,15 @@
 """The bot's commands: /start, /help, /subscribe, /unsubscribe, /subscriptions, /latest, /sources.
 
-Each callback is short: it parses what the user typed, asks storage through `news.ports.Storage`,
-and answers with text from `handlers.render`. Whatever a user types gets an answer; a topic that
+Each callback is short: it parses what the user typed, calls the use case (`news.curation` to
+subscribe or unsubscribe, the storage ports `news.ports.Chats` and `.Sources` to read), and
+answers with text from `handlers.render`. Whatever a user types gets an answer; a topic that
 cannot be understood gets the reason, never silence or a crash.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from html import escape
 
 from telegram import Update
@@ -31,13 +33,14 @@ from handlers.permissions import (
     names_channel,
 )
 from handlers.render import sources_message
+from news import curation
+from news.curation import Changed, ChatPlace, TooManyTopics, Unchanged
 from news.errors import N_
+from news.ports import Chats, Sources
 from news.reading import DEFAULT_LATEST, MAX_LATEST
 from news.topics import MAX_TOPIC_LENGTH, MAX_TOPIC_TERMS
 
 logger = logging.getLogger(__name__)
-
-MAX_SUBSCRIPTIONS = 50
 
 # The menu's entries: each command and what it does, translated when the menu is set.
 COMMANDS = (
@@ -164,14 +167,15 @@ def help_text(texts: Texts) -> str:
 
 def build_command_handlers(services: Services, checks: AdminChecks) -> list[CommandCallbackHandler]:
     """The handlers in the order they are tried; `checks` answers who may change a group."""
-    storage = services.storage
+    chats: Chats = services.storage
+    feeds: Sources = services.storage
 
     async def remember_chat(update: Update) -> int | None:
         chat = update.effective_chat
         if chat is None:
             return None
         title = chat.title or chat.full_name or chat.username
-        await storage.upsert_chat(chat.id, kind=chat.type, title=title, now=services.clock())
+        await chats.upsert_chat(chat.id, kind=chat.type, title=title, now=services.clock())
         return chat.id
 
     async def topic_command(
@@ -201,92 +205,80 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
             return
         if (topic := await parse_or_explain(update, raw, texts)) is None:
             return
-        await storage.upsert_chat(
-            target.chat_id, kind=target.kind, title=target.title, now=services.clock()
+        place = ChatPlace(target.chat_id, target.kind, target.title, target.thread_id)
+        result = await curation.subscribe(
+            chats, place, topic, language=texts.language, now=services.clock()
         )
-        # The limit is the chat's, over all its forum topics.
-        existing = await storage.subscriptions(target.chat_id)
-        here = {s.topic for s in existing if s.thread_id == target.thread_id}
-        if len(existing) >= MAX_SUBSCRIPTIONS and topic.text not in here:
-            await reply(
-                update,
-                texts.ngettext(
+        channel = target.channel
+        match result:
+            case TooManyTopics(count):
+                said = texts.ngettext(
                     "This chat follows {count} topic, the most I keep. /unsubscribe one first.",
                     "This chat follows {count} topics, the most I keep. /unsubscribe one first.",
-                    len(existing),
-                ),
-            )
-            return
-        shown = escape(topic.text)
-        channel = target.channel
-        if await storage.subscribe(
-            target.chat_id, topic.text, now=services.clock(), thread_id=target.thread_id
-        ):
-            # Pushes are read by the chat, not by one person: they come in the language of
-            # whoever subscribed it last.
-            await storage.set_language(target.chat_id, texts.language)
-            if channel is not None:
+                    count,
+                )
+            case Changed(topic=text) if channel is not None:
                 said = texts._(
                     "Subscribed {channel} to: <b>{topic}</b>\nNew stories on it will be posted "
                     "there as they appear.",
                     channel=channel,
-                    topic=shown,
+                    topic=escape(text),
                 )
-            else:
+            case Changed(topic=text):
                 said = texts._(
                     "Subscribed to: <b>{topic}</b>\nNew stories on it will be sent here as they "
                     "appear. For what is already out: /latest {topic}",
-                    topic=shown,
+                    topic=escape(text),
                 )
-        elif channel is not None:
-            said = texts._(
-                "{channel} already follows <b>{topic}</b>.", channel=channel, topic=shown
-            )
-        else:
-            said = texts._("You already follow <b>{topic}</b>.", topic=shown)
+            case Unchanged(topic=text) if channel is not None:
+                said = texts._(
+                    "{channel} already follows <b>{topic}</b>.", channel=channel, topic=escape(text)
+                )
+            case Unchanged(topic=text):
+                said = texts._("You already follow <b>{topic}</b>.", topic=escape(text))
         await reply(update, said)
 
     async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if (command := await topic_command(update, context)) is None:
             return
         texts, target, raw = command
-        current = [
-            s.topic for s in await storage.subscriptions(target.chat_id, thread_id=target.thread_id)
-        ]
-        listing = ", ".join(escape(t) for t in current)
         if not raw.strip():
-            hint = (
-                texts._("Your topics: {topics}", topics=listing)
-                if current
-                else texts._("You follow no topics.")
-            )
+            current = await curation.followed(chats, target.chat_id, thread_id=target.thread_id)
             await reply(
-                update, texts._("Which topic? For example: /unsubscribe ukraine") + "\n" + hint
+                update,
+                texts._("Which topic? For example: /unsubscribe ukraine")
+                + "\n"
+                + _your_topics(current, texts),
             )
             return
         if (topic := await parse_or_explain(update, raw, texts)) is None:
             return
-        shown = escape(topic.text)
+        result = await curation.unsubscribe(
+            chats, target.chat_id, topic, thread_id=target.thread_id
+        )
         channel = target.channel
-        if await storage.unsubscribe(target.chat_id, topic.text, thread_id=target.thread_id):
-            if channel is not None:
+        shown = escape(result.topic)
+        match result:
+            case Changed() if channel is not None:
                 said = texts._(
                     "Unsubscribed {channel} from: <b>{topic}</b>", channel=channel, topic=shown
                 )
-            else:
+            case Changed():
                 said = texts._("Unsubscribed from: <b>{topic}</b>", topic=shown)
-        elif channel is not None:
-            said = texts._(
-                "{channel} does not follow <b>{topic}</b>.", channel=channel, topic=shown
-            )
-        elif current:
-            said = texts._(
-                "You do not follow <b>{topic}</b>. Your topics: {topics}",
-                topic=shown,
-                topics=listing,
-            )
-        else:
-            said = texts._("You do not follow <b>{topic}</b>. You follow no topics.", topic=shown)
+            case Unchanged() if channel is not None:
+                said = texts._(
+                    "{channel} does not follow <b>{topic}</b>.", channel=channel, topic=shown
+                )
+            case Unchanged(following=current) if current:
+                said = texts._(
+                    "You do not follow <b>{topic}</b>. Your topics: {topics}",
+                    topic=shown,
+                    topics=_listing(current),
+                )
+            case Unchanged():
+                said = texts._(
+                    "You do not follow <b>{topic}</b>. You follow no topics.", topic=shown
+                )
         await reply(update, said)
 
     async def list_subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -300,7 +292,7 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
         if (found := await command_target(update, context, checks, words)) is None:
             return
         target = found[0]
-        current = await storage.subscriptions(target.chat_id, thread_id=target.thread_id)
+        current = await curation.followed(chats, target.chat_id, thread_id=target.thread_id)
         if target.channel is not None:
             header = texts._("Topics of {channel}", channel=target.channel)
             empty = texts._("{channel} follows no topics yet.", channel=target.channel)
@@ -310,14 +302,14 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
         if not current:
             await reply(update, empty)
             return
-        lines = [f"• {escape(s.topic)}" for s in current]
+        lines = [f"• {escape(topic)}" for topic in current]
         await reply(update, "<b>" + header + "</b>\n" + "\n".join(lines))
 
     async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         texts = reader_texts(update)
         user = update.effective_user
         admin = user is not None and user.id in services.admins
-        listed = await storage.list_sources()
+        listed = await feeds.list_sources()
         for text in sources_message(listed, services.clock(), texts=texts, admin=admin):
             await reply(update, text)
 
@@ -329,6 +321,17 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
         command_handler("subscriptions", list_subscriptions),
         command_handler("sources", sources),
     ]
+
+
+def _listing(topics: Sequence[str]) -> str:
+    return ", ".join(escape(topic) for topic in topics)
+
+
+def _your_topics(topics: Sequence[str], texts: Texts) -> str:
+    """The topics a chat follows, or that it follows none: a hint under a question."""
+    if topics:
+        return texts._("Your topics: {topics}", topics=_listing(topics))
+    return texts._("You follow no topics.")
 
 
 async def _unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -27,6 +27,7 @@ from handlers.common import (
 from handlers.permissions import AdminChecks, admins_only
 from news.errors import N_
 from news.model import ChatSettings
+from news.ports import Chats
 
 # The menu's entries for these commands (see `handlers.commands.COMMANDS`).
 CONTROL_COMMANDS = (
@@ -77,7 +78,7 @@ def build_control_handlers(
     services: Services, checks: AdminChecks
 ) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
     """/pause, /resume, /digest and /timezone; in groups for their admins only (`checks`)."""
-    storage = services.storage
+    storage: Chats = services.storage
 
     async def settings_of(update: Update) -> ChatSettings | None:
         chat = update.effective_chat

@@ -20,7 +20,7 @@ from telegram.ext import CallbackQueryHandler, ContextTypes
 
 from handlers.common import CARD_PREFIX, Services, button_press, parse_card_data, thread_of
 from handlers.render import details_messages
-from news.reading import story_card
+from news.reading import CardLibrary, story_card
 
 CARD_COOLDOWN = timedelta(minutes=1)
 _REMEMBERED_CARDS = 10_000
@@ -28,7 +28,7 @@ _REMEMBERED_CARDS = 10_000
 
 def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  # type: ignore[type-arg]
     """The "More" button's callback."""
-    storage = services.storage
+    storage: CardLibrary = services.storage
     recently_shown: OrderedDict[tuple[int, int], datetime] = OrderedDict()
 
     async def details(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

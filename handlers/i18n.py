@@ -75,8 +75,8 @@ class Texts:
     def number(self, value: int) -> str:
         """An integer as the language writes it: "6,451", "6.451", "6 451"."""
         if -1000 < value < 1000:
-            # Plain digits in every language the bot speaks; skipping babel here spares a
-            # terminal command loading the locale's CLDR data to say "12 min ago".
+            # Plain digits in every language the bot speaks; skipping babel here spares loading
+            # the locale's CLDR data to say "12 min ago".
             return str(value)
         return format_decimal(value, locale=self.locale)
 
@@ -118,5 +118,6 @@ def texts_for(code: str | None) -> Texts:
 
 
 def english() -> Texts:
-    """The source texts, for the CLI and wherever nobody's language is known."""
+    """The source texts, wherever nobody's language is known (the CLI prints plain English of
+    its own, `bot.terminal`)."""
     return texts_in(DEFAULT_LANGUAGE)

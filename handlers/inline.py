@@ -39,7 +39,7 @@ from handlers.i18n import Texts
 from handlers.render import story_card
 from news.coverage import Event
 from news.errors import TopicError
-from news.reading import latest_events
+from news.reading import Library, latest_events
 from news.topics import Topic, parse_topic
 
 #: Results offered at once (Telegram takes up to 50; a phone shows a handful).
@@ -81,7 +81,7 @@ def explanation_result(reason: str, texts: Texts) -> InlineQueryResultArticle:
 
 def build_inline_handlers(services: Services) -> list[CommandCallbackHandler]:
     """The inline query handler."""
-    storage = services.storage
+    storage: Library = services.storage
 
     async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.inline_query

@@ -33,13 +33,13 @@ from handlers.common import (
 from handlers.i18n import Texts
 from handlers.render import latest_messages
 from news.coverage import Event
-from news.reading import DEFAULT_LATEST, MAX_LATEST, latest_events
+from news.reading import DEFAULT_LATEST, MAX_LATEST, Library, latest_events
 from news.topics import Topic, parse_topic
 
 
 def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
     """/latest and its "More" button."""
-    storage = services.storage
+    storage: Library = services.storage
     queries = PagingQueries(services.clock)
 
     async def send_page(

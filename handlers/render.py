@@ -15,8 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from handlers.i18n import Texts
 from news.coverage import Event
 from news.delivery import DigestKind
-from news.errors import N_
-from news.model import Delivery, Source, Story
+from news.model import DISABLED_BECAUSE, Delivery, Source, Story
 from news.policy import ALSO_NAMED
 from news.text import cut_at_word
 from news.topics import source_term
@@ -233,14 +232,6 @@ def _fitting(block: str, limit: int) -> list[str]:
     return parts
 
 
-# Why a source is no longer read, by `Source.disabled_reason`.
-DISABLED_BECAUSE = {
-    "unlisted": N_("no longer in the sources file"),
-    "removed": N_("removed by an admin"),
-    "gone": N_("the feed is gone (HTTP 410)"),
-}
-
-
 def stories_kept(source: Source, texts: Texts) -> str:
     """ "12 stories kept": a disabled source's stories stay searchable until retention."""
     return texts.ngettext("{count} story kept", "{count} stories kept", source.stories_count)
@@ -294,7 +285,8 @@ def sources_message(
 
 
 def source_status(source: Source, now: datetime, texts: Texts, *, details: bool = True) -> str:
-    """One line on how a source is doing, for /sources and `newsbot sources list`.
+    """One line on how a source is doing, for /sources (`newsbot sources list` prints its own,
+    `bot.terminal.source_status`).
 
     With `details`, a fetch error is shown as it was recorded, in English: it quotes the feed's
     server (and may name hosts and paths readers need not see). Without, it says "failing".

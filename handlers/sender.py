@@ -53,7 +53,7 @@ from handlers.sending import Placing, attempt
 from news import delivery
 from news.model import ChatSettings, Delivery, PreviewMode, PushedMessage
 from news.policy import CLAIM_BATCH, SEND_LEASE
-from news.ports import Storage
+from news.ports import Deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class Sender:
     def __init__(
         self,
         bot: ExtBot[Priority],
-        storage: Storage,
+        storage: Deliveries,
         clock: Callable[[], datetime],
         *,
         unrecorded_window: int = 64,

@@ -36,6 +36,7 @@ from handlers.permissions import NO_RIGHT_TO_POST, AdminChecks, command_target, 
 from news.delivery import clock_text, parse_quiet_hours
 from news.errors import N_
 from news.model import ChatSettings, PreviewMode
+from news.ports import Chats
 
 SETTINGS_PREFIX = "set"
 # The menu's entry (see `handlers.routes.command_menu`).
@@ -160,7 +161,7 @@ def build_settings_handlers(
     services: Services, checks: AdminChecks
 ) -> list[CommandCallbackHandler]:
     """/settings and its buttons."""
-    storage = services.storage
+    storage: Chats = services.storage
 
     async def known(chat_id: int, kind: str, title: str | None) -> ChatSettings:
         current = await storage.chat_settings(chat_id)

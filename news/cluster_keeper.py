@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from news.cluster_state import ClusterState
 from news.model import ClusterAssignment, Story
-from news.ports import Storage
+from news.ports import Clusters
 
 if TYPE_CHECKING:
     from news.clustering import Clusterer
@@ -40,7 +40,7 @@ class ClusterKeeper:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: Clusters,
         clusterer: Clusterer,
         *,
         new_clusterer: Callable[[], Clusterer] | None = None,

@@ -24,8 +24,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from news.model import StoryDraft
-from news.ports import PollRecord
+from news.model import PollRecord, StoryDraft
 
 #: Column sizes of the schema (`storage.tables`), which fitting keeps within.
 URL_LIMIT = 2048

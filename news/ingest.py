@@ -40,7 +40,7 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from news import polling
 from news.batching import GroupCommit, WriteFailed
@@ -49,11 +49,19 @@ from news.delivery import pushable
 from news.errors import FeedError
 from news.fetch import Fetcher, FetchResult
 from news.fitting import fit_record
-from news.model import PollOutcome, Source, Story, StoryDraft, Subscription, TopicMatch
+from news.model import (
+    PollOutcome,
+    PollRecord,
+    Source,
+    Story,
+    StoryDraft,
+    Subscription,
+    TopicMatch,
+)
 from news.offload import BULK_SOURCES, LARGE_FEED_BYTES, parse_in_chunks, unpickle_chunks
 from news.percolator import SubscriptionIndex
 from news.policy import POLL_BACKOFF_CAP, POLL_CEILING, POLL_FLOOR
-from news.ports import PollRecord, Storage
+from news.ports import Chats, Clusters, Outbox, Sources, Stories
 from news.schedule import ScheduleSettings
 
 if TYPE_CHECKING:
@@ -112,6 +120,11 @@ def match_subscriptions(
     return owed
 
 
+class PollStorage(Sources, Stories, Clusters, Chats, Outbox, Protocol):
+    """What a poll touches: sources claimed and recorded, stories stored and clustered, and the
+    pushes they owe the chats that follow them."""
+
+
 class Poller:
     """Polls sources and turns what they publish into stored stories and queued pushes.
 
@@ -123,7 +136,7 @@ class Poller:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: PollStorage,
         fetcher: Fetcher,
         settings: PollSettings,
         *,

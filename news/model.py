@@ -1,4 +1,6 @@
-"""Plain data types shared by every layer: sources, stories, subscriptions, poll outcomes."""
+"""Plain data types shared by every layer: sources, stories, subscriptions, poll outcomes, and
+what storage is handed (`PollRecord`) or reports (`SourcesPlan`, `OperationsStatus`, `PruneReport`).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +9,17 @@ from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
-from news.errors import ErrorKind
+from news.errors import N_, ErrorKind
 
 # Why a source is not polled: it left the sources file, an admin removed it, or the feed
 # answered 410 Gone. Its stories stay (until retention) whatever the reason.
 DisabledReason = Literal["unlisted", "removed", "gone"]
+#: Why a source is not read, as its readers are told (`/sources`, `newsbot sources list`).
+DISABLED_BECAUSE: dict[str, str] = {
+    "unlisted": N_("no longer in the sources file"),
+    "removed": N_("removed by an admin"),
+    "gone": N_("the feed is gone (HTTP 410)"),
+}
 # What one poll found: new content ("ok"), a 304, the body of the last poll again, or a failure.
 PollStatus = Literal["ok", "not-modified", "unchanged", "error"]
 # Where an outbox row is: owed, claimed by a sender (under a lease), out, or given up on.
@@ -235,3 +243,120 @@ class PollOutcome:
         return f"✓ {self.source_url}: {self.seen_entries} entries, {self.new_stories} new" + (
             f", {self.queued_deliveries} to push" if self.queued_deliveries else ""
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """What one poll changes in its source's row: a failure if `error_kind` is set, else a success.
+
+    A success keeps what the poll learnt (validators, body hash, intervals, title when given) and
+    clears the error state; `url` is where the feed moved permanently. A failure counts one more
+    error, and `disable` stops polling the source (the feed is gone).
+    """
+
+    source_id: int
+    now: datetime
+    next_poll_at: datetime
+    title: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    poll_interval: timedelta | None = None
+    target_interval: timedelta | None = None
+    url: str | None = None
+    error_kind: str | None = None
+    error: str = ""
+    disable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    """What one retention run deleted, and in how many transactions (batches)."""
+
+    deliveries: int = 0
+    chats: int = 0
+    stories: int = 0
+    batches: int = 0
+
+    def __add__(self, other: PruneReport) -> PruneReport:
+        return PruneReport(
+            self.deliveries + other.deliveries,
+            self.chats + other.chats,
+            self.stories + other.stories,
+            self.batches + other.batches,
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.deliveries or self.chats or self.stories)
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesPlan:
+    """What syncing a sources file changes (`news.sources.plan_sync`). Nothing is ever deleted:
+    a file source that left the file is disabled and keeps its stories; listed again, it is
+    enabled with its history."""
+
+    added: tuple[str, ...] = ()
+    restored: tuple[str, ...] = ()
+    unlisted: tuple[str, ...] = ()
+    kept_stories: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.restored or self.unlisted)
+
+    def describe(self) -> str:
+        """ "20 sources added, 200 disabled (their 6,451 stories stay searchable)" """
+        parts = []
+        if self.added:
+            parts.append(f"{_count(len(self.added), 'source')} added")
+        if self.unlisted:
+            parts.append(
+                f"{_count(len(self.unlisted), 'source')} disabled (their "
+                f"{_count(self.kept_stories, 'story', 'stories')} stay searchable)"
+            )
+        if self.restored:
+            parts.append(f"{_count(len(self.restored), 'source')} enabled again")
+        return ", ".join(parts) if parts else "no change"
+
+
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number:,} {one if number == 1 else many or one + 's'}"
+
+
+@dataclass(frozen=True, slots=True)
+class OperationsStatus:
+    """What an operator asks of the running bot, one look at the database taken at `now`.
+
+    Answered by `Storage.operations_status`: the outbox's depth and oldest pending push, how late
+    the most overdue source is, the last poll any poller recorded and the sources whose last poll
+    failed. `/status` shows it to admins, and `/metrics` exports it (`bot.metrics`). A source
+    fails "for a day" when its last poll failed and no poll of it has succeeded for
+    `news.policy.REPORT_FAILING_AFTER` (since it was added, when none ever did); admins are told
+    once per such streak (`Storage.claim_failing_reports`).
+    """
+
+    now: datetime
+    sources_enabled: int = 0
+    # Enabled sources whose last poll failed: how many, and the longest failing first.
+    failing_count: int = 0
+    failing: list[Source] = field(default_factory=list)
+    outbox_pending: int = 0
+    outbox_sending: int = 0
+    oldest_pending_at: datetime | None = None
+    # The due time of the most overdue source that no poller has claimed yet.
+    oldest_due_at: datetime | None = None
+    last_polled_at: datetime | None = None
+
+    @property
+    def oldest_pending_age(self) -> timedelta:
+        """How long the oldest pending push has waited (zero when none waits)."""
+        return _since(self.oldest_pending_at, self.now)
+
+    @property
+    def poll_lag(self) -> timedelta:
+        """How far behind its due time the most overdue source is (zero when none is due)."""
+        return _since(self.oldest_due_at, self.now)
+
+
+def _since(moment: datetime | None, now: datetime) -> timedelta:
+    return max(now - moment, timedelta(0)) if moment is not None else timedelta(0)

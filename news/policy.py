@@ -68,3 +68,11 @@ MAX_BACKOFF = timedelta(seconds=30)
 # locked database frees up quickly, a lost one is not hammered.
 RECORD_RETRY_FIRST = 0.5
 RECORD_RETRY_MAX = 30.0
+
+
+# Curation: what a chat may follow and what /status lists (`news.curation`, `news.model`).
+# A chat follows at most this many topics, over all its forum topics: every topic followed is
+# matched against each new story, so the cap bounds what one chat costs the percolator.
+MAX_SUBSCRIPTIONS = 50
+# The failing sources /status names; the rest are counted.
+FAILING_LISTED = 10

@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING
 
 from news.errors import ErrorKind, FeedError
 from news.fetch import FetchResult, HTTPStatusError
-from news.model import PollOutcome, PollStatus, Source
-from news.ports import PollRecord
+from news.model import PollOutcome, PollRecord, PollStatus, Source
 from news.schedule import (
     ScheduleSettings,
     backoff,

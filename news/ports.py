@@ -1,86 +1,50 @@
 """The storage interface the domain needs, declared here so that handlers never import SQL.
 
-`storage.SqlStorage` implements it; every method is one transaction and returns the domain's
-plain types, with timezone-aware UTC datetimes. A method the database fails raises
-`news.errors.StorageError`, never the database driver's own exceptions.
+One Protocol per storage aggregate, as `storage/` composes them (`storage/sql_storage.py`):
+`Sources`, `Stories`, `Clusters`, `Chats`, `Outbox`, `Operations` and `Retention`; `Storage` is
+their union, what the composition root hands around. A consumer asks for the aggregates it
+calls and no more (`news.curation` for `Sources` or `Chats`, `news.reading` for `Stories` and
+`Clusters`), so its annotation says what it touches and a fake for its tests needs only those.
+
+`storage.SqlStorage` implements them all; every method is one transaction and returns the
+domain's plain types (`news.model`), with timezone-aware UTC datetimes. A method the database
+fails raises `news.errors.StorageError`, never the database driver's own exceptions.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+# Two domain modules beside the model: the clusterer's state is its own plain-data module (named
+# tuples and arrays, tuned for loading 100,000 rows), and a topic is the parsed query storage
+# matches stories against.
 from news.cluster_state import ClusterState, ClusterWork
 from news.model import (
     ChatSettings,
     ClusterAssignment,
     Cursor,
     Delivery,
+    OperationsStatus,
+    PollRecord,
     PreviewMode,
+    PruneReport,
     PushedMessage,
     SentRow,
     Source,
+    SourcesPlan,
     Story,
     StoryDraft,
     Subscription,
     TopicMatch,
 )
-from news.operations import OperationsStatus
-from news.sources import SourcesPlan
 from news.topics import Topic
 
 
-@dataclass(frozen=True, slots=True)
-class PollRecord:
-    """What one poll changes in its source's row: a failure if `error_kind` is set, else a success.
+class Sources(Protocol):
+    """The feeds: the sources file synced last, adding and removing, and the pollers' claims."""
 
-    A success keeps what the poll learnt (validators, body hash, intervals, title when given) and
-    clears the error state; `url` is where the feed moved permanently. A failure counts one more
-    error, and `disable` stops polling the source (the feed is gone).
-    """
-
-    source_id: int
-    now: datetime
-    next_poll_at: datetime
-    title: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    content_hash: str | None = None
-    poll_interval: timedelta | None = None
-    target_interval: timedelta | None = None
-    url: str | None = None
-    error_kind: str | None = None
-    error: str = ""
-    disable: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class PruneReport:
-    """What one retention run deleted, and in how many transactions (batches)."""
-
-    deliveries: int = 0
-    chats: int = 0
-    stories: int = 0
-    batches: int = 0
-
-    def __add__(self, other: PruneReport) -> PruneReport:
-        return PruneReport(
-            self.deliveries + other.deliveries,
-            self.chats + other.chats,
-            self.stories + other.stories,
-            self.batches + other.batches,
-        )
-
-    def __bool__(self) -> bool:
-        return bool(self.deliveries or self.chats or self.stories)
-
-
-class Storage(Protocol):
-    """Everything Newsbot keeps: sources, stories, chats, subscriptions and the outbox."""
-
-    # Sources
     async def sync_sources(
         self, urls: Sequence[str], *, now: datetime, file: str | None = None
     ) -> SourcesPlan: ...
@@ -93,7 +57,10 @@ class Storage(Protocol):
     ) -> list[Source]: ...
     async def record_outcomes(self, records: Sequence[PollRecord]) -> None: ...
 
-    # Stories
+
+class Stories(Protocol):
+    """Stories kept once, and read back: /latest's pages and one story by id."""
+
     async def store_stories(
         self, drafts: Sequence[StoryDraft], *, now: datetime
     ) -> list[Story]: ...
@@ -102,7 +69,10 @@ class Storage(Protocol):
     ) -> list[Story]: ...
     async def story(self, story_id: int) -> Story | None: ...
 
-    # Clusters
+
+class Clusters(Protocol):
+    """Each story's event, the reports of each event, and the clusterer's shared state."""
+
     async def assign_clusters(
         self, assignments: Sequence[ClusterAssignment], *, now: datetime
     ) -> None: ...
@@ -125,7 +95,10 @@ class Storage(Protocol):
         self, cluster_ids: Sequence[int], *, bodies: bool = ...
     ) -> dict[int, list[Story]]: ...
 
-    # Chats and subscriptions
+
+class Chats(Protocol):
+    """Chats, their settings and their subscriptions (per forum topic)."""
+
     async def upsert_chat(
         self, chat_id: int, *, kind: str, title: str | None, now: datetime
     ) -> None: ...
@@ -154,7 +127,10 @@ class Storage(Protocol):
     ) -> int: ...
     async def active_subscriptions(self) -> list[Subscription]: ...
 
-    # Outbox
+
+class Outbox(Protocol):
+    """What each chat is owed: claims, sends, failures, and the "Also:" edits of pushed cards."""
+
     async def enqueue_deliveries(self, items: Sequence[TopicMatch], *, now: datetime) -> int: ...
     async def claim_deliveries(
         self,
@@ -175,15 +151,16 @@ class Storage(Protocol):
     async def delivery_topics(
         self, chat_id: int, story_id: int, *, thread_id: int = ...
     ) -> tuple[str, ...]: ...
-
-    # "Also:" edits of pushed cards
     async def claim_edits(self, now: datetime, *, limit: int = ...) -> list[PushedMessage]: ...
     async def mark_edited(
         self, delivery_id: int, *, shown: Sequence[str] | None, now: datetime, edited: bool = ...
     ) -> None: ...
     async def retry_edit(self, delivery_id: int, *, at: datetime) -> None: ...
 
-    # Operations: /healthz, /metrics, /status and the report of sources failing for a day
+
+class Operations(Protocol):
+    """/healthz, /metrics, /status and the report of sources failing for a day."""
+
     async def ping(self) -> None: ...
     async def operations_status(
         self, now: datetime, *, failing_listed: int = ...
@@ -192,7 +169,18 @@ class Storage(Protocol):
         self, *, failing_before: datetime, now: datetime
     ) -> list[Source]: ...
 
-    # Retention
+
+class Retention(Protocol):
+    """Pruning the archive to its window, in small batches."""
+
     async def prune(
         self, before: datetime, *, batch: int = ..., pause: float = ...
     ) -> PruneReport: ...
+
+
+class Deliveries(Outbox, Chats, Protocol):
+    """What the sender asks of storage: the outbox's rows and the chats they go to."""
+
+
+class Storage(Sources, Stories, Clusters, Chats, Outbox, Operations, Retention, Protocol):
+    """Everything Newsbot keeps: what the composition root opens and hands to each consumer."""

@@ -1,8 +1,9 @@
 """Reading the news: what /latest lists, which stories are related, what a story card holds.
 
 These are the product's use cases, not Telegram's: the bot's handlers, the `newsbot` command and
-the benchmarks all call them here, over the storage port (`news.ports.Storage`), and only render
-the result their own way.
+the benchmarks all call them here, over the storage ports they read (`Library`: stories and
+clusters; a card also reads the outbox, `CardLibrary`), and only render the result their own way.
+What changes what the bot reads or a chat receives lives beside this module, in `news.curation`.
 
 An event is listed once, however many outlets report it: its lead report, with "+N sources"
 (see `news.coverage`). Pages use a keyset cursor, the (published time, id) of the newest matching
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from news.coverage import Event, events, first_of_each_outlet, listed_above, other_reports
 from news.errors import TopicError
 from news.model import Cursor, Story
 from news.policy import DEFAULT_LATEST as DEFAULT_LATEST
 from news.policy import MAX_LATEST as MAX_LATEST
-from news.ports import Storage
+from news.ports import Clusters, Outbox, Stories
 from news.topics import Topic, parse_topic
 
 #: Related events on a story card: enough to follow the topic, few enough to read.
@@ -32,8 +34,16 @@ RELATED_MAX_AGE = timedelta(days=7)
 _FETCH_ROUNDS = 4
 
 
+class Library(Stories, Clusters, Protocol):
+    """What listing events reads: the stories, and the reports of each one's event."""
+
+
+class CardLibrary(Library, Outbox, Protocol):
+    """What a story card reads besides: the topics the story was pushed to the chat for."""
+
+
 async def latest_events(
-    storage: Storage,
+    storage: Library,
     topic: Topic | None,
     count: int,
     *,
@@ -74,7 +84,7 @@ async def latest_events(
 
 
 async def _load_members(
-    storage: Storage, stories: list[Story], members: dict[int, list[Story]]
+    storage: Clusters, stories: list[Story], members: dict[int, list[Story]]
 ) -> None:
     wanted = {s.cluster_id for s in stories if s.cluster_id is not None} - members.keys()
     if wanted:
@@ -93,7 +103,7 @@ def _above(
 
 
 async def related_events(
-    storage: Storage, story: Story, topics: tuple[str, ...], *, since: datetime
+    storage: Library, story: Story, topics: tuple[str, ...], *, since: datetime
 ) -> list[Event]:
     """Events since `since` on the first of `topics` that parses, other than the story's own."""
     for text in topics:
@@ -123,7 +133,7 @@ class StoryCard:
 
 
 async def story_card(
-    storage: Storage, story: Story, *, chat_id: int, now: datetime, thread_id: int = 0
+    storage: CardLibrary, story: Story, *, chat_id: int, now: datetime, thread_id: int = 0
 ) -> StoryCard:
     """The card of `story` as shown in `chat_id` (in its forum topic `thread_id`, 0 for the
     chat itself): key points, other outlets, related events.

@@ -7,11 +7,10 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from news.errors import SourceError
-from news.model import Source
+from news.model import Source, SourcesPlan
 from news.safety import strip_doctype
 from news.text import is_web_url
 
@@ -75,38 +74,6 @@ def to_opml(sources: Sequence[Source], *, title: str = "Newsbot sources") -> str
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(
         root, encoding="unicode"
     )
-
-
-@dataclass(frozen=True, slots=True)
-class SourcesPlan:
-    """What syncing a sources file changes. Nothing is ever deleted: a file source that left
-    the file is disabled and keeps its stories; listed again, it is enabled with its history."""
-
-    added: tuple[str, ...] = ()
-    restored: tuple[str, ...] = ()
-    unlisted: tuple[str, ...] = ()
-    kept_stories: int = 0
-
-    def __bool__(self) -> bool:
-        return bool(self.added or self.restored or self.unlisted)
-
-    def describe(self) -> str:
-        """ "20 sources added, 200 disabled (their 6,451 stories stay searchable)" """
-        parts = []
-        if self.added:
-            parts.append(f"{_count(len(self.added), 'source')} added")
-        if self.unlisted:
-            parts.append(
-                f"{_count(len(self.unlisted), 'source')} disabled (their "
-                f"{_count(self.kept_stories, 'story', 'stories')} stay searchable)"
-            )
-        if self.restored:
-            parts.append(f"{_count(len(self.restored), 'source')} enabled again")
-        return ", ".join(parts) if parts else "no change"
-
-
-def _count(number: int, one: str, many: str | None = None) -> str:
-    return f"{number:,} {one if number == 1 else many or one + 's'}"
 
 
 def plan_sync(listed: Sequence[str], known: Sequence[Source]) -> SourcesPlan:

@@ -1,5 +1,5 @@
 """Operations in storage: the database's answer to /healthz, /metrics and /status (see
-`news.operations`). The once-a-streak report of failing sources is the sources' own
+`news.model.OperationsStatus`). The once-a-streak report of failing sources is the sources' own
 (`storage.sources`)."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import case, func, literal, select
 
-from news.operations import FAILING_LISTED, OperationsStatus
+from news.model import OperationsStatus
+from news.policy import FAILING_LISTED
 from storage.base import StorageBase, source_from_row
 from storage.tables import chats, deliveries, sources
 

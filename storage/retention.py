@@ -29,7 +29,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from news.ports import PruneReport
+from news.model import PruneReport
 from storage.base import StorageBase
 from storage.tables import chats, deliveries, stories, subscriptions
 

@@ -14,9 +14,8 @@ from typing import Any
 
 from sqlalchemy import Select, String, and_, bindparam, func, insert, or_, select, update
 
-from news.model import Source
-from news.ports import PollRecord
-from news.sources import SourcesPlan, plan_sync
+from news.model import PollRecord, Source, SourcesPlan
+from news.sources import plan_sync
 from storage.base import (
     SOURCES_SYNC_LOCK,
     StorageBase,

@@ -5,8 +5,8 @@
 - handlers/ imports no sqlalchemy, alembic or storage/ (it reaches storage through news.ports);
 - nothing imports bot/, the composition root;
 - outside handlers/, nothing imports the Telegram callbacks (handlers.commands, .latest,
-  .details): the use cases they serve live in news/ (news.reading), and bot/ registers the
-  handlers through handlers.routes alone;
+  .details): the use cases they serve live in news/ (news.reading, news.curation), and bot/
+  registers the handlers through handlers.routes alone;
 - handler modules do not import each other, only the shared helpers (handlers.common,
   handlers.render, handlers.gateway, handlers.i18n); handlers.routes, which lists every handler,
   is the one exception;

@@ -26,9 +26,9 @@ from handlers.gateway import Gateway, Priority
 from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
 from news.errors import StorageError
+from news.model import PollRecord
 from news.pacing import Limits
 from news.policy import MAX_BACKOFF
-from news.ports import PollRecord
 from storage import SqlStorage, create_engine
 from storage.database import migrate
 from storage.tables import deliveries

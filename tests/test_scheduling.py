@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import text
 
-from news.ports import PollRecord
+from news.model import PollRecord
 from news.schedule import (
     ScheduleSettings,
     backoff,

@@ -10,8 +10,7 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from news.model import Source
-from news.ports import PollRecord
+from news.model import PollRecord, Source
 from storage import SqlStorage
 from tests.conftest import DATA, Clock
 from tests.fakes.feed_server import FeedServer

@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from news.errors import TopicError
-from news.model import SentRow, StoryDraft, TopicMatch
+from news.model import PollRecord, SentRow, StoryDraft, TopicMatch
 from news.parse import parse_feed
-from news.ports import PollRecord
 from news.topics import parse_topic
 from storage import SqlStorage
 from tests.storage_helpers import delivery_states
