@@ -41,9 +41,9 @@ class _AnsweringStorage:
         return None
 
 
-@pytest.fixture
-async def health_port() -> AsyncIterator[int]:
-    server = HealthServer(
+def health_server(limits: ServerLimits) -> HealthServer:
+    """A health server on a free loopback port whose database always answers."""
+    return HealthServer(
         role="all",
         listen="127.0.0.1",
         port=0,
@@ -53,8 +53,13 @@ async def health_port() -> AsyncIterator[int]:
         clock=lambda: datetime.now(UTC),
         outbox=False,
         sources=False,
-        limits=LIMITS,
+        limits=limits,
     )
+
+
+@pytest.fixture
+async def health_port() -> AsyncIterator[int]:
+    server = health_server(LIMITS)
     await server.start()
     try:
         yield server.bound_port
@@ -162,18 +167,7 @@ async def test_idle_connections_over_the_cap_do_not_keep_healthz_out(health_port
     """70 idle connections against a cap of 20 (and a header timeout too long to help): each
     newcomer closes the oldest idler, so /healthz is answered at once."""
     slow = ServerLimits(header_timeout=30.0, max_connections=LIMITS.max_connections)
-    server = HealthServer(
-        role="all",
-        listen="127.0.0.1",
-        port=0,
-        storage=cast(Storage, _AnsweringStorage()),
-        metrics=Metrics("all", "test"),
-        loop_checks=dict,
-        clock=lambda: datetime.now(UTC),
-        outbox=False,
-        sources=False,
-        limits=slow,
-    )
+    server = health_server(slow)
     await server.start()
     try:
         port = server.bound_port
