@@ -102,6 +102,29 @@ def more_of(page: RecordedCall) -> str:
     return str(page.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
 
 
+async def pressed_late(
+    telegram: FakeBotApi,
+    failures: pytest.LogCaptureFixture,
+    message_id: int,
+    data: str,
+    *,
+    method: str,
+    description: str,
+    chat_id: int | None = None,
+) -> RecordedCall:
+    """Alice presses the button with `data` under `message_id` while Telegram answers `method`
+    (to `chat_id`, else to any chat) with the 400 `description`: the press's answer, once it is
+    clear that nothing went wrong."""
+    telegram.fail_next(method, error_code=400, description=description, chat_id=chat_id)
+    mark = telegram.mark()
+    telegram.inject_callback_query(ALICE, message_id, data)
+
+    [answer] = await answers(telegram, mark, 1)
+
+    await nothing_went_wrong(telegram, failures, mark)
+    return answer
+
+
 async def test_more_pressed_twice_lists_the_next_page_once(
     bot: RunningBot, telegram: FakeBotApi, failures: pytest.LogCaptureFixture, clock: Clock
 ) -> None:
@@ -175,14 +198,15 @@ async def test_more_pressed_late_is_answered_quietly(
 ) -> None:
     await add_stories(bot, 3, clock)
     page = await first_page(telegram)
-    telegram.fail_next(method, error_code=400, description=description)
-    mark = telegram.mark()
-    telegram.inject_callback_query(ALICE, int(page.result["message_id"]), more_of(page))
-
-    [answer] = await answers(telegram, mark, 1)
-
+    answer = await pressed_late(
+        telegram,
+        failures,
+        int(page.result["message_id"]),
+        more_of(page),
+        method=method,
+        description=description,
+    )
     assert said(answer) == ""
-    await nothing_went_wrong(telegram, failures, mark)
 
 
 async def test_a_card_pressed_under_a_deleted_message_is_answered_quietly(
@@ -190,19 +214,16 @@ async def test_a_card_pressed_under_a_deleted_message_is_answered_quietly(
 ) -> None:
     [story] = await bot.work.storage.latest(None, limit=1)
     pushed = await bot_message(telegram)
-    telegram.fail_next(
-        "sendMessage",
-        error_code=400,
+    answer = await pressed_late(
+        telegram,
+        failures,
+        pushed,
+        f"card:{story.id}",
+        method="sendMessage",
         description="Bad Request: message to be replied not found",
         chat_id=ALICE,
     )
-    mark = telegram.mark()
-    telegram.inject_callback_query(ALICE, pushed, f"card:{story.id}")
-
-    [answer] = await answers(telegram, mark, 1)
-
     assert said(answer) == ""
-    await nothing_went_wrong(telegram, failures, mark)
 
 
 async def test_a_settings_press_answered_too_late_is_no_failure(
@@ -211,17 +232,15 @@ async def test_a_settings_press_answered_too_late_is_no_failure(
     shown = await ask(telegram, ALICE, "/settings", contains="Settings")
     assert "Silent pushes: off" in shown
     [call] = [c for c in telegram.calls_to("sendMessage") if "Settings" in str(c.params["text"])]
-    telegram.fail_next(
-        "answerCallbackQuery",
-        error_code=400,
+    await pressed_late(
+        telegram,
+        failures,
+        int(call.result["message_id"]),
+        f"set:{ALICE}:s:1",
+        method="answerCallbackQuery",
         description="Bad Request: query is too old and response timeout expired or query ID "
         "is invalid",
     )
-    mark = telegram.mark()
-    telegram.inject_callback_query(ALICE, int(call.result["message_id"]), f"set:{ALICE}:s:1")
-
-    await answers(telegram, mark, 1)
-    await nothing_went_wrong(telegram, failures, mark)
 
 
 @pytest.mark.parametrize(
