@@ -66,6 +66,15 @@ async def open_settings(telegram: FakeBotApi, chat_id: int, text: str = "/settin
     return await wait_sent(telegram, chat_id, "Settings", mark)
 
 
+async def worldwire_run_by(telegram: FakeBotApi, admin: int, **rights: bool) -> None:
+    """@worldwire, a channel the bot may post in, with `admin` (who has started the bot) an
+    administrator of it with `rights`."""
+    await ask(telegram, admin, "/start")
+    telegram.add_channel(CHANNEL, username="worldwire", title="World Wire")
+    telegram.set_chat_member(CHANNEL, admin, "administrator", **rights)
+    telegram.set_chat_member(CHANNEL, BOT_ID, "administrator", can_post_messages=True)
+
+
 async def press(
     telegram: FakeBotApi, chat_id: int, message_id: int, data: str, *, user_id: int | None = None
 ) -> tuple[str, dict[str, Any] | None]:
@@ -169,10 +178,7 @@ async def test_a_forged_button_for_another_chat_changes_nothing(
 async def test_a_channel_admin_sets_the_channels_settings_from_a_private_chat(
     bot: RunningBot, telegram: FakeBotApi
 ) -> None:
-    await ask(telegram, ALICE, "/start")
-    telegram.add_channel(CHANNEL, username="worldwire", title="World Wire")
-    telegram.set_chat_member(CHANNEL, ALICE, "administrator", can_post_messages=True)
-    telegram.set_chat_member(CHANNEL, BOT_ID, "administrator", can_post_messages=True)
+    await worldwire_run_by(telegram, ALICE, can_post_messages=True)
 
     shown = await open_settings(telegram, ALICE, "/settings @worldwire")
     assert "Settings of @worldwire" in shown["text"]
@@ -206,10 +212,7 @@ async def test_a_channel_admin_sets_the_channels_settings_from_a_private_chat(
 async def test_a_channel_admin_without_the_right_to_post_may_not_press_its_settings(
     bot: RunningBot, telegram: FakeBotApi
 ) -> None:
-    await ask(telegram, BOB, "/start")
-    telegram.add_channel(CHANNEL, username="worldwire", title="World Wire")
-    telegram.set_chat_member(CHANNEL, BOB, "administrator", can_delete_messages=True)
-    telegram.set_chat_member(CHANNEL, BOT_ID, "administrator", can_post_messages=True)
+    await worldwire_run_by(telegram, BOB, can_delete_messages=True)
     mark = telegram.mark()
     telegram.inject_channel_post(CHANNEL, "/settings")
     posted = await wait_sent(telegram, CHANNEL, "Settings", mark)
