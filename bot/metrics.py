@@ -26,6 +26,7 @@ are read from the database at each scrape (`refresh`), only by the roles they co
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -36,6 +37,15 @@ from news.model import OperationsStatus, PollOutcome
 
 # Ticks last from milliseconds (nothing due) to minutes (a first poll, a big fan-out).
 TICK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+
+_Metric = TypeVar("_Metric", Counter, Gauge)
+
+
+def _of_role(
+    kind: type[_Metric], name: str, documentation: str, role: str, registry: CollectorRegistry
+) -> _Metric:
+    """A series labelled with the role alone: the one child this process counts or sets."""
+    return kind(name, documentation, ["role"], registry=registry).labels(role)
 
 
 class _RetryAfters(Collector):
@@ -102,42 +112,39 @@ class Metrics:
         self._failed = Counter(
             "newsbot_feeds_failed", "Failed polls, by error kind.", ["role", "kind"], registry=r
         )
-        self._stored = Counter(
-            "newsbot_stories_stored", "New stories stored.", ["role"], registry=r
-        ).labels(role)
-        self._matches = Counter(
-            "newsbot_matches", "Pushes queued: a chat owed a story.", ["role"], registry=r
-        ).labels(role)
+        self._stored = _of_role(Counter, "newsbot_stories_stored", "New stories stored.", role, r)
+        self._matches = _of_role(
+            Counter, "newsbot_matches", "Pushes queued: a chat owed a story.", role, r
+        )
         self._messages = Counter(
             "newsbot_messages_sent",
             "Messages sent: push (outbox rows), digest messages, edits of cards.",
             ["role", "kind"],
             registry=r,
         )
-        self._undeliverable = Counter(
-            "newsbot_deliveries_failed", "Outbox rows given up.", ["role"], registry=r
-        ).labels(role)
+        self._undeliverable = _of_role(
+            Counter, "newsbot_deliveries_failed", "Outbox rows given up.", role, r
+        )
         self._outbox = Gauge(
             "newsbot_outbox_depth", "Outbox rows by state.", ["role", "state"], registry=r
         )
-        self._oldest_pending = Gauge(
+        self._oldest_pending = _of_role(
+            Gauge,
             "newsbot_oldest_pending_push_seconds",
             "How long the oldest pending push has waited.",
-            ["role"],
-            registry=r,
-        ).labels(role)
-        self._poll_lag = Gauge(
+            role,
+            r,
+        )
+        self._poll_lag = _of_role(
+            Gauge,
             "newsbot_poll_lag_seconds",
             "How far behind its due time the most overdue unclaimed source is.",
-            ["role"],
-            registry=r,
-        ).labels(role)
-        self._failing = Gauge(
-            "newsbot_sources_failing",
-            "Enabled sources whose last poll failed.",
-            ["role"],
-            registry=r,
-        ).labels(role)
+            role,
+            r,
+        )
+        self._failing = _of_role(
+            Gauge, "newsbot_sources_failing", "Enabled sources whose last poll failed.", role, r
+        )
         self._ticks = Histogram(
             "newsbot_tick_duration_seconds",
             "How long a tick of each loop took.",
