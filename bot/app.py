@@ -135,6 +135,18 @@ async def serve_until_stopped(
         await stop()
 
 
+async def stop_application(application: Application) -> None:  # type: ignore[type-arg]
+    """The end of PTB's `run_polling()`/`run_webhook()`, for the roles that run its steps
+    themselves: stop and post_stop (only if it had started), shutdown, post_shutdown."""
+    if application.running:
+        await application.stop()
+        if application.post_stop is not None:
+            await application.post_stop(application)
+    await application.shutdown()
+    if application.post_shutdown is not None:
+        await application.post_shutdown(application)
+
+
 async def _serve_quietly(
     application: Application,  # type: ignore[type-arg]
     gateway: Gateway,
@@ -150,13 +162,7 @@ async def _serve_quietly(
         await application.start()
 
     async def stop() -> None:
-        if application.running:
-            await application.stop()
-        if application.post_stop is not None:
-            await application.post_stop(application)
-        await application.shutdown()
-        if application.post_shutdown is not None:
-            await application.post_shutdown(application)
+        await stop_application(application)
         await _close(gateway, transports)
 
     await serve_until_stopped(start, stop)

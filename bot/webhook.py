@@ -205,7 +205,7 @@ async def serve_webhook(
     the health server, with the webhook's route when they share a port), listen, setWebhook,
     start; on SIGINT or SIGTERM stop taking updates, stop, post_stop, shutdown, post_shutdown."""
     # Imported here: bot.app imports this module for receive_updates.
-    from bot.app import serve_until_stopped
+    from bot.app import serve_until_stopped, stop_application
 
     webhook = endpoint.webhook
     shared = endpoint.shares_server_with_health(settings)
@@ -246,12 +246,6 @@ async def serve_webhook(
         endpoint.accepting = False
         if server is not None:
             await server.stop()
-        if application.running:
-            await application.stop()
-            if application.post_stop is not None:
-                await application.post_stop(application)
-        await application.shutdown()
-        if application.post_shutdown is not None:
-            await application.post_shutdown(application)
+        await stop_application(application)
 
     await serve_until_stopped(start, stop)
