@@ -10,11 +10,14 @@ secret, 2 MB bodies with it, or sends headers a byte a second, while the bot's m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import re
 import select
 import socket
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,6 +33,7 @@ from tests.harness import http_get, start_newsbot_run, wait_for_healthz
 WEBHOOK_URL = "https://newsbot.example.org/telegram"
 SECRET = "operator-set_Secret-42"
 ALICE, BOB, CAROL = 1001, 1002, 1003
+WITH_SECRET = {"NEWSBOT_WEBHOOK_SECRET": SECRET}
 
 
 async def run_until_webhook_set(
@@ -71,13 +75,31 @@ async def stop(bot: asyncio.subprocess.Process) -> str:
     return log
 
 
+@dataclass
+class WebhookRun:
+    process: asyncio.subprocess.Process
+    url: str  # the local URL of its webhook server
+    log: str = ""  # its log, once stopped
+
+
+@contextlib.asynccontextmanager
+async def webhook_run(
+    telegram: FakeBotApi, tmp_path: Path, env: dict[str, str], *, port: int | None = None
+) -> AsyncIterator[WebhookRun]:
+    """`newsbot run` in webhook mode (`run_until_webhook_set`) for the block: stopped at its
+    end, however it ends, and its log kept in `log`."""
+    process, url = await run_until_webhook_set(telegram, tmp_path, env, port=port)
+    run = WebhookRun(process, url)
+    try:
+        yield run
+    finally:
+        run.log = await stop(process)
+
+
 async def test_updates_with_the_secret_are_answered_and_others_refused(
     telegram: FakeBotApi, tmp_path: Path
 ) -> None:
-    bot, local_url = await run_until_webhook_set(
-        telegram, tmp_path, {"NEWSBOT_WEBHOOK_SECRET": SECRET}
-    )
-    try:
+    async with webhook_run(telegram, tmp_path, WITH_SECRET) as run:
         (set_webhook,) = telegram.calls_to("setWebhook")
         assert set_webhook.params["url"] == WEBHOOK_URL
         assert set_webhook.params["secret_token"] == SECRET
@@ -89,16 +111,15 @@ async def test_updates_with_the_secret_are_answered_and_others_refused(
         ]
 
         without = await deliver(
-            telegram, telegram.inject_message(BOB, "/start"), local_url, secret=None
+            telegram, telegram.inject_message(BOB, "/start"), run.url, secret=None
         )
         wrong = await deliver(
-            telegram, telegram.inject_message(CAROL, "/start"), local_url, secret=SECRET + "x"
+            telegram, telegram.inject_message(CAROL, "/start"), run.url, secret=SECRET + "x"
         )
         assert (without, wrong) == (403, 403)
-        assert await deliver(telegram, telegram.inject_message(ALICE, "/start"), local_url) == 200
+        assert await deliver(telegram, telegram.inject_message(ALICE, "/start"), run.url) == 200
         await telegram.wait_for_message(ALICE, contains="news bot", timeout=60)
-    finally:
-        log = await stop(bot)
+    log = run.log
     # A refused update is never read: only Alice, whose update carried the secret, got a reply.
     assert telegram.delivered(BOB) == telegram.delivered(CAROL) == []
     assert telegram.calls_to("getUpdates", include_failed=True) == []
@@ -111,15 +132,12 @@ async def test_updates_with_the_secret_are_answered_and_others_refused(
 async def test_without_a_configured_secret_a_random_one_is_made_and_kept_out_of_the_log(
     telegram: FakeBotApi, tmp_path: Path
 ) -> None:
-    bot, local_url = await run_until_webhook_set(telegram, tmp_path, {})
-    try:
+    async with webhook_run(telegram, tmp_path, {}) as run:
         secret = telegram.webhook_secret
         assert secret is not None and re.fullmatch(r"[A-Za-z0-9_-]{32,256}", secret)
-        assert await deliver(telegram, telegram.inject_message(ALICE, "/start"), local_url) == 200
+        assert await deliver(telegram, telegram.inject_message(ALICE, "/start"), run.url) == 200
         await telegram.wait_for_message(ALICE, contains="news bot", timeout=60)
-    finally:
-        log = await stop(bot)
-    assert secret not in log
+    assert secret not in run.log
     assert telegram.calls_to("getUpdates", include_failed=True) == []
 
 
@@ -252,26 +270,22 @@ async def post_streamed(
 async def test_four_95_mb_posts_without_the_secret_are_refused_at_once_and_never_read(
     telegram: FakeBotApi, tmp_path: Path
 ) -> None:
-    bot, local_url = await run_until_webhook_set(
-        telegram, tmp_path, {"NEWSBOT_WEBHOOK_SECRET": SECRET}
-    )
-    try:
-        assert await deliver(telegram, telegram.inject_message(ALICE, "/start"), local_url) == 200
+    async with webhook_run(telegram, tmp_path, WITH_SECRET) as run:
+        assert await deliver(telegram, telegram.inject_message(ALICE, "/start"), run.url) == 200
         await telegram.wait_for_message(ALICE, contains="news bot", timeout=60)
-        before = memory_kb(bot.pid)
-        reset_peak(bot.pid)
+        before = memory_kb(run.process.pid)
+        reset_peak(run.process.pid)
         refused = await asyncio.gather(
             *(
-                post_streamed(local_url, 95 * MB, headers={}, chunked=bool(index % 2))
+                post_streamed(run.url, 95 * MB, headers={}, chunked=bool(index % 2))
                 for index in range(4)
             )
         )
-        after = memory_kb(bot.pid)
+        after = memory_kb(run.process.pid)
         # The bot still answers its users.
-        assert await deliver(telegram, telegram.inject_message(BOB, "/start"), local_url) == 200
+        assert await deliver(telegram, telegram.inject_message(BOB, "/start"), run.url) == 200
         await telegram.wait_for_message(BOB, contains="news bot", timeout=60)
-    finally:
-        log = await stop(bot)
+    log = run.log
 
     growth_mb = (after["VmHWM"] - before["VmRSS"]) / 1024
     print(
@@ -289,28 +303,24 @@ async def test_four_95_mb_posts_without_the_secret_are_refused_at_once_and_never
 async def test_bodies_over_1_mb_get_413_and_bad_json_400_while_updates_are_answered(
     telegram: FakeBotApi, tmp_path: Path
 ) -> None:
-    bot, local_url = await run_until_webhook_set(
-        telegram, tmp_path, {"NEWSBOT_WEBHOOK_SECRET": SECRET}
-    )
     same_length = SECRET[:-1] + ("x" if SECRET[-1] != "x" else "y")
-    try:
+    async with webhook_run(telegram, tmp_path, WITH_SECRET) as run:
         with_secret = {SECRET_HEADER: SECRET}
-        by_length, _, _ = await post_streamed(local_url, 2 * MB, headers=with_secret, chunked=False)
-        chunked, _, _ = await post_streamed(local_url, 2 * MB, headers=with_secret, chunked=True)
+        by_length, _, _ = await post_streamed(run.url, 2 * MB, headers=with_secret, chunked=False)
+        chunked, _, _ = await post_streamed(run.url, 2 * MB, headers=with_secret, chunked=True)
         async with (
             aiohttp.ClientSession() as session,
             session.post(
-                local_url, data=io.BytesIO(b'{"update_id": 1, "mess'), headers=with_secret
+                run.url, data=io.BytesIO(b'{"update_id": 1, "mess'), headers=with_secret
             ) as answer,
         ):
             bad_json = answer.status
         wrong = await deliver(
-            telegram, telegram.inject_message(CAROL, "/start"), local_url, secret=same_length
+            telegram, telegram.inject_message(CAROL, "/start"), run.url, secret=same_length
         )
-        assert await deliver(telegram, telegram.inject_message(ALICE, "/start"), local_url) == 200
+        assert await deliver(telegram, telegram.inject_message(ALICE, "/start"), run.url) == 200
         await telegram.wait_for_message(ALICE, contains="news bot", timeout=60)
-    finally:
-        log = await stop(bot)
+    log = run.log
     assert (by_length, chunked, bad_json, wrong) == (413, 413, 400, 403)
     assert telegram.delivered(CAROL) == []
     (bad,) = [line for line in log.splitlines() if "not an update" in line]
@@ -358,28 +368,26 @@ async def test_the_webhook_beside_healthz_on_one_port_against_idlers_and_a_slowl
     webhook taking updates) and the webhook, with the default limits: 50 idle connections over
     the cap of 256 do not keep /healthz or Telegram out, and a slowloris is cut at 10 s."""
     port = free_port()
-    bot, local_url = await run_until_webhook_set(
-        telegram, tmp_path, {"NEWSBOT_HTTP_PORT": str(port)}, port=port
-    )
     idlers = []
-    try:
-        for _ in range(MAX_CONNECTIONS + 50):
-            idlers.append(await asyncio.open_connection("127.0.0.1", port))
-        loris = asyncio.ensure_future(
-            slowloris(port, b"POST /telegram HTTP/1.1\r\nHost: bot\r\n" + b"X: " * 100)
-        )
-        health = await wait_for_healthz(port)
-        started = time.monotonic()
-        status, _ = await http_get(port, "/metrics")
-        metrics_seconds = time.monotonic() - started
-        assert await deliver(telegram, telegram.inject_message(ALICE, "/start"), local_url) == 200
-        await telegram.wait_for_message(ALICE, contains="news bot", timeout=60)
-        evicted = sum([await closed(reader) for reader, _ in idlers])
-        open_for = await asyncio.wait_for(loris, timeout=30)
-    finally:
-        for _, writer in idlers:
-            writer.close()
-        log = await stop(bot)
+    async with webhook_run(telegram, tmp_path, {"NEWSBOT_HTTP_PORT": str(port)}, port=port) as run:
+        try:
+            for _ in range(MAX_CONNECTIONS + 50):
+                idlers.append(await asyncio.open_connection("127.0.0.1", port))
+            loris = asyncio.ensure_future(
+                slowloris(port, b"POST /telegram HTTP/1.1\r\nHost: bot\r\n" + b"X: " * 100)
+            )
+            health = await wait_for_healthz(port)
+            started = time.monotonic()
+            status, _ = await http_get(port, "/metrics")
+            metrics_seconds = time.monotonic() - started
+            assert await deliver(telegram, telegram.inject_message(ALICE, "/start"), run.url) == 200
+            await telegram.wait_for_message(ALICE, contains="news bot", timeout=60)
+            evicted = sum([await closed(reader) for reader, _ in idlers])
+            open_for = await asyncio.wait_for(loris, timeout=30)
+        finally:
+            for _, writer in idlers:
+                writer.close()
+    log = run.log
     print(
         f"\n{len(idlers)} idle connections, {evicted} of them closed (to make room, or at the "
         f"header timeout); /metrics answered in {metrics_seconds:.3f} s; a slowloris sending "
