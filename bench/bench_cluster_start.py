@@ -60,9 +60,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bench.whole_process import newsbot_environment, precompile
-from news.analysis import document_terms
-from news.clustering import Clusterer
+from news.events.clustering import Clusterer
 from news.policy import CLUSTER_WINDOW
+from news.topics import document_terms
 from storage import open_storage
 from storage.clusters import _write_state as write_cluster_state
 from storage.tables import cluster_stories, stories

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from news.clustering import Clusterer
+from news.events.clustering import Clusterer
 from news.policy import CLUSTER_WINDOW as WINDOW
 from tests.labelled import existing_set, score, short_set
 

@@ -32,10 +32,10 @@ from telegram.ext import ExtBot
 
 from bench.fake_process import announce, figure, parser_for, start_server
 from handlers.gateway import Gateway
+from handlers.pacing import Limits
 from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
-from news.ingest import match_subscriptions
-from news.pacing import Limits
+from news.polling.pipeline import match_subscriptions
 from storage import SqlStorage, open_storage
 from tests.fakes.telegram import FakeBotApi
 from tests.storage_helpers import delivery_states

@@ -131,9 +131,9 @@ def process_peak_mb(pid: int) -> float:
 def run_newsbot(results: dict[str, float]) -> None:
     from sqlalchemy import update
 
-    from news.clustering import Clusterer
-    from news.fetch import Fetcher, FetchLimits
-    from news.ingest import Poller, PollSettings
+    from news.events.clustering import Clusterer
+    from news.feeds.fetch import Fetcher, FetchLimits
+    from news.polling.pipeline import Poller, PollSettings
     from storage import SqlStorage, create_engine
     from storage.database import migrate
     from storage.tables import sources

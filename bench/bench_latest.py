@@ -37,10 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from handlers.i18n import english
 from handlers.render import latest_messages
-from news.analysis import stem, words
 from news.errors import TopicError
 from news.reading import latest_events
-from news.topics import parse_topic
+from news.topics import parse_topic, stem, words
 from storage import SqlStorage, create_engine
 from storage.database import migrate
 

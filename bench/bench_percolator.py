@@ -3,8 +3,8 @@
 10,000 stories are matched against
   (a) 100,000 subscriptions over 20,000 distinct topics drawn Zipf-like (people share topics),
   (b) 100,000 distinct topics,
-through `news.percolator.Percolator` on one core, including the fan-out to chats. Vocabulary and
-stories are synthetic but shaped like news: Zipf-distributed words (s = 1.1) over 40,000 word
+through `news.topics.percolator.Percolator` on one core, including the fan-out to chats. Vocabulary
+and stories are synthetic but shaped like news: Zipf-distributed words (s = 1.1) over 40,000 word
 forms, 45 words a story; topics are 1–3 of the less common words, some as phrases, some with OR
 or an exclusion. Prints stories/s and the percolator's memory beside the targets.
 
@@ -25,9 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from news.analysis import document_terms
-from news.percolator import Percolator
-from news.topics import Topic, parse_topic
+from news.topics import Topic, document_terms, parse_topic
+from news.topics.percolator import Percolator
 
 VOCABULARY = 40_000
 WORDS_PER_STORY = 45

@@ -1,10 +1,10 @@
 """Adaptive polling against fixed-interval polling, simulated on a virtual clock (no waiting).
 
 A mix of busy, ordinary and quiet feeds publishes at random (Poisson) times. The adaptive
-schedule is Newsbot's own (`news.schedule`, with the decisions `news.polling` makes); the
-fixed schedule polls every feed every T, with T chosen so that both make the same total number
-of requests. Printed: median and p95 delay from publication to detection, requests per feed per
-hour, and the target: adaptive median at most half of fixed-interval's at equal request budget.
+schedule is Newsbot's own (`news.polling.schedule`, with the decisions `news.polling.decide`
+makes); the fixed schedule polls every feed every T, with T chosen so that both make the same total
+number of requests. Printed: median and p95 delay from publication to detection, requests per feed
+per hour, and the target: adaptive median at most half of fixed-interval's at equal request budget.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from news.schedule import (
+from news.polling import (
     ScheduleSettings,
     jittered,
     next_interval,

@@ -5,7 +5,7 @@ Ukraine, in English, German and French headlines), then runs each command as a u
 fresh `python -m bot` process from start to exit, five times, and prints the median wall time
 and the peak resident memory (the child's own `ru_maxrss`, from `os.wait4`) beside the targets.
 A bare interpreter's start is printed too, as the floor no command can go below, and the very
-first `latest`, which builds the country table's disk cache (`news.countries`), apart.
+first `latest`, which builds the country table's disk cache (`news.topics.countries`), apart.
 
     python bench/bench_startup.py [--stories 50000] [--runs 5] [--keep DIR]
 
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert
 
 from bench.whole_process import newsbot_environment, precompile
-from news.analysis import document_terms
+from news.topics import document_terms
 from storage import open_storage
 from storage.tables import stories
 

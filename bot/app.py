@@ -43,6 +43,7 @@ from bot.work import RoleWork
 from handlers.admission import AdmittedUpdates
 from handlers.common import ProcessInfo
 from handlers.gateway import Gateway
+from handlers.pacing import AdmissionLimits, Limits
 from handlers.routes import (
     Services,
     build_handlers,
@@ -53,7 +54,6 @@ from handlers.routes import (
 from handlers.sender import SendReport
 from handlers.telegram_http import AiohttpRequest
 from news.model import ChatSettings, PollOutcome
-from news.pacing import AdmissionLimits, Limits
 from storage import SqlStorage
 
 logger = logging.getLogger(__name__)

@@ -104,7 +104,7 @@ async def _poll_once(settings: Settings) -> int:
     from tqdm import tqdm
 
     from bot.wiring import make_poller, open_and_sync, parse_executor, utc_now
-    from news.fetch import Fetcher, FetchLimits
+    from news.feeds.fetch import Fetcher, FetchLimits
 
     storage, synced = await open_and_sync(settings, utc_now, say=_tell)
     try:
@@ -175,7 +175,7 @@ async def _sources(
     storage = await open_synced_storage(settings, utc_now, confirmed=confirmed, say=_tell)
     try:
         if action == "add":
-            from news.fetch import Fetcher, FetchLimits
+            from news.feeds.fetch import Fetcher, FetchLimits
 
             async with Fetcher(
                 FetchLimits(max_bytes=settings.max_feed_bytes),
@@ -196,7 +196,7 @@ async def _sources(
                 return 1
             print(terminal.removed(removed))
         elif action == "import":
-            from news.sources import read_sources_file
+            from news.feeds import read_sources_file
 
             assert isinstance(argument, Path)
             imported = await curation.import_sources(
@@ -207,7 +207,7 @@ async def _sources(
             )
             print(terminal.imported(imported))
         elif action == "export":
-            from news.sources import to_opml
+            from news.feeds import to_opml
 
             # What the bot reads: a removed or unlisted source is not exported.
             print(to_opml([s for s in await storage.list_sources() if s.enabled]))

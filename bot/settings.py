@@ -30,9 +30,8 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from news.errors import ConfigError, SourceError
+from news.feeds import is_web_url, parse_sources_text, read_sources_file
 from news.policy import MAX_FEED_BYTES, POLL_CEILING, POLL_FLOOR, RETENTION, SEND_LEASE, SEND_RATE
-from news.sources import parse_sources_text, read_sources_file
-from news.text import is_web_url
 from storage import async_url
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"

@@ -1,7 +1,7 @@
 """Syncing the sources file into the database, without surprises.
 
 The sources file (`NEWSBOT_SOURCES`, else the bundled list) says which feeds to read. A sync
-never deletes anything (`news.sources.plan_sync`): a source that left the file is disabled and
+never deletes anything (`news.feeds.sources.plan_sync`): a source that left the file is disabled and
 keeps its stories. And a command started with a *different* file than the one the database was
 last synced from — most often a shell where `NEWSBOT_SOURCES` is not set, which means the
 bundled list — changes nothing unless it is `newsbot run` or `newsbot poll` (whose job is to
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.settings import Settings
+from news.feeds import plan_sync
 from news.model import Source, SourcesPlan
 from news.ports import Sources
-from news.sources import plan_sync
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from bot.sync import SyncResult, sync_configured_sources
 from storage import SqlStorage, open_storage
 
 if TYPE_CHECKING:
-    from news.fetch import Fetcher
-    from news.ingest import Poller
+    from news.feeds.fetch import Fetcher
+    from news.polling.pipeline import Poller
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +62,11 @@ async def open_and_sync(
 def parse_executor(settings: Settings) -> Executor:
     """Worker processes for feed parsing: `parse_workers` of them parse every feed; with 0
     (automatic), feeds parse in a thread, and large ones and those of a call that polls many
-    sources in up to one process per core, started when first needed (`news.offload`): no
+    sources in up to one process per core, started when first needed (`news.feeds.offload`): no
     feed holds the bot's event loop for long, and a big poll uses the machine's cores."""
     if settings.parse_workers == 0:
         # Starts nothing until a large feed or a busy tick comes.
-        from news.offload import LazyProcessPool, default_workers
+        from news.feeds.offload import LazyProcessPool, default_workers
 
         return LazyProcessPool(default_workers())
     # spawn, not fork: the bot's process holds an event loop and open connections.
@@ -78,8 +78,8 @@ def make_poller(
 ) -> Poller:
     """The poller of the bot and of `newsbot poll`: it clusters what it stores."""
     # Imported on use: the feed parser and the clusterer are for the commands that poll.
-    from news.clustering import Clusterer
-    from news.ingest import Poller, PollSettings
+    from news.events.clustering import Clusterer
+    from news.polling.pipeline import Poller, PollSettings
 
     return Poller(
         storage,

@@ -26,10 +26,10 @@ from bot.wiring import make_poller, open_synced_storage, parse_executor
 from handlers.admin import report_failing_sources
 from handlers.gateway import Priority
 from handlers.sender import Sender, SendReport
-from news.fetch import Fetcher, FetchLimits
-from news.ingest import Poller
+from news.feeds.fetch import Fetcher, FetchLimits
 from news.model import ChatSettings, PollOutcome
 from news.policy import REPORT_FAILING_AFTER, claim_batch
+from news.polling.pipeline import Poller
 from storage import SqlStorage, open_storage
 
 logger = logging.getLogger(__name__)

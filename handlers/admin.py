@@ -32,7 +32,7 @@ from handlers.i18n import Texts, english
 from handlers.render import stories_kept
 from news import curation
 from news.errors import SourceError
-from news.fetch import Fetcher
+from news.feeds.fetch import Fetcher
 from news.model import OperationsStatus, Source
 from news.ports import Operations, Sources
 

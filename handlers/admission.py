@@ -1,7 +1,7 @@
 """Admission before queueing: each update is judged the moment it arrives, before it waits.
 
 `AdmittedUpdates` is python-telegram-bot's update processor (`concurrent_updates(...)`). For
-every update it decides at once, with `news.pacing.Admission`:
+every update it decides at once, with `handlers.pacing.Admission`:
 
 - an update no handler of this bot acts on (a plain message, another bot's `/roll@dicebot`, an
   unknown command in a group) is let go without a database read or a lock; it counts against
@@ -35,8 +35,8 @@ from telegram.error import TelegramError
 from telegram.ext import BaseUpdateProcessor
 
 from handlers.i18n import texts_for
+from handlers.pacing import Admission, AdmissionLimits, UpdateKind
 from news.errors import N_
-from news.pacing import Admission, AdmissionLimits, UpdateKind
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 `Gateway` is python-telegram-bot's rate-limiter hook (`BaseRateLimiter`), set on the
 application's bot with `Application.builder().rate_limiter(...)`; every request the bot makes
 except `getUpdates` passes through it: command replies, callback answers, pushes, edits,
-digests, `setMyCommands`, `getMe`. It keeps one `news.pacing.SendPacer` (the overall
+digests, `setMyCommands`, `getMe`. It keeps one `handlers.pacing.SendPacer` (the overall
 `NEWSBOT_SEND_RATE`, ~1/s per private chat, 20/min per group) and hands out its slots in order
 of priority, so a person's reply never waits behind a fan-out:
 
@@ -42,7 +42,7 @@ from telegram._utils.types import JSONDict
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter
 
-from news.pacing import Limits, SendPacer
+from handlers.pacing import Limits, SendPacer
 
 logger = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
-from news.analysis import base_language
+from news.topics import base_language
 
 DOMAIN = "newsbot"
 LOCALE_DIR = Path(__file__).parent / "locales"

@@ -37,8 +37,8 @@ from handlers.common import (
 )
 from handlers.i18n import Texts
 from handlers.render import story_card
-from news.coverage import Event
 from news.errors import TopicError
+from news.events import Event
 from news.reading import Library, latest_events
 from news.topics import Topic, parse_topic
 

@@ -32,7 +32,7 @@ from handlers.common import (
 )
 from handlers.i18n import Texts
 from handlers.render import latest_messages
-from news.coverage import Event
+from news.events import Event
 from news.reading import DEFAULT_LATEST, MAX_LATEST, Library, latest_events
 from news.topics import Topic, parse_topic
 

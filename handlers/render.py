@@ -13,11 +13,11 @@ from html import escape, unescape
 from urllib.parse import urlsplit, urlunsplit
 
 from handlers.i18n import Texts
-from news.coverage import Event
 from news.delivery import DigestKind
+from news.events import Event
+from news.feeds import cut_at_word
 from news.model import DISABLED_BECAUSE, Delivery, Source, Story
 from news.policy import ALSO_NAMED
-from news.text import cut_at_word
 from news.topics import source_term
 
 MESSAGE_LIMIT = 4096

@@ -21,7 +21,7 @@ from handlers.inline import build_inline_handlers
 from handlers.latest import build_latest_handlers
 from handlers.permissions import AdminChecks
 from handlers.settings import SETTINGS_COMMANDS, build_settings_handlers
-from news.fetch import Fetcher
+from news.feeds.fetch import Fetcher
 
 __all__ = [
     "Services",

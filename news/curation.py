@@ -8,8 +8,8 @@ value, or raises the domain's error (`SourceError` for a URL that is no usable f
 front ends only render it: the bot in its reader's language, the CLI as plain English.
 
 A source is added only once its URL was fetched and read as a feed (or led to the feed a web
-page advertises, `news.discovery`), and only from a public address unless the operator allows
-private ones (`news.safety`); adding a known source reads it again. A chat follows at most
+page advertises, `news.feeds.discovery`), and only from a public address unless the operator allows
+private ones (`news.feeds.safety`); adding a known source reads it again. A chat follows at most
 `news.policy.MAX_SUBSCRIPTIONS` topics, over all its forum topics.
 """
 
@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from news.feeds import check_public_host
 from news.model import Source
 from news.policy import MAX_SUBSCRIPTIONS
 from news.ports import Chats, Sources
-from news.safety import check_public_host
 
 if TYPE_CHECKING:
-    from news.fetch import Fetcher
+    from news.feeds.fetch import Fetcher
     from news.topics import Topic
 
 # Sources
@@ -56,8 +56,8 @@ async def add_source(
     """
     # Imported here: only adding a source needs the HTTP client and the feed parser, and the
     # terminal's `sources list` and `remove` import this module too (tests/test_startup.py).
-    from news.discovery import find_feed
-    from news.fetch import Fetcher
+    from news.feeds.discovery import find_feed
+    from news.feeds.fetch import Fetcher
 
     if fetcher is None:
         async with Fetcher(public_only=not allow_private) as own:
@@ -86,7 +86,7 @@ class SourcesImported:
 async def import_sources(
     sources: Sources, urls: Sequence[str], *, now: datetime, allow_private: bool = False
 ) -> SourcesImported:
-    """Add every feed of `urls` (a sources file's, `news.sources.read_sources_file`).
+    """Add every feed of `urls` (a sources file's, `news.feeds.sources.read_sources_file`).
 
     The list is trusted to name feeds, so they are not fetched here (the first poll reads
     them); but every host is checked to be public first, unless `allow_private`, so that a

@@ -69,7 +69,7 @@ class StoryDraft:
     language: str
     terms: tuple[str, ...] = ()
     body: str = ""
-    # The story's picture (`news.images`), when its feed names one.
+    # The story's picture (`news.feeds.images`), when its feed names one.
     image_url: str | None = None
 
 
@@ -87,13 +87,13 @@ class Story:
     first_seen_at: datetime
     language: str = "en"
     terms: tuple[str, ...] = field(default=(), compare=False, repr=False)
-    # The cluster of reports of one event this story belongs to (see `news.clustering`); None
+    # The cluster of reports of one event this story belongs to (see `news.events.clustering`); None
     # for a story that was never clustered, which stands alone.
     cluster_id: int | None = field(default=None, compare=False)
     # The story's own text beyond its summary (up to 2,000 characters), when the feed carries
     # it; read only where the story card needs it.
     body: str = field(default="", compare=False, repr=False)
-    # The story's picture (`news.images`): an http(s) URL its pushes preview, when it has one.
+    # The story's picture (`news.feeds.images`): an http(s) URL its pushes preview, when it has one.
     image_url: str | None = None
 
     @property
@@ -292,8 +292,8 @@ class PruneReport:
 
 @dataclass(frozen=True, slots=True)
 class SourcesPlan:
-    """What syncing a sources file changes (`news.sources.plan_sync`). Nothing is ever deleted:
-    a file source that left the file is disabled and keeps its stories; listed again, it is
+    """What syncing a sources file changes (`news.feeds.sources.plan_sync`). Nothing is ever
+    deleted: a file source that left the file is disabled and keeps its stories; listed again, it is
     enabled with its history."""
 
     added: tuple[str, ...] = ()

@@ -20,7 +20,7 @@ from typing import Protocol
 # Two domain modules beside the model: the clusterer's state is its own plain-data module (named
 # tuples and arrays, tuned for loading 100,000 rows), and a topic is the parsed query storage
 # matches stories against.
-from news.cluster_state import ClusterState, ClusterWork
+from news.events import ClusterState, ClusterWork
 from news.model import (
     ChatSettings,
     ClusterAssignment,

@@ -6,10 +6,11 @@ clusters; a card also reads the outbox, `CardLibrary`), and only render the resu
 What changes what the bot reads or a chat receives lives beside this module, in `news.curation`.
 
 An event is listed once, however many outlets report it: its lead report, with "+N sources"
-(see `news.coverage`). Pages use a keyset cursor, the (published time, id) of the newest matching
-report of the last event shown, never an offset, so stories arriving meanwhile neither repeat nor
-hide older ones. An event with a matching report at or after the cursor was listed on an earlier
-page, so later pages skip it without remembering what was shown (`news.coverage.listed_above`).
+(see `news.events.coverage`). Pages use a keyset cursor, the (published time, id) of the newest
+matching report of the last event shown, never an offset, so stories arriving meanwhile neither
+repeat nor hide older ones. An event with a matching report at or after the cursor was listed on an
+earlier page, so later pages skip it without remembering what was shown
+(`news.events.coverage.listed_above`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from news.coverage import Event, events, first_of_each_outlet, listed_above, other_reports
 from news.errors import TopicError
+from news.events import Event, events, first_of_each_outlet, listed_above, other_reports
 from news.model import Cursor, Story
 from news.policy import DEFAULT_LATEST as DEFAULT_LATEST
 from news.policy import MAX_LATEST as MAX_LATEST
@@ -139,10 +140,10 @@ async def story_card(
     chat itself): key points, other outlets, related events.
 
     Key points come from the story's own text, and from the other reports when the feed gave
-    only a teaser (see `news.keypoints`).
+    only a teaser (see `news.events.keypoints`).
     """
     # Imported here: only a card needs the key-point extractor and its clusterer vocabulary.
-    from news.keypoints import key_points
+    from news.events.keypoints import key_points
 
     members = (
         (await storage.cluster_members([story.cluster_id], bodies=True)).get(story.cluster_id, [])

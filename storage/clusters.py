@@ -1,13 +1,13 @@
 """Clusters in storage: each story's event, and the reports that make up each event.
 
-A story's `cluster_id` is the id of the story that opened its cluster (`news.clustering`); a
+A story's `cluster_id` is the id of the story that opened its cluster (`news.events.clustering`); a
 story never clustered stands alone. When a cluster gains a report, the cards pushed for it
 become due for an "Also:" edit (`deliveries.edit_due_at`), which the outbox hands out
-(`storage.outbox`). Who else reports an event is the domain's to say (`news.coverage`): storage
-only loads the members.
+(`storage.outbox`). Who else reports an event is the domain's to say (`news.events.coverage`):
+storage only loads the members.
 
-What the clusterer needs (`news.cluster_state`) is kept beside: `clusters` holds each cluster's
-centroid, `cluster_stories` each clustered story's signature, both stamped with a version.
+What the clusterer needs (`news.events.cluster_state`) is kept beside: `clusters` holds each
+cluster's centroid, `cluster_stories` each clustered story's signature, both stamped with a version.
 `cluster_turn` is how a poller assigns: on PostgreSQL, under an advisory lock held by the
 transaction, it reads what other processes wrote since the version the poller last saw, lets
 the poller cluster, and writes the assignments, centroids and signatures at the next version,
@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Row, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from news.cluster_state import ClusterRow, ClusterState, ClusterWork, StorySignature
 from news.delivery import EDITABLE_STATES, editable_since
+from news.events import ClusterRow, ClusterState, ClusterWork, StorySignature
 from news.model import ClusterAssignment, Story
 from storage.base import (
     CLUSTER_LOCK,

@@ -11,7 +11,7 @@ A pushed card names the other outlets of its event. When the event gains a repor
 become due for an edit (`storage.clusters`); `claim_edits` hands them out no more than once a
 minute per message and never once the card is older than the cluster window, as Telegram users
 expect of a message that changes under their eyes. Which outlets a card names is decided by
-`news.coverage` from the event's stories, which the claims load.
+`news.events.coverage` from the event's stories, which the claims load.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from news.coverage import other_outlets
 from news.delivery import EventKey, first_per_event, holds_event
+from news.events import other_outlets
 from news.model import Delivery, PushedMessage, SentRow, Story, TopicMatch
 from news.policy import EDIT_INTERVAL, EDIT_WINDOW, SEND_LEASE
 from storage.base import STORY_COLUMNS, StorageBase, chunks, stories_of_clusters, story_from_row

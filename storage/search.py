@@ -1,9 +1,9 @@
 """Topic queries on the full-text index: SQLite FTS5 or PostgreSQL tsvector, same answers.
 
-Both indexes hold the terms `news.analysis` produced, in document order, so neither database's
-stemmer is involved: a topic's term sequences are looked up exactly, as phrases (FTS5 `"a b"`,
-tsquery `a <-> b`). Terms travel as bound parameters, quoted for the query syntax, so nothing a
-user types can change the query's structure.
+Both indexes hold the terms `news.topics.analysis` produced, in document order, so neither
+database's stemmer is involved: a topic's term sequences are looked up exactly, as phrases (FTS5
+`"a b"`, tsquery `a <-> b`). Terms travel as bound parameters, quoted for the query syntax, so
+nothing a user types can change the query's structure.
 
 Newest-first without reading every match. "Newest 5 stories about ukraine" must not cost more
 when there are 100,000 of them:
@@ -41,8 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from news.analysis import Phrase
-from news.topics import Topic
+from news.topics import Phrase, Topic
 from storage.base import source_name
 from storage.tables import sources, stories
 

@@ -2,7 +2,7 @@
 sources file the database was synced from.
 
 Sources are never deleted: a source that leaves the sources file, is removed by an admin or is
-gone (410) is disabled with its reason (see `news.sources`), and its stories stay until
+gone (410) is disabled with its reason (see `news.feeds.sources`), and its stories stay until
 retention removes them.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Select, String, and_, bindparam, func, insert, or_, select, update
 
+from news.feeds import plan_sync
 from news.model import PollRecord, Source, SourcesPlan
-from news.sources import plan_sync
 from storage.base import (
     SOURCES_SYNC_LOCK,
     StorageBase,

@@ -123,7 +123,7 @@ sources = Table(
     Column("poll_interval", Seconds),
     Column("target_interval", Seconds),
     Column("last_error_at", UTCDateTime),
-    # Why a disabled source is not polled: "unlisted", "removed" or "gone" (see news.sources).
+    # Why a disabled source is not polled: "unlisted", "removed" or "gone" (see news.feeds.sources).
     Column("disabled_reason", String(16)),
     # When the admins were told the source fails for a day; cleared by a successful poll.
     Column("failure_reported_at", UTCDateTime),
@@ -151,7 +151,7 @@ stories = Table(
     Column("published_at", UTCDateTime, nullable=False),
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("language", String(16), nullable=False),
-    # The story's terms (`news.analysis`) in document order, which the full-text index reads.
+    # The story's terms (`news.topics.analysis`) in document order, which the full-text index reads.
     Column("terms", TextList(" "), nullable=False),
     # The story's cluster: the id of the story that opened it; NULL when it was never clustered
     # (too old when it arrived), which makes it a cluster of its own.
@@ -159,7 +159,8 @@ stories = Table(
     # The story's text beyond its summary (up to 2,000 characters), for the story card's key
     # points; NULL when the feed carries no more than the summary.
     Column("body", Text),
-    # The story's picture (`news.images`), an http(s) URL its pushes preview; NULL without one.
+    # The story's picture (`news.feeds.images`), an http(s) URL its pushes preview; NULL without
+    # one.
     Column("image_url", String(2048)),
     UniqueConstraint("source_id", "entry_id", name="uq_stories_source_entry"),
     Index("ix_stories_link", "link"),
@@ -169,8 +170,8 @@ stories = Table(
 
 # What the clusterer needs, kept as it changes (migration 0015), so that a start loads the open
 # clusters instead of re-analysing the window's stories, and several pollers share them
-# (`news.cluster_state`). `version` orders the writes of every process: each reads what others
-# wrote after the version it last saw; the newest version given out is `bot_state`'s
+# (`news.events.cluster_state`). `version` orders the writes of every process: each reads what
+# others wrote after the version it last saw; the newest version given out is `bot_state`'s
 # "cluster_version".
 clusters = Table(
     "clusters",
@@ -188,7 +189,7 @@ clusters = Table(
     Index("ix_clusters_version", "version"),
 )
 
-# A clustered story's signature, without its text (`news.cluster_state.StorySignature`).
+# A clustered story's signature, without its text (`news.events.cluster_state.StorySignature`).
 cluster_stories = Table(
     "cluster_stories",
     metadata,

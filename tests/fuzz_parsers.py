@@ -20,9 +20,8 @@ from datetime import timedelta
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from news.fitting import bounded_int
-from news.safety import is_public_address, strip_doctype
-from news.schedule import ScheduleSettings, max_age, retry_after
+from news.feeds import bounded_int, is_public_address, strip_doctype
+from news.polling import ScheduleSettings, max_age, retry_after
 from tests.hostile import NOW, bodies, check_parse, headers, text
 
 ROUND = settings(

@@ -28,10 +28,10 @@ from bot.webhook import ALLOWED_UPDATES
 from bot.wiring import utc_now
 from bot.work import RoleWork
 from handlers.gateway import Gateway, Priority
+from handlers.pacing import AdmissionLimits, Budget
 from handlers.sender import SendReport
 from handlers.telegram_http import AiohttpRequest
 from news.model import PollOutcome
-from news.pacing import AdmissionLimits, Budget
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram import FakeBotApi, RecordedCall
 

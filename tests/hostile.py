@@ -16,8 +16,8 @@ from xml.sax.saxutils import quoteattr
 from hypothesis import strategies as st
 
 from news.errors import ParseError
-from news.fitting import EARLIEST, ENTRY_ID_LIMIT, LANGUAGE_LIMIT, URL_LIMIT
-from news.parse import ParsedFeed, parse_feed
+from news.feeds import EARLIEST, ENTRY_ID_LIMIT, LANGUAGE_LIMIT, URL_LIMIT
+from news.feeds.parse import ParsedFeed, parse_feed
 
 NOW = datetime(2025, 2, 14, 12, 0, tzinfo=UTC)
 URL = "https://feeds.example.com/feed.xml"

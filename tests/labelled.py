@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from news.clustering import Assignment, Clusterer
+from news.events.clustering import Assignment, Clusterer
 
 DATA = Path(__file__).parent / "data" / "clusters"
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from news.analysis import document_terms
 from news.model import StoryDraft
+from news.topics import document_terms
 
 
 def english_story(

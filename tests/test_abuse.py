@@ -22,8 +22,8 @@ from telegram.ext import ExtBot
 
 from handlers.admission import SLOW_DOWN, AdmittedUpdates
 from handlers.gateway import Gateway, Priority, ReplyExpired
+from handlers.pacing import AdmissionLimits, Limits
 from handlers.telegram_http import AiohttpRequest
-from news.pacing import AdmissionLimits, Limits
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram import FakeBotApi, RecordedCall

@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-import news.analysis
-import news.clustering
-from news.cluster_keeper import ClusterKeeper
-from news.clustering import Cluster, Clusterer
+import news.events.clustering
+import news.topics.analysis
+from news.events.clustering import Cluster, Clusterer
 from news.model import Story
+from news.polling.cluster_keeper import ClusterKeeper
 from news.topics import parse_topic
 from storage import SqlStorage, open_storage
 from storage.tables import sources as sources_table
@@ -114,13 +114,13 @@ async def test_a_restart_loads_clusters_without_analysing_a_story(
     assert opened.sources == ["bbc.example", "dw.example", "reuters.example"]
 
     analysed: list[str] = []
-    real = news.analysis.document_terms
+    real = news.topics.analysis.document_terms
 
     def counting(text: str, language: str) -> tuple[str, ...]:
         analysed.append(text)
         return real(text, language)
 
-    monkeypatch.setattr(news.clustering, "document_terms", counting)
+    monkeypatch.setattr(news.events.clustering, "document_terms", counting)
     restarted = Clusterer()
     keeper = ClusterKeeper(storage, restarted)
     await keeper.load(clock())

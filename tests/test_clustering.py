@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from news.clustering import Assignment, Clusterer
+from news.events.clustering import Assignment, Clusterer
 from tests.labelled import Labelled, add, existing_set, score, short_set
 
 

@@ -16,10 +16,10 @@ import pytest
 
 from handlers.i18n import english
 from handlers.render import latest_messages
-from news.clustering import Clusterer
-from news.fetch import Fetcher
-from news.ingest import Poller, PollSettings
+from news.events.clustering import Clusterer
+from news.feeds.fetch import Fetcher
 from news.model import ClusterAssignment, Delivery, SentRow
+from news.polling.pipeline import Poller, PollSettings
 from news.reading import latest_events
 from news.topics import parse_topic
 from storage import SqlStorage

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from news.errors import ParseError
-from news.parse import parse_feed
+from news.feeds.parse import parse_feed
 from tests.conftest import SHARED
 
 CORPUS = SHARED / "corpus"

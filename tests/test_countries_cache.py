@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from news import countries
-from news.analysis import document_terms
-from news.topics import parse_topic
+from news.topics import countries, document_terms, parse_topic
 
 
 @pytest.fixture

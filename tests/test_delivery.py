@@ -16,11 +16,11 @@ from telegram.error import NetworkError
 from telegram.ext import ExtBot
 
 from handlers.gateway import Gateway, Priority
+from handlers.pacing import Limits
 from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
-from news.ingest import match_subscriptions
 from news.model import ClusterAssignment, StoryDraft
-from news.pacing import Limits
+from news.polling.pipeline import match_subscriptions
 from storage import SqlStorage, create_engine
 from tests.conftest import Clock
 from tests.fakes.telegram import FakeBotApi

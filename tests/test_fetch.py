@@ -16,9 +16,9 @@ from datetime import timedelta
 import pytest
 
 from news.errors import FetchError
-from news.fetch import Fetcher, FetchLimits
-from news.ingest import Poller, PollSettings
+from news.feeds.fetch import Fetcher, FetchLimits
 from news.model import PollOutcome
+from news.polling.pipeline import Poller, PollSettings
 from storage import SqlStorage
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer

@@ -18,8 +18,8 @@ from telegram.error import NetworkError
 from telegram.ext import ExtBot
 
 from handlers.gateway import Gateway, Priority
+from handlers.pacing import Limits
 from handlers.telegram_http import AiohttpRequest
-from news.pacing import Limits
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram import FakeBotApi
 from tests.harness import client_through, running_bot, start_newsbot_run

@@ -13,13 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from news.analysis import document_terms, stem
 from news.errors import ParseError
-from news.fitting import bounded_int, fit_draft, fit_language
+from news.feeds import bounded_int, fit_draft, fit_language, is_public_address
+from news.feeds.parse import feedparser_document, parse_feed
 from news.model import StoryDraft
-from news.parse import feedparser_document, parse_feed
-from news.safety import is_public_address
-from news.schedule import ScheduleSettings, max_age, retry_after
+from news.polling import ScheduleSettings, max_age, retry_after
+from news.topics import document_terms, stem
 from tests.hostile import NOW, URL, bodies, check_parse, headers, json_feeds, nested_json, text
 from tests.test_parse import BILLION_LAUGHS, XXE
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from news.discovery import advertised_feeds, find_feed
 from news.errors import SourceError
-from news.fetch import Fetcher
-from news.safety import check_public_host, is_public_address
+from news.feeds import check_public_host, is_public_address
+from news.feeds.discovery import advertised_feeds, find_feed
+from news.feeds.fetch import Fetcher
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from news.keypoints import KeyPoint, is_teaser, key_points, sentences
+from news.events.keypoints import KeyPoint, is_teaser, key_points, sentences
 
 SEED = Path(__file__).parent / "data" / "seed-story.txt"
 

@@ -3,7 +3,7 @@
 The whole bot runs on default settings (`NEWSBOT_PARSE_WORKERS=0`) against the fake Bot API and
 a loopback feed server that serves one feed of about 10 MB. Parsing it takes seconds of CPU; in
 the bot's process (even in a thread, under the GIL) it would hold up every command. Large feeds
-are parsed in a worker process instead (`news.offload`), so `/latest`, sent while the feed is
+are parsed in a worker process instead (`news.feeds.offload`), so `/latest`, sent while the feed is
 being parsed, is answered within a second. This one wall-clock bound is what the feature
 promises; it is generous (an answer takes milliseconds) but fails when parsing blocks the loop.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from news.errors import ParseError
-from news.offload import LARGE_FEED_BYTES, LazyProcessPool, parse_in_chunks
+from news.feeds.offload import LARGE_FEED_BYTES, LazyProcessPool, parse_in_chunks
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram import FakeBotApi

@@ -13,7 +13,10 @@
 - handlers/ holds no delivery rule: no handler module names the push-age, digest or quiet-hours
   constants (`DELIVERY_RULE_CONSTANTS`); those rules are news.delivery's (where a push is decided);
 - no storage module reaches into another's private (`_name`) helpers: what the aggregates share
-  lives in storage.base, in public.
+  lives in storage.base, in public;
+- inside news/, the capabilities depend one way (`NEWS_LAYERS`): topics on nothing but the shared
+  model, feeds and events on topics, polling on all of them, the use cases (reading, curation)
+  on all but polling; and no module outside a subpackage imports its private (`_name`) modules.
 """
 
 from __future__ import annotations
@@ -39,10 +42,25 @@ SHARED_HELPERS = {
     "handlers.render",
     "handlers.gateway",
     "handlers.i18n",
+    "handlers.pacing",
     "handlers.permissions",
     "handlers.previews",
     # The push request and its answer's mapping to `news.delivery.SendResult` (the sender's).
     "handlers.sending",
+}
+#: What each part of news/ may import from the rest of news/ (besides its own modules). The shared
+#: model (errors, model, policy, batching) is below everything; nothing points back up.
+SHARED_MODEL = {"errors", "model", "policy", "batching"}
+NEWS_LAYERS = {
+    **{part: SHARED_MODEL for part in SHARED_MODEL},
+    "topics": SHARED_MODEL,
+    "feeds": SHARED_MODEL | {"topics"},
+    "events": SHARED_MODEL | {"topics"},
+    "delivery": SHARED_MODEL,
+    "ports": SHARED_MODEL | {"topics", "events"},
+    "reading": SHARED_MODEL | {"topics", "events", "ports"},
+    "curation": SHARED_MODEL | {"topics", "feeds", "ports"},
+    "polling": SHARED_MODEL | {"topics", "feeds", "events", "delivery", "ports"},
 }
 #: The numbers of the delivery rules (`news.policy`, `news.delivery`): handlers/ never names them.
 DELIVERY_RULE_CONSTANTS = {
@@ -193,3 +211,45 @@ def test_the_private_names_check_sees_both_ways_of_reaching(tmp_path: Path) -> N
         "storage.outbox": ["_load_claimed"],
         "storage.base": ["_hidden"],
     }
+
+
+def news_part(module: str) -> str:
+    """The part of news/ a dotted module name is in: `news.feeds.fetch` → "feeds"."""
+    return module.split(".")[1]
+
+
+def test_news_capabilities_depend_one_way() -> None:
+    arrows: dict[str, list[str]] = {}
+    for path in python_files("news"):
+        name = module_name(path)
+        if name == "news.__init__" or ".data." in name:
+            continue
+        part = news_part(name)
+        assert part in NEWS_LAYERS, f"{name}: a part of news/ that NEWS_LAYERS does not place"
+        wrong = sorted(
+            module
+            for module in imports(path)
+            if module.startswith("news.")
+            and news_part(module) != part
+            and news_part(module) not in NEWS_LAYERS[part]
+        )
+        if wrong:
+            arrows[name] = wrong
+    assert arrows == {}
+
+
+def test_no_module_reaches_into_a_news_subpackages_private_modules() -> None:
+    reaching: dict[str, list[str]] = {}
+    for path in python_files("news", "storage", "handlers", "bot", "bench"):
+        name = module_name(path)
+        own = news_part(name) if name.startswith("news.") else None
+        private = sorted(
+            module
+            for module in imports(path)
+            if module.startswith("news.")
+            and module.split(".")[-1].startswith("_")
+            and news_part(module) != own
+        )
+        if private:
+            reaching[str(path.relative_to(ROOT))] = private
+    assert reaching == {}

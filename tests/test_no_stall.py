@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import text
 
 from news.errors import FetchError
-from news.fetch import Fetcher, FetchLimits
-from news.fitting import LANGUAGE_LIMIT
-from news.ingest import Poller, PollSettings
+from news.feeds import LANGUAGE_LIMIT
+from news.feeds.fetch import Fetcher, FetchLimits
+from news.polling.pipeline import Poller, PollSettings
 from storage import SqlStorage
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer

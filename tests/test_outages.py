@@ -23,11 +23,11 @@ from sqlalchemy.exc import DBAPIError
 from telegram.ext import ExtBot
 
 from handlers.gateway import Gateway, Priority
+from handlers.pacing import Limits
 from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
 from news.errors import StorageError
 from news.model import PollRecord
-from news.pacing import Limits
 from news.policy import MAX_BACKOFF
 from storage import SqlStorage, create_engine
 from storage.database import migrate

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from news.pacing import Admission, AdmissionLimits, Budget, Limits, SendPacer
+from handlers.pacing import Admission, AdmissionLimits, Budget, Limits, SendPacer
 
 
 def test_global_rate_spaces_messages_to_different_chats() -> None:

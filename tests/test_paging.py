@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.wiring import utc_now
 from handlers.common import PagedQuery, PagingQueries
 from handlers.gateway import Gateway
-from news.pacing import Limits
+from handlers.pacing import Limits
 from storage import open_storage
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from news.errors import ParseError
-from news.language import guess_language
-from news.parse import parse_feed
-from news.safety import strip_doctype
+from news.feeds import strip_doctype
+from news.feeds._language import guess_language
+from news.feeds.parse import parse_feed
 from tests.conftest import DATA, SHARED
 from tests.fakes.feeds import FeedItem, atom_feed, rss_feed
 
@@ -248,7 +248,7 @@ def test_skipping_the_base_url_changes_nothing_read(monkeypatch: pytest.MonkeyPa
         return results
 
     fast = read_all()
-    monkeypatch.setattr("news.parse._resolution_matters", lambda *_: True)
+    monkeypatch.setattr("news.feeds.parse._resolution_matters", lambda *_: True)
     assert fast == read_all()
 
 

@@ -8,10 +8,9 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from news.analysis import document_terms
 from news.errors import TopicError
-from news.percolator import Percolator
-from news.topics import Topic, parse_topic
+from news.topics import Topic, document_terms, parse_topic
+from news.topics.percolator import Percolator
 
 STORIES = [
     "Ukraine and Russia resume peace talks in Riyadh",

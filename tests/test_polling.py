@@ -6,12 +6,12 @@ import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from news import polling
 from news.errors import FetchError, ParseError
-from news.fetch import FetchResult, HTTPStatusError
+from news.feeds.fetch import FetchResult, HTTPStatusError
+from news.feeds.parse import ParsedEntry, ParsedFeed
 from news.model import Source
-from news.parse import ParsedEntry, ParsedFeed
-from news.schedule import ScheduleSettings
+from news.polling import ScheduleSettings
+from news.polling import decide as polling
 
 NOW = datetime(2025, 2, 14, 12, 0, tzinfo=UTC)
 URL = "https://example.org/feed.xml"

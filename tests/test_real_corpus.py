@@ -29,8 +29,8 @@ import pytest
 from sqlalchemy import select
 
 from news.errors import ParseError
+from news.feeds.parse import parse_feed
 from news.model import StoryDraft
-from news.parse import parse_feed
 from storage import open_storage
 from storage.tables import sources as sources_table
 from storage.tables import stories as stories_table

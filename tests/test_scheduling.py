@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from news.model import PollRecord
-from news.schedule import (
+from news.polling import (
     ScheduleSettings,
     backoff,
     max_age,

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from news.analysis import document_terms
 from news.model import Cursor, Story, StoryDraft
-from news.topics import parse_topic
+from news.topics import document_terms, parse_topic
 from storage import SqlStorage, create_engine
 from storage.database import migrate
 from tests.conftest import empty_storage

@@ -26,7 +26,13 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ROOTS or m 
 sys.exit(code)
 """
 NOT_NEEDED = {"telegram", "aiohttp", "feedparser", "tqdm", "alembic", "pymorphy3"}
-NOT_NEEDED_MODULES = {"news.clustering", "news.ingest", "news.fetch", "bot.app", "handlers.routes"}
+NOT_NEEDED_MODULES = {
+    "news.events.clustering",
+    "news.polling.pipeline",
+    "news.feeds.fetch",
+    "bot.app",
+    "handlers.routes",
+}
 
 
 async def loaded_by(tmp_path: Path, *args: str) -> list[str]:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from news.errors import TopicError
+from news.feeds.parse import parse_feed
 from news.model import PollRecord, SentRow, StoryDraft, TopicMatch
-from news.parse import parse_feed
 from news.topics import parse_topic
 from storage import SqlStorage
 from tests.storage_helpers import delivery_states
@@ -25,7 +25,7 @@ def draft(
     link: str | None = None,
     summary: str = "",
 ) -> StoryDraft:
-    from news.analysis import document_terms
+    from news.topics import document_terms
 
     return StoryDraft(
         source_id=source_id,

@@ -1,6 +1,6 @@
 """Stories keep the picture their feed names, and pushes preview it; a refused one costs nothing.
 
-The choice of picture (`news.images`) is checked on examples and, over hostile values, as a
+The choice of picture (`news.feeds.images`) is checked on examples and, over hostile values, as a
 property; feeds of every kind are served on loopback to the whole bot, whose pushes must carry
 the picture in their link preview; previews "large" and "off", and a preview Telegram refuses,
 go through the sender against the fake Bot API; the column round-trips on both databases.
@@ -21,13 +21,13 @@ from hypothesis import strategies as st
 from telegram.ext import ExtBot
 
 from handlers.gateway import Gateway, Priority
+from handlers.pacing import Limits
 from handlers.sender import Sender
 from handlers.telegram_http import AiohttpRequest
-from news.images import first_image, fit_image_url, media_images, story_image
-from news.ingest import match_subscriptions
+from news.feeds import first_image, fit_image_url, media_images, story_image
+from news.feeds.parse import parse_feed
 from news.model import ClusterAssignment, PreviewMode, StoryDraft
-from news.pacing import Limits
-from news.parse import parse_feed
+from news.polling.pipeline import match_subscriptions
 from storage import SqlStorage
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer

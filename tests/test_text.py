@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from news.text import canonical_link, cut_at_word, is_web_url, plain_text
+from news.feeds import canonical_link, cut_at_word, is_web_url, plain_text
 
 
 def test_plain_text_drops_markup_scripts_and_decodes_entities() -> None:

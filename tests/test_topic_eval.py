@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from news.analysis import document_terms
 from news.model import StoryDraft
-from news.topics import parse_topic
+from news.topics import document_terms, parse_topic
 from storage import SqlStorage, create_engine
 from storage.database import migrate
 

@@ -8,10 +8,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from news.analysis import document_terms
-from news.countries import countries_named
 from news.errors import TopicError
-from news.topics import MAX_TOPIC_LENGTH, parse_topic, source_term
+from news.topics import MAX_TOPIC_LENGTH, countries_named, document_terms, parse_topic, source_term
 
 
 @pytest.mark.parametrize(

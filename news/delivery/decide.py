@@ -10,8 +10,8 @@ whether this is its daily digest), a list of actions out, one per row or group o
   just ended (however few it carries), or more than `DIGEST_THRESHOLD` stories due at once;
 - `SendCard`: a story card of its own.
 
-No I/O and nothing to await, like the poll decider (`news.polling`): tests feed it plain values.
-The sender (`handlers.sender`) claims the rows, applies the actions and sends; what a send's
+No I/O and nothing to await, like the poll decider (`news.polling.decide`): tests feed it plain
+values. The sender (`handlers.sender`) claims the rows, applies the actions and sends; what a send's
 result means for the rows is `news.delivery.settle`'s.
 """
 

@@ -76,7 +76,7 @@ def upgrade() -> None:
     op.create_index("ix_deliveries_state", "deliveries", ["state", "id"])
 
     if op.get_bind().dialect.name == "postgresql":
-        # Terms are already analysed by news.analysis, so they become lexemes as they are,
+        # Terms are already analysed by news.topics.analysis, so they become lexemes as they are,
         # without PostgreSQL's own parser: both backends then index exactly the same terms.
         add_search_column("array_to_tsvector(string_to_array(terms, ' '))")
     else:

@@ -2,7 +2,7 @@
 
 `stories.terms` becomes the story's terms in document order (it was their sorted set), so that
 phrases can be found; existing stories are re-analysed from their headline and summary with the
-current `news.analysis`.
+current `news.topics.analysis`.
 - SQLite: `stories_fts` becomes a contentless FTS5 table whose rowid is a time key (publication
   second * 2**31 + id, see `storage.search`) with two columns, the terms and the source as
   `s<id>`; triggers keep it in step.
@@ -13,7 +13,7 @@ current `news.analysis`.
 import sqlalchemy as sa
 from alembic import op
 
-from news.analysis import document_terms
+from news.topics import document_terms
 from storage.migrations.steps import add_search_column, create_fts_by_story_id
 
 revision = "0003"

@@ -1,4 +1,5 @@
-"""Stories keep their picture: the image URL their feed names (`news.images`), for previews."""
+"""Stories keep their picture: the image URL their feed names (`news.feeds.images`), for
+previews."""
 
 import sqlalchemy as sa
 

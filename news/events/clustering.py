@@ -9,7 +9,7 @@ Method, and why:
 
 - Independent reports of one event share few word sequences (each outlet writes its own), but they
   share the rare words: names, places, numbers, the thing that happened. So a story is a TF-IDF
-  vector over its terms (the analyser of topics, `news.analysis.document_terms`; title terms
+  vector over its terms (the analyser of topics, `news.topics.analysis.document_terms`; title terms
   count twice; function words, years and the names of days and months dropped, as they say
   when and not what; a German or Dutch compound also counts as its longest head
   and modifier already seen as words, "Bahnstreik" → "streik", "bahn"), weighted
@@ -73,9 +73,9 @@ from operator import eq
 from sys import intern
 from typing import NamedTuple
 
-from news.analysis import document_terms
-from news.cluster_state import ClusterRow, ClusterState, StorySignature
+from news.events.cluster_state import ClusterRow, ClusterState, StorySignature
 from news.policy import CLUSTER_WINDOW
+from news.topics import document_terms
 
 COSINE_CUTOFF = 0.24
 # German and Dutch reports of one event share fewer terms (compounds, inflection): a lower cut-off.

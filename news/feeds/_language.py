@@ -1,17 +1,18 @@
 """A small language guesser for feeds that do not declare their language.
 
-The language only chooses the stemmer a story is indexed with (see `news.analysis.STEMMERS`), so
-guessing among those languages is enough. A full identifier such as py3langid was measured here
-(docs/benchmarks.md): its load time and memory (numpy and its model), paid in every parse worker,
-are more than the whole ingest budget. Counting frequent function words does the job for the
-languages that have a stemmer, at a negligible cost per feed and with no dependency.
+The language only chooses the stemmer a story is indexed with (see
+`news.topics.analysis.STEMMERS`), so guessing among those languages is enough. A full identifier
+such as py3langid was measured here (docs/benchmarks.md): its load time and memory (numpy and its
+model), paid in every parse worker, are more than the whole ingest budget. Counting frequent
+function words does the job for the languages that have a stemmer, at a negligible cost per feed
+and with no dependency.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
-from news.analysis import words
+from news.topics import words
 
 _CYRILLIC_UKRAINIAN = frozenset("іїєґ")
 _STOPWORDS = {

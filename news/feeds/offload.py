@@ -36,7 +36,7 @@ from multiprocessing import get_context
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
-    from news.parse import ParsedEntry, ParsedFeed
+    from news.feeds.parse import ParsedEntry, ParsedFeed
 
 #: A body above this many bytes is parsed in a worker process when no parse workers are set.
 LARGE_FEED_BYTES = 1024 * 1024
@@ -89,7 +89,7 @@ def parse_in_chunks(
 ) -> tuple[ParsedFeed, list[bytes]]:
     """`parse_feed` in a worker: the feed without its entries, and the entries pickled in
     batches."""
-    from news.parse import parse_feed  # in the worker: the bot's process needs no parser
+    from news.feeds.parse import parse_feed  # in the worker: the bot's process needs no parser
 
     feed = parse_feed(body, url=url, headers=headers, now=now)
     entries = feed.entries

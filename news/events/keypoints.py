@@ -1,9 +1,9 @@
 """Key points for the story card: the 2–4 sentences that carry a story, taken from its own text.
 
 Extractive and local, no external service. The story's sentences are scored by centrality: the
-cosine of a sentence's TF-IDF vector (terms from `news.analysis.document_terms`, function words
-dropped, IDF over the sentences at hand) with the centroid of all of them plus the headline. News
-puts the facts first, so a sentence also earns a small bonus for coming early in its report.
+cosine of a sentence's TF-IDF vector (terms from `news.topics.analysis.document_terms`, function
+words dropped, IDF over the sentences at hand) with the centroid of all of them plus the headline.
+News puts the facts first, so a sentence also earns a small bonus for coming early in its report.
 Sentences are taken best first, skipping any that repeats one already taken (term Jaccard ≥
 `REPEAT_JACCARD`, 0.35), until `maximum` are taken or the next one scores below `KEEP_RATIO` of the
 best; there are never fewer than `minimum` while sentences remain. They are given in reading order.
@@ -21,8 +21,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from news.analysis import document_terms
-from news.clustering import function_terms
+from news.events.clustering import function_terms
+from news.topics import document_terms
 
 TEASER_SENTENCES = 3
 TEASER_WORDS = 60

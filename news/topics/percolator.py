@@ -43,9 +43,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from news.analysis import Phrase, TermIndex, words
 from news.model import Subscription
-from news.topics import Topic, parse_topic
+from news.topics.analysis import Phrase, TermIndex, words
+from news.topics.query import Topic, parse_topic
 
 
 class _Group:

@@ -3,8 +3,8 @@
 Plain values in (the source as it was, the fetch's result, the parsed feed or the error, the
 time, the schedule's settings and a random source for jitter), a `Decision` out: the
 `PollRecord` that storage keeps for the source and the poll's status. No I/O and nothing to
-await, so tests feed it plain values; `news.ingest` runs the fetches, parses and writes around
-it, and the interval maths it applies are `news.schedule`'s.
+await, so tests feed it plain values; `news.polling.pipeline` runs the fetches, parses and writes
+around it, and the interval maths it applies are `news.polling.schedule`'s.
 
 - A 304, or a body whose hash is the last poll's, costs no parse and shows no publication: the
   target goes to the ceiling, and the interval grows towards it by the usual step.
@@ -25,9 +25,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from news.errors import ErrorKind, FeedError
-from news.fetch import FetchResult, HTTPStatusError
+from news.feeds.fetch import FetchResult, HTTPStatusError
 from news.model import PollOutcome, PollRecord, PollStatus, Source
-from news.schedule import (
+from news.polling.schedule import (
     ScheduleSettings,
     backoff,
     jittered,
@@ -41,7 +41,7 @@ from news.schedule import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from news.parse import ParsedFeed
+    from news.feeds.parse import ParsedFeed
 
 #: Said of a source that answered 410 Gone, after the error.
 GONE_NOTE = " (the feed is gone; source disabled)"

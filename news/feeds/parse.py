@@ -1,9 +1,9 @@
 """Reading feed bytes into story drafts. The only module that imports feedparser.
 
 feedparser is given bytes and the response's headers (content type, final URL), never a URL, so
-it never fetches anything itself; the DOCTYPE is removed first (`news.safety`), and its failures
-become `ParseError`. A "bozo" feed that still yields entries is used. JSON Feed is read by
-`news.jsonfeed`. Each entry is normalised here, for both paths alike: a title (else the first
+it never fetches anything itself; the DOCTYPE is removed first (`news.feeds.safety`), and its
+failures become `ParseError`. A "bozo" feed that still yields entries is used. JSON Feed is read by
+`news.feeds._jsonfeed`. Each entry is normalised here, for both paths alike: a title (else the first
 sentence), a plain-text summary, a canonical absolute http(s) link, a publication time that is
 never missing, implausibly old nor in the future, and the feed's language (else a guess).
 
@@ -31,15 +31,13 @@ from urllib.parse import urljoin
 import feedparser
 from feedparser.encodings import convert_to_utf8
 
-from news.analysis import base_language, document_terms
 from news.errors import ParseError
-from news.fitting import bounded_int, clean_text, fit_draft, fit_language, plausible_time
-from news.images import first_image, is_image, media_images, story_image
-from news.jsonfeed import RawFeed, RawItem, looks_like_json, read_json_feed
-from news.language import guess_language
-from news.model import StoryDraft
-from news.safety import strip_doctype
-from news.text import (
+from news.feeds._jsonfeed import RawFeed, RawItem, looks_like_json, read_json_feed
+from news.feeds._language import guess_language
+from news.feeds.fitting import bounded_int, clean_text, fit_draft, fit_language, plausible_time
+from news.feeds.images import first_image, is_image, media_images, story_image
+from news.feeds.safety import strip_doctype
+from news.feeds.text import (
     BODY_LIMIT,
     SUMMARY_LIMIT,
     canonical_link,
@@ -47,6 +45,8 @@ from news.text import (
     is_web_url,
     plain_text,
 )
+from news.model import StoryDraft
+from news.topics import base_language, document_terms
 
 _XML_BASE = re.compile(rb"base\s*=", re.IGNORECASE)
 _ID_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?id[\s>/]", re.IGNORECASE)
@@ -80,7 +80,7 @@ class ParsedEntry:
     terms: tuple[str, ...]
     # The entry's text up to BODY_LIMIT characters when it is longer than the summary, else "".
     body: str = ""
-    # The entry's picture (`news.images`): an absolute http(s) URL, or None.
+    # The entry's picture (`news.feeds.images`): an absolute http(s) URL, or None.
     image_url: str | None = None
 
     def draft(self, source_id: int) -> StoryDraft:
@@ -164,7 +164,7 @@ def _listed(entry: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
 
 
 def _entry_images(entry: Mapping[str, Any]) -> tuple[str, ...]:
-    """What the entry names as its picture, best first (see `news.images`)."""
+    """What the entry names as its picture, best first (see `news.feeds.images`)."""
     images = media_images(_listed(entry, "media_content"))
     images += [str(item["url"]) for item in _listed(entry, "media_thumbnail") if item.get("url")]
     images += [

@@ -9,11 +9,11 @@ Feeds name a story's picture in many places. In order of preference:
 4. JSON Feed's `image`, then its `banner_image`;
 5. the first `<img>` of the story's own HTML that is not a tracking pixel.
 
-The parsers (`news.parse`, `news.jsonfeed`) list the candidates in that order; `story_image`
-takes the first that is fit to keep: an absolute http(s) URL (a relative one is resolved
-against the entry's link), without credentials, fragment, white space or control characters,
-and no longer than the column that keeps it. Anything else is no image: a feed's hostile value
-never fails its story, it only costs the picture.
+The parsers (`news.feeds.parse`, `news.feeds._jsonfeed`) list the candidates in that order;
+`story_image` takes the first that is fit to keep: an absolute http(s) URL (a relative one is
+resolved against the entry's link), without credentials, fragment, white space or control
+characters, and no longer than the column that keeps it. Anything else is no image: a feed's
+hostile value never fails its story, it only costs the picture.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from news.fitting import URL_LIMIT, clean_text
+from news.feeds.fitting import URL_LIMIT, clean_text
 
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".bmp")
 # Characters no URL carries as they are; a space inside a path is quoted instead.

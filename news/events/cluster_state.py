@@ -1,7 +1,7 @@
 """What the clusterer keeps, as storage holds it: open clusters' centroids and recent stories'
 signatures, so that a start loads clusters instead of re-analysing stories.
 
-`news.clustering.Clusterer` hands out what changed since it last did (`ClusterState`), the
+`news.events.clustering.Clusterer` hands out what changed since it last did (`ClusterState`), the
 cluster keeper stores it in the transaction that records the assignments, and a start or
 another process's change reads it back (`Clusterer.load`). `version` orders the changes of all
 the processes polling one database: each reads the rows written after the version it last saw.

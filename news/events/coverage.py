@@ -1,6 +1,6 @@
 """One event, several outlets: who else reports a story, and lists of events instead of copies.
 
-Stories carry their cluster (`Story.cluster_id`, see `news.clustering`); these functions turn
+Stories carry their cluster (`Story.cluster_id`, see `news.events.clustering`); these functions turn
 clusters into what readers see: the other outlets under a pushed card ("Also: BBC, DW"), the
 other reports on a story card, and /latest's entries, one per event, led by its first report,
 with the number of outlets beside it. This is the one place that says who else reports an

@@ -1,9 +1,9 @@
 """The cluster keeper: keeps the clusterer in step with storage, and storage with the clusterer.
 
-The clusterer (`news.clustering`) lives in memory; storage keeps where each story went and what
-the clusterer needs to carry on (`news.cluster_state`: open clusters' centroids, clustered
-stories' signatures). A start loads that state (no story is analysed again, so a start costs
-what the open clusters and the window's signatures cost to read). Each placing is a turn
+The clusterer (`news.events.clustering`) lives in memory; storage keeps where each story went and
+what the clusterer needs to carry on (`news.events.cluster_state`: open clusters' centroids,
+clustered stories' signatures). A start loads that state (no story is analysed again, so a start
+costs what the open clusters and the window's signatures cost to read). Each placing is a turn
 (`Storage.cluster_turn`): the keeper first takes in what other polling processes clustered
 since its last turn, then clusters, then stores the assignments and the changed state in one
 transaction, so that several pollers on one PostgreSQL database build one set of clusters.
@@ -27,12 +27,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from news.cluster_state import ClusterState
+from news.events import ClusterState
 from news.model import ClusterAssignment, Story
 from news.ports import Clusters
 
 if TYPE_CHECKING:
-    from news.clustering import Clusterer
+    from news.events.clustering import Clusterer
 
 
 class ClusterKeeper:

@@ -1,7 +1,7 @@
 """JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1), which feedparser does not read.
 
 `read_json_feed` turns the document into the same raw items the feedparser path produces; the
-normalising (plain text, canonical links, times) happens once, in `news.parse`.
+normalising (plain text, canonical links, times) happens once, in `news.feeds.parse`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from news.errors import ParseError
-from news.images import first_image
+from news.feeds.images import first_image
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +24,7 @@ class RawItem:
     html: str
     links: list[str]
     published: datetime | None
-    # What the entry names as its picture, best first (see `news.images`), as written.
+    # What the entry names as its picture, best first (see `news.feeds.images`), as written.
     images: tuple[str, ...] = ()
 
 

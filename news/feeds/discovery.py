@@ -3,7 +3,8 @@
 A web page names its feeds with `<link rel="alternate" type="application/rss+xml" href="…">`
 (or atom+xml, feed+json); the first one that really is a feed is used. Otherwise the user gets a
 clear reason ("that page is HTML and advertises no feed"). Sources that a user or an admin adds
-must also resolve to public addresses (see `news.safety`), unless the operator allows private ones.
+must also resolve to public addresses (see `news.feeds.safety`), unless the operator allows private
+ones.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin
 
 from news.errors import FeedError, ParseError, SourceError
-from news.fetch import Fetcher, FetchResult
-from news.parse import ParsedFeed, parse_feed
-from news.safety import check_public_host
-from news.text import is_web_url
+from news.feeds.fetch import Fetcher, FetchResult
+from news.feeds.parse import ParsedFeed, parse_feed
+from news.feeds.safety import check_public_host
+from news.feeds.text import is_web_url
 
 FEED_TYPES = frozenset(
     {"application/rss+xml", "application/atom+xml", "application/feed+json", "application/json"}

@@ -12,9 +12,10 @@ The topic language:
   `source:` terms alone (exclusions allowed: `source:bbc -sports`) follows a whole outlet.
 
 Matching ignores case, accents and punctuation and is stem-aware in the story's language (see
-`news.analysis`); a country's name also finds its other names and demonyms (see `news.countries`).
-The same `Topic` serves the database's full-text index (`storage.search`) and in-memory matching of
-new stories (`Topic.matches`), so a pushed story and a /latest answer never disagree.
+`news.topics.analysis`); a country's name also finds its other names and demonyms (see
+`news.topics.countries`). The same `Topic` serves the database's full-text index (`storage.search`)
+and in-memory matching of new stories (`Topic.matches`), so a pushed story and a /latest answer
+never disagree.
 
 A topic has a normal form, `Topic.text`, that is shown back to the reader and keys subscriptions:
 words case-folded, duplicates dropped, words first, then exclusions, then sources
@@ -30,9 +31,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from news.analysis import Phrase, TermIndex, phrase_alternatives, words
-from news.countries import MAX_NAME_WORDS, countries_named, country_alternatives
 from news.errors import N_, TopicError
+from news.topics.analysis import Phrase, TermIndex, phrase_alternatives, words
+from news.topics.countries import MAX_NAME_WORDS, countries_named, country_alternatives
 
 MAX_TOPIC_LENGTH = 200
 MAX_TOPIC_TERMS = 20

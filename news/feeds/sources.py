@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from news.errors import SourceError
+from news.feeds.safety import strip_doctype
+from news.feeds.text import is_web_url
 from news.model import Source, SourcesPlan
-from news.safety import strip_doctype
-from news.text import is_web_url
 
 # A comment after a URL needs white space before "#": URLs may carry fragments.
 _TRAILING_COMMENT = re.compile(r"\s+#.*$")

@@ -1,10 +1,10 @@
 """The polling pipeline: claim due sources, fetch, parse and store them, queue matching pushes.
 
 `Poller` runs the steps; what each poll records for its source and when the source is polled
-next is decided by `news.polling` (pure), clusters are kept by `news.cluster_keeper`, and
-writes are grouped by `news.batching`. Fetching and storage are handed in, and time is always
-a parameter, so the whole cycle runs in tests against a loopback feed server and a real
-database.
+next is decided by `news.polling.decide` (pure), clusters are kept by
+`news.polling.cluster_keeper`, and writes are grouped by `news.batching`. Fetching and storage are
+handed in, and time is always a parameter, so the whole cycle runs in tests against a loopback feed
+server and a real database.
 
 Rules a reader notices:
 - the first successful poll of a source stores its stories (searchable) but pushes none of them,
@@ -12,17 +12,17 @@ Rules a reader notices:
 - a story is pushed only if it is new to the database (not carried already by another source),
   still news (`news.delivery.pushable`), and matches at least one of the chat's subscriptions;
 - one chat gets one message per story, naming every topic of its own that matched, and one per
-  event: each new story joins a cluster of reports of its event (`news.clustering`, when the
+  event: each new story joins a cluster of reports of its event (`news.events.clustering`, when the
   poller has a clusterer), and a chat already owed the event gets no second push (storage marks
   the pushed card for an "Also:" edit instead);
 - a 304 or a body whose hash is the last one costs no parse; a permanent redirect moves the
-  source's URL; 410 Gone disables it; other failures back off (see `news.polling`).
+  source's URL; 410 Gone disables it; other failures back off (see `news.polling.decide`).
 
 Writes are grouped (`news.batching`): the stories and outcomes of sources that finish while a
 write runs go to storage together in the next one, so a busy tick costs a few transactions, not
 two per source; each poll still returns only once its own writes are done.
 
-No source can stall another: what a feed says is fitted to the schema (`news.fitting`) before
+No source can stall another: what a feed says is fitted to the schema (`news.feeds.fitting`) before
 it is written; a group write that fails anyway is tried again one source at a time, so only the
 source whose write fails loses its poll; and any exception while fetching, parsing or storing
 one source becomes that source's recorded error, with backoff. A tick never raises for a source.
@@ -42,13 +42,12 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
-from news import polling
 from news.batching import GroupCommit, WriteFailed
-from news.cluster_keeper import ClusterKeeper
 from news.delivery import pushable
 from news.errors import FeedError
-from news.fetch import Fetcher, FetchResult
-from news.fitting import fit_record
+from news.feeds import fit_record
+from news.feeds.fetch import Fetcher, FetchResult
+from news.feeds.offload import BULK_SOURCES, LARGE_FEED_BYTES, parse_in_chunks, unpickle_chunks
 from news.model import (
     PollOutcome,
     PollRecord,
@@ -58,15 +57,16 @@ from news.model import (
     Subscription,
     TopicMatch,
 )
-from news.offload import BULK_SOURCES, LARGE_FEED_BYTES, parse_in_chunks, unpickle_chunks
-from news.percolator import SubscriptionIndex
 from news.policy import POLL_BACKOFF_CAP, POLL_CEILING, POLL_FLOOR
+from news.polling import decide
+from news.polling.cluster_keeper import ClusterKeeper
+from news.polling.schedule import ScheduleSettings
 from news.ports import Chats, Clusters, Outbox, Sources, Stories
-from news.schedule import ScheduleSettings
+from news.topics.percolator import SubscriptionIndex
 
 if TYPE_CHECKING:
-    from news.clustering import Clusterer
-    from news.parse import ParsedFeed
+    from news.events.clustering import Clusterer
+    from news.feeds.parse import ParsedFeed
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class Poller:
     `parse_executor` runs the CPU-bound parsing of every feed: a process pool uses every core.
     Without one, feeds parse in a thread, except those over `LARGE_FEED_BYTES` and every feed of
     a call that polls more than `BULK_SOURCES` sources, which go to `offload_executor` when
-    there is one (see `news.offload`). `rng` drives the schedule's jitter (seeded in tests).
+    there is one (see `news.feeds.offload`). `rng` drives the schedule's jitter (seeded in tests).
     """
 
     def __init__(
@@ -239,8 +239,8 @@ class Poller:
                 fetched = await self.fetcher.fetch(
                     source.url, etag=source.etag, last_modified=source.last_modified
                 )
-                content_hash = polling.body_hash(fetched)
-                same = polling.unchanged(
+                content_hash = decide.body_hash(fetched)
+                same = decide.unchanged(
                     source, fetched, content_hash, now, self.schedule, self._rng
                 )
                 if same is not None:
@@ -248,13 +248,13 @@ class Poller:
                 else:
                     feed = await self._parse(fetched, now, offload)
             except FeedError as error:
-                decision = polling.failed(source, error, now, self.schedule, self._rng)
+                decision = decide.failed(source, error, now, self.schedule, self._rng)
                 outcome = decision.outcome(source.url)
             else:
                 if same is None:
                     drafts = [entry.draft(source.id) for entry in feed.entries]
                     new_stories, queued = await self._stories.submit((source, drafts, now))
-                    decision = polling.parsed(
+                    decision = decide.parsed(
                         source, fetched, feed, content_hash, now, self.schedule, self._rng
                     )
                     outcome = decision.outcome(
@@ -327,7 +327,7 @@ class Poller:
         if executor is None:
             # Imported on use: a poll whose feeds all answer 304, or whose feeds all parse in
             # worker processes, never loads the feed parser in this process.
-            from news.parse import parse_feed
+            from news.feeds.parse import parse_feed
 
             return await asyncio.to_thread(
                 parse_feed, fetched.body, url=fetched.url, headers=fetched.headers, now=now
@@ -340,6 +340,6 @@ class Poller:
         return await unpickle_chunks(feed, chunks)
 
     async def _failed(self, source: Source, error: FeedError, now: datetime) -> PollOutcome:
-        decision = polling.failed(source, error, now, self.schedule, self._rng)
+        decision = decide.failed(source, error, now, self.schedule, self._rng)
         await self._records.submit(decision.record)
         return decision.outcome(source.url)

@@ -134,7 +134,7 @@ def fit_draft(draft: StoryDraft) -> StoryDraft:
         summary=clean_text(draft.summary),
         link=link,
         language=fit_language(draft.language) or "en",
-        # Terms are made of word characters only (`news.analysis.words`): nothing to clean.
+        # Terms are made of word characters only (`news.topics.analysis.words`): nothing to clean.
         body=clean_text(draft.body),
         image_url=fit_whole(draft.image_url, URL_LIMIT),
     )

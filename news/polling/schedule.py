@@ -11,7 +11,7 @@ to [floor, ceiling] (`NEWSBOT_POLL_INTERVAL`, `NEWSBOT_POLL_CEILING`; `POLL_FLOO
 longer than the ceiling. A new source starts at the floor, and the interval grows at most by
 `GROWTH` per poll, so one odd answer cannot send a feed to the ceiling; it shrinks at once when
 the feed speeds up. A 304 or an unchanged body shows no publication, so its target is the ceiling
-(`news.polling` decides which applies).
+(`news.polling.decide` decides which applies).
 
 **Failures.** A failing source backs off exponentially from the floor, with jitter (a random
 point in the upper half of the delay, so failed sources do not come back in step), capped at
@@ -19,7 +19,7 @@ point in the upper half of the delay, so failed sources do not come back in step
 least the floor, at most `RETRY_AFTER_CAP`). A source that recovers gets its normal schedule back
 on the next success.
 
-Numbers from servers are read with `news.fitting.bounded_int`: plain ASCII digits, clamped; a
+Numbers from servers are read with `news.feeds.fitting.bounded_int`: plain ASCII digits, clamped; a
 `max-age=1e17` or `Retry-After: 1e17` is no number and is ignored.
 """
 
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from news.fitting import bounded_int
+from news.feeds import bounded_int
 from news.policy import POLL_BACKOFF_CAP, POLL_CEILING, POLL_FLOOR, POLL_LEASE
 
 #: Seconds²: a feed publishing once an hour gets a 15-minute target, once a minute about 2 min.

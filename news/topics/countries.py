@@ -24,7 +24,7 @@ from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
 
-from news.analysis import Phrase, phrase_in, strip_accents, topic_languages, words
+from news.topics.analysis import Phrase, phrase_in, strip_accents, topic_languages, words
 
 #: The longest country name, in words, that a topic's plain words are searched for.
 MAX_NAME_WORDS = 5

@@ -41,10 +41,10 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from news.errors import FetchError, http_error_kind
-from news.fitting import bounded_int
+from news.feeds.fitting import bounded_int
+from news.feeds.safety import is_public_address
+from news.feeds.text import is_web_url
 from news.policy import MAX_FEED_BYTES
-from news.safety import is_public_address
-from news.text import is_web_url
 
 USER_AGENT = "Newsbot/0.1 (Telegram news bot; RSS/Atom/JSON Feed reader)"
 _ACCEPT = (
