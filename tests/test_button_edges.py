@@ -98,6 +98,13 @@ async def first_page(telegram: FakeBotApi) -> RecordedCall:
     return await telegram.wait_for_call(sent_to(ALICE, "Latest on zanzibar"), after=mark)
 
 
+@pytest.fixture
+async def page(bot: RunningBot, telegram: FakeBotApi, clock: Clock) -> RecordedCall:
+    """Three stories on "zanzibar" and the first page of /latest on them, with "More"."""
+    await add_stories(bot, 3, clock)
+    return await first_page(telegram)
+
+
 def more_of(page: RecordedCall) -> str:
     return str(page.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
 
@@ -126,10 +133,8 @@ async def pressed_late(
 
 
 async def test_more_pressed_twice_lists_the_next_page_once(
-    bot: RunningBot, telegram: FakeBotApi, failures: pytest.LogCaptureFixture, clock: Clock
+    page: RecordedCall, telegram: FakeBotApi, failures: pytest.LogCaptureFixture
 ) -> None:
-    await add_stories(bot, 3, clock)
-    page = await first_page(telegram)
     mark = telegram.mark()
     for _ in range(2):  # a double tap: both presses queued before either is handled
         telegram.inject_callback_query(ALICE, int(page.result["message_id"]), more_of(page))
@@ -189,15 +194,12 @@ async def bot_message(telegram: FakeBotApi) -> int:
     ],
 )
 async def test_more_pressed_late_is_answered_quietly(
-    bot: RunningBot,
+    page: RecordedCall,
     telegram: FakeBotApi,
     failures: pytest.LogCaptureFixture,
-    clock: Clock,
     method: str,
     description: str,
 ) -> None:
-    await add_stories(bot, 3, clock)
-    page = await first_page(telegram)
     answer = await pressed_late(
         telegram,
         failures,
@@ -260,15 +262,12 @@ async def test_a_settings_press_answered_too_late_is_no_failure(
     ],
 )
 async def test_a_forged_button_is_answered_and_nothing_more(
-    bot: RunningBot,
+    page: RecordedCall,
     telegram: FakeBotApi,
     failures: pytest.LogCaptureFixture,
-    clock: Clock,
     data: str,
     answer: str,
 ) -> None:
-    await add_stories(bot, 3, clock)
-    page = await first_page(telegram)
     token = more_of(page).split(":")[1]
     mark = telegram.mark()
     telegram.inject_callback_query(

@@ -27,16 +27,8 @@ from typing import TYPE_CHECKING
 from news.errors import ErrorKind, FeedError
 from news.feeds.fetch import FetchResult, HTTPStatusError
 from news.model import PollOutcome, PollRecord, PollStatus, Source
-from news.polling.schedule import (
-    ScheduleSettings,
-    backoff,
-    jittered,
-    max_age,
-    next_interval,
-    publication_rate,
-    retry_after,
-    target_interval,
-)
+from news.polling import schedule
+from news.polling.schedule import ScheduleSettings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -98,7 +90,8 @@ def unchanged(
     `content_hash` is the answer's `body_hash`); None for a new body, which must be parsed."""
     if not fetched.not_modified and content_hash != source.content_hash:
         return None
-    target = target_interval(None, [source.target_interval, max_age(fetched.headers)], settings)
+    hinted = [source.target_interval, schedule.max_age(fetched.headers)]
+    target = schedule.target_interval(None, hinted, settings)
     record = _success(source, fetched, now, target, settings, rng)
     return Decision("not-modified" if fetched.not_modified else "unchanged", record)
 
@@ -114,8 +107,9 @@ def parsed(
 ) -> Decision:
     """A poll that read the feed: its title and body hash (`content_hash`) are kept, and its
     publication rate sets the target."""
-    rate = publication_rate((entry.published_at for entry in feed.entries), now)
-    target = target_interval(rate, [feed.min_interval, max_age(fetched.headers)], settings)
+    rate = schedule.publication_rate((entry.published_at for entry in feed.entries), now)
+    hinted = [feed.min_interval, schedule.max_age(fetched.headers)]
+    target = schedule.target_interval(rate, hinted, settings)
     record = _success(
         source,
         fetched,
@@ -140,9 +134,9 @@ def failed(
     gone = isinstance(error, HTTPStatusError) and error.status == 410
     delay: timedelta | None = None
     if isinstance(error, HTTPStatusError) and error.status in (429, 503):
-        delay = retry_after(error.retry_after, now, settings)
+        delay = schedule.retry_after(error.retry_after, now, settings)
     if delay is None:
-        delay = backoff(source.error_count + 1, settings, rng)
+        delay = schedule.backoff(source.error_count + 1, settings, rng)
     message = str(error) + (GONE_NOTE if gone else "")
     record = PollRecord(
         source.id, now, now + delay, error_kind=error.kind, error=message, disable=gone
@@ -162,11 +156,11 @@ def _success(
     content_hash: str | None = None,
 ) -> PollRecord:
     # A source back from failures starts again from its last normal interval.
-    interval = next_interval(source.poll_interval, target, settings)
+    interval = schedule.next_interval(source.poll_interval, target, settings)
     return PollRecord(
         source.id,
         now,
-        now + jittered(interval, settings, rng),
+        now + schedule.jittered(interval, settings, rng),
         title=title,
         etag=fetched.etag,
         last_modified=fetched.last_modified,
