@@ -115,6 +115,16 @@ async def test_newsbot_run_serves_healthz_and_metrics_of_its_work(
     assert "Traceback" not in log
 
 
+async def metrics_once_polled(port: int, deadline: float = 30) -> str:
+    """/metrics once the first poll tick has fetched a feed (/healthz is ok before it ends)."""
+    async with asyncio.timeout(deadline):
+        while True:
+            _, exposition = await http_get(port, "/metrics")
+            if 'newsbot_feeds_fetched_total{role="poll",status="ok"}' in exposition:
+                return exposition
+            await asyncio.sleep(0.2)
+
+
 @pytest.mark.postgres
 async def test_a_poller_without_its_database_answers_503_and_never_talks_to_telegram(
     postgres_url: str, telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path
@@ -127,7 +137,7 @@ async def test_a_poller_without_its_database_answers_503_and_never_talks_to_tele
     poller = await start(env, tmp_path, "poll")
     try:
         healthy = await wait_for_healthz(port, 200)
-        _, exposition = await http_get(port, "/metrics")
+        exposition = await metrics_once_polled(port)
         admin = await asyncpg.connect(POSTGRES_URL)
         try:
             await admin.execute(f'DROP DATABASE "{postgres_url.rsplit("/", 1)[1]}" WITH (FORCE)')
