@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.fake_process import announce, figure, parser_for, start_newsbot_run, start_server
+from bench.fake_process import announce, ask, figure, parser_for, start_newsbot_run, start_server
 from bot.app import build_app
 from bot.settings import Settings
 from tests.fakes.telegram import FakeBotApi
@@ -95,11 +95,7 @@ class Fake:
         return cls(*await start_server(__file__))
 
     async def ask(self, line: str) -> dict[str, object]:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(f"{line}\n".encode())
-        await self.process.stdin.drain()
-        answer: dict[str, object] = json.loads(await self.process.stdout.readline())
-        return answer
+        return await ask(self.process, line)
 
     async def stop(self) -> None:
         assert self.process.stdin is not None

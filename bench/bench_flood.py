@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -31,11 +30,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.fake_process import ask as ask_fake
 from bench.fake_process import figure, parser_for, start_newsbot_run, start_server
+from bench.whole_process import process_peak_mb
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram import FakeBotApi
-from tests.harness import sent_to
+from tests.fakes.webhook import free_port
+from tests.harness import http_get, sent_to
 from tests.stories import made_up
 
 BOB = 900_001
@@ -165,19 +167,9 @@ async def serve() -> None:
             print(json.dumps(answer), flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def refused_updates(port: int) -> int:
     """The bot's count of updates refused on arrival, from its /metrics."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-    body = (await reader.read()).decode()
-    writer.close()
+    _, body = await http_get(port, "/metrics")
     return int(
         sum(
             float(line.rsplit(" ", 1)[1])
@@ -185,26 +177,6 @@ async def refused_updates(port: int) -> int:
             if line.startswith("newsbot_updates_refused_total{")
         )
     )
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-async def ask(process: asyncio.subprocess.Process, line: str) -> dict[str, object]:
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(f"{line}\n".encode())
-    await process.stdin.drain()
-    answer: dict[str, object] = json.loads(await process.stdout.readline())
-    return answer
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 async def run(users: int, groups: int, seconds: float) -> None:
@@ -227,11 +199,11 @@ async def run(users: int, groups: int, seconds: float) -> None:
         }
         bot = await start_newsbot_run(env, folder)
         try:
-            await ask(fake, "wait-ready")
-            quiet = await ask(fake, "quiet-push")
-            stats = await ask(fake, f"flood {users} {groups} {seconds:g}")
+            await ask_fake(fake, "wait-ready")
+            quiet = await ask_fake(fake, "quiet-push")
+            stats = await ask_fake(fake, f"flood {users} {groups} {seconds:g}")
             refused = await refused_updates(port)
-            rss = peak_rss_mb(bot.pid)
+            rss = process_peak_mb(bot.pid)
         finally:
             bot.terminate()
             await bot.wait()
@@ -242,7 +214,8 @@ async def run(users: int, groups: int, seconds: float) -> None:
     latencies = [float(x) for x in stats["latencies"]]  # type: ignore[attr-defined]
     delays = [float(x) for x in stats["push_delays"]]  # type: ignore[attr-defined]
     quiet_delays = [float(x) for x in quiet["delays"]]  # type: ignore[attr-defined]
-    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    p50, p99 = cuts[49], cuts[98]
     print(
         f"whole process (`newsbot run`, default settings but a 1 s poll): {users:,} members of "
         f"{groups} groups, a command each every {COMMAND_EVERY:g} s for {seconds:g} s "

@@ -38,6 +38,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.whole_process import process_peak_mb
+
 
 def _feeds_option(argv: list[str]) -> int:
     """`--feeds N` (read at import: the feed server's process imports this module too)."""
@@ -117,15 +119,6 @@ def serve(ready: multiprocessing.synchronize.Event) -> None:
 
 def peak_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
-
-
-def process_peak_mb(pid: int) -> float:
-    """A live process's peak RSS since it exec'd (VmHWM). `ru_maxrss` of a spawned child would
-    also count the parent's pages it held for a moment between fork and exec."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def run_newsbot(results: dict[str, float]) -> None:

@@ -45,6 +45,15 @@ async def start_server(
     return process, hello
 
 
+async def ask(process: asyncio.subprocess.Process, line: str) -> dict[str, object]:
+    """Send one line to the server process; its one-line JSON answer."""
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(f"{line}\n".encode())
+    await process.stdin.drain()
+    answer: dict[str, object] = json.loads(await process.stdout.readline())
+    return answer
+
+
 def announce(telegram: FakeBotApi) -> None:
     """Tell the benchmark where the fake listens: `{"base_url": ..., "token": ...}`."""
     print(json.dumps({"base_url": telegram.base_url, "token": telegram.token}), flush=True)

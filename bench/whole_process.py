@@ -130,6 +130,12 @@ def measure(argv: list[str], env: dict[str, str]) -> Run:
     )
 
 
+def process_peak_mb(pid: int) -> float:
+    """A live process's peak RSS since it exec'd (VmHWM). `ru_maxrss` of a spawned child would
+    also count the parent's pages it held for a moment between fork and exec."""
+    return _status_kb(pid, "VmHWM:") / 1024
+
+
 def precompile() -> None:
     """Bytecode for Newsbot's packages in this checkout, as an installed copy has it."""
     for package in ("bot", "handlers", "news", "storage"):

@@ -257,10 +257,13 @@ def build_app(
     gateway = gateway or Gateway(Limits(global_per_second=settings.send_rate))
     requests, updates_request = transports or new_transports()
     metrics = Metrics(role, newsbot_version())
-    metrics.watch_retry_afters(lambda: gateway.retry_afters)
     updates = AdmittedUpdates(admission, concurrency=CONCURRENT_UPDATES)
     gateway.busy = updates.busy
-    metrics.watch_admission(lambda: updates.refused, lambda: gateway.replies_expired)
+    metrics.watch_telegram(
+        retry_afters=lambda: gateway.retry_afters,
+        expired=lambda: gateway.replies_expired,
+        refused=lambda: updates.refused,
+    )
     servers: list[HealthServer] = []
     digest_times: dict[int, tuple[str, str]] = {}
 

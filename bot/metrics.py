@@ -48,52 +48,40 @@ def _of_role(
     return kind(name, documentation, ["role"], registry=registry).labels(role)
 
 
-class _RetryAfters(Collector):
-    """The gateway's count of 429s, read at scrape time."""
-
-    def __init__(self, role: str, count: Callable[[], int]) -> None:
-        self._role = role
-        self._count = count
-
-    def collect(self) -> Iterable[Metric]:
-        family = CounterMetricFamily(
-            "newsbot_telegram_retry_after",
-            "429 Too Many Requests answers from the Bot API.",
-            labels=["role"],
-        )
-        family.add_metric([self._role], self._count())
-        yield family
-
-
-class _Admission(Collector):
-    """The update processor's refusals and the gateway's expired replies, read at scrape time."""
+class _Telegram(Collector):
+    """What the gateway and the update processor count, read at scrape time: 429s, replies
+    dropped at their deadline, updates refused on arrival by kind and reason."""
 
     def __init__(
         self,
         role: str,
-        refused: Callable[[], Mapping[tuple[str, str], int]],
+        retry_afters: Callable[[], int],
         expired: Callable[[], int],
+        refused: Callable[[], Mapping[tuple[str, str], int]],
     ) -> None:
         self._role = role
-        self._refused = refused
+        self._retry_afters = retry_afters
         self._expired = expired
+        self._refused = refused
 
     def collect(self) -> Iterable[Metric]:
+        for name, documentation, read in (
+            ("newsbot_telegram_retry_after", "429 Too Many Requests answers from the Bot API.",
+             self._retry_afters),
+            ("newsbot_replies_expired",
+             "Replies dropped unsent because no slot came within their deadline.", self._expired),
+        ):  # fmt: skip
+            family = CounterMetricFamily(name, documentation, labels=["role"])
+            family.add_metric([self._role], read())
+            yield family
         refused = CounterMetricFamily(
             "newsbot_updates_refused",
             "Updates refused on arrival, by kind and reason (budget, waiting).",
             labels=["role", "kind", "reason"],
         )
-        for (kind, reason), count in sorted(self._refused().items()):
-            refused.add_metric([self._role, kind, reason], count)
+        for (kind, reason), times in sorted(self._refused().items()):
+            refused.add_metric([self._role, kind, reason], times)
         yield refused
-        expired = CounterMetricFamily(
-            "newsbot_replies_expired",
-            "Replies dropped unsent because no slot came within their deadline.",
-            labels=["role"],
-        )
-        expired.add_metric([self._role], self._expired())
-        yield expired
 
 
 class Metrics:
@@ -157,17 +145,15 @@ class Metrics:
         )
         info.labels(role, version).set(1)
 
-    def watch_retry_afters(self, count: Callable[[], int]) -> None:
-        """Export the gateway's count of 429s."""
-        self.registry.register(_RetryAfters(self.role, count))
-
-    def watch_admission(
+    def watch_telegram(
         self,
-        refused: Callable[[], Mapping[tuple[str, str], int]],
+        *,
+        retry_afters: Callable[[], int],
         expired: Callable[[], int],
+        refused: Callable[[], Mapping[tuple[str, str], int]],
     ) -> None:
-        """Export the refused updates and the replies dropped at their deadline."""
-        self.registry.register(_Admission(self.role, refused, expired))
+        """Export the gateway's 429s and expired replies and the updates refused on arrival."""
+        self.registry.register(_Telegram(self.role, retry_afters, expired, refused))
 
     def polled(self, outcomes: Sequence[PollOutcome]) -> None:
         for outcome in outcomes:
