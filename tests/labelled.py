@@ -1,7 +1,8 @@
-"""The labelled clustering sets of tests/data/clusters and their B-cubed score (issues 6 and 12).
+"""The labelled clustering sets of tests/data/clusters and their B-cubed score (issues 6, 12, 23).
 
-Read by tests/test_clustering.py, which asserts the quality targets, and by
-bench/bench_clustering.py, which prints the figures beside them.
+Read by tests/test_clustering.py, which asserts the quality targets, by
+bench/bench_clustering.py, which prints the figures beside them, and by
+tests/test_multilingual_sets.py (the cross-language set of issue 23, no targets yet).
 """
 
 from __future__ import annotations
@@ -67,6 +68,21 @@ def existing_set() -> list[Labelled]:
 def short_set() -> list[Labelled]:
     """The short texts of issue 12: real feed entries, a title and one sentence each."""
     return _in_order(load(DATA / "short_en.txt", 20_001))
+
+
+def multilingual_set() -> list[Labelled]:
+    """Issue 23: reports of real events in en, de, fr, es, uk, ru; see the header of multi.txt."""
+    return _in_order(load(DATA / "multi.txt", 30_001))
+
+
+def distractor_groups(stories: Iterable[Labelled]) -> dict[str, set[str]]:
+    """The events of each group of look-alike events, named by the label's "<group>~" prefix."""
+    groups: dict[str, set[str]] = {}
+    for story in stories:
+        group, separator, _ = story.label.partition("~")
+        if separator:
+            groups.setdefault(group, set()).add(story.label)
+    return groups
 
 
 def _in_order(stories: list[Labelled]) -> list[Labelled]:
