@@ -12,8 +12,8 @@ exist yet. Today's figures, printed by `python -m tests.multilingual` (7 Decembe
   other: en 0.84/0.73 and 0.56/0.07, de 0.85/0.52 and 1.00/0.00, fr 0.91/0.56 and 1.00/0.03,
   es 0.80/0.63 and 0.84/0.35, uk 0.83/0.62 and 0.86/0.32, ru 0.92/0.79 and 1.00/0.00). What is
   found across languages is almost only countries' names (`ucrania`, `Україна`); its wrong finds
-  are the traps: Spanish "deportistas" for `deportation`, Moon Jae-in for `Moon`, Ukrainian
-  sport for `-deportes`/`-спорт` in languages whose word for sport the exclusion does not name.
+  are the traps: Spanish "deportistas" for `deportation`, Moon Jae-in for `Moon`, and Ukrainian
+  sport for `ucrania -deportes` and `Україна -спорт`, which leave out only stories with that word.
 """
 
 from __future__ import annotations
