@@ -33,7 +33,9 @@ from hypothesis import strategies as st
 from handlers.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, english, language_for, texts_in
 from handlers.render import more_sources
 from handlers.routes import command_menu
+from handlers.settings import settings_keyboard, settings_text
 from news.errors import N_plural, TopicError
+from news.model import ChatSettings
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram import FakeBotApi
@@ -237,6 +239,34 @@ def test_a_topic_error_with_a_number_takes_the_numbers_form(
         )
         assert texts.topic_error(error).startswith(expected)
     assert str(error) == "That topic has 25 words; use at most 20."
+
+
+@pytest.mark.parametrize(
+    ("language", "silent", "quiet_off", "previews_off"),
+    [
+        ("de", "Ohne Ton: aus", "Ruhezeiten: keine", "Linkvorschau: aus"),
+        ("uk", "Без звуку: ні", "Тихі години: немає", "Перегляд посилань: вимкнено"),
+        ("ru", "Без звука: нет", "Тихие часы: нет", "Предпросмотр ссылок: выключен"),
+        (
+            "fr",
+            "Envoi sans son\N{NO-BREAK SPACE}: désactivé",
+            "Heures calmes\N{NO-BREAK SPACE}: aucune",
+            "Aperçu des liens\N{NO-BREAK SPACE}: désactivé",
+        ),
+        ("es", "Envío sin sonido: desactivado", "Horas de silencio: ninguna", None),
+    ],
+)
+def test_settings_say_off_as_each_setting_wants_and_silent_as_telegram_does(
+    language: str, silent: str, quiet_off: str, previews_off: str | None
+) -> None:
+    texts = texts_in(language)
+    lines = settings_text(ChatSettings(1, "private", preview="off"), texts, None).splitlines()
+    assert silent in lines and quiet_off in lines
+    if previews_off is not None:
+        assert previews_off in lines
+    keyboard = settings_keyboard(ChatSettings(1, "private", silent=True), texts)
+    sound = keyboard.inline_keyboard[1][0].text
+    assert sound.removeprefix("🔕 ").split(":")[0].strip().lower() in silent.lower()
 
 
 # Telegram HTML from users' text: the values a reply fills in are escaped by the handlers.
