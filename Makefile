@@ -45,7 +45,7 @@ LOCALES := handlers/locales
 I18N_LANGUAGES := uk ru de fr es
 i18n: $(STAMP)  ## Extract the bot's texts, merge them into each language's catalog, compile them
 	@mkdir -p build
-	$(BIN)/pybabel --quiet extract -F babel.cfg --no-default-keywords -k _ -k ngettext:1,2 -k pgettext:1c,2 -k N_ \
+	$(BIN)/pybabel --quiet extract -F babel.cfg --no-default-keywords -k _ -k ngettext:1,2 -k pgettext:1c,2 -k N_ -k N_plural:1,2 \
 		--add-comments=Translators: \
 		--add-location=file --sort-by-file --project=newsbot -o build/newsbot.pot handlers news
 	@for lang in $(I18N_LANGUAGES); do \

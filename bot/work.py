@@ -234,4 +234,4 @@ class RoleWork:
         )
         if failing:
             logger.warning("%d sources failing for a day; telling the admins", len(failing))
-            await report_failing_sources(self.bot, self.settings.admins, failing, now)
+            await report_failing_sources(self.bot, self.settings.admins, failing, now, self.storage)

@@ -44,12 +44,17 @@ logger = logging.getLogger(__name__)
 
 # The menu's entries: each command and what it does, translated when the menu is set.
 COMMANDS = (
+    # Translators: the command menu beside the message box: each command and what it does. The
+    # example topic may be in your language (it must find stories: /latest україна).
     ("latest", N_("Newest stories on a topic: /latest ukraine")),
     ("subscribe", N_("Get new stories on a topic pushed to you")),
+    # Translators: the menu's entry for /unsubscribe: stop following a topic.
     ("unsubscribe", N_("Stop a topic")),
+    # Translators: the menu's entry for /subscriptions: the topics this chat follows.
     ("subscriptions", N_("Your topics")),
     ("sources", N_("The feeds the bot reads and how they are doing")),
     ("help", N_("How to use the bot")),
+    # Translators: the menu's entry for /start.
     ("start", N_("Start the bot")),
 )
 
@@ -82,6 +87,8 @@ def help_text(texts: Texts) -> str:
             _("/subscribe <i>topic</i> — push every new story on the topic to this chat"),
             _("/unsubscribe <i>topic</i> — stop pushing a topic"),
             _("/subscriptions — the topics this chat follows"),
+            # Translators: {default} is how many stories /latest lists when no number is given
+            # (5), {most} the most it lists at once (20).
             _(
                 "/latest <i>topic</i> [<i>n</i>] — the newest stories on a topic ({default} by "
                 "default, up to {most}); /latest alone lists the newest stories of all",
@@ -102,7 +109,10 @@ def help_text(texts: Texts) -> str:
     )
     topics = "\n".join(
         (
+            # Translators: a heading of /help, over how to write a topic (a search).
             "<b>" + _("Topics") + "</b>",
+            # Translators: the examples of topics in the lines below may be in your language;
+            # each must find stories in a news bot reading your language's outlets.
             "• " + _("<code>peace talks</code> — every word must appear (any order)"),
             "• " + _('<code>"peace talks"</code> — these words together, in this order'),
             "• "
@@ -124,6 +134,8 @@ def help_text(texts: Texts) -> str:
                 "<code>source:bbc</code> alone — every story of that outlet; /sources shows "
                 "each source's term"
             ),
+            # Translators: {length} is the most characters a topic may have (200), {words} the
+            # most words (20).
             _(
                 "Case, accents, punctuation and word endings do not matter, in English, German, "
                 "French, Spanish, Russian and Ukrainian (<code>Україна</code> also finds "
@@ -212,12 +224,16 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
         channel = target.channel
         match result:
             case TooManyTopics(count):
+                # Translators: {count} is how many topics the chat follows, the most it may.
                 said = texts.ngettext(
                     "This chat follows {count} topic, the most I keep. /unsubscribe one first.",
                     "This chat follows {count} topics, the most I keep. /unsubscribe one first.",
                     count,
                 )
             case Changed(topic=text) if channel is not None:
+                # Translators: {channel} is the channel's @username (or its title); {topic} is
+                # the topic as the user typed it, in any language (do not decline it: write it
+                # where a name fits as it is, e.g. after "the topic").
                 said = texts._(
                     "Subscribed {channel} to: <b>{topic}</b>\nNew stories on it will be posted "
                     "there as they appear.",
@@ -225,16 +241,21 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
                     topic=escape(text),
                 )
             case Changed(topic=text):
+                # Translators: {topic} is the topic as the user typed it, in any language (do
+                # not decline it: write it where a name fits as it is, e.g. after "the topic").
                 said = texts._(
                     "Subscribed to: <b>{topic}</b>\nNew stories on it will be sent here as they "
                     "appear. For what is already out: /latest {topic}",
                     topic=escape(text),
                 )
             case Unchanged(topic=text) if channel is not None:
+                # Translators: {channel} is the channel's @username (or its title); {topic} the
+                # topic as the user typed it.
                 said = texts._(
                     "{channel} already follows <b>{topic}</b>.", channel=channel, topic=escape(text)
                 )
             case Unchanged(topic=text):
+                # Translators: {topic} is the topic as the user typed it.
                 said = texts._("You already follow <b>{topic}</b>.", topic=escape(text))
         await reply(update, said)
 
@@ -260,22 +281,30 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
         shown = escape(result.topic)
         match result:
             case Changed() if channel is not None:
+                # Translators: {channel} is the channel's @username (or its title); {topic} the
+                # topic as the user typed it.
                 said = texts._(
                     "Unsubscribed {channel} from: <b>{topic}</b>", channel=channel, topic=shown
                 )
             case Changed():
+                # Translators: {topic} is the topic as the user typed it.
                 said = texts._("Unsubscribed from: <b>{topic}</b>", topic=shown)
             case Unchanged() if channel is not None:
+                # Translators: {channel} is the channel's @username (or its title); {topic} the
+                # topic as the user typed it.
                 said = texts._(
                     "{channel} does not follow <b>{topic}</b>.", channel=channel, topic=shown
                 )
             case Unchanged(following=current) if current:
+                # Translators: {topic} is the topic as the user typed it; {topics} the topics the
+                # chat follows, separated by commas.
                 said = texts._(
                     "You do not follow <b>{topic}</b>. Your topics: {topics}",
                     topic=shown,
                     topics=_listing(current),
                 )
             case Unchanged():
+                # Translators: {topic} is the topic as the user typed it.
                 said = texts._(
                     "You do not follow <b>{topic}</b>. You follow no topics.", topic=shown
                 )
@@ -294,7 +323,10 @@ def build_command_handlers(services: Services, checks: AdminChecks) -> list[Comm
         target = found[0]
         current = await curation.followed(chats, target.chat_id, thread_id=target.thread_id)
         if target.channel is not None:
+            # Translators: the heading of a channel's topics; {channel} is the channel's
+            # @username, or its title when it has none.
             header = texts._("Topics of {channel}", channel=target.channel)
+            # Translators: {channel} is the channel's @username, or its title when it has none.
             empty = texts._("{channel} follows no topics yet.", channel=target.channel)
         else:
             header = texts._("Your topics")
@@ -330,6 +362,7 @@ def _listing(topics: Sequence[str]) -> str:
 def _your_topics(topics: Sequence[str], texts: Texts) -> str:
     """The topics a chat follows, or that it follows none: a hint under a question."""
     if topics:
+        # Translators: {topics} is the topics the chat follows, separated by commas.
         return texts._("Your topics: {topics}", topics=_listing(topics))
     return texts._("You follow no topics.")
 

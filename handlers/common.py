@@ -147,7 +147,7 @@ async def parse_or_explain(update: Update, raw: str, texts: Texts) -> Topic | No
     try:
         return parse_topic(raw)
     except TopicError as error:
-        await reply(update, escape(texts._(error.template, **error.params)))
+        await reply(update, escape(texts.topic_error(error)))
         return None
 
 

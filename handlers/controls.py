@@ -31,8 +31,12 @@ from news.ports import Chats
 
 # The menu's entries for these commands (see `handlers.commands.COMMANDS`).
 CONTROL_COMMANDS = (
+    # Translators: the command menu beside the message box: each command and what it does.
     ("pause", N_("Stop pushes for now")),
+    # Translators: the menu's entry for /resume: pushes to this chat start again after /pause.
     ("resume", N_("Start pushes again")),
+    # Translators: HH:MM is a time of day (hours, minutes): write it as your language does;
+    # "off" is what the user types to undo (keep it as it is).
     ("digest", N_("One daily digest at HH:MM, or off")),
     ("timezone", N_("Your time zone for the digest, e.g. Europe/Kyiv")),
 )
@@ -125,6 +129,8 @@ def build_control_handlers(
         when = parse_clock_time(argument)
         if when is None:
             state = (
+                # Translators: {time} is the time of day of the digest ("08:00"), {zone} the
+                # chat's time zone (an IANA name, "Europe/Kyiv").
                 texts._(
                     "Now: one digest a day at {time} ({zone}).",
                     time=current.digest_time,
@@ -133,6 +139,8 @@ def build_control_handlers(
                 if current.digest_time
                 else texts._("Now: stories are pushed as they appear.")
             )
+            # Translators: {zone} is the chat's time zone (an IANA name, "Europe/Kyiv"). HH:MM is
+            # what to type after /digest; "off" is typed as it is.
             usage = texts._(
                 "Send /digest HH:MM for one daily digest at that time (24-hour clock, your time "
                 "zone: {zone}; change it with /timezone), or /digest off.",
@@ -146,6 +154,8 @@ def build_control_handlers(
         )
         await reply(
             update,
+            # Translators: {time} is the time of day of the digest ("08:00"), {zone} the chat's
+            # time zone (an IANA name, "Europe/Kyiv").
             texts._(
                 "Daily digest at {time} ({zone}): the day's stories on your topics arrive then, "
                 "in one message. /digest off returns to instant pushes.",
@@ -162,6 +172,9 @@ def build_control_handlers(
         if not name:
             await reply(
                 update,
+                # Translators: {zone} is the chat's time zone (an IANA name, "Europe/Kyiv"); the
+                # names stay in English (Area/City may be translated, Europe/Kyiv may be a zone
+                # of your language's country).
                 texts._(
                     "Your time zone: {zone}. "
                     "Change it with /timezone Area/City, e.g. /timezone Europe/Kyiv",
@@ -174,6 +187,8 @@ def build_control_handlers(
             await refuse_argument(
                 update,
                 texts,
+                # Translators: {name} is what the user typed after /timezone. The zone names
+                # stay in English (you may name zones of your language's countries).
                 N_(
                     "Unknown time zone “{name}”. Use an Area/City name such as "
                     "Europe/Kyiv, America/New_York or Asia/Tokyo."
@@ -188,6 +203,7 @@ def build_control_handlers(
                 current.chat_id, current.kind, digest_time=current.digest_time, timezone=zone.key
             )
         )
+        # Translators: {zone} is the time zone just set (an IANA name, "Europe/Kyiv").
         await reply(update, texts._("Time zone set to {zone}.", zone=zone.key))
 
     return [

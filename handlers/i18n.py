@@ -2,19 +2,23 @@
 
 Every text a person reads in Telegram is written in the code in English and marked for
 translation: `texts._("...")`, `texts.ngettext("...", "...", n)` for a text with a number,
-`texts.pgettext(context, "...")` for one English text with two meanings, and
-`news.errors.N_("...")` for the domain's texts that reach users (topic errors), translated where
-they are shown. `make i18n` extracts the marked texts (`pybabel extract`, configured in
-`babel.cfg`) into a template (`build/newsbot.pot`, not kept), merges them into each language's
-catalog `handlers/locales/<lang>/LC_MESSAGES/newsbot.po` and compiles the `.mo` files beside
-them. The `.mo` files are committed, so an install needs no build step; a test fails when one is
-not the compilation of its `.po`, and when a text lacks a translation or a translation breaks a
-placeholder or Telegram's HTML.
+`texts.pgettext(context, "...")` for a short text whose translation depends on where it stands
+("off" for quiet hours or for link previews), and `news.errors.N_("...")` (`N_plural` for one
+with a number) for the domain's texts that reach users (topic errors), translated where they
+are shown. A `# Translators:` comment on the line before a marked text says what each of its
+placeholders holds and where a short label appears; `make i18n` extracts the marked texts and
+these comments (`pybabel extract`, configured in `babel.cfg`) into a template
+(`build/newsbot.pot`, not kept), merges them into each language's catalog
+`handlers/locales/<lang>/LC_MESSAGES/newsbot.po` and compiles the `.mo` files beside them. The
+`.mo` files are committed, so an install needs no build step; a test fails when one is not the
+compilation of its `.po`, when a text lacks a translation or a translation breaks a placeholder
+or Telegram's HTML, and when a text with a placeholder has no translator comment.
 
 Placeholders are named, `{topic}`, and filled after translation, so a translation may move them;
-the values are escaped by the caller where the text is HTML. A text with a number goes through
-`ngettext`, which picks the catalog's plural form (Ukrainian and Russian have three) and fills
-`{count}`.
+the values are escaped by the caller where the text is HTML. A number in a sentence goes
+through `ngettext`, which picks the catalog's plural form (Ukrainian and Russian have three) and
+fills `{count}`. Dates are written by CLDR skeletons, so each language orders and punctuates
+them its own way.
 
 Which language: `language_for(code)` maps a Telegram `language_code` ("uk", "pt-br") to a shipped
 language by its base ("pt"), and anything else to English.
@@ -29,9 +33,10 @@ from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_skeleton
 from babel.numbers import format_decimal
 
+from news.errors import TopicError
 from news.topics import base_language
 
 DOMAIN = "newsbot"
@@ -40,6 +45,9 @@ LOCALE_DIR = Path(__file__).parent / "locales"
 DEFAULT_LANGUAGE = "en"
 #: Every language the bot speaks; English first.
 LANGUAGES = ("en", "uk", "ru", "de", "fr", "es")
+#: How a date older than a month is written: year, abbreviated month and day, in the order and
+#: punctuation of the reader's language (a CLDR skeleton).
+OLD_DATE_SKELETON = "yMMMd"
 
 
 def language_for(code: str | None) -> str:
@@ -72,6 +80,14 @@ class Texts:
             count=self.number(count), **params
         )
 
+    def topic_error(self, error: TopicError) -> str:
+        """Why a topic cannot be understood, translated (in the number's form, when it has one)."""
+        if error.plural is None:
+            return self._(error.template, **error.params)
+        params = dict(error.params)
+        count = int(params.pop("count"))
+        return self.ngettext(error.template, error.plural, count, **params)
+
     def number(self, value: int) -> str:
         """An integer as the language writes it: "6,451", "6.451", "6 451"."""
         if -1000 < value < 1000:
@@ -84,16 +100,25 @@ class Texts:
         """How long ago, as a news card says it: "just now", "12 min ago", "2 days ago"."""
         delta = now - published
         if delta < timedelta(minutes=1):
+            # Translators: a story's age on a news card, after its outlet: "BBC · just now".
             return self._("just now")
         if delta < timedelta(hours=1):
             minutes = int(delta.total_seconds() // 60)
+            # Translators: a story's age on a news card, after its outlet: "BBC · 12 min ago";
+            # {count} is the number of minutes (1–59). Keep it short.
             return self.ngettext("{count} min ago", "{count} min ago", minutes)
         if delta < timedelta(days=1):
             hours = int(delta.total_seconds() // 3600)
+            # Translators: a story's age on a news card: "BBC · 3 h ago"; {count} is the number
+            # of hours (1–23). Keep it short.
             return self.ngettext("{count} h ago", "{count} h ago", hours)
         if delta.days < 30:
+            # Translators: a story's age on a news card: "BBC · 2 days ago"; {count} is the
+            # number of days (1–29). Older stories show their date instead.
             return self.ngettext("{count} day ago", "{count} days ago", delta.days)
-        return format_date(published, "dd MMM y", locale=self.locale)
+        # A CLDR skeleton, not a fixed pattern: each language orders and punctuates the day,
+        # month and year its own way ("Nov 16, 2024", "16. Nov. 2024", "16 лист. 2024 р.").
+        return format_skeleton(OLD_DATE_SKELETON, published, locale=self.locale)
 
 
 @cache

@@ -94,7 +94,7 @@ def build_inline_handlers(services: Services) -> list[CommandCallbackHandler]:
             try:
                 topic = parse_topic(raw)
             except TopicError as error:
-                reason = texts._(error.template, **error.params)
+                reason = texts.topic_error(error)
                 await query.answer(
                     [explanation_result(reason, texts)],
                     cache_time=INLINE_CACHE_SECONDS,

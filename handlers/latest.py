@@ -55,6 +55,7 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
         if more and listed:
             token = queries.remember(query)
             button = InlineKeyboardButton(
+                # Translators: the button under /latest's list that lists older stories.
                 texts.pgettext("button listing older stories", "More ▸"),
                 callback_data=more_data(token, listed[-1].matched),
             )
@@ -78,7 +79,13 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
         if count is None:
             count = DEFAULT_LATEST
         elif not 1 <= count <= MAX_LATEST:
-            note = texts._("(I show between 1 and {most} stories at once.)", most=MAX_LATEST)
+            # Translators: after /latest with a number out of range; {count} is the most stories
+            # /latest lists at once (20).
+            note = texts.ngettext(
+                "(I show between 1 and {count} story at once.)",
+                "(I show between 1 and {count} stories at once.)",
+                MAX_LATEST,
+            )
             count = min(max(count, 1), MAX_LATEST)
         topic: Topic | None = None
         if raw.strip() and (topic := await parse_or_explain(update, raw, texts)) is None:
@@ -90,6 +97,8 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
             else:
                 await reply(
                     update,
+                    # Translators: {topic} is the topic as the user typed it, in any language (do
+                    # not decline it: put it where a name fits as it is, e.g. after "the topic").
                     texts._(
                         "No stories on <b>{topic}</b> yet. "
                         "/subscribe {topic} to get them as they appear.",
@@ -98,7 +107,12 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
                 )
             return
         heading = (
-            texts._("Latest on {topic}", topic=topic.text) if topic else texts._("Latest stories")
+            # Translators: the heading of /latest's list; {topic} is the topic as the user typed
+            # it (do not decline it).
+            texts._("Latest on {topic}", topic=topic.text)
+            if topic
+            # Translators: the heading of /latest's list without a topic.
+            else texts._("Latest stories")
         )
         query = PagedQuery(message.chat_id, topic.text if topic else None, count)
         await send_page(message, heading, query, listed, more, texts)
@@ -139,11 +153,15 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
         topic = parse_topic(query.topic) if query.topic else None
         listed, more = await latest_events(storage, topic, query.count, before=parsed[1])
         if not listed:
+            # Translators: the "More ▸" button under /latest's list found nothing older.
             await message.reply_text(texts._("No older stories."), do_quote=False)
             return
         heading = (
+            # Translators: the heading of the next page of /latest's list (older stories);
+            # {topic} is the topic as the user typed it (do not decline it).
             texts._("Older on {topic}", topic=query.topic)
             if query.topic
+            # Translators: the heading of the next page of /latest's list without a topic.
             else texts._("Older stories")
         )
         await send_page(message, heading, query, listed, more, texts)

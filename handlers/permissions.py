@@ -221,6 +221,7 @@ async def _checked_channel(
     except (BadRequest, Forbidden):
         await reply(
             update,
+            # Translators: {channel} is what the user typed to name a channel ("@news").
             texts._(
                 "I cannot find the channel {channel}. Add me to it as an administrator "
                 "allowed to post messages, then try again.",
@@ -233,6 +234,7 @@ async def _checked_channel(
         return None
     name = f"@{found.username}" if found.username else escape(found.title or word)
     if found.type != ChatType.CHANNEL:
+        # Translators: {channel} is the chat's @username, or its title when it has none.
         await reply(update, texts._("{channel} is not a channel.", channel=name))
         return None
     try:
@@ -240,6 +242,7 @@ async def _checked_channel(
         if not standing.admin:
             await reply(
                 update,
+                # Translators: {channel} is the channel's @username, or its title when it has none.
                 texts._(
                     "You are not an administrator of {channel}: only its admins can change "
                     "what it receives.",
@@ -257,6 +260,7 @@ async def _checked_channel(
     if not (isinstance(me, ChatMemberAdministrator) and me.can_post_messages):
         await reply(
             update,
+            # Translators: {channel} is the channel's @username, or its title when it has none.
             texts._(
                 "I may not post in {channel}. Add me to it as an administrator with the right "
                 "to post messages, then try again.",

@@ -31,12 +31,15 @@ _TAG = re.compile(r"<[^>]+>")
 def _link(story: Story, texts: Texts) -> str:
     if not story.link:
         return ""
+    # Translators: the link to the full story on its outlet's site, on a news card.
     label = texts._("Read more")
     return f'<a href="{escape(story.link, quote=True)}">{label}</a>'
 
 
 def also_line(outlets: Sequence[str], texts: Texts, named: int = ALSO_NAMED) -> str:
     """The other outlets of a pushed story's event: "Also: BBC, DW +3"."""
+    # Translators: under a pushed story; {outlets} names the other outlets that report the same
+    # event ("BBC, DW"), maybe followed by "+3" for more.
     line = texts._("Also: {outlets}", outlets=", ".join(escape(name) for name in outlets[:named]))
     if len(outlets) > named:
         line += f" +{len(outlets) - named}"
@@ -68,6 +71,7 @@ def story_card(
 
 def more_sources(count: int, texts: Texts) -> str:
     """How many more outlets report an event: "+1 source", "+3 sources"."""
+    # Translators: after an outlet's name in /latest: {count} more outlets report the event.
     return texts.ngettext("+{count} source", "+{count} sources", count)
 
 
@@ -116,21 +120,26 @@ def details_messages(
     if key_points:
         blocks.append(
             "<b>"
+            # Translators: a heading of a story's card, over the key points of the story.
             + texts._("Keep in mind")
             + "</b>\n"
             + "\n".join(f"• {escape(point)}" for point in key_points)
         )
     if other_reports:
+        # Translators: a heading of a story's card, over other outlets' headlines of the event.
         lines = ["<b>" + texts._("Also reported by") + "</b>"]
         for report in other_reports[:OTHER_REPORTS_LISTED]:
             lines.append(f"• {_headline_link(report)} — <i>{escape(report.source_name)}</i>")
         if len(other_reports) > OTHER_REPORTS_LISTED:
             unlisted = len(other_reports) - OTHER_REPORTS_LISTED
             lines.append(
+                # Translators: under the other outlets' headlines a story's card lists;
+                # {count} is how many more outlets report the event.
                 texts.ngettext("and {count} more outlet", "and {count} more outlets", unlisted)
             )
         blocks.append("\n".join(lines))
     if related:
+        # Translators: a heading of a story's card, over related recent stories.
         lines = ["<b>" + texts._("Related") + "</b>"]
         for event in related:
             entry = f"• {_headline_link(event.lead)}"
@@ -153,11 +162,15 @@ def _headline_link(story: Story) -> str:
 def digest_heading(kind: DigestKind, count: int, texts: Texts) -> str:
     """The heading of a digest of `count` stories, by why they go out as one."""
     if kind == "daily":
+        # Translators: the heading of the daily digest message (/digest).
         return texts._("Your daily digest")
     if kind == "quiet":
+        # Translators: the heading of the message that brings, when quiet hours end, the
+        # stories held during them; {count} is how many.
         return texts.ngettext(
             "{count} story from your quiet hours", "{count} stories from your quiet hours", count
         )
+    # Translators: the heading of one message bringing several new stories; {count} is how many.
     return texts.ngettext("{count} new story", "{count} new stories", count)
 
 
@@ -234,6 +247,7 @@ def _fitting(block: str, limit: int) -> list[str]:
 
 def stories_kept(source: Source, texts: Texts) -> str:
     """ "12 stories kept": a disabled source's stories stay searchable until retention."""
+    # Translators: {count} stories of a disabled or removed source are still kept (and found).
     return texts.ngettext("{count} story kept", "{count} stories kept", source.stories_count)
 
 
@@ -260,11 +274,15 @@ def sources_message(
     Only an `admin` reads what a failing fetch answered; everyone else sees that it fails.
     """
     if not sources:
+        # Translators: /sources when the bot reads no feed.
         return [texts._("No sources yet.")]
     disabled = sum(not source.enabled for source in sources)
     heading = (
+        # Translators: the heading of /sources; {count} is how many sources there are,
+        # {disabled} how many of them are disabled (not read).
         texts._("Sources ({count}, {disabled} disabled)", count=len(sources), disabled=disabled)
         if disabled
+        # Translators: the heading of /sources; {count} is how many sources there are.
         else texts._("Sources ({count})", count=len(sources))
     )
     blocks = [
@@ -295,23 +313,36 @@ def source_status(source: Source, now: datetime, texts: Texts, *, details: bool 
         kept = stories_kept(source, texts)
         reason = DISABLED_BECAUSE.get(source.disabled_reason or "")
         if reason is None:
+            # Translators: a source's state in /sources; {kept} is "12 stories kept".
             return texts._("⏸ disabled · {kept}", kept=kept)
+        # Translators: a source's state in /sources; {reason} is why it is disabled ("removed
+        # by an admin"), {kept} "12 stories kept".
         return texts._("⏸ disabled: {reason} · {kept}", reason=texts._(reason), kept=kept)
     if source.last_polled_at is None:
+        # Translators: a source's state in /sources: the bot has not tried to read it yet.
         return texts._("… not fetched yet")
     if source.last_error and not details:
+        # Translators: a failing source's state in /sources; {count} is how many reads in a row
+        # failed, {age} how long ago the last was tried ("12 min ago").
         return texts._(
             "⚠ failing ({count}× in a row, last tried {age})",
             count=source.error_count,
             age=texts.age(source.last_polled_at, now),
         )
     if source.last_error:
+        # Translators: a failing source's state in /sources, for admins; {error} is the error,
+        # in English; {count} is how many reads in a row failed, {age} how long ago the last was
+        # tried ("12 min ago").
         return texts._(
             "⚠ {error} ({count}× in a row, last tried {age})",
             error=source.last_error,
             count=source.error_count,
             age=texts.age(source.last_polled_at, now),
         )
-    return texts._("✓ fetched {age}", age=texts.age(source.last_polled_at, now)) + (
-        " · " + texts.ngettext("{count} story", "{count} stories", source.stories_count)
+    # Translators: a source's state in /sources; {age} is how long ago it was last read
+    # ("12 min ago").
+    fetched = texts._("✓ fetched {age}", age=texts.age(source.last_polled_at, now))
+    # Translators: after a source's state in /sources: the bot keeps {count} of its stories.
+    return (
+        fetched + " · " + texts.ngettext("{count} story", "{count} stories", source.stories_count)
     )

@@ -40,7 +40,10 @@ from news.ports import Chats
 
 SETTINGS_PREFIX = "set"
 # The menu's entry (see `handlers.routes.command_menu`).
-SETTINGS_COMMANDS = (("settings", N_("Previews, sound, quiet hours, language")),)
+SETTINGS_COMMANDS = (
+    # Translators: /settings in the command menu beside the message box: what it changes.
+    ("settings", N_("Previews, sound, quiet hours, language")),
+)
 #: Quiet hours offered on buttons, as (start, end) minutes after midnight; others are typed.
 QUIET_PRESETS = ((22 * 60, 7 * 60), (23 * 60, 7 * 60), (0, 8 * 60))
 # Each language by its own name: a reader finds theirs whatever language the bot speaks now.
@@ -81,24 +84,53 @@ def _marked(label: str, chosen: bool) -> str:
 def settings_text(current: ChatSettings, texts: Texts, channel: str | None) -> str:
     """The settings message: whose they are and what each is now."""
     _ = texts._
-    previews = {"off": _("off"), "small": _("small"), "large": _("large image above the text")}
+    # Each value is translated in the context of its setting: a language may give "off" the
+    # gender or number of the setting's name ("Предпросмотр: выключен", "Тихие часы: нет").
+    previews = {
+        # Translators: the value of "Link previews: {mode}" when pushes show no preview.
+        "off": texts.pgettext("link previews", "off"),
+        # Translators: the value of "Link previews: {mode}": a small preview under the text.
+        "small": texts.pgettext("link previews", "small"),
+        # Translators: the value of "Link previews: {mode}": a large image above the text.
+        "large": texts.pgettext("link previews", "large image above the text"),
+    }
     quiet = (
         f"{_quiet_text(current.quiet_start, current.quiet_end)} ({current.timezone or 'UTC'})"
         if current.quiet_start is not None
-        else _("off")
+        # Translators: the value of "Quiet hours: {hours}" when the chat has none.
+        else texts.pgettext("quiet hours", "off")
     )
     language = (
         LANGUAGE_NAMES.get(current.chosen_language, current.chosen_language)
         if current.chosen_language
-        else _("automatic")
+        # Translators: the value of "Language: {language}" when the bot writes in the language
+        # of whoever uses it (their Telegram app's), not one chosen here.
+        else texts.pgettext("language", "automatic")
     )
+    silent = (
+        # Translators: the value of "Silent pushes: {state}": pushes arrive without sound.
+        texts.pgettext("silent pushes", "on")
+        if current.silent
+        # Translators: the value of "Silent pushes: {state}": pushes arrive with sound.
+        else texts.pgettext("silent pushes", "off")
+    )
+    # Translators: the heading of /settings for a channel run from this private chat; {channel}
+    # is the channel's @username, or its title when it has none.
     title = _("Settings of {channel}", channel=channel) if channel else _("Settings of this chat")
     return "\n".join(
         (
             f"<b>{title}</b>",
+            # Translators: a line of /settings; {mode} is one of the "link previews" values
+            # ("off", "small", "large image above the text").
             _("Link previews: {mode}", mode=previews[current.preview]),
-            _("Silent pushes: {state}", state=_("on") if current.silent else _("off")),
+            # Translators: a line of /settings: do pushes arrive without a notification sound
+            # (Telegram's "Send without sound")? {state} is "on" or "off" ("silent pushes").
+            _("Silent pushes: {state}", state=silent),
+            # Translators: a line of /settings; {hours} is a span such as "23:00–07:00
+            # (Europe/Kyiv)", or "off" ("quiet hours").
             _("Quiet hours: {hours}", hours=quiet),
+            # Translators: a line of /settings; {language} is a language's own name
+            # ("Deutsch", "Українська") or "automatic" ("language").
             _("Language: {language}", language=language),
             "",
             _(
@@ -112,7 +144,14 @@ def settings_text(current: ChatSettings, texts: Texts, channel: str | None) -> s
 def settings_keyboard(current: ChatSettings, texts: Texts) -> InlineKeyboardMarkup:
     """The buttons: one row a setting (two for languages), the current choice ticked."""
     _, chat = texts._, current.chat_id
-    labels = {"off": _("No preview"), "small": _("Small preview"), "large": _("Large image")}
+    labels = {
+        # Translators: a button of /settings: pushes show no link preview.
+        "off": _("No preview"),
+        # Translators: a button of /settings: pushes show a small link preview.
+        "small": _("Small preview"),
+        # Translators: a button of /settings: pushes show a large image above the text.
+        "large": _("Large image"),
+    }
     previews = [
         InlineKeyboardButton(
             _marked(labels[mode], current.preview == mode), callback_data=_data(chat, "p", mode)
@@ -120,11 +159,17 @@ def settings_keyboard(current: ChatSettings, texts: Texts) -> InlineKeyboardMark
         for mode in _PREVIEWS
     ]
     sound = InlineKeyboardButton(
-        _("🔕 Silent: on") if current.silent else _("🔔 Silent: off"),
+        # Translators: the /settings button that switches the sound of pushes: it shows the
+        # current state, silent (Telegram's "without sound") or with sound; a press switches it.
+        _("🔕 Silent: on")
+        if current.silent
+        # Translators: see "🔕 Silent: on": the state when pushes come with sound.
+        else _("🔔 Silent: off"),
         callback_data=_data(chat, "s", "0" if current.silent else "1"),
     )
     quiet = [
         InlineKeyboardButton(
+            # Translators: a button of /settings, beside buttons such as "23:00–07:00".
             _marked(_("No quiet hours"), current.quiet_start is None),
             callback_data=_data(chat, "q", "off"),
         ),
@@ -141,7 +186,11 @@ def settings_keyboard(current: ChatSettings, texts: Texts) -> InlineKeyboardMark
     ]
     languages = [
         InlineKeyboardButton(
-            _marked(_("Automatic"), current.chosen_language is None),
+            # Translators: a button of /settings, before the languages' names: the bot writes
+            # in each user's own language (their Telegram app's).
+            _marked(
+                texts.pgettext("language button", "Automatic"), current.chosen_language is None
+            ),
             callback_data=_data(chat, "l", "auto"),
         ),
         *(
@@ -196,6 +245,7 @@ def build_settings_handlers(
                 await refuse_argument(
                     update,
                     texts,
+                    # Translators: {hours} is what the user typed after /settings quiet.
                     N_(
                         "“{hours}” is not a span of quiet hours. Write two different times "
                         "of day, 24-hour clock: /settings quiet 23:00-07:00 (or off)."
@@ -286,6 +336,7 @@ def build_settings_handlers(
                 if current.chosen_language
                 else texts_for(user.language_code if user else None)
             )
+        # Translators: a button's notice once a setting is changed.
         await callback.answer(texts._("Saved."))
         channel = None if message.chat_id == chat_id else await channel_name(context, chat_id)
         try:

@@ -34,6 +34,13 @@ def N_(message: str) -> str:
     return message
 
 
+def N_plural(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a text with a number in it (`{count}`), in its English singular and plural, to be
+    translated where it is shown in the form the reader's language wants for the number
+    (`handlers.i18n.Texts.ngettext`; Ukrainian and Russian have three)."""
+    return singular, plural
+
+
 # A URL's password: after the colon that follows its user name (not the scheme's, followed by
 # "//"), up to the "@" before its host. Also in a URL missing its "//" ("postgresql/u:pw@h").
 _URL_PASSWORD = re.compile(r":(?!//)[^\s@]*@")
@@ -92,13 +99,18 @@ class TopicError(NewsbotError):
     """A topic cannot be understood; the message says what is wrong, for the user.
 
     `template` is the English text with `{name}` placeholders, marked with `N_` so that it is
-    extracted into the bot's translation catalogs; `params` fill them. `str(error)` is the
-    English text (the CLI prints it); the bot shows the template translated, then filled.
+    extracted into the bot's translation catalogs; `params` fill them. A text with a number is
+    marked with `N_plural` and given as its (singular, plural) pair, its number as the `count`
+    param. `str(error)` is the English text (the CLI prints it); the bot shows the template
+    translated, then filled.
     """
 
-    def __init__(self, template: str, **params: int | str) -> None:
-        super().__init__(template.format(**params))
-        self.template = template
+    def __init__(self, template: str | tuple[str, str], **params: int | str) -> None:
+        singular, plural = (template, None) if isinstance(template, str) else template
+        english = singular if plural is None or params.get("count") == 1 else plural
+        super().__init__(english.format(**params))
+        self.template = singular
+        self.plural = plural
         self.params = params
 
 

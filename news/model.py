@@ -16,6 +16,7 @@ from news.errors import N_, ErrorKind
 DisabledReason = Literal["unlisted", "removed", "gone"]
 #: Why a source is not read, as its readers are told (`/sources`, `newsbot sources list`).
 DISABLED_BECAUSE: dict[str, str] = {
+    # Translators: why a source is disabled, after "⏸ disabled:" in /sources.
     "unlisted": N_("no longer in the sources file"),
     "removed": N_("removed by an admin"),
     "gone": N_("the feed is gone (HTTP 410)"),

@@ -2,7 +2,11 @@
 
 The catalog checks read the shipped `.po` files and the texts marked in the code, so a text added
 without `make i18n`, an untranslated or fuzzy entry, a placeholder lost in translation, a
-translation Telegram would refuse as HTML, or a `.mo` older than its `.po` fails here. The rest
+translation Telegram would refuse as HTML, or a `.mo` older than its `.po` fails here; so does a
+placeholder or short label without a translator comment saying what it holds, and what a native
+editor of each language has already caught once: a formal *Sie* in the German *du* catalog,
+*chaîne* (Telegram's French says *canal*) and a Russian or Ukrainian topic declined by nobody
+after a preposition ("подписаны на {topic}"). The rest
 goes through the real code and, for replies and the command menu, the real client and the fake
 Bot API.
 """
@@ -29,6 +33,9 @@ from hypothesis import strategies as st
 from handlers.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, english, language_for, texts_in
 from handlers.render import more_sources
 from handlers.routes import command_menu
+from handlers.settings import settings_keyboard, settings_text
+from news.errors import N_plural, TopicError
+from news.model import ChatSettings
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.feeds import FeedItem, rss_feed
 from tests.fakes.telegram import FakeBotApi
@@ -38,7 +45,13 @@ from tests.harness import RunningBot, ask, seeded_bot
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATED = [language for language in LANGUAGES if language != "en"]
 # The keywords `make i18n` extracts with (see the Makefile).
-KEYWORDS = {"_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "N_": None}
+KEYWORDS = {
+    "_": None,
+    "ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
+    "N_": None,
+    "N_plural": (1, 2),
+}
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 NOW = datetime(2025, 2, 14, 12, 0, tzinfo=UTC)
 
@@ -115,6 +128,147 @@ def test_the_compiled_catalog_is_the_compilation_of_its_po(language: str) -> Non
     assert shipped == compiled.getvalue(), "run `make i18n`: the .mo is older than its .po"
 
 
+# A word of a text that is no sentence, and so needs a word on where it stands.
+SHORT_LABEL_WORDS = 3
+# The formal address of German: "Sie", "Ihnen", "Ihr", "Ihre", … capitalised. Lowercase "sie"
+# (they, she) is another word; so is a capitalised "Sie" opening a sentence (they), which is
+# allowed there only (a formal "Sie" that opens one, "Sie können …", reads the same and is
+# left to the reviewer).
+_FORMAL_GERMAN = re.compile(r"\b(Sie|Ihnen|Ihr|Ihre|Ihrem|Ihren|Ihrer|Ihres)\b")
+_SENTENCE_START = re.compile(r"(^|[.!?:–—]\s+|\n|[„“\"(]\s*)$")
+# A preposition right before the topic, which Russian and Ukrainian would need declined.
+_PREPOSITION_BEFORE_TOPIC = re.compile(
+    r"(?<!\w)(на|по|о|об|про|за|от|від|до|для|с|со|з|із|у|в|во)\s+(<b>)?\{topic\}",
+    re.IGNORECASE,
+)
+
+
+def translator_comment(message: Message) -> str:
+    return " ".join(message.auto_comments)
+
+
+def test_every_placeholder_and_short_label_has_a_translator_comment() -> None:
+    """Each `{name}` a text holds is explained in its `# Translators:` comment (which `make i18n`
+    carries into every catalog), and each short label says where it stands (comment or
+    `pgettext` context)."""
+    unexplained: list[str] = []
+    for message in messages("de"):  # every catalog has the same entries and comments
+        source = " ".join(sources(message))
+        comment = translator_comment(message)
+        for name in sorted(set(PLACEHOLDER.findall(source))):
+            if f"{{{name}}}" not in comment:
+                unexplained.append(f"{{{name}}} in {source!r}")
+        words = sources(message)[0].split()
+        label = len(words) <= SHORT_LABEL_WORDS and not sources(message)[0].endswith(".")
+        if label and not PLACEHOLDER.search(source) and not (comment or message.context):
+            unexplained.append(f"the label {source!r}")
+    assert unexplained == [], "add a `# Translators:` comment in the code: " + "; ".join(
+        unexplained
+    )
+
+
+def test_the_german_catalog_says_du_and_never_the_formal_sie() -> None:
+    formal = [
+        form
+        for message in messages("de")
+        for form in forms(message)
+        for found in _FORMAL_GERMAN.finditer(form)
+        if not (found.group(1) == "Sie" and _SENTENCE_START.search(form[: found.start()]))
+    ]
+    assert formal == []
+
+
+def test_the_formal_sie_check_catches_what_a_reviewer_caught() -> None:
+    caught = "Senden Sie /settings.", "{count} Meldung aus Ihren Ruhezeiten", "(in Ihrer /timezone)"
+    passed = "Sie bleiben auffindbar.", "Die Quellen: sie bleiben.", "Sende /settings."
+    for text in caught:
+        assert any(
+            not (m.group(1) == "Sie" and _SENTENCE_START.search(text[: m.start()]))
+            for m in _FORMAL_GERMAN.finditer(text)
+        ), text
+    for text in passed:
+        assert all(
+            m.group(1) == "Sie" and _SENTENCE_START.search(text[: m.start()])
+            for m in _FORMAL_GERMAN.finditer(text)
+        ), text
+
+
+def test_french_calls_a_telegram_channel_a_canal() -> None:
+    chaine = [
+        form
+        for message in messages("fr")
+        for form in forms(message)
+        if re.search(r"\bcha[iî]nes?\b", form, re.IGNORECASE)
+    ]
+    assert chaine == []
+
+
+@pytest.mark.parametrize("language", ["uk", "ru"])
+def test_a_topic_never_follows_a_preposition_that_would_decline_it(language: str) -> None:
+    """The topic is the user's words as typed, in the nominative: "на тему «украина»", never
+    "подписаны на украина"."""
+    declined = [
+        form
+        for message in messages(language)
+        for form in forms(message)
+        if _PREPOSITION_BEFORE_TOPIC.search(form)
+    ]
+    assert declined == []
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "few", "many"),
+    [
+        ("uk", "У темі 1 слово", "У темі 22 слова", "У темі 25 слів"),
+        ("ru", "В теме 1 слово", "В теме 22 слова", "В теме 25 слов"),
+        ("de", "Das Thema hat 1 Wort", "Das Thema hat 22 Wörter", "Das Thema hat 25 Wörter"),
+    ],
+)
+def test_a_topic_error_with_a_number_takes_the_numbers_form(
+    language: str, one: str, few: str, many: str
+) -> None:
+    texts = texts_in(language)
+    for count, expected in ((1, one), (22, few), (25, many)):
+        error = TopicError(
+            N_plural(
+                "That topic has {count} word; use at most {limit}.",
+                "That topic has {count} words; use at most {limit}.",
+            ),
+            count=count,
+            limit=20,
+        )
+        assert texts.topic_error(error).startswith(expected)
+    assert str(error) == "That topic has 25 words; use at most 20."
+
+
+@pytest.mark.parametrize(
+    ("language", "silent", "quiet_off", "previews_off"),
+    [
+        ("de", "Ohne Ton: aus", "Ruhezeiten: keine", "Linkvorschau: aus"),
+        ("uk", "Без звуку: ні", "Тихі години: немає", "Перегляд посилань: вимкнено"),
+        ("ru", "Без звука: нет", "Тихие часы: нет", "Предпросмотр ссылок: выключен"),
+        (
+            "fr",
+            "Envoi sans son\N{NO-BREAK SPACE}: désactivé",
+            "Heures calmes\N{NO-BREAK SPACE}: aucune",
+            "Aperçu des liens\N{NO-BREAK SPACE}: désactivé",
+        ),
+        ("es", "Envío sin sonido: desactivado", "Horas de silencio: ninguna", None),
+    ],
+)
+def test_settings_say_off_as_each_setting_wants_and_silent_as_telegram_does(
+    language: str, silent: str, quiet_off: str, previews_off: str | None
+) -> None:
+    texts = texts_in(language)
+    lines = settings_text(ChatSettings(1, "private", preview="off"), texts, None).splitlines()
+    assert silent in lines and quiet_off in lines
+    if previews_off is not None:
+        assert previews_off in lines
+    keyboard = settings_keyboard(ChatSettings(1, "private", silent=True), texts)
+    sound = keyboard.inline_keyboard[1][0].text
+    assert sound.removeprefix("🔕 ").split(":")[0].strip().lower() in silent.lower()
+
+
 # Telegram HTML from users' text: the values a reply fills in are escaped by the handlers.
 @settings(max_examples=60, deadline=None)
 @given(value=st.text(max_size=40))
@@ -166,10 +320,20 @@ def test_ukrainian_and_russian_have_three_plural_forms(
 @pytest.mark.parametrize(
     ("language", "minutes", "days", "old"),
     [
-        ("en", "12 min ago", ["1 day ago", "2 days ago", "5 days ago"], "16 Nov 2024"),
-        ("uk", "12 хв тому", ["1 день тому", "2 дні тому", "5 днів тому"], "16 лист. 2024"),
-        ("ru", "12 мин назад", ["1 день назад", "2 дня назад", "5 дней назад"], "16 нояб. 2024"),
-        ("de", "vor 12 Min.", ["vor 1 Tag", "vor 2 Tagen", "vor 5 Tagen"], "16 Nov. 2024"),
+        ("en", "12 min ago", ["1 day ago", "2 days ago", "5 days ago"], "Nov 16, 2024"),
+        (
+            "uk",
+            "12 хв тому",
+            ["1 день тому", "2 дні тому", "5 днів тому"],
+            "16 лист. 2024\N{NARROW NO-BREAK SPACE}р.",
+        ),
+        (
+            "ru",
+            "12 мин назад",
+            ["1 день назад", "2 дня назад", "5 дней назад"],
+            "16 нояб. 2024\N{NARROW NO-BREAK SPACE}г.",
+        ),
+        ("de", "vor 12 Min.", ["vor 1 Tag", "vor 2 Tagen", "vor 5 Tagen"], "16. Nov. 2024"),
         (
             "fr",
             "il y a 12 min",

@@ -2,6 +2,7 @@
 
 A source failing for 24 h is reported to each admin once per failing streak: remembered in the
 database, so neither the next report round nor a restart repeats it; a success ends the streak.
+Each admin reads the report in the language they last wrote to the bot in.
 """
 
 from __future__ import annotations
@@ -61,9 +62,10 @@ async def test_a_source_failing_for_a_day_is_reported_to_each_admin_once(
     paths = ("/world.xml", "/gone-quiet.xml")
     broken = feeds.url("/gone-quiet.xml")
 
-    def reports() -> list[str]:
-        texts = [plain(message["text"]) for message in telegram.delivered()]
-        return [text for text in texts if "failing for a day" in text]
+    def reports() -> list[tuple[int, str]]:
+        """Each report, in any language, with the admin it went to."""
+        sent = [(message["chat_id"], plain(message["text"])) for message in telegram.delivered()]
+        return [(chat, text) for chat, text in sent if text.startswith("⚠️")]
 
     async with running_bot(
         telegram, feeds, tmp_path, feed_paths=paths, extra_env=ADMINS, clock=clock
@@ -71,16 +73,17 @@ async def test_a_source_failing_for_a_day_is_reported_to_each_admin_once(
         await bot.ticks.wait_polls(1)
         await bot.work.loops.run_once("failing-report")
         assert reports() == [], "failing for minutes is no news"
+        await ask(telegram, OTHER_ADMIN, "/status", language_code="uk")
 
         clock.advance(hours=25)
         await bot.work.loops.run_once("failing-report")
-        assert {m["chat_id"] for m in telegram.delivered() if "failing" in m["text"]} == {
-            ADMIN,
-            OTHER_ADMIN,
-        }
-        [report, _] = reports()
+        [(first, report), (second, ukrainian)] = reports()
+        assert (first, second) == (ADMIN, OTHER_ADMIN)
         assert report.startswith("⚠️ 1 source failing for a day")
         assert broken in report and "http-404" in report and "never fetched" in report
+        assert ukrainian.startswith("⚠️ 1 джерело не працює вже добу")
+        assert broken in ukrainian and "ще жодного разу не завантажено" in ukrainian
+        assert "/status показує, як працює бот" in ukrainian
 
         await bot.work.loops.run_once("failing-report")
         assert len(reports()) == 2, "once, not at every round"

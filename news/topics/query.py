@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from news.errors import N_, TopicError
+from news.errors import N_, N_plural, TopicError
 from news.topics.analysis import Phrase, TermIndex, phrase_alternatives, words
 from news.topics.countries import MAX_NAME_WORDS, countries_named, country_alternatives
 
@@ -262,8 +262,13 @@ def parse_topic(raw: str) -> Topic:
         )
     if len(stripped) > MAX_TOPIC_LENGTH:
         raise TopicError(
-            N_("That topic is {length} characters long; keep it under {limit}."),
-            length=len(stripped),
+            # Translators: {count} is the length of the topic the user typed, in characters
+            # (more than {limit}); {limit} is the longest a topic may be (200).
+            N_plural(
+                "That topic is {count} character long; use at most {limit}.",
+                "That topic is {count} characters long; use at most {limit}.",
+            ),
+            count=len(stripped),
             limit=MAX_TOPIC_LENGTH,
         )
     items = _tokens(stripped)
@@ -294,7 +299,12 @@ def parse_topic(raw: str) -> Topic:
         )
     if terms > MAX_TOPIC_TERMS:
         raise TopicError(
-            N_("That topic has {count} words; use at most {limit}."),
+            # Translators: {count} is how many words (and excluded words and sources) the topic
+            # has, more than {limit}, the most a topic may have (20).
+            N_plural(
+                "That topic has {count} word; use at most {limit}.",
+                "That topic has {count} words; use at most {limit}.",
+            ),
             count=terms,
             limit=MAX_TOPIC_TERMS,
         )
