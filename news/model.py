@@ -103,6 +103,39 @@ class Story:
         return self.cluster_id if self.cluster_id is not None else self.id
 
 
+#: Where reading a story's article stands: due when its `retry_at` comes ("wanted"), claimed by
+#: a reader until then ("reading"), "read", or "unavailable" for good (a paywall, robots.txt, no
+#: article text, or every attempt failed; see `news.articles.keeping`).
+ArticleState = Literal["wanted", "reading", "read", "unavailable"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoryArticle:
+    """A story's article as stored: its text and key points once read, else why not (`kind`,
+    the last failure's `ArticleUnavailable.kind`) and when it may be tried again."""
+
+    story_id: int
+    state: ArticleState
+    text: str = ""
+    key_points: tuple[str, ...] = ()
+    kind: str | None = None
+    attempts: int = 0
+    read_at: datetime | None = None
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleJob:
+    """A claimed article to read: its story's link and headline, and the feed it came from
+    (the site its page must belong to)."""
+
+    story_id: int
+    url: str
+    title: str
+    site: str
+    attempts: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Subscription:
     """A chat's standing interest in a topic, kept in the topic's normal form.

@@ -1,10 +1,11 @@
 """The storage interface the domain needs, declared here so that handlers never import SQL.
 
 One Protocol per storage aggregate, as `storage/` composes them (`storage/sql_storage.py`):
-`Sources`, `Stories`, `Clusters`, `Chats`, `Outbox`, `Operations` and `Retention`; `Storage` is
-their union, what the composition root hands around. A consumer asks for the aggregates it
-calls and no more (`news.curation` for `Sources` or `Chats`, `news.reading` for `Stories` and
-`Clusters`), so its annotation says what it touches and a fake for its tests needs only those.
+`Sources`, `Stories`, `Articles`, `Clusters`, `Chats`, `Outbox`, `Operations` and `Retention`;
+`Storage` is their union, what the composition root hands around. A consumer asks for the
+aggregates it calls and no more (`news.curation` for `Sources` or `Chats`, `news.reading` for
+`Stories` and `Clusters`), so its annotation says what it touches and a fake for its tests
+needs only those.
 
 `storage.SqlStorage` implements them all; every method is one transaction and returns the
 domain's plain types (`news.model`), with timezone-aware UTC datetimes. A method the database
@@ -22,6 +23,7 @@ from typing import Protocol
 # matches stories against.
 from news.events import ClusterState, ClusterWork
 from news.model import (
+    ArticleJob,
     ChatSettings,
     ClusterAssignment,
     Cursor,
@@ -35,6 +37,7 @@ from news.model import (
     Source,
     SourcesPlan,
     Story,
+    StoryArticle,
     StoryDraft,
     Subscription,
     TopicMatch,
@@ -68,6 +71,20 @@ class Stories(Protocol):
         self, topic: Topic | None, *, limit: int, before: Cursor | None = None
     ) -> list[Story]: ...
     async def story(self, story_id: int) -> Story | None: ...
+
+
+class Articles(Protocol):
+    """The articles of teaser stories: wanted, claimed for reading, read (or not), read back."""
+
+    async def want_articles(self, story_ids: Sequence[int], *, now: datetime) -> int: ...
+    async def claim_articles(
+        self, now: datetime, *, lease_until: datetime, limit: int
+    ) -> list[ArticleJob]: ...
+    async def claim_article(
+        self, story_id: int, *, now: datetime, lease_until: datetime
+    ) -> ArticleJob | None: ...
+    async def record_article(self, article: StoryArticle) -> None: ...
+    async def article(self, story_id: int) -> StoryArticle | None: ...
 
 
 class Clusters(Protocol):
@@ -182,5 +199,5 @@ class Deliveries(Outbox, Chats, Protocol):
     """What the sender asks of storage: the outbox's rows and the chats they go to."""
 
 
-class Storage(Sources, Stories, Clusters, Chats, Outbox, Operations, Retention, Protocol):
+class Storage(Sources, Stories, Articles, Clusters, Chats, Outbox, Operations, Retention, Protocol):
     """Everything Newsbot keeps: what the composition root opens and hands to each consumer."""

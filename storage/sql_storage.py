@@ -5,6 +5,7 @@ way lemon24/reader composes its storage:
 
     sources     feeds, their claims by pollers, poll records, the sources file synced last
     stories     new stories kept once, /latest and full-text search (`storage.search`)
+    articles    the articles of teaser stories, their key points and the claims to read them
     clusters    each story's event, and the reports of each event
     chats       chats, their settings and subscriptions
     outbox      what each chat is owed: claims, sends, failures, and "Also:" edits
@@ -17,6 +18,7 @@ as `news.errors.StorageError`.
 
 from __future__ import annotations
 
+from storage.articles import ArticleStore
 from storage.chats import ChatStore
 from storage.clusters import ClusterStore
 from storage.operations import Operations
@@ -26,5 +28,14 @@ from storage.sources import SourceStore
 from storage.stories import StoryStore
 
 
-class SqlStorage(SourceStore, StoryStore, ClusterStore, ChatStore, Outbox, Retention, Operations):
+class SqlStorage(
+    SourceStore,
+    StoryStore,
+    ArticleStore,
+    ClusterStore,
+    ChatStore,
+    Outbox,
+    Retention,
+    Operations,
+):
     """Newsbot's storage on one SQLAlchemy async engine."""

@@ -209,6 +209,30 @@ cluster_stories = Table(
     Index("ix_cluster_stories_version", "version", "seq"),
 )
 
+# A story's article (migration 0018): the text of the page a teaser links to, read by
+# `news.articles.keeping`, its key points, and where reading it stands. Only the teasers of
+# pushed stories and the cards readers open have a row; it goes with its story.
+articles = Table(
+    "articles",
+    metadata,
+    belongs_to("story_id", "stories", primary_key=True, autoincrement=False),
+    # `news.model.ArticleState`: "wanted" (due at `retry_at`), "reading" (claimed until
+    # `retry_at`), "read", or "unavailable" (never tried again).
+    Column("state", String(16), nullable=False),
+    # The article's plain text, capped (`news.articles.keeping.ARTICLE_TEXT_LIMIT`), and its
+    # key points, one a line; NULL until it is read.
+    Column("text", Text),
+    Column("key_points", TextList("\n")),
+    # Why the last read failed (`ArticleUnavailable.kind`); NULL once read.
+    Column("kind", String(32)),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("wanted_at", UTCDateTime, nullable=False),
+    # When it was last read (or tried), and when it is due again (NULL: never).
+    Column("read_at", UTCDateTime),
+    Column("retry_at", UTCDateTime),
+    Index("ix_articles_due", "state", "retry_at"),
+)
+
 chats = Table(
     "chats",
     metadata,
