@@ -16,7 +16,8 @@
   lives in storage.base, in public;
 - inside news/, the capabilities depend one way (`NEWS_LAYERS`): topics on nothing but the shared
   model, feeds and events on topics, polling on all of them, the use cases (reading, curation)
-  on all but polling, articles on feeds and events; and no module outside a subpackage imports its private (`_name`) modules.
+  on all but polling, articles on feeds and events; and no module outside a subpackage imports
+  its private (`_name`) modules.
 """
 
 from __future__ import annotations
