@@ -332,6 +332,7 @@ def build_app(
                 admins=settings.admins,
                 schedule_digest=schedule_digest,
                 process=ProcessInfo(role, newsbot_version(), work.loops.last_ticks),
+                articles=work.articles,
             )
             # First the language the chat chose (/settings), which every reply is written in.
             application.add_handler(chat_language_handler(services), group=-2)

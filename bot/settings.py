@@ -105,6 +105,8 @@ class Settings:
     # The port of /healthz and /metrics (bot.health); None: no HTTP endpoint.
     http_port: int | None = None
     http_listen: str = DEFAULT_HTTP_LISTEN
+    # Read the articles of teaser stories (news.articles.keeping); False: cards as feeds give them.
+    fetch_articles: bool = True
 
     @classmethod
     def from_environment(
@@ -358,5 +360,7 @@ VARIABLES: tuple[_Variable | _Webhook, ...] = (
     _Variable("NEWSBOT_HTTP_LISTEN", "http_listen", DEFAULT_HTTP_LISTEN, _ip_address,
               f"{_LISTEN} {DEFAULT_HTTP_LISTEN} (the default) or 0.0.0.0 (every interface, as "
               "in a container)", quote=60),
+    _Variable("NEWSBOT_FETCH_ARTICLES", "fetch_articles", True, _flag,
+              "1 or 0 (true or false; 0 reads no story's web page)"),
 )
 # fmt: on

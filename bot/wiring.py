@@ -18,6 +18,8 @@ from bot.sync import SyncResult, sync_configured_sources
 from storage import SqlStorage, open_storage
 
 if TYPE_CHECKING:
+    from news.articles import HostPace
+    from news.articles.keeping import ArticleKeeper
     from news.feeds.fetch import Fetcher
     from news.polling.pipeline import Poller
 
@@ -74,9 +76,16 @@ def parse_executor(settings: Settings) -> Executor:
 
 
 def make_poller(
-    storage: SqlStorage, fetcher: Fetcher, settings: Settings, executor: Executor | None = None
+    storage: SqlStorage,
+    fetcher: Fetcher,
+    settings: Settings,
+    executor: Executor | None = None,
+    *,
+    articles: ArticleKeeper | None = None,
+    pace: HostPace | None = None,
 ) -> Poller:
-    """The poller of the bot and of `newsbot poll`: it clusters what it stores."""
+    """The poller of the bot and of `newsbot poll`: it clusters what it stores, and tells
+    `articles` (the bot's) which teasers it queued pushes of."""
     # Imported on use: the feed parser and the clusterer are for the commands that poll.
     from news.events.clustering import Clusterer
     from news.polling.pipeline import Poller, PollSettings
@@ -88,4 +97,21 @@ def make_poller(
         parse_executor=executor if settings.parse_workers else None,
         offload_executor=None if settings.parse_workers else executor,
         clusterer=Clusterer(),
+        articles=articles,
+        pace=pace,
     )
+
+
+def make_article_keeper(
+    storage: SqlStorage,
+    fetcher: Fetcher,
+    executor: Executor,
+    clock: Callable[[], datetime],
+) -> tuple[ArticleKeeper, HostPace]:
+    """The reader of stories' articles (`news.articles.keeping`), extracting in the parse
+    workers, and the per-host pace it keeps, which the poller shares."""
+    from news.articles import ArticleReader, HostPace
+    from news.articles.keeping import ArticleKeeper
+
+    pace = HostPace()
+    return ArticleKeeper(storage, ArticleReader(fetcher, pace, executor=executor), clock), pace

@@ -2,7 +2,8 @@
 composition root (`bot.app`), inside a Telegram application or, for `poll`, without one.
 
     poll  the poll tick (claim due sources, fetch, store, cluster, match: pushes queued), then
-          the clustering of first polls' backlogs; hourly retention
+          the clustering of first polls' backlogs; reading the pages of pushed teasers (each
+          second, beside the polls); hourly retention
     send  the send tick each second (pushes, digest retries, "Also:" edits); the daily digests'
           times, read again each minute (set through the `bot` process); the once-a-streak
           report of sources failing for a day to the admins
@@ -15,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from telegram.ext import ExtBot
 
@@ -22,7 +24,7 @@ from bot.loops import JobHealth, Loops
 from bot.metrics import Metrics
 from bot.roles import Role, answers, polls, sends
 from bot.settings import Settings
-from bot.wiring import make_poller, open_synced_storage, parse_executor
+from bot.wiring import make_article_keeper, make_poller, open_synced_storage, parse_executor
 from handlers.admin import report_failing_sources
 from handlers.gateway import Priority
 from handlers.sender import Sender, SendReport
@@ -31,6 +33,9 @@ from news.model import ChatSettings, PollOutcome
 from news.policy import REPORT_FAILING_AFTER, claim_batch
 from news.polling.pipeline import Poller
 from storage import SqlStorage, open_storage
+
+if TYPE_CHECKING:
+    from news.articles.keeping import ArticleKeeper
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +47,9 @@ RETENTION_FIRST = timedelta(minutes=1)
 SEND_PERIOD = timedelta(seconds=1)
 DIGEST_SYNC_PERIOD = timedelta(minutes=1)
 REPORT_PERIOD = timedelta(minutes=1)
+#: How often the poll role looks for articles due to be read (pushed teasers' pages): soon
+#: after a push, so that its card is ready when a reader presses More.
+ARTICLES_PERIOD = timedelta(seconds=1)
 
 
 def tick_period(interval: timedelta) -> timedelta:
@@ -84,6 +92,7 @@ class RoleWork:
         self.poller: Poller | None = None
         self.sender: Sender | None = None
         self.executor: Executor | None = None
+        self.articles: ArticleKeeper | None = None
         self.loops = Loops(health, on_tick=metrics.tick)
 
     @property
@@ -111,10 +120,26 @@ class RoleWork:
                 FetchLimits(max_bytes=settings.max_feed_bytes),
                 public_only=not settings.allow_private_sources,
             )
+        pace = None
+        if polls(self.role) or (self.fetcher is not None and settings.fetch_articles):
+            # Feeds parse, and articles are extracted, in worker processes started when needed.
+            self.executor = parse_executor(settings)
+        if self.fetcher is not None and self.executor is not None and settings.fetch_articles:
+            # One keeper for the poll role's reads and the bot role's cards: in one process a
+            # card waits for the read already under way.
+            self.articles, pace = make_article_keeper(
+                self._storage, self.fetcher, self.executor, self.clock
+            )
         if polls(self.role):
             assert self.fetcher is not None
-            self.executor = parse_executor(settings)
-            self.poller = make_poller(self._storage, self.fetcher, settings, self.executor)
+            self.poller = make_poller(
+                self._storage,
+                self.fetcher,
+                settings,
+                self.executor,
+                articles=self.articles,
+                pace=pace,
+            )
         if sends(self.role):
             assert self.bot is not None, "a sending role needs the bot"
             self.sender = Sender(
@@ -147,6 +172,8 @@ class RoleWork:
             self.loops.start("poll", self._poll_tick, every=period, guarded=False)
             if self.settings.retention is not None:
                 self._housekeeping("retention", self._prune, RETENTION_PERIOD, RETENTION_FIRST)
+            if self.articles is not None:
+                self._housekeeping("articles", self._read_articles, ARTICLES_PERIOD, timedelta(0))
         if sends(self.role):
             self.loops.start("send", self._send, every=SEND_PERIOD, first=SEND_PERIOD)
             if self.sync_digests is not None and self.role == "send":
@@ -161,6 +188,8 @@ class RoleWork:
 
     async def close(self) -> None:
         """Close what `open` opened (a storage handed in stays open)."""
+        if self.articles is not None:
+            await self.articles.aclose()
         if self.fetcher is not None:
             await self.fetcher.aclose()
         if self.executor is not None:
@@ -208,6 +237,10 @@ class RoleWork:
         clustered = await self.health.run("send" if self.sender else "cluster", send_and_cluster)
         if polled and clustered and self.after_tick is not None:
             self.after_tick(outcomes, report)
+
+    async def _read_articles(self) -> None:
+        assert self.articles is not None
+        await self.articles.read_due()
 
     async def _prune(self) -> None:
         assert self.settings.retention is not None

@@ -52,6 +52,7 @@ from handlers.i18n import LANGUAGES, Texts, texts_for, texts_in
 from news.errors import TopicError
 from news.model import ChatSettings, Story
 from news.ports import Storage
+from news.reading import CardArticles
 from news.topics import Topic, parse_topic
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ class Services:
     # Called when a chat's digest time or time zone changes, so its daily job can follow.
     schedule_digest: Callable[[ChatSettings], None] = lambda settings: None
     process: ProcessInfo = ProcessInfo()
+    # Where story cards find their stories' articles; None while article reading is off.
+    articles: CardArticles | None = None
 
 
 # The language chosen in /settings by the chat the update being handled came from, as

@@ -1,8 +1,10 @@
 """The "More" button under a pushed story: the story card with the whole picture of its event.
 
 The card follows the page this project was born from: the headline, a "Keep in mind" box of key
-points taken from the story's own text (its body, up to 2,000 characters, where the feed carries
-more than the summary; and from the other reports when the feed gave only a teaser), the other
+points taken from the story's article when its page was read (a teaser's; see
+`news.articles.keeping`, which may wait up to 4 s for a page being read), else from the story's
+own text (its body, up to 2,000 characters, where the feed carries more than the summary; and
+from the other reports when the feed gave only a teaser), the other
 outlets' headlines with links, then up to `news.reading.RELATED_LIMIT` related recent stories on
 the topic the story was pushed for, one per event, each with a snippet. What the card holds is
 decided in the domain (`news.reading.story_card`); this module answers the button and renders it.
@@ -57,7 +59,12 @@ def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  #
             recently_shown.popitem(last=False)
         await callback.answer()
         card = await story_card(
-            storage, story, chat_id=message.chat_id, now=now, thread_id=thread_of(message)
+            storage,
+            story,
+            chat_id=message.chat_id,
+            now=now,
+            thread_id=thread_of(message),
+            articles=services.articles,
         )
         pages = details_messages(
             card.story,

@@ -126,14 +126,16 @@ class StoryArticle:
 
 @dataclass(frozen=True, slots=True)
 class ArticleJob:
-    """A claimed article to read: its story's link and headline, and the feed it came from
-    (the site its page must belong to)."""
+    """A claimed article to read: its story's link and headline, the URL of the feed it came
+    from and the links of that feed's latest stories (together, the site its page must belong
+    to), and how often it was tried."""
 
     story_id: int
     url: str
     title: str
     site: str
     attempts: int = 0
+    feed_links: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from news.errors import TopicError
 from news.events import Event, events, first_of_each_outlet, listed_above, other_reports
-from news.model import Cursor, Story
+from news.model import Cursor, Story, StoryArticle
 from news.policy import DEFAULT_LATEST as DEFAULT_LATEST
 from news.policy import MAX_LATEST as MAX_LATEST
 from news.ports import Clusters, Outbox, Stories
@@ -41,6 +41,13 @@ class Library(Stories, Clusters, Protocol):
 
 class CardLibrary(Library, Outbox, Protocol):
     """What a story card reads besides: the topics the story was pushed to the chat for."""
+
+
+class CardArticles(Protocol):
+    """Where a card finds its story's article (`news.articles.keeping.ArticleKeeper`): stored,
+    or read within a bounded wait; None when there is none to show."""
+
+    async def for_card(self, story: Story) -> StoryArticle | None: ...
 
 
 async def latest_events(
@@ -134,13 +141,21 @@ class StoryCard:
 
 
 async def story_card(
-    storage: CardLibrary, story: Story, *, chat_id: int, now: datetime, thread_id: int = 0
+    storage: CardLibrary,
+    story: Story,
+    *,
+    chat_id: int,
+    now: datetime,
+    thread_id: int = 0,
+    articles: CardArticles | None = None,
 ) -> StoryCard:
     """The card of `story` as shown in `chat_id` (in its forum topic `thread_id`, 0 for the
     chat itself): key points, other outlets, related events.
 
-    Key points come from the story's own text, and from the other reports when the feed gave
-    only a teaser (see `news.events.keypoints`).
+    Key points come from the story's article when it was read (`articles`: the page a teaser
+    links to), else from the story's own text, and from the other reports when the feed gave
+    only a teaser (see `news.events.keypoints`). An article that could not be read changes
+    nothing: the card is the one the feed's text gives.
     """
     # Imported here: only a card needs the key-point extractor and its clusterer vocabulary.
     from news.events.keypoints import key_points
@@ -151,17 +166,24 @@ async def story_card(
         else []
     )
     others = other_reports(members, story)
-    points = key_points(
-        story.body or story.summary,
-        story.language,
-        title=story.title,
-        related=[report.body or report.summary for report in others],
-    )
+    article = await articles.for_card(story) if articles is not None else None
+    if article is not None and article.state == "read" and len(article.key_points) >= 2:
+        points = list(article.key_points)
+    else:
+        points = [
+            point.text
+            for point in key_points(
+                story.body or story.summary,
+                story.language,
+                title=story.title,
+                related=[report.body or report.summary for report in others],
+            )
+        ]
     topics = await storage.delivery_topics(chat_id, story.id, thread_id=thread_id)
     related = await related_events(storage, story, topics, since=now - RELATED_MAX_AGE)
     return StoryCard(
         story=story,
-        key_points=[point.text for point in points],
+        key_points=points,
         other_reports=first_of_each_outlet(others),
         related=related,
     )

@@ -24,17 +24,16 @@ from storage.tables import articles, sources, stories
 
 #: The states whose rows are read again when their `retry_at` comes (a lapsed claim included).
 _DUE_STATES = ("wanted", "reading")
+#: The latest links of a story's feed a job carries: where the feed's links point.
+FEED_LINKS = 20
 _JOB_COLUMNS = (
     articles.c.story_id,
     articles.c.attempts,
+    stories.c.source_id,
     stories.c.link,
     stories.c.title,
     sources.c.url.label("site"),
 )
-
-
-def _job(row: Any) -> ArticleJob:
-    return ArticleJob(row.story_id, row.link, row.title, row.site, row.attempts)
 
 
 class ArticleStore(StorageBase):
@@ -186,11 +185,32 @@ class ArticleStore(StorageBase):
     async def _article_jobs(self, conn: AsyncConnection, ids: Sequence[int]) -> list[ArticleJob]:
         if not ids:
             return []
-        rows = await conn.execute(
-            select(*_JOB_COLUMNS)
-            .join(stories, stories.c.id == articles.c.story_id)
-            .join(sources, sources.c.id == stories.c.source_id)
-            .where(articles.c.story_id.in_(ids))
-            .order_by(articles.c.story_id)
+        rows = list(
+            await conn.execute(
+                select(*_JOB_COLUMNS)
+                .join(stories, stories.c.id == articles.c.story_id)
+                .join(sources, sources.c.id == stories.c.source_id)
+                .where(articles.c.story_id.in_(ids))
+                .order_by(articles.c.story_id)
+            )
         )
-        return [_job(row) for row in rows]
+        links: dict[int, tuple[str, ...]] = {}
+        for source_id in {row.source_id for row in rows}:
+            latest = await conn.execute(
+                select(stories.c.link)
+                .where(stories.c.source_id == source_id, stories.c.link != "")
+                .order_by(stories.c.id.desc())
+                .limit(FEED_LINKS)
+            )
+            links[source_id] = tuple(latest.scalars())
+        return [
+            ArticleJob(
+                row.story_id,
+                row.link,
+                row.title,
+                row.site,
+                row.attempts,
+                feed_links=links[row.source_id],
+            )
+            for row in rows
+        ]

@@ -147,6 +147,8 @@ class StoryStore(StorageBase):
                 first_seen_at=now,
                 language=draft.language,
                 terms=draft.terms,
+                # Kept for what the poll decides next (is it a teaser, whose page to read?).
+                body=draft.body,
                 image_url=draft.image_url,
             )
             for draft in fresh

@@ -44,6 +44,7 @@ async def test_a_wanted_article_is_claimed_once_read_and_kept(
     jobs = await storage.claim_articles(clock(), lease_until=clock() + LEASE, limit=10)
     assert [(job.story_id, job.site) for job in jobs] == [(first, FEED), (second, FEED)]
     assert {job.url for job in jobs} == {"https://outlet.example/0", "https://outlet.example/1"}
+    assert set(jobs[0].feed_links) == {job.url for job in jobs}, "where the feed's links point"
     assert not await storage.claim_articles(clock(), lease_until=clock() + LEASE, limit=10), (
         "a claimed article is not claimed again while its lease runs"
     )

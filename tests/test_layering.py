@@ -61,8 +61,9 @@ NEWS_LAYERS = {
     "ports": SHARED_MODEL | {"topics", "events"},
     "reading": SHARED_MODEL | {"topics", "events", "ports"},
     "curation": SHARED_MODEL | {"topics", "feeds", "ports"},
-    # Article text: its pages come through feeds' fetcher, its key points from events' ranker.
-    "articles": SHARED_MODEL | {"topics", "feeds", "events"},
+    # Article text: its pages come through feeds' fetcher, its key points from events' ranker;
+    # the keeper (`news.articles.keeping`) keeps them through the storage ports.
+    "articles": SHARED_MODEL | {"topics", "feeds", "events", "ports"},
     "polling": SHARED_MODEL | {"topics", "feeds", "events", "delivery", "ports", "articles"},
 }
 #: The numbers of the delivery rules (`news.policy`, `news.delivery`): handlers/ never names them.

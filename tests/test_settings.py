@@ -71,6 +71,7 @@ def test_missing_token_says_what_to_set() -> None:
         ("NEWSBOT_WEBHOOK_LISTEN", "every interface"),
         ("NEWSBOT_WEBHOOK_SECRET", "with space"),
         ("NEWSBOT_WEBHOOK_SECRET", "x" * 257),
+        ("NEWSBOT_FETCH_ARTICLES", "sometimes"),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str) -> None:
@@ -112,6 +113,13 @@ def test_retention_keeps_90_days_by_default_and_0_keeps_everything() -> None:
     assert settings().retention == timedelta(days=90)
     assert settings(NEWSBOT_RETENTION_DAYS="30").retention == timedelta(days=30)
     assert settings(NEWSBOT_RETENTION_DAYS=" 0 ").retention is None
+
+
+def test_articles_are_read_by_default_and_0_turns_it_off() -> None:
+    assert settings().fetch_articles is True
+    assert settings(NEWSBOT_FETCH_ARTICLES="0").fetch_articles is False
+    assert settings(NEWSBOT_FETCH_ARTICLES=" off ").fetch_articles is False
+    assert settings(NEWSBOT_FETCH_ARTICLES="1").fetch_articles is True
 
 
 def test_the_sources_file_is_named_by_its_absolute_path(

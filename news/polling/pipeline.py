@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 from news.batching import GroupCommit, WriteFailed
 from news.delivery import pushable
@@ -120,6 +121,18 @@ def match_subscriptions(
     return owed
 
 
+class WantsArticles(Protocol):
+    """Who reads the articles of pushed teasers (`news.articles.keeping.ArticleKeeper`)."""
+
+    async def want(self, stories: Sequence[Story], now: datetime) -> int: ...
+
+
+class NotesHosts(Protocol):
+    """The per-host pace article reads keep (`news.articles.HostPace`): a feed's poll counts."""
+
+    def note(self, host: str) -> None: ...
+
+
 class PollStorage(Sources, Stories, Clusters, Chats, Outbox, Protocol):
     """What a poll touches: sources claimed and recorded, stories stored and clustered, and the
     pushes they owe the chats that follow them."""
@@ -132,6 +145,10 @@ class Poller:
     Without one, feeds parse in a thread, except those over `LARGE_FEED_BYTES` and every feed of
     a call that polls more than `BULK_SOURCES` sources, which go to `offload_executor` when
     there is one (see `news.feeds.offload`). `rng` drives the schedule's jitter (seeded in tests).
+
+    `articles` learns which stories were queued for pushing, to read the pages of the teasers
+    among them after the poll (never before a push); `pace` is told of each feed's request, so
+    that reading a host's pages keeps its pace with the host's feed polls.
     """
 
     def __init__(
@@ -144,8 +161,12 @@ class Poller:
         offload_executor: Executor | None = None,
         rng: random.Random | None = None,
         clusterer: Clusterer | None = None,
+        articles: WantsArticles | None = None,
+        pace: NotesHosts | None = None,
     ) -> None:
         self.storage = storage
+        self.articles = articles
+        self.pace = pace
         self.fetcher = fetcher
         self.settings = settings
         self.schedule = settings.schedule
@@ -235,6 +256,8 @@ class Poller:
         gate: AbstractAsyncContextManager[object],
     ) -> PollOutcome:
         async with gate:
+            if self.pace is not None and (host := urlsplit(source.url).hostname):
+                self.pace.note(host)
             try:
                 fetched = await self.fetcher.fetch(
                     source.url, etag=source.etag, last_modified=source.last_modified
@@ -300,8 +323,21 @@ class Poller:
                     new_stories, subscriptions, now, index=self.subscription_index
                 )
                 queued = await self.storage.enqueue_deliveries(owed, now=now)
+                if owed:
+                    await self._want_articles(new_stories, {match.story_id for match in owed}, now)
             results.append((new_stories, queued))
         return results
+
+    async def _want_articles(
+        self, stories: Sequence[Story], pushed: set[int], now: datetime
+    ) -> None:
+        """Tell the article keeper which stories are being pushed; its failure costs no push."""
+        if self.articles is None:
+            return
+        try:
+            await self.articles.want([story for story in stories if story.id in pushed], now)
+        except Exception as error:
+            logger.warning("articles of pushed stories not marked for reading: %s", error)
 
     async def cluster_backlog(self, now: datetime, *, batch: int = 2000) -> int:
         """Cluster the stored stories of the window that are not clustered yet; how many.

@@ -1,0 +1,110 @@
+"""When the bot reads a story's article, and how often it tries: the keeper's decisions on plain
+values (`news.articles.keeping`). The bot's behaviour end to end is tests/test_articles_bot.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from news.articles import Article, ArticleUnavailable
+from news.articles.keeping import (
+    ARTICLE_TEXT_LIMIT,
+    MAX_ATTEMPTS,
+    PERMANENT,
+    after_reading,
+    fit_text,
+    job_sites,
+    wants_article,
+)
+from news.model import ArticleJob, Story
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+JOB = ArticleJob(7, "https://outlet.example/a", "Harbour reopens", "https://outlet.example/rss")
+
+
+def story(summary: str, *, link: str = "https://outlet.example/a", body: str = "") -> Story:
+    return Story(
+        id=7,
+        source_id=1,
+        source_name="Outlet",
+        title="Harbour reopens",
+        summary=summary,
+        link=link,
+        published_at=NOW,
+        first_seen_at=NOW,
+        body=body,
+    )
+
+
+def test_a_read_article_is_kept_with_its_key_points_and_capped() -> None:
+    words = "The harbour reopened on Monday after a week of storms. " * 600
+    article = Article("https://outlet.example/a", "Harbour reopens", words, ("One.", "Two."))
+    kept = after_reading(JOB, article, NOW)
+    assert (kept.state, kept.attempts, kept.read_at, kept.key_points) == (
+        "read",
+        1,
+        NOW,
+        ("One.", "Two."),
+    )
+    assert len(kept.text) <= ARTICLE_TEXT_LIMIT + 1 and kept.text.endswith("…")
+    cut = kept.text.removesuffix("…")
+    assert words.startswith(cut) and words[len(cut)] == " ", "cut at a word"
+    assert fit_text("short") == "short"
+
+
+@pytest.mark.parametrize("kind", sorted(PERMANENT))
+def test_a_page_that_will_not_change_is_never_asked_again(kind: str) -> None:
+    kept = after_reading(JOB, ArticleUnavailable("no", kind=kind), NOW)  # type: ignore[arg-type]
+    assert (kept.state, kept.kind, kept.retry_at) == ("unavailable", kind, None)
+
+
+def test_a_transient_failure_is_tried_again_later_a_few_times() -> None:
+    failure = ArticleUnavailable("timed out", kind="timeout")
+    first = after_reading(JOB, failure, NOW)
+    assert (first.state, first.attempts, first.retry_at) == (
+        "wanted",
+        1,
+        NOW + timedelta(minutes=2),
+    )
+    second = after_reading(ArticleJob(7, JOB.url, JOB.title, JOB.site, attempts=1), failure, NOW)
+    assert second.retry_at == NOW + timedelta(minutes=8)
+    last = after_reading(
+        ArticleJob(7, JOB.url, JOB.title, JOB.site, attempts=MAX_ATTEMPTS - 1), failure, NOW
+    )
+    assert (last.state, last.retry_at) == ("unavailable", None)
+
+
+def test_a_host_that_asks_us_to_wait_is_waited_for_or_given_up() -> None:
+    busy = ArticleUnavailable("busy", kind="slow", retry_after=3600)
+    assert after_reading(JOB, busy, NOW).retry_at == NOW + timedelta(hours=1)
+    parked = ArticleUnavailable("busy", kind="slow", retry_after=7 * 3600)
+    assert after_reading(JOB, parked, NOW).state == "unavailable"
+
+
+def test_pages_are_read_on_the_feeds_site_or_where_most_of_its_links_point() -> None:
+    # The BBC's feeds live on bbci.co.uk, its stories on bbc.co.uk.
+    feed = "https://feeds.bbci.co.uk/news/world/rss.xml"
+    links = tuple(f"https://www.bbc.co.uk/news/world-{n}" for n in range(9))
+    job = ArticleJob(
+        7, links[0], "Harbour reopens", feed, feed_links=(*links, "https://stray.com/one-link")
+    )
+    assert job_sites(job) == (feed, "bbc.co.uk")
+    alone = ArticleJob(7, "https://stray.com/a", "T", feed, feed_links=("https://stray.com/a",))
+    assert job_sites(alone) == (feed, "stray.com"), "a feed of one story: where it points"
+    split = ArticleJob(
+        7,
+        "https://a.com/1",
+        "T",
+        feed,
+        feed_links=("https://a.com/1",) * 2 + ("https://b.com/1",) * 3 + ("https://c.com/1",) * 3,
+    )
+    assert job_sites(split) == (feed,), "no domain holds half of the links"
+
+
+def test_only_teasers_with_a_link_want_their_article() -> None:
+    assert wants_article(story("Harbour reopens after storms."))
+    assert wants_article(story("The harbour reopened. " * 30 + "Continue reading…"))
+    assert not wants_article(story("The harbour reopened on Monday after storms. " * 12))
+    assert not wants_article(story("short", body="The harbour reopened after storms. " * 20))
+    assert not wants_article(story("Harbour reopens after storms.", link=""))
