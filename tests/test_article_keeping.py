@@ -3,23 +3,41 @@ values (`news.articles.keeping`). The bot's behaviour end to end is tests/test_a
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from news.articles import Article, ArticleUnavailable
+from news.articles import Article, ArticleReader, ArticleUnavailable, HostPace
 from news.articles.keeping import (
     ARTICLE_TEXT_LIMIT,
     MAX_ATTEMPTS,
     PERMANENT,
+    ArticleKeeper,
     after_reading,
     fit_text,
     job_sites,
     wants_article,
 )
+from news.feeds.fetch import Fetcher
 from news.model import ArticleJob, Story
+from storage import SqlStorage
+from tests.conftest import Clock
+from tests.fakes.article_site import ArticleHost, Page, article_html
+from tests.stories import english_story
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+PARAGRAPHS = [
+    "The harbour of Northport reopened to shipping on Tuesday after a week of storms that "
+    "closed the port and left 40 cargo ships waiting at anchor off the coast.",
+    "Harbour engineers worked through the weekend to clear two sunken barges from the main "
+    "channel, the port authority said in a statement on its website.",
+    "Insurers put the damage to the quays and cranes at about 25 million euros, most of it "
+    "caused by a storm surge that flooded the container terminal on Thursday night.",
+    "Port officials expect the backlog of cargo ships to clear by the end of next week if the "
+    "weather holds and the pilots can work in both daily shifts.",
+]
 JOB = ArticleJob(7, "https://outlet.example/a", "Harbour reopens", "https://outlet.example/rss")
 
 
@@ -108,3 +126,91 @@ def test_only_teasers_with_a_link_want_their_article() -> None:
     assert not wants_article(story("The harbour reopened on Monday after storms. " * 12))
     assert not wants_article(story("short", body="The harbour reopened after storms. " * 20))
     assert not wants_article(story("Harbour reopens after storms.", link=""))
+
+
+# A card opened on demand: the keeper over real storage, the real reader and a loopback site -----
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[ArticleHost]:
+    async with ArticleHost("127.0.0.2") as host:
+        yield host
+
+
+async def teaser_story(store: SqlStorage, site: ArticleHost, path: str, clock: Clock) -> Story:
+    feed = await store.add_source("http://127.0.0.1:9/feed.xml", now=clock())
+    [stored] = await store.store_stories(
+        [
+            english_story(
+                feed.id,
+                "Northport harbour reopens",
+                link=site.url(path),
+                published_at=clock(),
+                summary="Ships can enter the harbour again.",
+            )
+        ],
+        now=clock(),
+    )
+    return stored
+
+
+@pytest.fixture
+async def fetcher() -> AsyncIterator[Fetcher]:
+    async with Fetcher(public_only=False) as fetcher:  # NEWSBOT_ALLOW_PRIVATE_SOURCES=1
+        yield fetcher
+
+
+def keeper_over(
+    store: SqlStorage, clock: Clock, fetcher: Fetcher, *, deadline: float = 15.0
+) -> ArticleKeeper:
+    # The page's own deadline made short: the slow page's read ends within the test.
+    return ArticleKeeper(store, ArticleReader(fetcher, HostPace(), deadline=deadline), clock)
+
+
+async def test_a_card_reads_a_page_never_read_and_keeps_it_for_every_chat(
+    store: SqlStorage, site: ArticleHost, clock: Clock, fetcher: Fetcher
+) -> None:
+    site.set_page("/harbour", article_html("Northport harbour reopens", PARAGRAPHS))
+    story = await teaser_story(store, site, "/harbour", clock)
+    keeper = keeper_over(store, clock, fetcher)
+    try:
+        article = await keeper.for_card(story)
+        assert article is not None and article.state == "read"
+        assert 2 <= len(article.key_points) <= 4
+        assert all(point in " ".join(PARAGRAPHS) for point in article.key_points)
+        again = await keeper.for_card(story)
+        assert again == await store.article(story.id) and again is not None
+        assert again.key_points == article.key_points
+        assert len(site.requests_for("/harbour")) == 1, "read once, kept for every card"
+    finally:
+        await keeper.aclose()
+
+
+async def test_a_card_waits_a_bounded_time_and_the_read_goes_on(
+    store: SqlStorage, site: ArticleHost, clock: Clock, fetcher: Fetcher
+) -> None:
+    site.set_page("/slow", Page(body=b"<html><body><p>Ships", trickle=0.5))
+    story = await teaser_story(store, site, "/slow", clock)
+    keeper = keeper_over(store, clock, fetcher, deadline=1.5)
+    try:
+        assert await keeper.for_card(story, wait=0.2) is None, "the card goes out without it"
+        later = await keeper.for_card(story, wait=10.0)
+        assert later is not None and (later.state, later.kind) == ("wanted", "timeout")
+        assert later.retry_at == clock() + timedelta(minutes=2)
+        assert await keeper.for_card(story, wait=10.0) == later, "not asked again before then"
+        assert len(site.requests_for("/slow")) == 1
+    finally:
+        await keeper.aclose()
+
+
+async def test_a_card_of_a_story_with_its_whole_text_reads_nothing(
+    store: SqlStorage, site: ArticleHost, clock: Clock, fetcher: Fetcher
+) -> None:
+    story = await teaser_story(store, site, "/harbour", clock)
+    whole = replace(story, summary=" ".join(PARAGRAPHS))
+    keeper = keeper_over(store, clock, fetcher)
+    try:
+        assert await keeper.for_card(whole) is None
+        assert site.requests == []
+    finally:
+        await keeper.aclose()
