@@ -201,18 +201,20 @@ def _extract(
         deduplicate=False,
         with_metadata=False,
     )
-    text = _tidy(text or "")
+    title = page_title(page)
+    text = _tidy(text or "", title)
     if len(text) < PAYWALL_STUB_CHARS and (_NOT_FREE.search(page) or _SUBSCRIBE.search(text)):
         # Marked for subscribers, or asking for a subscription, with only a stub shown to us.
         # (A page marked so that shows us the whole article is read: nothing is circumvented.)
         return Refusal("paywall", "the article is for subscribers only")
     if len(text) < MIN_ARTICLE_CHARS:
         return Refusal("no_text", "the page has no article text (it may need JavaScript)")
-    title = page_title(page)
     return Article(url=url, title=title, text=text, key_points=article_key_points(text, title))
 
 
-def _tidy(text: str) -> str:
-    """One paragraph a line, spaces folded, empty lines dropped."""
-    lines = (" ".join(line.split()) for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
+def _tidy(text: str, title: str) -> str:
+    """One paragraph a line, spaces folded, empty lines dropped, the headline not repeated."""
+    lines = [folded for line in text.splitlines() if (folded := " ".join(line.split()))]
+    if lines and title and lines[0].casefold() == title.casefold():
+        del lines[0]
+    return "\n".join(lines)
