@@ -48,7 +48,8 @@ logger = logging.getLogger(__name__)
 ARTICLE_TEXT_LIMIT = 20_000
 #: What a card waits for an article being read before it goes out as the feed gave it.
 CARD_WAIT = 4.0
-#: How long a claim to read an article lasts: a read ends within its own deadline (35 s).
+#: How long a claim to read an article lasts: a read ends within its deadlines (the wait for
+#: the host's turn, robots.txt, the page, extraction), well under a minute.
 READ_LEASE = timedelta(minutes=2)
 #: Reads the background keeper runs at once, and reads cards start at once in one process.
 BACKGROUND_READS = 4
