@@ -490,3 +490,34 @@ async def test_newsbot_read_imports_no_database_layer(tmp_path: Path) -> None:
     )
     out_bytes, _ = await probe.communicate()
     assert out_bytes.decode().split() == ["False", "False"]
+
+
+# --- the feed's own full text ---------------------------------------------------------------
+
+
+def test_a_teaser_description_beside_full_content_takes_the_body_from_the_content() -> None:
+    """WordPress feeds: a one-line description, the whole post in content:encoded. The summary
+    stays the description's; the body (and so the card's key points) is the content."""
+    from datetime import UTC, datetime
+
+    from news.feeds.parse import parse_feed
+
+    content = "".join(f"<p>{paragraph}</p>" for paragraph in PARAGRAPHS)
+    feed = f"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>
+<title>Northport Daily</title><link>https://northport.example/</link>
+<item><title>{TITLE}</title><link>https://northport.example/solar</link>
+<description>The city switched on its floating solar farm. Continue reading…</description>
+<content:encoded><![CDATA[{content}]]></content:encoded></item>
+<item><title>Short news</title><link>https://northport.example/short</link>
+<description>Only a teaser here.</description></item>
+</channel></rss>"""
+    solar, short = parse_feed(
+        feed.encode(), url="https://northport.example/feed", now=datetime.now(UTC)
+    ).entries
+
+    assert solar.summary.startswith("The city switched on its floating solar farm.")
+    assert solar.body.startswith(PARAGRAPHS[0])
+    assert not needs_article(solar.body)
+    assert (short.summary, short.body) == ("Only a teaser here.", "")
+    assert needs_article(short.body or short.summary)
