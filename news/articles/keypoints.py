@@ -27,10 +27,12 @@ CANDIDATES = 30
 # Two sentences sharing this share of their words say the same thing (the headline repeated).
 _SAME_AS_TITLE = 0.6
 
-_AGENCY = r"\((?:Reuters|AP|AFP|CNN|dpa|Bloomberg|CNBC|UPI|IANS|PTI)\)"
+_AGENCY = r"\((?:Reuters|AP|AFP|CNN|dpa|Bloomberg|CNBC|UPI|IANS|PTI)[\w ]{0,20}\)"
 _DATELINE = re.compile(
     r"^(?:(?:[A-ZÀ-Þ][A-ZÀ-Þ.'’ -]{1,40}|[A-Z][a-z]{2,9}\.? \d{1,2})"
-    rf"(?:,\s*[A-Za-z. ]{{2,30}})?\s*(?:{_AGENCY}\s*)?|{_AGENCY}\s*)[-—–]+\s+"
+    rf"(?:,\s*[A-Za-z. ]{{2,30}})?\s*(?:{_AGENCY}\s*)?|{_AGENCY}\s*)[-—–]+\s+|"
+    # "(CNN)President …", "Hong Kong (CNN Business)A muddled view …"
+    rf"^(?:[A-Z][\w.' -]{{0,30}} )?{_AGENCY}(?=[A-Z])"
 )
 _BOILERPLATE = re.compile(
     r"^(?:by|von|par|por|reporting by|writing by|editing by|additional reporting)\s|"
@@ -40,7 +42,9 @@ _BOILERPLATE = re.compile(
     r"all rights reserved|copyright|©|cookies?\b|advertisement|share this|download (?:our|the) app|"
     r"contact us|email us at|first published|last (?:updated|modified)|published (?:on|at)\b|"
     r"updated (?:on|at)\b|this story has been|this article (?:was|has been|originally)|"
-    r"\bstory continues\b|^related:|^watch:|^listen:|^see also|^more:",
+    r"\bstory continues\b|^related:|^watch:|^listen:|^see also|^more:|non-commercial use|"
+    r"\breprints?\b|\bpowered by\b|\bopen thread\b|\bmoderat(?:or|ed|ion)\b|"
+    r"comentários|commentaires|kommentare|comentarios|\bcomments?\b.{0,40}\b(?:approved|policy)",
     re.IGNORECASE,
 )
 _STARTS = re.compile(r"^[\"'“‘«(]?[^\W_a-zà-ÿа-яіїєґ]")
