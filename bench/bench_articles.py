@@ -274,11 +274,13 @@ def whole_process(pages: list[tuple[str, str, bytes, str]], count: int) -> None:
             measure([*newsbot_argv(), "read", f"{base}/{key}"], env) for key, *_ in pages[:count]
         ]
         median = statistics.median(run.seconds for run in runs)
+        cpu = statistics.median(run.cpu_seconds for run in runs)
         peak = max(run.whole_mb for run in runs)
         print(
             f"whole process, `newsbot read URL` over loopback, {count} benchmark pages: median "
             f"{median:.2f} s (target ≤ {TARGETS['read_s']} s: {verdict(median, TARGETS['read_s'])})"
-            f", fastest {min(r.seconds for r in runs):.2f} s, peak RSS {peak:.0f} MB"
+            f", fastest {min(r.seconds for r in runs):.2f} s, CPU time median {cpu:.2f} s, "
+            f"peak RSS {peak:.0f} MB"
         )
         print("hostile pages, whole process (exit 1, one line on stderr):")
         worst_s = worst_mb = 0.0

@@ -58,6 +58,7 @@ class Run:
     whole_mb: float  # sampled: the largest sum of the tree's RSS at one moment
     bound_mb: float  # each process's own peak, added up
     processes: int  # how many processes the tree had in all
+    cpu_seconds: float = 0.0  # user + system time of the main process (not its children)
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -136,6 +137,7 @@ def measure(
         max(whole, own) / 1024,
         (own + sum(peaks.values())) / 1024,
         1 + len(peaks),
+        usage.ru_utime + usage.ru_stime,
     )
 
 
