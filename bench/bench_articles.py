@@ -340,7 +340,7 @@ def corpus_teasers() -> None:
     )
     print(
         "  how many of those cards would gain key points from their pages is not measured: the "
-        "corpus holds feeds, not their pages, and no honest stand-in for 3,000 outlets' article "
+        "corpus holds feeds, not their pages, and no honest stand-in for its outlets' article "
         "pages can be made offline; the benchmark pages above show what reading a page gives"
     )
 

@@ -170,6 +170,23 @@ async def test_robots_txt_is_read_once_per_host_and_the_pace_is_kept(site: Artic
     assert clock.waits == [5.0], "the second page waited for the host's turn"
 
 
+async def test_extraction_runs_in_a_parse_worker_process(site: ArticleHost) -> None:
+    from news.feeds.offload import LazyProcessPool
+
+    url = site.set_page("/news/solar", article_html(TITLE, PARAGRAPHS))
+    pool = LazyProcessPool(1)
+    try:
+        async with Fetcher() as fetcher:
+            articles = ArticleReader(fetcher, HostPace(0), executor=pool)
+            article = await articles.read(url)
+            deep = site.set_page("/deep", Page(nested_divs(200_000)))
+            refused = await unavailable(articles, deep)
+    finally:
+        pool.shutdown()
+    assert article.title == TITLE and 3 <= len(article.key_points) <= 4
+    assert refused.kind == "too_complex"
+
+
 async def test_a_feed_poll_noted_on_the_pace_delays_the_host_s_article(site: ArticleHost) -> None:
     url = site.set_page("/news/1", article_html(TITLE, PARAGRAPHS))
     clock = FakeTime()
