@@ -538,3 +538,17 @@ def test_a_teaser_description_beside_full_content_takes_the_body_from_the_conten
     assert not needs_article(solar.body)
     assert (short.summary, short.body) == ("Only a teaser here.", "")
     assert needs_article(short.body or short.summary)
+
+
+async def test_an_unreadable_robots_txt_is_said_so(site: ArticleHost) -> None:
+    site.set_robots("down", status=503)
+    url = site.set_page("/news/solar", article_html(TITLE, PARAGRAPHS))
+    async with Fetcher() as fetcher:
+        error = await unavailable(reader(fetcher), url)
+    assert error.kind == "robots" and "could not be read" in str(error)
+
+
+def test_markup_the_parser_cannot_take_is_a_reason_not_a_crash() -> None:
+    for page in (b"", b"\0\0\0\0", b"<" * 10_000, "<p>\ud800</p>".encode("utf-8", "surrogatepass")):
+        result = extract_article(page, url="http://127.0.0.2/")
+        assert getattr(result, "kind", None) in ("no_text", "too_complex")

@@ -172,11 +172,17 @@ def extract_article(
     max_elements: int = MAX_ELEMENTS,
 ) -> Article | Refusal:
     """The article in the page `body` fetched from `url`, or why there is none."""
+    from lxml.etree import LxmlError  # here, in the worker, with trafilatura
+
     try:
         with cpu_bound(cpu_seconds):
             return _extract(body, url, content_type, max_elements)
     except _OverCpu:
         return Refusal("timeout", f"reading the page took over {cpu_seconds:g} s of CPU time")
+    except (LxmlError, ValueError, RecursionError, MemoryError) as error:
+        # The parsers' complaints about markup they cannot take: this page has no article for
+        # us, the next page may.
+        return Refusal("no_text", f"the page could not be read ({type(error).__name__})")
 
 
 def _extract(

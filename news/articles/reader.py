@@ -109,8 +109,15 @@ class ArticleReader:
             host = host_of(current)
             self._check_pace(host)
             parts = urlsplit(current)
-            if not await self._robots.allowed(current, f"{parts.scheme}://{parts.netloc}"):
+            verdict = await self._robots.verdict(current, f"{parts.scheme}://{parts.netloc}")
+            if verdict == "forbidden":
                 raise ArticleUnavailable(f"robots.txt of {host} does not allow it", kind="robots")
+            if verdict == "unreadable":
+                raise ArticleUnavailable(
+                    f"robots.txt of {host} could not be read; its pages are left alone until "
+                    "it can be",
+                    kind="robots",
+                )
             if host not in visited:
                 visited.add(host)
                 await self._pace.wait_for(host)
