@@ -23,13 +23,14 @@ import news.feeds.fetch as fetch_module
 import news.feeds.safety
 from news.articles import (
     TEASER_CHARS,
+    Article,
     ArticleReader,
     ArticleUnavailable,
     HostPace,
     article_key_points,
     needs_article,
 )
-from news.articles.extract import decode_page, extract_article
+from news.articles.extract import Refusal, decode_page, extract_article
 from news.feeds.fetch import USER_AGENT, Fetcher
 from tests.fakes.article_site import (
     ArticleHost,
@@ -552,3 +553,22 @@ def test_markup_the_parser_cannot_take_is_a_reason_not_a_crash() -> None:
     for page in (b"", b"\0\0\0\0", b"<" * 10_000, "<p>\ud800</p>".encode("utf-8", "surrogatepass")):
         result = extract_article(page, url="http://127.0.0.2/")
         assert getattr(result, "kind", None) in ("no_text", "too_complex")
+
+
+@given(
+    st.binary(max_size=3000),
+    st.sampled_from(
+        [None, "text/html", "text/html; charset=utf-16", "text/html; charset=nonsense"]
+    ),
+)
+def test_any_bytes_give_an_article_or_a_reason(body: bytes, content_type: str | None) -> None:
+    result = extract_article(body, url="http://127.0.0.2/", content_type=content_type)
+    assert isinstance(result, (Article, Refusal))
+
+
+@given(st.text(max_size=200))
+def test_any_site_names_a_domain_or_nothing(text: str) -> None:
+    from news.articles.sites import on_site, site_domains
+
+    domains = site_domains([text])
+    assert on_site("http://127.0.0.2/x", domains) in (True, False)
