@@ -151,14 +151,18 @@ def cpu_bound(seconds: float) -> Iterator[None]:
         yield
         return
 
+    armed = True
+
     def over(signum: int, frame: FrameType | None) -> None:
-        raise _OverCpu
+        if armed:  # a signal handled just after the block must not raise outside it
+            raise _OverCpu
 
     previous = signal.signal(signal.SIGVTALRM, over)
     signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
     try:
         yield
     finally:
+        armed = False
         signal.setitimer(signal.ITIMER_VIRTUAL, 0)
         signal.signal(signal.SIGVTALRM, previous)
 
