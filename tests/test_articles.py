@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import news.feeds.fetch as fetch_module
@@ -397,11 +397,13 @@ def test_the_teaser_rule() -> None:
     assert needs_article(" ".join(PARAGRAPHS) + " [&#8230;]")
 
 
+@settings(deadline=None)  # CPU-bound examples; the machine may be busy
 @given(st.text(max_size=TEASER_CHARS - 1))
 def test_any_short_text_is_a_teaser(text: str) -> None:
     assert needs_article(text)
 
 
+@settings(deadline=None)  # CPU-bound examples; the machine may be busy
 @given(st.text(alphabet=st.characters(codec="utf-8"), min_size=0, max_size=3000))
 def test_the_teaser_rule_never_fails(text: str) -> None:
     needs_article(text)
@@ -419,6 +421,7 @@ sentence = st.builds(
 )
 
 
+@settings(deadline=None)  # CPU-bound examples; the machine may be busy
 @given(st.lists(sentence, min_size=0, max_size=30), st.text(max_size=80))
 def test_key_points_are_two_to_four_whole_sentences_of_the_text(
     sentences: list[str], title: str
@@ -555,6 +558,7 @@ def test_markup_the_parser_cannot_take_is_a_reason_not_a_crash() -> None:
         assert getattr(result, "kind", None) in ("no_text", "too_complex")
 
 
+@settings(deadline=None)  # CPU-bound examples; the machine may be busy
 @given(
     st.binary(max_size=3000),
     st.sampled_from(
@@ -566,6 +570,7 @@ def test_any_bytes_give_an_article_or_a_reason(body: bytes, content_type: str | 
     assert isinstance(result, (Article, Refusal))
 
 
+@settings(deadline=None)  # CPU-bound examples; the machine may be busy
 @given(st.text(max_size=200))
 def test_any_site_names_a_domain_or_nothing(text: str) -> None:
     from news.articles.sites import on_site, site_domains
