@@ -16,20 +16,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import news.feeds.fetch as fetch_module
 import news.feeds.safety
 from news.articles import (
     TEASER_CHARS,
+    Article,
     ArticleReader,
     ArticleUnavailable,
     HostPace,
     article_key_points,
     needs_article,
 )
-from news.articles.extract import decode_page, extract_article
+from news.articles.extract import Refusal, decode_page, extract_article
 from news.feeds.fetch import USER_AGENT, Fetcher
 from tests.fakes.article_site import (
     ArticleHost,
@@ -168,6 +169,23 @@ async def test_robots_txt_is_read_once_per_host_and_the_pace_is_kept(site: Artic
 
     assert len(site.requests_for("/robots.txt")) == 1
     assert clock.waits == [5.0], "the second page waited for the host's turn"
+
+
+async def test_extraction_runs_in_a_parse_worker_process(site: ArticleHost) -> None:
+    from news.feeds.offload import LazyProcessPool
+
+    url = site.set_page("/news/solar", article_html(TITLE, PARAGRAPHS))
+    pool = LazyProcessPool(1)
+    try:
+        async with Fetcher() as fetcher:
+            articles = ArticleReader(fetcher, HostPace(0), executor=pool)
+            article = await articles.read(url)
+            deep = site.set_page("/deep", Page(nested_divs(200_000)))
+            refused = await unavailable(articles, deep)
+    finally:
+        pool.shutdown()
+    assert article.title == TITLE and 3 <= len(article.key_points) <= 4
+    assert refused.kind == "too_complex"
 
 
 async def test_a_feed_poll_noted_on_the_pace_delays_the_host_s_article(site: ArticleHost) -> None:
@@ -379,11 +397,13 @@ def test_the_teaser_rule() -> None:
     assert needs_article(" ".join(PARAGRAPHS) + " [&#8230;]")
 
 
+@settings(deadline=None)  # CPU-bound examples; the machine may be busy
 @given(st.text(max_size=TEASER_CHARS - 1))
 def test_any_short_text_is_a_teaser(text: str) -> None:
     assert needs_article(text)
 
 
+@settings(deadline=None)  # CPU-bound examples; the machine may be busy
 @given(st.text(alphabet=st.characters(codec="utf-8"), min_size=0, max_size=3000))
 def test_the_teaser_rule_never_fails(text: str) -> None:
     needs_article(text)
@@ -401,6 +421,7 @@ sentence = st.builds(
 )
 
 
+@settings(deadline=None)  # CPU-bound examples; the machine may be busy
 @given(st.lists(sentence, min_size=0, max_size=30), st.text(max_size=80))
 def test_key_points_are_two_to_four_whole_sentences_of_the_text(
     sentences: list[str], title: str
@@ -490,3 +511,69 @@ async def test_newsbot_read_imports_no_database_layer(tmp_path: Path) -> None:
     )
     out_bytes, _ = await probe.communicate()
     assert out_bytes.decode().split() == ["False", "False"]
+
+
+# --- the feed's own full text ---------------------------------------------------------------
+
+
+def test_a_teaser_description_beside_full_content_takes_the_body_from_the_content() -> None:
+    """WordPress feeds: a one-line description, the whole post in content:encoded. The summary
+    stays the description's; the body (and so the card's key points) is the content."""
+    from datetime import UTC, datetime
+
+    from news.feeds.parse import parse_feed
+
+    content = "".join(f"<p>{paragraph}</p>" for paragraph in PARAGRAPHS)
+    feed = f"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>
+<title>Northport Daily</title><link>https://northport.example/</link>
+<item><title>{TITLE}</title><link>https://northport.example/solar</link>
+<description>The city switched on its floating solar farm. Continue reading…</description>
+<content:encoded><![CDATA[{content}]]></content:encoded></item>
+<item><title>Short news</title><link>https://northport.example/short</link>
+<description>Only a teaser here.</description></item>
+</channel></rss>"""
+    solar, short = parse_feed(
+        feed.encode(), url="https://northport.example/feed", now=datetime.now(UTC)
+    ).entries
+
+    assert solar.summary.startswith("The city switched on its floating solar farm.")
+    assert solar.body.startswith(PARAGRAPHS[0])
+    assert not needs_article(solar.body)
+    assert (short.summary, short.body) == ("Only a teaser here.", "")
+    assert needs_article(short.body or short.summary)
+
+
+async def test_an_unreadable_robots_txt_is_said_so(site: ArticleHost) -> None:
+    site.set_robots("down", status=503)
+    url = site.set_page("/news/solar", article_html(TITLE, PARAGRAPHS))
+    async with Fetcher() as fetcher:
+        error = await unavailable(reader(fetcher), url)
+    assert error.kind == "robots" and "could not be read" in str(error)
+
+
+def test_markup_the_parser_cannot_take_is_a_reason_not_a_crash() -> None:
+    for page in (b"", b"\0\0\0\0", b"<" * 10_000, "<p>\ud800</p>".encode("utf-8", "surrogatepass")):
+        result = extract_article(page, url="http://127.0.0.2/")
+        assert getattr(result, "kind", None) in ("no_text", "too_complex")
+
+
+@settings(deadline=None)  # CPU-bound examples; the machine may be busy
+@given(
+    st.binary(max_size=3000),
+    st.sampled_from(
+        [None, "text/html", "text/html; charset=utf-16", "text/html; charset=nonsense"]
+    ),
+)
+def test_any_bytes_give_an_article_or_a_reason(body: bytes, content_type: str | None) -> None:
+    result = extract_article(body, url="http://127.0.0.2/", content_type=content_type)
+    assert isinstance(result, (Article, Refusal))
+
+
+@settings(deadline=None)  # CPU-bound examples; the machine may be busy
+@given(st.text(max_size=200))
+def test_any_site_names_a_domain_or_nothing(text: str) -> None:
+    from news.articles.sites import on_site, site_domains
+
+    domains = site_domains([text])
+    assert on_site("http://127.0.0.2/x", domains) in (True, False)

@@ -6,8 +6,8 @@ quote) and ends like one (. ! ? or a closing quote after them); it is not a date
 subscribe, share or read more, a copyright line, nor the headline said again. What is left is
 scored by the story card's own ranker (`news.events.keypoints.key_points`: centrality to the
 article and its headline, a bonus for coming early, no two points saying the same) and given in
-the article's order. An article of over `LONG_ARTICLE_CHARS` characters gets at least 3 points
-when it has that many good sentences.
+the article's order. Only the first `CANDIDATES` good sentences are ranked. An article of over
+`LONG_ARTICLE_CHARS` characters gets at least 3 points when it has that many good sentences.
 """
 
 from __future__ import annotations
@@ -21,13 +21,18 @@ MAX_POINTS = 4
 MIN_POINTS = 2
 #: An article this long has enough to say for three points.
 LONG_ARTICLE_CHARS = 1500
+#: Only the first this many good sentences are ranked: news puts its facts first, and ranking
+#: a long feature's every sentence (stemming each word) would cost more than its extraction.
+CANDIDATES = 30
 # Two sentences sharing this share of their words say the same thing (the headline repeated).
 _SAME_AS_TITLE = 0.6
 
-_AGENCY = r"\((?:Reuters|AP|AFP|CNN|dpa|Bloomberg|CNBC|UPI|IANS|PTI)\)"
+_AGENCY = r"\((?:Reuters|AP|AFP|CNN|dpa|Bloomberg|CNBC|UPI|IANS|PTI)[\w ]{0,20}\)"
 _DATELINE = re.compile(
     r"^(?:(?:[A-ZÀ-Þ][A-ZÀ-Þ.'’ -]{1,40}|[A-Z][a-z]{2,9}\.? \d{1,2})"
-    rf"(?:,\s*[A-Za-z. ]{{2,30}})?\s*(?:{_AGENCY}\s*)?|{_AGENCY}\s*)[-—–]+\s+"
+    rf"(?:,\s*[A-Za-z. ]{{2,30}})?\s*(?:{_AGENCY}\s*)?|{_AGENCY}\s*)[-—–]+\s+|"
+    # "(CNN)President …", "Hong Kong (CNN Business)A muddled view …"
+    rf"^(?:[A-Z][\w.' -]{{0,30}} )?{_AGENCY}(?=[A-Z])"
 )
 _BOILERPLATE = re.compile(
     r"^(?:by|von|par|por|reporting by|writing by|editing by|additional reporting)\s|"
@@ -37,7 +42,9 @@ _BOILERPLATE = re.compile(
     r"all rights reserved|copyright|©|cookies?\b|advertisement|share this|download (?:our|the) app|"
     r"contact us|email us at|first published|last (?:updated|modified)|published (?:on|at)\b|"
     r"updated (?:on|at)\b|this story has been|this article (?:was|has been|originally)|"
-    r"\bstory continues\b|^related:|^watch:|^listen:|^see also|^more:",
+    r"\bstory continues\b|^related:|^watch:|^listen:|^see also|^more:|non-commercial use|"
+    r"\breprints?\b|\bpowered by\b|\bopen thread\b|\bmoderat(?:or|ed|ion)\b|"
+    r"comentários|commentaires|kommentare|comentarios|\bcomments?\b.{0,40}\b(?:approved|policy)",
     re.IGNORECASE,
 )
 _STARTS = re.compile(r"^[\"'“‘«(]?[^\W_a-zà-ÿа-яіїєґ]")
@@ -82,6 +89,8 @@ def article_key_points(
         sentence = _DATELINE.sub("", sentence, count=1).strip()
         if sentence and _is_point(sentence, title_words):
             kept.append(sentence)
+            if len(kept) == CANDIDATES:
+                break
     if not kept:
         return ()
     minimum = 3 if len(text) > LONG_ARTICLE_CHARS else MIN_POINTS

@@ -109,8 +109,15 @@ class ArticleReader:
             host = host_of(current)
             self._check_pace(host)
             parts = urlsplit(current)
-            if not await self._robots.allowed(current, f"{parts.scheme}://{parts.netloc}"):
+            verdict = await self._robots.verdict(current, f"{parts.scheme}://{parts.netloc}")
+            if verdict == "forbidden":
                 raise ArticleUnavailable(f"robots.txt of {host} does not allow it", kind="robots")
+            if verdict == "unreadable":
+                raise ArticleUnavailable(
+                    f"robots.txt of {host} could not be read; its pages are left alone until "
+                    "it can be",
+                    kind="robots",
+                )
             if host not in visited:
                 visited.add(host)
                 await self._pace.wait_for(host)
@@ -128,7 +135,10 @@ class ArticleReader:
             raise self._status_error(error, url) from error
         except FetchError as error:
             kind = _FETCH_KINDS.get(error.kind, "network")
-            raise ArticleUnavailable(_page_message(str(error)), kind=kind) from error
+            message = str(error)
+            if kind == "too_large":
+                message = f"the page is over the {self._max_bytes / 2**20:g} MB cap"
+            raise ArticleUnavailable(message, kind=kind) from error
         extract = functools.partial(
             extract_article,
             page.body,
@@ -184,10 +194,6 @@ class ArticleReader:
                 raise ArticleUnavailable(str(error), kind="private_address") from error
             return RobotsAnswer(None)
         return RobotsAnswer(answer.status, answer.body)
-
-
-def _page_message(message: str) -> str:
-    return message.replace("the feed is", "the page is")
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
 from urllib.robotparser import RobotFileParser
 
 #: How long a host's robots.txt is trusted before it is read again.
@@ -19,6 +20,9 @@ ROBOTS_TTL = 24 * 3600.0
 ROBOTS_MAX_BYTES = 500 * 1024
 # Hosts remembered at most.
 _MAX_HOSTS = 5_000
+
+#: What robots.txt says of a page: read it, don't, or it could not be read (so don't, for now).
+Verdict = Literal["allowed", "forbidden", "unreadable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +57,8 @@ class RobotsCache:
         self._ttl = ttl
         self._rules: dict[str, _Rules] = {}
 
-    async def allowed(self, url: str, origin: str) -> bool:
-        """Whether the bot may read `url`, whose origin ("https://host:port") is `origin`."""
+    async def verdict(self, url: str, origin: str) -> Verdict:
+        """May the bot read `url`, whose origin ("https://host:port") is `origin`?"""
         rules = self._rules.get(origin)
         if rules is None or rules.until <= self._clock():
             rules = self._parse(await self._fetch(f"{origin}/robots.txt"))
@@ -63,8 +67,10 @@ class RobotsCache:
             if len(self._rules) > _MAX_HOSTS:
                 del self._rules[next(iter(self._rules))]
         if rules.forbid_all:
-            return False
-        return rules.parser is None or rules.parser.can_fetch(self._agent, url)
+            return "unreadable"
+        if rules.parser is None or rules.parser.can_fetch(self._agent, url):
+            return "allowed"
+        return "forbidden"
 
     def _parse(self, answer: RobotsAnswer) -> _Rules:
         until = self._clock() + self._ttl

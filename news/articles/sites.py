@@ -18,7 +18,10 @@ from urllib.parse import urlsplit
 def host_of(url_or_host: str) -> str:
     """The lower-case host of a URL, or `url_or_host` itself when it is a bare host name."""
     text = url_or_host.strip()
-    host = urlsplit(text).hostname if "://" in text else urlsplit(f"//{text}").hostname
+    try:
+        host = urlsplit(text if "://" in text else f"//{text}").hostname
+    except ValueError:  # "http://[oops/": no host to speak of
+        return ""
     return (host or "").rstrip(".").lower()
 
 

@@ -253,7 +253,8 @@ class Fetcher:
         """GET `url`, conditionally when validators are known; raise `FetchError` on failure.
 
         `accept` replaces the feed `Accept` header; `content_types` (lower-case media types) are
-        the only ones read, anything else raising `FetchError` of kind "content-type";
+        the only ones read, anything else raising `FetchError` of kind "content-type" (an answer
+        without a Content-Type is read: what it is, the reader of the bytes finds out);
         `max_bytes` and `deadline` (seconds) replace the limits' cap and total timeout;
         `before_request(url)` is awaited before each request, redirects included, outside the
         deadline, and what it raises ends the fetch.
