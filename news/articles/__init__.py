@@ -10,13 +10,16 @@ The API (stable; the bot's wiring builds on it):
                                               .retry_after: float | None (seconds), str(): one
                                               line a person can read
     needs_article(text) -> bool               the teaser rule: plain text under 400 characters,
-                                              or a "Continue reading"/"Read more"/"[…]" stub
+                                              or a "Continue reading"/"Read more"/"[…]" stub;
+                                              give it a story's body if it has one, else its
+                                              summary (the summary is always cut to 300)
     HostPace(interval=5.0, *, clock, sleep)   per-host politeness: note(host) records a request
                                               made elsewhere (a feed poll), await
                                               wait_for(host) takes the host's next turn,
                                               pause(host, seconds) after 429/503/Retry-After,
                                               delay(host) says how long a visit would wait
-    ArticleReader(fetcher, pace, *, executor=None, ...)
+    ArticleReader(fetcher, pace, *, executor=None, max_bytes, deadline, robots_deadline,
+                  cpu_seconds, max_elements, max_wait, user_agent, clock)
         await read(url, site=None) -> Article  site: the feed's URL and/or its links' domain
                                               (a str or a sequence); pages elsewhere are
                                               "off_site". Raises ArticleUnavailable, nothing
@@ -26,6 +29,12 @@ The API (stable; the bot's wiring builds on it):
     article_key_points(text, title="", *, language=None) -> tuple[str, ...]
                                               2–4 whole sentences of the body, in the
                                               article's order
+
+One `ArticleReader` and one `HostPace` per process (the reader caches robots.txt; the pace is
+what the feed poller `note`s too). `Article.text` is not capped here: the caller keeps what it
+stores (e.g. 20,000 characters). Tests can serve article pages with
+`tests.fakes.article_site.ArticleHost` (hosts on 127.0.0.N, robots.txt, paywall and hostile
+pages; the fetcher needs `public_only=False` for loopback).
 
 Modules: `model` (the types), `teaser` (the rule), `pace`, `sites` (registrable domains),
 `robots`, `reader` (fetching, imports aiohttp), `extract` (what a worker runs: decoding, the

@@ -13,22 +13,26 @@ a URL, so it fetches nothing; it runs without its fallback extractors (`fast=Tru
 balance of precision and recall it has by default (on the benchmark pages `favor_precision`
 cut recall more than it gained), comments and tables left out.
 
-The CPU bound is an interval timer on the process's CPU time (`ITIMER_VIRTUAL`), armed around the
-extraction when it runs on a process's main thread (a worker's or the terminal command's).
+The CPU bound is an interval timer on the process's CPU time (`ITIMER_VIRTUAL`), armed around
+decoding and extraction when they run on a process's main thread (a worker's or the terminal
+command's); nothing is imported while it is armed.
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
 import html
 import itertools
 import re
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
+from typing import cast
 
 from news.articles.keypoints import article_key_points
 from news.articles.model import Article, UnavailableKind
@@ -37,6 +41,8 @@ from news.articles.model import Article, UnavailableKind
 MAX_ELEMENTS = 40_000
 #: CPU seconds one page's extraction may take.
 CPU_SECONDS = 10.0
+# CPU seconds between a lost signal (see `cpu_bound`) and the next.
+_REFIRE = 0.05
 #: Less article text than this is no article (a JavaScript shell, a gallery, a login form).
 MIN_ARTICLE_CHARS = 250
 #: A page marked or worded as paywalled that shows less text than this shows only a stub.
@@ -146,25 +152,37 @@ def page_title(page: str) -> str:
 
 @contextmanager
 def cpu_bound(seconds: float) -> Iterator[None]:
-    """Raise `_OverCpu` in the block once it has used `seconds` of CPU (main thread only)."""
+    """Raise `_OverCpu` in the block once it has used `seconds` of CPU (main thread only).
+
+    A signal handler's exception is lost when the signal arrives while a destructor or a weakref
+    callback runs (Python reports it as "unraisable" and goes on), so the timer fires again
+    every `_REFIRE` seconds of CPU until the block is left, and such lost ones are not reported.
+    """
     if threading.current_thread() is not threading.main_thread() or seconds <= 0:
         yield
         return
 
     armed = True
+    report_unraisable = sys.unraisablehook
 
     def over(signum: int, frame: FrameType | None) -> None:
         if armed:  # a signal handled just after the block must not raise outside it
             raise _OverCpu
 
+    def unraisable(args: sys.UnraisableHookArgs) -> None:
+        if args.exc_type is not _OverCpu:
+            report_unraisable(args)
+
     previous = signal.signal(signal.SIGVTALRM, over)
-    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
+    sys.unraisablehook = unraisable
+    signal.setitimer(signal.ITIMER_VIRTUAL, seconds, _REFIRE)
     try:
         yield
     finally:
         armed = False
         signal.setitimer(signal.ITIMER_VIRTUAL, 0)
         signal.signal(signal.SIGVTALRM, previous)
+        sys.unraisablehook = report_unraisable
 
 
 def extract_article(
@@ -175,30 +193,52 @@ def extract_article(
     cpu_seconds: float = CPU_SECONDS,
     max_elements: int = MAX_ELEMENTS,
 ) -> Article | Refusal:
-    """The article in the page `body` fetched from `url`, or why there is none."""
-    from lxml.etree import LxmlError  # here, in the worker, with trafilatura
+    """The article in the page `body` fetched from `url`, or why there is none.
 
+    Only decoding and extraction run under the CPU bound. Everything they import is imported
+    (and trafilatura run once) before it is armed: an import cut short by the timer would leave
+    its modules half made for the life of the worker. The key points, whose cost is bounded by
+    `news.articles.keypoints.CANDIDATES`, are ranked after it.
+    """
+    parse_error = _prepare()
     try:
         with cpu_bound(cpu_seconds):
-            return _extract(body, url, content_type, max_elements)
+            extracted = _extract(body, url, content_type, max_elements)
     except _OverCpu:
         return Refusal("timeout", f"reading the page took over {cpu_seconds:g} s of CPU time")
-    except (LxmlError, ValueError, RecursionError, MemoryError) as error:
+    except (parse_error, ValueError, RecursionError, MemoryError) as error:
         # The parsers' complaints about markup they cannot take: this page has no article for
         # us, the next page may.
         return Refusal("no_text", f"the page could not be read ({type(error).__name__})")
+    if isinstance(extracted, Refusal):
+        return extracted
+    title, text = extracted
+    return Article(url=url, title=title, text=text, key_points=article_key_points(text, title))
+
+
+@functools.cache
+def _prepare() -> type[Exception]:
+    """Import what extraction needs and run it once (its lazy set-up); lxml's error class."""
+    import charset_normalizer  # noqa: F401 - decode_page's last resort, imported before the bound
+    import trafilatura  # here, in the worker: the bot's process never loads it
+    from lxml.etree import LxmlError
+
+    trafilatura.extract("<html><body><article><p>Ready.</p></article></body></html>", fast=True)
+    article_key_points("The first sentence is here for the ranker. Then a second one.", "")
+    return cast(type[Exception], LxmlError)
 
 
 def _extract(
     body: bytes, url: str, content_type: str | None, max_elements: int
-) -> Article | Refusal:
+) -> tuple[str, str] | Refusal:
+    """(title, text) of the page's article, or why there is none."""
+    import trafilatura  # imported already (`_prepare`): a look-up in sys.modules
+
     page = decode_page(body, content_type)
     if sum(1 for _ in itertools.islice(_ELEMENT.finditer(page), max_elements + 1)) > max_elements:
         return Refusal(
             "too_complex", f"the page has over {max_elements:,} HTML elements; no article does"
         )
-    import trafilatura  # here, in the worker: the bot's process never loads it
-
     text = trafilatura.extract(
         page,
         url=url,
@@ -219,7 +259,7 @@ def _extract(
         return Refusal("paywall", "the article is for subscribers only")
     if len(text) < MIN_ARTICLE_CHARS:
         return Refusal("no_text", "the page has no article text (it may need JavaScript)")
-    return Article(url=url, title=title, text=text, key_points=article_key_points(text, title))
+    return title, text
 
 
 def _tidy(text: str, title: str) -> str:

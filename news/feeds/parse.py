@@ -351,7 +351,7 @@ def _cleaned(item: RawItem) -> RawItem:
         entry_id=clean_text(item.entry_id).strip(),
         title=clean_text(item.title),
         html=clean_text(item.html),
-        content=clean_text(item.content),
+        content=item.content,  # cleaned when used: most entries' content never is
         links=[clean_text(link) for link in item.links],
         published=item.published,
         images=item.images,
@@ -379,7 +379,7 @@ def _normalise(raw: RawFeed, url: str, now: datetime, hint: timedelta | None) ->
         # content:encoded): the card's body, and its key points, come from the content.
         full = text
         if item.content and is_teaser(text):
-            content = plain_text(item.content)
+            content = plain_text(clean_text(item.content))
             full = content if len(content) > len(text) else text
         entries.append(
             ParsedEntry(
