@@ -204,3 +204,34 @@ def topic_clause(
         empty_from=empty_from,
     )
     return and_(true(), statement)
+
+
+def matching_since(
+    dialect: str,
+    topic: Topic,
+    since: datetime,
+    *,
+    sources: Sequence[int] = (),
+    excluded_sources: Sequence[int] = (),
+) -> ColumnElement[bool]:
+    """A WHERE clause on `stories` that keeps the stories matching `topic`, of those published
+    since `since` at least (on SQLite it reads only the matches from `since`'s second on, in
+    the time-keyed index; the caller narrows to the exact time)."""
+    if dialect == "postgresql" or (topic.sources and not sources):
+        return topic_clause(
+            dialect,
+            topic,
+            limit=0,
+            before=None,
+            sources=sources,
+            excluded_sources=excluded_sources,
+        )
+    statement = text(
+        "stories.id IN (SELECT rowid & :id_mask FROM stories_fts "
+        "WHERE stories_fts MATCH :match AND rowid >= :oldest)"
+    ).bindparams(
+        id_mask=KEY_SPAN - 1,
+        match=fts5_query(topic, sources=sources, excluded_sources=excluded_sources),
+        oldest=key_second(since) * KEY_SPAN,
+    )
+    return and_(true(), statement)

@@ -6,6 +6,7 @@ way lemon24/reader composes its storage:
     sources     feeds, their claims by pollers, poll records, the sources file synced last
     stories     new stories kept once, /latest and full-text search (`storage.search`)
     clusters    each story's event, and the reports of each event
+    coverage    each event's outlets, kept as it changes: list entries, cards, paging
     chats       chats, their settings and subscriptions
     outbox      what each chat is owed: claims, sends, failures, and "Also:" edits
     retention   pruning the archive to its window in small batches
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from storage.chats import ChatStore
 from storage.clusters import ClusterStore
+from storage.coverage import CoverageStore
 from storage.operations import Operations
 from storage.outbox import Outbox
 from storage.retention import Retention
@@ -26,5 +28,14 @@ from storage.sources import SourceStore
 from storage.stories import StoryStore
 
 
-class SqlStorage(SourceStore, StoryStore, ClusterStore, ChatStore, Outbox, Retention, Operations):
+class SqlStorage(
+    SourceStore,
+    StoryStore,
+    ClusterStore,
+    CoverageStore,
+    ChatStore,
+    Outbox,
+    Retention,
+    Operations,
+):
     """Newsbot's storage on one SQLAlchemy async engine."""
