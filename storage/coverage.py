@@ -50,11 +50,14 @@ def _first_ids(cluster_id: int, limit: int, *, besides: int | None = None) -> An
     )
 
 
-async def _stories_by_id(conn: AsyncConnection, ids: Any, columns: Sequence[Any]) -> list[Story]:
-    """The stories whose ids `ids` (a subquery with one column) names, first published first."""
+async def _stories_by_id(
+    conn: AsyncConnection, ids: Any, columns: Sequence[Any], outlets: Any
+) -> list[tuple[Story, int]]:
+    """The stories whose ids `ids` (a subquery with one column) names, first published first,
+    each with `outlets` (a count correlated to `stories`) beside it, in one statement."""
     found = ids.subquery()
     rows = await conn.execute(
-        select(*columns)
+        select(*columns, outlets.label("outlets"))
         .select_from(
             stories.join(found, found.c.first_id == stories.c.id).join(
                 sources, sources.c.id == stories.c.source_id
@@ -62,7 +65,7 @@ async def _stories_by_id(conn: AsyncConnection, ids: Any, columns: Sequence[Any]
         )
         .order_by(stories.c.published_at, stories.c.id)
     )
-    return [story_from_row(row) for row in rows]
+    return [(story_from_row(row), row.outlets) for row in rows]
 
 
 async def outlet_names(
@@ -102,22 +105,21 @@ class CoverageStore(StorageBase):
         wanted = sorted(set(cluster_ids))
         first: dict[int, list[Story]] = defaultdict(list)
         counts: dict[int, int] = {}
+        outlets = (
+            select(func.count())
+            .where(cluster_coverage.c.cluster_id == stories.c.cluster_id)
+            .scalar_subquery()
+        )
         async with self.connect() as conn:
             for chunk in chunks(wanted, _UNION):
                 ids = union_all(
                     *(select(_first_ids(c, named).subquery().c.first_id) for c in chunk)
                 )
-                for story in await _stories_by_id(conn, ids, STORY_COLUMNS):
+                for story, count in await _stories_by_id(conn, ids, STORY_COLUMNS, outlets):
                     first[story.event].append(story)
-                counted = await conn.execute(
-                    select(cluster_coverage.c.cluster_id, func.count())
-                    .where(cluster_coverage.c.cluster_id.in_(chunk))
-                    .group_by(cluster_coverage.c.cluster_id)
-                )
-                counts.update((row[0], row[1]) for row in counted)
+                    counts[story.event] = count
         return {
-            cluster: Coverage(tuple(first.get(cluster, ())), outlets)
-            for cluster, outlets in counts.items()
+            cluster: Coverage(tuple(first[cluster]), outlets) for cluster, outlets in counts.items()
         }
 
     async def other_first_reports(self, story: Story, *, limit: int) -> Coverage:
@@ -125,21 +127,23 @@ class CoverageStore(StorageBase):
         own that report its event, and how many such outlets there are."""
         if story.cluster_id is None:
             return Coverage((), 0)
+        others = (
+            select(func.count())
+            .where(
+                cluster_coverage.c.cluster_id == story.cluster_id,
+                cluster_coverage.c.source_id != story.source_id,
+            )
+            .scalar_subquery()
+        )
         async with self.connect() as conn:
             first = await _stories_by_id(
                 conn,
                 _first_ids(story.cluster_id, limit, besides=story.source_id),
                 STORY_WITH_BODY,
+                others,
             )
-            others = (
-                await conn.execute(
-                    select(func.count()).where(
-                        cluster_coverage.c.cluster_id == story.cluster_id,
-                        cluster_coverage.c.source_id != story.source_id,
-                    )
-                )
-            ).scalar_one()
-        return Coverage(tuple(first), others)
+        # No row: no other outlet.
+        return Coverage(tuple(s for s, _ in first), first[0][1] if first else 0)
 
     async def events_listed_above(
         self, cluster_ids: Sequence[int], topic: Topic | None, cursor: Cursor
