@@ -234,32 +234,35 @@ async def _in_process(storage: SqlStorage) -> None:
 # `measure` from a small parent: a spawned child's peak RSS (`ru_maxrss`) also counts the pages
 # of the process it came from for a moment, and this benchmark's process is large.
 _SMALL_PARENT = """
-import json, sys
+import json, resource, sys
 sys.path.insert(0, sys.argv[1])
 from bench.whole_process import measure
 run = measure(json.loads(sys.argv[2]), json.loads(sys.argv[3]))
-print(run.seconds, run.whole_mb)
+used = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(run.seconds, run.whole_mb, used.ru_utime + used.ru_stime)
 """
 
 
-def measured(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Seconds from spawn to exit and peak RSS (MB) of one whole process."""
+def measured(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Seconds from spawn to exit, peak RSS (MB) and CPU seconds of one whole process (the CPU
+    time tells a loaded machine's waits from the command's own work)."""
     done = subprocess.run(
         [sys.executable, "-c", _SMALL_PARENT, str(ROOT), json.dumps(argv), json.dumps(env)],
         capture_output=True,
         text=True,
         check=True,
     )
-    seconds, megabytes = done.stdout.split()
-    return float(seconds), float(megabytes)
+    seconds, megabytes, cpu = done.stdout.split()
+    return float(seconds), float(megabytes), float(cpu)
 
 
 def whole(label: str, argv: list[str], env: dict[str, str], runs: int, *, target: bool) -> None:
     measured(argv, env)  # the country table's disk cache is built once, by the first command
     timed = [measured(argv, env) for _ in range(runs)]
-    median = statistics.median(seconds for seconds, _ in timed)
-    peak = max(megabytes for _, megabytes in timed)
-    line = f"{label:<44} median {median:.2f} s, peak RSS {peak:.0f} MB"
+    median = statistics.median(seconds for seconds, _, _ in timed)
+    peak = max(megabytes for _, megabytes, _ in timed)
+    cpu = statistics.median(cpu for _, _, cpu in timed)
+    line = f"{label:<44} median {median:.2f} s (CPU {cpu:.2f} s), peak RSS {peak:.0f} MB"
     if target:
         line += (
             f" (targets ≤ {WHOLE_SECONDS} s: {'met' if median <= WHOLE_SECONDS else 'NOT met'}, "
