@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, func, select, update
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, delete, event, func, select, update
 
 from handlers.i18n import english
 from handlers.render import details_messages, latest_messages
@@ -22,6 +24,7 @@ from news.model import ClusterAssignment, Coverage, Story
 from news.reading import latest_events, story_card
 from news.topics import parse_topic
 from storage import SqlStorage
+from storage.database import _MIGRATIONS
 from storage.tables import cluster_coverage, sources, stories
 from tests.stories import english_story, made_up
 
@@ -232,3 +235,37 @@ async def test_listing_events_of_a_thousand_reports_reads_as_little_as_single_re
             select(func.count()).where(cluster_coverage.c.cluster_id == big[0][0].id)
         )
         assert outlets.scalar_one() == 1000
+
+
+async def test_the_migration_fills_the_outlets_of_events_clustered_before_it(
+    storage: SqlStorage,
+) -> None:
+    source_ids = await add_sources(storage, 3)
+    await events_of(storage, source_ids, reports=3, word="ukraine")
+    expected = await told_by_stories(storage)
+    assert len(expected) == 8 * 3
+
+    def to(revision: str) -> Callable[[Connection], None]:
+        def run(connection: Connection) -> None:
+            config = Config()
+            config.set_main_option("script_location", str(_MIGRATIONS))
+            config.attributes["connection"] = connection
+            if revision == "head":
+                command.upgrade(config, revision)
+            else:
+                command.downgrade(config, revision)
+
+        return run
+
+    async with storage.engine.begin() as conn:
+        await conn.run_sync(to("0015"))
+        # Clustered while the outlets were not kept: the next assignments leave no trace.
+        await conn.execute(update(stories).values(cluster_id=stories.c.id))
+        await conn.execute(
+            update(stories)
+            .where(stories.c.title.like("%eventab%"))
+            .values(cluster_id=select(func.min(stories.c.id)).scalar_subquery())
+        )
+        await conn.run_sync(to("head"))
+    assert await kept(storage) == await told_by_stories(storage)
+    assert (await told_by_stories(storage)) != expected, "the stories moved"
