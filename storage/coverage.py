@@ -2,7 +2,8 @@
 
 `cluster_coverage` holds one row per (cluster, source): how many reports the source has in the
 cluster and its first one, kept right by triggers on `stories` whatever writes them (the
-clusterer's assignments, merges and splits, retention, a source's removal; migration 0016).
+clusterer's assignments, merges and splits, retention, a source's removal; migration 0016);
+`cluster_outlets` the number of those rows per cluster, kept by triggers on `cluster_coverage`.
 From it come, at a cost that does not grow with the event:
 
 - a list entry's outlets: the first few outlets' first reports and the number of outlets
@@ -34,7 +35,7 @@ from storage.base import (
     story_from_row,
 )
 from storage.search import matching_since, topic_sources
-from storage.tables import cluster_coverage, sources, stories
+from storage.tables import cluster_coverage, cluster_outlets, sources, stories
 
 #: Clusters per UNION ALL statement (SQLite allows 500 terms in a compound SELECT).
 _UNION = 100
@@ -106,8 +107,8 @@ class CoverageStore(StorageBase):
         first: dict[int, list[Story]] = defaultdict(list)
         counts: dict[int, int] = {}
         outlets = (
-            select(func.count())
-            .where(cluster_coverage.c.cluster_id == stories.c.cluster_id)
+            select(cluster_outlets.c.outlets)
+            .where(cluster_outlets.c.cluster_id == stories.c.cluster_id)
             .scalar_subquery()
         )
         async with self.connect() as conn:
@@ -127,14 +128,21 @@ class CoverageStore(StorageBase):
         own that report its event, and how many such outlets there are."""
         if story.cluster_id is None:
             return Coverage((), 0)
-        others = (
+        # Every outlet but the story's own (one point read each, whatever the event's size).
+        outlets = (
+            select(cluster_outlets.c.outlets)
+            .where(cluster_outlets.c.cluster_id == story.cluster_id)
+            .scalar_subquery()
+        )
+        own = (
             select(func.count())
             .where(
                 cluster_coverage.c.cluster_id == story.cluster_id,
-                cluster_coverage.c.source_id != story.source_id,
+                cluster_coverage.c.source_id == story.source_id,
             )
             .scalar_subquery()
         )
+        others = outlets - own
         async with self.connect() as conn:
             first = await _stories_by_id(
                 conn,

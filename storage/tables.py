@@ -204,6 +204,14 @@ cluster_coverage = Table(
     Index("ix_cluster_coverage_first", "cluster_id", "first_published_at", "first_id"),
 )
 
+# Each cluster's number of outlets (its `cluster_coverage` rows), kept by triggers on that table.
+cluster_outlets = Table(
+    "cluster_outlets",
+    metadata,
+    Column("cluster_id", Integer, primary_key=True, autoincrement=False),
+    Column("outlets", Integer, nullable=False),
+)
+
 # A clustered story's signature, without its text (`news.events.cluster_state.StorySignature`).
 cluster_stories = Table(
     "cluster_stories",

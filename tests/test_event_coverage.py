@@ -25,17 +25,22 @@ from news.reading import latest_events, story_card
 from news.topics import parse_topic
 from storage import SqlStorage
 from storage.database import _MIGRATIONS
-from storage.tables import cluster_coverage, sources, stories
+from storage.tables import cluster_coverage, cluster_outlets, sources, stories
 from tests.stories import english_story, made_up
 
 NOW = datetime(2025, 2, 14, 12, 0, tzinfo=UTC)
 
 
 async def kept(storage: SqlStorage) -> dict[tuple[int, int], tuple[int, int]]:
-    """(cluster, source) → (reports, first report) as `cluster_coverage` holds them."""
+    """(cluster, source) → (reports, first report) as `cluster_coverage` holds them, checked
+    against the outlets `cluster_outlets` counts."""
     async with storage.connect() as conn:
         rows = await conn.execute(select(cluster_coverage))
-        return {(r.cluster_id, r.source_id): (r.reports, r.first_id) for r in rows}
+        found = {(r.cluster_id, r.source_id): (r.reports, r.first_id) for r in rows}
+        rows = await conn.execute(select(cluster_outlets))
+        counted = {row.cluster_id: row.outlets for row in rows}
+    assert counted == Counter(cluster for cluster, _ in found)
+    return found
 
 
 async def told_by_stories(storage: SqlStorage) -> dict[tuple[int, int], tuple[int, int]]:

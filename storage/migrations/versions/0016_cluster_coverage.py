@@ -4,9 +4,10 @@
   cluster and its first report (id and publication time), kept by triggers on `stories` (an
   insert with a cluster, a change of `cluster_id`, a delete), so that every write keeps it
   right: the clusterer's assignments, merges and splits (`storage.clusters`), retention's
-  deletes, a source's removal. "+N sources", the outlets a list entry names and the first
-  reports a story card shows are read from it (`storage.coverage`). Filled from the stories
-  already clustered.
+  deletes, a source's removal. The outlets a list entry names and the first reports a story
+  card shows are read from it (`storage.coverage`). Filled from the stories already clustered.
+- `cluster_outlets`: each cluster's number of outlets ("+N sources"), kept by triggers on
+  `cluster_coverage` as its rows come and go, so that counting never reads an event's outlets.
 - `ix_stories_cluster` gains (published_at, id): "has this event a report newer than the page's
   cursor" and "the source's next first report" walk one cluster in time order.
 
@@ -70,12 +71,37 @@ BEGIN
 END $$
 """
 
+# Each cluster's number of outlets, kept as its coverage rows come and go.
+_COUNT_ADD = (
+    "INSERT INTO cluster_outlets (cluster_id, outlets) VALUES ({row}.cluster_id, 1) "
+    "ON CONFLICT (cluster_id) DO UPDATE SET outlets = cluster_outlets.outlets + 1;"
+)
+_COUNT_REMOVE = (
+    "UPDATE cluster_outlets SET outlets = outlets - 1 WHERE cluster_id = {row}.cluster_id; "
+    "DELETE FROM cluster_outlets WHERE cluster_id = {row}.cluster_id AND outlets <= 0;"
+)
+_PG_COUNT_FUNCTION = f"""
+CREATE FUNCTION cluster_outlets_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        {_COUNT_ADD.format(row="NEW")}
+    ELSE
+        {_COUNT_REMOVE.format(row="OLD")}
+    END IF;
+    RETURN NULL;
+END $$
+"""
+
 # A NULL cluster matches no row: removing from it or adding to it does nothing.
 _SQLITE_TRIGGERS = {
     "insert": "AFTER INSERT ON stories BEGIN " + _ADD.format(row="new") + " END",
     "update": "AFTER UPDATE OF cluster_id ON stories WHEN old.cluster_id IS NOT new.cluster_id "
     f"BEGIN {_REMOVE.format(row='old')} {_ADD.format(row='new')} END",
     "delete": "AFTER DELETE ON stories BEGIN " + _REMOVE.format(row="old") + " END",
+}
+_SQLITE_COUNT_TRIGGERS = {
+    "insert": "AFTER INSERT ON cluster_coverage BEGIN " + _COUNT_ADD.format(row="new") + " END",
+    "delete": "AFTER DELETE ON cluster_coverage BEGIN " + _COUNT_REMOVE.format(row="old") + " END",
 }
 
 
@@ -94,6 +120,11 @@ def upgrade() -> None:
         "cluster_coverage",
         ["cluster_id", "first_published_at", "first_id"],
     )
+    op.create_table(
+        "cluster_outlets",
+        sa.Column("cluster_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("outlets", sa.Integer, nullable=False),
+    )
     op.drop_index("ix_stories_cluster", "stories")
     op.create_index("ix_stories_cluster", "stories", ["cluster_id", "published_at", "id"])
     op.execute(
@@ -105,7 +136,16 @@ def upgrade() -> None:
         "row_number() OVER (PARTITION BY cluster_id, source_id ORDER BY published_at, id) AS n "
         "FROM stories WHERE cluster_id IS NOT NULL) AS reported WHERE n = 1"
     )
+    op.execute(
+        "INSERT INTO cluster_outlets (cluster_id, outlets) "
+        "SELECT cluster_id, count(*) FROM cluster_coverage GROUP BY cluster_id"
+    )
     if op.get_bind().dialect.name == "postgresql":
+        op.execute(_PG_COUNT_FUNCTION)
+        op.execute(
+            "CREATE TRIGGER cluster_outlets_change AFTER INSERT OR DELETE ON cluster_coverage "
+            "FOR EACH ROW EXECUTE FUNCTION cluster_outlets_change()"
+        )
         op.execute(_PG_FUNCTION)
         op.execute(
             "CREATE TRIGGER cluster_coverage_change "
@@ -113,6 +153,8 @@ def upgrade() -> None:
             "EXECUTE FUNCTION cluster_coverage_change()"
         )
         return
+    for name, body in _SQLITE_COUNT_TRIGGERS.items():
+        op.execute(f"CREATE TRIGGER cluster_outlets_{name} {body}")
     for name, body in _SQLITE_TRIGGERS.items():
         op.execute(f"CREATE TRIGGER cluster_coverage_{name} {body}")
 
@@ -121,9 +163,14 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS cluster_coverage_change ON stories")
         op.execute("DROP FUNCTION IF EXISTS cluster_coverage_change()")
+        op.execute("DROP TRIGGER IF EXISTS cluster_outlets_change ON cluster_coverage")
+        op.execute("DROP FUNCTION IF EXISTS cluster_outlets_change()")
     else:
         for name in _SQLITE_TRIGGERS:
             op.execute(f"DROP TRIGGER IF EXISTS cluster_coverage_{name}")
+        for name in _SQLITE_COUNT_TRIGGERS:
+            op.execute(f"DROP TRIGGER IF EXISTS cluster_outlets_{name}")
     op.drop_index("ix_stories_cluster", "stories")
     op.create_index("ix_stories_cluster", "stories", ["cluster_id"])
+    op.drop_table("cluster_outlets")
     op.drop_table("cluster_coverage")
