@@ -19,6 +19,7 @@ from handlers.i18n import LANGUAGES
 from news.topics import document_terms, parse_topic, words
 from news.topics.analysis import strip_accents
 from tests.help_examples import Example, Story, examples, stories
+from tests.test_bundled_sources import bundled
 
 _EXCLUSION = re.compile(r'(?:^|\s)-(?!source:)("[^"]*"|\S+)')
 _SOURCE = re.compile(r'(?:^|\s)-?source:("[^"]*"|\S+)')
@@ -117,3 +118,14 @@ def test_each_languages_first_exclusion_leaves_out_a_story_of_its_language(
             if id(story) not in kept and story.language == language
         ]
         assert dropped, f"{language} {example.topic!r} leaves out no story in {language}"
+
+
+def test_a_source_example_names_an_outlet_of_its_language_that_the_bot_reads() -> None:
+    """`source:tagesschau` in German: a fresh install reads a German outlet of that name."""
+    for example in _every_example():
+        for name in _SOURCE.findall(example.topic):
+            wanted = tuple(words(name.strip('"')))
+            assert any(
+                language == example.language and _has_words(outlet, wanted)
+                for _, language, outlet in bundled()
+            ), f"{example.language} {example.topic!r}: no bundled {example.language} outlet {name}"
