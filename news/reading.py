@@ -50,11 +50,12 @@ async def latest_events(
     *,
     before: tuple[datetime, int] | None = None,
     skip: frozenset[int] = frozenset(),
+    language: str | None = None,
 ) -> tuple[list[Event], bool]:
     """Up to `count` events on `topic`, newest first, and whether older ones remain.
 
     With `before` (a page's cursor), events listed above it are left out, as are the events
-    in `skip`.
+    in `skip`. With the reader's `language`, an event reported in it is led by that report.
     """
     # The first read is what a list without copies needs; only copies make it read on.
     batch = count + 1
@@ -80,7 +81,7 @@ async def latest_events(
         batch = 2 * count
     await _load_members(storage, found, members)
     above = {story.event for story in found if _above(story, members, topic, before)}
-    listed = events(found, members, skip=skip | above, topic=topic)
+    listed = events(found, members, skip=skip | above, topic=topic, language=language)
     return listed[:count], len(listed) > count or not exhausted
 
 

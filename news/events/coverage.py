@@ -14,11 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from news.model import Story
-from news.topics import Topic
+from news.topics import Topic, base_language
 
 
-def lead_story(members: Sequence[Story]) -> Story:
-    """The story that leads its event: the first published, the first stored on a tie."""
+def lead_story(members: Sequence[Story], language: str | None = None) -> Story:
+    """The story that leads its event: the first published, the first stored on a tie; with a
+    reader's `language` ("de"), the first report in that language when the event has one."""
+    if language is not None:
+        own = [story for story in members if base_language(story.language) == language]
+        if own:
+            return min(own, key=_first_reported)
     return min(members, key=_first_reported)
 
 
@@ -72,13 +77,15 @@ def events(
     *,
     skip: Container[int] = (),
     topic: Topic | None = None,
+    language: str | None = None,
 ) -> list[Event]:
     """`stories` (newest first) as events, in the order of each event's newest story.
 
     `members` holds the stories of each cluster; a story without a cluster, or whose cluster is
     not in `members`, is an event of its own. Events whose key is in `skip` (already shown on an
     earlier page) are left out. With a `topic`, an event is led by its first report that
-    matches it, so an excluded source or word never heads the entry.
+    matches it, so an excluded source or word never heads the entry; with a reader's
+    `language`, by its first such report in that language if there is one (`lead_story`).
     """
     listed: dict[int, Event] = {}
     for story in stories:
@@ -89,7 +96,7 @@ def events(
         candidates = group
         if topic is not None:
             candidates = [m for m in group if topic.matches(m.terms, source=m.source_name)]
-        listed[key] = Event(lead_story(candidates or [story]), outlets(group), story)
+        listed[key] = Event(lead_story(candidates or [story], language), outlets(group), story)
     return list(listed.values())
 
 
