@@ -32,7 +32,11 @@ def story_set() -> list[tuple[Story, tuple[str, ...]]]:
 
 def _finds(topic: str, story_set: list[tuple[Story, tuple[str, ...]]]) -> list[Story]:
     parsed = parse_topic(topic)
-    return [story for story, terms in story_set if parsed.matches(terms, source=story.source)]
+    return [
+        story
+        for story, terms in story_set
+        if parsed.matches(terms, source=story.source, language=story.language)
+    ]
 
 
 def _every_example() -> list[Example]:
@@ -131,14 +135,14 @@ def test_a_source_example_names_an_outlet_of_its_language_that_the_bot_reads() -
             ), f"{example.language} {example.topic!r}: no bundled {example.language} outlet {name}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 23, left: a topic word is still matched by its stem in every language's "
-    "stories; restricting it to its own language's stories needs the story's language in the "
-    "full-text index (a migration), the percolator's checks and Topic.matches",
-)
 def test_a_spanish_exclusion_leaves_english_words_alone() -> None:
-    """`ucrania -deportes` (sport) must keep "Russia deported …": Spanish and English stem
-    "deportes" and "deported" alike, so only the story's language can tell them apart."""
+    """`ucrania -deportes` (sport) keeps "Russia deported …": Spanish and English stem
+    "deportes" and "deported" alike, so the exclusion, Spanish by `ucrania`, applies to Spanish
+    stories only."""
+    topic = parse_topic("ucrania -deportes")
+    assert topic.language == "es"
     english = document_terms("Russia deported thousands of Ukrainian children", "en")
-    assert parse_topic("ucrania -deportes").matches(english)
+    spanish = document_terms("Ucrania brilla en los deportes de invierno", "es")
+    assert topic.matches(english, language="en")
+    assert not topic.matches(spanish, language="es")
+    assert not topic.matches(english), "a story of unknown language is taken to be Spanish"

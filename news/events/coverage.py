@@ -95,7 +95,11 @@ def events(
         group = members.get(key) or [story]
         candidates = group
         if topic is not None:
-            candidates = [m for m in group if topic.matches(m.terms, source=m.source_name)]
+            candidates = [
+                m
+                for m in group
+                if topic.matches(m.terms, source=m.source_name, language=m.language)
+            ]
         listed[key] = Event(lead_story(candidates or [story], language), outlets(group), story)
     return list(listed.values())
 
@@ -111,6 +115,9 @@ def listed_above(
     """
     return any(
         (story.published_at, story.id) >= cursor
-        and (topic is None or topic.matches(story.terms, source=story.source_name))
+        and (
+            topic is None
+            or topic.matches(story.terms, source=story.source_name, language=story.language)
+        )
         for story in members
     )
