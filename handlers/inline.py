@@ -106,7 +106,9 @@ def build_inline_handlers(services: Services) -> list[CommandCallbackHandler]:
         if query.offset and before is None:
             await query.answer([], cache_time=INLINE_CACHE_SECONDS, is_personal=True)
             return
-        listed, more = await latest_events(storage, topic, INLINE_RESULTS, before=before)
+        listed, more = await latest_events(
+            storage, topic, INLINE_RESULTS, before=before, language=texts.language
+        )
         now = services.clock()
         await query.answer(
             [event_result(event, now, texts) for event in listed],

@@ -53,6 +53,7 @@ async def latest_events(
     *,
     before: tuple[datetime, int] | None = None,
     skip: frozenset[int] = frozenset(),
+    language: str | None = None,
 ) -> tuple[list[Event], bool]:
     """Up to `count` events on `topic`, newest first, and whether older ones remain.
 
@@ -60,6 +61,7 @@ async def latest_events(
     in `skip`. What is read does not grow with the events' sizes: the stories the search
     returns, each listed event's first few outlets and their number, and, when paging, which
     events had a newer matching report (asked of storage, not found in the events' reports).
+    With the reader's `language`, an event reported in it is led by that report.
     """
     # The first read is what a list without copies needs; only copies make it read on.
     batch = count + 1
@@ -92,7 +94,7 @@ async def latest_events(
     coverage = (
         await storage.event_coverage(sorted(clusters), named=_OUTLETS_READ) if clusters else {}
     )
-    listed = events(found, coverage, skip=skip | above, topic=topic)
+    listed = events(found, coverage, skip=skip | above, topic=topic, language=language)
     return listed[:count], len(listed) > count or not exhausted
 
 

@@ -15,11 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from news.model import Coverage, Story
-from news.topics import Topic
+from news.topics import Topic, base_language
 
 
-def lead_story(members: Sequence[Story]) -> Story:
-    """The story that leads its event: the first published, the first stored on a tie."""
+def lead_story(members: Sequence[Story], language: str | None = None) -> Story:
+    """The story that leads its event: the first published, the first stored on a tie; with a
+    reader's `language` ("de"), the first report in that language when the event has one."""
+    if language is not None:
+        own = [story for story in members if base_language(story.language) == language]
+        if own:
+            return min(own, key=_first_reported)
     return min(members, key=_first_reported)
 
 
@@ -56,6 +61,7 @@ def events(
     *,
     skip: Container[int] = (),
     topic: Topic | None = None,
+    language: str | None = None,
 ) -> list[Event]:
     """`stories` (newest first) as events, in the order of each event's newest story.
 
@@ -66,7 +72,9 @@ def events(
     An event is led by its first report: the first of its outlets' first reports, or, with a
     `topic` that report does not match (an excluded source or word never heads the entry), the
     first report that matches among those the search returned and the outlets' first reports.
-    Nothing here reads the event's other reports, so an entry costs the same at any size.
+    With a reader's `language`, the first such report in that language leads when there is one
+    (`lead_story`). Nothing here reads the event's other reports, so an entry costs the same at
+    any size.
     """
     returned: dict[int, list[Story]] = {}
     for story in stories:
@@ -79,12 +87,18 @@ def events(
         kept = coverage.get(story.cluster_id) if story.cluster_id is not None else None
         if kept is None or not kept.first:
             group = returned[key]
-            listed[key] = Event(lead_story(group), outlets(group), story, len(outlets(group)))
+            listed[key] = Event(
+                lead_story(group, language), outlets(group), story, len(outlets(group))
+            )
             continue
         candidates = [*kept.first, *returned[key]]
         if topic is not None:
-            candidates = [s for s in candidates if topic.matches(s.terms, source=s.source_name)]
-        lead = lead_story(candidates or [story])
+            candidates = [
+                s
+                for s in candidates
+                if topic.matches(s.terms, source=s.source_name, language=s.language)
+            ]
+        lead = lead_story(candidates or [story], language)
         names = tuple(dict.fromkeys(report.source_name for report in kept.first))
         listed[key] = Event(lead, names, story, max(kept.outlets, 1))
     return list(listed.values())
