@@ -58,6 +58,7 @@ class Run:
     whole_mb: float  # sampled: the largest sum of the tree's RSS at one moment
     bound_mb: float  # each process's own peak, added up
     processes: int  # how many processes the tree had in all
+    cpu_seconds: float = 0.0  # user + system time of the main process (not its children)
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -86,16 +87,25 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def measure(argv: list[str], env: dict[str, str]) -> Run:
-    """Run `argv` to its end: wall seconds from spawn to exit and the tree's peak RSS."""
+def measure(
+    argv: list[str],
+    env: dict[str, str],
+    *,
+    expect: int = 0,
+    stdout: str = os.devnull,
+    stderr: str = os.devnull,
+) -> Run:
+    """Run `argv` to its end: wall seconds from spawn to exit and the tree's peak RSS.
+
+    Its exit code must be `expect`; its output goes to the files `stdout` and `stderr`."""
     started = time.perf_counter()
     pid = os.posix_spawn(
         argv[0],
         argv,
         env,
         file_actions=[
-            (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, stdout, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+            (os.POSIX_SPAWN_OPEN, 2, stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
         ],
     )
     peaks: dict[int, int] = {}
@@ -119,14 +129,15 @@ def measure(argv: list[str], env: dict[str, str]) -> Run:
     seconds = time.perf_counter() - started
     finished.set()
     sampler.join()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(argv)} failed with {os.waitstatus_to_exitcode(status)}")
+    if os.waitstatus_to_exitcode(status) != expect:
+        raise SystemExit(f"{' '.join(argv)} exited with {os.waitstatus_to_exitcode(status)}")
     own = usage.ru_maxrss  # kilobytes on Linux
     return Run(
         seconds,
         max(whole, own) / 1024,
         (own + sum(peaks.values())) / 1024,
         1 + len(peaks),
+        usage.ru_utime + usage.ru_stime,
     )
 
 
@@ -164,7 +175,7 @@ def newsbot_environment(database: Path, sources: Path, **settings: str) -> dict[
     }
 
 
-def _newsbot_argv() -> list[str]:
+def newsbot_argv() -> list[str]:
     script = Path(sys.executable).with_name("newsbot")
     return [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
 
@@ -195,7 +206,7 @@ def compare(urls: list[str], *, entries: int, runs: int) -> None:
                         env = newsbot_environment(
                             databases[name], sources, NEWSBOT_ALLOW_PRIVATE_SOURCES="1"
                         )
-                        argv = [*_newsbot_argv(), "poll", "--once"]
+                        argv = [*newsbot_argv(), "poll", "--once"]
                     else:
                         env = base_env
                         argv = [sys.executable, str(script), str(databases[name]), str(sources)]

@@ -5,6 +5,7 @@ newsbot run [--role ROLE]        the bot and the scheduler in one process (what 
 newsbot poll --once              fetch every source now, with a progress bar
 newsbot latest TOPIC [-n N]      the newest stories on a topic, as /latest ranks them
 newsbot sources add URL | remove URL | list | import FILE.opml | export > FILE.opml
+newsbot read URL [--json]        fetch one story's page and print its article as the bot reads it
 
 Every command syncs the sources file (`NEWSBOT_SOURCES`) into the database first, never deleting
 anything; when the database was last synced from another file, only `run`, `poll` and a
@@ -65,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_LATEST,
         help=f"how many stories (default {DEFAULT_LATEST}, at most {MAX_LATEST})",
+    )
+    read = commands.add_parser(
+        "read", help="fetch a story's web page and print its article: headline, key points, text"
+    )
+    read.add_argument("url", help="the story's web page")
+    read.add_argument(
+        "--json",
+        action="store_true",
+        help='print one JSON object {"url", "title", "text", "key_points"} instead',
     )
     sources = commands.add_parser("sources", help="manage the feeds the bot reads")
     actions = sources.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -165,6 +175,31 @@ async def _latest(settings: Settings, words: Sequence[str], count: int, *, confi
     return 0
 
 
+async def _read(settings: Settings, url: str, *, as_json: bool) -> int:
+    """Read one page as the bot would (the same fetcher, guard, robots.txt and extraction);
+    extraction runs inline, since this process has nothing else to keep answering."""
+    from news.articles import ArticleReader, HostPace
+    from news.feeds.fetch import Fetcher
+
+    async with Fetcher(public_only=not settings.allow_private_sources) as fetcher:
+        article = await ArticleReader(fetcher, HostPace()).read(url)
+    if as_json:
+        import json
+
+        card = {
+            "url": article.url,
+            "title": article.title,
+            "text": article.text,
+            "key_points": list(article.key_points),
+        }
+        print(json.dumps(card, ensure_ascii=False))
+        return 0
+    from bot import terminal
+
+    print(terminal.article_card(article))
+    return 0
+
+
 async def _sources(
     settings: Settings, action: str, argument: str | Path | None, *, confirmed: bool
 ) -> int:
@@ -250,6 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "poll":
             return asyncio.run(_poll_once(settings))
+        if args.command == "read":
+            return asyncio.run(_read(settings, args.url, as_json=args.json))
         if args.command == "latest":
             return asyncio.run(
                 _latest(settings, args.topic, args.count, confirmed=args.sync_sources)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from news.model import DISABLED_BECAUSE, Source
 
 if TYPE_CHECKING:
+    from news.articles import Article
     from news.curation import SourceAdded, SourcesImported
 
 
@@ -81,3 +82,12 @@ def imported(result: SourcesImported) -> str:
         f"Imported {result.fresh} new sources ({result.resumed} read again, "
         f"{result.known} known already)."
     )
+
+
+def article_card(article: Article) -> str:
+    """`newsbot read`'s card: the headline, the key points, the article's text, its address."""
+    lines = [article.title or "(no headline)", ""]
+    if article.key_points:
+        lines += ["Key points:", *(f"  • {point}" for point in article.key_points), ""]
+    lines += [*article.text.splitlines(), "", article.url]
+    return "\n".join(lines)

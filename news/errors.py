@@ -8,6 +8,7 @@
     └── FeedError            one feed could not be fetched or read
         ├── FetchError       network, HTTP status, size cap, redirects
         └── ParseError       the bytes are not a feed we can read
+    ArticleUnavailable       a story's web page gave no article text (`news.articles`)
 
 Third-party errors (aiohttp, feedparser, the database drivers) are translated at the boundary
 where they arise: `raise FetchError(...) from exc`; storage does the same for every error of the
@@ -74,6 +75,7 @@ ErrorKind = (
         "encoding",
         "html",
         "not-a-feed",
+        "content-type",  # the answer is not of a type the caller accepts (an article's page)
         "empty",
         "storage",  # the poll was read but storage failed to keep it
         "internal",  # a bug while reading or polling the feed

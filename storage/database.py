@@ -6,36 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from news.errors import ConfigError, without_passwords
 from storage.base import MIGRATION_LOCK, take_turns
 from storage.sql_storage import SqlStorage
+from storage.urls import async_url
 
-_ASYNC_DRIVERS = {
-    "sqlite": "sqlite+aiosqlite",
-    "postgresql": "postgresql+asyncpg",
-    "postgres": "postgresql+asyncpg",
-}
 _MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def async_url(database_url: str) -> str:
-    """`DATABASE_URL` with the async driver Newsbot uses for its backend."""
-    try:
-        url = make_url(database_url)
-    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
-        raise ConfigError(
-            f"DATABASE_URL is not a database URL: {without_passwords(database_url)!r}"
-        ) from exc
-    backend = url.drivername.split("+")[0]
-    if backend not in _ASYNC_DRIVERS:
-        raise ConfigError(
-            f"DATABASE_URL must start with sqlite:// or postgresql://, not {url.drivername}://"
-        )
-    return url.set(drivername=_ASYNC_DRIVERS[backend]).render_as_string(hide_password=False)
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:

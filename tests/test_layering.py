@@ -16,7 +16,8 @@
   lives in storage.base, in public;
 - inside news/, the capabilities depend one way (`NEWS_LAYERS`): topics on nothing but the shared
   model, feeds and events on topics, polling on all of them, the use cases (reading, curation)
-  on all but polling; and no module outside a subpackage imports its private (`_name`) modules.
+  on all but polling, articles on feeds and events; and no module outside a subpackage imports
+  its private (`_name`) modules.
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ NEWS_LAYERS = {
     "ports": SHARED_MODEL | {"topics", "events"},
     "reading": SHARED_MODEL | {"topics", "events", "ports"},
     "curation": SHARED_MODEL | {"topics", "feeds", "ports"},
-    "polling": SHARED_MODEL | {"topics", "feeds", "events", "delivery", "ports"},
+    # Article text: its pages come through feeds' fetcher, its key points from events' ranker.
+    "articles": SHARED_MODEL | {"topics", "feeds", "events"},
+    "polling": SHARED_MODEL | {"topics", "feeds", "events", "delivery", "ports", "articles"},
 }
 #: The numbers of the delivery rules (`news.policy`, `news.delivery`): handlers/ never names them.
 DELIVERY_RULE_CONSTANTS = {

@@ -26,6 +26,10 @@ class RawItem:
     published: datetime | None
     # What the entry names as its picture, best first (see `news.feeds.images`), as written.
     images: tuple[str, ...] = ()
+    # The entry's full content when the feed gives it beside a summary (RSS content:encoded
+    # beside a description, Atom content beside summary): the story's body if the summary is
+    # a teaser. "" when `html` is all the feed gives.
+    content: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,7 @@ def read_json_feed(body: bytes) -> RawFeed:
                 entry_id=_id(raw.get("id")),
                 title=_text(raw.get("title")),
                 html=summary or html,
+                content=html if summary else "",
                 links=links,
                 published=_time(raw.get("date_published")) or _time(raw.get("date_modified")),
                 images=tuple(

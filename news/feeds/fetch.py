@@ -13,6 +13,10 @@ The fetcher returns a `FetchResult` or raises `FetchError`; it never parses. Wha
   reached through permanent redirects only (301/308) is reported as `permanent_url`, so the
   caller can update the stored URL, while temporary ones (302/303/307) change nothing;
 - only http and https, for the first URL and every redirect target;
+- per call (`fetch`'s keyword arguments, for article pages and robots.txt): another `Accept`,
+  the content types accepted (anything else ends before its body is read), another size cap and
+  deadline, and a `before_request` hook awaited before every request, redirects included (where
+  the article reader checks the site, robots.txt and the per-host pace);
 - with `public_only`, no request reaches a loopback, private or link-local address: every host
   is checked as it is resolved (by the connector's resolver, so a redirect, or a name that
   resolved to a public address when the source was added, cannot lead there either).
@@ -33,7 +37,7 @@ import re
 import socket
 import zlib
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
@@ -96,6 +100,17 @@ class HTTPStatusError(FetchError):
         super().__init__(f"HTTP {status} {reason}".strip(), kind=http_error_kind(status))
         self.status = status
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """What one `fetch` call asks beyond the fetcher's defaults."""
+
+    max_bytes: int
+    deadline: float
+    accept: str | None = None
+    content_types: frozenset[str] | None = None
+    before_request: Callable[[str], Awaitable[None]] | None = None
 
 
 class _Budget:
@@ -224,14 +239,40 @@ class Fetcher:
         return self._session
 
     async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str | None = None,
+        content_types: frozenset[str] | None = None,
+        max_bytes: int | None = None,
+        deadline: float | None = None,
+        before_request: Callable[[str], Awaitable[None]] | None = None,
     ) -> FetchResult:
-        """GET `url`, conditionally when validators are known; raise `FetchError` on failure."""
-        async with self._in_flight:
-            return await self._follow(url, etag, last_modified)
+        """GET `url`, conditionally when validators are known; raise `FetchError` on failure.
 
-    async def _follow(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
-        budget = _Budget(self.limits.total_timeout)
+        `accept` replaces the feed `Accept` header; `content_types` (lower-case media types) are
+        the only ones read, anything else raising `FetchError` of kind "content-type" (an answer
+        without a Content-Type is read: what it is, the reader of the bytes finds out);
+        `max_bytes` and `deadline` (seconds) replace the limits' cap and total timeout;
+        `before_request(url)` is awaited before each request, redirects included, outside the
+        deadline, and what it raises ends the fetch.
+        """
+        call = _Call(
+            max_bytes=self.limits.max_bytes if max_bytes is None else max_bytes,
+            deadline=self.limits.total_timeout if deadline is None else deadline,
+            accept=accept,
+            content_types=content_types,
+            before_request=before_request,
+        )
+        async with self._in_flight:
+            return await self._follow(url, etag, last_modified, call)
+
+    async def _follow(
+        self, url: str, etag: str | None, last_modified: str | None, call: _Call
+    ) -> FetchResult:
+        budget = _Budget(call.deadline)
         visited = {url}
         current = url
         permanent_url: str | None = None
@@ -239,7 +280,9 @@ class Fetcher:
         for _ in range(self.limits.max_redirects + 1):
             if not is_web_url(current):
                 raise FetchError(f"not an http(s) URL: {current}", kind="url")
-            result, location = await self._get(current, etag, last_modified, budget)
+            if call.before_request is not None:
+                await call.before_request(current)
+            result, location = await self._get(current, etag, last_modified, budget, call)
             if location is None:
                 assert result is not None
                 return replace(result, permanent_url=permanent_url)
@@ -257,10 +300,12 @@ class Fetcher:
         )
 
     async def _get(
-        self, url: str, etag: str | None, last_modified: str | None, budget: _Budget
+        self, url: str, etag: str | None, last_modified: str | None, budget: _Budget, call: _Call
     ) -> tuple[FetchResult | None, tuple[int, str] | None]:
         """One request: a result, or the (status, Location) of a redirect."""
         headers = {}
+        if call.accept:
+            headers["Accept"] = call.accept
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -277,22 +322,27 @@ class Fetcher:
             started = asyncio.get_running_loop().time()
             try:
                 async with asyncio.timeout(budget.left):
-                    return await self._request(url, headers, etag, last_modified)
+                    return await self._request(url, headers, etag, last_modified, call)
             except TimeoutError as exc:
                 raise FetchError(
-                    f"no complete answer within {self.limits.total_timeout:g} s", kind="timeout"
+                    f"no complete answer within {call.deadline:g} s", kind="timeout"
                 ) from exc
             finally:
                 budget.left -= asyncio.get_running_loop().time() - started
 
     async def _request(
-        self, url: str, headers: dict[str, str], etag: str | None, last_modified: str | None
+        self,
+        url: str,
+        headers: dict[str, str],
+        etag: str | None,
+        last_modified: str | None,
+        call: _Call,
     ) -> tuple[FetchResult | None, tuple[int, str] | None]:
         try:
             async with self._client().get(
                 url, headers=headers, allow_redirects=False, timeout=self._timeout
             ) as response:
-                return await self._read(response, etag, last_modified)
+                return await self._read(response, etag, last_modified, call)
         except aiohttp.ServerTimeoutError as exc:
             raise FetchError("the server did not answer in time", kind="timeout") from exc
         except aiohttp.ClientConnectorError as exc:
@@ -307,7 +357,11 @@ class Fetcher:
             raise FetchError(f"invalid URL: {exc}", kind="url") from exc
 
     async def _read(
-        self, response: aiohttp.ClientResponse, etag: str | None, last_modified: str | None
+        self,
+        response: aiohttp.ClientResponse,
+        etag: str | None,
+        last_modified: str | None,
+        call: _Call,
     ) -> tuple[FetchResult | None, tuple[int, str] | None]:
         status = response.status
         if status in _REDIRECTS or status == 304 or status >= 400:
@@ -330,7 +384,12 @@ class Fetcher:
             raise HTTPStatusError(
                 status, response.reason or "", retry_after=response.headers.get("retry-after")
             )
-        cap = self.limits.max_bytes
+        if call.content_types is not None:
+            media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media_type and media_type not in call.content_types:
+                response.close()  # its body is not wanted, however long
+                raise FetchError(f"the page is {media_type}, not a web page", kind="content-type")
+        cap = call.max_bytes
         declared = bounded_int(response.headers.get("content-length"), maximum=2**62)
         if declared is not None and declared > cap:
             raise FetchError(

@@ -42,6 +42,7 @@ from news.feeds.text import (
     SUMMARY_LIMIT,
     canonical_link,
     cut_at_word,
+    is_teaser,
     is_web_url,
     plain_text,
 )
@@ -144,6 +145,14 @@ def _entry_html(entry: Mapping[str, Any]) -> str:
             if content.get("value"):
                 return str(content["value"])
     return str(summary)
+
+
+def _entry_content(entry: Mapping[str, Any]) -> str:
+    """The entry's longest content when it also has a summary (which `_entry_html` gave)."""
+    if not entry.get("summary"):
+        return ""
+    values = [str(content.get("value") or "") for content in _listed(entry, "content")]
+    return max(values, key=len, default="")
 
 
 def _entry_links(entry: Mapping[str, Any]) -> list[str]:
@@ -290,6 +299,7 @@ def _read_with_feedparser(
             entry_id=str(entry.get("id") or "").strip(),
             title=str(entry.get("title") or ""),
             html=_entry_html(entry),
+            content=_entry_content(entry),
             links=_entry_links(entry),
             # dict.get: feedparser's own get() maps a missing "updated_parsed" to
             # "published_parsed" with a DeprecationWarning; that one was tried first anyway.
@@ -341,6 +351,7 @@ def _cleaned(item: RawItem) -> RawItem:
         entry_id=clean_text(item.entry_id).strip(),
         title=clean_text(item.title),
         html=clean_text(item.html),
+        content=item.content,  # cleaned when used: most entries' content never is
         links=[clean_text(link) for link in item.links],
         published=item.published,
         images=item.images,
@@ -364,6 +375,12 @@ def _normalise(raw: RawFeed, url: str, now: datetime, hint: timedelta | None) ->
         entry_id = item.entry_id or link or hashlib.sha256((title + text).encode()).hexdigest()
         published = plausible_time(item.published) or now
         summary = cut_at_word(text, SUMMARY_LIMIT)
+        # A teaser summary beside the full content (WordPress's description and
+        # content:encoded): the card's body, and its key points, come from the content.
+        full = text
+        if item.content and is_teaser(text):
+            content = plain_text(clean_text(item.content))
+            full = content if len(content) > len(text) else text
         entries.append(
             ParsedEntry(
                 entry_id=entry_id[:1000],
@@ -373,7 +390,7 @@ def _normalise(raw: RawFeed, url: str, now: datetime, hint: timedelta | None) ->
                 published_at=min(published, now),
                 language=lang,
                 terms=document_terms(f"{title} {text[:_INDEXED_TEXT_LIMIT]}", lang),
-                body=cut_at_word(text, BODY_LIMIT) if len(text) > len(summary) else "",
+                body=cut_at_word(full, BODY_LIMIT) if len(full) > len(summary) else "",
                 image_url=story_image(item.images, link or url),
             )
         )

@@ -10,7 +10,19 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 SUMMARY_LIMIT = 300
 # The most of a story's own text kept beside its summary, for the key points of its card.
 BODY_LIMIT = 2_000
+#: Plain text shorter than this is a teaser: a headline's worth, or a sentence or two.
+TEASER_CHARS = 400
 _WHITESPACE = re.compile(r"\s+")
+# What a feed puts at the end of a cut text: "Continue reading…", "Read more", "[…]".
+_STUB = re.compile(
+    r"(?:continue\s+reading|read\s+(?:the\s+)?(?:more|full\s+(?:story|article))|"
+    r"keep\s+reading|weiterlesen|mehr\s+lesen|lire\s+la\s+suite|leer\s+m[aá]s|"
+    r"seguir\s+leyendo|читать\s+далее|читать\s+полностью|читати\s+далі|"
+    r"\[\s*(?:…|\.\.\.)\s*\])[\s\W]*$",
+    re.IGNORECASE,
+)
+# How far from the end a stub may stand (a link's text plus "The post … appeared first on …").
+_STUB_WINDOW = 160
 _TRACKING_PARAMS = frozenset({"fbclid", "gclid", "dclid", "mc_cid", "mc_eid", "yclid"})
 _BLOCK_TAGS = frozenset(
     {"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote"}
@@ -86,3 +98,11 @@ def is_web_url(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def is_teaser(plain: str) -> bool:
+    """Whether a story's plain text is only a teaser of its article: under `TEASER_CHARS`
+    characters, or ending in a "Continue reading" / "Read more" / "[…]" stub, however long."""
+    if len(plain) < TEASER_CHARS:
+        return True
+    return _STUB.search(plain[-_STUB_WINDOW:]) is not None

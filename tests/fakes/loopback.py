@@ -33,14 +33,16 @@ class Changes:
 
 
 class LoopbackServer:
-    """An aiohttp server on 127.0.0.1 (a random free port) that sends every request to `_handle`.
+    """An aiohttp server on 127.0.0.1, or another loopback `host`, at a random free port, that
+    sends every request to `_handle`.
 
     `path_pattern` is an aiohttp route such as `/{tail:.*}`. While `stopping` is set the server
     is shutting down: `_release_waiters` lets requests it holds answer first.
     """
 
-    def __init__(self, path_pattern: str) -> None:
+    def __init__(self, path_pattern: str, *, host: str = "127.0.0.1") -> None:
         self._path_pattern = path_pattern
+        self.host = host
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self.stopping = False
@@ -62,7 +64,7 @@ class LoopbackServer:
             app, access_log=None, handler_cancellation=True, shutdown_timeout=2.0
         )
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        await web.TCPSite(runner, self.host, 0).start()
         self._port = int(runner.addresses[0][1])
         self._runner = runner
         self.stopping = False
@@ -91,5 +93,5 @@ class LoopbackServer:
 
     @property
     def origin(self) -> str:
-        """`http://127.0.0.1:PORT`."""
-        return f"http://127.0.0.1:{self.port}"
+        """`http://HOST:PORT`, HOST 127.0.0.1 unless another loopback address was given."""
+        return f"http://{self.host}:{self.port}"
