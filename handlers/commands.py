@@ -125,6 +125,9 @@ def help_text(texts: Texts) -> str:
                 '<code>ukraine -sports</code>, <code>ukraine -"world cup"</code> — leave those out'
             ),
             "• "
+            # Translators: "bbc" may be an outlet of your language that the bundled sources
+            # (bot/default_sources.txt) read, as long as its name has that word: "tagesschau",
+            # "rfi"; the BBC has services in Ukrainian, Russian and Spanish.
             + _(
                 "<code>ukraine source:bbc</code> — only from sources whose name has “bbc”; "
                 "<code>-source:bbc</code> leaves one out"

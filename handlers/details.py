@@ -73,6 +73,7 @@ def build_details_handlers(services: Services) -> list[CallbackQueryHandler]:  #
             other_reports=card.other_reports,
             related=card.related,
             texts=texts,
+            other_outlets=card.other_outlets,
         )
         for text in pages:
             await message.reply_text(

@@ -54,13 +54,14 @@ def event_result(event: Event, now: datetime, texts: Texts) -> InlineQueryResult
     """One event as an inline result: the story card as the message it sends."""
     story = event.lead
     also = [name for name in event.outlets if name != story.source_name]
+    also_count = max(event.outlet_count - 1, len(also))
     description = f"{story.source_name} · {texts.age(story.published_at, now)}"
     return InlineQueryResultArticle(
         id=f"story-{story.id}",
         title=story.title,
         description=description[:_DESCRIPTION_LIMIT],
         input_message_content=InputTextMessageContent(
-            story_card(story, now, texts=texts, also=also),
+            story_card(story, now, texts=texts, also=also, also_count=also_count),
             parse_mode=ParseMode.HTML,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
         ),
@@ -105,7 +106,9 @@ def build_inline_handlers(services: Services) -> list[CommandCallbackHandler]:
         if query.offset and before is None:
             await query.answer([], cache_time=INLINE_CACHE_SECONDS, is_personal=True)
             return
-        listed, more = await latest_events(storage, topic, INLINE_RESULTS, before=before)
+        listed, more = await latest_events(
+            storage, topic, INLINE_RESULTS, before=before, language=texts.language
+        )
         now = services.clock()
         await query.answer(
             [event_result(event, now, texts) for event in listed],

@@ -17,14 +17,12 @@ from news.delivery import DigestKind
 from news.events import Event
 from news.feeds import cut_at_word
 from news.model import DISABLED_BECAUSE, Delivery, Source, Story
-from news.policy import ALSO_NAMED
+from news.policy import ALSO_NAMED, OTHER_REPORTS_SHOWN
 from news.topics import source_term
 
 MESSAGE_LIMIT = 4096
 LIST_SUMMARY_LIMIT = 160
 RELATED_SNIPPET_LIMIT = 140
-# Other outlets' headlines listed on a story card before the rest are counted.
-OTHER_REPORTS_LISTED = 10
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -36,13 +34,17 @@ def _link(story: Story, texts: Texts) -> str:
     return f'<a href="{escape(story.link, quote=True)}">{label}</a>'
 
 
-def also_line(outlets: Sequence[str], texts: Texts, named: int = ALSO_NAMED) -> str:
-    """The other outlets of a pushed story's event: "Also: BBC, DW +3"."""
+def also_line(
+    outlets: Sequence[str], texts: Texts, named: int = ALSO_NAMED, *, total: int | None = None
+) -> str:
+    """The other outlets of a pushed story's event: "Also: BBC, DW +3". `total` counts the
+    other outlets when `outlets` holds only the first few."""
     # Translators: under a pushed story; {outlets} names the other outlets that report the same
     # event ("BBC, DW"), maybe followed by "+3" for more.
     line = texts._("Also: {outlets}", outlets=", ".join(escape(name) for name in outlets[:named]))
-    if len(outlets) > named:
-        line += f" +{len(outlets) - named}"
+    unnamed = max(len(outlets) if total is None else total, len(outlets)) - named
+    if unnamed > 0:
+        line += f" +{unnamed}"
     return line
 
 
@@ -53,8 +55,10 @@ def story_card(
     texts: Texts,
     topics: Sequence[str] = (),
     also: Sequence[str] = (),
+    also_count: int | None = None,
 ) -> str:
-    """The pushed message: bold headline, short summary, source and age, link, other outlets."""
+    """The pushed message: bold headline, short summary, source and age, link, other outlets
+    (`also`, or its first few of `also_count`)."""
     lines = [f"<b>{escape(story.title)}</b>"]
     if story.summary and story.summary != story.title:
         lines.append(escape(story.summary))
@@ -62,7 +66,7 @@ def story_card(
     if story.link:
         meta += " · " + _link(story, texts)
     if also:
-        meta += "\n" + also_line(also, texts)
+        meta += "\n" + also_line(also, texts, total=also_count)
     lines.append(meta)
     if topics:
         lines.append("🔔 " + ", ".join(escape(topic) for topic in topics))
@@ -109,9 +113,11 @@ def details_messages(
     other_reports: Sequence[Story],
     related: Sequence[Event],
     texts: Texts,
+    other_outlets: int | None = None,
 ) -> list[str]:
     """The card behind a pushed story's "More" button: the headline, its key points, the other
-    outlets' headlines with links, and related recent stories with a snippet each."""
+    outlets' headlines with links (`other_reports`, the first few of `other_outlets`), and
+    related recent stories with a snippet each."""
     head = f"<b>{escape(story.title)}</b>\n<i>{escape(story.source_name)}</i> · "
     head += texts.age(story.published_at, now)
     if story.link:
@@ -128,10 +134,11 @@ def details_messages(
     if other_reports:
         # Translators: a heading of a story's card, over other outlets' headlines of the event.
         lines = ["<b>" + texts._("Also reported by") + "</b>"]
-        for report in other_reports[:OTHER_REPORTS_LISTED]:
+        for report in other_reports[:OTHER_REPORTS_SHOWN]:
             lines.append(f"• {_headline_link(report)} — <i>{escape(report.source_name)}</i>")
-        if len(other_reports) > OTHER_REPORTS_LISTED:
-            unlisted = len(other_reports) - OTHER_REPORTS_LISTED
+        outlets = max(other_outlets or 0, len(other_reports))
+        if outlets > OTHER_REPORTS_SHOWN:
+            unlisted = outlets - OTHER_REPORTS_SHOWN
             lines.append(
                 # Translators: under the other outlets' headlines a story's card lists;
                 # {count} is how many more outlets report the event.

@@ -139,6 +139,15 @@ class ArticleJob:
 
 
 @dataclass(frozen=True, slots=True)
+class Coverage:
+    """Who reports an event, as storage keeps it: the first report of each of its first few
+    outlets (first reporter first) and how many outlets there are in all."""
+
+    first: tuple[Story, ...]
+    outlets: int
+
+
+@dataclass(frozen=True, slots=True)
 class Subscription:
     """A chat's standing interest in a topic, kept in the topic's normal form.
 

@@ -23,6 +23,8 @@ DIGEST_GRACE = timedelta(hours=6)
 DIGEST_THRESHOLD = 3
 # "Also: BBC, DW +3": outlets a card names before the rest are counted, so a card stays short.
 ALSO_NAMED = 2
+# Other outlets' headlines a story card lists before the rest are counted: a screenful.
+OTHER_REPORTS_SHOWN = 10
 # An event's reports arrive within a day or two; a cluster open longer grows without end.
 CLUSTER_WINDOW = timedelta(hours=48)
 # A big event gains outlets by the minute: one edit a minute per card keeps the requests few.

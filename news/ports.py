@@ -26,6 +26,7 @@ from news.model import (
     ArticleJob,
     ChatSettings,
     ClusterAssignment,
+    Coverage,
     Cursor,
     Delivery,
     OperationsStatus,
@@ -88,7 +89,8 @@ class Articles(Protocol):
 
 
 class Clusters(Protocol):
-    """Each story's event, the reports of each event, and the clusterer's shared state."""
+    """Each story's event, the reports of each event, the outlets kept for each event (read
+    without loading its reports), and the clusterer's shared state."""
 
     async def assign_clusters(
         self, assignments: Sequence[ClusterAssignment], *, now: datetime
@@ -111,6 +113,13 @@ class Clusters(Protocol):
     async def cluster_members(
         self, cluster_ids: Sequence[int], *, bodies: bool = ...
     ) -> dict[int, list[Story]]: ...
+    async def event_coverage(
+        self, cluster_ids: Sequence[int], *, named: int
+    ) -> dict[int, Coverage]: ...
+    async def other_first_reports(self, story: Story, *, limit: int) -> Coverage: ...
+    async def events_listed_above(
+        self, cluster_ids: Sequence[int], topic: Topic | None, cursor: Cursor
+    ) -> set[int]: ...
 
 
 class Chats(Protocol):

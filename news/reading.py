@@ -9,8 +9,8 @@ An event is listed once, however many outlets report it: its lead report, with "
 (see `news.events.coverage`). Pages use a keyset cursor, the (published time, id) of the newest
 matching report of the last event shown, never an offset, so stories arriving meanwhile neither
 repeat nor hide older ones. An event with a matching report at or after the cursor was listed on an
-earlier page, so later pages skip it without remembering what was shown
-(`news.events.coverage.listed_above`).
+earlier page, so later pages skip it without remembering what was shown (storage answers which
+events had such a report: `Clusters.events_listed_above`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from news.errors import TopicError
-from news.events import Event, events, first_of_each_outlet, listed_above, other_reports
+from news.events import Event, events
 from news.model import Cursor, Story, StoryArticle
+from news.policy import ALSO_NAMED, OTHER_REPORTS_SHOWN
 from news.policy import DEFAULT_LATEST as DEFAULT_LATEST
 from news.policy import MAX_LATEST as MAX_LATEST
 from news.ports import Clusters, Outbox, Stories
@@ -31,6 +32,8 @@ from news.topics import Topic, parse_topic
 RELATED_LIMIT = 5
 #: Related events older than this are history, not context for today's story.
 RELATED_MAX_AGE = timedelta(days=7)
+#: Outlets read of each listed event: enough to name ALSO_NAMED besides the lead's own.
+_OUTLETS_READ = ALSO_NAMED + 1
 # Rounds of reading further back when a page's stories are mostly copies of a few events.
 _FETCH_ROUNDS = 4
 
@@ -57,57 +60,49 @@ async def latest_events(
     *,
     before: tuple[datetime, int] | None = None,
     skip: frozenset[int] = frozenset(),
+    language: str | None = None,
 ) -> tuple[list[Event], bool]:
     """Up to `count` events on `topic`, newest first, and whether older ones remain.
 
     With `before` (a page's cursor), events listed above it are left out, as are the events
-    in `skip`.
+    in `skip`. What is read does not grow with the events' sizes: the stories the search
+    returns, each listed event's first few outlets and their number, and, when paging, which
+    events had a newer matching report (asked of storage, not found in the events' reports).
+    With the reader's `language`, an event reported in it is led by that report.
     """
     # The first read is what a list without copies needs; only copies make it read on.
     batch = count + 1
     found: list[Story] = []
-    members: dict[int, list[Story]] = {}
-    keys: set[int] = set()
+    above: set[int] = set()
+    asked: set[int] = set()
+    keys: dict[int, None] = {}
     exhausted = False
     cursor = None if before is None else Cursor(*before)
     for _ in range(_FETCH_ROUNDS):
         page = await storage.latest(topic, limit=batch, before=cursor)
         found += page
         if before is not None:
-            await _load_members(storage, page, members)
+            new = {s.cluster_id for s in page if s.cluster_id is not None} - asked
+            asked |= new
+            if new:
+                above |= await storage.events_listed_above(sorted(new), topic, Cursor(*before))
         keys.update(
-            story.event
+            (story.event, None)
             for story in page
-            if story.event not in skip and not _above(story, members, topic, before)
+            if story.event not in skip and story.event not in above
         )
         exhausted = len(page) < batch
         if exhausted or len(keys) > count:
             break
         cursor = Cursor(page[-1].published_at, page[-1].id)
         batch = 2 * count
-    await _load_members(storage, found, members)
-    above = {story.event for story in found if _above(story, members, topic, before)}
-    listed = events(found, members, skip=skip | above, topic=topic)
+    shown = set(list(keys)[: count + 1])
+    clusters = {s.cluster_id for s in found if s.cluster_id is not None and s.event in shown}
+    coverage = (
+        await storage.event_coverage(sorted(clusters), named=_OUTLETS_READ) if clusters else {}
+    )
+    listed = events(found, coverage, skip=skip | above, topic=topic, language=language)
     return listed[:count], len(listed) > count or not exhausted
-
-
-async def _load_members(
-    storage: Clusters, stories: list[Story], members: dict[int, list[Story]]
-) -> None:
-    wanted = {s.cluster_id for s in stories if s.cluster_id is not None} - members.keys()
-    if wanted:
-        members.update(await storage.cluster_members(sorted(wanted)))
-
-
-def _above(
-    story: Story,
-    members: dict[int, list[Story]],
-    topic: Topic | None,
-    before: tuple[datetime, int] | None,
-) -> bool:
-    if before is None or story.cluster_id is None:
-        return False
-    return listed_above(members.get(story.cluster_id, ()), topic, before)
 
 
 async def related_events(
@@ -130,14 +125,16 @@ async def related_events(
 class StoryCard:
     """What a story card shows, before any rendering.
 
-    `other_reports` holds each other outlet's first report of the event; `related` the recent
-    events on the topic the story was pushed to the chat for.
+    `other_reports` holds the first report of each of the first few other outlets of the event
+    (`news.policy.OTHER_REPORTS_SHOWN`), `other_outlets` how many other outlets there are;
+    `related` the recent events on the topic the story was pushed to the chat for.
     """
 
     story: Story
     key_points: list[str]
     other_reports: list[Story]
     related: list[Event]
+    other_outlets: int = 0
 
 
 async def story_card(
@@ -153,19 +150,15 @@ async def story_card(
     chat itself): key points, other outlets, related events.
 
     Key points come from the story's article when it was read (`articles`: the page a teaser
-    links to), else from the story's own text, and from the other reports when the feed gave
-    only a teaser (see `news.events.keypoints`). An article that could not be read changes
-    nothing: the card is the one the feed's text gives.
+    links to), else from the story's own text, and from the other outlets' first reports when
+    the feed gave only a teaser (see `news.events.keypoints`). An article that could not be
+    read changes nothing: the card is the one the feed's text gives. However big the event, the
+    card reads only the few other reports it shows.
     """
     # Imported here: only a card needs the key-point extractor and its clusterer vocabulary.
     from news.events.keypoints import key_points
 
-    members = (
-        (await storage.cluster_members([story.cluster_id], bodies=True)).get(story.cluster_id, [])
-        if story.cluster_id is not None
-        else []
-    )
-    others = other_reports(members, story)
+    others = await storage.other_first_reports(story, limit=OTHER_REPORTS_SHOWN)
     article = await articles.for_card(story) if articles is not None else None
     if article is not None and article.state == "read" and len(article.key_points) >= 2:
         points = list(article.key_points)
@@ -176,7 +169,7 @@ async def story_card(
                 story.body or story.summary,
                 story.language,
                 title=story.title,
-                related=[report.body or report.summary for report in others],
+                related=[report.body or report.summary for report in others.first],
             )
         ]
     topics = await storage.delivery_topics(chat_id, story.id, thread_id=thread_id)
@@ -184,6 +177,7 @@ async def story_card(
     return StoryCard(
         story=story,
         key_points=points,
-        other_reports=first_of_each_outlet(others),
+        other_reports=list(others.first),
         related=related,
+        other_outlets=others.outlets,
     )

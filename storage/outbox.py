@@ -10,8 +10,8 @@ senders on one database never take the same row.
 A pushed card names the other outlets of its event. When the event gains a report its cards
 become due for an edit (`storage.clusters`); `claim_edits` hands them out no more than once a
 minute per message and never once the card is older than the cluster window, as Telegram users
-expect of a message that changes under their eyes. Which outlets a card names is decided by
-`news.events.coverage` from the event's stories, which the claims load.
+expect of a message that changes under their eyes. The outlets a card names are read from those
+kept for its event (`storage.coverage`), one row per outlet, never the event's reports.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from news.delivery import EventKey, first_per_event, holds_event
-from news.events import other_outlets
 from news.model import Delivery, PushedMessage, SentRow, Story, TopicMatch
 from news.policy import EDIT_INTERVAL, EDIT_WINDOW, SEND_LEASE
-from storage.base import STORY_COLUMNS, StorageBase, chunks, stories_of_clusters, story_from_row
+from storage.base import STORY_COLUMNS, StorageBase, chunks, story_from_row
+from storage.coverage import outlet_names
 from storage.tables import chats, deliveries, sources, stories
 
 #: A claimed row, its story and the other outlets reporting the story's event.
@@ -59,11 +59,22 @@ async def _load_claimed(conn: AsyncConnection, ids: Sequence[int]) -> list[_Clai
         )
     )
     reported = [story_from_row(row) for row in rows]
-    members = await stories_of_clusters(conn, {story.event for story in reported})
+    names = await outlet_names(conn, {story.cluster_id for story in reported if story.cluster_id})
     return [
-        (row, story, other_outlets(members.get(story.event, [story]), story))
+        (row, story, _others(names.get(story.cluster_id or 0, ()), story))
         for row, story in zip(rows, reported, strict=True)
     ]
+
+
+def _others(outlets: Sequence[tuple[int, str]], story: Story) -> tuple[str, ...]:
+    """The names of the outlets other than `story`'s own, first reporter first, each once."""
+    return tuple(
+        dict.fromkeys(
+            name
+            for source, name in outlets
+            if source != story.source_id and name != story.source_name
+        )
+    )
 
 
 class Outbox(StorageBase):

@@ -3,7 +3,9 @@
 Both indexes hold the terms `news.topics.analysis` produced, in document order, so neither
 database's stemmer is involved: a topic's term sequences are looked up exactly, as phrases (FTS5
 `"a b"`, tsquery `a <-> b`). Terms travel as bound parameters, quoted for the query syntax, so
-nothing a user types can change the query's structure.
+nothing a user types can change the query's structure. A topic's exclusions in its own language
+(`Topic.excluded_in_language`) leave out only stories in that language: SQLite indexes each
+story's language beside its source (`l<language>`, migration 0017), PostgreSQL tests the column.
 
 Newest-first without reading every match. "Newest 5 stories about ukraine" must not cost more
 when there are 100,000 of them:
@@ -35,6 +37,8 @@ from sqlalchemy import (
     false,
     func,
     literal_column,
+    not_,
+    or_,
     select,
     text,
     true,
@@ -85,6 +89,11 @@ def fts5_query(
         parts.append("{source} : (" + " OR ".join(f'"s{i}"' for i in sorted(sources)) + ")")
     query = " AND ".join(parts)
     exclusions = [f"{{terms}} : {_fts5_any(list(topic.excluded))}"] if topic.excluded else []
+    if topic.excluded_in_language and topic.language:
+        exclusions.append(
+            f"({{terms}} : {_fts5_any(list(topic.excluded_in_language))} AND "
+            f"{{source}} : {_fts5_phrase(('l' + topic.language,))})"
+        )
     if excluded_sources:
         exclusions.append(
             "{source} : (" + " OR ".join(f'"s{i}"' for i in sorted(excluded_sources)) + ")"
@@ -105,6 +114,22 @@ def _tsquery_any(phrases: Sequence[Phrase]) -> str:
             "(" + " <-> ".join(_lexeme(term) for term in phrase) + ")" for phrase in sorted(phrases)
         )
         + ")"
+    )
+
+
+def _in_language_exclusion(topic: Topic) -> ColumnElement[bool]:
+    """PostgreSQL: true for a story in the topic's language holding one of its exclusions in
+    that language."""
+    if not (topic.excluded_in_language and topic.language):
+        return false()
+    language = topic.language
+    return and_(
+        or_(stories.c.language == language, stories.c.language.like(language + "-%")),
+        _stories_search().op("@@")(
+            func.to_tsquery(
+                literal_column("'simple'"), _tsquery_any(list(topic.excluded_in_language))
+            )
+        ),
     )
 
 
@@ -175,6 +200,8 @@ def topic_clause(
             clause = _stories_search().op("@@")(
                 func.to_tsquery(literal_column("'simple'"), tsquery(topic))
             )
+        if topic.excluded_in_language:
+            clause = and_(clause, not_(_in_language_exclusion(topic)))
         if sources:
             clause = and_(clause, stories.c.source_id.in_(sources))
         if excluded_sources:
@@ -202,5 +229,36 @@ def topic_clause(
         newest=newest,
         limit=limit,
         empty_from=empty_from,
+    )
+    return and_(true(), statement)
+
+
+def matching_since(
+    dialect: str,
+    topic: Topic,
+    since: datetime,
+    *,
+    sources: Sequence[int] = (),
+    excluded_sources: Sequence[int] = (),
+) -> ColumnElement[bool]:
+    """A WHERE clause on `stories` that keeps the stories matching `topic`, of those published
+    since `since` at least (on SQLite it reads only the matches from `since`'s second on, in
+    the time-keyed index; the caller narrows to the exact time)."""
+    if dialect == "postgresql" or (topic.sources and not sources):
+        return topic_clause(
+            dialect,
+            topic,
+            limit=0,
+            before=None,
+            sources=sources,
+            excluded_sources=excluded_sources,
+        )
+    statement = text(
+        "stories.id IN (SELECT rowid & :id_mask FROM stories_fts "
+        "WHERE stories_fts MATCH :match AND rowid >= :oldest)"
+    ).bindparams(
+        id_mask=KEY_SPAN - 1,
+        match=fts5_query(topic, sources=sources, excluded_sources=excluded_sources),
+        oldest=key_second(since) * KEY_SPAN,
     )
     return and_(true(), statement)

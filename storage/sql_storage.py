@@ -7,6 +7,7 @@ way lemon24/reader composes its storage:
     stories     new stories kept once, /latest and full-text search (`storage.search`)
     articles    the articles of teaser stories, their key points and the claims to read them
     clusters    each story's event, and the reports of each event
+    coverage    each event's outlets, kept as it changes: list entries, cards, paging
     chats       chats, their settings and subscriptions
     outbox      what each chat is owed: claims, sends, failures, and "Also:" edits
     retention   pruning the archive to its window in small batches
@@ -21,6 +22,7 @@ from __future__ import annotations
 from storage.articles import ArticleStore
 from storage.chats import ChatStore
 from storage.clusters import ClusterStore
+from storage.coverage import CoverageStore
 from storage.operations import Operations
 from storage.outbox import Outbox
 from storage.retention import Retention
@@ -33,6 +35,7 @@ class SqlStorage(
     StoryStore,
     ArticleStore,
     ClusterStore,
+    CoverageStore,
     ChatStore,
     Outbox,
     Retention,

@@ -165,7 +165,8 @@ stories = Table(
     UniqueConstraint("source_id", "entry_id", name="uq_stories_source_entry"),
     Index("ix_stories_link", "link"),
     Index("ix_stories_published", "published_at", "id"),
-    Index("ix_stories_cluster", "cluster_id"),
+    # With the time: an event's reports in order, read one cluster at a time (migration 0016).
+    Index("ix_stories_cluster", "cluster_id", "published_at", "id"),
 )
 
 # What the clusterer needs, kept as it changes (migration 0015), so that a start loads the open
@@ -187,6 +188,28 @@ clusters = Table(
     Column("version", BigInteger, nullable=False),
     Index("ix_clusters_started", "started_at"),
     Index("ix_clusters_version", "version"),
+)
+
+# Each event's outlets: per (cluster, source) the number of reports and the first report, kept by
+# triggers on `stories` (migration 0016), so that "+N sources", the outlets an entry names and a
+# card's first reports are read without loading the event (`storage.coverage`).
+cluster_coverage = Table(
+    "cluster_coverage",
+    metadata,
+    Column("cluster_id", Integer, primary_key=True, autoincrement=False),
+    belongs_to("source_id", "sources", primary_key=True),
+    Column("reports", Integer, nullable=False),
+    Column("first_id", Integer, nullable=False),
+    Column("first_published_at", UTCDateTime, nullable=False),
+    Index("ix_cluster_coverage_first", "cluster_id", "first_published_at", "first_id"),
+)
+
+# Each cluster's number of outlets (its `cluster_coverage` rows), kept by triggers on that table.
+cluster_outlets = Table(
+    "cluster_outlets",
+    metadata,
+    Column("cluster_id", Integer, primary_key=True, autoincrement=False),
+    Column("outlets", Integer, nullable=False),
 )
 
 # A clustered story's signature, without its text (`news.events.cluster_state.StorySignature`).

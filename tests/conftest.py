@@ -138,7 +138,7 @@ async def empty_storage(url: str) -> SqlStorage:
             await conn.execute(
                 text(
                     "TRUNCATE deliveries, subscriptions, chats, stories, sources, clusters, "
-                    "bot_state RESTART IDENTITY CASCADE"
+                    "cluster_outlets, bot_state RESTART IDENTITY CASCADE"
                 )
             )
     return SqlStorage(engine)

@@ -88,8 +88,8 @@ def _lines(path: Path) -> list[str]:
 def topic_tallies(
     topics: Iterable[JudgedTopic], stories: list[JudgedStory]
 ) -> dict[tuple[str, str], Tally]:
-    """Today's matching (`parse_topic`, `Topic.matches` on the story's terms), tallied by the
-    topic's language and whether the story is in it ("same") or not ("cross")."""
+    """Today's matching (`parse_topic`, `Topic.matches` on the story's terms and language),
+    tallied by the topic's language and whether the story is in it ("same") or not ("cross")."""
     terms = [document_terms(story.text, story.language) for story in stories]
     tallies: dict[tuple[str, str], Tally] = {}
     for topic in topics:
@@ -98,7 +98,7 @@ def topic_tallies(
             if topic.text in story.unsure:
                 continue
             relevant = topic.text in story.relevant
-            found = parsed.matches(story_terms)
+            found = parsed.matches(story_terms, language=story.language)
             key = (topic.language, "same" if story.language == topic.language else "cross")
             tallies[key] = tallies.get(key, Tally()) + Tally(
                 int(relevant), int(found), int(relevant and found)

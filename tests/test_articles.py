@@ -577,3 +577,16 @@ def test_any_site_names_a_domain_or_nothing(text: str) -> None:
 
     domains = site_domains([text])
     assert on_site("http://127.0.0.2/x", domains) in (True, False)
+
+
+def test_registrable_domains_come_from_the_bundled_suffix_list() -> None:
+    from news.articles.sites import on_site, registrable_domain, site_domains
+
+    assert registrable_domain("feeds.bbci.co.uk") == "bbci.co.uk"
+    assert registrable_domain("www.bbc.co.uk") == "bbc.co.uk"
+    assert registrable_domain("127.0.0.2") == "127.0.0.2"
+    feed_and_links = site_domains(["https://feeds.bbci.co.uk/news/rss.xml", "www.bbc.co.uk"])
+    assert on_site("https://www.bbc.co.uk/news/articles/x", feed_and_links)
+    assert on_site("https://feeds.bbci.co.uk/other", feed_and_links)
+    assert not on_site("https://bbc.co.uk.evil.example/x", feed_and_links)
+    assert not on_site("https://co.uk/x", feed_and_links)

@@ -18,10 +18,10 @@ from handlers.i18n import english
 from handlers.render import latest_messages
 from news.events.clustering import Clusterer
 from news.feeds.fetch import Fetcher
-from news.model import ClusterAssignment, Delivery, SentRow
+from news.model import ClusterAssignment, Delivery, SentRow, StoryDraft
 from news.polling.pipeline import Poller, PollSettings
 from news.reading import latest_events
-from news.topics import parse_topic
+from news.topics import document_terms, parse_topic
 from storage import SqlStorage
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
@@ -283,3 +283,45 @@ async def test_cards_in_a_chat_that_blocked_the_bot_are_not_edited(
     room.publish("DW", swap_report("DW", clock, 20))
     await room.poll()
     assert await storage.claim_edits(clock()) == []
+
+
+async def test_an_event_is_led_by_its_report_in_the_readers_language(
+    storage: SqlStorage, clock: Clock
+) -> None:
+    """Issue 23: a German reader's /latest entry shows the German report of an event that has
+    one (an event without one keeps its first report), never one the topic leaves out."""
+    reports = [  # outlet, language, title, minutes ago: the first direct talks since 2022
+        ("bbc", "en", "Russia and Ukraine hold first direct talks in three years in Istanbul", 30),
+        ("tagesschau", "de", "Ukraine und Russland verhandeln erstmals seit 2022 direkt", 20),
+        ("suspilne", "uk", "Україна та Росія вперше за три роки провели прямі переговори", 10),
+    ]
+    stored = []
+    for outlet, language, title, minutes in reports:
+        source = await storage.add_source(f"https://{outlet}.example/feed", now=clock())
+        draft = StoryDraft(
+            source_id=source.id,
+            entry_id=title,
+            title=title,
+            summary="",
+            link=f"https://{outlet}.example/talks",
+            published_at=clock() - timedelta(minutes=minutes),
+            language=language,
+            terms=document_terms(title, language),
+        )
+        [story] = await storage.store_stories([draft], now=clock())
+        stored.append(story)
+    lead = stored[0].id
+    await storage.assign_clusters(
+        [ClusterAssignment(story.id, lead) for story in stored], now=clock()
+    )
+
+    async def led_in(language: str | None, topic: str = "ukraine") -> str:
+        [event], _ = await latest_events(storage, parse_topic(topic), 5, language=language)
+        assert event.more_sources == 2
+        return event.lead.language
+
+    assert await led_in(None) == "en"
+    assert await led_in("de") == "de"
+    assert await led_in("uk") == "uk"
+    assert await led_in("fr") == "en", "no French report: the first report leads"
+    assert await led_in("de", "ukraine -source:tagesschau") == "en"

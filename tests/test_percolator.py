@@ -282,3 +282,34 @@ def test_thousands_of_followed_outlets_are_looked_up_by_name_not_scanned() -> No
     # list of every outlet's topic.
     assert len(percolator._outlets) == 5000
     assert all(len(topics) == 1 for topics in percolator._outlets.values())
+
+
+def test_an_exclusion_in_the_topics_language_spares_other_languages() -> None:
+    """`ucrania -deportes` is Spanish (`ucrania`): its stem "deport" leaves out Spanish stories
+    only, so the English "deported" is pushed; the same with a phrase and an outlet's topic."""
+    percolator = Percolator()
+    percolator.add(1, "ucrania -deportes")
+    percolator.add(2, 'ucrania -"deportes de invierno"')
+    percolator.add(3, "source:bbc -deportes -rusia")
+    deported = document_terms("Russia deported thousands of Ukrainian children", "en")
+    deported_es = document_terms("Ucrania: el tribunal y los niños deportados", "es")
+    sport = document_terms("Ucrania brilla en los deportes de invierno", "es")
+
+    for language in ("en", "de"):
+        assert percolator.matching_chats(deported, language=language) == {
+            1: ["ucrania -deportes"],
+            2: ['ucrania -"deportes de invierno"'],
+        }
+    assert percolator.matching_chats(deported_es, source="BBC Mundo", language="es") == {
+        2: ['ucrania -"deportes de invierno"']
+    }
+    assert percolator.matching_chats(sport, source="BBC Mundo", language="es") == {}
+    # A story of unknown language is taken to be in the topic's.
+    assert percolator.matching_chats(deported) == {2: ['ucrania -"deportes de invierno"']}
+    topics = [parse_topic(text) for text in percolator.matching_topics([], source="BBC")]
+    topics += [parse_topic("ucrania -deportes"), parse_topic('ucrania -"deportes de invierno"')]
+    for story in (deported, deported_es, sport):
+        for language in ("en", "es", None):
+            expected = {t.text for t in topics if t.matches(story, source="BBC", language=language)}
+            found = percolator.matching_topics(story, source="BBC", language=language)
+            assert set(found) == expected, (story, language)

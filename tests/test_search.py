@@ -46,6 +46,8 @@ STORIES = [
     ("bbc", "en", "United States imposes tariffs on Chinese steel", 900),
     ("bbc", "en", "American and Mexican officials meet on migration", 960),
     ("bbc", "en", "Peace talks: Ukraine and Russia meet in Riyadh", 0.9),
+    ("ap", "en", "Russia deported thousands of Ukrainian children, court says", 1020),
+    ("pais", "es", "Ucrania brilla en los deportes de invierno", 1080),
 ]
 
 TOPICS = [
@@ -69,6 +71,9 @@ TOPICS = [
     "Київ",
     "переговоры",
     "nothing-matches-this",
+    "ucrania -deportes",
+    "ucrania -deportes -source:bbc",
+    "source:pais -deportes",
 ]
 
 
@@ -136,7 +141,7 @@ async def test_both_backends_and_push_matching_give_the_same_answers(
         expected = [
             story.title
             for story in everything
-            if topic.matches(story.terms, source=story.source_name)
+            if topic.matches(story.terms, source=story.source_name, language=story.language)
         ]
         for name, storage in backends.items():
             for page in (1, 2, 5, 50):
@@ -167,6 +172,10 @@ async def test_the_topics_find_what_they_should(backends: dict[str, SqlStorage])
         "French farmers block roads around Paris",
     }
     assert await titles("source:nowhere") == set()
+    # Spanish `-deportes` (sport) leaves out Spanish sport, not the English "deported".
+    ucrania = await titles("ucrania -deportes")
+    assert "Russia deported thousands of Ukrainian children, court says" in ucrania
+    assert "Ucrania brilla en los deportes de invierno" not in ucrania
     assert await titles("united states") == {
         "United States imposes tariffs on Chinese steel",
         "American and Mexican officials meet on migration",
@@ -198,5 +207,50 @@ async def test_migration_reanalyses_stories_stored_as_sorted_sets(tmp_path: Path
     try:
         [story] = await storage.latest(parse_topic('"peace talks" geneva'), limit=5)
         assert story.terms == document_terms("Peace talks resume In Geneva.", "en")
+    finally:
+        await storage.close()
+
+
+async def test_migration_indexes_the_language_of_stories_stored_before(tmp_path: Path) -> None:
+    """Migration 0017 (SQLite): stories stored before it are indexed with their language, so
+    an exclusion in one language leaves out that language's stories only."""
+    from storage.database import upgrade
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade, "0015")
+        await conn.execute(
+            text(
+                "INSERT INTO sources (id, url, origin, enabled, error_count, created_at) "
+                "VALUES (1, 'https://a.example/feed', 'file', 1, 0, '2025-03-01 12:00:00.000000')"
+            )
+        )
+        for number, (language, title) in enumerate(
+            [
+                ("en", "Russia deported thousands of Ukrainian children"),
+                ("es", "Ucrania brilla en los deportes de invierno"),
+            ]
+        ):
+            await conn.execute(
+                text(
+                    "INSERT INTO stories (source_id, entry_id, title, summary, link, "
+                    "published_at, first_seen_at, language, terms) VALUES (1, :entry, :title, "
+                    "'', :link, '2025-03-01 11:00:00.000000', '2025-03-01 11:00:00.000000', "
+                    ":language, :terms)"
+                ),
+                {
+                    "entry": str(number),
+                    "title": title,
+                    "link": f"https://a.example/{number}",
+                    "language": language,
+                    "terms": " ".join(document_terms(title, language)),
+                },
+            )
+    await migrate(engine)
+    storage = SqlStorage(engine)
+    try:
+        found = await storage.latest(parse_topic("ucrania -deportes"), limit=5)
+        assert [story.language for story in found] == ["en"]
+        assert len(await storage.latest(parse_topic("ucrania"), limit=5)) == 2
     finally:
         await storage.close()

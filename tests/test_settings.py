@@ -20,7 +20,7 @@ def test_defaults_use_sqlite_the_public_api_and_the_bundled_sources() -> None:
     assert s.telegram_api_url == DEFAULT_API_URL
     assert s.database_url == "sqlite:///newsbot.db"
     assert s.poll_interval == timedelta(seconds=300)
-    assert 15 <= len(s.sources) <= 30
+    assert 40 <= len(s.sources) <= 60
     assert all(url.startswith("https://") for url in s.sources)
 
 

@@ -12,10 +12,6 @@ from news.events.cluster_state import ClusterRow, ClusterState, ClusterWork, Sto
 from news.events.coverage import (
     Event,
     events,
-    first_of_each_outlet,
-    listed_above,
-    other_outlets,
-    other_reports,
 )
 
 __all__ = [
@@ -25,8 +21,4 @@ __all__ = [
     "Event",
     "StorySignature",
     "events",
-    "first_of_each_outlet",
-    "listed_above",
-    "other_outlets",
-    "other_reports",
 ]

@@ -113,7 +113,9 @@ def match_subscriptions(
     index.observe(story.terms for story in fresh)
     owed: list[TopicMatch] = []
     for story in fresh:
-        matched = index.matching_places(story.terms, source=story.source_name)
+        matched = index.matching_places(
+            story.terms, source=story.source_name, language=story.language
+        )
         owed.extend(
             TopicMatch(chat, story.id, tuple(topics), thread)
             for (chat, thread), topics in matched.items()

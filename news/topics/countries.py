@@ -157,3 +157,22 @@ def country_alternatives(codes: frozenset[str]) -> frozenset[Phrase]:
     """Every term sequence the countries `codes` may appear as in a story, in any language."""
     alternatives, _ = _table()
     return frozenset().union(*(alternatives[code] for code in codes))
+
+
+@cache
+def _name_languages() -> dict[Phrase, frozenset[str]]:
+    """Per country name or demonym as typed (case-folded, accent-free words), its languages."""
+    text = resources.files("news").joinpath("data/countries.tsv").read_text("utf-8")
+    found: dict[Phrase, set[str]] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            _, language, name = line.split("\t")
+            key = tuple(strip_accents(word) for word in words(name))
+            found.setdefault(key, set()).add(language)
+    return {key: frozenset(languages) for key, languages in found.items()}
+
+
+def name_languages(phrase: Phrase) -> frozenset[str]:
+    """The languages in which `phrase` (case-folded words) is a country's name or demonym as it
+    is written: `ucrania` → {"es"}, `ukraine` → {"en", "de", "fr"}; empty for any other words."""
+    return _name_languages().get(tuple(strip_accents(word) for word in phrase), frozenset())

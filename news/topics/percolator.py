@@ -27,7 +27,8 @@ chats follow outlets; only excluded phrases are left to verify.
 
 Excluded single words are indexed as well: each such term lists the topics it rules out, and
 those leave a story's matches at the end, so an exclusion costs nothing until its word occurs;
-excluded phrases and `source:` filters are verified. Verification is specialised for each
+excluded phrases, exclusions in the topic's own language (`Topic.excluded_in_language`, which
+need the story's language) and `source:` filters are verified. Verification is specialised for each
 topic's shape (it may run many times per story) and agrees with `Topic.matches`.
 
 Chats are fanned out per distinct topic after matching, in one pass over the matched topics'
@@ -81,7 +82,8 @@ class _LazyIndex:
         return self._index
 
 
-Check = Callable[[set[str], _LazyIndex, str], bool]
+#: A verification: the story's terms, its index, its source's name and its language.
+Check = Callable[[set[str], _LazyIndex, str, str | None], bool]
 
 
 # Compared and hashed by identity (eq=False): the index files the very object in sets and lists.
@@ -126,24 +128,31 @@ class _Entry:
 def _specialise(others: list[_Group], excluded: _Group | None, topic: Topic) -> Check | None:
     """The verification left once a topic was found: `others` items, `excluded`, sources."""
     filtered = bool(topic.sources or topic.excluded_sources)
-    if not filtered and excluded is None and all(not group.phrases for group in others):
+    own = _Group(topic.excluded_in_language) if topic.excluded_in_language else None
+    if (
+        not filtered
+        and excluded is None
+        and own is None
+        and all(not group.phrases for group in others)
+    ):
         sets = tuple(group.singles for group in others)
         if not sets:
             return None
         if len(sets) == 1:
             [only] = sets
-            return lambda terms, index, source: not only.isdisjoint(terms)
+            return lambda terms, index, source, language: not only.isdisjoint(terms)
         if len(sets) == 2:
             first, second = sets
-            return lambda terms, index, source: (
+            return lambda terms, index, source, language: (
                 not (first.isdisjoint(terms) or second.isdisjoint(terms))
             )
-        return lambda terms, index, source: all(not s.isdisjoint(terms) for s in sets)
+        return lambda terms, index, source, language: all(not s.isdisjoint(terms) for s in sets)
 
-    def check(terms: set[str], index: _LazyIndex, source: str) -> bool:
+    def check(terms: set[str], index: _LazyIndex, source: str, language: str | None) -> bool:
         return (
             all(group.found(terms, index) for group in others)
             and (excluded is None or not excluded.found(terms, index))
+            and (own is None or not (topic.in_own_language(language) and own.found(terms, index)))
             and topic.from_source(source)
         )
 
@@ -318,11 +327,14 @@ class Percolator:
             else:
                 entry.checked = change(entry.checked, compiled)
 
-    def matching_topics(self, terms: Sequence[str], *, source: str = "") -> list[str]:
-        """The distinct topics (normal forms) a story with these terms, from `source`, matches."""
-        return [compiled.text for compiled in self._matching(terms, source)]
+    def matching_topics(
+        self, terms: Sequence[str], *, source: str = "", language: str | None = None
+    ) -> list[str]:
+        """The distinct topics (normal forms) a story with these terms, from `source`, in
+        `language` (None: unknown), matches."""
+        return [compiled.text for compiled in self._matching(terms, source, language)]
 
-    def _matching(self, terms: Sequence[str], source: str) -> set[_Compiled]:
+    def _matching(self, terms: Sequence[str], source: str, language: str | None) -> set[_Compiled]:
         term_set = set(terms)
         found: set[_Compiled] = set()
         add, update = found.add, found.update
@@ -352,7 +364,11 @@ class Percolator:
             index = _LazyIndex(terms)
             for compiled in candidates:
                 check = compiled.check
-                if check is not None and compiled not in found and check(term_set, index, source):
+                if (
+                    check is not None
+                    and compiled not in found
+                    and check(term_set, index, source, language)
+                ):
                     add(compiled)
         for excluded in banned:
             # Walk the smaller side: a common word may exclude many topics, none of them found.
@@ -371,11 +387,13 @@ class Percolator:
             found = self._outlets_of_source[source] = tuple(seen)
         return found
 
-    def matching_chats(self, terms: Sequence[str], *, source: str = "") -> dict[int, list[str]]:
+    def matching_chats(
+        self, terms: Sequence[str], *, source: str = "", language: str | None = None
+    ) -> dict[int, list[str]]:
         """Each chat owed the story, with the topics of its own that matched."""
         owed: dict[int, list[str]] = {}
         shared = False
-        for compiled in self._matching(terms, source):
+        for compiled in self._matching(terms, source, language):
             text = compiled.text
             for chat_id in compiled.chats:
                 if chat_id in owed:
@@ -396,9 +414,15 @@ def _compile_outlet(topic: Topic) -> _Compiled:
     banned = tuple(sorted(phrase[0] for phrase in topic.excluded if len(phrase) == 1))
     phrases = [phrase for phrase in topic.excluded if len(phrase) > 1]
     check: Check | None = None
-    if phrases:
+    if phrases or topic.excluded_in_language:
         excluded = _Group(phrases)
-        check = lambda terms, index, source: not excluded.found(terms, index)  # noqa: E731
+        own = _Group(topic.excluded_in_language)
+
+        def check(terms: set[str], index: _LazyIndex, source: str, language: str | None) -> bool:
+            return not excluded.found(terms, index) and not (
+                topic.in_own_language(language) and own.found(terms, index)
+            )
+
     return _Compiled(
         topic.text,
         anchors=(),
@@ -459,9 +483,11 @@ class SubscriptionIndex(Percolator):
             self.add(self._key(place), topic)
         self._current = wanted
 
-    def matching_places(self, terms: Sequence[str], *, source: str = "") -> dict[Place, list[str]]:
+    def matching_places(
+        self, terms: Sequence[str], *, source: str = "", language: str | None = None
+    ) -> dict[Place, list[str]]:
         """Each place owed the story, with the topics followed there that matched."""
         return {
             self._places[key]: topics
-            for key, topics in self.matching_chats(terms, source=source).items()
+            for key, topics in self.matching_chats(terms, source=source, language=language).items()
         }

@@ -13,9 +13,14 @@ The topic language:
 
 Matching ignores case, accents and punctuation and is stem-aware in the story's language (see
 `news.topics.analysis`); a country's name also finds its other names and demonyms (see
-`news.topics.countries`). The same `Topic` serves the database's full-text index (`storage.search`)
-and in-memory matching of new stories (`Topic.matches`), so a pushed story and a /latest answer
-never disagree.
+`news.topics.countries`). A topic whose words tell the language they are written in (a
+country's name in one language only, as `ucrania`; letters only German or Spanish writes, as
+"ü" or "ñ") has `Topic.language`: its exclusions are that language's words, stemmed by its
+stemmer and left out of that language's stories only, so that `ucrania -deportes` (sport) keeps
+"Russia deported …", which the English stemmer reads as the same stem; the word as typed (and a
+country's names) is left out of every story. The same `Topic` serves the database's full-text
+index (`storage.search`) and in-memory matching of new stories (`Topic.matches`), so a pushed
+story and a /latest answer never disagree.
 
 A topic has a normal form, `Topic.text`, that is shown back to the reader and keys subscriptions:
 words case-folded, duplicates dropped, words first, then exclusions, then sources
@@ -32,8 +37,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from news.errors import N_, N_plural, TopicError
-from news.topics.analysis import Phrase, TermIndex, phrase_alternatives, words
-from news.topics.countries import MAX_NAME_WORDS, countries_named, country_alternatives
+from news.topics.analysis import (
+    STEMMERS,
+    Phrase,
+    TermIndex,
+    base_language,
+    is_cyrillic,
+    phrase_alternatives,
+    phrase_in,
+    strip_accents,
+    words,
+)
+from news.topics.countries import (
+    MAX_NAME_WORDS,
+    countries_named,
+    country_alternatives,
+    name_languages,
+)
 
 MAX_TOPIC_LENGTH = 200
 MAX_TOPIC_TERMS = 20
@@ -42,6 +62,9 @@ _QUOTES = str.maketrans(dict.fromkeys("“”„‟«»″〝〞＂", '"'))
 _MINUS = "-−–—"
 _SOURCE = re.compile(r"source:", re.IGNORECASE)
 _OR = "OR"
+# Letters that only one of the Latin-script languages Newsbot speaks writes ("ß" is folded to
+# "ss", as the normal form shows it).
+_LETTER_LANGUAGES = {"ä": "de", "ö": "de", "ü": "de", "ñ": "es"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +72,8 @@ class Topic:
     """A parsed topic: its normal form and what a story must, and must not, contain.
 
     `required` holds one set of alternatives per AND-ed item; an item is found when any of its
-    term sequences is in the story. `excluded` are term sequences none of which may be. A topic
+    term sequences is in the story. `excluded` are term sequences none of which may be, and
+    `excluded_in_language` more that no story in the topic's `language` may hold. A topic
     without `required` items follows its `sources` (an outlet's topic: `is_outlet`).
     """
 
@@ -58,15 +82,31 @@ class Topic:
     excluded: frozenset[Phrase] = frozenset()
     sources: tuple[Phrase, ...] = ()
     excluded_sources: tuple[Phrase, ...] = ()
+    #: The language the topic's words are written in, when they tell it ("es"); else None.
+    language: str | None = None
+    excluded_in_language: frozenset[Phrase] = frozenset()
 
-    def matches(self, terms: TermIndex | Sequence[str], *, source: str = "") -> bool:
-        """True when a story with these terms (in order), from `source`, is about this topic."""
+    def matches(
+        self, terms: TermIndex | Sequence[str], *, source: str = "", language: str | None = None
+    ) -> bool:
+        """True when a story with these terms (in order), from `source`, in `language`, is about
+        this topic. A story of unknown `language` (None) is taken to be in the topic's own."""
         index = terms if isinstance(terms, TermIndex) else TermIndex(terms)
         return (
             all(any(phrase in index for phrase in group) for group in self.required)
             and not any(phrase in index for phrase in self.excluded)
+            and not (
+                self.excluded_in_language
+                and self.in_own_language(language)
+                and any(phrase in index for phrase in self.excluded_in_language)
+            )
             and self.from_source(source)
         )
+
+    def in_own_language(self, language: str | None) -> bool:
+        """True when a story in `language` (None: unknown) is in the topic's language, so that
+        `excluded_in_language` applies to it."""
+        return language is None or base_language(language) == self.language
 
     def from_source(self, name: str) -> bool:
         """True when a story from the source called `name` passes the `source:` filters."""
@@ -210,6 +250,55 @@ def _alternatives(phrase: Phrase) -> frozenset[Phrase]:
     return found | country_alternatives(countries) if countries else found
 
 
+def _written_in(items: Sequence[_Item]) -> str | None:
+    """The one Latin-script language the topic's words are written in, by their clues: country
+    names and demonyms as one language writes them, letters one language uses; else None.
+    The clues are those of the case-folded words, so the normal form has the same language."""
+    candidates: set[str] | None = None
+    # Items as the topic's clauses see them: a country's name of several words is one item
+    # ("united states"), as in the normal form.
+    for item in _merge_country_names(_without_repeated_words(items)):
+        if item.kind not in ("words", "phrase"):
+            continue
+        if any(is_cyrillic(word) for word in item.words):
+            return None
+        clues = [name_languages(item.words)] if len(item.words) > 1 else []
+        clues += [name_languages((word,)) for word in item.words]
+        clues += [
+            frozenset({_LETTER_LANGUAGES[ch]})
+            for word in item.words
+            for ch in word
+            if ch in _LETTER_LANGUAGES
+        ]
+        for clue in filter(None, clues):
+            candidates = set(clue) if candidates is None else candidates & clue
+    if candidates is None or len(candidates) != 1:
+        return None
+    [language] = candidates
+    return language if language in STEMMERS else None
+
+
+def _excluded(
+    phrases: Sequence[Phrase], language: str | None
+) -> tuple[frozenset[Phrase], frozenset[Phrase]]:
+    """What exclusions leave out of every story, and what only out of `language`'s stories.
+
+    Without a language, every form in every language a word may take leaves a story out; with
+    one, the word as typed (and a country's names) does, and its stems in that language only
+    in stories of that language.
+    """
+    if language is None:
+        return frozenset().union(*(_alternatives(phrase) for phrase in phrases)), frozenset()
+    everywhere: set[Phrase] = set()
+    own: set[Phrase] = set()
+    for phrase in phrases:
+        everywhere.add(tuple(strip_accents(word) for word in phrase))
+        if countries := countries_named(phrase):
+            everywhere |= country_alternatives(countries)
+        own |= phrase_in(phrase, language)
+    return frozenset(everywhere), frozenset(own - everywhere)
+
+
 def _render(phrase: Phrase) -> str:
     return phrase[0] if len(phrase) == 1 else '"' + " ".join(phrase) + '"'
 
@@ -314,14 +403,18 @@ def parse_topic(raw: str) -> Topic:
     outlets += ["-source:" + _render(phrase) for phrase in not_sources]
     # An outlet's topic reads best with the outlet first: `source:bbc -sports`.
     parts = searched + left_out + outlets if clauses else outlets + left_out
+    language = _written_in(items)
+    everywhere, own = _excluded(excluded, language)
     return Topic(
         text=" ".join(parts),
         required=tuple(
             frozenset().union(*(_alternatives(phrase) for phrase in clause)) for clause in clauses
         ),
-        excluded=frozenset().union(*(_alternatives(phrase) for phrase in excluded)),
+        excluded=everywhere,
         sources=tuple(sources),
         excluded_sources=tuple(not_sources),
+        language=language,
+        excluded_in_language=own,
     )
 
 

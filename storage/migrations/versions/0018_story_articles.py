@@ -13,7 +13,7 @@ from storage.migrations.steps import belongs_to
 from storage.tables import UTCDateTime
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0017"
 
 
 def upgrade() -> None:
