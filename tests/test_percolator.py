@@ -309,7 +309,9 @@ def test_an_exclusion_in_the_topics_language_spares_other_languages() -> None:
     topics = [parse_topic(text) for text in percolator.matching_topics([], source="BBC")]
     topics += [parse_topic("ucrania -deportes"), parse_topic('ucrania -"deportes de invierno"')]
     for story in (deported, deported_es, sport):
-        for language in ("en", "es", None):
-            expected = {t.text for t in topics if t.matches(story, source="BBC", language=language)}
-            found = percolator.matching_topics(story, source="BBC", language=language)
-            assert set(found) == expected, (story, language)
+        for story_language in ("en", "es", None):
+            expected = {
+                t.text for t in topics if t.matches(story, source="BBC", language=story_language)
+            }
+            found = percolator.matching_topics(story, source="BBC", language=story_language)
+            assert set(found) == expected, (story, story_language)
