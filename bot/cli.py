@@ -302,6 +302,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NewsbotError as error:
         _tell(str(error))
         return 1
+    except BrokenPipeError:
+        # The reader of the output went away (`newsbot latest | head`): not an error of ours.
+        # Python would report the pipe again when it flushes stdout at exit, so point it at
+        # nothing first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception:
         # A bug, or a database driver's error nothing translated: its traceback helps, but a
         # terminal's output is pasted into issues, so not with the database's password in it.

@@ -294,3 +294,30 @@ async def test_latest_lists_both_of_one_outlets_stories_on_one_theme(
     assert "2. Peace Talks Resume in Geneva With New Mediators\n" in out
     assert "https://news.example.org/geneva-peace-talks" in out
     assert "+1 sources" not in out  # one outlet: no other outlet to count
+
+
+def test_output_cut_short_by_its_reader_is_no_error(tmp_path: Path) -> None:
+    """`newsbot sources list | head -1`: the reader leaves before the list is written, and the
+    command ends quietly instead of printing a traceback about the pipe."""
+    import subprocess
+
+    sources = tmp_path / "sources.txt"
+    sources.write_text("".join(f"https://outlet{n}.example/feed.xml\n" for n in range(50)))
+    env = clean_env(tmp_path, NEWSBOT_SOURCES=str(sources))
+    read_end, write_end = os.pipe()
+    # The reader is gone before the command starts (it takes far longer to start than this).
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [*NEWSBOT, "sources", "list"],
+            env=env,
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in done.stderr.decode(), done.stderr.decode()
+    assert done.returncode == 0
