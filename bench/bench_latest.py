@@ -21,13 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import heapq
 import itertools
 import os
 import random
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from news.errors import TopicError
 from news.reading import latest_events
 from news.topics import parse_topic, stem, words
 from storage import SqlStorage, create_engine
-from storage.database import migrate
+from storage.database import head_revision, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -125,35 +126,94 @@ class Vocabulary:
         return [bisect.bisect(cumulative, rng.random() * top) for _ in range(count)]
 
 
-def _stories(count: int, vocabulary: Vocabulary, sources: int, seed: int = 4) -> list[tuple]:
-    """Rows (id, source_id, entry_id, title, summary, link, published, seen, language, terms)."""
+#: Bumped whenever the generated stories change; a cached database built by another version of
+#: this generator (or for another schema) is rebuilt.
+GENERATOR = "events-1"
+BUILD_KEY = "bench_latest_build"
+BATCH = 50_000
+# Event sizes: most events have 1-5 reports, a few a few dozen, one in a thousand several hundred.
+_SIZES = [(0.50, 1, 1), (0.20, 2, 2), (0.12, 3, 3), (0.08, 4, 5), (0.07, 6, 20), (0.029, 21, 80)]
+_BIG = (100, 800)
+
+
+def _event_size(rng: random.Random) -> int:
+    draw = rng.random()
+    for chance, low, high in _SIZES:
+        if draw < chance:
+            return rng.randint(low, high)
+        draw -= chance
+    return rng.randint(*_BIG)
+
+
+def story_batches(
+    count: int, vocabulary: Vocabulary, sources: int, seed: int = 4, batch: int = BATCH
+) -> Iterator[list[tuple]]:
+    """Rows (id, source_id, entry_id, title, summary, link, published, seen, language, terms,
+    cluster_id), `batch` at a time, in publication order, the same every run.
+
+    Stories come in events: an event's first report opens it (its id is the event's cluster
+    id, as the clusterer assigns), its other reports follow within a window that grows with
+    its size (a few minutes for a pair, a day for the biggest), from other outlets, in the same
+    language, sharing the event's six headline words.
+    """
     rng = random.Random(seed)
     languages, weights = zip(*LANGUAGES.items(), strict=True)
-    rows = []
     step = SPAN / count
+    per_hour = count / (SPAN / timedelta(hours=1))
+    due: list[tuple[int, int, int]] = []  # (position, tie-break, event number)
+    events: dict[int, tuple[int, str, list[int], int]] = {}  # number: (cluster, lang, core, left)
+    opened = 0
+    rows: list[tuple] = []
     for number in range(count):
-        language = rng.choices(languages, weights)[0]
-        picked = vocabulary.sample(rng, language, rng.randint(25, 45))
+        story_id = number + 1
+        if due and due[0][0] <= number:
+            _, _, event = heapq.heappop(due)
+            cluster_id, language, core, left = events[event]
+            if left <= 1:
+                del events[event]
+            else:
+                events[event] = (cluster_id, language, core, left - 1)
+            own = vocabulary.sample(rng, language, rng.randint(19, 39))
+            rng.shuffle(core)
+            picked = core + own
+        else:
+            language = rng.choices(languages, weights)[0]
+            picked = vocabulary.sample(rng, language, rng.randint(25, 45))
+            cluster_id = story_id
+            size = _event_size(rng)
+            if size > 1:
+                opened += 1
+                # Reports of an event arrive within minutes (a pair) to a day (hundreds).
+                window = max(20, int(per_hour * min(24.0, 0.25 + size / 30)))
+                events[opened] = (cluster_id, language, picked[:6], size - 1)
+                for _ in range(size - 1):
+                    heapq.heappush(due, (number + rng.randint(1, window), rng.random(), opened))
         vocab, terms = vocabulary.words[language], vocabulary.terms[language]
         title = " ".join(vocab[i] for i in picked[:9]).capitalize()
         summary = " ".join(vocab[i] for i in picked[9:]).capitalize() + "."
         # Published in time order, give or take an hour: feeds are polled late and out of order.
         published = NOW - SPAN + step * number - timedelta(seconds=rng.randint(0, 3600))
+        source = rng.randint(1, sources)
         rows.append(
             (
-                number + 1,
-                number % sources + 1,
+                story_id,
+                source,
                 f"e{number}",
                 title,
                 summary,
-                f"https://s{number % sources + 1}.example/{number}",
+                f"https://s{source}.example/{number}",
                 published,
                 published + timedelta(minutes=5),
                 language,
                 " ".join(terms[i] for i in picked),
+                cluster_id,
             )
         )
-    return rows
+        if len(rows) == batch:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
 
 
 def _topics(vocabulary: Vocabulary, count: int, seed: int = 9) -> list[str]:
@@ -194,46 +254,128 @@ def _topics(vocabulary: Vocabulary, count: int, seed: int = 9) -> list[str]:
 
 
 _SQLITE_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+_COLUMNS = [
+    "id",
+    "source_id",
+    "entry_id",
+    "title",
+    "summary",
+    "link",
+    "published_at",
+    "first_seen_at",
+    "language",
+    "terms",
+    "cluster_id",
+]
+# The FTS5 time key of a story row, as the migration's trigger computes it (`storage.search`).
+_FTS_KEY = (
+    "(max(0, min(4294967295, CAST(strftime('%s', published_at) AS INTEGER))) * 2147483648 + id)"
+)
 
 
-def _build_sqlite(path: Path, rows: Sequence[tuple], sources: int) -> None:
+def build_stamp() -> str:
+    """What a cached database must have been built with: the schema and this generator."""
+    return f"{head_revision()}/{GENERATOR}"
+
+
+def _progress(what: str, done: int, count: int, began: float) -> None:
+    elapsed = time.perf_counter() - began
+    print(f"  {what}: {done:,} of {count:,} stories, {elapsed:.0f} s", flush=True)
+
+
+def _build_sqlite(path: Path, count: int, vocabulary: Vocabulary, sources: int) -> None:
+    """Migrate a new database, load the stories with the full-text index and the secondary
+    indexes off, then build those once and put the triggers back."""
     import sqlite3
 
     engine = create_engine(f"sqlite:///{path}")
     asyncio.run(migrate(engine))
     asyncio.run(engine.dispose())
-    connection = sqlite3.connect(path)
-    connection.execute("PRAGMA journal_mode=WAL")
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=OFF")
     connection.execute("PRAGMA synchronous=OFF")
+    connection.execute("PRAGMA cache_size=-1000000")
+    saved = connection.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'stories' "
+        "AND type IN ('index', 'trigger') AND sql IS NOT NULL"
+    ).fetchall()
+    for kind, name, _ in saved:
+        connection.execute(f"DROP {kind} {name}")
     when = NOW.strftime(_SQLITE_FORMAT)
+    connection.execute("BEGIN")
     connection.executemany(
         "INSERT INTO sources (id, url, title, origin, enabled, error_count, created_at) "
         "VALUES (?, ?, ?, 'file', 1, 0, ?)",
         [(i, f"https://s{i}.example/feed", f"Source s{i}", when) for i in range(1, sources + 1)],
     )
-    connection.executemany(
-        "INSERT INTO stories (id, source_id, entry_id, title, summary, link, published_at, "
-        "first_seen_at, language, terms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            (*row[:6], row[6].strftime(_SQLITE_FORMAT), row[7].strftime(_SQLITE_FORMAT), *row[8:])
-            for row in rows
-        ),
+    began, done = time.perf_counter(), 0
+    insert = (
+        f"INSERT INTO stories ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
     )
-    connection.commit()
+    for rows in story_batches(count, vocabulary, sources):
+        connection.executemany(
+            insert,
+            (
+                (*r[:6], r[6].strftime(_SQLITE_FORMAT), r[7].strftime(_SQLITE_FORMAT), *r[8:])
+                for r in rows
+            ),
+        )
+        done += len(rows)
+        if done % 1_000_000 < len(rows):
+            _progress("SQLite stories", done, count, began)
+    connection.execute(
+        "INSERT INTO source_counts (source_id, stories) "
+        "SELECT source_id, count(*) FROM stories GROUP BY source_id"
+    )
+    connection.execute("COMMIT")
+    # The full-text index in one pass, in time-key order, with a large in-memory buffer (fewer,
+    # larger segments to merge); the buffer size goes back to FTS5's default afterwards.
+    connection.execute("INSERT INTO stories_fts(stories_fts, rank) VALUES ('hashsize', 268435456)")
+    connection.execute("BEGIN")
+    connection.execute(
+        f"INSERT INTO stories_fts(rowid, terms, source) "
+        f"SELECT {_FTS_KEY}, terms, 's' || source_id FROM stories ORDER BY 1"
+    )
+    connection.execute("COMMIT")
+    _progress("SQLite full-text index", count, count, began)
     connection.execute("INSERT INTO stories_fts(stories_fts) VALUES ('optimize')")
+    connection.execute("INSERT INTO stories_fts(stories_fts, rank) VALUES ('hashsize', 1048576)")
+    _progress("SQLite full-text index merged", count, count, began)
+    for _, _, sql in sorted(saved):  # indexes before triggers
+        connection.execute(sql)
+    _progress("SQLite indexes", count, count, began)
     connection.execute("ANALYZE")
-    connection.commit()
-    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.execute(
+        "INSERT INTO bot_state (key, value) VALUES (?, ?)", (BUILD_KEY, build_stamp())
+    )
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("VACUUM")
     connection.close()
 
 
-async def _build_postgres(url: str, rows: Sequence[tuple], sources: int) -> None:
+async def _build_postgres(url: str, count: int, vocabulary: Vocabulary, sources: int) -> None:
+    """Migrate, load the stories by COPY with the indexes, foreign keys, unique constraints and
+    triggers off, then build the indexes once (the GIN index last)."""
     engine = create_engine(url)
     await migrate(engine)
     await engine.dispose()
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
     try:
-        await connection.execute("DROP INDEX IF EXISTS ix_stories_search")
+        await connection.execute("SET synchronous_commit = off")
+        constraints = await connection.fetch(
+            "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint "
+            "WHERE conrelid = 'stories'::regclass AND contype IN ('u', 'f')"
+        )
+        indexes = await connection.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'stories' "
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint "
+            "WHERE conrelid = 'stories'::regclass)"
+        )
+        for row in constraints:
+            await connection.execute(f"ALTER TABLE stories DROP CONSTRAINT {row['conname']}")
+        for row in indexes:
+            await connection.execute(f"DROP INDEX {row['indexname']}")
+        await connection.execute("ALTER TABLE stories DISABLE TRIGGER USER")
         await connection.copy_records_to_table(
             "sources",
             records=[
@@ -242,50 +384,72 @@ async def _build_postgres(url: str, rows: Sequence[tuple], sources: int) -> None
             ],
             columns=["id", "url", "title", "origin", "enabled", "error_count", "created_at"],
         )
-        columns = [
-            "id",
-            "source_id",
-            "entry_id",
-            "title",
-            "summary",
-            "link",
-            "published_at",
-            "first_seen_at",
-            "language",
-            "terms",
-        ]
-        for start in range(0, len(rows), 100_000):
-            await connection.copy_records_to_table(
-                "stories", records=rows[start : start + 100_000], columns=columns
+        began, done = time.perf_counter(), 0
+        for rows in story_batches(count, vocabulary, sources):
+            await connection.copy_records_to_table("stories", records=rows, columns=_COLUMNS)
+            done += len(rows)
+            if done % 1_000_000 < len(rows):
+                _progress("PostgreSQL stories", done, count, began)
+        await connection.execute("SET maintenance_work_mem = '1GB'")
+        for row in constraints:
+            await connection.execute(
+                f"ALTER TABLE stories ADD CONSTRAINT {row['conname']} {row['definition']}"
             )
-        await connection.execute("SET maintenance_work_mem = '512MB'")
-        await connection.execute("CREATE INDEX ix_stories_search ON stories USING GIN (search)")
+        for row in sorted(indexes, key=lambda row: "USING gin" in row["indexdef"]):
+            await connection.execute(row["indexdef"])
+            _progress(f"PostgreSQL {row['indexname']}", count, count, began)
+        await connection.execute("ALTER TABLE stories ENABLE TRIGGER USER")
+        await connection.execute(
+            "INSERT INTO source_counts (source_id, stories) "
+            "SELECT source_id, count(*) FROM stories GROUP BY source_id"
+        )
         await connection.execute("SELECT setval('stories_id_seq', (SELECT max(id) FROM stories))")
-        await connection.execute("VACUUM ANALYZE stories")
-    finally:
-        await connection.close()
-
-
-async def _postgres_database(admin_url: str, name: str) -> tuple[str, bool]:
-    """The URL of the benchmark database, and whether it already holds the stories."""
-    admin = await asyncpg.connect(admin_url)
-    try:
-        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if not exists:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    if not exists:
-        return url, False
-    connection = await asyncpg.connect(url)
-    try:
-        done = await connection.fetchval(
-            "SELECT count(*) > 0 FROM pg_indexes WHERE indexname = 'ix_stories_search'"
+        await connection.execute("VACUUM ANALYZE")
+        await connection.execute(
+            "INSERT INTO bot_state (key, value) VALUES ($1, $2)", BUILD_KEY, build_stamp()
         )
     finally:
         await connection.close()
-    return url, bool(done)
+
+
+def _sqlite_stamp(path: Path) -> str | None:
+    import sqlite3
+
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = connection.execute("SELECT value FROM bot_state WHERE key = ?", (BUILD_KEY,)).fetchone()
+    except sqlite3.Error:
+        row = None
+    finally:
+        connection.close()
+    return None if row is None else str(row[0])
+
+
+async def _postgres_database(admin_url: str, name: str) -> tuple[str, bool]:
+    """The URL of the benchmark database, and whether it holds this generator's stories
+    for the current schema (one built otherwise is dropped)."""
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    admin = await asyncpg.connect(admin_url)
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if exists:
+            connection = await asyncpg.connect(url)
+            try:
+                stamp = await connection.fetchval(
+                    "SELECT value FROM bot_state WHERE key = $1", BUILD_KEY
+                )
+            except asyncpg.PostgresError:
+                stamp = None
+            finally:
+                await connection.close()
+            if stamp == build_stamp():
+                return url, True
+            print(f"PostgreSQL database {name} was built as {stamp}; rebuilding")
+            await admin.execute(f'DROP DATABASE "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return url, False
 
 
 async def _run_topics(url: str, topics: Sequence[str], stories: int) -> tuple[list[float], int]:
@@ -336,46 +500,59 @@ def main() -> None:
     parser.add_argument("--topics", type=int, default=1_000)
     parser.add_argument("--sources", type=int, default=300)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/newsbot-bench"))
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(os.environ.get("NEWSBOT_BENCH_DATA", "/tmp/newsbot-bench")),
+        help="where SQLite databases are kept (default: $NEWSBOT_BENCH_DATA or /tmp/newsbot-bench)",
+    )
     parser.add_argument(
         "--postgres",
         default=os.environ.get(
             "NEWSBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
         ),
+        help="a PostgreSQL URL whose server holds the benchmark's database",
     )
+    parser.add_argument(
+        "--pg-database",
+        default=os.environ.get("NEWSBOT_BENCH_PG_DATABASE", "newsbot_bench_{stories}"),
+        help="the PostgreSQL database's name ({stories} is replaced by the story count)",
+    )
+    parser.add_argument("--build-only", action="store_true", help="build the databases, no runs")
     args = parser.parse_args()
     started = time.perf_counter()
     vocabulary = Vocabulary(random.Random(1))
     topics = _topics(vocabulary, args.topics)
-    rows: list[tuple] | None = None
-
-    def generated() -> list[tuple]:
-        nonlocal rows
-        if rows is None:
-            began = time.perf_counter()
-            rows = _stories(args.stories, vocabulary, args.sources)
-            print(f"generated {len(rows):,} stories in {time.perf_counter() - began:.0f} s")
-        return rows
 
     if args.backend in ("sqlite", "both"):
         args.cache.mkdir(parents=True, exist_ok=True)
         path = args.cache / f"latest-{args.stories}.db"
+        if path.exists() and _sqlite_stamp(path) != build_stamp():
+            print(f"{path} was built as {_sqlite_stamp(path)}; rebuilding")
+            for stale in path.parent.glob(path.name + "*"):
+                stale.unlink()
         if not path.exists():
             began = time.perf_counter()
-            _build_sqlite(path.with_suffix(".building"), generated(), args.sources)
-            path.with_suffix(".building").rename(path)
-            print(f"built SQLite in {time.perf_counter() - began:.0f} s")
-        url = f"sqlite:///{path}"
-        timings, empty = asyncio.run(_run_topics(url, topics, args.stories))
-        _report("sqlite", timings, empty, asyncio.run(_size(url, path)), args.stories)
+            building = path.with_suffix(".building")
+            for stale in building.parent.glob(building.name + "*"):
+                stale.unlink()
+            _build_sqlite(building, args.stories, vocabulary, args.sources)
+            building.rename(path)
+            print(f"built SQLite in {time.perf_counter() - began:.0f} s", flush=True)
+        if not args.build_only:
+            url = f"sqlite:///{path}"
+            timings, empty = asyncio.run(_run_topics(url, topics, args.stories))
+            _report("sqlite", timings, empty, asyncio.run(_size(url, path)), args.stories)
     if args.backend in ("postgresql", "both"):
-        url, ready = asyncio.run(_postgres_database(args.postgres, f"newsbot_bench_{args.stories}"))
+        name = args.pg_database.format(stories=args.stories)
+        url, ready = asyncio.run(_postgres_database(args.postgres, name))
         if not ready:
             began = time.perf_counter()
-            asyncio.run(_build_postgres(url, generated(), args.sources))
-            print(f"built PostgreSQL in {time.perf_counter() - began:.0f} s")
-        timings, empty = asyncio.run(_run_topics(url, topics, args.stories))
-        _report("postgresql", timings, empty, asyncio.run(_size(url, None)), args.stories)
+            asyncio.run(_build_postgres(url, args.stories, vocabulary, args.sources))
+            print(f"built PostgreSQL in {time.perf_counter() - began:.0f} s", flush=True)
+        if not args.build_only:
+            timings, empty = asyncio.run(_run_topics(url, topics, args.stories))
+            _report("postgresql", timings, empty, asyncio.run(_size(url, None)), args.stories)
     print(f"total {time.perf_counter() - started:.0f} s")
 
 
