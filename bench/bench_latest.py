@@ -417,7 +417,9 @@ def _sqlite_stamp(path: Path) -> str | None:
 
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        row = connection.execute("SELECT value FROM bot_state WHERE key = ?", (BUILD_KEY,)).fetchone()
+        row = connection.execute(
+            "SELECT value FROM bot_state WHERE key = ?", (BUILD_KEY,)
+        ).fetchone()
     except sqlite3.Error:
         row = None
     finally:

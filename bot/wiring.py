@@ -73,6 +73,19 @@ def parse_executor(settings: Settings) -> Executor:
     return ProcessPoolExecutor(settings.parse_workers, mp_context=get_context("spawn"))
 
 
+async def place_backlog(storage: SqlStorage, now: datetime) -> int:
+    """Place the stored stories no event holds yet (a first poll's backlog, whatever a crash
+    left) into their events, as `newsbot run` does after each poll; how many.
+
+    Two indexed reads when there are none: the clusterer is loaded only when a story waits.
+    """
+    # Imported on use, as by `make_poller`.
+    from news.events.clustering import Clusterer
+    from news.polling.cluster_keeper import ClusterKeeper
+
+    return await ClusterKeeper(storage, Clusterer()).backlog(now, batch=2000)
+
+
 def make_poller(
     storage: SqlStorage, fetcher: Fetcher, settings: Settings, executor: Executor | None = None
 ) -> Poller:
