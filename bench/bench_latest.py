@@ -23,14 +23,19 @@ import asyncio
 import bisect
 import heapq
 import itertools
+import json
+import math
 import os
 import random
 import statistics
+import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -48,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=730)
 LANGUAGES = {"en": 0.5, "de": 0.1, "fr": 0.1, "es": 0.1, "ru": 0.1, "uk": 0.1}
-TARGETS = {"sqlite": (5.0, 25.0), "postgresql": (10.0, None)}
+TARGET = (5.0, 25.0)  # in-process p50, p99 (ms), every topic class, both backends
 PEOPLE = (
     "Volodymyr Zelensky, Vladimir Putin, Emmanuel Macron, Olaf Scholz, Friedrich Merz, Xi Jinping,"
     " Joe Biden, Donald Trump, Kamala Harris, Recep Erdogan, Narendra Modi, Benjamin Netanyahu,"
@@ -454,7 +459,52 @@ async def _postgres_database(admin_url: str, name: str) -> tuple[str, bool]:
     return url, False
 
 
-async def _run_topics(url: str, topics: Sequence[str], stories: int) -> tuple[list[float], int]:
+#: Topic classes by how many stories hold the word: about 0.005 % (a few hundred at 10 M),
+#: 0.5 % and 5 % ("very common").
+CLASSES = {"rare": 0.00005, "common": 0.005, "very common": 0.05}
+WORDS_PER_CLASS = 40
+
+
+def class_topics(vocabulary: Vocabulary, count: int, sources: int) -> dict[str, list[str]]:
+    """English words per class, chosen by the share of stories holding them among the first
+    200,000 generated (the generator's shares do not change along the stream)."""
+    sample = 0
+    holding: Counter[str] = Counter()
+    for rows in story_batches(count, vocabulary, sources):
+        for row in rows:
+            holding.update(set(row[9].split()))
+        sample += len(rows)
+        if sample >= 200_000:
+            break
+    english = {
+        term: word
+        for word, term in zip(vocabulary.words["en"], vocabulary.terms["en"], strict=True)
+        if len(word) > 3 and _parses(word)
+    }
+    chosen: dict[str, list[str]] = {}
+    for name, share in CLASSES.items():
+        near = sorted(
+            (term for term in english if holding[term]),
+            key=lambda term: abs(math.log(holding[term] / sample / share)),
+        )
+        chosen[name] = [english[term] for term in near[:WORDS_PER_CLASS]]
+        shares = sorted(holding[term] / sample for term in near[:WORDS_PER_CLASS])
+        print(
+            f"  {name}: {len(chosen[name])} words in {shares[0]:.4%}–{shares[-1]:.4%} of stories"
+            f" (e.g. {', '.join(chosen[name][:3])})"
+        )
+    return chosen
+
+
+def _parses(raw: str) -> bool:
+    try:
+        parse_topic(raw)
+    except TopicError:
+        return False
+    return True
+
+
+async def _run_topics(url: str, topics: Sequence[str], repeats: int = 1) -> tuple[list[float], int]:
     """Latency of each topic through the /latest path (ms), and how many answers were empty."""
     engine = create_engine(url, **({} if url.startswith("sqlite") else {"pool_size": 2}))
     storage = SqlStorage(engine)
@@ -462,38 +512,164 @@ async def _run_topics(url: str, topics: Sequence[str], stories: int) -> tuple[li
         for raw in topics[:50]:  # warm the connection pool, caches and prepared statements
             await storage.latest(parse_topic(raw), limit=5)
         timings, empty = [], 0
-        for raw in topics:
-            started = time.perf_counter()
-            topic = parse_topic(raw)
-            found, _ = await latest_events(storage, topic, 5)
-            latest_messages(f"Latest on {topic.text}", found, NOW, texts=english())
-            timings.append((time.perf_counter() - started) * 1000)
-            empty += not found
+        for _ in range(repeats):
+            for raw in topics:
+                started = time.perf_counter()
+                topic = parse_topic(raw)
+                found, _ = await latest_events(storage, topic, 5)
+                latest_messages(f"Latest on {topic.text}", found, NOW, texts=english())
+                timings.append((time.perf_counter() - started) * 1000)
+                empty += not found
         return timings, empty
     finally:
         await storage.close()
 
 
-async def _size(url: str, path: Path | None) -> int:
+async def explain(url: str, raw: str) -> list[str]:
+    """The plans of the statements `/latest` runs for `raw` (SQLite: EXPLAIN QUERY PLAN;
+    PostgreSQL: EXPLAIN ANALYZE with buffers), taken from the statements it really sends."""
+    from sqlalchemy import event
+
+    engine = create_engine(url, **({} if url.startswith("sqlite") else {"pool_size": 1}))
+    sent: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    storage = SqlStorage(engine)
+    lines: list[str] = []
+    try:
+        await latest_events(storage, parse_topic(raw), 5)  # warm, as the runs are
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+        await latest_events(storage, parse_topic(raw), 5)
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+        postgres = engine.dialect.name == "postgresql"
+        prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if postgres else "EXPLAIN QUERY PLAN "
+        async with engine.connect() as conn:
+            for statement, parameters in sent:
+                if not statement.lstrip().upper().startswith("SELECT"):
+                    continue
+                lines.append("  " + " ".join(statement.split())[:300])
+                rows = await conn.exec_driver_sql(prefix + statement, parameters)
+                lines += ["    " + " | ".join(str(v) for v in row) for row in rows]
+    finally:
+        await storage.close()
+    return lines
+
+
+async def _sizes(url: str, path: Path | None) -> tuple[int, dict[str, int]]:
+    """The database's bytes on disk, and how many of them are the full-text index."""
     if path is not None:
-        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+        import sqlite3
+
+        total = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            parts = dict(
+                connection.execute(
+                    "SELECT CASE WHEN name LIKE 'stories_fts%' THEN 'full-text index (FTS5)' "
+                    "WHEN name = 'stories' THEN 'stories table' "
+                    "WHEN name LIKE '%stories%' THEN 'stories indexes' ELSE 'other' END, "
+                    "sum(pgsize) FROM dbstat GROUP BY 1"
+                ).fetchall()
+            )
+        finally:
+            connection.close()
+        return total, parts
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
     try:
-        return int(await connection.fetchval("SELECT pg_database_size(current_database())"))
+        total = int(await connection.fetchval("SELECT pg_database_size(current_database())"))
+        gin = int(await connection.fetchval("SELECT pg_relation_size('ix_stories_search')"))
+        heap = int(await connection.fetchval("SELECT pg_table_size('stories')"))
+        indexes = int(await connection.fetchval("SELECT pg_indexes_size('stories')"))
+        # The stored tsvector column's share of the table, from a 1 % sample of its pages.
+        share = await connection.fetchval(
+            "SELECT sum(pg_column_size(search))::float8 / nullif(sum(pg_column_size(stories.*)), 0)"
+            " FROM stories TABLESAMPLE SYSTEM (1)"
+        )
+        column = int(heap * float(share or 0))
+        return total, {
+            "full-text index (GIN)": gin,
+            "tsvector column (in the table)": column,
+            "stories table without it": heap - column,
+            "other stories indexes": indexes - gin,
+        }
     finally:
         await connection.close()
 
 
-def _report(backend: str, timings: list[float], empty: int, size: int, stories: int) -> None:
+def _percentiles(timings: list[float]) -> tuple[float, float]:
     ordered = sorted(timings)
-    p50 = statistics.median(ordered)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    target50, target99 = TARGETS[backend]
-    print(f"{backend}: {len(timings)} topics over {stories:,} stories ({empty} with no answer)")
-    print(f"  p50 {p50:7.2f} ms   target ≤ {target50} ms")
-    print(f"  p99 {p99:7.2f} ms   " + (f"target ≤ {target99} ms" if target99 else "(no target)"))
-    print(f"  max {ordered[-1]:7.2f} ms")
-    print(f"  size {size / stories:7.0f} bytes per story ({size / 2**20:,.0f} MiB)")
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def _report(
+    backend: str,
+    results: dict[str, tuple[list[float], int]],
+    size: tuple[int, dict[str, int]],
+    stories: int,
+) -> None:
+    target50, target99 = TARGET
+    load = os.getloadavg()[0]
+    print(f"{backend}, {stories:,} stories, in-process /latest (load average {load:.1f}):")
+    for name, (timings, empty) in results.items():
+        p50, p99 = _percentiles(timings)
+        met = "met" if p50 <= target50 and p99 <= target99 else "NOT met"
+        print(
+            f"  {name:<12} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  max {max(timings):6.1f} ms"
+            f"  ({len(timings)} runs, {empty} empty)  target p50 ≤ {target50} ms,"
+            f" p99 ≤ {target99} ms: {met}"
+        )
+    total, parts = size
+    print(f"  size {total / stories:6.0f} bytes per story ({total / 2**20:,.0f} MiB), of which:")
+    for part, amount in sorted(parts.items(), key=lambda item: -item[1]):
+        print(f"    {part:<32} {amount / stories:6.0f} bytes per story ({amount / total:4.0%})")
+
+
+def whole_process(url: str, cache: Path, sources: int, words: Sequence[str], runs: int) -> None:
+    """`newsbot latest WORD` from start to exit: median seconds and peak RSS of the tree."""
+    from bench.whole_process import clean_environment, precompile
+
+    precompile()
+    sources_file = cache / f"latest-sources-{sources}.txt"
+    sources_file.write_text("".join(f"https://s{i}.example/feed\n" for i in range(1, sources + 1)))
+    env = {
+        **clean_environment(),
+        "DATABASE_URL": url,
+        "NEWSBOT_SOURCES": str(sources_file),
+        "PYTHONPATH": str(ROOT),
+        "XDG_CACHE_HOME": str(cache / "xdg-cache"),
+    }
+    script = Path(sys.executable).with_name("newsbot")
+    argv = [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
+    # Measured from a small parent: this process is large, and a child's peak RSS would count
+    # pages it held for a moment after the spawn.
+    script = (
+        "import json, sys; from bench.whole_process import measure; "
+        "run = measure(json.loads(sys.argv[1]), json.loads(sys.argv[2])); "
+        "print(run.seconds, run.whole_mb)"
+    )
+
+    def measured(argv: list[str]) -> tuple[float, float]:
+        done = subprocess.run(
+            [sys.executable, "-c", script, json.dumps(argv), json.dumps(env)],
+            env={**env, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        seconds, megabytes = done.stdout.split()
+        return float(seconds), float(megabytes)
+
+    measured([*argv, "latest", "x"])  # the first ever builds the country table's cache
+    for word in words:
+        done = [measured([*argv, "latest", word]) for _ in range(runs)]
+        seconds = statistics.median(run[0] for run in done)
+        peak = max(run[1] for run in done)
+        print(
+            f"  whole process `newsbot latest {word}`: median {seconds:.2f} s, peak RSS"
+            f" {peak:.0f} MB ({runs} runs, load average {os.getloadavg()[0]:.1f})"
+        )
 
 
 def main() -> None:
@@ -521,10 +697,32 @@ def main() -> None:
         help="the PostgreSQL database's name ({stories} is replaced by the story count)",
     )
     parser.add_argument("--build-only", action="store_true", help="build the databases, no runs")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each class's words")
+    parser.add_argument(
+        "--whole-process", type=int, default=3, metavar="RUNS", help="runs of `newsbot latest`"
+    )
+    parser.add_argument("--explain", action="store_true", help="print the query plans")
     args = parser.parse_args()
     started = time.perf_counter()
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     vocabulary = Vocabulary(random.Random(1))
     topics = _topics(vocabulary, args.topics)
+    classes: dict[str, list[str]] = {}
+
+    def measure(backend: str, url: str, path: Path | None) -> None:
+        if not classes:
+            classes.update(class_topics(vocabulary, args.stories, args.sources))
+        results = {"mixed": asyncio.run(_run_topics(url, topics))}
+        for name, chosen in classes.items():
+            results[name] = asyncio.run(_run_topics(url, chosen, args.repeats))
+        _report(backend, results, asyncio.run(_sizes(url, path)), args.stories)
+        if args.explain:
+            for name, chosen in classes.items():
+                print(f"  plan, {name} topic {chosen[0]!r}:")
+                print("\n".join(asyncio.run(explain(url, chosen[0]))))
+        if args.whole_process:
+            picked = [chosen[0] for chosen in classes.values()]
+            whole_process(url, args.cache, args.sources, picked, args.whole_process)
 
     if args.backend in ("sqlite", "both"):
         args.cache.mkdir(parents=True, exist_ok=True)
@@ -542,9 +740,7 @@ def main() -> None:
             building.rename(path)
             print(f"built SQLite in {time.perf_counter() - began:.0f} s", flush=True)
         if not args.build_only:
-            url = f"sqlite:///{path}"
-            timings, empty = asyncio.run(_run_topics(url, topics, args.stories))
-            _report("sqlite", timings, empty, asyncio.run(_size(url, path)), args.stories)
+            measure("sqlite", f"sqlite:///{path}", path)
     if args.backend in ("postgresql", "both"):
         name = args.pg_database.format(stories=args.stories)
         url, ready = asyncio.run(_postgres_database(args.postgres, name))
@@ -553,8 +749,7 @@ def main() -> None:
             asyncio.run(_build_postgres(url, args.stories, vocabulary, args.sources))
             print(f"built PostgreSQL in {time.perf_counter() - began:.0f} s", flush=True)
         if not args.build_only:
-            timings, empty = asyncio.run(_run_topics(url, topics, args.stories))
-            _report("postgresql", timings, empty, asyncio.run(_size(url, None)), args.stories)
+            measure("postgresql", url, None)
     print(f"total {time.perf_counter() - started:.0f} s")
 
 
