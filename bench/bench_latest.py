@@ -1,19 +1,34 @@
-"""Benchmark: /latest over 1,000,000 stories on SQLite and PostgreSQL (issue 4, "Benchmark").
+"""Benchmark: /latest over 1,000,000 stories (10,000,000 with --stories), SQLite and PostgreSQL.
 
 Builds a database of N stories (default 1,000,000) in six languages over two years: words drawn
 Zipf-like (s = 1.05) from a vocabulary made of the words of the labelled evaluation set, every
 country name and demonym of news/data/countries.tsv, 80 real people's names and a long tail of
-made-up words; 300 sources. Then runs 1,000 topics the way /latest does: `parse_topic`,
-`news.reading.latest_events(storage, topic, 5)` (stories grouped into events),
-`handlers.render.latest_messages`. Topics are shaped like
-readers' ones: a country or a person (half of them), one or two news words, phrases, OR,
-exclusions, `source:`, Cyrillic words; common and rare alike.
+made-up words; 300 sources. Stories come in events, as the clusterer leaves them (each report's
+`cluster_id` is its event's first report): half the events have one report, most 1-5, a few
+dozens, one in a thousand several hundred, their reports published within minutes to a day and
+sharing the event's headline words.
 
-The databases are built once and kept (SQLite in --cache, PostgreSQL as database
-newsbot_bench_<N>); later runs reuse them. Prints p50, p99 and max latency and the database size
-per story for each backend, with the targets beside them.
+Measured, in-process (this process runs the code path the bot runs):
+  mixed        1,000 topics shaped like readers' ones: a country or a person (half of them), one
+               or two news words, phrases, OR, exclusions, `source:`, Cyrillic words
+  rare         40 words each in about 0.005 % of stories (a few hundred at 10 M)
+  common       40 words in about 0.5 %
+  very common  40 words in about 5 %
+each through `parse_topic`, `news.reading.latest_events(storage, topic, 5)` (stories grouped
+into events) and `handlers.render.latest_messages`, and again as the first search alone
+(`Storage.latest` for 6 stories), p50/p99 beside the targets; the database's bytes on disk per
+story, split into the full-text index and the rest; `newsbot latest WORD` as a whole process
+(time and peak RSS) for one word of each class; --explain prints the plans of the statements
+/latest really sends.
 
-    python bench/bench_latest.py [--stories 1000000] [--topics 1000] [--backend sqlite|postgresql]
+Builds are bounded: stories are generated and loaded in batches of 50,000 (SQLite executemany,
+PostgreSQL COPY), with the full-text index, secondary indexes, foreign keys and triggers off,
+then each index is built once. The databases are kept (SQLite in --cache, default
+$NEWSBOT_BENCH_DATA or /tmp/newsbot-bench; PostgreSQL as database --pg-database) and reused
+while their stamp (schema head + generator version, in `bot_state`) matches; otherwise rebuilt.
+
+    python bench/bench_latest.py [--stories 1000000] [--backend sqlite|postgresql|both]
+    NEWSBOT_BENCH_DATA=/data python bench/bench_latest.py --stories 10000000 --build-only
 """
 
 from __future__ import annotations
