@@ -19,6 +19,7 @@ import asyncio
 import gc
 import os
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -134,7 +135,8 @@ async def _poll_once(settings: Settings) -> int:
                 outcomes = await poller.poll_sources(sources, utc_now(), on_done=done)
         # A first poll's backlog (stored and searchable, never pushed) is not clustered here:
         # that would cost this command more than its poll. `newsbot run` clusters it after its
-        # first tick; stories that may be pushed were clustered as they were stored.
+        # first tick, `newsbot latest` before it lists; stories that may be pushed were
+        # clustered as they were stored.
         executor.shutdown()
         for outcome in outcomes:
             print(outcome.summary_line())
@@ -151,13 +153,22 @@ async def _latest(settings: Settings, words: Sequence[str], count: int, *, confi
         print(f"newsbot: --count must be between 1 and {MAX_LATEST}", file=sys.stderr)
         return 2
     from bot import terminal
-    from bot.wiring import open_synced_storage, utc_now
+    from bot.wiring import open_synced_storage, place_backlog, utc_now
     from news.reading import latest_events
     from news.topics import parse_topic
 
     topic = parse_topic(" ".join(words)) if words else None
     storage = await open_synced_storage(settings, utc_now, confirmed=confirmed, say=_tell)
     try:
+        # Stories no event holds yet (`poll --once` leaves a first poll's backlog to `newsbot
+        # run`) are placed first, so that an event's reports are listed once, as `run` lists them.
+        started = time.perf_counter()
+        placed = await place_backlog(storage, utc_now())
+        if placed:
+            _tell(
+                f"placed {placed} stories into events first ({time.perf_counter() - started:.1f} s;"
+                " `newsbot run` does this after each poll)"
+            )
         listed, _ = await latest_events(storage, topic, count)
     finally:
         await storage.close()

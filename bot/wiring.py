@@ -75,6 +75,26 @@ def parse_executor(settings: Settings) -> Executor:
     return ProcessPoolExecutor(settings.parse_workers, mp_context=get_context("spawn"))
 
 
+# Later than any story's date: "unplaced stories of any age".
+_END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+async def place_backlog(storage: SqlStorage, now: datetime) -> int:
+    """Place the stored stories no event holds yet (a first poll's backlog, whatever a crash
+    left) into their events, as `newsbot run` does after each poll; how many.
+
+    One indexed read when there are none: the clusterer is imported and loaded only when a
+    story waits, so that `newsbot latest` starts without it.
+    """
+    if not await storage.unclustered_before(_END_OF_TIME, limit=1):
+        return 0
+    # Imported on use, as by `make_poller`.
+    from news.events.clustering import Clusterer
+    from news.polling.cluster_keeper import ClusterKeeper
+
+    return await ClusterKeeper(storage, Clusterer()).backlog(now, batch=2000)
+
+
 def make_poller(
     storage: SqlStorage,
     fetcher: Fetcher,

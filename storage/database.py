@@ -34,7 +34,19 @@ def create_engine(database_url: str, **options: Any) -> AsyncEngine:
         engine = create_async_engine(url, **options)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **options)
+    # Statements are prepared (asyncpg), and after five runs PostgreSQL may keep one generic
+    # plan for every topic: one that cannot tell a rare term from a common one, and walks the
+    # whole date index for a rare term (seconds at 10 million stories; bench/bench_latest.py).
+    # Each run is planned for its own topic instead (well under a millisecond).
+    connect_args = options.pop("connect_args", {})
+    server_settings = {"plan_cache_mode": "force_custom_plan"}
+    server_settings.update(connect_args.get("server_settings", {}))
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={**connect_args, "server_settings": server_settings},
+        **options,
+    )
 
 
 def head_revision() -> str:

@@ -7,17 +7,20 @@ cursor, and each answer must equal what `Topic.matches`, the push path, finds.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from news.model import Cursor, Story, StoryDraft
 from news.topics import document_terms, parse_topic
 from storage import SqlStorage, create_engine
 from storage.database import migrate
+from storage.search import necessary
 from tests.conftest import empty_storage
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -254,3 +257,46 @@ async def test_migration_indexes_the_language_of_stories_stored_before(tmp_path:
         assert len(await storage.latest(parse_topic("ucrania"), limit=5)) == 2
     finally:
         await storage.close()
+
+
+def _holds(story: Sequence[str], phrase: Sequence[str]) -> bool:
+    return any(
+        tuple(story[start : start + len(phrase)]) == tuple(phrase)
+        for start in range(len(story) - len(phrase) + 1)
+    )
+
+
+@given(
+    phrases=st.lists(
+        st.lists(st.sampled_from("abcd"), min_size=1, max_size=3).map(tuple),
+        min_size=1,
+        max_size=6,
+        unique=True,
+    ),
+    story=st.lists(st.sampled_from("abcde"), max_size=8),
+)
+def test_phrases_a_topic_searches_match_the_same_stories_as_all_of_its_phrases(
+    phrases: list[tuple[str, ...]], story: list[str]
+) -> None:
+    """The index is asked only for phrases that hold no other (a story with "republic of
+    peru" has "peru"): never a different answer."""
+    searched = necessary(phrases)
+    assert set(searched) <= set(phrases)
+    assert any(_holds(story, p) for p in searched) == any(_holds(story, p) for p in phrases)
+
+
+async def test_a_country_topic_finds_its_long_names_through_the_short_one(
+    storage: SqlStorage,
+) -> None:
+    source = await storage.add_source("https://news.example.org/feed", now=T0)
+    await storage.store_stories(
+        [
+            StoryDraft(
+                source.id, "e1", "La República del Perú vota", "", "https://news.example.org/1",
+                T0, "es", document_terms("La República del Perú vota", "es"),
+            ),
+        ],
+        now=T0,
+    )  # fmt: skip
+    found = await storage.latest(parse_topic("peru"), limit=5)
+    assert [story.title for story in found] == ["La República del Perú vota"]

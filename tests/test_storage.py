@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
 from news.errors import TopicError
@@ -11,6 +12,7 @@ from news.feeds.parse import parse_feed
 from news.model import PollRecord, SentRow, StoryDraft, TopicMatch
 from news.topics import parse_topic
 from storage import SqlStorage
+from tests.conftest import empty_storage
 from tests.storage_helpers import delivery_states
 
 NOW = datetime(2025, 2, 14, 12, 0, tzinfo=UTC)
@@ -204,3 +206,37 @@ async def test_sources_file_sync_keeps_user_added_sources(storage: SqlStorage) -
         ("https://mine.example/feed", True),
         ("https://c.example/feed", True),
     ]
+
+
+@pytest.mark.postgres
+async def test_postgres_plans_every_topic_search_for_its_own_terms(
+    postgres_database: str,
+) -> None:
+    """Prepared statements would switch to one generic plan after five runs; a plan that cannot
+    tell a rare term from a common one walks the whole date index for a rare one (seconds at
+    10 million stories, bench/bench_latest.py). Every search is planned for its terms."""
+    store = await empty_storage(postgres_database)
+    try:
+        source = await store.add_source("https://news.example.org/world.xml", now=NOW)
+        await store.store_stories(
+            [draft(source.id, f"e{n}", f"Ukraine news {n}", minutes_ago=n) for n in range(20)]
+            + [draft(source.id, "old", "Zanzibar spice harvest", minutes_ago=10_000)],
+            now=NOW,
+        )
+        for _ in range(10):
+            assert len(await store.latest(parse_topic("ukraine"), limit=5)) == 5
+        found = await store.latest(parse_topic("zanzibar"), limit=5)
+        assert [story.title for story in found] == ["Zanzibar spice harvest"]
+        async with store.engine.connect() as conn:
+            plans = (
+                await conn.execute(
+                    text(
+                        "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                        "WHERE statement LIKE '%to_tsquery%' AND statement NOT LIKE '%pg_prepared%'"
+                    )
+                )
+            ).all()
+        assert plans, "the searches ran as prepared statements on this connection"
+        assert all(generic == 0 and custom > 0 for generic, custom in plans), plans
+    finally:
+        await store.close()
