@@ -299,7 +299,8 @@ def build_stamp() -> str:
 
 
 # What the triggers of migration 0016 keep of each event's outlets, filled at once after a load
-# that ran with the triggers off (the migration's own backfill).
+# that ran with the stories' triggers off (the migration's own backfill); the triggers on
+# cluster_coverage stay on and count each event's outlets as it is filled.
 _FILL_COVERAGE = (
     "INSERT INTO cluster_coverage "
     "(cluster_id, source_id, reports, first_id, first_published_at) "
@@ -308,8 +309,6 @@ _FILL_COVERAGE = (
     "count(*) OVER (PARTITION BY cluster_id, source_id) AS reports, "
     "row_number() OVER (PARTITION BY cluster_id, source_id ORDER BY published_at, id) AS n "
     "FROM stories WHERE cluster_id IS NOT NULL) AS reported WHERE n = 1",
-    "INSERT INTO cluster_outlets (cluster_id, outlets) "
-    "SELECT cluster_id, count(*) FROM cluster_coverage GROUP BY cluster_id",
 )
 
 
