@@ -83,6 +83,14 @@ def test_image_urls_are_absolute_web_urls_without_credentials(
     assert fit_image_url(candidate, "https://news.example/world/story") == kept
 
 
+@pytest.mark.parametrize("link", ["https://news.example/a b/", "https://news.example/a\x01b/"])
+def test_a_relative_image_under_an_entry_link_with_white_space_is_not_kept(link: str) -> None:
+    """The link is the feed's, as written: a picture resolved against it must not carry its
+    space or control character to Telegram."""
+    assert fit_image_url("pic.jpg", link) is None
+    assert fit_image_url("/pic.jpg", link) == "https://news.example/pic.jpg"
+
+
 def test_the_first_real_image_of_the_content_is_found() -> None:
     html = (
         '<p><img src="https://t.example/pixel.gif" width="1" height="1">'

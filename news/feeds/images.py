@@ -118,7 +118,11 @@ def fit_image_url(candidate: str, base: str) -> str | None:
     if not netloc or _UNSAFE.search(netloc):
         return None
     fitted = urlunsplit((parts.scheme.lower(), netloc.lower(), parts.path, parts.query, ""))
-    return fitted if len(fitted) <= URL_LIMIT else None
+    # A relative candidate takes the path of `base` (the entry's link, as the feed wrote it),
+    # which may carry white space or control characters of its own.
+    if len(fitted) > URL_LIMIT or _UNSAFE.search(fitted):
+        return None
+    return fitted
 
 
 def story_image(candidates: Iterable[str], base: str) -> str | None:
