@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import hypothesis
 import pytest
 from sqlalchemy import text
 
@@ -25,6 +26,12 @@ from storage import SqlStorage, create_engine, open_storage
 from storage.database import migrate
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram import FakeBotApi
+
+# The same examples on every run, so a test that passed passes again (CI included); a search for
+# new examples is `HYPOTHESIS_PROFILE=explore`.
+hypothesis.settings.register_profile("repeatable", derandomize=True)
+hypothesis.settings.register_profile("explore", derandomize=False)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 # Opt in to PTB's future timedelta durations (RetryAfter.retry_after); without it PTB warns,
 # and the suite runs with warnings as errors.
