@@ -42,7 +42,7 @@ def also_line(
     # Translators: under a pushed story; {outlets} names the other outlets that report the same
     # event ("BBC, DW"), maybe followed by "+3" for more.
     line = texts._("Also: {outlets}", outlets=", ".join(escape(name) for name in outlets[:named]))
-    unnamed = max(len(outlets) if total is None else total, len(outlets)) - named
+    unnamed = max(total or 0, len(outlets)) - named
     if unnamed > 0:
         line += f" +{unnamed}"
     return line

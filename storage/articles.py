@@ -47,28 +47,20 @@ class ArticleStore(StorageBase):
         added = 0
         async with self.begin() as conn:
             for chunk in chunks(sorted(set(story_ids))):
-                known = set(
-                    (
-                        await conn.execute(
-                            select(articles.c.story_id).where(articles.c.story_id.in_(chunk))
-                        )
-                    ).scalars()
+                # A story that has a row already is skipped by the insert itself.
+                added += await self._insert_article_rows(
+                    conn,
+                    [
+                        {
+                            "story_id": story_id,
+                            "state": "wanted",
+                            "attempts": 0,
+                            "wanted_at": now,
+                            "retry_at": now,
+                        }
+                        for story_id in chunk
+                    ],
                 )
-                fresh = [story_id for story_id in chunk if story_id not in known]
-                if fresh:
-                    added += await self._insert_article_rows(
-                        conn,
-                        [
-                            {
-                                "story_id": story_id,
-                                "state": "wanted",
-                                "attempts": 0,
-                                "wanted_at": now,
-                                "retry_at": now,
-                            }
-                            for story_id in fresh
-                        ],
-                    )
         return added
 
     async def claim_articles(

@@ -21,13 +21,13 @@ from dataclasses import fields
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Result, Row, func, insert, select, update
+from sqlalchemy import ColumnElement, Result, Row, func, insert, literal, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from news.errors import StorageError
-from news.model import Source, Story
+from news.model import Cursor, Source, Story
 from storage.tables import bot_state, sources, stories
 
 #: The longest error text an error column keeps.
@@ -95,6 +95,29 @@ class StorageBase:
             if secret:
                 text = re.sub(re.escape(secret), "<TOKEN>", text, flags=re.IGNORECASE)
         return text[:MAX_ERROR_TEXT]
+
+
+def _story_order_at(cursor: Cursor) -> tuple[Any, Any]:
+    """A story's place in the (published_at, id) order, and `cursor`'s, as row values.
+
+    A row comparison: PostgreSQL starts its walk of a (…, published_at, id) index at the cursor,
+    where the equivalent OR made it walk from the newest story and skip every row above it."""
+    return tuple_(stories.c.published_at, stories.c.id), tuple_(
+        literal(cursor.published_at, stories.c.published_at.type),
+        literal(cursor.story_id, stories.c.id.type),
+    )
+
+
+def older_than(cursor: Cursor) -> ColumnElement[bool]:
+    """Stories before `cursor` in the (published_at, id) order: the next page's."""
+    story, at = _story_order_at(cursor)
+    return story < at  # type: ignore[no-any-return]
+
+
+def at_or_newer_than(cursor: Cursor) -> ColumnElement[bool]:
+    """Stories at or after `cursor` in the (published_at, id) order: listed on a page above."""
+    story, at = _story_order_at(cursor)
+    return story >= at  # type: ignore[no-any-return]
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> list[Sequence[Any]]:

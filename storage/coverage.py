@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, union_all
+from sqlalchemy import func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from news.model import Coverage, Cursor, Story
@@ -30,6 +30,7 @@ from storage.base import (
     STORY_COLUMNS,
     STORY_WITH_BODY,
     StorageBase,
+    at_or_newer_than,
     chunks,
     source_name,
     story_from_row,
@@ -158,13 +159,7 @@ class CoverageStore(StorageBase):
     ) -> set[int]:
         """Those of `cluster_ids` with a report matching `topic` at or after `cursor`: the
         events a page that ended at `cursor`, or one before it, listed already."""
-        at_or_after = or_(
-            stories.c.published_at > cursor.published_at,
-            and_(
-                stories.c.published_at == cursor.published_at,
-                stories.c.id >= cursor.story_id,
-            ),
-        )
+        at_or_after = at_or_newer_than(cursor)
         above: set[int] = set()
         async with self.connect() as conn:
             matching = None

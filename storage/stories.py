@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, literal, select, tuple_, update
+from sqlalchemy import insert, select, update
 
 from news.model import Cursor, Story, StoryDraft
 from news.topics import Topic
@@ -19,6 +19,7 @@ from storage.base import (
     STORY_WITH_BODY,
     StorageBase,
     chunks,
+    older_than,
     select_stories,
     source_name,
     story_from_row,
@@ -168,16 +169,7 @@ class StoryStore(StorageBase):
         """
         query = select_stories(*STORY_COLUMNS)
         if before is not None:
-            # A row comparison: PostgreSQL starts its walk of the (published_at, id) index at
-            # the cursor, where the equivalent OR made it walk down from the newest story and
-            # skip every row above the cursor, a cost that grew with each page.
-            query = query.where(
-                tuple_(stories.c.published_at, stories.c.id)
-                < tuple_(
-                    literal(before.published_at, stories.c.published_at.type),
-                    literal(before.story_id, stories.c.id.type),
-                )
-            )
+            query = query.where(older_than(before))
         query = query.order_by(*newest_first(self.dialect, topic)).limit(limit)
         async with self.connect() as conn:
             if topic is not None:

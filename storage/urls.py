@@ -18,7 +18,8 @@ ASYNC_DRIVERS = {
     "postgres": "postgresql+asyncpg",
 }
 _URL = re.compile(r"(?P<name>[\w+]+)://(?P<rest>.*)", re.DOTALL)
-_PORT = re.compile(r":([^:\]]*)$")
+# A host and its port: "[v6]:port" or "name:port", the port optional.
+_HOST_PORT = re.compile(r"(?:\[[^\]]*\]|[^:\[\]]*)(?::(?P<port>.*))?", re.DOTALL)
 
 
 def async_url(database_url: str) -> str:
@@ -39,5 +40,5 @@ def _port_is_number(rest: str) -> bool:
     """Whether the host part's port, if it has one, is digits (as make_url demands)."""
     netloc = re.split(r"[/?]", rest, maxsplit=1)[0]
     host = netloc.rpartition("@")[2]
-    port = _PORT.search(host)
-    return port is None or port.group(1).isdigit()
+    found = _HOST_PORT.fullmatch(host)
+    return found is not None and (found["port"] is None or found["port"].isdigit())

@@ -16,7 +16,6 @@ from news.articles.keeping import (
     PERMANENT,
     ArticleKeeper,
     after_reading,
-    fit_text,
     job_sites,
     wants_article,
 )
@@ -68,7 +67,6 @@ def test_a_read_article_is_kept_with_its_key_points_and_capped() -> None:
     assert len(kept.text) <= ARTICLE_TEXT_LIMIT + 1 and kept.text.endswith("…")
     cut = kept.text.removesuffix("…")
     assert words.startswith(cut) and words[len(cut)] == " ", "cut at a word"
-    assert fit_text("short") == "short"
 
 
 @pytest.mark.parametrize("kind", sorted(PERMANENT))

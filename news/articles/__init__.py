@@ -26,7 +26,7 @@ The API (stable; the bot's wiring builds on it):
                                               else for a bad page or host. executor: the parse
                                               worker pool (`bot.wiring.parse_executor`); None
                                               extracts inline (terminal commands only).
-    article_key_points(text, title="", *, language=None) -> tuple[str, ...]
+    article_key_points(text, title="") -> tuple[str, ...]
                                               2–4 whole sentences of the body, in the
                                               article's order
 

@@ -39,6 +39,7 @@ from news.articles.model import Article, ArticleUnavailable
 from news.articles.sites import host_of, registrable_domain
 from news.articles.teaser import needs_article
 from news.errors import StorageError
+from news.feeds.text import cut_at_word
 from news.model import ArticleJob, Story, StoryArticle
 from news.ports import Articles
 
@@ -81,15 +82,6 @@ class ReadsArticles(Protocol):
     async def read(self, url: str, site: Sequence[str]) -> Article: ...
 
 
-def fit_text(text: str, limit: int = ARTICLE_TEXT_LIMIT) -> str:
-    """`text` cut to `limit` characters, at a word when there is one near the end."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    space = max(cut.rfind(" "), cut.rfind("\n"))
-    return (cut[:space] if space > limit * 0.9 else cut).rstrip() + "…"
-
-
 def after_reading(
     job: ArticleJob, result: Article | ArticleUnavailable, now: datetime
 ) -> StoryArticle:
@@ -99,8 +91,8 @@ def after_reading(
         return StoryArticle(
             job.story_id,
             "read",
-            text=fit_text(result.text),
-            key_points=tuple(result.key_points),
+            text=cut_at_word(result.text, ARTICLE_TEXT_LIMIT),
+            key_points=result.key_points,
             attempts=attempts,
             read_at=now,
         )

@@ -77,12 +77,10 @@ def _guess_language(text: str) -> str:
     return "ru" if sample and cyrillic > len(sample) / 2 else "en"
 
 
-def article_key_points(
-    text: str, title: str = "", *, language: str | None = None
-) -> tuple[str, ...]:
+def article_key_points(text: str, title: str = "") -> tuple[str, ...]:
     """2–4 key points of the article `text` headed `title`, in the article's order; fewer (or
-    none) when it has fewer good sentences. `language` (e.g. "en", "uk") helps the ranker's
-    stemming; without it the script decides between English and Russian stemming."""
+    none) when it has fewer good sentences. The script decides between English and Russian
+    stemming for the ranker."""
     title_words = _words(title)
     kept: list[str] = []
     for sentence in sentences(text):
@@ -96,7 +94,7 @@ def article_key_points(
     minimum = 3 if len(text) > LONG_ARTICLE_CHARS else MIN_POINTS
     chosen = key_points(
         "\n".join(kept),
-        language or _guess_language(text),
+        _guess_language(text),
         title=title,
         minimum=minimum,
         maximum=MAX_POINTS,

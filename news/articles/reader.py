@@ -100,8 +100,12 @@ class ArticleReader:
         sites = [url] if site is None else [site] if isinstance(site, str) else list(site)
         domains = site_domains(sites)
         visited: set[str] = set()
+        # The address asked last: after a redirect, the host whose answer a 429/503 is.
+        asked = url
 
         async def before_request(current: str) -> None:
+            nonlocal asked
+            asked = current
             if not on_site(current, domains):
                 raise ArticleUnavailable(
                     f"{host_of(current)} is not the story's own site", kind="off_site"
@@ -132,7 +136,7 @@ class ArticleReader:
                 before_request=before_request,
             )
         except HTTPStatusError as error:
-            raise self._status_error(error, url) from error
+            raise self._status_error(error, asked) from error
         except FetchError as error:
             kind = _FETCH_KINDS.get(error.kind, "network")
             message = str(error)

@@ -87,9 +87,8 @@ def events(
         kept = coverage.get(story.cluster_id) if story.cluster_id is not None else None
         if kept is None or not kept.first:
             group = returned[key]
-            listed[key] = Event(
-                lead_story(group, language), outlets(group), story, len(outlets(group))
-            )
+            names = outlets(group)
+            listed[key] = Event(lead_story(group, language), names, story, len(names))
             continue
         candidates = [*kept.first, *returned[key]]
         if topic is not None:

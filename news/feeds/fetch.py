@@ -266,8 +266,7 @@ class Fetcher:
             content_types=content_types,
             before_request=before_request,
         )
-        async with self._in_flight:
-            return await self._follow(url, etag, last_modified, call)
+        return await self._follow(url, etag, last_modified, call)
 
     async def _follow(
         self, url: str, etag: str | None, last_modified: str | None, call: _Call
@@ -282,7 +281,10 @@ class Fetcher:
                 raise FetchError(f"not an http(s) URL: {current}", kind="url")
             if call.before_request is not None:
                 await call.before_request(current)
-            result, location = await self._get(current, etag, last_modified, budget, call)
+            # A slot is held for the request alone: the hook may wait its host's turn and fetch
+            # robots.txt through this fetcher, which must not take the slots of feed polls.
+            async with self._in_flight:
+                result, location = await self._get(current, etag, last_modified, budget, call)
             if location is None:
                 assert result is not None
                 return replace(result, permanent_url=permanent_url)
