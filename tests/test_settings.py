@@ -36,6 +36,8 @@ def test_missing_token_says_what_to_set() -> None:
         ("TELEGRAM_API_URL", "ftp://example.org/bot"),
         ("DATABASE_URL", "mysql://root@localhost/news"),
         ("DATABASE_URL", "::::"),
+        ("DATABASE_URL", "postgresql://news:secret@db:5432:9/news"),
+        ("DATABASE_URL", "postgresql://db:port/news"),
         ("NEWSBOT_POLL_INTERVAL", "0"),
         ("NEWSBOT_POLL_INTERVAL", "five"),
         ("NEWSBOT_ADMINS", "12,alice"),
