@@ -267,7 +267,8 @@ def matching_since(
 ) -> ColumnElement[bool]:
     """A WHERE clause on `stories` that keeps the stories matching `topic`, of those published
     since `since` at least (on SQLite it reads only the matches from `since`'s second on, in
-    the time-keyed index; the caller narrows to the exact time)."""
+    the time-keyed index; the caller narrows to the exact time). Its parameters' names differ
+    from `topic_clause`'s, so one statement can hold both."""
     if dialect == "postgresql" or (topic.sources and not sources):
         return topic_clause(
             dialect,
@@ -278,11 +279,11 @@ def matching_since(
             excluded_sources=excluded_sources,
         )
     statement = text(
-        "stories.id IN (SELECT rowid & :id_mask FROM stories_fts "
-        "WHERE stories_fts MATCH :match AND rowid >= :oldest)"
+        "stories.id IN (SELECT rowid & :since_mask FROM stories_fts "
+        "WHERE stories_fts MATCH :since_match AND rowid >= :since_oldest)"
     ).bindparams(
-        id_mask=KEY_SPAN - 1,
-        match=fts5_query(topic, sources=sources, excluded_sources=excluded_sources),
-        oldest=key_second(since) * KEY_SPAN,
+        since_mask=KEY_SPAN - 1,
+        since_match=fts5_query(topic, sources=sources, excluded_sources=excluded_sources),
+        since_oldest=key_second(since) * KEY_SPAN,
     )
     return and_(true(), statement)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlalchemy import Connection, delete, event, func, select, update
 
 from handlers.i18n import english
 from handlers.render import details_messages, latest_messages
-from news.model import ClusterAssignment, Coverage, Story
+from news.model import ClusterAssignment, Coverage, Found, Story
 from news.reading import latest_events, story_card
 from news.topics import parse_topic
 from storage import SqlStorage
@@ -125,6 +126,24 @@ class Counting:
     def reset(self) -> None:
         self.rows = self.statements = 0
 
+    def listing(self, *args: Any, **kwargs: Any) -> Any:
+        """The storage's listing, its pages' rows counted."""
+        counting = self
+
+        @asynccontextmanager
+        async def counted() -> AsyncIterator[Any]:
+            async with self.storage.listing(*args, **kwargs) as search:
+
+                class Pages:
+                    async def page(self, **page_kwargs: Any) -> Found:
+                        found = await search.page(**page_kwargs)
+                        counting.rows += _rows(found)
+                        return found
+
+                yield Pages()
+
+        return counted()
+
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.storage, name)
 
@@ -137,6 +156,8 @@ class Counting:
 
 
 def _rows(result: Any) -> int:
+    if isinstance(result, Found):
+        return len(result.stories) + _rows(result.coverage) + len(result.listed_above)
     if isinstance(result, Story):
         return 1
     if isinstance(result, Coverage):
