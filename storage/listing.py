@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, literal_column, select, union_all
+from sqlalchemy import bindparam, case, literal_column, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from news.model import Coverage, Cursor, Found, Story
@@ -34,8 +34,6 @@ from news.topics import Topic
 from storage.base import (
     STORY_COLUMNS,
     StorageBase,
-    at_or_newer_than,
-    older_than,
     select_stories,
     story_from_row,
 )
@@ -45,33 +43,93 @@ from storage.tables import cluster_coverage, cluster_outlets, sources, stories
 _NAMES = tuple(column.name for column in STORY_COLUMNS)
 
 
-def search_query(
+def _at(name: str) -> tuple[Any, Any]:
+    """(published_at, id) as parameters `{name}_at` and `{name}_id`, to compare rows with."""
+    return bindparam(f"{name}_at", type_=stories.c.published_at.type), bindparam(
+        f"{name}_id", type_=stories.c.id.type
+    )
+
+
+def _statement(
     dialect: str,
     topic: Topic | None,
+    search: Any,
+    since: Any,
     *,
-    limit: int,
-    before: Cursor | None,
-    kept: Sequence[int] = (),
-    dropped: Sequence[int] = (),
+    before: bool,
+    paging: bool,
+    named: int,
 ) -> Any:
-    """The newest `limit` stories matching `topic` (all when None) older than `before`, newest
-    first, as `STORY_COLUMNS`; `kept` and `dropped` are the ids `topic_sources` found."""
+    """The statement of a page (see the module's docstring), every value a named parameter:
+    `search` and `since` are the topic's clauses (`topic_clause`, `matching_since`, or None),
+    `before`/`paging` whether the page starts at a cursor / the request continues a page."""
     query = select_stories(*STORY_COLUMNS)
-    if before is not None:
-        query = query.where(older_than(before))
-    query = query.order_by(*newest_first(dialect, topic)).limit(limit)
-    if topic is not None:
-        query = query.where(
-            topic_clause(
-                dialect,
-                topic,
-                limit=limit,
-                before=before,
-                sources=kept,
-                excluded_sources=dropped,
-            )
+    if before:
+        query = query.where(tuple_(stories.c.published_at, stories.c.id) < tuple_(*_at("before")))
+    query = query.order_by(*newest_first(dialect, topic)).limit(bindparam("page_limit"))
+    if search is not None:
+        query = query.where(search)
+    found = query.cte("found")
+    clusters = (
+        select(found.c.cluster_id)
+        .where(found.c.cluster_id.is_not(None))
+        .distinct()
+        .subquery("shown")
+    )
+    above: Any = literal_column("0")
+    if paging:
+        listed = select(stories.c.cluster_id).where(
+            stories.c.cluster_id.in_(select(clusters.c.cluster_id)),
+            tuple_(stories.c.published_at, stories.c.id) >= tuple_(*_at("above")),
         )
-    return query
+        if since is not None:
+            listed = listed.where(since)
+        above = case((found.c.cluster_id.in_(listed), 1), else_=0)
+    # The first report of each cluster's k-th outlet, for k below `named`: point reads.
+    firsts = union_all(
+        *(
+            select(
+                select(cluster_coverage.c.first_id)
+                .where(cluster_coverage.c.cluster_id == clusters.c.cluster_id)
+                .order_by(cluster_coverage.c.first_published_at, cluster_coverage.c.first_id)
+                .limit(1)
+                .offset(rank)
+                .scalar_subquery()
+                .label("first_id")
+            ).select_from(clusters)
+            for rank in range(named)
+        )
+    ).subquery("firsts")
+    outlets = (
+        select(cluster_outlets.c.outlets)
+        .where(cluster_outlets.c.cluster_id == stories.c.cluster_id)
+        .scalar_subquery()
+    )
+    return union_all(
+        select(
+            literal_column("0").label("kind"),
+            *(found.c[name] for name in _NAMES),
+            literal_column("NULL").label("outlets"),
+            above.label("above"),
+        ),
+        select(
+            literal_column("1").label("kind"),
+            *STORY_COLUMNS,
+            outlets.label("outlets"),
+            literal_column("0").label("above"),
+        ).select_from(
+            stories.join(firsts, firsts.c.first_id == stories.c.id).join(
+                sources, sources.c.id == stories.c.source_id
+            )
+        ),
+    )
+
+
+#: Statements built, by shape: what the clauses look like without their values. Topics come in
+#: few shapes (a word, words, a phrase, exclusions, `source:`), so this stays small; building
+#: one costs about a millisecond, as much as running it.
+_BUILT: dict[tuple[Any, ...], Any] = {}
+_BUILT_MAX = 256
 
 
 class Search:
@@ -96,83 +154,68 @@ class Search:
         self._kept = kept
         self._dropped = dropped
 
+    def _since(self) -> Any:
+        if self._paging is None or self._topic is None:
+            return None
+        return matching_since(
+            self._dialect,
+            self._topic,
+            self._paging.published_at,
+            sources=self._kept,
+            excluded_sources=self._dropped,
+        )
+
     async def page(self, *, limit: int, before: Cursor | None) -> Found:
         """The newest `limit` matches older than `before`, their clusters' outlets and, when
         paging, which of those clusters have a matching report at or after the page's cursor."""
-        found = search_query(
-            self._dialect,
-            self._topic,
-            limit=limit,
-            before=before,
-            kept=self._kept,
-            dropped=self._dropped,
-        ).cte("found")
-        clusters = (
-            select(found.c.cluster_id)
-            .where(found.c.cluster_id.is_not(None))
-            .distinct()
-            .subquery("shown")
+        topic = self._topic
+        search = (
+            None
+            if topic is None
+            else topic_clause(
+                self._dialect,
+                topic,
+                limit=limit,
+                before=before,
+                sources=self._kept,
+                excluded_sources=self._dropped,
+            )
         )
-        above: Any = literal_column("0")
+        since = self._since()
+        values: dict[str, Any] = {"page_limit": limit}
+        shape: list[Any] = [self._dialect, self._named, topic is None, before is None]
+        shape.append(self._paging is None)
+        cacheable = True
+        for clause in (search, since):
+            key = None if clause is None else clause._generate_cache_key()
+            cacheable &= clause is None or key is not None
+            shape.append(None if key is None else key.key)
+            if key is not None:
+                values.update((bind.key, bind.effective_value) for bind in key.bindparams)
+        if before is not None:
+            values.update(before_at=before.published_at, before_id=before.story_id)
         if self._paging is not None:
-            listed = select(stories.c.cluster_id).where(
-                stories.c.cluster_id.in_(select(clusters.c.cluster_id)),
-                at_or_newer_than(self._paging),
+            values.update(above_at=self._paging.published_at, above_id=self._paging.story_id)
+        statement = _BUILT.get(tuple(shape))
+        if statement is None:
+            statement = _statement(
+                self._dialect,
+                topic,
+                search,
+                since,
+                before=before is not None,
+                paging=self._paging is not None,
+                named=self._named,
             )
-            if self._topic is not None:
-                listed = listed.where(
-                    matching_since(
-                        self._dialect,
-                        self._topic,
-                        self._paging.published_at,
-                        sources=self._kept,
-                        excluded_sources=self._dropped,
-                    )
-                )
-            above = case((found.c.cluster_id.in_(listed), 1), else_=0)
-        # The first report of each cluster's k-th outlet, for k below `named`: point reads.
-        firsts = union_all(
-            *(
-                select(
-                    select(cluster_coverage.c.first_id)
-                    .where(cluster_coverage.c.cluster_id == clusters.c.cluster_id)
-                    .order_by(cluster_coverage.c.first_published_at, cluster_coverage.c.first_id)
-                    .limit(1)
-                    .offset(rank)
-                    .scalar_subquery()
-                    .label("first_id")
-                ).select_from(clusters)
-                for rank in range(self._named)
-            )
-        ).subquery("firsts")
-        outlets = (
-            select(cluster_outlets.c.outlets)
-            .where(cluster_outlets.c.cluster_id == stories.c.cluster_id)
-            .scalar_subquery()
-        )
-        statement = union_all(
-            select(
-                literal_column("0").label("kind"),
-                *(found.c[name] for name in _NAMES),
-                literal_column("NULL").label("outlets"),
-                above.label("above"),
-            ),
-            select(
-                literal_column("1").label("kind"),
-                *STORY_COLUMNS,
-                outlets.label("outlets"),
-                literal_column("0").label("above"),
-            ).select_from(
-                stories.join(firsts, firsts.c.first_id == stories.c.id).join(
-                    sources, sources.c.id == stories.c.source_id
-                )
-            ),
-        )
+            if cacheable:
+                if len(_BUILT) >= _BUILT_MAX:
+                    _BUILT.clear()
+                _BUILT[tuple(shape)] = statement
         matches: list[Story] = []
         listed_above: set[int] = set()
         first: dict[int, list[Story]] = defaultdict(list)
         counts: dict[int, int] = {}
-        for row in await self._conn.execute(statement):
+        for row in await self._conn.execute(statement, values):
             story = story_from_row(row)
             if row.kind == 0:
                 matches.append(story)
@@ -204,6 +247,10 @@ class ListingStore(StorageBase):
         of its clusters' first `named` outlets and (with `paging`, the cursor of the page the
         request continues) the clusters listed above it."""
         async with self.connect() as conn:
+            if self.dialect == "postgresql":
+                # Reads only, each page one statement: no transaction, so no BEGIN and ROLLBACK
+                # round trips around it.
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
             kept, dropped = await topic_sources(conn, topic) if topic is not None else ([], [])
             yield Search(
                 conn,

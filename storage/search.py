@@ -3,9 +3,11 @@
 Both indexes hold the terms `news.topics.analysis` produced, in document order, so neither
 database's stemmer is involved: a topic's term sequences are looked up exactly, as phrases (FTS5
 `"a b"`, tsquery `a <-> b`). Terms travel as bound parameters, quoted for the query syntax, so
-nothing a user types can change the query's structure. A topic's exclusions in its own language
-(`Topic.excluded_in_language`) leave out only stories in that language: SQLite indexes each
-story's language beside its source (`l<language>`, migration 0017), PostgreSQL tests the column.
+nothing a user types can change the query's structure; the parameters are named, so a
+statement built once serves every topic of the same shape (`storage.listing`). A topic's
+exclusions in its own language (`Topic.excluded_in_language`) leave out only stories in that
+language: SQLite indexes each story's language beside its source (`l<language>`, migration
+0017), PostgreSQL tests the column.
 
 Newest-first without reading every match. "Newest 5 stories about ukraine" must not cost more
 when there are 100,000 of them:
@@ -34,6 +36,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     and_,
+    bindparam,
     false,
     func,
     literal_column,
@@ -148,10 +151,14 @@ def _in_language_exclusion(topic: Topic) -> ColumnElement[bool]:
         return false()
     language = topic.language
     return and_(
-        or_(stories.c.language == language, stories.c.language.like(language + "-%")),
+        or_(
+            stories.c.language == bindparam("topic_language", language),
+            stories.c.language.like(bindparam("topic_language_like", language + "-%")),
+        ),
         _stories_search().op("@@")(
             func.to_tsquery(
-                literal_column("'simple'"), _tsquery_any(list(topic.excluded_in_language))
+                literal_column("'simple'"),
+                bindparam("in_language", _tsquery_any(list(topic.excluded_in_language))),
             )
         ),
     )
@@ -218,18 +225,22 @@ def topic_clause(
             if topic.excluded:
                 left_out = "!" + _tsquery_any(list(topic.excluded))
                 clause = _stories_search().op("@@")(
-                    func.to_tsquery(literal_column("'simple'"), left_out)
+                    func.to_tsquery(literal_column("'simple'"), bindparam("left_out", left_out))
                 )
         else:
             clause = _stories_search().op("@@")(
-                func.to_tsquery(literal_column("'simple'"), tsquery(topic))
+                func.to_tsquery(literal_column("'simple'"), bindparam("tsquery", tsquery(topic)))
             )
         if topic.excluded_in_language:
             clause = and_(clause, not_(_in_language_exclusion(topic)))
         if sources:
-            clause = and_(clause, stories.c.source_id.in_(sources))
+            clause = and_(
+                clause,
+                stories.c.source_id.in_(bindparam("kept_sources", list(sources), expanding=True)),
+            )
         if excluded_sources:
-            clause = and_(clause, stories.c.source_id.not_in(excluded_sources))
+            dropped: Any = bindparam("dropped_sources", list(excluded_sources), expanding=True)
+            clause = and_(clause, stories.c.source_id.not_in(dropped))
         return clause
     match = fts5_query(topic, sources=sources, excluded_sources=excluded_sources)
     if before is None:
