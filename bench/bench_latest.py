@@ -592,7 +592,7 @@ async def explain(url: str, raw: str) -> list[str]:
         prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if postgres else "EXPLAIN QUERY PLAN "
         async with engine.connect() as conn:
             for statement, parameters in sent:
-                if not statement.lstrip().upper().startswith("SELECT"):
+                if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
                     continue
                 lines.append("  " + " ".join(statement.split())[:300])
                 rows = await conn.exec_driver_sql(prefix + statement, parameters)
