@@ -697,10 +697,10 @@ def whole_process(url: str, cache: Path, sources: int, words: Sequence[str], run
     script = (
         "import json, sys; from bench.whole_process import measure; "
         "run = measure(json.loads(sys.argv[1]), json.loads(sys.argv[2])); "
-        "print(run.seconds, run.whole_mb)"
+        "print(run.seconds, run.whole_mb, run.cpu_seconds)"
     )
 
-    def measured(argv: list[str]) -> tuple[float, float]:
+    def measured(argv: list[str]) -> tuple[float, float, float]:
         done = subprocess.run(
             [sys.executable, "-c", script, json.dumps(argv), json.dumps(env)],
             env={**env, "PYTHONPATH": str(ROOT)},
@@ -708,17 +708,18 @@ def whole_process(url: str, cache: Path, sources: int, words: Sequence[str], run
             text=True,
             check=True,
         )
-        seconds, megabytes = done.stdout.split()
-        return float(seconds), float(megabytes)
+        seconds, megabytes, cpu = done.stdout.split()
+        return float(seconds), float(megabytes), float(cpu)
 
     measured([*argv, "latest", "x"])  # the first ever builds the country table's cache
     for word in words:
         done = [measured([*argv, "latest", word]) for _ in range(runs)]
         seconds = statistics.median(run[0] for run in done)
         peak = max(run[1] for run in done)
+        cpu = statistics.median(run[2] for run in done)
         print(
-            f"  whole process `newsbot latest {word}`: median {seconds:.2f} s, peak RSS"
-            f" {peak:.0f} MB ({runs} runs, load average {os.getloadavg()[0]:.1f})"
+            f"  whole process `newsbot latest {word}`: median {seconds:.2f} s (CPU {cpu:.2f} s),"
+            f" peak RSS {peak:.0f} MB ({runs} runs, load average {os.getloadavg()[0]:.1f})"
         )
 
 
