@@ -592,7 +592,7 @@ async def explain(url: str, raw: str) -> list[str]:
         prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if postgres else "EXPLAIN QUERY PLAN "
         async with engine.connect() as conn:
             for statement, parameters in sent:
-                if not statement.lstrip().upper().startswith("SELECT"):
+                if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
                     continue
                 lines.append("  " + " ".join(statement.split())[:300])
                 rows = await conn.exec_driver_sql(prefix + statement, parameters)
@@ -669,6 +669,8 @@ def _report(
             f" p99 ≤ {target99} ms: {met}"
         )
     total, parts = size
+    if not total:
+        return
     print(f"  size {total / stories:6.0f} bytes per story ({total / 2**20:,.0f} MiB), of which:")
     for part, amount in sorted(parts.items(), key=lambda item: -item[1]):
         print(f"    {part:<32} {amount / stories:6.0f} bytes per story ({amount / total:4.0%})")
@@ -695,10 +697,10 @@ def whole_process(url: str, cache: Path, sources: int, words: Sequence[str], run
     script = (
         "import json, sys; from bench.whole_process import measure; "
         "run = measure(json.loads(sys.argv[1]), json.loads(sys.argv[2])); "
-        "print(run.seconds, run.whole_mb)"
+        "print(run.seconds, run.whole_mb, run.cpu_seconds)"
     )
 
-    def measured(argv: list[str]) -> tuple[float, float]:
+    def measured(argv: list[str]) -> tuple[float, float, float]:
         done = subprocess.run(
             [sys.executable, "-c", script, json.dumps(argv), json.dumps(env)],
             env={**env, "PYTHONPATH": str(ROOT)},
@@ -706,17 +708,18 @@ def whole_process(url: str, cache: Path, sources: int, words: Sequence[str], run
             text=True,
             check=True,
         )
-        seconds, megabytes = done.stdout.split()
-        return float(seconds), float(megabytes)
+        seconds, megabytes, cpu = done.stdout.split()
+        return float(seconds), float(megabytes), float(cpu)
 
     measured([*argv, "latest", "x"])  # the first ever builds the country table's cache
     for word in words:
         done = [measured([*argv, "latest", word]) for _ in range(runs)]
         seconds = statistics.median(run[0] for run in done)
         peak = max(run[1] for run in done)
+        cpu = statistics.median(run[2] for run in done)
         print(
-            f"  whole process `newsbot latest {word}`: median {seconds:.2f} s, peak RSS"
-            f" {peak:.0f} MB ({runs} runs, load average {os.getloadavg()[0]:.1f})"
+            f"  whole process `newsbot latest {word}`: median {seconds:.2f} s (CPU {cpu:.2f} s),"
+            f" peak RSS {peak:.0f} MB ({runs} runs, load average {os.getloadavg()[0]:.1f})"
         )
 
 
@@ -750,6 +753,14 @@ def main() -> None:
         "--whole-process", type=int, default=3, metavar="RUNS", help="runs of `newsbot latest`"
     )
     parser.add_argument("--explain", action="store_true", help="print the query plans")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure the topic classes this many times and print the medians of their p50/p99",
+    )
+    parser.add_argument("--no-mixed", action="store_true", help="leave out the mixed topics")
+    parser.add_argument("--no-size", action="store_true", help="leave out the size per story")
     args = parser.parse_args()
     started = time.perf_counter()
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
@@ -760,14 +771,27 @@ def main() -> None:
     def measure(backend: str, url: str, path: Path | None) -> None:
         if not classes:
             classes.update(class_topics(vocabulary, args.stories, args.sources))
-        results = {"mixed": asyncio.run(_run_topics(url, topics))}
-        for name, chosen in classes.items():
-            results[name] = asyncio.run(_run_topics(url, chosen, args.repeats))
-        for name, chosen in classes.items():
-            results[f"{name}, search only"] = asyncio.run(
-                _run_topics(url, chosen, args.repeats, search_only=True)
-            )
-        _report(backend, results, asyncio.run(_sizes(url, path)), args.stories)
+        rounds: list[dict[str, tuple[list[float], int]]] = []
+        for _ in range(args.rounds):
+            results = {} if args.no_mixed else {"mixed": asyncio.run(_run_topics(url, topics))}
+            for name, chosen in classes.items():
+                results[name] = asyncio.run(_run_topics(url, chosen, args.repeats))
+            for name, chosen in classes.items():
+                results[f"{name}, search only"] = asyncio.run(
+                    _run_topics(url, chosen, args.repeats, search_only=True)
+                )
+            size = (0, {}) if args.no_size else asyncio.run(_sizes(url, path))
+            _report(backend, results, size, args.stories)
+            rounds.append(results)
+        if len(rounds) > 1:
+            print(f"  medians of {len(rounds)} rounds (load average {os.getloadavg()[0]:.1f}):")
+            for name in rounds[0]:
+                p50s, p99s = zip(*(_percentiles(r[name][0]) for r in rounds), strict=True)
+                print(
+                    f"    {name:<24} p50 {statistics.median(p50s):6.2f} ms"
+                    f" ({min(p50s):.2f}–{max(p50s):.2f})  p99 {statistics.median(p99s):6.2f} ms"
+                    f" ({min(p99s):.2f}–{max(p99s):.2f})"
+                )
         if args.explain:
             for name, chosen in classes.items():
                 print(f"  plan, {name} topic {chosen[0]!r}:")

@@ -148,6 +148,18 @@ class Coverage:
 
 
 @dataclass(frozen=True, slots=True)
+class Found:
+    """One read of /latest's search with what listing it needs, in one statement: the stories
+    (newest first), the outlets kept of each of their clusters (`Coverage`; a cluster with none
+    kept is left out), and, when paging, which of those clusters have a matching report at or
+    after the page's cursor (listed on a page above)."""
+
+    stories: list[Story]
+    coverage: dict[int, Coverage]
+    listed_above: set[int]
+
+
+@dataclass(frozen=True, slots=True)
 class Subscription:
     """A chat's standing interest in a topic, kept in the topic's normal form.
 

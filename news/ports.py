@@ -15,6 +15,7 @@ fails raises `news.errors.StorageError`, never the database driver's own excepti
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -29,6 +30,7 @@ from news.model import (
     Coverage,
     Cursor,
     Delivery,
+    Found,
     OperationsStatus,
     PollRecord,
     PreviewMode,
@@ -120,13 +122,18 @@ class Clusters(Protocol):
     async def cluster_members(
         self, cluster_ids: Sequence[int], *, bodies: bool = ...
     ) -> dict[int, list[Story]]: ...
-    async def event_coverage(
-        self, cluster_ids: Sequence[int], *, named: int
-    ) -> dict[int, Coverage]: ...
     async def other_first_reports(self, story: Story, *, limit: int) -> Coverage: ...
-    async def events_listed_above(
-        self, cluster_ids: Sequence[int], topic: Topic | None, cursor: Cursor
-    ) -> set[int]: ...
+    def listing(
+        self, topic: Topic | None, *, named: int, paging: Cursor | None = None
+    ) -> AbstractAsyncContextManager[Search]: ...
+
+
+class Search(Protocol):
+    """One /latest request's reads of the search (`Clusters.listing`): each page of matches
+    with its events' first `named` outlets and, when the request continues the page that ended
+    at `paging`, which of those events were listed above it; one statement a page."""
+
+    async def page(self, *, limit: int, before: Cursor | None) -> Found: ...
 
 
 class Chats(Protocol):

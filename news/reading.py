@@ -10,7 +10,7 @@ An event is listed once, however many outlets report it: its lead report, with "
 matching report of the last event shown, never an offset, so stories arriving meanwhile neither
 repeat nor hide older ones. An event with a matching report at or after the cursor was listed on an
 earlier page, so later pages skip it without remembering what was shown (storage answers which
-events had such a report: `Clusters.events_listed_above`).
+events had such a report, with each page of the search: `Clusters.listing`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Protocol
 
 from news.errors import TopicError
 from news.events import Event, events
-from news.model import Cursor, Story, StoryArticle
+from news.model import Coverage, Cursor, Story, StoryArticle
 from news.policy import ALSO_NAMED, OTHER_REPORTS_SHOWN
 from news.policy import DEFAULT_LATEST as DEFAULT_LATEST
 from news.policy import MAX_LATEST as MAX_LATEST
@@ -66,41 +66,36 @@ async def latest_events(
 
     With `before` (a page's cursor), events listed above it are left out, as are the events
     in `skip`. What is read does not grow with the events' sizes: the stories the search
-    returns, each listed event's first few outlets and their number, and, when paging, which
-    events had a newer matching report (asked of storage, not found in the events' reports).
+    returns, their events' first few outlets and their number, and, when paging, which
+    events had a newer matching report (asked of storage, not found in the events' reports),
+    one statement for each read of the search (`Clusters.listing`).
     With the reader's `language`, an event reported in it is led by that report.
     """
     # The first read is what a list without copies needs; only copies make it read on.
     batch = count + 1
     found: list[Story] = []
+    coverage: dict[int, Coverage] = {}
     above: set[int] = set()
-    asked: set[int] = set()
     keys: dict[int, None] = {}
     exhausted = False
-    cursor = None if before is None else Cursor(*before)
-    for _ in range(_FETCH_ROUNDS):
-        page = await storage.latest(topic, limit=batch, before=cursor)
-        found += page
-        if before is not None:
-            new = {s.cluster_id for s in page if s.cluster_id is not None} - asked
-            asked |= new
-            if new:
-                above |= await storage.events_listed_above(sorted(new), topic, Cursor(*before))
-        keys.update(
-            (story.event, None)
-            for story in page
-            if story.event not in skip and story.event not in above
-        )
-        exhausted = len(page) < batch
-        if exhausted or len(keys) > count:
-            break
-        cursor = Cursor(page[-1].published_at, page[-1].id)
-        batch = 2 * count
-    shown = set(list(keys)[: count + 1])
-    clusters = {s.cluster_id for s in found if s.cluster_id is not None and s.event in shown}
-    coverage = (
-        await storage.event_coverage(sorted(clusters), named=_OUTLETS_READ) if clusters else {}
-    )
+    paging = None if before is None else Cursor(*before)
+    cursor = paging
+    async with storage.listing(topic, named=_OUTLETS_READ, paging=paging) as search:
+        for _ in range(_FETCH_ROUNDS):
+            page = await search.page(limit=batch, before=cursor)
+            found += page.stories
+            coverage.update(page.coverage)
+            above |= page.listed_above
+            keys.update(
+                (story.event, None)
+                for story in page.stories
+                if story.event not in skip and story.event not in above
+            )
+            exhausted = len(page.stories) < batch
+            if exhausted or len(keys) > count:
+                break
+            cursor = Cursor(page.stories[-1].published_at, page.stories[-1].id)
+            batch = 2 * count
     listed = events(found, coverage, skip=skip | above, topic=topic, language=language)
     return listed[:count], len(listed) > count or not exhausted
 

@@ -6,12 +6,13 @@ clusterer's assignments, merges and splits, retention, a source's removal; migra
 `cluster_outlets` the number of those rows per cluster, kept by triggers on `cluster_coverage`.
 From it come, at a cost that does not grow with the event:
 
-- a list entry's outlets: the first few outlets' first reports and the number of outlets
-  (`event_coverage`), from which `news.events.coverage` picks the lead and "+N sources";
+- a list entry's outlets: the first few outlets' first reports and the number of outlets,
+  read with each page of /latest's search (`storage.listing`), from which
+  `news.events.coverage` picks the lead and "+N sources";
 - a story card's other outlets: the first few other outlets' first reports, with their text,
   and how many other outlets there are (`other_first_reports`);
 - the names a pushed card's "Also:" line shows (`outlet_names`), one row per outlet;
-- whether an event was listed on an earlier page (`events_listed_above`): a query for a newer
+- whether an event was listed on an earlier page (`storage.listing` too): a query for a newer
   matching report of each cluster, not a walk through its members.
 """
 
@@ -21,25 +22,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from news.model import Coverage, Cursor, Story
-from news.topics import Topic
+from news.model import Coverage, Story
 from storage.base import (
-    STORY_COLUMNS,
     STORY_WITH_BODY,
     StorageBase,
-    at_or_newer_than,
     chunks,
     source_name,
     story_from_row,
 )
-from storage.search import matching_since, topic_sources
 from storage.tables import cluster_coverage, cluster_outlets, sources, stories
-
-#: Clusters per UNION ALL statement (SQLite allows 500 terms in a compound SELECT).
-_UNION = 100
 
 
 def _first_ids(cluster_id: int, limit: int, *, besides: int | None = None) -> Any:
@@ -99,31 +93,6 @@ async def outlet_names(
 class CoverageStore(StorageBase):
     """The part of `SqlStorage` that reads each event's outlets."""
 
-    async def event_coverage(
-        self, cluster_ids: Sequence[int], *, named: int
-    ) -> dict[int, Coverage]:
-        """Of each cluster, the first reports of its first `named` outlets and the number of its
-        outlets; a cluster with no kept outlets is left out."""
-        wanted = sorted(set(cluster_ids))
-        first: dict[int, list[Story]] = defaultdict(list)
-        counts: dict[int, int] = {}
-        outlets = (
-            select(cluster_outlets.c.outlets)
-            .where(cluster_outlets.c.cluster_id == stories.c.cluster_id)
-            .scalar_subquery()
-        )
-        async with self.connect() as conn:
-            for chunk in chunks(wanted, _UNION):
-                ids = union_all(
-                    *(select(_first_ids(c, named).subquery().c.first_id) for c in chunk)
-                )
-                for story, count in await _stories_by_id(conn, ids, STORY_COLUMNS, outlets):
-                    first[story.event].append(story)
-                    counts[story.event] = count
-        return {
-            cluster: Coverage(tuple(first[cluster]), outlets) for cluster, outlets in counts.items()
-        }
-
     async def other_first_reports(self, story: Story, *, limit: int) -> Coverage:
         """The first reports (with their text) of the first `limit` outlets other than `story`'s
         own that report its event, and how many such outlets there are."""
@@ -153,32 +122,3 @@ class CoverageStore(StorageBase):
             )
         # No row: no other outlet.
         return Coverage(tuple(s for s, _ in first), first[0][1] if first else 0)
-
-    async def events_listed_above(
-        self, cluster_ids: Sequence[int], topic: Topic | None, cursor: Cursor
-    ) -> set[int]:
-        """Those of `cluster_ids` with a report matching `topic` at or after `cursor`: the
-        events a page that ended at `cursor`, or one before it, listed already."""
-        at_or_after = at_or_newer_than(cursor)
-        above: set[int] = set()
-        async with self.connect() as conn:
-            matching = None
-            if topic is not None:
-                kept, dropped = await topic_sources(conn, topic)
-                matching = matching_since(
-                    self.dialect,
-                    topic,
-                    cursor.published_at,
-                    sources=kept,
-                    excluded_sources=dropped,
-                )
-            for chunk in chunks(sorted(set(cluster_ids))):
-                query = (
-                    select(stories.c.cluster_id)
-                    .distinct()
-                    .where(stories.c.cluster_id.in_(chunk), at_or_after)
-                )
-                if matching is not None:
-                    query = query.where(matching)
-                above.update((await conn.execute(query)).scalars())
-        return above

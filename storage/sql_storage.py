@@ -23,6 +23,7 @@ from storage.articles import ArticleStore
 from storage.chats import ChatStore
 from storage.clusters import ClusterStore
 from storage.coverage import CoverageStore
+from storage.listing import ListingStore
 from storage.operations import Operations
 from storage.outbox import Outbox
 from storage.retention import Retention
@@ -36,6 +37,7 @@ class SqlStorage(
     ArticleStore,
     ClusterStore,
     CoverageStore,
+    ListingStore,
     ChatStore,
     Outbox,
     Retention,

@@ -300,3 +300,37 @@ async def test_a_country_topic_finds_its_long_names_through_the_short_one(
     )  # fmt: skip
     found = await storage.latest(parse_topic("peru"), limit=5)
     assert [story.title for story in found] == ["La República del Perú vota"]
+
+
+async def test_a_phrase_newer_than_the_single_words_is_listed_on_every_page(
+    storage: SqlStorage,
+) -> None:
+    """A topic's group of single words and phrases ("maputo" holds "republica de mocambique"):
+    SQLite bounds its window by the single words' newest hits, so phrase stories newer than
+    them, older, and between them must all come, page by page, in time order."""
+    source = await storage.add_source("https://news.example.org/feed", now=T0)
+    headlines = [
+        *(f"Maputo floods recede, day {day}" for day in range(8)),
+        "Republica de Mocambique votes on a budget",
+        "Republica de Mocambique signs a treaty",
+        "Republica de Mocambique was founded in 1975",
+        "Mocambique de Republica: words apart",
+    ]
+    # The phrase stories newest, one in the middle, one oldest; the last holds the words only.
+    ages = [*range(10, 90, 10), 1, 2, 45, 0]
+    drafts = [
+        StoryDraft(
+            source.id, f"e{n}", title, "", f"https://news.example.org/{n}",
+            T0 - timedelta(minutes=age), "en", document_terms(title, "en"),
+        )
+        for n, (title, age) in enumerate(zip(headlines, ages, strict=True))
+    ]  # fmt: skip
+    await storage.store_stories(drafts, now=T0)
+    expected = [
+        title
+        for title, _ in sorted(zip(headlines, ages, strict=True), key=lambda pair: pair[1])
+        if not title.startswith("Mocambique de")
+    ]
+    for page in (1, 2, 3, 5, 6, 20):
+        found = [story.title for story in await _all_pages(storage, "maputo", page)]
+        assert found == expected, page
