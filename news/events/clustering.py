@@ -426,16 +426,10 @@ class Clusterer:
         if meaning is not None:
             projected = project(meaning)
             keys = meaning_keys(title, summary)
-            if cluster is not None and duplicate_of is None:
-                linked = self.linker.reroute(
-                    cluster.event_id, projected, keys, language, published_at
-                )
-                if linked is not None:
-                    cluster = None  # another event fits the story clearly better
         created = cluster is None
         if cluster is None:
             cluster = Cluster(story_id, language, published_at)
-            if meaning is not None and linked is None:
+            if meaning is not None:
                 linked = self.linker.link(projected, keys, language, published_at)
             if linked is not None:
                 cluster.linked_to = linked
@@ -739,8 +733,7 @@ class Clusterer:
             self._forget(story_id)
         while self._linked_expiry and self._linked_expiry[0] < before:
             self._linked.pop(_expired_id(heapq.heappop(self._linked_expiry)), None)
-        if self.linker:
-            self.linker.forget_before(self._now)
+        self.linker.forget_before(self._now)
 
     def _forget(self, story_id: int) -> None:
         member = self._new.get(story_id)

@@ -72,7 +72,7 @@ class ClusterKeeper:
         recent = [story for story in new_stories if _clustering_time(story) >= horizon]
         if recent:
             await self.load(now)
-            await self._place(recent, now)
+            await self._place(recent, now, meanings or {})
 
     async def backlog(self, now: datetime, *, batch: int) -> int:
         """Cluster the stored stories that are not clustered yet, of any age; how many.
@@ -102,12 +102,17 @@ class ClusterKeeper:
             self._version = page.version
         self._loaded = True
 
-    async def _place(self, stories: Sequence[Story], now: datetime) -> None:
+    async def _place(
+        self,
+        stories: Sequence[Story],
+        now: datetime,
+        meanings: Mapping[int, NDArray[numpy.float32]] | None = None,
+    ) -> None:
         clusterer = self.clusterer
 
         def run(synced: ClusterState) -> tuple[list[ClusterAssignment], ClusterState]:
             clusterer.load(synced)  # what other processes clustered since our last turn
-            placed = _place(clusterer, stories)
+            placed = _place(clusterer, stories, meanings or {})
             return placed, self._take_changes(clusterer)
 
         async def work(synced: ClusterState) -> tuple[list[ClusterAssignment], ClusterState]:
@@ -126,7 +131,7 @@ class ClusterKeeper:
 
         def run(synced: ClusterState) -> tuple[list[ClusterAssignment], ClusterState]:
             past.load(seeded)
-            placed = _place(past, ordered)
+            placed = _place(past, ordered, {})
             return placed, past.changes()
 
         async def work(synced: ClusterState) -> tuple[list[ClusterAssignment], ClusterState]:
@@ -152,17 +157,24 @@ def _clustering_time(story: Story) -> datetime:
     return min(story.published_at, story.first_seen_at)
 
 
-def _place(clusterer: Clusterer, stories: Sequence[Story]) -> list[ClusterAssignment]:
+def _place(
+    clusterer: Clusterer,
+    stories: Sequence[Story],
+    meanings: Mapping[int, NDArray[numpy.float32]],
+) -> list[ClusterAssignment]:
     placed = []
     for story in stories:
         known = clusterer.cluster_of(story.id)  # clustered before, by us or another process
         placed.append(
-            ClusterAssignment(story.id, _add(clusterer, story) if known is None else known)
+            ClusterAssignment(
+                story.id,
+                _add(clusterer, story, meanings.get(story.id)) if known is None else known,
+            )
         )
     return placed
 
 
-def _add(clusterer: Clusterer, story: Story) -> int:
+def _add(clusterer: Clusterer, story: Story, meaning: NDArray[numpy.float32] | None) -> int:
     """Add `story` to the clusterer; the cluster it joined or opened."""
     return clusterer.add(
         story.id,
@@ -172,4 +184,5 @@ def _add(clusterer: Clusterer, story: Story) -> int:
         _clustering_time(story),
         story.source_name,
         terms=story.terms,
+        meaning=meaning,
     ).cluster_id
