@@ -434,9 +434,7 @@ class Clusterer:
             if linked is not None:
                 cluster.linked_to = linked
                 self._linked[cluster.id] = linked
-                heapq.heappush(
-                    self._linked_expiry, _expiry(published_at + self.window, cluster.id)
-                )
+                heapq.heappush(self._linked_expiry, _expiry(published_at + self.window, cluster.id))
             self._clusters[cluster.id] = cluster
             heapq.heappush(self._cluster_expiry, _expiry(published_at, cluster.id))
         member = Member(

@@ -187,8 +187,7 @@ def hashed_keys(keys: Iterable[str]) -> NDArray[numpy.uint32]:
     return numpy.array(
         sorted(
             {
-                int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "little")
-                or 1
+                int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "little") or 1
                 for key in keys
             }
         ),
