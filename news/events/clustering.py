@@ -426,10 +426,16 @@ class Clusterer:
         if meaning is not None:
             projected = project(meaning)
             keys = meaning_keys(title, summary)
+            if cluster is not None and duplicate_of is None:
+                linked = self.linker.reroute(
+                    cluster.event_id, projected, keys, language, published_at
+                )
+                if linked is not None:
+                    cluster = None  # an event of another language fits it clearly better
         created = cluster is None
         if cluster is None:
             cluster = Cluster(story_id, language, published_at)
-            if meaning is not None:
+            if meaning is not None and linked is None:
                 linked = self.linker.link(projected, keys, language, published_at)
             if linked is not None:
                 cluster.linked_to = linked

@@ -14,6 +14,11 @@ and cut to their first four consonants, one sound one letter ("Selenskyj", "Zele
 «Зеленський» are all "slns", "Trump" and «Трамп» "trmp"), and numbers whatever their
 separators ("3,5" and "3.5", "1.000" and "1,000"), years and 0/1 left out.
 
+The same comparison keeps a story out of a cluster its words alone would join (`reroute`): when
+an event of another language fits it better by `REROUTE_MARGIN` (0.15) than the event of that
+cluster, the story opens a cluster of its own, linked to that event. Where many events of a
+day share words, a report whose words drift to a look-alike's cluster finds its event again.
+
 A linked cluster takes the event's id as its event (`Cluster.event_id`): every consumer (pushes,
 "Also:" edits, /latest, cards, coverage counts) sees one event across languages, while each
 language's lexical state carries on as before. Clusters are linked when they open, never
@@ -29,17 +34,22 @@ his WHO exit in German), none by a link. short_en.txt (English only) is unchange
 0.947. The thresholds were chosen on multi.txt together with a harder arrangement that no
 figure above shows: every group of multi.txt moved into the same 40 hours as the 387 real
 English entries of short_en.txt, so each story has ~80 look-alike candidates of the same day.
-There the links keep precision 0.927 (words alone 0.938) at recall 0.854; a lower cut-off
-(0.40) gains 0.007 of recall on multi.txt and loses 0.02 of precision in the crowd; without
-the key gate recall drops by 0.03. What is left out: reports sharing no name or number with
-their event and written differently enough (a cosine under 0.45): most often a Ukrainian
-report (the encoder was not trained on Ukrainian) or a report taking another angle.
+There the links keep precision 0.927 (words alone 0.938) at recall 0.854 (without
+`reroute`, 0.874 / 0.818); a lower cut-off (0.40) gains 0.007 of recall on multi.txt and loses
+0.02 of precision in the crowd; without the key gate recall drops by 0.03; a floor on the
+cosine of a key-boosted link (0.35–0.45) costs recall and, through the reports that then open
+clusters of their own and link wrongly, precision too. What is left out: reports sharing no
+name or number with their event and written differently enough (a cosine under 0.45): most
+often a Ukrainian report (the encoder was not trained on Ukrainian) or one of another angle.
 
 Memory is kept small: an event's meaning is projected on `DIMENSIONS` (128) fixed orthonormal
 directions and kept as int8 beside one float scale, its keys as `KEYS` (12) 32-bit hashes, in
-rows of numpy arrays (about 160 bytes an event), not objects; only events of the last
-`LINK_HORIZON` are held. A restart reloads them from the cluster rows (`pack_row`,
-`unpack_row`; storage keeps them in `clusters.meaning`).
+rows of numpy arrays (about 230 bytes an event with the signs below and spare capacity), not
+objects; only events of the last `LINK_HORIZON` are held. Cost: a first cut of the candidates
+by the signs of their meanings (128 bits, `SIGN_LIMIT`: an angle of at most about 82°, which
+changes no figure above), then exact cosines of the few left, by einsum (BLAS's threads cost
+ten times the work under load); bench/bench_crosslanguage.py times it. A restart reloads the
+rows from the cluster rows (`pack_row`, `unpack_row`; storage keeps them in `clusters.meaning`).
 """
 
 from __future__ import annotations
@@ -64,7 +74,12 @@ LINK_COSINE = 0.45
 KEY_BONUS = 0.1
 KEY_BONUS_CAP = 3
 KEYLESS_COSINE = 0.5
+REROUTE_MARGIN = 0.15
 LINK_HORIZON = timedelta(hours=24)
+#: Events whose meaning's signs differ from the story's in more of the 128 than this are no
+#: candidates (an angle over about 82°: a cosine under about 0.15).
+SIGN_LIMIT = 58
+_SIGN_WORDS = DIMENSIONS // 64
 
 LANGUAGES = ("en", "de", "fr", "es", "uk", "ru")
 _SCALE = struct.Struct("<f")
@@ -207,10 +222,12 @@ class EventLinker:
         cutoff: float = LINK_COSINE,
         key_bonus: float = KEY_BONUS,
         keyless_cosine: float = KEYLESS_COSINE,
+        reroute_margin: float = REROUTE_MARGIN,
         horizon: timedelta = LINK_HORIZON,
     ) -> None:
         self.cutoff = cutoff
         self.keyless_cosine = keyless_cosine
+        self.reroute_margin = reroute_margin
         self.key_bonus = key_bonus
         self.horizon = horizon
         self._rows: dict[int, int] = {}  # event id → row
@@ -223,6 +240,9 @@ class EventLinker:
         self._scales = numpy.zeros(capacity, dtype=numpy.float32)
         self._keys = numpy.zeros((capacity, KEYS), dtype=numpy.uint32)
         self._live = numpy.zeros(capacity, dtype=bool)
+        # The signs of each event's meaning, 128 bits in two words: a first cut of the
+        # candidates by the bits they differ in, which costs a pass of fast integer work.
+        self._signs = numpy.zeros((capacity, _SIGN_WORDS), dtype=numpy.uint64)
         self._swept = 0  # when `forget_before` last looked (seconds since the epoch)
 
     def __len__(self) -> int:
@@ -246,11 +266,14 @@ class EventLinker:
         bit = language_bit(language)
         now = _seconds(at)
         horizon = int(self.horizon.total_seconds())
+        end = len(self._rows) + len(self._free)  # rows ever used
+        differing = numpy.bitwise_count(self._signs[:end] ^ _signs(meaning)).sum(axis=1)
         candidates = numpy.flatnonzero(
-            self._live
-            & (self._started >= now - horizon)
-            & (self._started <= now + horizon)
-            & ((self._languages & bit) == 0)
+            self._live[:end]
+            & (differing <= SIGN_LIMIT)
+            & (self._started[:end] >= now - horizon)
+            & (self._started[:end] <= now + horizon)
+            & ((self._languages[:end] & bit) == 0)
         )
         if not candidates.size:
             return None, 0.0
@@ -268,6 +291,27 @@ class EventLinker:
         """The event a story opening a cluster reports, if one of another language fits."""
         event_id, score = self.best(meaning, keys, language, at)
         return event_id if event_id is not None and score >= self.cutoff else None
+
+    def reroute(
+        self,
+        event_id: int,
+        meaning: NDArray[numpy.float32],
+        keys: NDArray[numpy.uint32],
+        language: str,
+        at: datetime,
+    ) -> int | None:
+        """An event of another language that fits a story clearly better (by
+        `reroute_margin`) than the event of the cluster its words would join, or None.
+
+        (The story's own event has a report in its language, so it is no candidate.)"""
+        row = self._rows.get(event_id)
+        if row is None:
+            return None
+        own = float(self._scores(numpy.array([row]), meaning, keys)[0])
+        other, score = self.best(meaning, keys, language, at)
+        if other is None or score < self.cutoff or score - own < self.reroute_margin:
+            return None
+        return other
 
     def add(
         self,
@@ -333,6 +377,7 @@ class EventLinker:
         at += DIMENSIONS
         self._keys[row] = numpy.frombuffer(data, dtype="<u4", count=KEYS, offset=at)
         self._languages[row] = data[-1]
+        self._signs[row] = _signs(self._vectors[row])
 
     def _scores(
         self,
@@ -341,9 +386,13 @@ class EventLinker:
         keys: NDArray[numpy.uint32],
     ) -> NDArray[numpy.float32]:
         vectors = self._vectors[rows].astype(numpy.float32)
-        norms = numpy.linalg.norm(vectors, axis=1)
+        norms = numpy.sqrt(numpy.einsum("ij,ij->i", vectors, vectors))
         norms[norms == 0] = 1.0
-        cosines: NDArray[numpy.float32] = ((vectors @ meaning) / norms).astype(numpy.float32)
+        # einsum, not BLAS: a matrix-vector product this small is not worth BLAS's threads,
+        # which under load cost ten times the work.
+        cosines: NDArray[numpy.float32] = (
+            numpy.einsum("ij,j->i", vectors, meaning) / norms
+        ).astype(numpy.float32)
         shared = (
             numpy.isin(self._keys[rows], keys).sum(axis=1)
             if keys.size
@@ -369,6 +418,7 @@ class EventLinker:
         self._vectors[row] = 0
         self._scales[row] = 0.0
         self._keys[row] = 0
+        self._signs[row] = 0
         self._live[row] = True
         return row
 
@@ -379,7 +429,7 @@ class EventLinker:
             new = numpy.zeros(capacity, dtype=old.dtype)
             new[: old.shape[0]] = old
             setattr(self, name, new)
-        for name, width in (("_vectors", DIMENSIONS), ("_keys", KEYS)):
+        for name, width in (("_vectors", DIMENSIONS), ("_keys", KEYS), ("_signs", _SIGN_WORDS)):
             old = getattr(self, name)
             new = numpy.zeros((capacity, width), dtype=old.dtype)
             new[: old.shape[0]] = old
@@ -392,6 +442,12 @@ class EventLinker:
         scale = peak / 127.0
         self._vectors[row] = numpy.clip(numpy.rint(summed / scale), -127, 127).astype(numpy.int8)
         self._scales[row] = scale
+        self._signs[row] = _signs(summed)
+
+
+def _signs(vector: NDArray[Any]) -> NDArray[numpy.uint64]:
+    """The signs of a vector's components, as bits in 64-bit words."""
+    return numpy.packbits(numpy.asarray(vector) > 0).view(numpy.uint64)
 
 
 def _seconds(at: datetime) -> int:
