@@ -1,10 +1,10 @@
 """Benchmark: `newsbot run` started over a large database, with its clusters loaded (issue 12).
 
 Builds a SQLite database of `--stories` (100,000) stories in the 48 h cluster window, clustered
-as a running bot left them (the clusterer's state stored beside them: centroids and story
-signatures), and `--archive` (1,000,000) older stories, clustered long ago; 200 sources served
-by a loopback feed server. Then starts the real `newsbot run` against the fake Bot API and
-measures, from spawn:
+as a running bot left them (the clusterer's state stored beside them: centroids, story
+signatures and, since issue 23, events' meanings), and `--archive` (1,000,000) older stories,
+clustered long ago; 200 sources served by a loopback feed server. Then starts the real
+`newsbot run` against the fake Bot API and measures, from spawn:
 
 - ready: the bot has answered /start and the scheduler has fetched a feed (target ≤ 2 s);
 - RSS (VmRSS from /proc) once every source's first poll is done (target ≤ 250 MB), and the
@@ -55,6 +55,7 @@ from typing import cast
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
+import numpy
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -218,6 +219,9 @@ async def build(url: str, window: int, archive: int, now: datetime) -> None:
                     published_at,
                     names.get(source_id, "bench.example"),
                     terms=terms,
+                    # A meaning, as the poller gives each story (issue 23): the clusters keep
+                    # their events' meanings, which a start loads for the last 24 hours.
+                    meaning=meaning(n),
                 )
                 row = story_row(
                     n, title, encode_time(published_at), encode_terms(terms), assigned.cluster_id
@@ -237,6 +241,12 @@ async def build(url: str, window: int, archive: int, now: datetime) -> None:
         print(f"  {len(clusterer.clusters()):,} open clusters in the window")
     finally:
         await storage.close()
+
+
+def meaning(story_id: int) -> numpy.ndarray:
+    """A story's meaning: a random direction of the encoder's 512 (unit length)."""
+    vector = numpy.random.default_rng(story_id).standard_normal(512).astype(numpy.float32)
+    return vector / numpy.linalg.norm(vector)
 
 
 _FRESH_CLUSTERED = (

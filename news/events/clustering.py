@@ -486,15 +486,19 @@ class Clusterer:
         self._forgotten.clear()
         return ClusterState(clusters, stories)
 
-    def load(self, state: ClusterState) -> None:
+    def load(self, state: ClusterState, *, now: datetime | None = None) -> None:
         """Take in clusters and stories as storage keeps them: at a start, the open clusters
         and the window's stories; later, what other processes clustered. Nothing is analysed.
 
         Stories come in the order they were added (members keep it). A cluster row replaces
         the centroid of the cluster it names; a story already here is left alone; a story
         whose cluster is not open counts in the document frequencies and the copy index but
-        is no member of any cluster.
+        is no member of any cluster. An event's meaning is taken only when the event started
+        within the linker's horizon before `now` (else the clock), the events a story may link
+        to: a start holds no meaning of the window's older half.
         """
+        clock = now or self._now
+        linkable = None if clock is None else clock - self.linker.horizon
         # Strings read back from storage are fresh, one copy per row: interned, one in all.
         for row in state.clusters:
             language = intern(row.language)
@@ -511,7 +515,7 @@ class Clusterer:
                         self._linked_expiry, _expiry(row.started_at + self.window, row.id)
                     )
                 cluster.linked_to = self._linked[row.id] = row.event_id
-            if row.meaning:
+            if row.meaning and (linkable is None or row.started_at >= linkable):
                 self.linker.unpack_row(row.id, row.started_at, row.meaning)
         newest = self._now
         for story in state.stories:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from news.events import ClusterState
@@ -98,7 +99,7 @@ class ClusterKeeper:
             return
         # Page by page: the rows read never all sit in memory beside the clusterer.
         async for page in self.storage.cluster_state_pages(open_since=now - self.clusterer.window):
-            await asyncio.to_thread(self.clusterer.load, page)
+            await asyncio.to_thread(partial(self.clusterer.load, page, now=now))
             self._version = page.version
         self._loaded = True
 
