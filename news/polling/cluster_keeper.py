@@ -84,13 +84,25 @@ class ClusterKeeper:
         done = 0
         while waiting := await self.storage.unclustered_since(horizon, limit=batch):
             await self.load(now)
-            await self._place(waiting, now)
+            await self._place(waiting, now, await self._stored_meanings(waiting))
             done += len(waiting)
         # Older stories, oldest first, each batch by a clusterer of its own time.
         while waiting := await self.storage.unclustered_before(horizon, limit=batch):
             await self._place_past(waiting, now)
             done += len(waiting)
         return done
+
+    async def _stored_meanings(self, stories: Sequence[Story]) -> dict[int, NDArray[numpy.float32]]:
+        """The meanings storage keeps of `stories` (those computed before they are clustered
+        link them across languages), if it keeps any."""
+        read = getattr(self.storage, "meanings", None)
+        if read is None:
+            return {}
+        from news.meaning import unpack  # numpy and the model's module only when used
+
+        blobs: dict[int, bytes] = await read([story.id for story in stories])
+        ids = list(blobs)
+        return dict(zip(ids, unpack([blobs[i] for i in ids]), strict=True)) if ids else {}
 
     async def load(self, now: datetime) -> None:
         """Once per keeper, when a story is first to be placed: load the open clusters and the

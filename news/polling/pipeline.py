@@ -405,14 +405,16 @@ class Poller:
         pushed) and whatever a crash left between storing and clustering. The scheduler calls
         this after each tick; `/latest` lists such stories one by one until it has run.
 
-        Then up to `MEANING_BACKLOG` stories of the window that have no meaning get one, newest
-        first: a first poll's backlog, and stories stored before meanings were kept.
+        First up to `MEANING_BACKLOG` stories of the window that have no meaning get one, newest
+        first (a first poll's backlog, and stories stored before meanings were kept), so that
+        those clustered here are linked across languages too.
         """
+        # Meanings first: the stories that get one are linked across languages as clustered.
+        await self.meaning_backlog(now)
         clustered = 0
         if self.clusters is not None:
             async with self._writes:
                 clustered = await self.clusters.backlog(now, batch=batch)
-        await self.meaning_backlog(now)
         return clustered
 
     async def meaning_backlog(self, now: datetime, *, limit: int = MEANING_BACKLOG) -> int:
