@@ -371,3 +371,42 @@ async def test_reports_in_three_languages_are_one_event_across_a_restart(
     members = await storage.cluster_members([event])
     assert sorted(story.language for story in members[event]) == ["de", "en", "fr"]
     assert restarted.clusterer.cluster_of(stored["de"][0].id) == event
+
+
+async def test_a_backlog_with_stored_meanings_is_linked_across_languages(
+    storage: SqlStorage, clock: Clock
+) -> None:
+    """Stories clustered off the poll's path (a first poll's backlog) are linked by the
+    meanings storage keeps of them."""
+    from news.meaning import pack
+    from news.polling.cluster_keeper import ClusterKeeper
+    from tests.crosslanguage import stories_with_meanings
+
+    labelled, meanings = stories_with_meanings("multi")
+    stored = []
+    for minutes, language in ((40, "en"), (30, "de")):
+        report = next(
+            story
+            for story in labelled
+            if story.label == "wagner-mutiny" and story.language == language
+        )
+        source = await storage.add_source(f"https://{language}.example/feed", now=clock())
+        draft = StoryDraft(
+            source_id=source.id,
+            entry_id=report.title,
+            title=report.title,
+            summary=report.summary,
+            link=f"https://{language}.example/wagner",
+            published_at=clock() - timedelta(minutes=minutes),
+            language=language,
+            terms=document_terms(f"{report.title} {report.summary}", language),
+        )
+        [story] = await storage.store_stories([draft], now=clock())
+        [packed] = pack(meanings[report.story_id][None, :])
+        await storage.store_meanings([(story.id, packed)])
+        stored.append(story)
+
+    assert await ClusterKeeper(storage, Clusterer()).backlog(clock(), batch=10) == 2
+    event = stored[0].id
+    members = await storage.cluster_members([event])
+    assert [story.language for story in members[event]] == ["en", "de"]
