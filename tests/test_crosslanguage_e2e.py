@@ -107,6 +107,11 @@ async def test_a_german_report_of_a_pushed_english_event_is_an_also_edit_not_a_p
     assert "Also: tagesschau" in str(edit.params["text"])
     assert "swap 300 prisoners" in str(edit.params["text"]), "the card keeps its story"
 
+    # /latest lists the event once, led by the report in the reader's language.
+    pushes_before_latest = len(telegram.calls_to("sendMessage"))
+    latest = await ask(telegram, ALICE, "/latest ukraine", contains="swap 300 prisoners")
+    assert "Kriegsgefangene" not in latest
+
     # Another happening in the same country and town: a push of its own, and the German
     # report of the swap was never pushed.
     mark = telegram.mark()
@@ -122,8 +127,8 @@ async def test_a_german_report_of_a_pushed_english_event_is_an_also_edit_not_a_p
     await ticks.wait_polls(ticks.polls + 2)
     pushed = [
         str(call.params["text"])
-        for call in telegram.calls_to("sendMessage")
-        if int(call.params["chat_id"]) == ALICE
+        for number, call in enumerate(telegram.calls_to("sendMessage"))
+        if int(call.params["chat_id"]) == ALICE and number != pushes_before_latest
     ]
     assert not [text for text in pushed if "Kriegsgefangene" in text]
     assert len([text for text in pushed if "swap 300 prisoners" in text]) == 1
