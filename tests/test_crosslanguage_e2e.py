@@ -9,6 +9,7 @@ on the same country and town about another happening is pushed on its own.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,6 +57,13 @@ DRONES_DE = (
     "Tausenden Haushalten der Strom aus, teilte der Gouverneur mit.",
     3,
 )
+
+
+def button_data(params: dict[str, object]) -> str:
+    markup = params["reply_markup"]
+    keyboard = json.loads(markup) if isinstance(markup, str) else markup
+    assert isinstance(keyboard, dict)
+    return str(keyboard["inline_keyboard"][0][0]["callback_data"])
 
 
 def item(report: tuple[str, str, str, int], now: datetime) -> FeedItem:
@@ -107,6 +115,15 @@ async def test_a_german_report_of_a_pushed_english_event_is_an_also_edit_not_a_p
     assert "Also: tagesschau" in str(edit.params["text"])
     assert "swap 300 prisoners" in str(edit.params["text"]), "the card keeps its story"
 
+    # "More" opens the story card: the German report is listed under its outlet.
+    mark = telegram.mark()
+    telegram.inject_callback_query(ALICE, message_id, button_data(push.params))
+    card = await telegram.wait_for_message(ALICE, contains="Also reported by", after=mark)
+    also = str(card["text"]).split("Also reported by", 1)[1]
+    assert "tagesschau" in also
+    assert 'href="https://tagesschau.example/gefangenenaustausch"' in also
+    assert "Ukraine und Russland tauschen 300 Kriegsgefangene aus" in also
+
     # /latest lists the event once, led by the report in the reader's language.
     pushes_before_latest = len(telegram.calls_to("sendMessage"))
     latest = await ask(telegram, ALICE, "/latest ukraine", contains="swap 300 prisoners")
@@ -128,7 +145,9 @@ async def test_a_german_report_of_a_pushed_english_event_is_an_also_edit_not_a_p
     pushed = [
         str(call.params["text"])
         for number, call in enumerate(telegram.calls_to("sendMessage"))
-        if int(call.params["chat_id"]) == ALICE and number != pushes_before_latest
+        if int(call.params["chat_id"]) == ALICE
+        and number != pushes_before_latest  # the answer to /latest
+        and "Also reported by" not in str(call.params["text"])  # the story card
     ]
     assert not [text for text in pushed if "Kriegsgefangene" in text]
     assert len([text for text in pushed if "swap 300 prisoners" in text]) == 1
