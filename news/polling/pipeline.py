@@ -81,8 +81,6 @@ STORE_SLICE = 1000
 #: first): a first poll's backlog and stories stored before meanings were kept catch up over
 #: a few ticks without holding a core for minutes.
 MEANING_BACKLOG = 1000
-#: Stories encoded per thread hand-off: the event loop hears between batches.
-MEANING_BATCH = 256
 # A gate that lets every source through: `poll_source` called on its own.
 _UNBOUNDED: AbstractAsyncContextManager[object] = nullcontext()
 
@@ -375,21 +373,14 @@ class Poller:
         """
         if not stories:
             return {}
-        from news.meaning import default_encoder, pack, story_meaning_text
-
-        texts = [story_meaning_text(story.title, story.summary) for story in stories]
         try:
-            encoder = self._encoder = self._encoder or default_encoder()
-            vectors = [
-                await asyncio.to_thread(encoder.encode, texts[start : start + MEANING_BATCH])
-                for start in range(0, len(texts), MEANING_BATCH)
-            ]
+            # All of it in the thread, even the import: numpy and the model load there, not on
+            # the event loop.
+            rows, blobs = await asyncio.to_thread(self._encode, stories)
         except Exception as error:
             logger.warning("meanings of %d stories not computed: %r", len(stories), error)
             return {}
-        rows = [row for batch in vectors for row in batch]
         try:
-            blobs = [blob for batch in vectors for blob in pack(batch)]
             async with writes:
                 await self.storage.store_meanings(
                     [(story.id, blob) for story, blob in zip(stories, blobs, strict=True)]
@@ -397,6 +388,16 @@ class Poller:
         except Exception as error:
             logger.warning("meanings of %d stories not stored: %r", len(stories), error)
         return {story.id: row for story, row in zip(stories, rows, strict=True)}
+
+    def _encode(
+        self, stories: Sequence[Story]
+    ) -> tuple[Sequence[NDArray[numpy.float32]], list[bytes]]:
+        """The stories' vectors and their packed bytes (in a worker thread)."""
+        from news.meaning import default_encoder, pack, story_meaning_text
+
+        encoder = self._encoder = self._encoder or default_encoder()
+        vectors = encoder.encode([story_meaning_text(s.title, s.summary) for s in stories])
+        return list(vectors), pack(vectors)
 
     async def cluster_backlog(self, now: datetime, *, batch: int = 2000) -> int:
         """Cluster the stored stories of the window that are not clustered yet; how many.
