@@ -223,7 +223,8 @@ def test_the_cache_is_built_once_in_an_empty_directory(tmp_path, monkeypatch) ->
         "done",
         "table.npy",
         "vocab.npz",
-        "weights.npz",
+        "weights.bin",
+        "weights.json",
     ]
     [vector] = backend.encode(["Wahlergebnis"])
     [expected] = default_encoder().encode(["Wahlergebnis"])

