@@ -256,15 +256,16 @@ class StoryStore(StorageBase):
         async with self.connect() as conn:
             return [(row.id, row.language, bytes(row.vector)) for row in await conn.execute(query)]
 
-    async def meaningless_since(self, since: datetime, *, limit: int) -> list[Story]:
-        """Stories published since `since` that have no meaning yet, newest first: the first
-        polls' backlogs and the stories stored before meanings were kept."""
+    async def meaningless_since(self, since: datetime, *, limit: int) -> list[tuple[int, str, str]]:
+        """Stories published since `since` that have no meaning yet, newest first, as (id,
+        title, summary): the first polls' backlogs and the stories stored before meanings were
+        kept."""
         query = (
-            select_stories(*STORY_COLUMNS)
+            select(stories.c.id, stories.c.title, stories.c.summary)
             .outerjoin(story_meanings, story_meanings.c.story_id == stories.c.id)
             .where(stories.c.published_at >= since, story_meanings.c.story_id.is_(None))
             .order_by(stories.c.published_at.desc(), stories.c.id.desc())
             .limit(limit)
         )
         async with self.connect() as conn:
-            return [story_from_row(row) for row in await conn.execute(query)]
+            return [(row.id, row.title, row.summary) for row in await conn.execute(query)]

