@@ -81,6 +81,9 @@ STORE_SLICE = 1000
 #: first): a first poll's backlog and stories stored before meanings were kept catch up over
 #: a few ticks without holding a core for minutes.
 MEANING_BACKLOG = 1000
+#: Stories read, encoded and stored at a time by the backlog: a slice's texts and vectors are
+#: all that is held at once.
+MEANING_SLICE = 250
 # A gate that lets every source through: `poll_source` called on its own.
 _UNBOUNDED: AbstractAsyncContextManager[object] = nullcontext()
 
@@ -424,13 +427,21 @@ class Poller:
 
     async def meaning_backlog(self, now: datetime, *, limit: int = MEANING_BACKLOG) -> int:
         """Compute the meanings of up to `limit` stories of the window that have none, newest
-        first; how many got one."""
-        try:
-            waiting = await self.storage.meaningless_since(now - CLUSTER_WINDOW, limit=limit)
-        except Exception as error:
-            logger.warning("stories without meanings not read: %r", error)
-            return 0
-        return len(await self._meanings(waiting, writes=self._writes))
+        first, `MEANING_SLICE` at a time; how many got one."""
+        done = 0
+        while done < limit:
+            try:
+                waiting = await self.storage.meaningless_since(
+                    now - CLUSTER_WINDOW, limit=min(MEANING_SLICE, limit - done)
+                )
+            except Exception as error:
+                logger.warning("stories without meanings not read: %r", error)
+                break
+            got = len(await self._meanings(waiting, writes=self._writes)) if waiting else 0
+            if not got:  # none left, or the encoder failed: the next call tries again
+                break
+            done += got
+        return done
 
     async def _record_all(self, records: list[PollRecord]) -> list[None]:
         await self.storage.record_outcomes([fit_record(record) for record in records])
