@@ -229,3 +229,16 @@ def test_the_cache_is_built_once_in_an_empty_directory(tmp_path, monkeypatch) ->
     [vector] = backend.encode(["Wahlergebnis"])
     [expected] = default_encoder().encode(["Wahlergebnis"])
     assert float(vector @ expected) > 0.99999
+
+
+def test_a_cache_file_cut_short_is_built_again(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    directory = _lean.prepare()
+    assert directory is not None
+    table = directory / "table.npy"
+    with open(table, "r+b") as file:
+        file.truncate(table.stat().st_size // 2)
+    [vector] = _lean.load(1).encode(["Wahlergebnis"])
+    [expected] = default_encoder().encode(["Wahlergebnis"])
+    assert float(vector @ expected) > 0.99999
+    assert table.stat().st_size > 65_000_000

@@ -75,9 +75,31 @@ def prepare() -> Path | None:
     """Build the cache files now if they are missing (the image does, as its user, so that a
     container's first encode reads them instead of writing 80 MB); where they are."""
     directory = cache_root()
-    if directory is not None and not (directory / "done").exists():
+    if directory is not None and not _complete(directory):
         _build(directory)
     return directory
+
+
+def _complete(directory: Path) -> bool:
+    """Whether the cache files are all there, at their sizes (a file cut short by a full disk
+    is built again)."""
+    try:
+        if not (directory / "done").exists():
+            return False
+        table = numpy.load(directory / "table.npy", mmap_mode="r")
+        expected = int(table.offset) + _CHUNKS * _VOCAB_ROWS * _DIM
+        if table.shape != (_CHUNKS * _VOCAB_ROWS, _DIM) or (
+            (directory / "table.npy").stat().st_size != expected
+        ):
+            return False
+        del table
+        index = json.loads((directory / "weights.json").read_text())
+        end = max(offset + 4 * int(numpy.prod(shape)) for offset, shape in index["arrays"].values())
+        return (directory / "weights.bin").stat().st_size >= end and (
+            directory / "vocab.npz"
+        ).exists()
+    except (OSError, ValueError, KeyError):
+        return False
 
 
 def load(threads: int) -> Any:
