@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from news.model import Cursor, Story, StoryDraft
 from news.topics import Topic
@@ -214,8 +214,16 @@ class StoryStore(StorageBase):
                 present.update(row.id for row in rows)
             if not present:
                 return
-            dialect = postgresql if self.dialect == "postgresql" else sqlite
-            statement = dialect.insert(story_meanings)
+            # Imported here: a dialect's module is loaded only where it is used.
+            statement: Any
+            if self.dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                statement = pg_insert(story_meanings)
+            else:
+                from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+                statement = sqlite_insert(story_meanings)
             statement = statement.on_conflict_do_update(
                 index_elements=[story_meanings.c.story_id],
                 set_={"vector": statement.excluded.vector},
