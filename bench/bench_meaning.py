@@ -5,8 +5,7 @@ Each figure is taken in a fresh process (the model is process-wide), on one BLAS
 - per story: `encode` of the labelled stories of tests/data/clusters (multi.txt in six
   languages, short_en.txt, en.txt and de.txt; headline + lead as `story_meaning_text` makes
   it), in batches of 32 as a poll hands them over, and one at a time; CPU time per story, the
-  median over batches (target ≤ 10 ms). The first pass is cold (no word met yet); the second
-  pass, over the same stories, is what a running bot's word cache sees.
+  median over batches (target ≤ 10 ms).
 - load: from `import numpy` to the first vector, and the process's RSS growth (numpy's
   included), for the lean
   loader (`news.meaning._lean`, its cache files built) and the package as shipped
@@ -75,8 +74,7 @@ if mode == "lean":
             times.append((time.process_time() - clock) / len(part) * 1000)
         times.sort()
         return times[len(times) // 2]
-    result["cold_ms"] = per_story(32)
-    result["warm_ms"] = per_story(32)
+    result["batch_ms"] = per_story(32)
     result["single_ms"] = per_story(1)
     result["after_mb"] = rss_mb() - before
     vectors = encode(texts)
@@ -132,8 +130,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"{os.cpu_count()} cores, load average {load:.1f}; medians of {args.runs} processes")
     for label, key in (
-        ("batches of 32, cold", "cold_ms"),
-        ("batches of 32, warm", "warm_ms"),
+        ("batches of 32", "batch_ms"),
         ("one at a time", "single_ms"),
     ):
         figure = median(lean, key)
@@ -142,7 +139,7 @@ def main() -> None:
     print(
         f"load, lean (cache built)       {median(lean, 'load_s'):5.2f} s  "
         f"+{median(lean, 'load_mb'):4.0f} MB RSS (+{median(lean, 'after_mb'):.0f} MB after "
-        f"encoding {len(lean[0]['vectors'] or []):,} stories 3 times)"  # type: ignore[arg-type]
+        f"encoding {len(lean[0]['vectors'] or []):,} stories 3 times; numpy included)"  # type: ignore[arg-type]
     )
     print(
         f"load, first use (builds cache) {build['load_s']:5.2f} s  +{build['load_mb']:4.0f} MB RSS"
