@@ -7,8 +7,11 @@ clustered long ago; 200 sources served by a loopback feed server. Then starts th
 `newsbot run` against the fake Bot API and measures, from spawn:
 
 - ready: the bot has answered /start and the scheduler has fetched a feed (target ≤ 2 s);
-- RSS (VmRSS from /proc) once every source's first poll is done (target ≤ 250 MB), and the
-  peak (VmHWM).
+- RSS (VmRSS from /proc) once the first tick is done (target ≤ 250 MB): every source's first
+  poll stored and clustered, and then the tick's last step, the meanings of the window's
+  stories that have none (`Poller.cluster_backlog`; a database built here has none, so a run
+  computes up to 1,000 of them), is over; and the peak (VmHWM). The RSS when the first tick's
+  stories are clustered, before that last step, is printed too.
 
     python bench/bench_cluster_start.py [--stories 100000] [--archive 1000000] [--keep DIR]
         [--database postgresql://postgres@127.0.0.1:5432/newsbot_bench_start]
@@ -275,6 +278,42 @@ async def wait_clustered(url: str, count: int) -> None:
         await asyncio.sleep(0.2)
 
 
+_MEANINGS = "SELECT count(*) FROM story_meanings"
+
+
+async def wait_meanings(url: str, *, quiet: float = 2.0, patience: float = 60.0) -> None:
+    """Until the first tick's last step, the meanings of stories that have none (issue 23:
+    `Poller.cluster_backlog` computes them after clustering, and stores them at once), is
+    done: the count of `story_meanings` has grown and then stays put for `quiet` seconds (or
+    has not grown for `patience` seconds). At once on a schema without meanings."""
+    first = seen = -1
+    waited = still = 0.0
+    connection = await asyncpg.connect(url) if url.startswith("postgresql") else None
+    try:
+        while True:
+            try:
+                if connection is not None:
+                    count = int(await connection.fetchval(_MEANINGS))
+                else:
+                    path = url.removeprefix("sqlite:///")
+                    with closing(
+                        sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+                    ) as db:
+                        count = int(db.execute(_MEANINGS).fetchone()[0])
+            except (sqlite3.OperationalError, asyncpg.UndefinedTableError):
+                return
+            first = count if first < 0 else first
+            still = still + 0.5 if count == seen else 0.0
+            seen = count
+            if (count > first and still >= quiet) or (count == first and waited >= patience):
+                return
+            await asyncio.sleep(0.5)
+            waited += 0.5
+    finally:
+        if connection is not None:
+            await connection.close()
+
+
 def bind_time(at: datetime) -> str:
     """`at` as a time column stores it on SQLite."""
     process = cluster_stories.c.published_at.type.bind_processor(sqlite.dialect())
@@ -469,12 +508,21 @@ async def _run(args: argparse.Namespace, work: Path, postgres: PostgresDatabases
             # The tick stores, records and clusters after fetching: wait for the clusters.
             await wait_clustered(url, SOURCES)
             clustered = time.perf_counter() - started
+            rss_clustered, _ = rss_mb(process.pid)
+            # The tick's last step: the meanings of stories without one (a restart over a
+            # database from before meanings: up to 1,000 of the window's, newest first).
+            await wait_meanings(url)
+            tick_done = time.perf_counter() - started
             rss, peak = rss_mb(process.pid)
         finally:
             process.terminate()
             await process.wait()
         ready = max(answered, polled)
         print(f"first tick's {SOURCES} new stories clustered {clustered:.2f} s after start")
+        print(
+            f"first tick's meanings done {tick_done:.2f} s after start (RSS when its stories "
+            f"were clustered, the meanings step still to come: {rss_clustered:.0f} MB)"
+        )
         print(
             f"ready {ready:.2f} s (answered /start {answered:.2f} s, first feed fetched "
             f"{polled:.2f} s; target ≤ {READY_TARGET} s: "
