@@ -80,7 +80,9 @@ class Stories(Protocol):
     async def recent_meanings(
         self, since: datetime, *, limit: int
     ) -> list[tuple[int, str, bytes]]: ...
-    async def meaningless_since(self, since: datetime, *, limit: int) -> list[Story]: ...
+    async def meaningless_since(
+        self, since: datetime, *, limit: int
+    ) -> list[tuple[int, str, str]]: ...
 
 
 class Articles(Protocol):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from news.model import Cursor, Story, StoryDraft
 from news.topics import Topic
@@ -214,8 +214,16 @@ class StoryStore(StorageBase):
                 present.update(row.id for row in rows)
             if not present:
                 return
-            dialect = postgresql if self.dialect == "postgresql" else sqlite
-            statement = dialect.insert(story_meanings)
+            # Imported here: a dialect's module is loaded only where it is used.
+            statement: Any
+            if self.dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                statement = pg_insert(story_meanings)
+            else:
+                from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+                statement = sqlite_insert(story_meanings)
             statement = statement.on_conflict_do_update(
                 index_elements=[story_meanings.c.story_id],
                 set_={"vector": statement.excluded.vector},
@@ -256,15 +264,16 @@ class StoryStore(StorageBase):
         async with self.connect() as conn:
             return [(row.id, row.language, bytes(row.vector)) for row in await conn.execute(query)]
 
-    async def meaningless_since(self, since: datetime, *, limit: int) -> list[Story]:
-        """Stories published since `since` that have no meaning yet, newest first: the first
-        polls' backlogs and the stories stored before meanings were kept."""
+    async def meaningless_since(self, since: datetime, *, limit: int) -> list[tuple[int, str, str]]:
+        """Stories published since `since` that have no meaning yet, newest first, as (id,
+        title, summary): the first polls' backlogs and the stories stored before meanings were
+        kept."""
         query = (
-            select_stories(*STORY_COLUMNS)
+            select(stories.c.id, stories.c.title, stories.c.summary)
             .outerjoin(story_meanings, story_meanings.c.story_id == stories.c.id)
             .where(stories.c.published_at >= since, story_meanings.c.story_id.is_(None))
             .order_by(stories.c.published_at.desc(), stories.c.id.desc())
             .limit(limit)
         )
         async with self.connect() as conn:
-            return [story_from_row(row) for row in await conn.execute(query)]
+            return [(row.id, row.title, row.summary) for row in await conn.execute(query)]

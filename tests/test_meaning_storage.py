@@ -88,8 +88,9 @@ async def test_stories_without_meanings_are_found_newest_first(
     newest, middle, oldest = await three_stories(storage, clock)
     await storage.store_meanings([(middle, blob(1))])
     waiting = await storage.meaningless_since(clock() - timedelta(hours=5), limit=10)
-    assert [story.id for story in waiting] == [newest, oldest]
-    assert [s.id for s in await storage.meaningless_since(clock(), limit=10)] == [newest]
+    assert [story_id for story_id, _, _ in waiting] == [newest, oldest]
+    assert waiting[0][1:] == ("Harbour reopens", "")
+    assert [s[0] for s in await storage.meaningless_since(clock(), limit=10)] == [newest]
 
 
 async def test_a_pruned_story_s_meaning_goes_with_it_and_a_late_one_is_skipped(

@@ -81,8 +81,9 @@ STORE_SLICE = 1000
 #: first): a first poll's backlog and stories stored before meanings were kept catch up over
 #: a few ticks without holding a core for minutes.
 MEANING_BACKLOG = 1000
-#: Stories encoded per thread hand-off: the event loop hears between batches.
-MEANING_BATCH = 256
+#: Stories read, encoded and stored at a time by the backlog: a slice's texts and vectors are
+#: all that is held at once.
+MEANING_SLICE = 250
 # A gate that lets every source through: `poll_source` called on its own.
 _UNBOUNDED: AbstractAsyncContextManager[object] = nullcontext()
 
@@ -329,7 +330,9 @@ class Poller:
             # matching; a first poll's backlog (never pushed) waits for `cluster_backlog`, off
             # the poll's path.
             pushable = [story for story in stored if story.source_id in pushing]
-            meanings.update(await self._meanings(pushable))
+            meanings.update(
+                await self._meanings([(story.id, story.title, story.summary) for story in pushable])
+            )
             if self.clusters is not None:
                 await self.clusters.place(pushable, now, meanings=meanings)
         subscriptions: list[Subscription] | None = None
@@ -366,37 +369,44 @@ class Poller:
             logger.warning("articles of pushed stories not marked for reading: %s", error)
 
     async def _meanings(
-        self, stories: Sequence[Story], *, writes: AbstractAsyncContextManager[object] = _UNBOUNDED
+        self,
+        stories: Sequence[tuple[int, str, str]],
+        *,
+        writes: AbstractAsyncContextManager[object] = _UNBOUNDED,
     ) -> dict[int, NDArray[numpy.float32]]:
-        """The meanings of `stories` by id, computed in a thread and stored (holding `writes`).
+        """The meanings of `stories` (id, title, summary) by id, computed in a thread and
+        stored (holding `writes`).
 
         A failing encoder costs the stories their meanings, nothing else: they are stored,
         clustered and matched by their words, and the backlog tries them again later.
         """
         if not stories:
             return {}
-        from news.meaning import default_encoder, pack, story_meaning_text
-
-        texts = [story_meaning_text(story.title, story.summary) for story in stories]
         try:
-            encoder = self._encoder = self._encoder or default_encoder()
-            vectors = [
-                await asyncio.to_thread(encoder.encode, texts[start : start + MEANING_BATCH])
-                for start in range(0, len(texts), MEANING_BATCH)
-            ]
+            # All of it in the thread, even the import: numpy and the model load there, not on
+            # the event loop.
+            rows, blobs = await asyncio.to_thread(self._encode, stories)
         except Exception as error:
             logger.warning("meanings of %d stories not computed: %r", len(stories), error)
             return {}
-        rows = [row for batch in vectors for row in batch]
         try:
-            blobs = [blob for batch in vectors for blob in pack(batch)]
             async with writes:
                 await self.storage.store_meanings(
-                    [(story.id, blob) for story, blob in zip(stories, blobs, strict=True)]
+                    [(story[0], blob) for story, blob in zip(stories, blobs, strict=True)]
                 )
         except Exception as error:
             logger.warning("meanings of %d stories not stored: %r", len(stories), error)
-        return {story.id: row for story, row in zip(stories, rows, strict=True)}
+        return {story[0]: row for story, row in zip(stories, rows, strict=True)}
+
+    def _encode(
+        self, stories: Sequence[tuple[int, str, str]]
+    ) -> tuple[Sequence[NDArray[numpy.float32]], list[bytes]]:
+        """The stories' vectors and their packed bytes (in a worker thread)."""
+        from news.meaning import default_encoder, pack, story_meaning_text
+
+        encoder = self._encoder = self._encoder or default_encoder()
+        vectors = encoder.encode([story_meaning_text(title, lead) for _, title, lead in stories])
+        return list(vectors), pack(vectors)
 
     async def cluster_backlog(self, now: datetime, *, batch: int = 2000) -> int:
         """Cluster the stored stories of the window that are not clustered yet; how many.
@@ -405,25 +415,35 @@ class Poller:
         pushed) and whatever a crash left between storing and clustering. The scheduler calls
         this after each tick; `/latest` lists such stories one by one until it has run.
 
-        Then up to `MEANING_BACKLOG` stories of the window that have no meaning get one, newest
-        first: a first poll's backlog, and stories stored before meanings were kept.
+        First up to `MEANING_BACKLOG` stories of the window that have no meaning get one, newest
+        first (a first poll's backlog, and stories stored before meanings were kept), so that
+        those clustered here are linked across languages too.
         """
+        # Meanings first: the stories that get one are linked across languages as clustered.
+        await self.meaning_backlog(now)
         clustered = 0
         if self.clusters is not None:
             async with self._writes:
                 clustered = await self.clusters.backlog(now, batch=batch)
-        await self.meaning_backlog(now)
         return clustered
 
     async def meaning_backlog(self, now: datetime, *, limit: int = MEANING_BACKLOG) -> int:
         """Compute the meanings of up to `limit` stories of the window that have none, newest
-        first; how many got one."""
-        try:
-            waiting = await self.storage.meaningless_since(now - CLUSTER_WINDOW, limit=limit)
-        except Exception as error:
-            logger.warning("stories without meanings not read: %r", error)
-            return 0
-        return len(await self._meanings(waiting, writes=self._writes))
+        first, `MEANING_SLICE` at a time; how many got one."""
+        done = 0
+        while done < limit:
+            try:
+                waiting = await self.storage.meaningless_since(
+                    now - CLUSTER_WINDOW, limit=min(MEANING_SLICE, limit - done)
+                )
+            except Exception as error:
+                logger.warning("stories without meanings not read: %r", error)
+                break
+            got = len(await self._meanings(waiting, writes=self._writes)) if waiting else 0
+            if not got:  # none left, or the encoder failed: the next call tries again
+                break
+            done += got
+        return done
 
     async def _record_all(self, records: list[PollRecord]) -> list[None]:
         await self.storage.record_outcomes([fit_record(record) for record in records])
