@@ -1,0 +1,224 @@
+"""Topics across languages: a topic's meaning against stories' meanings (issue 23).
+
+A topic typed in one language finds stories in its own language by their words, as before
+(`Topic.matches`, the full-text index). Stories in *other* languages it finds by meaning: the
+topic's words and each story's headline and lead are sentence embeddings from one multilingual
+encoder (`news.meaning`), and a story matches when the topic's vector is close enough to it.
+
+Raw cosines of a short topic and a story are not comparable from topic to topic (a country is
+close to half the news, "Moon" to little of it), so a topic's cosine to a story is
+standardised against the stories of the window, the *background*: how many standard
+deviations above its mean cosine to recent stories (`Background`, kept as the window's mean
+vector and covariance, so a topic's mean and spread cost one product each). And a topic's
+vector is drawn toward the stories its own words find (pseudo-relevance feedback,
+`expanded`): the mean of those stories' vectors says what the reader's words mean in news,
+which carries across languages far better than two or three words do.
+
+What matches across languages (`cross_language_scores`, `CROSS_LANGUAGE_MATCH`):
+- a story that the topic's words do not find, in a language other than the topic's;
+- whose standardised closeness to one of the topic's alternatives (one per choice of its `OR`
+  items) reaches `MATCH_Z`;
+- and to none of its exclusions `EXCLUDE_Z` (`-спорт` leaves football out in every language);
+  the exclusions' words still leave stories out as before.
+
+Stories in the topic's own language are matched by words alone, exactly as before. The topic's
+language is what its letters tell (`topic_language`), else the reader's.
+
+Nothing here loads a model: callers pass vectors (float32, rows of unit length) made by
+`news.meaning`'s encoder from `meaning_texts`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy
+from numpy.typing import NDArray
+
+from news.topics.analysis import base_language
+from news.topics.query import Topic
+
+#: Standard deviations above the background a topic's closeness to a story must reach for a
+#: story in another language to match (tuned on tests/data/topic_eval/multi_*.tsv, figures on
+#: held-out halves in tests/test_topic_meanings.py).
+MATCH_Z = 2.8
+#: Standard deviations above the background at which an exclusion leaves a story out.
+EXCLUDE_Z = 2.0
+#: Weight of the topic's own vector beside the mean of the stories its words find.
+QUERY_WEIGHT = 1.0
+#: Alternatives encoded for a topic at most (each choice of its OR items is one).
+MAX_ALTERNATIVES = 8
+
+Vectors = NDArray[numpy.float32]
+
+_UKRAINIAN = frozenset("іїєґ")
+_RUSSIAN = frozenset("ыэъё")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_LETTERS = {
+    "de": frozenset("äöüß"),
+    "es": frozenset("ñáíóú¿¡"),
+    "fr": frozenset("çèêëîïôœûàâ"),
+}
+_TOKEN = re.compile(r'-?"[^"]*"|\S+')
+
+
+def topic_language(topic: Topic, reader: str | None = None) -> str | None:
+    """The language a topic is written in: what its letters tell (Cyrillic "ї" is Ukrainian,
+    "ы" Russian; "ü" German, "ñ" Spanish, "ç" French; a country's name in one language), else
+    the reader's language if its script agrees, else None (unknown)."""
+    positive, _ = _items(topic)
+    text = " ".join(" ".join(choice) for choice in positive)
+    letters = set(text)
+    reader = base_language(reader) if reader else None
+    if _CYRILLIC.search(text):
+        if letters & _UKRAINIAN:
+            return "uk"
+        if letters & _RUSSIAN:
+            return "ru"
+        return reader if reader in ("uk", "ru") else None
+    if topic.language:
+        return topic.language
+    for language, marks in _LETTERS.items():
+        if letters & marks:
+            return language
+    return reader if reader in ("en", "de", "fr", "es") else None
+
+
+def meaning_texts(topic: Topic) -> tuple[list[str], list[str]]:
+    """What to encode for a topic: one text per choice of its OR-ed items (`peace talks OR
+    negotiations` → "peace talks", "peace negotiations"), and one per exclusion. An outlet's
+    topic (`source:` alone) has no text to look for: it follows its sources by name."""
+    positive, excluded = _items(topic)
+    if not positive:
+        return [], excluded
+    choices = itertools.islice(itertools.product(*positive), MAX_ALTERNATIVES)
+    return [" ".join(choice) for choice in choices], excluded
+
+
+def _items(topic: Topic) -> tuple[list[list[str]], list[str]]:
+    """The topic's positive items, OR-ed ones grouped (each a list of alternatives), and its
+    exclusions, as words from its normal form (without quotes and `source:` terms)."""
+    groups: list[list[str]] = []
+    excluded: list[str] = []
+    join = False
+    for token in _TOKEN.findall(topic.text):
+        if token == "OR":
+            join = True
+            continue
+        negated = token.startswith("-")
+        bare = token.removeprefix("-")
+        if bare.lower().startswith("source:"):
+            join = False
+            continue
+        text = bare.strip('"')
+        if negated:
+            excluded.append(text)
+        elif join and groups:
+            groups[-1].append(text)
+        else:
+            groups.append([text])
+        join = False
+    return groups, excluded
+
+
+@dataclass(frozen=True, slots=True)
+class Background:
+    """What recent stories' vectors look like: their mean and covariance, so that a query's
+    mean cosine to them is `q·mean` and its spread `sqrt(q Σ q)`."""
+
+    mean: Vectors
+    covariance: Vectors
+    count: int
+
+    @classmethod
+    def of(cls, vectors: Vectors) -> Background:
+        rows = numpy.asarray(vectors, dtype=numpy.float32)
+        if rows.shape[0] < 2:
+            dimensions = rows.shape[1] if rows.ndim == 2 else 0
+            return cls(
+                numpy.zeros(dimensions, numpy.float32),
+                numpy.eye(dimensions, dtype=numpy.float32) / max(dimensions, 1),
+                rows.shape[0],
+            )
+        mean = rows.mean(axis=0)
+        centred = rows - mean
+        covariance = (centred.T @ centred) / numpy.float32(rows.shape[0])
+        return cls(mean.astype(numpy.float32), covariance.astype(numpy.float32), rows.shape[0])
+
+    def standardise(self, queries: Vectors, stories: Vectors) -> Vectors:
+        """(queries × stories) cosines in standard deviations above each query's mean."""
+        means = queries @ self.mean
+        spreads = numpy.sqrt(numpy.maximum(((queries @ self.covariance) * queries).sum(1), 1e-6))
+        result: Vectors = ((queries @ stories.T) - means[:, None]) / spreads[:, None]
+        return result
+
+
+def expanded(queries: Vectors, found: Vectors) -> Vectors:
+    """The topic's vectors drawn toward the mean of the stories its words find (rows of unit
+    length); unchanged when its words find none."""
+    if found.shape[0] == 0:
+        return queries
+    rows = QUERY_WEIGHT * queries + found.mean(axis=0)
+    norms = numpy.linalg.norm(rows, axis=1, keepdims=True)
+    result: Vectors = (rows / numpy.maximum(norms, 1e-6)).astype(numpy.float32)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMeaning:
+    """A topic's encoded texts (`meaning_texts`): its alternatives and its exclusions."""
+
+    alternatives: Vectors
+    excluded: Vectors
+
+    def scores(
+        self, stories: Vectors, background: Background, found: Vectors | None = None
+    ) -> tuple[NDArray[numpy.float64], NDArray[numpy.float64]]:
+        """Per story: the best standardised closeness to an alternative (drawn toward `found`,
+        the vectors of stories the topic's words find) and to an exclusion (-inf: none)."""
+        count = stories.shape[0]
+        if self.alternatives.shape[0] == 0 or count == 0:
+            return numpy.full(count, -numpy.inf), numpy.full(count, -numpy.inf)
+        queries = expanded(self.alternatives, found) if found is not None else self.alternatives
+        near = background.standardise(queries, stories).max(axis=0).astype(numpy.float64)
+        if self.excluded.shape[0]:
+            far = background.standardise(self.excluded, stories).max(axis=0).astype(numpy.float64)
+        else:
+            far = numpy.full(count, -numpy.inf)
+        return near, far
+
+    def matches(
+        self, stories: Vectors, background: Background, found: Vectors | None = None
+    ) -> NDArray[numpy.bool_]:
+        """Which of `stories` (in other languages than the topic's) match by meaning."""
+        near, far = self.scores(stories, background, found)
+        result: NDArray[numpy.bool_] = (near >= MATCH_Z) & (far < EXCLUDE_Z)
+        return result
+
+    def excludes(self, stories: Vectors, background: Background) -> NDArray[numpy.bool_]:
+        """Which of `stories` an exclusion leaves out by meaning."""
+        if self.excluded.shape[0] == 0 or stories.shape[0] == 0:
+            return numpy.zeros(stories.shape[0], dtype=numpy.bool_)
+        far = background.standardise(self.excluded, stories).max(axis=0)
+        result: NDArray[numpy.bool_] = far >= EXCLUDE_Z
+        return result
+
+
+def topic_meaning(vectors: Vectors, alternatives: int) -> TopicMeaning:
+    """Split the encoded rows of `meaning_texts` (alternatives first, then exclusions)."""
+    return TopicMeaning(vectors[:alternatives], vectors[alternatives:])
+
+
+def is_cross_language(topic_lang: str | None, story_language: str | None) -> bool:
+    """True when a story in `story_language` is in another language than the topic's (an
+    unknown topic language: every story is; an unknown story language: none is)."""
+    if story_language is None:
+        return False
+    return topic_lang is None or base_language(story_language) != topic_lang
+
+
+def languages_of(stories: Sequence[str | None]) -> list[str | None]:
+    return [base_language(language) if language else None for language in stories]
