@@ -256,6 +256,16 @@ articles = Table(
     Index("ix_articles_due", "state", "retry_at"),
 )
 
+# A story's meaning (migration 0019): its headline and lead as a sentence embedding that
+# compares across languages (`news.meaning`), packed to one signed byte a dimension. Stories
+# stored before 0019 get theirs later, in batches; it goes with its story.
+story_meanings = Table(
+    "story_meanings",
+    metadata,
+    belongs_to("story_id", "stories", primary_key=True, autoincrement=False),
+    Column("vector", LargeBinary, nullable=False),
+)
+
 chats = Table(
     "chats",
     metadata,

@@ -23,7 +23,7 @@ Every method writes to storage: callers hold the poller's write lock around them
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,9 @@ from news.model import ClusterAssignment, Story
 from news.ports import Clusters
 
 if TYPE_CHECKING:
+    import numpy
+    from numpy.typing import NDArray
+
     from news.events.clustering import Clusterer
 
 
@@ -54,8 +57,17 @@ class ClusterKeeper:
         # Changes clustered but not yet stored (a failed write): sent again with the next turn.
         self._unsaved = ClusterState()
 
-    async def place(self, new_stories: Sequence[Story], now: datetime) -> None:
-        """Cluster freshly stored stories of the window; older ones wait for `backlog`."""
+    async def place(
+        self,
+        new_stories: Sequence[Story],
+        now: datetime,
+        *,
+        meanings: Mapping[int, NDArray[numpy.float32]] | None = None,
+    ) -> None:
+        """Cluster freshly stored stories of the window; older ones wait for `backlog`.
+
+        `meanings` are the stories' vectors (`news.meaning`) by id, for linking events across
+        languages; a story without one is clustered by its words alone."""
         horizon = now - self.clusterer.window
         recent = [story for story in new_stories if _clustering_time(story) >= horizon]
         if recent:

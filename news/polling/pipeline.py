@@ -34,7 +34,7 @@ import asyncio
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
@@ -58,7 +58,7 @@ from news.model import (
     Subscription,
     TopicMatch,
 )
-from news.policy import POLL_BACKOFF_CAP, POLL_CEILING, POLL_FLOOR
+from news.policy import CLUSTER_WINDOW, POLL_BACKOFF_CAP, POLL_CEILING, POLL_FLOOR
 from news.polling import decide
 from news.polling.cluster_keeper import ClusterKeeper
 from news.polling.schedule import ScheduleSettings
@@ -66,13 +66,23 @@ from news.ports import Chats, Clusters, Outbox, Sources, Stories
 from news.topics.percolator import SubscriptionIndex
 
 if TYPE_CHECKING:
+    import numpy
+    from numpy.typing import NDArray
+
     from news.events.clustering import Clusterer
     from news.feeds.parse import ParsedFeed
+    from news.meaning import SentenceEncoder
 
 logger = logging.getLogger(__name__)
 
 #: The most drafts stored in one transaction (what a write holds the event loop for).
 STORE_SLICE = 1000
+#: Stories of the window whose meaning `cluster_backlog` computes at most per call (newest
+#: first): a first poll's backlog and stories stored before meanings were kept catch up over
+#: a few ticks without holding a core for minutes.
+MEANING_BACKLOG = 1000
+#: Stories encoded per thread hand-off: the event loop hears between batches.
+MEANING_BATCH = 256
 # A gate that lets every source through: `poll_source` called on its own.
 _UNBOUNDED: AbstractAsyncContextManager[object] = nullcontext()
 
@@ -101,11 +111,14 @@ def match_subscriptions(
     now: datetime,
     *,
     index: SubscriptionIndex | None = None,
+    meanings: Mapping[int, NDArray[numpy.float32]] | None = None,
 ) -> list[TopicMatch]:
     """Which chat is owed which story, and for which of its topics.
 
     `index` is a percolator kept across calls (the poller keeps one), so only changed
-    subscriptions are indexed again; without it one is built for this call.
+    subscriptions are indexed again; without it one is built for this call. `meanings` are
+    the stories' vectors (`news.meaning`) by id, for topics across languages; a story without
+    one is matched by its words alone.
     """
     index = index or SubscriptionIndex()
     index.sync(subscriptions)
@@ -165,6 +178,7 @@ class Poller:
         clusterer: Clusterer | None = None,
         articles: WantsArticles | None = None,
         pace: NotesHosts | None = None,
+        encoder: SentenceEncoder | None = None,
     ) -> None:
         self.storage = storage
         self.articles = articles
@@ -183,6 +197,9 @@ class Poller:
         self._stories = GroupCommit(self._store_all, self._writes)
         self.subscription_index = SubscriptionIndex()
         self.clusters = ClusterKeeper(storage, clusterer) if clusterer is not None else None
+        # The process's encoder unless one is handed in; taken (and its model loaded) when the
+        # first meaning is computed, so a start and a cold poll pay nothing for it.
+        self._encoder = encoder
 
     async def poll_due(self, now: datetime) -> list[PollOutcome]:
         """Claim the sources whose next poll time has come and poll them; one tick at a time."""
@@ -296,6 +313,7 @@ class Poller:
     ) -> list[tuple[list[Story], int]]:
         """Store the drafts of many polls at once; per poll, its new stories and queued pushes."""
         new_by_source: dict[int, list[Story]] = defaultdict(list)
+        meanings: dict[int, NDArray[numpy.float32]] = {}
         pushing = {source.id for source, _, _ in items if source.last_success_at is not None}
         for now in dict.fromkeys(now for _, _, now in items):
             drafts = [draft for _, batch, when in items if when == now for draft in batch]
@@ -307,11 +325,13 @@ class Poller:
             stored.sort(key=lambda story: (story.published_at, story.id))
             for story in stored:
                 new_by_source[story.source_id].append(story)
-            # Stories that may be pushed are clustered now, before matching; a first poll's
-            # backlog (never pushed) waits for `cluster_backlog`, off the poll's path.
+            # Stories that may be pushed get their meanings and are clustered now, before
+            # matching; a first poll's backlog (never pushed) waits for `cluster_backlog`, off
+            # the poll's path.
+            pushable = [story for story in stored if story.source_id in pushing]
+            meanings.update(await self._meanings(pushable))
             if self.clusters is not None:
-                pushable = [story for story in stored if story.source_id in pushing]
-                await self.clusters.place(pushable, now)
+                await self.clusters.place(pushable, now, meanings=meanings)
         subscriptions: list[Subscription] | None = None
         results: list[tuple[list[Story], int]] = []
         for source, _, now in items:
@@ -322,7 +342,11 @@ class Poller:
                 if subscriptions is None:
                     subscriptions = await self.storage.active_subscriptions()
                 owed = match_subscriptions(
-                    new_stories, subscriptions, now, index=self.subscription_index
+                    new_stories,
+                    subscriptions,
+                    now,
+                    index=self.subscription_index,
+                    meanings=meanings,
                 )
                 queued = await self.storage.enqueue_deliveries(owed, now=now)
                 if owed:
@@ -341,17 +365,65 @@ class Poller:
         except Exception as error:
             logger.warning("articles of pushed stories not marked for reading: %s", error)
 
+    async def _meanings(
+        self, stories: Sequence[Story], *, writes: AbstractAsyncContextManager[object] = _UNBOUNDED
+    ) -> dict[int, NDArray[numpy.float32]]:
+        """The meanings of `stories` by id, computed in a thread and stored (holding `writes`).
+
+        A failing encoder costs the stories their meanings, nothing else: they are stored,
+        clustered and matched by their words, and the backlog tries them again later.
+        """
+        if not stories:
+            return {}
+        from news.meaning import default_encoder, pack, story_meaning_text
+
+        texts = [story_meaning_text(story.title, story.summary) for story in stories]
+        try:
+            encoder = self._encoder = self._encoder or default_encoder()
+            vectors = [
+                await asyncio.to_thread(encoder.encode, texts[start : start + MEANING_BATCH])
+                for start in range(0, len(texts), MEANING_BATCH)
+            ]
+        except Exception as error:
+            logger.warning("meanings of %d stories not computed: %r", len(stories), error)
+            return {}
+        rows = [row for batch in vectors for row in batch]
+        try:
+            blobs = [blob for batch in vectors for blob in pack(batch)]
+            async with writes:
+                await self.storage.store_meanings(
+                    [(story.id, blob) for story, blob in zip(stories, blobs, strict=True)]
+                )
+        except Exception as error:
+            logger.warning("meanings of %d stories not stored: %r", len(stories), error)
+        return {story.id: row for story, row in zip(stories, rows, strict=True)}
+
     async def cluster_backlog(self, now: datetime, *, batch: int = 2000) -> int:
         """Cluster the stored stories of the window that are not clustered yet; how many.
 
         Those are the backlogs of sources' first polls (stored and searchable at once, never
         pushed) and whatever a crash left between storing and clustering. The scheduler calls
         this after each tick; `/latest` lists such stories one by one until it has run.
+
+        Then up to `MEANING_BACKLOG` stories of the window that have no meaning get one, newest
+        first: a first poll's backlog, and stories stored before meanings were kept.
         """
-        if self.clusters is None:
+        clustered = 0
+        if self.clusters is not None:
+            async with self._writes:
+                clustered = await self.clusters.backlog(now, batch=batch)
+        await self.meaning_backlog(now)
+        return clustered
+
+    async def meaning_backlog(self, now: datetime, *, limit: int = MEANING_BACKLOG) -> int:
+        """Compute the meanings of up to `limit` stories of the window that have none, newest
+        first; how many got one."""
+        try:
+            waiting = await self.storage.meaningless_since(now - CLUSTER_WINDOW, limit=limit)
+        except Exception as error:
+            logger.warning("stories without meanings not read: %r", error)
             return 0
-        async with self._writes:
-            return await self.clusters.backlog(now, batch=batch)
+        return len(await self._meanings(waiting, writes=self._writes))
 
     async def _record_all(self, records: list[PollRecord]) -> list[None]:
         await self.storage.record_outcomes([fit_record(record) for record in records])
