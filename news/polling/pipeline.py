@@ -63,6 +63,7 @@ from news.polling import decide
 from news.polling.cluster_keeper import ClusterKeeper
 from news.polling.schedule import ScheduleSettings
 from news.ports import Chats, Clusters, Outbox, Sources, Stories
+from news.topics.meanings import BACKGROUND_STORIES, meaning_texts, topic_meaning
 from news.topics.percolator import SubscriptionIndex
 
 if TYPE_CHECKING:
@@ -124,11 +125,26 @@ def match_subscriptions(
     index.sync(subscriptions)
     fresh = [story for story in new_stories if pushable(story.published_at, now)]
     index.observe(story.terms for story in fresh)
+    vectors = meanings or {}
+    known = [vectors[story.id] for story in fresh if story.id in vectors]
+    if known:
+        import numpy
+
+        index.across.observe(numpy.stack(known))
     owed: list[TopicMatch] = []
     for story in fresh:
         matched = index.matching_places(
             story.terms, source=story.source_name, language=story.language
         )
+        vector = vectors.get(story.id)
+        if vector is not None and len(index.across):
+            matched = index.across_languages(
+                matched,
+                vector,
+                terms=story.terms,
+                source=story.source_name,
+                language=story.language,
+            )
         owed.extend(
             TopicMatch(chat, story.id, tuple(topics), thread)
             for (chat, thread), topics in matched.items()
@@ -200,6 +216,7 @@ class Poller:
         # The process's encoder unless one is handed in; taken (and its model loaded) when the
         # first meaning is computed, so a start and a cold poll pay nothing for it.
         self._encoder = encoder
+        self._background_read = False
 
     async def poll_due(self, now: datetime) -> list[PollOutcome]:
         """Claim the sources whose next poll time has come and poll them; one tick at a time."""
@@ -341,6 +358,7 @@ class Poller:
             if source.last_success_at is not None and new_stories:
                 if subscriptions is None:
                     subscriptions = await self.storage.active_subscriptions()
+                    await self._topic_meanings(subscriptions, now)
                 owed = match_subscriptions(
                     new_stories,
                     subscriptions,
@@ -353,6 +371,31 @@ class Poller:
                     await self._want_articles(new_stories, {match.story_id for match in owed}, now)
             results.append((new_stories, queued))
         return results
+
+    async def _topic_meanings(self, subscriptions: Sequence[Subscription], now: datetime) -> None:
+        """Encode the followed topics not encoded yet (in a thread), for matching stories in
+        other languages by meaning; the first time, the background of recent stories' meanings
+        is read too. A failing encoder costs matching by meaning, nothing else."""
+        across = self.subscription_index.across
+        wanting = across.wanting(subscription.topic for subscription in subscriptions)
+        if not wanting:
+            return
+        from news.meaning import default_encoder, unpack
+
+        try:
+            if not self._background_read:
+                self._background_read = True
+                recent = await self.storage.recent_meanings(
+                    now - CLUSTER_WINDOW, limit=BACKGROUND_STORIES
+                )
+                across.observe(unpack([blob for _, _, blob in reversed(recent)]))
+            encoder = self._encoder = self._encoder or default_encoder()
+            for topic in wanting:
+                alternatives, excluded = meaning_texts(topic)
+                vectors = await asyncio.to_thread(encoder.encode, alternatives + excluded)
+                across.add(topic, topic_meaning(vectors, len(alternatives)))
+        except Exception as error:
+            logger.warning("topics' meanings not computed: %r", error)
 
     async def _want_articles(
         self, stories: Sequence[Story], pushed: set[int], now: datetime

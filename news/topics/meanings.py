@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy
 from numpy.typing import NDArray
 
-from news.topics.analysis import base_language
-from news.topics.query import Topic
+from news.topics.analysis import TermIndex, base_language
+from news.topics.query import Topic, parse_topic
 
 #: Standard deviations above the background a topic's closeness to a story must reach for a
 #: story in another language to match (tuned on tests/data/topic_eval/multi_*.tsv, figures on
@@ -140,7 +140,7 @@ class Background:
             dimensions = rows.shape[1] if rows.ndim == 2 else 0
             return cls(
                 numpy.zeros(dimensions, numpy.float32),
-                numpy.eye(dimensions, dtype=numpy.float32) / max(dimensions, 1),
+                (numpy.eye(dimensions) / max(dimensions, 1)).astype(numpy.float32),
                 rows.shape[0],
             )
         mean = rows.mean(axis=0)
@@ -222,3 +222,176 @@ def is_cross_language(topic_lang: str | None, story_language: str | None) -> boo
 
 def languages_of(stories: Sequence[str | None]) -> list[str | None]:
     return [base_language(language) if language else None for language in stories]
+
+
+#: Stories' vectors the push index's background is kept from at most (the newest).
+BACKGROUND_STORIES = 2000
+#: Stories a background needs before meanings are trusted to match: fewer, and the spread of
+#: closeness is not known, so stories are matched by their words alone.
+MIN_BACKGROUND = 200
+#: Stories found by a topic's words whose vectors draw the topic's meaning, at most (the newest).
+MAX_FOUND = 50
+
+
+@dataclass(slots=True)
+class _Followed:
+    topic: Topic
+    language: str | None
+    meaning: TopicMeaning
+    found: list[Vectors]
+
+
+class CrossLanguageIndex:
+    """Subscriptions' topics by meaning, for pushes: which topics a new story in another
+    language matches, and which of those its words matched an exclusion leaves out.
+
+    It learns as stories pass: the background is the newest `BACKGROUND_STORIES` vectors
+    (`observe`), and each topic is drawn toward the stories its words found (`found`).
+    Topics are encoded by the caller (`wanting`, then `add`), off the event loop.
+    """
+
+    def __init__(self) -> None:
+        self._topics: dict[str, _Followed] = {}
+        self._recent: list[Vectors] = []
+        self._background: Background | None = None
+        self._stale = True
+        # All topics' alternatives, stacked, with each row's topic; rebuilt when stale.
+        self._rows: Vectors = numpy.empty((0, 0), numpy.float32)
+        self._owners: list[str] = []
+        self._means: NDArray[numpy.float64] = numpy.empty(0)
+        self._spreads: NDArray[numpy.float64] = numpy.empty(0)
+        self._excluding: list[str] = []
+        self._outlets: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self._topics)
+
+    def wanting(self, texts: Iterable[str]) -> list[Topic]:
+        """The topics (normal forms) not indexed yet that have words to look for by meaning,
+        parsed: the caller encodes their `meaning_texts` and `add`s them."""
+        wanted: list[Topic] = []
+        for text in dict.fromkeys(texts):
+            if text in self._topics or text in self._outlets:
+                continue
+            topic = parse_topic(text)
+            if topic.is_outlet:
+                self._outlets.add(text)
+            else:
+                wanted.append(topic)
+        return wanted
+
+    def add(self, topic: Topic, meaning: TopicMeaning) -> None:
+        """Index a topic with its encoded texts."""
+        self._topics[topic.text] = _Followed(topic, topic_language(topic), meaning, [])
+        self._stale = True
+
+    def keep_only(self, texts: set[str]) -> None:
+        """Forget the topics nobody follows any more."""
+        self._outlets &= texts
+        for text in [text for text in self._topics if text not in texts]:
+            del self._topics[text]
+            self._stale = True
+
+    def observe(self, vectors: Vectors) -> None:
+        """Add stories' vectors to the background (the newest `BACKGROUND_STORIES` kept)."""
+        if vectors.shape[0] == 0:
+            return
+        self._recent.append(numpy.asarray(vectors, numpy.float32))
+        total = sum(batch.shape[0] for batch in self._recent)
+        while total - self._recent[0].shape[0] >= BACKGROUND_STORIES:
+            total -= self._recent.pop(0).shape[0]
+        old = self._background.count if self._background is not None else 0
+        # The background's figures are redone when it has grown or turned over by a quarter:
+        # a topic's mean and spread cost a product with the covariance each.
+        if self._background is None or abs(total - old) * 4 >= max(old, 1) or total >= 2 * old:
+            self._background = Background.of(numpy.concatenate(self._recent)[-BACKGROUND_STORIES:])
+            self._stale = True
+
+    def found(self, text: str, vector: Vectors) -> None:
+        """A story the topic's words found: its meaning draws the topic's."""
+        followed = self._topics.get(text)
+        if followed is None:
+            return
+        followed.found.append(vector)
+        if len(followed.found) > MAX_FOUND:
+            del followed.found[0]
+        self._stale = True
+
+    def _rebuild(self) -> None:
+        background = self._background
+        assert background is not None
+        rows: list[Vectors] = []
+        owners: list[str] = []
+        for text, followed in self._topics.items():
+            alternatives = followed.meaning.alternatives
+            if alternatives.shape[0] == 0:
+                continue
+            if followed.found:
+                alternatives = expanded(alternatives, numpy.stack(followed.found))
+            rows.append(alternatives)
+            owners += [text] * alternatives.shape[0]
+        self._owners = owners
+        self._excluding = [
+            text for text, followed in self._topics.items() if followed.meaning.excluded.shape[0]
+        ]
+        if rows:
+            self._rows = numpy.concatenate(rows).astype(numpy.float32)
+            self._means = (self._rows @ background.mean).astype(numpy.float64)
+            spread = ((self._rows @ background.covariance) * self._rows).sum(1)
+            self._spreads = numpy.sqrt(numpy.maximum(spread, 1e-6)).astype(numpy.float64)
+        else:
+            self._rows = numpy.empty((0, background.mean.shape[0]), numpy.float32)
+        self._stale = False
+
+    def ready(self) -> bool:
+        return (
+            bool(self._topics)
+            and self._background is not None
+            and self._background.count >= MIN_BACKGROUND
+        )
+
+    def matching(
+        self,
+        vector: Vectors,
+        language: str | None,
+        *,
+        terms: Sequence[str] = (),
+        source: str = "",
+    ) -> tuple[set[str], set[str]]:
+        """For a story with this vector, in `language`, with these `terms`, from `source`: the
+        topics in other languages it matches by meaning, and the topics in other languages
+        whose exclusions leave it out by meaning (to take off what its words matched)."""
+        if not self.ready() or language is None:
+            return set(), set()
+        if self._stale:
+            self._rebuild()
+        background = self._background
+        assert background is not None
+        near: set[str] = set()
+        if self._rows.shape[0]:
+            scores = (self._rows @ vector - self._means) / self._spreads
+            near = {self._owners[row] for row in numpy.flatnonzero(scores >= MATCH_Z)}
+        story = vector[None, :]
+        left_out = {
+            text
+            for text in self._excluding
+            if is_cross_language(self._topics[text].language, language)
+            and self._topics[text].meaning.excludes(story, background)[0]
+        }
+        index = TermIndex(terms)
+        matched = {
+            text
+            for text in near - left_out
+            if is_cross_language(self._topics[text].language, language)
+            and self._topics[text].topic.from_source(source)
+            and not _excluded_by_words(self._topics[text].topic, index, language)
+        }
+        return matched, left_out
+
+
+def _excluded_by_words(topic: Topic, index: TermIndex, language: str | None) -> bool:
+    return any(phrase in index for phrase in topic.excluded) or (
+        bool(topic.excluded_in_language)
+        and topic.in_own_language(language)
+        and any(phrase in index for phrase in topic.excluded_in_language)
+    )

@@ -44,8 +44,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy
+from numpy.typing import NDArray
+
 from news.model import Subscription
 from news.topics.analysis import Phrase, TermIndex, words
+from news.topics.meanings import CrossLanguageIndex
 from news.topics.query import Topic, parse_topic
 
 
@@ -466,6 +470,8 @@ class SubscriptionIndex(Percolator):
         self._current: set[tuple[Place, str]] = set()
         self._keys: dict[Place, int] = {}
         self._places: list[Place] = []
+        #: The same topics by meaning, for stories in other languages (`news.topics.meanings`).
+        self.across = CrossLanguageIndex()
 
     def _key(self, place: Place) -> int:
         key = self._keys.get(place)
@@ -482,6 +488,41 @@ class SubscriptionIndex(Percolator):
         for place, topic in wanted - self._current:
             self.add(self._key(place), topic)
         self._current = wanted
+        self.across.keep_only({topic for _, topic in wanted})
+
+    def across_languages(
+        self,
+        matched: dict[Place, list[str]],
+        vector: NDArray[numpy.float32],
+        *,
+        terms: Sequence[str],
+        source: str = "",
+        language: str | None = None,
+    ) -> dict[Place, list[str]]:
+        """`matched` (what the story's words matched, by place) with what its meaning adds in
+        other languages, less the topics whose exclusions leave it out by meaning."""
+        for topics in matched.values():
+            for topic in topics:
+                self.across.found(topic, vector)
+        added, left_out = self.across.matching(vector, language, terms=terms, source=source)
+        if not added and not left_out:
+            return matched
+        result: dict[Place, list[str]] = {}
+        for place, topics in matched.items():
+            kept = [topic for topic in topics if topic not in left_out]
+            if kept:
+                result[place] = kept
+        for topic in sorted(added):
+            compiled = self._topics.get(topic)
+            if compiled is None:
+                continue
+            for key in compiled.chats:
+                place = self._places[key]
+                owed = result.setdefault(place, [])
+                if topic not in owed:
+                    owed.append(topic)
+                    owed.sort()
+        return result
 
     def matching_places(
         self, terms: Sequence[str], *, source: str = "", language: str | None = None
