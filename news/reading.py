@@ -15,9 +15,11 @@ events had such a report: `Clusters.events_listed_above`).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from news.errors import TopicError
 from news.events import Event, events
@@ -27,6 +29,17 @@ from news.policy import DEFAULT_LATEST as DEFAULT_LATEST
 from news.policy import MAX_LATEST as MAX_LATEST
 from news.ports import Clusters, Outbox, Stories
 from news.topics import Topic, parse_topic
+from news.topics.meanings import (
+    TopicMeaning,
+    background_of,
+    is_cross_language,
+    meaning_texts,
+    topic_language,
+    topic_meaning,
+)
+
+if TYPE_CHECKING:
+    from news.meaning import SentenceEncoder
 
 #: Related events on a story card: enough to follow the topic, few enough to read.
 RELATED_LIMIT = 5
@@ -36,6 +49,17 @@ RELATED_MAX_AGE = timedelta(days=7)
 _OUTLETS_READ = ALSO_NAMED + 1
 # Rounds of reading further back when a page's stories are mostly copies of a few events.
 _FETCH_ROUNDS = 4
+#: How far back /latest looks for stories in other languages by meaning: the clustering
+#: window, two days, where an event's reports in other languages arrive and where the meanings
+#: of new stories are kept first. Older stories are found by their words alone.
+MEANING_WINDOW = timedelta(hours=48)
+#: The newest stories' meanings read for it at most: 6,000 × 512 bytes is 3 MB, scored in
+#: a few milliseconds; a feed list busier than 3,000 stories a day looks back less far.
+MEANING_STORIES = 6000
+#: Stories found by meaning listed at most (the newest).
+MEANING_FOUND = 200
+#: Topics whose encoded texts are kept (the most recently asked).
+_TOPICS_KEPT = 512
 
 
 class Library(Stories, Clusters, Protocol):
@@ -53,6 +77,136 @@ class CardArticles(Protocol):
     async def for_card(self, story: Story) -> StoryArticle | None: ...
 
 
+class AcrossLanguages:
+    """Finds, for /latest and inline mode, the stories in other languages than a topic's that
+    match it by meaning (`news.topics.meanings`), among the stories of `MEANING_WINDOW`.
+
+    A topic's texts are encoded once (kept for the `_TOPICS_KEPT` last asked), in a thread, as
+    is the scoring; `encoder` None is the process's (`news.meaning.default_encoder`).
+    """
+
+    def __init__(
+        self, clock: Callable[[], datetime], encoder: SentenceEncoder | None = None
+    ) -> None:
+        self._clock = clock
+        self._encoder = encoder
+        self._topics: dict[str, TopicMeaning] = {}
+
+    async def _meaning(self, topic: Topic) -> TopicMeaning:
+        known = self._topics.pop(topic.text, None)
+        if known is None:
+            if self._encoder is None:
+                from news.meaning import default_encoder
+
+                self._encoder = default_encoder()
+            alternatives, excluded = meaning_texts(topic)
+            vectors = await asyncio.to_thread(self._encoder.encode, alternatives + excluded)
+            known = topic_meaning(vectors, len(alternatives))
+        self._topics[topic.text] = known
+        while len(self._topics) > _TOPICS_KEPT:
+            del self._topics[next(iter(self._topics))]
+        return known
+
+    async def find(
+        self, storage: Stories, topic: Topic, language: str | None, found: Sequence[Story]
+    ) -> tuple[list[Story], set[int]]:
+        """The stories of the window in other languages than the topic's that match it by
+        meaning, newest first, and the ids of those (found by words or not) that its exclusions
+        leave out by meaning. `found` are stories the topic's words found: they draw its
+        meaning. `language` is the reader's: the topic's when its letters do not tell."""
+        if topic.is_outlet:
+            return [], set()
+        own = topic_language(topic, language)
+        meaning = await self._meaning(topic)
+        recent = await storage.recent_meanings(
+            self._clock() - MEANING_WINDOW, limit=MEANING_STORIES
+        )
+        if not recent:
+            return [], set()
+        wanted = {story.id for story in found}
+        picked, left_out = await asyncio.to_thread(_score, meaning, own, recent, wanted)
+        if not picked:
+            return [], left_out
+        stories = await storage.stories_by_id(picked[:MEANING_FOUND])
+        kept = [
+            story
+            for story in stories
+            if topic.from_source(story.source_name)
+            and not topic.matches(story.terms, source=story.source_name, language=story.language)
+            and _words_allow(topic, story)
+        ]
+        return kept, left_out
+
+
+def _score(
+    meaning: TopicMeaning,
+    own: str | None,
+    recent: Sequence[tuple[int, str, bytes]],
+    wanted: set[int],
+) -> tuple[list[int], set[int]]:
+    from news.meaning import unpack
+
+    vectors = unpack([blob for _, _, blob in recent])
+    background = background_of(vectors)
+    cross = [is_cross_language(own, language) for _, language, _ in recent]
+    found = [row for row, (story_id, _, _) in enumerate(recent) if story_id in wanted]
+    near = meaning.matches(vectors, background, vectors[found] if found else None)
+    far = meaning.excludes(vectors, background)
+    picked = [
+        story_id
+        for row, (story_id, _, _) in enumerate(recent)
+        if cross[row] and near[row] and story_id not in wanted
+    ]
+    left_out = {story_id for row, (story_id, _, _) in enumerate(recent) if cross[row] and far[row]}
+    return picked, left_out
+
+
+def _words_allow(topic: Topic, story: Story) -> bool:
+    """False when one of the topic's excluded words is in the story."""
+    if not topic.excluded and not topic.excluded_in_language:
+        return True
+    probe = Topic(
+        text=topic.text,
+        required=(),
+        excluded=topic.excluded,
+        excluded_in_language=topic.excluded_in_language,
+        language=topic.language,
+    )
+    return probe.matches(story.terms, language=story.language)
+
+
+def _merged(
+    page: list[Story],
+    extra: Sequence[Story],
+    left_out: set[int],
+    before: Cursor | None,
+    batch: int,
+) -> tuple[list[Story], bool]:
+    """One page of what words found (`page`, a full page unless the last) and what meaning
+    found (`extra`, newest first), by time, less what exclusions leave out; and whether it is
+    the last page."""
+    last = len(page) < batch
+    bound = None if last or not page else (page[-1].published_at, page[-1].id)
+    seen = {story.id for story in page}
+    joined = [story for story in page if story.id not in left_out]
+    for story in extra:
+        key = (story.published_at, story.id)
+        if story.id in seen or (before is not None and key >= tuple(before)):
+            continue
+        if bound is not None and key < bound:
+            continue
+        joined.append(story)
+    joined.sort(key=lambda story: (story.published_at, story.id), reverse=True)
+    if len(joined) > batch:
+        return joined[:batch], False
+    more_extra = any(
+        (before is None or (s.published_at, s.id) < tuple(before))
+        and (not joined or (s.published_at, s.id) < (joined[-1].published_at, joined[-1].id))
+        for s in extra
+    )
+    return joined, last and not more_extra
+
+
 async def latest_events(
     storage: Library,
     topic: Topic | None,
@@ -61,8 +215,12 @@ async def latest_events(
     before: tuple[datetime, int] | None = None,
     skip: frozenset[int] = frozenset(),
     language: str | None = None,
+    across: AcrossLanguages | None = None,
 ) -> tuple[list[Event], bool]:
     """Up to `count` events on `topic`, newest first, and whether older ones remain.
+
+    With `across`, stories in other languages than the topic's that match it by meaning are
+    listed among those its words find, by time (`AcrossLanguages`).
 
     With `before` (a page's cursor), events listed above it are left out, as are the events
     in `skip`. What is read does not grow with the events' sizes: the stories the search
@@ -78,8 +236,14 @@ async def latest_events(
     keys: dict[int, None] = {}
     exhausted = False
     cursor = None if before is None else Cursor(*before)
+    meant: tuple[list[Story], set[int]] | None = None
     for _ in range(_FETCH_ROUNDS):
         page = await storage.latest(topic, limit=batch, before=cursor)
+        lexical_end = len(page) < batch
+        if across is not None and topic is not None and meant is None:
+            meant = await across.find(storage, topic, language, page)
+        if meant is not None and (meant[0] or meant[1]):
+            page, lexical_end = _merged(page, meant[0], meant[1], cursor, batch)
         found += page
         if before is not None:
             new = {s.cluster_id for s in page if s.cluster_id is not None} - asked
@@ -91,7 +255,7 @@ async def latest_events(
             for story in page
             if story.event not in skip and story.event not in above
         )
-        exhausted = len(page) < batch
+        exhausted = lexical_end
         if exhausted or len(keys) > count:
             break
         cursor = Cursor(page[-1].published_at, page[-1].id)

@@ -34,6 +34,8 @@ import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 import numpy
 from numpy.typing import NDArray
@@ -49,6 +51,9 @@ MATCH_Z = 2.8
 EXCLUDE_Z = 2.0
 #: Weight of the topic's own vector beside the mean of the stories its words find.
 QUERY_WEIGHT = 1.0
+#: Stories of the window a background is made of alone; fewer, and the shipped sample of news
+#: joins them (`background_of`), so the spread of closeness is known from the first story.
+MIN_BACKGROUND = 200
 #: Alternatives encoded for a topic at most (each choice of its OR items is one).
 MAX_ALTERNATIVES = 8
 
@@ -156,6 +161,30 @@ class Background:
         return result
 
 
+_SHIPPED = Path(__file__).resolve().parents[1] / "data" / "background_meanings.bin"
+
+
+@cache
+def shipped_background() -> Vectors:
+    """Meanings of 325 news stories in six languages (news/data/build_background.py), the
+    background while the window holds fewer than `MIN_BACKGROUND` stories."""
+    from news.meaning import unpack
+
+    data = _SHIPPED.read_bytes()
+    size = 512
+    return unpack([data[start : start + size] for start in range(0, len(data), size)])
+
+
+def background_of(window: Vectors) -> Background:
+    """The background of the window's stories, with the shipped sample while they are few."""
+    if window.shape[0] >= MIN_BACKGROUND:
+        return Background.of(window)
+    shipped = shipped_background()
+    if window.shape[0] == 0:
+        return Background.of(shipped)
+    return Background.of(numpy.concatenate([window.astype(numpy.float32), shipped]))
+
+
 def expanded(queries: Vectors, found: Vectors) -> Vectors:
     """The topic's vectors drawn toward the mean of the stories its words find (rows of unit
     length); unchanged when its words find none."""
@@ -226,9 +255,6 @@ def languages_of(stories: Sequence[str | None]) -> list[str | None]:
 
 #: Stories' vectors the push index's background is kept from at most (the newest).
 BACKGROUND_STORIES = 2000
-#: Stories a background needs before meanings are trusted to match: fewer, and the spread of
-#: closeness is not known, so stories are matched by their words alone.
-MIN_BACKGROUND = 200
 #: Stories found by a topic's words whose vectors draw the topic's meaning, at most (the newest).
 MAX_FOUND = 50
 
@@ -262,6 +288,8 @@ class CrossLanguageIndex:
         self._spreads: NDArray[numpy.float64] = numpy.empty(0)
         self._excluding: list[str] = []
         self._outlets: set[str] = set()
+        self._counted = 0
+        self._added = 0
 
     def __len__(self) -> int:
         return len(self._topics)
@@ -300,11 +328,13 @@ class CrossLanguageIndex:
         total = sum(batch.shape[0] for batch in self._recent)
         while total - self._recent[0].shape[0] >= BACKGROUND_STORIES:
             total -= self._recent.pop(0).shape[0]
-        old = self._background.count if self._background is not None else 0
+        self._added += vectors.shape[0]
         # The background's figures are redone when it has grown or turned over by a quarter:
         # a topic's mean and spread cost a product with the covariance each.
-        if self._background is None or abs(total - old) * 4 >= max(old, 1) or total >= 2 * old:
-            self._background = Background.of(numpy.concatenate(self._recent)[-BACKGROUND_STORIES:])
+        if self._background is None or self._added * 4 >= max(self._counted, 4):
+            window = numpy.concatenate(self._recent)[-BACKGROUND_STORIES:]
+            self._background = background_of(window)
+            self._counted, self._added = window.shape[0], 0
             self._stale = True
 
     def found(self, text: str, vector: Vectors) -> None:
@@ -344,11 +374,9 @@ class CrossLanguageIndex:
         self._stale = False
 
     def ready(self) -> bool:
-        return (
-            bool(self._topics)
-            and self._background is not None
-            and self._background.count >= MIN_BACKGROUND
-        )
+        if self._background is None:
+            self._background = background_of(numpy.empty((0, 0), numpy.float32))
+        return bool(self._topics)
 
     def matching(
         self,
