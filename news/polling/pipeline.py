@@ -121,7 +121,8 @@ def match_subscriptions(
     the stories' vectors (`news.meaning`) by id, for topics across languages; a story without
     one is matched by its words alone.
     """
-    index = index or SubscriptionIndex()
+    # Not `index or …`: an index that follows nothing yet is empty, hence false.
+    index = index if index is not None else SubscriptionIndex()
     index.sync(subscriptions)
     fresh = [story for story in new_stories if pushable(story.published_at, now)]
     index.observe(story.terms for story in fresh)
