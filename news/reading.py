@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+import numpy
+
 from news.errors import TopicError
 from news.events import Event, events
 from news.model import Cursor, Story, StoryArticle
@@ -30,6 +32,7 @@ from news.policy import MAX_LATEST as MAX_LATEST
 from news.ports import Clusters, Outbox, Stories
 from news.topics import Topic, parse_topic
 from news.topics.meanings import (
+    Background,
     TopicMeaning,
     background_of,
     is_cross_language,
@@ -39,6 +42,8 @@ from news.topics.meanings import (
 )
 
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
     from news.meaning import SentenceEncoder
 
 #: Related events on a story card: enough to follow the topic, few enough to read.
@@ -60,6 +65,10 @@ MEANING_STORIES = 6000
 MEANING_FOUND = 200
 #: Topics whose encoded texts are kept (the most recently asked).
 _TOPICS_KEPT = 512
+#: How often the window's meanings are read whole (and its background worked out: a product
+#: of 6,000 × 512 × 512); in between each /latest reads only the last `_FRESH`'s.
+WINDOW_REFRESH = timedelta(minutes=10)
+_FRESH = timedelta(hours=1)
 
 
 class Library(Stories, Clusters, Protocol):
@@ -91,6 +100,7 @@ class AcrossLanguages:
         self._clock = clock
         self._encoder = encoder
         self._topics: dict[str, TopicMeaning] = {}
+        self._cached: _Window | None = None
 
     async def _meaning(self, topic: Topic) -> TopicMeaning:
         known = self._topics.pop(topic.text, None)
@@ -107,6 +117,19 @@ class AcrossLanguages:
             del self._topics[next(iter(self._topics))]
         return known
 
+    async def _window(self, storage: Stories) -> _Window | None:
+        """The window's meanings: read whole every `WINDOW_REFRESH` (its background worked out
+        then), and in between the newest hour's added to it."""
+        now = self._clock()
+        window = self._cached
+        if window is None or now - window.read_at >= WINDOW_REFRESH or now < window.read_at:
+            recent = await storage.recent_meanings(now - MEANING_WINDOW, limit=MEANING_STORIES)
+            window = self._cached = await asyncio.to_thread(_Window.of, recent, now)
+        else:
+            newest = await storage.recent_meanings(now - _FRESH, limit=MEANING_STORIES)
+            window = self._cached = await asyncio.to_thread(window.with_newest, newest)
+        return window if window.ids else None
+
     async def find(
         self, storage: Stories, topic: Topic, language: str | None, found: Sequence[Story]
     ) -> tuple[list[Story], set[int]]:
@@ -118,13 +141,11 @@ class AcrossLanguages:
             return [], set()
         own = topic_language(topic, language)
         meaning = await self._meaning(topic)
-        recent = await storage.recent_meanings(
-            self._clock() - MEANING_WINDOW, limit=MEANING_STORIES
-        )
-        if not recent:
+        window = await self._window(storage)
+        if window is None:
             return [], set()
         wanted = {story.id for story in found}
-        picked, left_out = await asyncio.to_thread(_score, meaning, own, recent, wanted)
+        picked, left_out = await asyncio.to_thread(window.score, meaning, own, wanted)
         if not picked:
             return [], left_out
         stories = await storage.stories_by_id(picked[:MEANING_FOUND])
@@ -138,27 +159,60 @@ class AcrossLanguages:
         return kept, left_out
 
 
-def _score(
-    meaning: TopicMeaning,
-    own: str | None,
-    recent: Sequence[tuple[int, str, bytes]],
-    wanted: set[int],
-) -> tuple[list[int], set[int]]:
-    from news.meaning import unpack
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """The meanings of the window's stories, newest first, and their background."""
 
-    vectors = unpack([blob for _, _, blob in recent])
-    background = background_of(vectors)
-    cross = [is_cross_language(own, language) for _, language, _ in recent]
-    found = [row for row, (story_id, _, _) in enumerate(recent) if story_id in wanted]
-    near = meaning.matches(vectors, background, vectors[found] if found else None)
-    far = meaning.excludes(vectors, background)
-    picked = [
-        story_id
-        for row, (story_id, _, _) in enumerate(recent)
-        if cross[row] and near[row] and story_id not in wanted
-    ]
-    left_out = {story_id for row, (story_id, _, _) in enumerate(recent) if cross[row] and far[row]}
-    return picked, left_out
+    ids: list[int]
+    languages: list[str]
+    vectors: NDArray[numpy.float32]
+    background: Background
+    read_at: datetime
+
+    @classmethod
+    def of(cls, recent: Sequence[tuple[int, str, bytes]], now: datetime) -> _Window:
+        from news.meaning import unpack
+
+        vectors = unpack([blob for _, _, blob in recent])
+        return cls(
+            [story_id for story_id, _, _ in recent],
+            [language for _, language, _ in recent],
+            vectors,
+            background_of(vectors),
+            now,
+        )
+
+    def with_newest(self, newest: Sequence[tuple[int, str, bytes]]) -> _Window:
+        """The window with the stories of `newest` it lacks put first (its background kept)."""
+        from news.meaning import unpack
+
+        known = set(self.ids)
+        added = [row for row in newest if row[0] not in known]
+        if not added:
+            return self
+        vectors = unpack([blob for _, _, blob in added])
+        return _Window(
+            [story_id for story_id, _, _ in added] + self.ids,
+            [language for _, language, _ in added] + self.languages,
+            numpy.concatenate([vectors, self.vectors]),
+            self.background,
+            self.read_at,
+        )
+
+    def score(
+        self, meaning: TopicMeaning, own: str | None, wanted: set[int]
+    ) -> tuple[list[int], set[int]]:
+        """Ids of the stories in other languages than `own` that match `meaning` (drawn
+        toward the stories of `wanted`, found by words), and of those its exclusions leave out."""
+        cross = numpy.array([is_cross_language(own, language) for language in self.languages])
+        found = [row for row, story_id in enumerate(self.ids) if story_id in wanted]
+        near = meaning.matches(
+            self.vectors, self.background, self.vectors[found] if found else None
+        )
+        far = meaning.excludes(self.vectors, self.background)
+        picked = [self.ids[row] for row in numpy.flatnonzero(cross & near)]
+        left_out = {self.ids[row] for row in numpy.flatnonzero(cross & far)}
+        return [story_id for story_id in picked if story_id not in wanted], left_out
 
 
 def _words_allow(topic: Topic, story: Story) -> bool:

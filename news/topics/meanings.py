@@ -259,12 +259,57 @@ BACKGROUND_STORIES = 2000
 MAX_FOUND = 50
 
 
+@dataclass(frozen=True, slots=True)
+class _Stacked:
+    """Topics' rows stacked, each with its topic, mean and spread over the background."""
+
+    rows: Vectors
+    owners: list[str]
+    means: NDArray[numpy.float64]
+    spreads: NDArray[numpy.float64]
+
+    @classmethod
+    def empty(cls) -> _Stacked:
+        return cls(numpy.empty((0, 0), numpy.float32), [], numpy.empty(0), numpy.empty(0))
+
+    @classmethod
+    def of(cls, blocks: list[Vectors], owners: list[str], background: Background) -> _Stacked:
+        rows = numpy.concatenate(blocks).astype(numpy.float32)
+        means = (rows @ background.mean).astype(numpy.float64)
+        spread = ((rows @ background.covariance) * rows).sum(1)
+        spreads = numpy.sqrt(numpy.maximum(spread, 1e-6)).astype(numpy.float64)
+        return cls(rows, owners, means, spreads)
+
+    @classmethod
+    def joined(cls, parts: list[_Stacked]) -> _Stacked:
+        parts = [part for part in parts if part.owners]
+        if not parts:
+            return cls.empty()
+        return cls(
+            numpy.concatenate([part.rows for part in parts]),
+            [owner for part in parts for owner in part.owners],
+            numpy.concatenate([part.means for part in parts]),
+            numpy.concatenate([part.spreads for part in parts]),
+        )
+
+    def reaching(self, vector: Vectors, threshold: float) -> set[str]:
+        """The topics one of whose rows is `threshold` standard deviations close to `vector`."""
+        if not self.owners:
+            return set()
+        scores = (self.rows @ vector - self.means) / self.spreads
+        return {self.owners[row] for row in numpy.flatnonzero(scores >= threshold)}
+
+
 @dataclass(slots=True)
 class _Followed:
     topic: Topic
     language: str | None
     meaning: TopicMeaning
     found: list[Vectors]
+    # Its rows over `background`, worked out at the last rebuild (None: to work out).
+    near: _Stacked | None = None
+    far: _Stacked | None = None
+    background: Background | None = None
 
 
 class CrossLanguageIndex:
@@ -281,15 +326,13 @@ class CrossLanguageIndex:
         self._recent: list[Vectors] = []
         self._background: Background | None = None
         self._stale = True
-        # All topics' alternatives, stacked, with each row's topic; rebuilt when stale.
-        self._rows: Vectors = numpy.empty((0, 0), numpy.float32)
-        self._owners: list[str] = []
-        self._means: NDArray[numpy.float64] = numpy.empty(0)
-        self._spreads: NDArray[numpy.float64] = numpy.empty(0)
-        self._excluding: list[str] = []
+        # All topics' alternatives and exclusions, stacked; rebuilt when stale.
+        self._near = _Stacked.empty()
+        self._far = _Stacked.empty()
         self._outlets: set[str] = set()
         self._counted = 0
         self._added = 0
+        self._drawn = False
 
     def __len__(self) -> int:
         return len(self._topics)
@@ -329,6 +372,8 @@ class CrossLanguageIndex:
         while total - self._recent[0].shape[0] >= BACKGROUND_STORIES:
             total -= self._recent.pop(0).shape[0]
         self._added += vectors.shape[0]
+        if self._drawn:
+            self._stale, self._drawn = True, False
         # The background's figures are redone when it has grown or turned over by a quarter:
         # a topic's mean and spread cost a product with the covariance each.
         if self._background is None or self._added * 4 >= max(self._counted, 4):
@@ -345,32 +390,31 @@ class CrossLanguageIndex:
         followed.found.append(vector)
         if len(followed.found) > MAX_FOUND:
             del followed.found[0]
-        self._stale = True
+        # Drawn anew at the next poll's `observe`, not for every story found.
+        followed.near = None
+        self._drawn = True
 
     def _rebuild(self) -> None:
+        """Stack the topics' rows; a topic's are worked out again only when its found stories
+        or the background changed since."""
         background = self._background
         assert background is not None
-        rows: list[Vectors] = []
-        owners: list[str] = []
+        near: list[_Stacked] = []
+        far: list[_Stacked] = []
         for text, followed in self._topics.items():
-            alternatives = followed.meaning.alternatives
-            if alternatives.shape[0] == 0:
-                continue
-            if followed.found:
-                alternatives = expanded(alternatives, numpy.stack(followed.found))
-            rows.append(alternatives)
-            owners += [text] * alternatives.shape[0]
-        self._owners = owners
-        self._excluding = [
-            text for text, followed in self._topics.items() if followed.meaning.excluded.shape[0]
-        ]
-        if rows:
-            self._rows = numpy.concatenate(rows).astype(numpy.float32)
-            self._means = (self._rows @ background.mean).astype(numpy.float64)
-            spread = ((self._rows @ background.covariance) * self._rows).sum(1)
-            self._spreads = numpy.sqrt(numpy.maximum(spread, 1e-6)).astype(numpy.float64)
-        else:
-            self._rows = numpy.empty((0, background.mean.shape[0]), numpy.float32)
+            if followed.near is None or followed.background is not background:
+                rows = followed.meaning.alternatives
+                if rows.shape[0] and followed.found:
+                    rows = expanded(rows, numpy.stack(followed.found))
+                followed.near = _Stacked.of([rows], [text] * rows.shape[0], background)
+                excluded = followed.meaning.excluded
+                followed.far = _Stacked.of([excluded], [text] * excluded.shape[0], background)
+                followed.background = background
+            near.append(followed.near)
+            if followed.far is not None and followed.far.owners:
+                far.append(followed.far)
+        self._near = _Stacked.joined(near)
+        self._far = _Stacked.joined(far)
         self._stale = False
 
     def ready(self) -> bool:
@@ -395,16 +439,11 @@ class CrossLanguageIndex:
             self._rebuild()
         background = self._background
         assert background is not None
-        near: set[str] = set()
-        if self._rows.shape[0]:
-            scores = (self._rows @ vector - self._means) / self._spreads
-            near = {self._owners[row] for row in numpy.flatnonzero(scores >= MATCH_Z)}
-        story = vector[None, :]
+        near = self._near.reaching(vector, MATCH_Z)
         left_out = {
             text
-            for text in self._excluding
+            for text in self._far.reaching(vector, EXCLUDE_Z)
             if is_cross_language(self._topics[text].language, language)
-            and self._topics[text].meaning.excludes(story, background)[0]
         }
         index = TermIndex(terms)
         matched = {
