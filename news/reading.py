@@ -205,12 +205,10 @@ class _Window:
         """Ids of the stories in other languages than `own` that match `meaning` (drawn
         toward the stories of `wanted`, found by words), and of those its exclusions leave out."""
         cross = numpy.array([is_cross_language(own, language) for language in self.languages])
-        found = [row for row, story_id in enumerate(self.ids) if story_id in wanted]
-        near = meaning.matches(
-            self.vectors, self.background, self.vectors[found] if found else None
-        )
+        found = numpy.array([story_id in wanted for story_id in self.ids])
+        near = meaning.matches(self.vectors, self.background, found, cross)
         far = meaning.excludes(self.vectors, self.background)
-        picked = [self.ids[row] for row in numpy.flatnonzero(cross & near)]
+        picked = [self.ids[row] for row in numpy.flatnonzero(near)]
         left_out = {self.ids[row] for row in numpy.flatnonzero(cross & far)}
         return [story_id for story_id in picked if story_id not in wanted], left_out
 

@@ -7,7 +7,7 @@ words (countries' names) or by meaning. The window is the set itself: its storie
 background, and the stories the topic's words find draw its meaning, as in /latest.
 
 Run `python -m tests.test_topic_meanings` for the table (whole set and its two halves of
-topics, even and odd lines: the two thresholds were chosen on the whole set from a coarse grid,
+topics, even and odd lines: the three thresholds were chosen on the whole set from a coarse grid,
 the halves show how much the figures move with the topics).
 """
 
@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from news.meaning import default_encoder, story_meaning_text
 from news.topics import document_terms, parse_topic
 from news.topics.meanings import (
+    DRAW_Z,
     EXCLUDE_Z,
     MATCH_Z,
     Background,
@@ -39,7 +40,7 @@ from tests.multilingual import JudgedStory, JudgedTopic, Tally, judged_stories, 
 SAME_LANGUAGE = Tally(relevant=126, found=94, correct=80)
 CROSS_PRECISION_FLOOR = 0.90
 #: What this encoder reaches at that precision (the issue's target is 0.80: not met).
-CROSS_RECALL_FLOOR = 0.40
+CROSS_RECALL_FLOOR = 0.45
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,10 @@ def matched() -> list[Matched]:
         )
         alternatives, excluded = meaning_texts(topic)
         meaning = topic_meaning(encoder.encode(alternatives + excluded), len(alternatives))
-        near = meaning.matches(vectors, background, vectors[by_words])
-        far = meaning.excludes(vectors, background)
         cross = numpy.array([is_cross_language(own, story.language) for story in stories])
-        found = (by_words & ~(cross & far)) | (cross & near)
+        near = meaning.matches(vectors, background, by_words, cross)
+        far = meaning.excludes(vectors, background)
+        found = (by_words & ~(cross & far)) | near
         result.append(Matched(judged, frozenset(int(i) for i in numpy.flatnonzero(found))))
     return result
 
@@ -106,7 +107,7 @@ def tally(
 
 def report() -> str:
     results, stories = matched(), judged_stories()
-    lines = [f"MATCH_Z {MATCH_Z}, EXCLUDE_Z {EXCLUDE_Z}"]
+    lines = [f"MATCH_Z {MATCH_Z}, DRAW_Z {DRAW_Z}, EXCLUDE_Z {EXCLUDE_Z}"]
     for name, half in (("all topics", None), ("even lines", 0), ("odd lines", 1)):
         for scope in (False, True):
             t = tally(results, stories, cross=scope, half=half)

@@ -12,7 +12,9 @@ deviations above its mean cosine to recent stories (`Background`, kept as the wi
 vector and covariance, so a topic's mean and spread cost one product each). And a topic's
 vector is drawn toward the stories its own words find (pseudo-relevance feedback,
 `expanded`): the mean of those stories' vectors says what the reader's words mean in news,
-which carries across languages far better than two or three words do.
+which carries across languages far better than two or three words do. A second round draws it
+toward the stories in other languages it matches most surely (`DRAW_Z`); for pushes, those
+found so far (the last `MAX_FOUND`) draw it from the next poll on.
 
 What matches across languages (`cross_language_scores`, `CROSS_LANGUAGE_MATCH`):
 - a story that the topic's words do not find, in a language other than the topic's;
@@ -46,7 +48,10 @@ from news.topics.query import Topic, parse_topic
 #: Standard deviations above the background a topic's closeness to a story must reach for a
 #: story in another language to match (tuned on tests/data/topic_eval/multi_*.tsv, figures on
 #: held-out halves in tests/test_topic_meanings.py).
-MATCH_Z = 2.8
+MATCH_Z = 2.6
+#: Standard deviations above the background at which a story in another language is taken as
+#: surely about the topic: the topic's meaning is drawn toward it too (a second round).
+DRAW_Z = 3.5
 #: Standard deviations above the background at which an exclusion leaves a story out.
 EXCLUDE_Z = 2.0
 #: Weight of the topic's own vector beside the mean of the stories its words find.
@@ -220,11 +225,20 @@ class TopicMeaning:
         return near, far
 
     def matches(
-        self, stories: Vectors, background: Background, found: Vectors | None = None
+        self,
+        stories: Vectors,
+        background: Background,
+        found: NDArray[numpy.bool_],
+        cross: NDArray[numpy.bool_],
     ) -> NDArray[numpy.bool_]:
-        """Which of `stories` (in other languages than the topic's) match by meaning."""
-        near, far = self.scores(stories, background, found)
-        result: NDArray[numpy.bool_] = (near >= MATCH_Z) & (far < EXCLUDE_Z)
+        """Which of `stories` match by meaning among those in `cross` (in other languages than
+        the topic's). The topic is drawn toward the stories in `found` (found by its words),
+        then once more toward those it matches most surely (`DRAW_Z`)."""
+        near, far = self.scores(stories, background, stories[found] if found.any() else None)
+        drawn = cross & (near >= DRAW_Z) & (far < EXCLUDE_Z)
+        if drawn.any():
+            near, far = self.scores(stories, background, stories[found | drawn])
+        result: NDArray[numpy.bool_] = cross & (near >= MATCH_Z) & (far < EXCLUDE_Z)
         return result
 
     def excludes(self, stories: Vectors, background: Background) -> NDArray[numpy.bool_]:
@@ -440,6 +454,7 @@ class CrossLanguageIndex:
         background = self._background
         assert background is not None
         near = self._near.reaching(vector, MATCH_Z)
+        sure = self._near.reaching(vector, DRAW_Z) if near else set()
         left_out = {
             text
             for text in self._far.reaching(vector, EXCLUDE_Z)
@@ -453,6 +468,8 @@ class CrossLanguageIndex:
             and self._topics[text].topic.from_source(source)
             and not _excluded_by_words(self._topics[text].topic, index, language)
         }
+        for text in matched & sure:
+            self.found(text, vector)
         return matched, left_out
 
 
