@@ -129,3 +129,31 @@ async def test_a_german_subscription_gets_an_english_story_on_artificial_intelli
     assert "EU lawmakers approve" in pushed["text"]
     texts = [message["text"] for message in telegram.delivered(JONAS)]
     assert not any("Flooding" in text for text in texts), texts
+
+
+async def test_inline_mode_and_source_filters_find_stories_in_other_languages(
+    telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path
+) -> None:
+    feeds.set_feed("/world.xml", _feed(datetime.now(UTC)))
+    async with running_bot(telegram, feeds, tmp_path) as running:
+        await _started(running)
+        mark = telegram.mark()
+        query_id = telegram.inject_inline_query(OKSANA, "мирні переговори", language_code="uk")
+        await telegram.wait_for_call(
+            lambda call: (
+                call.method == "answerInlineQuery"
+                and call.params.get("inline_query_id") == query_id
+            ),
+            after=mark,
+        )
+        titles = [result["title"] for result in telegram.inline_answers[query_id]["results"]]
+        followed = await ask(
+            telegram, OKSANA, "/latest мирні переговори source:example", language_code="uk"
+        )
+        elsewhere = await ask(
+            telegram, OKSANA, "/latest мирні переговори source:reuters", language_code="uk"
+        )
+    assert PEACE_TALKS in titles
+    assert "Record heat in southern Spain" not in titles
+    assert PEACE_TALKS in followed
+    assert PEACE_TALKS not in elsewhere
