@@ -306,12 +306,18 @@ class _Stacked:
             numpy.concatenate([part.spreads for part in parts]),
         )
 
-    def reaching(self, vector: Vectors, threshold: float) -> set[str]:
-        """The topics one of whose rows is `threshold` standard deviations close to `vector`."""
+    def reaching(self, vector: Vectors, threshold: float) -> dict[str, float]:
+        """The topics one of whose rows is `threshold` standard deviations close to `vector`,
+        with their best closeness."""
         if not self.owners:
-            return set()
+            return {}
         scores = (self.rows @ vector - self.means) / self.spreads
-        return {self.owners[row] for row in numpy.flatnonzero(scores >= threshold)}
+        reached: dict[str, float] = {}
+        for row in numpy.flatnonzero(scores >= threshold):
+            owner, score = self.owners[row], float(scores[row])
+            if score > reached.get(owner, -numpy.inf):
+                reached[owner] = score
+        return reached
 
 
 @dataclass(slots=True)
@@ -454,7 +460,7 @@ class CrossLanguageIndex:
         background = self._background
         assert background is not None
         near = self._near.reaching(vector, MATCH_Z)
-        sure = self._near.reaching(vector, DRAW_Z) if near else set()
+        sure = {text for text, score in near.items() if score >= DRAW_Z}
         left_out = {
             text
             for text in self._far.reaching(vector, EXCLUDE_Z)
@@ -463,7 +469,7 @@ class CrossLanguageIndex:
         index = TermIndex(terms)
         matched = {
             text
-            for text in near - left_out
+            for text in near.keys() - left_out
             if is_cross_language(self._topics[text].language, language)
             and self._topics[text].topic.from_source(source)
             and not _excluded_by_words(self._topics[text].topic, index, language)
