@@ -221,9 +221,8 @@ def test_pushes_follow_topics_across_languages_and_their_exclusions() -> None:
         story = stories[number]
         terms = document_terms(story.text, story.language)
         matched = index.matching_places(terms, language=story.language)
-        return index.across_languages(
-            matched, vectors[number], terms=terms, language=story.language
-        )
+        judged = index.across.matching(vectors[number], story.language, terms=terms)
+        return index.across_languages(matched, vectors[number], judged)
 
     english = [s for s in stories if s.language == "en"]
     pushed = [s for s in english if (1, 0) in places(s.text[:60])]

@@ -127,25 +127,28 @@ def match_subscriptions(
     fresh = [story for story in new_stories if pushable(story.published_at, now)]
     index.observe(story.terms for story in fresh)
     vectors = meanings or {}
-    known = [vectors[story.id] for story in fresh if story.id in vectors]
-    if known:
+    meant = [story for story in fresh if story.id in vectors]
+    judged: dict[int, tuple[set[str], set[str]]] = {}
+    if meant:
         import numpy
 
-        index.across.observe(numpy.stack(known))
+        stacked = numpy.stack([vectors[story.id] for story in meant])
+        index.across.observe(stacked)
+        if len(index.across):
+            results = index.across.matching_many(
+                stacked,
+                [story.language for story in meant],
+                [story.terms for story in meant],
+                [story.source_name for story in meant],
+            )
+            judged = {story.id: result for story, result in zip(meant, results, strict=True)}
     owed: list[TopicMatch] = []
     for story in fresh:
         matched = index.matching_places(
             story.terms, source=story.source_name, language=story.language
         )
-        vector = vectors.get(story.id)
-        if vector is not None and len(index.across):
-            matched = index.across_languages(
-                matched,
-                vector,
-                terms=story.terms,
-                source=story.source_name,
-                language=story.language,
-            )
+        if story.id in judged:
+            matched = index.across_languages(matched, vectors[story.id], judged[story.id])
         owed.extend(
             TopicMatch(chat, story.id, tuple(topics), thread)
             for (chat, thread), topics in matched.items()

@@ -494,17 +494,15 @@ class SubscriptionIndex(Percolator):
         self,
         matched: dict[Place, list[str]],
         vector: NDArray[numpy.float32],
-        *,
-        terms: Sequence[str],
-        source: str = "",
-        language: str | None = None,
+        judged: tuple[set[str], set[str]],
     ) -> dict[Place, list[str]]:
         """`matched` (what the story's words matched, by place) with what its meaning adds in
-        other languages, less the topics whose exclusions leave it out by meaning."""
+        other languages, less the topics whose exclusions leave it out by meaning: `judged`,
+        from `across.matching_many`. The topics its words found are drawn toward it."""
         for topics in matched.values():
             for topic in topics:
                 self.across.found(topic, vector)
-        added, left_out = self.across.matching(vector, language, terms=terms, source=source)
+        added, left_out = judged
         if not added and not left_out:
             return matched
         result: dict[Place, list[str]] = {}
