@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-import numpy
-
 from news.errors import TopicError
 from news.events import Event, events
 from news.model import Cursor, Story, StoryArticle
@@ -31,20 +29,10 @@ from news.policy import DEFAULT_LATEST as DEFAULT_LATEST
 from news.policy import MAX_LATEST as MAX_LATEST
 from news.ports import Clusters, Outbox, Stories
 from news.topics import Topic, parse_topic
-from news.topics.meanings import (
-    Background,
-    TopicMeaning,
-    background_of,
-    is_cross_language,
-    meaning_texts,
-    topic_language,
-    topic_meaning,
-)
 
 if TYPE_CHECKING:
-    from numpy.typing import NDArray
-
     from news.meaning import SentenceEncoder
+    from news.topics.meanings import TopicMeaning, Window
 
 #: Related events on a story card: enough to follow the topic, few enough to read.
 RELATED_LIMIT = 5
@@ -100,9 +88,11 @@ class AcrossLanguages:
         self._clock = clock
         self._encoder = encoder
         self._topics: dict[str, TopicMeaning] = {}
-        self._cached: _Window | None = None
+        self._cached: Window | None = None
 
     async def _meaning(self, topic: Topic) -> TopicMeaning:
+        from news.topics.meanings import meaning_texts, topic_meaning
+
         known = self._topics.pop(topic.text, None)
         if known is None:
             if self._encoder is None:
@@ -117,14 +107,16 @@ class AcrossLanguages:
             del self._topics[next(iter(self._topics))]
         return known
 
-    async def _window(self, storage: Stories) -> _Window | None:
+    async def _window(self, storage: Stories) -> Window | None:
         """The window's meanings: read whole every `WINDOW_REFRESH` (its background worked out
         then), and in between the newest hour's added to it."""
+        from news.topics.meanings import Window
+
         now = self._clock()
         window = self._cached
         if window is None or now - window.read_at >= WINDOW_REFRESH or now < window.read_at:
             recent = await storage.recent_meanings(now - MEANING_WINDOW, limit=MEANING_STORIES)
-            window = self._cached = await asyncio.to_thread(_Window.of, recent, now)
+            window = self._cached = await asyncio.to_thread(Window.of, recent, now)
         else:
             newest = await storage.recent_meanings(now - _FRESH, limit=MEANING_STORIES)
             window = self._cached = await asyncio.to_thread(window.with_newest, newest)
@@ -139,6 +131,8 @@ class AcrossLanguages:
         meaning. `language` is the reader's: the topic's when its letters do not tell."""
         if topic.is_outlet:
             return [], set()
+        from news.topics.meanings import topic_language
+
         own = topic_language(topic, language)
         meaning = await self._meaning(topic)
         window = await self._window(storage)
@@ -157,60 +151,6 @@ class AcrossLanguages:
             and _words_allow(topic, story)
         ]
         return kept, left_out
-
-
-@dataclass(frozen=True, slots=True)
-class _Window:
-    """The meanings of the window's stories, newest first, and their background."""
-
-    ids: list[int]
-    languages: list[str]
-    vectors: NDArray[numpy.float32]
-    background: Background
-    read_at: datetime
-
-    @classmethod
-    def of(cls, recent: Sequence[tuple[int, str, bytes]], now: datetime) -> _Window:
-        from news.meaning import unpack
-
-        vectors = unpack([blob for _, _, blob in recent])
-        return cls(
-            [story_id for story_id, _, _ in recent],
-            [language for _, language, _ in recent],
-            vectors,
-            background_of(vectors),
-            now,
-        )
-
-    def with_newest(self, newest: Sequence[tuple[int, str, bytes]]) -> _Window:
-        """The window with the stories of `newest` it lacks put first (its background kept)."""
-        from news.meaning import unpack
-
-        known = set(self.ids)
-        added = [row for row in newest if row[0] not in known]
-        if not added:
-            return self
-        vectors = unpack([blob for _, _, blob in added])
-        return _Window(
-            [story_id for story_id, _, _ in added] + self.ids,
-            [language for _, language, _ in added] + self.languages,
-            numpy.concatenate([vectors, self.vectors]),
-            self.background,
-            self.read_at,
-        )
-
-    def score(
-        self, meaning: TopicMeaning, own: str | None, wanted: set[int]
-    ) -> tuple[list[int], set[int]]:
-        """Ids of the stories in other languages than `own` that match `meaning` (drawn
-        toward the stories of `wanted`, found by words), and of those its exclusions leave out."""
-        cross = numpy.array([is_cross_language(own, language) for language in self.languages])
-        found = numpy.array([story_id in wanted for story_id in self.ids])
-        near = meaning.matches(self.vectors, self.background, found, cross)
-        far = meaning.excludes(self.vectors, self.background)
-        picked = [self.ids[row] for row in numpy.flatnonzero(near)]
-        left_out = {self.ids[row] for row in numpy.flatnonzero(cross & far)}
-        return [story_id for story_id in picked if story_id not in wanted], left_out
 
 
 def _words_allow(topic: Topic, story: Story) -> bool:

@@ -63,7 +63,6 @@ from news.polling import decide
 from news.polling.cluster_keeper import ClusterKeeper
 from news.polling.schedule import ScheduleSettings
 from news.ports import Chats, Clusters, Outbox, Sources, Stories
-from news.topics.meanings import BACKGROUND_STORIES, meaning_texts, topic_meaning
 from news.topics.percolator import SubscriptionIndex
 
 if TYPE_CHECKING:
@@ -385,6 +384,7 @@ class Poller:
         if not wanting:
             return
         from news.meaning import default_encoder, unpack
+        from news.topics.meanings import BACKGROUND_STORIES, meaning_texts, topic_meaning
 
         try:
             if not self._background_read:

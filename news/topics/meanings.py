@@ -36,6 +36,7 @@ import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -534,3 +535,58 @@ def _excluded_by_words(topic: Topic, index: TermIndex, language: str | None) -> 
         and topic.in_own_language(language)
         and any(phrase in index for phrase in topic.excluded_in_language)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The meanings of the stories of a window (/latest's: the last 48 hours), newest first, with
+    their background and when they were read whole."""
+
+    ids: list[int]
+    languages: list[str]
+    vectors: Vectors
+    background: Background
+    read_at: datetime
+
+    @classmethod
+    def of(cls, recent: Sequence[tuple[int, str, bytes]], now: datetime) -> Window:
+        from news.meaning import unpack
+
+        vectors = unpack([blob for _, _, blob in recent])
+        return cls(
+            [story_id for story_id, _, _ in recent],
+            [language for _, language, _ in recent],
+            vectors,
+            background_of(vectors),
+            now,
+        )
+
+    def with_newest(self, newest: Sequence[tuple[int, str, bytes]]) -> Window:
+        """The window with the stories of `newest` it lacks put first (its background kept)."""
+        from news.meaning import unpack
+
+        known = set(self.ids)
+        added = [row for row in newest if row[0] not in known]
+        if not added:
+            return self
+        vectors = unpack([blob for _, _, blob in added])
+        return Window(
+            [story_id for story_id, _, _ in added] + self.ids,
+            [language for _, language, _ in added] + self.languages,
+            numpy.concatenate([vectors, self.vectors]),
+            self.background,
+            self.read_at,
+        )
+
+    def score(
+        self, meaning: TopicMeaning, own: str | None, wanted: set[int]
+    ) -> tuple[list[int], set[int]]:
+        """Ids of the stories in other languages than `own` that match `meaning` (drawn
+        toward the stories of `wanted`, found by words), and of those its exclusions leave out."""
+        cross = numpy.array([is_cross_language(own, language) for language in self.languages])
+        found = numpy.array([story_id in wanted for story_id in self.ids])
+        near = meaning.matches(self.vectors, self.background, found, cross)
+        far = meaning.excludes(self.vectors, self.background)
+        picked = [self.ids[row] for row in numpy.flatnonzero(near)]
+        left_out = {self.ids[row] for row in numpy.flatnonzero(cross & far)}
+        return [story_id for story_id in picked if story_id not in wanted], left_out

@@ -43,14 +43,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-
-import numpy
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING
 
 from news.model import Subscription
 from news.topics.analysis import Phrase, TermIndex, words
-from news.topics.meanings import CrossLanguageIndex
 from news.topics.query import Topic, parse_topic
+
+if TYPE_CHECKING:
+    import numpy
+    from numpy.typing import NDArray
+
+    from news.topics.meanings import CrossLanguageIndex
 
 
 class _Group:
@@ -470,8 +473,9 @@ class SubscriptionIndex(Percolator):
         self._current: set[tuple[Place, str]] = set()
         self._keys: dict[Place, int] = {}
         self._places: list[Place] = []
-        #: The same topics by meaning, for stories in other languages (`news.topics.meanings`).
-        self.across = CrossLanguageIndex()
+        # The same topics by meaning, for stories in other languages; made on first use, so
+        # that numpy is imported only where meanings are.
+        self._across: CrossLanguageIndex | None = None
 
     def _key(self, place: Place) -> int:
         key = self._keys.get(place)
@@ -488,7 +492,18 @@ class SubscriptionIndex(Percolator):
         for place, topic in wanted - self._current:
             self.add(self._key(place), topic)
         self._current = wanted
-        self.across.keep_only({topic for _, topic in wanted})
+        if self._across is not None:
+            self._across.keep_only({topic for _, topic in wanted})
+
+    @property
+    def across(self) -> CrossLanguageIndex:
+        """The followed topics by meaning (`news.topics.meanings`), kept in step by `sync`."""
+        if self._across is None:
+            from news.topics.meanings import CrossLanguageIndex
+
+            self._across = CrossLanguageIndex()
+            self._across.keep_only({topic for _, topic in self._current})
+        return self._across
 
     def across_languages(
         self,
