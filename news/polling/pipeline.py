@@ -381,6 +381,9 @@ class Poller:
         is read too. A failing encoder costs matching by meaning, nothing else."""
         across = self.subscription_index.across
         wanting = across.wanting(subscription.topic for subscription in subscriptions)
+        readers: dict[str, str | None] = {}
+        for subscription in subscriptions:
+            readers.setdefault(subscription.topic, subscription.language)
         if not wanting:
             return
         from news.meaning import default_encoder, unpack
@@ -397,7 +400,8 @@ class Poller:
             for topic in wanting:
                 alternatives, excluded = meaning_texts(topic)
                 vectors = await asyncio.to_thread(encoder.encode, alternatives + excluded)
-                across.add(topic, topic_meaning(vectors, len(alternatives)))
+                meaning = topic_meaning(vectors, len(alternatives))
+                across.add(topic, meaning, reader=readers.get(topic.text))
         except Exception as error:
             logger.warning("topics' meanings not computed: %r", error)
 

@@ -388,9 +388,10 @@ class CrossLanguageIndex:
                 wanted.append(topic)
         return wanted
 
-    def add(self, topic: Topic, meaning: TopicMeaning) -> None:
-        """Index a topic with its encoded texts."""
-        self._topics[topic.text] = _Followed(topic, topic_language(topic), meaning, [])
+    def add(self, topic: Topic, meaning: TopicMeaning, *, reader: str | None = None) -> None:
+        """Index a topic with its encoded texts; `reader` is the language of a chat that follows
+        it, the topic's when its letters do not tell."""
+        self._topics[topic.text] = _Followed(topic, topic_language(topic, reader), meaning, [])
         self._stale = True
 
     def keep_only(self, texts: set[str]) -> None:
