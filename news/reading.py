@@ -49,6 +49,8 @@ MEANING_WINDOW = timedelta(hours=48)
 #: The newest stories' meanings read for it at most: 6,000 × 512 bytes is 3 MB, scored in
 #: a few milliseconds; a feed list busier than 3,000 stories a day looks back less far.
 MEANING_STORIES = 6000
+#: Stories found by words whose meanings draw the topic's (the newest), at most.
+MEANING_SEEDS = 50
 #: Stories found by meaning listed at most (the newest).
 MEANING_FOUND = 200
 #: Topics whose encoded texts are kept (the most recently asked).
@@ -138,8 +140,13 @@ class AcrossLanguages:
         window = await self._window(storage)
         if window is None:
             return [], set()
-        wanted = {story.id for story in found}
+        # What the topic's words find draws its meaning: the newest `MEANING_SEEDS` of them.
+        seeds = found
+        if len(found) < MEANING_SEEDS:
+            seeds = await storage.latest(topic, limit=MEANING_SEEDS)
+        wanted = {story.id for story in seeds}
         picked, left_out = await asyncio.to_thread(window.score, meaning, own, wanted)
+        picked = [story_id for story_id in picked if story_id not in {s.id for s in found}]
         if not picked:
             return [], left_out
         stories = await storage.stories_by_id(picked[:MEANING_FOUND])

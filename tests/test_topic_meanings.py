@@ -7,7 +7,7 @@ words (countries' names) or by meaning. The window is the set itself: its storie
 background, and the stories the topic's words find draw its meaning, as in /latest.
 
 Run `python -m tests.test_topic_meanings` for the table (whole set and its two halves of
-topics, even and odd lines: the three thresholds were chosen on the whole set from a coarse grid,
+topics, even and odd lines: the thresholds were chosen on the whole set from a coarse grid,
 the halves show how much the figures move with the topics).
 """
 
@@ -26,8 +26,10 @@ from news.model import Subscription
 from news.topics import document_terms, parse_topic
 from news.topics.meanings import (
     DRAW_Z,
+    EVENT_Z,
     EXCLUDE_Z,
     MATCH_Z,
+    SAME_EVENT,
     Background,
     TopicMeaning,
     is_cross_language,
@@ -44,7 +46,8 @@ SAME_LANGUAGE = Tally(relevant=126, found=94, correct=80)
 CROSS_PRECISION_FLOOR = 0.90
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
 #: What this encoder reaches at that precision (the issue's target is 0.80: not met).
-CROSS_RECALL_FLOOR = 0.45
+CROSS_RECALL_FLOOR = 0.50
+PUSH_RECALL_FLOOR = 0.45
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,10 @@ def story_vectors() -> NDArray[numpy.float32]:
 
 
 @cache
-def matched() -> list[Matched]:
-    """What each topic finds among the stories: by words, and by meaning across languages."""
+def matched(events: bool = True) -> list[Matched]:
+    """What each topic finds among the stories: by words, and by meaning across languages (as
+    /latest does; with `events` False as pushes do, without the rule of another language's
+    report of an event its words found)."""
     stories = judged_stories()
     vectors = story_vectors()
     background = Background.of(vectors)
@@ -85,7 +90,8 @@ def matched() -> list[Matched]:
         alternatives, excluded = meaning_texts(topic)
         meaning = topic_meaning(encoder.encode(alternatives + excluded), len(alternatives))
         cross = numpy.array([is_cross_language(own, story.language) for story in stories])
-        near = meaning.matches(vectors, background, by_words, cross)
+        languages = [story.language for story in stories] if events else None
+        near = meaning.matches(vectors, background, by_words, cross, languages)
         far = meaning.excludes(vectors, background)
         found = (by_words & ~(cross & far)) | near
         result.append(Matched(judged, frozenset(int(i) for i in numpy.flatnonzero(found))))
@@ -110,15 +116,20 @@ def tally(
 
 
 def report() -> str:
-    results, stories = matched(), judged_stories()
-    lines = [f"MATCH_Z {MATCH_Z}, DRAW_Z {DRAW_Z}, EXCLUDE_Z {EXCLUDE_Z}"]
-    for name, half in (("all topics", None), ("even lines", 0), ("odd lines", 1)):
-        for scope in (False, True):
-            t = tally(results, stories, cross=scope, half=half)
-            lines.append(
-                f"{name:<11} {'cross' if scope else 'same':<6} relevant {t.relevant:>4} "
-                f"found {t.found:>4} precision {t.precision:.3f} recall {t.recall:.3f}"
-            )
+    stories = judged_stories()
+    lines = [
+        f"MATCH_Z {MATCH_Z}, DRAW_Z {DRAW_Z}, SAME_EVENT {SAME_EVENT}, EVENT_Z {EVENT_Z}, "
+        f"EXCLUDE_Z {EXCLUDE_Z}"
+    ]
+    for path, events in (("/latest", True), ("pushes", False)):
+        for name, half in (("all topics", None), ("even lines", 0), ("odd lines", 1)):
+            for scope in (False, True):
+                t = tally(matched(events), stories, cross=scope, half=half)
+                lines.append(
+                    f"{path:<8} {name:<11} {'cross' if scope else 'same':<6} relevant "
+                    f"{t.relevant:>4} found {t.found:>4} precision {t.precision:.3f} "
+                    f"recall {t.recall:.3f}"
+                )
     return "\n".join(lines)
 
 
@@ -130,10 +141,14 @@ def test_topics_find_stories_in_other_languages_with_trustworthy_precision() -> 
     assert cross.recall >= CROSS_RECALL_FLOOR, report()
     for half in (0, 1):
         assert tally(matched(), stories, cross=True, half=half).precision >= 0.90, report()
+    pushes = tally(matched(events=False), stories, cross=True)
+    assert pushes.precision >= CROSS_PRECISION_FLOOR, report()
+    assert pushes.recall >= PUSH_RECALL_FLOOR, report()
 
 
 def test_stories_in_the_topic_s_language_are_matched_as_before() -> None:
     assert tally(matched(), judged_stories(), cross=False) == SAME_LANGUAGE
+    assert tally(matched(events=False), judged_stories(), cross=False) == SAME_LANGUAGE
 
 
 def _story(fragment: str) -> int:

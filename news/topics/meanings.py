@@ -20,6 +20,9 @@ What matches across languages (`cross_language_scores`, `CROSS_LANGUAGE_MATCH`):
 - a story that the topic's words do not find, in a language other than the topic's;
 - whose standardised closeness to one of the topic's alternatives (one per choice of its `OR`
   items) reaches `MATCH_Z`;
+- or, in /latest (`Window.score`), that reads as another language's report of the event of a
+  story the topic's words found (cosine `SAME_EVENT`) and is somewhat close to the topic
+  (`EVENT_Z`);
 - and to none of its exclusions `EXCLUDE_Z` (`-спорт` leaves football out in every language);
   the exclusions' words still leave stories out as before.
 
@@ -53,6 +56,11 @@ MATCH_Z = 2.6
 #: Standard deviations above the background at which a story in another language is taken as
 #: surely about the topic: the topic's meaning is drawn toward it too (a second round).
 DRAW_Z = 3.5
+#: Cosine at which a story in another language reads as a report of the same event as a story
+#: the topic's words found (as the reports of one event in USE's space: 0.6 and up).
+SAME_EVENT = 0.6
+#: ... if it is at least this close to the topic, in standard deviations above the background.
+EVENT_Z = 1.0
 #: Standard deviations above the background at which an exclusion leaves a story out.
 EXCLUDE_Z = 2.0
 #: Weight of the topic's own vector beside the mean of the stories its words find.
@@ -231,15 +239,23 @@ class TopicMeaning:
         background: Background,
         found: NDArray[numpy.bool_],
         cross: NDArray[numpy.bool_],
+        languages: Sequence[str] | None = None,
     ) -> NDArray[numpy.bool_]:
         """Which of `stories` match by meaning among those in `cross` (in other languages than
         the topic's). The topic is drawn toward the stories in `found` (found by its words),
-        then once more toward those it matches most surely (`DRAW_Z`)."""
+        then once more toward those it matches most surely (`DRAW_Z`). With the stories'
+        `languages`, a story also matches as another language's report of the event of a
+        story found (`SAME_EVENT`), if it is somewhat close to the topic too (`EVENT_Z`)."""
         near, far = self.scores(stories, background, stories[found] if found.any() else None)
         drawn = cross & (near >= DRAW_Z) & (far < EXCLUDE_Z)
         if drawn.any():
             near, far = self.scores(stories, background, stories[found | drawn])
         result: NDArray[numpy.bool_] = cross & (near >= MATCH_Z) & (far < EXCLUDE_Z)
+        if languages is not None and found.any():
+            spoken = numpy.asarray(languages)
+            elsewhere = spoken[:, None] != spoken[found][None, :]
+            report = numpy.where(elsewhere, stories @ stories[found].T, -1.0).max(axis=1)
+            result |= cross & (report >= SAME_EVENT) & (near >= EVENT_Z) & (far < EXCLUDE_Z)
         return result
 
     def excludes(self, stories: Vectors, background: Background) -> NDArray[numpy.bool_]:
@@ -586,7 +602,7 @@ class Window:
         toward the stories of `wanted`, found by words), and of those its exclusions leave out."""
         cross = numpy.array([is_cross_language(own, language) for language in self.languages])
         found = numpy.array([story_id in wanted for story_id in self.ids])
-        near = meaning.matches(self.vectors, self.background, found, cross)
+        near = meaning.matches(self.vectors, self.background, found, cross, self.languages)
         far = meaning.excludes(self.vectors, self.background)
         picked = [self.ids[row] for row in numpy.flatnonzero(near)]
         left_out = {self.ids[row] for row in numpy.flatnonzero(cross & far)}
