@@ -52,7 +52,7 @@ MEANING_STORIES = 6000
 #: Stories found by words whose meanings draw the topic's (the newest), at most.
 MEANING_SEEDS = 50
 #: Stories found by meaning listed at most (the newest).
-MEANING_FOUND = 200
+MEANING_FOUND = 60
 #: Topics whose encoded texts are kept (the most recently asked).
 _TOPICS_KEPT = 512
 #: How often the window's meanings are read whole (and its background worked out: a product

@@ -251,11 +251,14 @@ class TopicMeaning:
         if drawn.any():
             near, far = self.scores(stories, background, stories[found | drawn])
         result: NDArray[numpy.bool_] = cross & (near >= MATCH_Z) & (far < EXCLUDE_Z)
-        if languages is not None and found.any():
+        candidates = numpy.flatnonzero(cross & ~result & (near >= EVENT_Z) & (far < EXCLUDE_Z))
+        if languages is not None and found.any() and candidates.size:
+            # Only the stories close enough to the topic are compared with those found.
             spoken = numpy.asarray(languages)
-            elsewhere = spoken[:, None] != spoken[found][None, :]
-            report = numpy.where(elsewhere, stories @ stories[found].T, -1.0).max(axis=1)
-            result |= cross & (report >= SAME_EVENT) & (near >= EVENT_Z) & (far < EXCLUDE_Z)
+            elsewhere = spoken[candidates][:, None] != spoken[found][None, :]
+            closeness = stories[candidates] @ stories[found].T
+            report = numpy.where(elsewhere, closeness, -1.0).max(axis=1)
+            result[candidates[report >= SAME_EVENT]] = True
         return result
 
     def excludes(self, stories: Vectors, background: Background) -> NDArray[numpy.bool_]:
