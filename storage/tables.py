@@ -187,7 +187,7 @@ clusters = Table(
     Column("weights", LargeBinary, nullable=False),
     Column("version", BigInteger, nullable=False),
     # The event of another language it reports (NULL: its own); an event's first cluster keeps
-    # the event's meaning (`news.events.linking`), NULL when none (migration 0021).
+    # the event's meaning (`news.events.linking`), NULL when none (migration 0020).
     Column("event_id", Integer),
     Column("meaning", LargeBinary),
     Index("ix_clusters_started", "started_at"),

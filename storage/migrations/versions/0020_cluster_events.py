@@ -9,7 +9,7 @@ nullable column rewrites nothing.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021"
+revision = "0020"
 down_revision = "0019"
 
 
