@@ -125,12 +125,12 @@ class AcrossLanguages:
         return window if window.ids else None
 
     async def find(
-        self, storage: Stories, topic: Topic, language: str | None, found: Sequence[Story]
+        self, storage: Stories, topic: Topic, language: str | None
     ) -> tuple[list[Story], set[int]]:
         """The stories of the window in other languages than the topic's that match it by
         meaning, newest first, and the ids of those (found by words or not) that its exclusions
-        leave out by meaning. `found` are stories the topic's words found: they draw its
-        meaning. `language` is the reader's: the topic's when its letters do not tell."""
+        leave out by meaning. The newest `MEANING_SEEDS` stories the topic's words find draw
+        its meaning. `language` is the reader's: the topic's when its letters do not tell."""
         if topic.is_outlet:
             return [], set()
         from news.topics.meanings import topic_language
@@ -140,13 +140,10 @@ class AcrossLanguages:
         window = await self._window(storage)
         if window is None:
             return [], set()
-        # What the topic's words find draws its meaning: the newest `MEANING_SEEDS` of them.
-        seeds = found
-        if len(found) < MEANING_SEEDS:
-            seeds = await storage.latest(topic, limit=MEANING_SEEDS)
+        seeds = await storage.latest(topic, limit=MEANING_SEEDS)
         wanted = {story.id for story in seeds}
         picked, left_out = await asyncio.to_thread(window.score, meaning, own, wanted)
-        picked = [story_id for story_id in picked if story_id not in {s.id for s in found}]
+        picked = [story_id for story_id in picked if story_id not in wanted]
         if not picked:
             return [], left_out
         stories = await storage.stories_by_id(picked[:MEANING_FOUND])
@@ -237,14 +234,14 @@ async def latest_events(
     exhausted = False
     paging = None if before is None else Cursor(*before)
     cursor = paging
-    meant: tuple[list[Story], set[int]] | None = None
+    # Before the listing's connection is taken: finding by meaning reads through others, and
+    # a request holding two connections at once starves the pool under a flood.
+    meant = None if across is None or topic is None else await across.find(storage, topic, language)
     async with storage.listing(topic, named=_OUTLETS_READ, paging=paging) as search:
         for _ in range(_FETCH_ROUNDS):
             page = await search.page(limit=batch, before=cursor)
             stories = page.stories
             lexical_end = len(stories) < batch
-            if across is not None and topic is not None and meant is None:
-                meant = await across.find(storage, topic, language, stories)
             if meant is not None and (meant[0] or meant[1]):
                 stories, lexical_end = _merged(stories, meant[0], meant[1], cursor, batch)
             found += stories
