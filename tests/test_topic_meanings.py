@@ -245,3 +245,11 @@ def test_pushes_follow_topics_across_languages_and_their_exclusions() -> None:
     assert all("künstliche Intelligenz" in s.relevant for s in pushed), [s.text for s in pushed]
     assert places("Usyk beats Fury to become undisputed heavyweight champion") == {}
     assert (2, 0) in places("Russia has deported thousands of Ukrainian children")
+
+
+def test_a_latin_word_topic_of_a_chat_without_a_language_reads_as_english() -> None:
+    # Left unknown, every English story would count as another language's, and a chat
+    # following "ukraine" would be pushed English stories its words do not match.
+    assert topic_language(parse_topic("ukraine"), None) == "en"
+    assert topic_language(parse_topic("ukraine"), "de") == "de"
+    assert topic_language(parse_topic("мирні переговори"), None) == "uk"

@@ -87,7 +87,8 @@ _TOKEN = re.compile(r'-?"[^"]*"|\S+')
 def topic_language(topic: Topic, reader: str | None = None) -> str | None:
     """The language a topic is written in: what its letters tell (Cyrillic "ї" is Ukrainian,
     "ы" Russian; "ü" German, "ñ" Spanish, "ç" French; a country's name in one language), else
-    the reader's language if its script agrees, else None (unknown)."""
+    the reader's language if its script agrees, English for Latin letters and no reader, else
+    None (unknown)."""
     positive, _ = _items(topic)
     text = " ".join(" ".join(choice) for choice in positive)
     letters = set(text)
@@ -103,7 +104,11 @@ def topic_language(topic: Topic, reader: str | None = None) -> str | None:
     for language, marks in _LETTERS.items():
         if letters & marks:
             return language
-    return reader if reader in ("en", "de", "fr", "es") else None
+    # Latin letters that tell nothing, for a reader whose language is unknown (a channel, a
+    # chat set up before languages): English, the bot's own language. Left unknown, every
+    # story would count as another language's, and a word topic would push stories of its
+    # own language by meaning too.
+    return reader if reader in ("en", "de", "fr", "es") else "en" if reader is None else None
 
 
 def meaning_texts(topic: Topic) -> tuple[list[str], list[str]]:
