@@ -107,12 +107,7 @@ def build_inline_handlers(services: Services) -> list[CommandCallbackHandler]:
             await query.answer([], cache_time=INLINE_CACHE_SECONDS, is_personal=True)
             return
         listed, more = await latest_events(
-            storage,
-            topic,
-            INLINE_RESULTS,
-            before=before,
-            language=texts.language,
-            across=services.across,
+            storage, topic, INLINE_RESULTS, before=before, language=texts.language
         )
         now = services.clock()
         await query.answer(
