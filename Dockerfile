@@ -40,6 +40,9 @@ RUN pip install --no-cache-dir --no-deps . \
     && newsbot --help > /dev/null
 
 USER 10001:10001
+# The sentence encoder's plain files (news/meaning/_lean.py), written once here into the user's
+# ~/.cache: a container's first encode reads them instead of writing 80 MB.
+RUN python -c "import news.meaning._lean as lean; print(lean.prepare())"
 VOLUME ["/data"]
 WORKDIR /data
 # /healthz and /metrics (NEWSBOT_HTTP_PORT); the webhook server, when NEWSBOT_WEBHOOK_URL is set.

@@ -1,14 +1,17 @@
 """Benchmark: `newsbot run` started over a large database, with its clusters loaded (issue 12).
 
 Builds a SQLite database of `--stories` (100,000) stories in the 48 h cluster window, clustered
-as a running bot left them (the clusterer's state stored beside them: centroids and story
-signatures), and `--archive` (1,000,000) older stories, clustered long ago; 200 sources served
-by a loopback feed server. Then starts the real `newsbot run` against the fake Bot API and
-measures, from spawn:
+as a running bot left them (the clusterer's state stored beside them: centroids, story
+signatures and, since issue 23, events' meanings), and `--archive` (1,000,000) older stories,
+clustered long ago; 200 sources served by a loopback feed server. Then starts the real
+`newsbot run` against the fake Bot API and measures, from spawn:
 
 - ready: the bot has answered /start and the scheduler has fetched a feed (target ≤ 2 s);
-- RSS (VmRSS from /proc) once every source's first poll is done (target ≤ 250 MB), and the
-  peak (VmHWM).
+- RSS (VmRSS from /proc) once the first tick is done (target ≤ 250 MB): every source's first
+  poll stored and clustered, and then the tick's last step, the meanings of the window's
+  stories that have none (`Poller.cluster_backlog`; a database built here has none, so a run
+  computes up to 1,000 of them), is over; and the peak (VmHWM). The RSS when the first tick's
+  stories are clustered, before that last step, is printed too.
 
     python bench/bench_cluster_start.py [--stories 100000] [--archive 1000000] [--keep DIR]
         [--database postgresql://postgres@127.0.0.1:5432/newsbot_bench_start]
@@ -55,6 +58,7 @@ from typing import cast
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
+import numpy
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -218,6 +222,9 @@ async def build(url: str, window: int, archive: int, now: datetime) -> None:
                     published_at,
                     names.get(source_id, "bench.example"),
                     terms=terms,
+                    # A meaning, as the poller gives each story (issue 23): the clusters keep
+                    # their events' meanings, which a start loads for the last 24 hours.
+                    meaning=meaning(n),
                 )
                 row = story_row(
                     n, title, encode_time(published_at), encode_terms(terms), assigned.cluster_id
@@ -237,6 +244,12 @@ async def build(url: str, window: int, archive: int, now: datetime) -> None:
         print(f"  {len(clusterer.clusters()):,} open clusters in the window")
     finally:
         await storage.close()
+
+
+def meaning(story_id: int) -> numpy.ndarray:
+    """A story's meaning: a random direction of the encoder's 512 (unit length)."""
+    vector = numpy.random.default_rng(story_id).standard_normal(512).astype(numpy.float32)
+    return vector / numpy.linalg.norm(vector)
 
 
 _FRESH_CLUSTERED = (
@@ -263,6 +276,42 @@ async def wait_clustered(url: str, count: int) -> None:
         if row[0] >= count:
             return
         await asyncio.sleep(0.2)
+
+
+_MEANINGS = "SELECT count(*) FROM story_meanings"
+
+
+async def wait_meanings(url: str, *, quiet: float = 2.0, patience: float = 60.0) -> None:
+    """Until the first tick's last step, the meanings of stories that have none (issue 23:
+    `Poller.cluster_backlog` computes them after clustering, and stores them at once), is
+    done: the count of `story_meanings` has grown and then stays put for `quiet` seconds (or
+    has not grown for `patience` seconds). At once on a schema without meanings."""
+    first = seen = -1
+    waited = still = 0.0
+    connection = await asyncpg.connect(url) if url.startswith("postgresql") else None
+    try:
+        while True:
+            try:
+                if connection is not None:
+                    count = int(await connection.fetchval(_MEANINGS))
+                else:
+                    path = url.removeprefix("sqlite:///")
+                    with closing(
+                        sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+                    ) as db:
+                        count = int(db.execute(_MEANINGS).fetchone()[0])
+            except (sqlite3.OperationalError, asyncpg.UndefinedTableError):
+                return
+            first = count if first < 0 else first
+            still = still + 0.5 if count == seen else 0.0
+            seen = count
+            if (count > first and still >= quiet) or (count == first and waited >= patience):
+                return
+            await asyncio.sleep(0.5)
+            waited += 0.5
+    finally:
+        if connection is not None:
+            await connection.close()
 
 
 def bind_time(at: datetime) -> str:
@@ -459,12 +508,21 @@ async def _run(args: argparse.Namespace, work: Path, postgres: PostgresDatabases
             # The tick stores, records and clusters after fetching: wait for the clusters.
             await wait_clustered(url, SOURCES)
             clustered = time.perf_counter() - started
+            rss_clustered, _ = rss_mb(process.pid)
+            # The tick's last step: the meanings of stories without one (a restart over a
+            # database from before meanings: up to 1,000 of the window's, newest first).
+            await wait_meanings(url)
+            tick_done = time.perf_counter() - started
             rss, peak = rss_mb(process.pid)
         finally:
             process.terminate()
             await process.wait()
         ready = max(answered, polled)
         print(f"first tick's {SOURCES} new stories clustered {clustered:.2f} s after start")
+        print(
+            f"first tick's meanings done {tick_done:.2f} s after start (RSS when its stories "
+            f"were clustered, the meanings step still to come: {rss_clustered:.0f} MB)"
+        )
         print(
             f"ready {ready:.2f} s (answered /start {answered:.2f} s, first feed fetched "
             f"{polled:.2f} s; target ≤ {READY_TARGET} s: "

@@ -65,7 +65,7 @@ class Sources(Protocol):
 
 
 class Stories(Protocol):
-    """Stories kept once, and read back: /latest's pages and one story by id."""
+    """Stories kept once, and read back: /latest's pages and one story by id; their meanings."""
 
     async def store_stories(
         self, drafts: Sequence[StoryDraft], *, now: datetime
@@ -74,6 +74,15 @@ class Stories(Protocol):
         self, topic: Topic | None, *, limit: int, before: Cursor | None = None
     ) -> list[Story]: ...
     async def story(self, story_id: int) -> Story | None: ...
+    # Each story's meaning (`news.meaning`), packed: kept, read by id, read for the window.
+    async def store_meanings(self, pairs: Sequence[tuple[int, bytes]]) -> None: ...
+    async def meanings(self, story_ids: Sequence[int]) -> dict[int, bytes]: ...
+    async def recent_meanings(
+        self, since: datetime, *, limit: int
+    ) -> list[tuple[int, str, bytes]]: ...
+    async def meaningless_since(
+        self, since: datetime, *, limit: int
+    ) -> list[tuple[int, str, str]]: ...
 
 
 class Articles(Protocol):

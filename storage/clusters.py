@@ -182,6 +182,8 @@ def _state_queries(
         clusters.c.started_at,
         clusters.c.terms,
         clusters.c.weights,
+        clusters.c.event_id,
+        clusters.c.meaning,
     ).order_by(clusters.c.version, clusters.c.id)
     story_query = select(
         cluster_stories.c.story_id,
@@ -207,7 +209,13 @@ def _state_queries(
 
 def _cluster_row(row: Row[Any]) -> ClusterRow:
     return ClusterRow(
-        row.id, row.language, row.started_at, row.terms, _read(array("d"), row.weights)
+        row.id,
+        row.language,
+        row.started_at,
+        row.terms,
+        _read(array("d"), row.weights),
+        row.event_id,
+        bytes(row.meaning) if row.meaning else b"",
     )
 
 
@@ -293,6 +301,8 @@ async def _write_state(conn: AsyncConnection, changes: ClusterState) -> int:
                     "terms": row.terms,
                     "weights": _float_bytes(row.weights),
                     "version": version,
+                    "event_id": row.event_id,
+                    "meaning": row.meaning or None,
                 }
                 for row in changes.clusters
                 if row.id in alive

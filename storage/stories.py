@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from news.model import Cursor, Story, StoryDraft
 from news.topics import Topic
@@ -25,7 +26,7 @@ from storage.base import (
     story_from_row,
 )
 from storage.search import newest_first, topic_clause, topic_sources
-from storage.tables import sources, stories
+from storage.tables import sources, stories, story_meanings
 
 
 class StoryStore(StorageBase):
@@ -88,6 +89,10 @@ class StoryStore(StorageBase):
                                 body=draft.body or None,
                                 image_url=draft.image_url,
                             )
+                        )
+                        # Its meaning was the old headline's: computed again by the backlog.
+                        await conn.execute(
+                            delete(story_meanings).where(story_meanings.c.story_id == story_id)
                         )
                     continue
                 text_key = (draft.source_id, draft.title, draft.summary)
@@ -193,3 +198,82 @@ class StoryStore(StorageBase):
                 await conn.execute(select_stories(*STORY_WITH_BODY).where(stories.c.id == story_id))
             ).first()
         return None if row is None else story_from_row(row)
+
+    async def store_meanings(self, pairs: Sequence[tuple[int, bytes]]) -> None:
+        """Keep each story's packed meaning (`news.meaning.pack`), replacing one it had.
+
+        A story that is gone by now (pruned while its meaning was computed) is skipped.
+        """
+        if not pairs:
+            return
+        vectors = dict(pairs)
+        async with self.begin() as conn:
+            present: set[int] = set()
+            for chunk in chunks(sorted(vectors)):
+                rows = await conn.execute(select(stories.c.id).where(stories.c.id.in_(chunk)))
+                present.update(row.id for row in rows)
+            if not present:
+                return
+            # Imported here: a dialect's module is loaded only where it is used.
+            statement: Any
+            if self.dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                statement = pg_insert(story_meanings)
+            else:
+                from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+                statement = sqlite_insert(story_meanings)
+            statement = statement.on_conflict_do_update(
+                index_elements=[story_meanings.c.story_id],
+                set_={"vector": statement.excluded.vector},
+            )
+            await conn.execute(
+                statement,
+                [
+                    {"story_id": story_id, "vector": vectors[story_id]}
+                    for story_id in sorted(present)
+                ],
+            )
+
+    async def meanings(self, story_ids: Sequence[int]) -> dict[int, bytes]:
+        """The packed meanings of those of `story_ids` that have one."""
+        found: dict[int, bytes] = {}
+        if not story_ids:
+            return found
+        async with self.connect() as conn:
+            for chunk in chunks(sorted(set(story_ids))):
+                rows = await conn.execute(
+                    select(story_meanings.c.story_id, story_meanings.c.vector).where(
+                        story_meanings.c.story_id.in_(chunk)
+                    )
+                )
+                found.update((row.story_id, bytes(row.vector)) for row in rows)
+        return found
+
+    async def recent_meanings(self, since: datetime, *, limit: int) -> list[tuple[int, str, bytes]]:
+        """Stories published since `since` that have a meaning: (id, language, packed meaning),
+        newest first, at most `limit`."""
+        query = (
+            select(stories.c.id, stories.c.language, story_meanings.c.vector)
+            .join(story_meanings, story_meanings.c.story_id == stories.c.id)
+            .where(stories.c.published_at >= since)
+            .order_by(stories.c.published_at.desc(), stories.c.id.desc())
+            .limit(limit)
+        )
+        async with self.connect() as conn:
+            return [(row.id, row.language, bytes(row.vector)) for row in await conn.execute(query)]
+
+    async def meaningless_since(self, since: datetime, *, limit: int) -> list[tuple[int, str, str]]:
+        """Stories published since `since` that have no meaning yet, newest first, as (id,
+        title, summary): the first polls' backlogs and the stories stored before meanings were
+        kept."""
+        query = (
+            select(stories.c.id, stories.c.title, stories.c.summary)
+            .outerjoin(story_meanings, story_meanings.c.story_id == stories.c.id)
+            .where(stories.c.published_at >= since, story_meanings.c.story_id.is_(None))
+            .order_by(stories.c.published_at.desc(), stories.c.id.desc())
+            .limit(limit)
+        )
+        async with self.connect() as conn:
+            return [(row.id, row.title, row.summary) for row in await conn.execute(query)]

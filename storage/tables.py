@@ -186,6 +186,10 @@ clusters = Table(
     Column("terms", TextList(" "), nullable=False),
     Column("weights", LargeBinary, nullable=False),
     Column("version", BigInteger, nullable=False),
+    # The event of another language it reports (NULL: its own); an event's first cluster keeps
+    # the event's meaning (`news.events.linking`), NULL when none (migration 0020).
+    Column("event_id", Integer),
+    Column("meaning", LargeBinary),
     Index("ix_clusters_started", "started_at"),
     Index("ix_clusters_version", "version"),
 )
@@ -254,6 +258,16 @@ articles = Table(
     Column("read_at", UTCDateTime),
     Column("retry_at", UTCDateTime),
     Index("ix_articles_due", "state", "retry_at"),
+)
+
+# A story's meaning (migration 0019): its headline and lead as a sentence embedding that
+# compares across languages (`news.meaning`), packed to one signed byte a dimension. Stories
+# stored before 0019 get theirs later, in batches; it goes with its story.
+story_meanings = Table(
+    "story_meanings",
+    metadata,
+    belongs_to("story_id", "stories", primary_key=True, autoincrement=False),
+    Column("vector", LargeBinary, nullable=False),
 )
 
 chats = Table(

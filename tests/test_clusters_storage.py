@@ -325,3 +325,88 @@ async def test_an_event_is_led_by_its_report_in_the_readers_language(
     assert await led_in("uk") == "uk"
     assert await led_in("fr") == "en", "no French report: the first report leads"
     assert await led_in("de", "ukraine -source:tagesschau") == "en"
+
+
+async def test_reports_in_three_languages_are_one_event_across_a_restart(
+    storage: SqlStorage, clock: Clock
+) -> None:
+    """Issue 23: the keeper links a German report to the English event by their meanings; what
+    linking needs is stored with the clusters, so a restarted keeper links the French report to
+    the same event, and storage lists the three as one."""
+    from news.polling.cluster_keeper import ClusterKeeper
+    from tests.crosslanguage import stories_with_meanings
+
+    labelled, meanings = stories_with_meanings("multi")
+    reports = {
+        story.language: story
+        for story in labelled
+        if story.label == "wagner-mutiny" and story.language in ("en", "de", "fr")
+    }
+    stored = {}
+    for minutes, language in ((40, "en"), (30, "de"), (20, "fr")):
+        report = reports[language]
+        source = await storage.add_source(f"https://{language}.example/feed", now=clock())
+        draft = StoryDraft(
+            source_id=source.id,
+            entry_id=report.title,
+            title=report.title,
+            summary=report.summary,
+            link=f"https://{language}.example/wagner",
+            published_at=clock() - timedelta(minutes=minutes),
+            language=language,
+            terms=document_terms(f"{report.title} {report.summary}", language),
+        )
+        [story] = await storage.store_stories([draft], now=clock())
+        stored[language] = (story, meanings[report.story_id])
+
+    keeper = ClusterKeeper(storage, Clusterer())
+    for language in ("en", "de"):
+        story, meaning = stored[language]
+        await keeper.place([story], clock(), meanings={story.id: meaning})
+    restarted = ClusterKeeper(storage, Clusterer())
+    story, meaning = stored["fr"]
+    await restarted.place([story], clock(), meanings={story.id: meaning})
+
+    event = stored["en"][0].id
+    members = await storage.cluster_members([event])
+    assert sorted(story.language for story in members[event]) == ["de", "en", "fr"]
+    assert restarted.clusterer.cluster_of(stored["de"][0].id) == event
+
+
+async def test_a_backlog_with_stored_meanings_is_linked_across_languages(
+    storage: SqlStorage, clock: Clock
+) -> None:
+    """Stories clustered off the poll's path (a first poll's backlog) are linked by the
+    meanings storage keeps of them."""
+    from news.meaning import pack
+    from news.polling.cluster_keeper import ClusterKeeper
+    from tests.crosslanguage import stories_with_meanings
+
+    labelled, meanings = stories_with_meanings("multi")
+    stored = []
+    for minutes, language in ((40, "en"), (30, "de")):
+        report = next(
+            story
+            for story in labelled
+            if story.label == "wagner-mutiny" and story.language == language
+        )
+        source = await storage.add_source(f"https://{language}.example/feed", now=clock())
+        draft = StoryDraft(
+            source_id=source.id,
+            entry_id=report.title,
+            title=report.title,
+            summary=report.summary,
+            link=f"https://{language}.example/wagner",
+            published_at=clock() - timedelta(minutes=minutes),
+            language=language,
+            terms=document_terms(f"{report.title} {report.summary}", language),
+        )
+        [story] = await storage.store_stories([draft], now=clock())
+        [packed] = pack(meanings[report.story_id][None, :])
+        await storage.store_meanings([(story.id, packed)])
+        stored.append(story)
+
+    assert await ClusterKeeper(storage, Clusterer()).backlog(clock(), batch=10) == 2
+    event = stored[0].id
+    members = await storage.cluster_members([event])
+    assert [story.language for story in members[event]] == ["en", "de"]

@@ -14,10 +14,10 @@
   constants (`DELIVERY_RULE_CONSTANTS`); those rules are news.delivery's (where a push is decided);
 - no storage module reaches into another's private (`_name`) helpers: what the aggregates share
   lives in storage.base, in public;
-- inside news/, the capabilities depend one way (`NEWS_LAYERS`): topics on nothing but the shared
-  model, feeds and events on topics, polling on all of them, the use cases (reading, curation)
-  on all but polling, articles on feeds and events; and no module outside a subpackage imports
-  its private (`_name`) modules.
+- inside news/, the capabilities depend one way (`NEWS_LAYERS`): meaning on nothing but the
+  shared model, topics on meaning, feeds and events on topics, polling on all of them, the use
+  cases (reading, curation) on all but polling, articles on feeds and events; and no module
+  outside a subpackage imports its private (`_name`) modules.
 """
 
 from __future__ import annotations
@@ -54,17 +54,21 @@ SHARED_HELPERS = {
 SHARED_MODEL = {"errors", "model", "policy", "batching"}
 NEWS_LAYERS = {
     **{part: SHARED_MODEL for part in SHARED_MODEL},
-    "topics": SHARED_MODEL,
+    # What a story means, across languages (sentence vectors): below topics and events, which
+    # compare them.
+    "meaning": SHARED_MODEL,
+    "topics": SHARED_MODEL | {"meaning"},
     "feeds": SHARED_MODEL | {"topics"},
-    "events": SHARED_MODEL | {"topics"},
+    "events": SHARED_MODEL | {"topics", "meaning"},
     "delivery": SHARED_MODEL,
     "ports": SHARED_MODEL | {"topics", "events"},
-    "reading": SHARED_MODEL | {"topics", "events", "ports"},
+    "reading": SHARED_MODEL | {"topics", "events", "ports", "meaning"},
     "curation": SHARED_MODEL | {"topics", "feeds", "ports"},
     # Article text: its pages come through feeds' fetcher, its key points from events' ranker;
     # the keeper (`news.articles.keeping`) keeps them through the storage ports.
     "articles": SHARED_MODEL | {"topics", "feeds", "events", "ports"},
-    "polling": SHARED_MODEL | {"topics", "feeds", "events", "delivery", "ports", "articles"},
+    "polling": SHARED_MODEL
+    | {"topics", "feeds", "events", "delivery", "ports", "articles", "meaning"},
 }
 #: The numbers of the delivery rules (`news.policy`, `news.delivery`): handlers/ never names them.
 DELIVERY_RULE_CONSTANTS = {

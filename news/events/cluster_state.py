@@ -24,13 +24,17 @@ from news.model import ClusterAssignment
 
 class ClusterRow(NamedTuple):
     """An open cluster: its language, when its first story was published, its centroid
-    (heaviest term first, beside its weight)."""
+    (heaviest term first, beside its weight); the event of another language it reports
+    (None: its own), and, for an event's first cluster, the event's meaning as
+    `news.events.linking` packs it (b"" when none is kept)."""
 
     id: int
     language: str
     started_at: datetime
     terms: tuple[str, ...]
     weights: array[float]
+    event_id: int | None = None
+    meaning: bytes = b""
 
 
 class StorySignature(NamedTuple):

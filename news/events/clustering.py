@@ -71,11 +71,16 @@ from functools import cache
 from itertools import islice
 from operator import eq
 from sys import intern
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from news.events.cluster_state import ClusterRow, ClusterState, StorySignature
+from news.events.linking import EventLinker, meaning_keys, project
 from news.policy import CLUSTER_WINDOW
 from news.topics import document_terms
+
+if TYPE_CHECKING:
+    import numpy
+    from numpy.typing import NDArray
 
 COSINE_CUTOFF = 0.24
 # German and Dutch reports of one event share fewer terms (compounds, inflection): a lower cut-off.
@@ -202,6 +207,13 @@ class Cluster:
     # 45 bytes more, a header and a buffer of its own, in each of 100,000 clusters.
     packed_weights: bytes = field(default=b"", repr=False)
     norm: float = field(default=0.0, repr=False)
+    # The event it reports, when a cluster of another language opened it (`linking`).
+    linked_to: int | None = field(default=None, repr=False)
+
+    @property
+    def event_id(self) -> int:
+        """The event's id: its own, or that of the cluster of another language it joined."""
+        return self.id if self.linked_to is None else self.linked_to
 
     @property
     def weights(self) -> memoryview[float]:
@@ -308,8 +320,15 @@ class Clusterer:
         cutoff: float = COSINE_CUTOFF,
         compounding_cutoff: float = COMPOUNDING_CUTOFF,
         duplicate_jaccard: float = DUPLICATE_JACCARD,
+        linker: EventLinker | None = None,
     ) -> None:
         self.window = window
+        # Events across languages (`news.events.linking`): used for stories with a meaning.
+        self.linker = EventLinker() if linker is None else linker
+        # Linked clusters' events, kept while their stories may be in the window (twice the
+        # window after the cluster started): (expiry, cluster id) in a heap.
+        self._linked: dict[int, int] = {}
+        self._linked_expiry: list[int] = []
         self.cutoff = cutoff
         self.compounding_cutoff = compounding_cutoff
         self.duplicate_jaccard = duplicate_jaccard
@@ -337,7 +356,7 @@ class Clusterer:
     def cluster_of(self, story_id: int) -> int | None:
         """The cluster a story in the window was placed in."""
         seen = self._stories.get(story_id)
-        return None if seen is None else seen.cluster_id
+        return None if seen is None else self._linked.get(seen.cluster_id, seen.cluster_id)
 
     def cluster(self, cluster_id: int) -> Cluster | None:
         """An open cluster, or None once it has expired."""
@@ -356,6 +375,7 @@ class Clusterer:
         source: str,
         *,
         terms: Sequence[str] | None = None,
+        meaning: NDArray[numpy.float32] | None = None,
     ) -> Assignment:
         """Place a story in the cluster of its event, starting one if none is open.
 
@@ -363,6 +383,9 @@ class Clusterer:
         (a restart loads the stored state, `load`). `terms` are
         the story's indexed terms (`Story.terms`: the title's, then the text's), when known,
         which saves analysing the text again.
+        `meaning` is the story's vector (`news.meaning`): with it, a story that opens a cluster
+        may join the event of a cluster of another language (`news.events.linking`), and the
+        assignment names that event; without it, the story is placed by its words alone.
         Raises ValueError for a story id already in the window: a story is added once.
         """
         if story_id in self._stories:
@@ -399,9 +422,25 @@ class Clusterer:
         if cluster is None:
             cutoff = self.compounding_cutoff if language in _COMPOUNDING else self.cutoff
             cluster, similarity = self._nearest(lang, vector, source, headline, cutoff)
+        linked: int | None = None
+        if meaning is not None:
+            projected = project(meaning)
+            keys = meaning_keys(title, summary)
+            if cluster is not None and duplicate_of is None:
+                linked = self.linker.reroute(
+                    cluster.event_id, projected, keys, language, published_at
+                )
+                if linked is not None:
+                    cluster = None  # an event of another language fits it clearly better
         created = cluster is None
         if cluster is None:
             cluster = Cluster(story_id, language, published_at)
+            if meaning is not None and linked is None:
+                linked = self.linker.link(projected, keys, language, published_at)
+            if linked is not None:
+                cluster.linked_to = linked
+                self._linked[cluster.id] = linked
+                heapq.heappush(self._linked_expiry, _expiry(published_at + self.window, cluster.id))
             self._clusters[cluster.id] = cluster
             heapq.heappush(self._cluster_expiry, _expiry(published_at, cluster.id))
         member = Member(
@@ -420,7 +459,12 @@ class Clusterer:
         self._stories[story_id] = member
         heapq.heappush(self._story_expiry, _expiry(published_at, story_id))
         self._band(lang, story_id, bands)
-        return Assignment(story_id, cluster.id, created, similarity, duplicate_of)
+        event_id = cluster.event_id
+        if meaning is not None:
+            self.linker.add(event_id, cluster.started_at, projected, keys, language)
+            if event_id in self._clusters:  # its row keeps the event's meaning
+                self._dirty.add(event_id)
+        return Assignment(story_id, event_id, created and linked is None, similarity, duplicate_of)
 
     def changes(self) -> ClusterState:
         """What changed since the last call: the centroids of the clusters that gained a story
@@ -428,7 +472,7 @@ class Clusterer:
         to keep."""
         clusters = list(self._closed.values())
         clusters += [
-            _row(self._clusters[cluster_id])
+            _row(self._clusters[cluster_id], self.linker.pack_row(cluster_id))
             for cluster_id in sorted(self._dirty)
             if cluster_id in self._clusters
         ]
@@ -442,15 +486,19 @@ class Clusterer:
         self._forgotten.clear()
         return ClusterState(clusters, stories)
 
-    def load(self, state: ClusterState) -> None:
+    def load(self, state: ClusterState, *, now: datetime | None = None) -> None:
         """Take in clusters and stories as storage keeps them: at a start, the open clusters
         and the window's stories; later, what other processes clustered. Nothing is analysed.
 
         Stories come in the order they were added (members keep it). A cluster row replaces
         the centroid of the cluster it names; a story already here is left alone; a story
         whose cluster is not open counts in the document frequencies and the copy index but
-        is no member of any cluster.
+        is no member of any cluster. An event's meaning is taken only when the event started
+        within the linker's horizon before `now` (else the clock), the events a story may link
+        to: a start holds no meaning of the window's older half.
         """
+        clock = now or self._now
+        linkable = None if clock is None else clock - self.linker.horizon
         # Strings read back from storage are fresh, one copy per row: interned, one in all.
         for row in state.clusters:
             language = intern(row.language)
@@ -461,6 +509,14 @@ class Clusterer:
                 self._clusters[row.id] = cluster
                 heapq.heappush(self._cluster_expiry, _expiry(row.started_at, row.id))
             self._set_centroid(lang, cluster, tuple(map(intern, row.terms)), row.weights)
+            if row.event_id is not None and row.event_id != row.id:
+                if cluster.linked_to is None:
+                    heapq.heappush(
+                        self._linked_expiry, _expiry(row.started_at + self.window, row.id)
+                    )
+                cluster.linked_to = self._linked[row.id] = row.event_id
+            if row.meaning and (linkable is None or row.started_at >= linkable):
+                self.linker.unpack_row(row.id, row.started_at, row.meaning)
         newest = self._now
         for story in state.stories:
             story_id, published_at = story.story_id, story.published_at
@@ -675,13 +731,17 @@ class Clusterer:
             cluster = self._clusters.pop(cluster_id)
             if cluster_id in self._dirty:  # closed before its change was handed out
                 self._dirty.discard(cluster_id)
-                self._closed[cluster_id] = _row(cluster)
+                self._closed[cluster_id] = _row(cluster, self.linker.pack_row(cluster_id))
+            self.linker.forget(cluster_id)
             lang = self._languages[cluster.language]
             for term in cluster.terms[:INDEX_TERMS]:
                 self._unpost(lang, term, cluster_id)
         while self._story_expiry and self._story_expiry[0] < before:
             story_id = _expired_id(heapq.heappop(self._story_expiry))
             self._forget(story_id)
+        while self._linked_expiry and self._linked_expiry[0] < before:
+            self._linked.pop(_expired_id(heapq.heappop(self._linked_expiry)), None)
+        self.linker.forget_before(self._now)
 
     def _forget(self, story_id: int) -> None:
         member = self._new.get(story_id)
@@ -747,9 +807,15 @@ def _signature(member: Member) -> StorySignature:
     )
 
 
-def _row(cluster: Cluster) -> ClusterRow:
+def _row(cluster: Cluster, meaning: bytes = b"") -> ClusterRow:
     return ClusterRow(
-        cluster.id, cluster.language, cluster.started_at, cluster.terms, array("d", cluster.weights)
+        cluster.id,
+        cluster.language,
+        cluster.started_at,
+        cluster.terms,
+        array("d", cluster.weights),
+        cluster.linked_to,
+        meaning,
     )
 
 

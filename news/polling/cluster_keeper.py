@@ -23,8 +23,9 @@ Every method writes to storage: callers hold the poller's write lock around them
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from news.events import ClusterState
@@ -32,6 +33,9 @@ from news.model import ClusterAssignment, Story
 from news.ports import Clusters
 
 if TYPE_CHECKING:
+    import numpy
+    from numpy.typing import NDArray
+
     from news.events.clustering import Clusterer
 
 
@@ -54,13 +58,22 @@ class ClusterKeeper:
         # Changes clustered but not yet stored (a failed write): sent again with the next turn.
         self._unsaved = ClusterState()
 
-    async def place(self, new_stories: Sequence[Story], now: datetime) -> None:
-        """Cluster freshly stored stories of the window; older ones wait for `backlog`."""
+    async def place(
+        self,
+        new_stories: Sequence[Story],
+        now: datetime,
+        *,
+        meanings: Mapping[int, NDArray[numpy.float32]] | None = None,
+    ) -> None:
+        """Cluster freshly stored stories of the window; older ones wait for `backlog`.
+
+        `meanings` are the stories' vectors (`news.meaning`) by id, for linking events across
+        languages; a story without one is clustered by its words alone."""
         horizon = now - self.clusterer.window
         recent = [story for story in new_stories if _clustering_time(story) >= horizon]
         if recent:
             await self.load(now)
-            await self._place(recent, now)
+            await self._place(recent, now, meanings or {})
 
     async def backlog(self, now: datetime, *, batch: int) -> int:
         """Cluster the stored stories that are not clustered yet, of any age; how many.
@@ -71,13 +84,25 @@ class ClusterKeeper:
         done = 0
         while waiting := await self.storage.unclustered_since(horizon, limit=batch):
             await self.load(now)
-            await self._place(waiting, now)
+            await self._place(waiting, now, await self._stored_meanings(waiting))
             done += len(waiting)
         # Older stories, oldest first, each batch by a clusterer of its own time.
         while waiting := await self.storage.unclustered_before(horizon, limit=batch):
             await self._place_past(waiting, now)
             done += len(waiting)
         return done
+
+    async def _stored_meanings(self, stories: Sequence[Story]) -> dict[int, NDArray[numpy.float32]]:
+        """The meanings storage keeps of `stories` (those computed before they are clustered
+        link them across languages), if it keeps any."""
+        read = getattr(self.storage, "meanings", None)
+        if read is None:
+            return {}
+        from news.meaning import unpack  # numpy and the model's module only when used
+
+        blobs: dict[int, bytes] = await read([story.id for story in stories])
+        ids = list(blobs)
+        return dict(zip(ids, unpack([blobs[i] for i in ids]), strict=True)) if ids else {}
 
     async def load(self, now: datetime) -> None:
         """Once per keeper, when a story is first to be placed: load the open clusters and the
@@ -86,16 +111,21 @@ class ClusterKeeper:
             return
         # Page by page: the rows read never all sit in memory beside the clusterer.
         async for page in self.storage.cluster_state_pages(open_since=now - self.clusterer.window):
-            await asyncio.to_thread(self.clusterer.load, page)
+            await asyncio.to_thread(partial(self.clusterer.load, page, now=now))
             self._version = page.version
         self._loaded = True
 
-    async def _place(self, stories: Sequence[Story], now: datetime) -> None:
+    async def _place(
+        self,
+        stories: Sequence[Story],
+        now: datetime,
+        meanings: Mapping[int, NDArray[numpy.float32]] | None = None,
+    ) -> None:
         clusterer = self.clusterer
 
         def run(synced: ClusterState) -> tuple[list[ClusterAssignment], ClusterState]:
             clusterer.load(synced)  # what other processes clustered since our last turn
-            placed = _place(clusterer, stories)
+            placed = _place(clusterer, stories, meanings or {})
             return placed, self._take_changes(clusterer)
 
         async def work(synced: ClusterState) -> tuple[list[ClusterAssignment], ClusterState]:
@@ -114,7 +144,7 @@ class ClusterKeeper:
 
         def run(synced: ClusterState) -> tuple[list[ClusterAssignment], ClusterState]:
             past.load(seeded)
-            placed = _place(past, ordered)
+            placed = _place(past, ordered, {})
             return placed, past.changes()
 
         async def work(synced: ClusterState) -> tuple[list[ClusterAssignment], ClusterState]:
@@ -140,17 +170,24 @@ def _clustering_time(story: Story) -> datetime:
     return min(story.published_at, story.first_seen_at)
 
 
-def _place(clusterer: Clusterer, stories: Sequence[Story]) -> list[ClusterAssignment]:
+def _place(
+    clusterer: Clusterer,
+    stories: Sequence[Story],
+    meanings: Mapping[int, NDArray[numpy.float32]],
+) -> list[ClusterAssignment]:
     placed = []
     for story in stories:
         known = clusterer.cluster_of(story.id)  # clustered before, by us or another process
         placed.append(
-            ClusterAssignment(story.id, _add(clusterer, story) if known is None else known)
+            ClusterAssignment(
+                story.id,
+                _add(clusterer, story, meanings.get(story.id)) if known is None else known,
+            )
         )
     return placed
 
 
-def _add(clusterer: Clusterer, story: Story) -> int:
+def _add(clusterer: Clusterer, story: Story, meaning: NDArray[numpy.float32] | None) -> int:
     """Add `story` to the clusterer; the cluster it joined or opened."""
     return clusterer.add(
         story.id,
@@ -160,4 +197,5 @@ def _add(clusterer: Clusterer, story: Story) -> int:
         _clustering_time(story),
         story.source_name,
         terms=story.terms,
+        meaning=meaning,
     ).cluster_id

@@ -58,7 +58,7 @@ from news.model import (
     Subscription,
     TopicMatch,
 )
-from news.policy import POLL_BACKOFF_CAP, POLL_CEILING, POLL_FLOOR
+from news.policy import CLUSTER_WINDOW, POLL_BACKOFF_CAP, POLL_CEILING, POLL_FLOOR
 from news.polling import decide
 from news.polling.cluster_keeper import ClusterKeeper
 from news.polling.schedule import ScheduleSettings
@@ -66,13 +66,24 @@ from news.ports import Chats, Clusters, Outbox, Sources, Stories
 from news.topics.percolator import SubscriptionIndex
 
 if TYPE_CHECKING:
+    import numpy
+    from numpy.typing import NDArray
+
     from news.events.clustering import Clusterer
     from news.feeds.parse import ParsedFeed
+    from news.meaning import SentenceEncoder
 
 logger = logging.getLogger(__name__)
 
 #: The most drafts stored in one transaction (what a write holds the event loop for).
 STORE_SLICE = 1000
+#: Stories of the window whose meaning `cluster_backlog` computes at most per call (newest
+#: first): a first poll's backlog and stories stored before meanings were kept catch up over
+#: a few ticks without holding a core for minutes.
+MEANING_BACKLOG = 1000
+#: Stories read, encoded and stored at a time by the backlog: a slice's texts and vectors are
+#: all that is held at once.
+MEANING_SLICE = 250
 # A gate that lets every source through: `poll_source` called on its own.
 _UNBOUNDED: AbstractAsyncContextManager[object] = nullcontext()
 
@@ -165,6 +176,7 @@ class Poller:
         clusterer: Clusterer | None = None,
         articles: WantsArticles | None = None,
         pace: NotesHosts | None = None,
+        encoder: SentenceEncoder | None = None,
     ) -> None:
         self.storage = storage
         self.articles = articles
@@ -183,6 +195,9 @@ class Poller:
         self._stories = GroupCommit(self._store_all, self._writes)
         self.subscription_index = SubscriptionIndex()
         self.clusters = ClusterKeeper(storage, clusterer) if clusterer is not None else None
+        # The process's encoder unless one is handed in; taken (and its model loaded) when the
+        # first meaning is computed, so a start and a cold poll pay nothing for it.
+        self._encoder = encoder
 
     async def poll_due(self, now: datetime) -> list[PollOutcome]:
         """Claim the sources whose next poll time has come and poll them; one tick at a time."""
@@ -296,6 +311,7 @@ class Poller:
     ) -> list[tuple[list[Story], int]]:
         """Store the drafts of many polls at once; per poll, its new stories and queued pushes."""
         new_by_source: dict[int, list[Story]] = defaultdict(list)
+        meanings: dict[int, NDArray[numpy.float32]] = {}
         pushing = {source.id for source, _, _ in items if source.last_success_at is not None}
         for now in dict.fromkeys(now for _, _, now in items):
             drafts = [draft for _, batch, when in items if when == now for draft in batch]
@@ -307,11 +323,15 @@ class Poller:
             stored.sort(key=lambda story: (story.published_at, story.id))
             for story in stored:
                 new_by_source[story.source_id].append(story)
-            # Stories that may be pushed are clustered now, before matching; a first poll's
-            # backlog (never pushed) waits for `cluster_backlog`, off the poll's path.
+            # Stories that may be pushed get their meanings and are clustered now, before
+            # matching; a first poll's backlog (never pushed) waits for `cluster_backlog`, off
+            # the poll's path.
+            pushable = [story for story in stored if story.source_id in pushing]
+            meanings.update(
+                await self._meanings([(story.id, story.title, story.summary) for story in pushable])
+            )
             if self.clusters is not None:
-                pushable = [story for story in stored if story.source_id in pushing]
-                await self.clusters.place(pushable, now)
+                await self.clusters.place(pushable, now, meanings=meanings)
         subscriptions: list[Subscription] | None = None
         results: list[tuple[list[Story], int]] = []
         for source, _, now in items:
@@ -341,17 +361,82 @@ class Poller:
         except Exception as error:
             logger.warning("articles of pushed stories not marked for reading: %s", error)
 
+    async def _meanings(
+        self,
+        stories: Sequence[tuple[int, str, str]],
+        *,
+        writes: AbstractAsyncContextManager[object] = _UNBOUNDED,
+    ) -> dict[int, NDArray[numpy.float32]]:
+        """The meanings of `stories` (id, title, summary) by id, computed in a thread and
+        stored (holding `writes`).
+
+        A failing encoder costs the stories their meanings, nothing else: they are stored,
+        clustered and matched by their words, and the backlog tries them again later.
+        """
+        if not stories:
+            return {}
+        try:
+            # All of it in the thread, even the import: numpy and the model load there, not on
+            # the event loop.
+            rows, blobs = await asyncio.to_thread(self._encode, stories)
+        except Exception as error:
+            logger.warning("meanings of %d stories not computed: %r", len(stories), error)
+            return {}
+        try:
+            async with writes:
+                await self.storage.store_meanings(
+                    [(story[0], blob) for story, blob in zip(stories, blobs, strict=True)]
+                )
+        except Exception as error:
+            logger.warning("meanings of %d stories not stored: %r", len(stories), error)
+        return {story[0]: row for story, row in zip(stories, rows, strict=True)}
+
+    def _encode(
+        self, stories: Sequence[tuple[int, str, str]]
+    ) -> tuple[Sequence[NDArray[numpy.float32]], list[bytes]]:
+        """The stories' vectors and their packed bytes (in a worker thread)."""
+        from news.meaning import default_encoder, pack, story_meaning_text
+
+        encoder = self._encoder = self._encoder or default_encoder()
+        vectors = encoder.encode([story_meaning_text(title, lead) for _, title, lead in stories])
+        return list(vectors), pack(vectors)
+
     async def cluster_backlog(self, now: datetime, *, batch: int = 2000) -> int:
         """Cluster the stored stories of the window that are not clustered yet; how many.
 
         Those are the backlogs of sources' first polls (stored and searchable at once, never
         pushed) and whatever a crash left between storing and clustering. The scheduler calls
         this after each tick; `/latest` lists such stories one by one until it has run.
+
+        First up to `MEANING_BACKLOG` stories of the window that have no meaning get one, newest
+        first (a first poll's backlog, and stories stored before meanings were kept), so that
+        those clustered here are linked across languages too.
         """
-        if self.clusters is None:
-            return 0
-        async with self._writes:
-            return await self.clusters.backlog(now, batch=batch)
+        # Meanings first: the stories that get one are linked across languages as clustered.
+        await self.meaning_backlog(now)
+        clustered = 0
+        if self.clusters is not None:
+            async with self._writes:
+                clustered = await self.clusters.backlog(now, batch=batch)
+        return clustered
+
+    async def meaning_backlog(self, now: datetime, *, limit: int = MEANING_BACKLOG) -> int:
+        """Compute the meanings of up to `limit` stories of the window that have none, newest
+        first, `MEANING_SLICE` at a time; how many got one."""
+        done = 0
+        while done < limit:
+            try:
+                waiting = await self.storage.meaningless_since(
+                    now - CLUSTER_WINDOW, limit=min(MEANING_SLICE, limit - done)
+                )
+            except Exception as error:
+                logger.warning("stories without meanings not read: %r", error)
+                break
+            got = len(await self._meanings(waiting, writes=self._writes)) if waiting else 0
+            if not got:  # none left, or the encoder failed: the next call tries again
+                break
+            done += got
+        return done
 
     async def _record_all(self, records: list[PollRecord]) -> list[None]:
         await self.storage.record_outcomes([fit_record(record) for record in records])
