@@ -207,18 +207,27 @@ async def test_new_stories_get_meanings_before_matching_and_the_backlog_later(
     assert encoder.texts[-1].startswith("Weekly science quiz")
 
 
-async def test_a_story_that_may_be_pushed_has_its_meaning_stored_by_the_poll_itself(
-    storage: SqlStorage, feeds: FeedServer, clock: Clock, outlet: str
+async def test_meanings_are_handed_to_clustering_and_matching(
+    storage: SqlStorage, feeds: FeedServer, clock: Clock, outlet: str, monkeypatch
 ) -> None:
-    # Clustering across languages links a new report by its meaning, so the poll that stores it
-    # (not the backlog after the tick) must give it one.
+    handed: list[dict[int, NDArray[numpy.float32]] | None] = []
+    from news.polling import pipeline
+
+    real = pipeline.match_subscriptions
+
+    def spy(*args, meanings=None, **kwargs):
+        handed.append(meanings)
+        return real(*args, meanings=meanings, **kwargs)
+
+    monkeypatch.setattr(pipeline, "match_subscriptions", spy)
     encoder = Recording()
     await poll(storage, feeds, clock, encoder)
     feeds.set_feed(outlet, rss_feed([item(1, clock, "Ferry strike ends")]))
     await poll(storage, feeds, clock, encoder)
-    [push] = await storage.claim_deliveries(limit=10, now=clock())
-    stored = await storage.meanings([push.story.id])
-    assert len(stored[push.story.id]) == 512
+    [meanings] = handed
+    assert meanings is not None and len(meanings) == 1
+    [vector] = meanings.values()
+    assert vector.shape == (512,)
 
 
 async def test_a_failing_encoder_costs_no_story_and_no_push(

@@ -34,7 +34,7 @@ import asyncio
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
@@ -112,11 +112,14 @@ def match_subscriptions(
     now: datetime,
     *,
     index: SubscriptionIndex | None = None,
+    meanings: Mapping[int, NDArray[numpy.float32]] | None = None,
 ) -> list[TopicMatch]:
     """Which chat is owed which story, and for which of its topics.
 
     `index` is a percolator kept across calls (the poller keeps one), so only changed
-    subscriptions are indexed again; without it one is built for this call.
+    subscriptions are indexed again; without it one is built for this call. `meanings` are
+    the stories' vectors (`news.meaning`) by id, for topics across languages; a story without
+    one is matched by its words alone.
     """
     index = index or SubscriptionIndex()
     index.sync(subscriptions)
@@ -342,7 +345,11 @@ class Poller:
                 if subscriptions is None:
                     subscriptions = await self.storage.active_subscriptions()
                 owed = match_subscriptions(
-                    new_stories, subscriptions, now, index=self.subscription_index
+                    new_stories,
+                    subscriptions,
+                    now,
+                    index=self.subscription_index,
+                    meanings=meanings,
                 )
                 queued = await self.storage.enqueue_deliveries(owed, now=now)
                 if owed:
