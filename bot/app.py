@@ -54,6 +54,7 @@ from handlers.routes import (
 from handlers.sender import SendReport
 from handlers.telegram_http import AiohttpRequest
 from news.model import ChatSettings, PollOutcome
+from news.reading import AcrossLanguages
 from storage import SqlStorage
 
 logger = logging.getLogger(__name__)
@@ -333,6 +334,7 @@ def build_app(
                 schedule_digest=schedule_digest,
                 process=ProcessInfo(role, newsbot_version(), work.loops.last_ticks),
                 articles=work.articles,
+                across=AcrossLanguages(clock),
             )
             # First the language the chat chose (/settings), which every reply is written in.
             application.add_handler(chat_language_handler(services), group=-2)

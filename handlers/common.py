@@ -52,7 +52,7 @@ from handlers.i18n import LANGUAGES, Texts, texts_for, texts_in
 from news.errors import TopicError
 from news.model import ChatSettings, Story
 from news.ports import Storage
-from news.reading import CardArticles
+from news.reading import AcrossLanguages, CardArticles
 from news.topics import Topic, parse_topic
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,9 @@ class Services:
     process: ProcessInfo = ProcessInfo()
     # Where story cards find their stories' articles; None while article reading is off.
     articles: CardArticles | None = None
+    # What finds stories in other languages by meaning for /latest and inline mode; None: words
+    # alone.
+    across: AcrossLanguages | None = None
 
 
 # The language chosen in /settings by the chat the update being handled came from, as

@@ -107,7 +107,12 @@ def build_inline_handlers(services: Services) -> list[CommandCallbackHandler]:
             await query.answer([], cache_time=INLINE_CACHE_SECONDS, is_personal=True)
             return
         listed, more = await latest_events(
-            storage, topic, INLINE_RESULTS, before=before, language=texts.language
+            storage,
+            topic,
+            INLINE_RESULTS,
+            before=before,
+            language=texts.language,
+            across=services.across,
         )
         now = services.clock()
         await query.answer(

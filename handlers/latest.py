@@ -90,7 +90,9 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
         topic: Topic | None = None
         if raw.strip() and (topic := await parse_or_explain(update, raw, texts)) is None:
             return
-        listed, more = await latest_events(storage, topic, count, language=texts.language)
+        listed, more = await latest_events(
+            storage, topic, count, language=texts.language, across=services.across
+        )
         if not listed:
             if topic is None:
                 await reply(update, texts._("No stories yet: the sources have not been read."))
@@ -152,7 +154,12 @@ def build_latest_handlers(services: Services) -> list[CommandCallbackHandler]:
         await callback.answer()
         topic = parse_topic(query.topic) if query.topic else None
         listed, more = await latest_events(
-            storage, topic, query.count, before=parsed[1], language=texts.language
+            storage,
+            topic,
+            query.count,
+            before=parsed[1],
+            language=texts.language,
+            across=services.across,
         )
         if not listed:
             # Translators: the "More ▸" button under /latest's list found nothing older.

@@ -171,6 +171,9 @@ class Subscription:
     topic: str
     created_at: datetime
     thread_id: int = 0
+    #: The chat's language (chosen in /settings, else its subscriber's; None: unknown): the
+    #: language its topics are written in when their letters do not tell (`news.topics.meanings`).
+    language: str | None = field(default=None, compare=False)
 
 
 #: How a push previews its story: not at all, small, or a large image above the text.

@@ -83,6 +83,8 @@ class Stories(Protocol):
     async def meaningless_since(
         self, since: datetime, *, limit: int
     ) -> list[tuple[int, str, str]]: ...
+    # Stories by id (without their text), newest first: what a topic found by meaning.
+    async def stories_by_id(self, story_ids: Sequence[int]) -> list[Story]: ...
 
 
 class Articles(Protocol):

@@ -15,9 +15,11 @@ events had such a report, with each page of the search: `Clusters.listing`).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from news.errors import TopicError
 from news.events import Event, events
@@ -28,6 +30,10 @@ from news.policy import MAX_LATEST as MAX_LATEST
 from news.ports import Clusters, Outbox, Stories
 from news.topics import Topic, parse_topic
 
+if TYPE_CHECKING:
+    from news.meaning import SentenceEncoder
+    from news.topics.meanings import TopicMeaning, Window
+
 #: Related events on a story card: enough to follow the topic, few enough to read.
 RELATED_LIMIT = 5
 #: Related events older than this are history, not context for today's story.
@@ -36,6 +42,23 @@ RELATED_MAX_AGE = timedelta(days=7)
 _OUTLETS_READ = ALSO_NAMED + 1
 # Rounds of reading further back when a page's stories are mostly copies of a few events.
 _FETCH_ROUNDS = 4
+#: How far back /latest looks for stories in other languages by meaning: the clustering
+#: window, two days, where an event's reports in other languages arrive and where the meanings
+#: of new stories are kept first. Older stories are found by their words alone.
+MEANING_WINDOW = timedelta(hours=48)
+#: The newest stories' meanings read for it at most: 6,000 × 512 bytes is 3 MB, scored in
+#: a few milliseconds; a feed list busier than 3,000 stories a day looks back less far.
+MEANING_STORIES = 6000
+#: Stories found by words whose meanings draw the topic's (the newest), at most.
+MEANING_SEEDS = 50
+#: Stories found by meaning listed at most (the newest).
+MEANING_FOUND = 60
+#: Topics whose encoded texts are kept (the most recently asked).
+_TOPICS_KEPT = 512
+#: How often the window's meanings are read whole (and its background worked out: a product
+#: of 6,000 × 512 × 512); in between each /latest reads only the last `_FRESH`'s.
+WINDOW_REFRESH = timedelta(minutes=10)
+_FRESH = timedelta(hours=1)
 
 
 class Library(Stories, Clusters, Protocol):
@@ -53,6 +76,133 @@ class CardArticles(Protocol):
     async def for_card(self, story: Story) -> StoryArticle | None: ...
 
 
+class AcrossLanguages:
+    """Finds, for /latest and inline mode, the stories in other languages than a topic's that
+    match it by meaning (`news.topics.meanings`), among the stories of `MEANING_WINDOW`.
+
+    A topic's texts are encoded once (kept for the `_TOPICS_KEPT` last asked), in a thread, as
+    is the scoring; `encoder` None is the process's (`news.meaning.default_encoder`).
+    """
+
+    def __init__(
+        self, clock: Callable[[], datetime], encoder: SentenceEncoder | None = None
+    ) -> None:
+        self._clock = clock
+        self._encoder = encoder
+        self._topics: dict[str, TopicMeaning] = {}
+        self._cached: Window | None = None
+
+    async def _meaning(self, topic: Topic) -> TopicMeaning:
+        from news.topics.meanings import meaning_texts, topic_meaning
+
+        known = self._topics.pop(topic.text, None)
+        if known is None:
+            if self._encoder is None:
+                from news.meaning import default_encoder
+
+                self._encoder = default_encoder()
+            alternatives, excluded = meaning_texts(topic)
+            vectors = await asyncio.to_thread(self._encoder.encode, alternatives + excluded)
+            known = topic_meaning(vectors, len(alternatives))
+        self._topics[topic.text] = known
+        while len(self._topics) > _TOPICS_KEPT:
+            del self._topics[next(iter(self._topics))]
+        return known
+
+    async def _window(self, storage: Stories) -> Window | None:
+        """The window's meanings: read whole every `WINDOW_REFRESH` (its background worked out
+        then), and in between the newest hour's added to it."""
+        from news.topics.meanings import Window
+
+        now = self._clock()
+        window = self._cached
+        if window is None or now - window.read_at >= WINDOW_REFRESH or now < window.read_at:
+            recent = await storage.recent_meanings(now - MEANING_WINDOW, limit=MEANING_STORIES)
+            window = self._cached = await asyncio.to_thread(Window.of, recent, now)
+        else:
+            newest = await storage.recent_meanings(now - _FRESH, limit=MEANING_STORIES)
+            window = self._cached = await asyncio.to_thread(window.with_newest, newest)
+        return window if window.ids else None
+
+    async def find(
+        self, storage: Stories, topic: Topic, language: str | None
+    ) -> tuple[list[Story], set[int]]:
+        """The stories of the window in other languages than the topic's that match it by
+        meaning, newest first, and the ids of those (found by words or not) that its exclusions
+        leave out by meaning. The newest `MEANING_SEEDS` stories the topic's words find draw
+        its meaning. `language` is the reader's: the topic's when its letters do not tell."""
+        if topic.is_outlet:
+            return [], set()
+        from news.topics.meanings import topic_language
+
+        own = topic_language(topic, language)
+        meaning = await self._meaning(topic)
+        window = await self._window(storage)
+        if window is None:
+            return [], set()
+        seeds = await storage.latest(topic, limit=MEANING_SEEDS)
+        wanted = {story.id for story in seeds}
+        picked, left_out = await asyncio.to_thread(window.score, meaning, own, wanted)
+        picked = [story_id for story_id in picked if story_id not in wanted]
+        if not picked:
+            return [], left_out
+        stories = await storage.stories_by_id(picked[:MEANING_FOUND])
+        kept = [
+            story
+            for story in stories
+            if topic.from_source(story.source_name)
+            and not topic.matches(story.terms, source=story.source_name, language=story.language)
+            and _words_allow(topic, story)
+        ]
+        return kept, left_out
+
+
+def _words_allow(topic: Topic, story: Story) -> bool:
+    """False when one of the topic's excluded words is in the story."""
+    if not topic.excluded and not topic.excluded_in_language:
+        return True
+    probe = Topic(
+        text=topic.text,
+        required=(),
+        excluded=topic.excluded,
+        excluded_in_language=topic.excluded_in_language,
+        language=topic.language,
+    )
+    return probe.matches(story.terms, language=story.language)
+
+
+def _merged(
+    page: list[Story],
+    extra: Sequence[Story],
+    left_out: set[int],
+    before: Cursor | None,
+    batch: int,
+) -> tuple[list[Story], bool]:
+    """One page of what words found (`page`, a full page unless the last) and what meaning
+    found (`extra`, newest first), by time, less what exclusions leave out; and whether it is
+    the last page."""
+    last = len(page) < batch
+    bound = None if last or not page else (page[-1].published_at, page[-1].id)
+    seen = {story.id for story in page}
+    joined = [story for story in page if story.id not in left_out]
+    for story in extra:
+        key = (story.published_at, story.id)
+        if story.id in seen or (before is not None and key >= tuple(before)):
+            continue
+        if bound is not None and key < bound:
+            continue
+        joined.append(story)
+    joined.sort(key=lambda story: (story.published_at, story.id), reverse=True)
+    if len(joined) > batch:
+        return joined[:batch], False
+    more_extra = any(
+        (before is None or (s.published_at, s.id) < tuple(before))
+        and (not joined or (s.published_at, s.id) < (joined[-1].published_at, joined[-1].id))
+        for s in extra
+    )
+    return joined, last and not more_extra
+
+
 async def latest_events(
     storage: Library,
     topic: Topic | None,
@@ -61,8 +211,12 @@ async def latest_events(
     before: tuple[datetime, int] | None = None,
     skip: frozenset[int] = frozenset(),
     language: str | None = None,
+    across: AcrossLanguages | None = None,
 ) -> tuple[list[Event], bool]:
     """Up to `count` events on `topic`, newest first, and whether older ones remain.
+
+    With `across`, stories in other languages than the topic's that match it by meaning are
+    listed among those its words find, by time (`AcrossLanguages`).
 
     With `before` (a page's cursor), events listed above it are left out, as are the events
     in `skip`. What is read does not grow with the events' sizes: the stories the search
@@ -80,21 +234,28 @@ async def latest_events(
     exhausted = False
     paging = None if before is None else Cursor(*before)
     cursor = paging
+    # Before the listing's connection is taken: finding by meaning reads through others, and
+    # a request holding two connections at once starves the pool under a flood.
+    meant = None if across is None or topic is None else await across.find(storage, topic, language)
     async with storage.listing(topic, named=_OUTLETS_READ, paging=paging) as search:
         for _ in range(_FETCH_ROUNDS):
             page = await search.page(limit=batch, before=cursor)
-            found += page.stories
+            stories = page.stories
+            lexical_end = len(stories) < batch
+            if meant is not None and (meant[0] or meant[1]):
+                stories, lexical_end = _merged(stories, meant[0], meant[1], cursor, batch)
+            found += stories
             coverage.update(page.coverage)
             above |= page.listed_above
             keys.update(
                 (story.event, None)
-                for story in page.stories
+                for story in stories
                 if story.event not in skip and story.event not in above
             )
-            exhausted = len(page.stories) < batch
+            exhausted = lexical_end
             if exhausted or len(keys) > count:
                 break
-            cursor = Cursor(page.stories[-1].published_at, page.stories[-1].id)
+            cursor = Cursor(stories[-1].published_at, stories[-1].id)
             batch = 2 * count
     listed = events(found, coverage, skip=skip | above, topic=topic, language=language)
     return listed[:count], len(listed) > count or not exhausted

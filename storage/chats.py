@@ -9,6 +9,7 @@ its settings, topics and pending stories.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -282,9 +283,12 @@ class ChatStore(StorageBase):
     async def active_subscriptions(self) -> list[Subscription]:
         """Subscriptions of chats that take pushes now: active and not paused."""
         query = (
-            select(subscriptions)
+            select(subscriptions, chats.c.language, chats.c.chosen_language)
             .join(chats, chats.c.id == subscriptions.c.chat_id)
             .where(chats.c.active, chats.c.paused.is_(False))
         )
         async with self.connect() as conn:
-            return [_subscription(row) for row in await conn.execute(query)]
+            return [
+                replace(_subscription(row), language=row.chosen_language or row.language)
+                for row in await conn.execute(query)
+            ]

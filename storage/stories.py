@@ -264,6 +264,19 @@ class StoryStore(StorageBase):
         async with self.connect() as conn:
             return [(row.id, row.language, bytes(row.vector)) for row in await conn.execute(query)]
 
+    async def stories_by_id(self, story_ids: Sequence[int]) -> list[Story]:
+        """The stories of these ids (those that exist, without their text), newest first."""
+        found: list[Story] = []
+        async with self.connect() as conn:
+            for start in range(0, len(story_ids), 500):
+                chunk = list(story_ids[start : start + 500])
+                rows = await conn.execute(
+                    select_stories(*STORY_COLUMNS).where(stories.c.id.in_(chunk))
+                )
+                found += [story_from_row(row) for row in rows]
+        found.sort(key=lambda story: (story.published_at, story.id), reverse=True)
+        return found
+
     async def meaningless_since(self, since: datetime, *, limit: int) -> list[tuple[int, str, str]]:
         """Stories published since `since` that have no meaning yet, newest first, as (id,
         title, summary): the first polls' backlogs and the stories stored before meanings were

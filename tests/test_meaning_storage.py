@@ -192,12 +192,16 @@ async def test_new_stories_get_meanings_before_matching_and_the_backlog_later(
         rss_feed([item(1, clock, "Ferry strike ends"), item(90, clock, "Weekly science quiz")]),
     )
     await poll(storage, feeds, clock, encoder)
-    assert encoder.texts == ["Ferry strike ends. Officials said more would follow. Details later."]
+    # The new story, then the followed topic (once: for stories in other languages).
+    assert encoder.texts == [
+        "Ferry strike ends. Officials said more would follow. Details later.",
+        "ferry",
+    ]
     [push] = await storage.claim_deliveries(limit=10, now=clock())
     assert push.story.title == "Ferry strike ends", "matching goes on as before"
     kept = await storage.meanings([push.story.id])
     assert set(kept) == {push.story.id}
-    [expected] = default_encoder().encode(encoder.texts)
+    [expected] = default_encoder().encode(encoder.texts[:1])
     assert float(unpack([kept[push.story.id]])[0] @ expected) > 0.999
 
     # The first poll's story gets its meaning off the poll's path, by the backlog step.
@@ -247,3 +251,11 @@ async def test_a_failing_encoder_costs_no_story_and_no_push(
     encoder.fail = False  # mended: the backlog catches up
     assert await first.meaning_backlog(clock()) == 2
     assert await storage.meaningless_since(clock() - timedelta(days=2), limit=10) == []
+
+
+async def test_stories_are_read_by_id_newest_first(storage: SqlStorage, clock: Clock) -> None:
+    newest, _, oldest = await three_stories(storage, clock)
+    found = await storage.stories_by_id([oldest, newest, 999_999])
+    assert [story.id for story in found] == [newest, oldest]
+    assert found[0].title == "Harbour reopens" and found[0].source_name
+    assert found[0].terms, "terms are read: exclusions are checked on them"

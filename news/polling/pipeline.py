@@ -121,15 +121,34 @@ def match_subscriptions(
     the stories' vectors (`news.meaning`) by id, for topics across languages; a story without
     one is matched by its words alone.
     """
-    index = index or SubscriptionIndex()
+    # Not `index or …`: an index that follows nothing yet is empty, hence false.
+    index = index if index is not None else SubscriptionIndex()
     index.sync(subscriptions)
     fresh = [story for story in new_stories if pushable(story.published_at, now)]
     index.observe(story.terms for story in fresh)
+    vectors = meanings or {}
+    meant = [story for story in fresh if story.id in vectors]
+    judged: dict[int, tuple[set[str], set[str]]] = {}
+    if meant:
+        import numpy
+
+        stacked = numpy.stack([vectors[story.id] for story in meant])
+        index.across.observe(stacked)
+        if len(index.across):
+            results = index.across.matching_many(
+                stacked,
+                [story.language for story in meant],
+                [story.terms for story in meant],
+                [story.source_name for story in meant],
+            )
+            judged = {story.id: result for story, result in zip(meant, results, strict=True)}
     owed: list[TopicMatch] = []
     for story in fresh:
         matched = index.matching_places(
             story.terms, source=story.source_name, language=story.language
         )
+        if story.id in judged:
+            matched = index.across_languages(matched, vectors[story.id], judged[story.id])
         owed.extend(
             TopicMatch(chat, story.id, tuple(topics), thread)
             for (chat, thread), topics in matched.items()
@@ -201,6 +220,7 @@ class Poller:
         # The process's encoder unless one is handed in; taken (and its model loaded) when the
         # first meaning is computed, so a start and a cold poll pay nothing for it.
         self._encoder = encoder
+        self._background_read = False
 
     async def poll_due(self, now: datetime) -> list[PollOutcome]:
         """Claim the sources whose next poll time has come and poll them; one tick at a time."""
@@ -344,6 +364,7 @@ class Poller:
             if source.last_success_at is not None and new_stories:
                 if subscriptions is None:
                     subscriptions = await self.storage.active_subscriptions()
+                    await self._topic_meanings(subscriptions, now)
                 owed = match_subscriptions(
                     new_stories,
                     subscriptions,
@@ -356,6 +377,36 @@ class Poller:
                     await self._want_articles(new_stories, {match.story_id for match in owed}, now)
             results.append((new_stories, queued))
         return results
+
+    async def _topic_meanings(self, subscriptions: Sequence[Subscription], now: datetime) -> None:
+        """Encode the followed topics not encoded yet (in a thread), for matching stories in
+        other languages by meaning; the first time, the background of recent stories' meanings
+        is read too. A failing encoder costs matching by meaning, nothing else."""
+        across = self.subscription_index.across
+        wanting = across.wanting(subscription.topic for subscription in subscriptions)
+        readers: dict[str, str | None] = {}
+        for subscription in subscriptions:
+            readers.setdefault(subscription.topic, subscription.language)
+        if not wanting:
+            return
+        from news.meaning import default_encoder, unpack
+        from news.topics.meanings import BACKGROUND_STORIES, meaning_texts, topic_meaning
+
+        try:
+            if not self._background_read:
+                self._background_read = True
+                recent = await self.storage.recent_meanings(
+                    now - CLUSTER_WINDOW, limit=BACKGROUND_STORIES
+                )
+                across.observe(unpack([blob for _, _, blob in reversed(recent)]))
+            encoder = self._encoder = self._encoder or default_encoder()
+            for topic in wanting:
+                alternatives, excluded = meaning_texts(topic)
+                vectors = await asyncio.to_thread(encoder.encode, alternatives + excluded)
+                meaning = topic_meaning(vectors, len(alternatives))
+                across.add(topic, meaning, reader=readers.get(topic.text))
+        except Exception as error:
+            logger.warning("topics' meanings not computed: %r", error)
 
     async def _want_articles(
         self, stories: Sequence[Story], pushed: set[int], now: datetime

@@ -43,10 +43,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from news.model import Subscription
 from news.topics.analysis import Phrase, TermIndex, words
 from news.topics.query import Topic, parse_topic
+
+if TYPE_CHECKING:
+    import numpy
+    from numpy.typing import NDArray
+
+    from news.topics.meanings import CrossLanguageIndex
 
 
 class _Group:
@@ -466,6 +473,9 @@ class SubscriptionIndex(Percolator):
         self._current: set[tuple[Place, str]] = set()
         self._keys: dict[Place, int] = {}
         self._places: list[Place] = []
+        # The same topics by meaning, for stories in other languages; made on first use, so
+        # that numpy is imported only where meanings are.
+        self._across: CrossLanguageIndex | None = None
 
     def _key(self, place: Place) -> int:
         key = self._keys.get(place)
@@ -482,6 +492,50 @@ class SubscriptionIndex(Percolator):
         for place, topic in wanted - self._current:
             self.add(self._key(place), topic)
         self._current = wanted
+        if self._across is not None:
+            self._across.keep_only({topic for _, topic in wanted})
+
+    @property
+    def across(self) -> CrossLanguageIndex:
+        """The followed topics by meaning (`news.topics.meanings`), kept in step by `sync`."""
+        if self._across is None:
+            from news.topics.meanings import CrossLanguageIndex
+
+            self._across = CrossLanguageIndex()
+            self._across.keep_only({topic for _, topic in self._current})
+        return self._across
+
+    def across_languages(
+        self,
+        matched: dict[Place, list[str]],
+        vector: NDArray[numpy.float32],
+        judged: tuple[set[str], set[str]],
+    ) -> dict[Place, list[str]]:
+        """`matched` (what the story's words matched, by place) with what its meaning adds in
+        other languages, less the topics whose exclusions leave it out by meaning: `judged`,
+        from `across.matching_many`. The topics its words found are drawn toward it."""
+        for topics in matched.values():
+            for topic in topics:
+                self.across.found(topic, vector)
+        added, left_out = judged
+        if not added and not left_out:
+            return matched
+        result: dict[Place, list[str]] = {}
+        for place, topics in matched.items():
+            kept = [topic for topic in topics if topic not in left_out]
+            if kept:
+                result[place] = kept
+        for topic in sorted(added):
+            compiled = self._topics.get(topic)
+            if compiled is None:
+                continue
+            for key in compiled.chats:
+                place = self._places[key]
+                owed = result.setdefault(place, [])
+                if topic not in owed:
+                    owed.append(topic)
+                    owed.sort()
+        return result
 
     def matching_places(
         self, terms: Sequence[str], *, source: str = "", language: str | None = None

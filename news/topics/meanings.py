@@ -1,0 +1,617 @@
+"""Topics across languages: a topic's meaning against stories' meanings (issue 23).
+
+A topic typed in one language finds stories in its own language by their words, as before
+(`Topic.matches`, the full-text index). Stories in *other* languages it finds by meaning: the
+topic's words and each story's headline and lead are sentence embeddings from one multilingual
+encoder (`news.meaning`), and a story matches when the topic's vector is close enough to it.
+
+Raw cosines of a short topic and a story are not comparable from topic to topic (a country is
+close to half the news, "Moon" to little of it), so a topic's cosine to a story is
+standardised against the stories of the window, the *background*: how many standard
+deviations above its mean cosine to recent stories (`Background`, kept as the window's mean
+vector and covariance, so a topic's mean and spread cost one product each). And a topic's
+vector is drawn toward the stories its own words find (pseudo-relevance feedback,
+`expanded`): the mean of those stories' vectors says what the reader's words mean in news,
+which carries across languages far better than two or three words do. A second round draws it
+toward the stories in other languages it matches most surely (`DRAW_Z`); for pushes, those
+found so far (the last `MAX_FOUND`) draw it from the next poll on.
+
+What matches across languages (`cross_language_scores`, `CROSS_LANGUAGE_MATCH`):
+- a story that the topic's words do not find, in a language other than the topic's;
+- whose standardised closeness to one of the topic's alternatives (one per choice of its `OR`
+  items) reaches `MATCH_Z`;
+- or, in /latest (`Window.score`), that reads as another language's report of the event of a
+  story the topic's words found (cosine `SAME_EVENT`) and is somewhat close to the topic
+  (`EVENT_Z`);
+- and to none of its exclusions `EXCLUDE_Z` (`-спорт` leaves football out in every language);
+  the exclusions' words still leave stories out as before.
+
+Stories in the topic's own language are matched by words alone, exactly as before. The topic's
+language is what its letters tell (`topic_language`), else the reader's.
+
+Nothing here loads a model: callers pass vectors (float32, rows of unit length) made by
+`news.meaning`'s encoder from `meaning_texts`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+import numpy
+from numpy.typing import NDArray
+
+from news.topics.analysis import TermIndex, base_language
+from news.topics.query import Topic, parse_topic
+
+#: Standard deviations above the background a topic's closeness to a story must reach for a
+#: story in another language to match (tuned on tests/data/topic_eval/multi_*.tsv, figures on
+#: held-out halves in tests/test_topic_meanings.py).
+MATCH_Z = 2.6
+#: Standard deviations above the background at which a story in another language is taken as
+#: surely about the topic: the topic's meaning is drawn toward it too (a second round).
+DRAW_Z = 3.5
+#: Cosine at which a story in another language reads as a report of the same event as a story
+#: the topic's words found (as the reports of one event in USE's space: 0.6 and up).
+SAME_EVENT = 0.6
+#: ... if it is at least this close to the topic, in standard deviations above the background.
+EVENT_Z = 1.0
+#: Standard deviations above the background at which an exclusion leaves a story out.
+EXCLUDE_Z = 2.0
+#: Weight of the topic's own vector beside the mean of the stories its words find.
+QUERY_WEIGHT = 1.0
+#: Stories of the window a background is made of alone; fewer, and the shipped sample of news
+#: joins them (`background_of`), so the spread of closeness is known from the first story.
+MIN_BACKGROUND = 200
+#: Alternatives encoded for a topic at most (each choice of its OR items is one).
+MAX_ALTERNATIVES = 8
+
+Vectors = NDArray[numpy.float32]
+
+_UKRAINIAN = frozenset("іїєґ")
+_RUSSIAN = frozenset("ыэъё")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_LETTERS = {
+    "de": frozenset("äöüß"),
+    "es": frozenset("ñáíóú¿¡"),
+    "fr": frozenset("çèêëîïôœûàâ"),
+}
+_TOKEN = re.compile(r'-?"[^"]*"|\S+')
+
+
+def topic_language(topic: Topic, reader: str | None = None) -> str | None:
+    """The language a topic is written in: what its letters tell (Cyrillic "ї" is Ukrainian,
+    "ы" Russian; "ü" German, "ñ" Spanish, "ç" French; a country's name in one language), else
+    the reader's language if its script agrees, English for Latin letters and no reader, else
+    None (unknown)."""
+    positive, _ = _items(topic)
+    text = " ".join(" ".join(choice) for choice in positive)
+    letters = set(text)
+    reader = base_language(reader) if reader else None
+    if _CYRILLIC.search(text):
+        if letters & _UKRAINIAN:
+            return "uk"
+        if letters & _RUSSIAN:
+            return "ru"
+        return reader if reader in ("uk", "ru") else None
+    if topic.language:
+        return topic.language
+    for language, marks in _LETTERS.items():
+        if letters & marks:
+            return language
+    # Latin letters that tell nothing, for a reader whose language is unknown (a channel, a
+    # chat set up before languages): English, the bot's own language. Left unknown, every
+    # story would count as another language's, and a word topic would push stories of its
+    # own language by meaning too.
+    return reader if reader in ("en", "de", "fr", "es") else "en" if reader is None else None
+
+
+def meaning_texts(topic: Topic) -> tuple[list[str], list[str]]:
+    """What to encode for a topic: one text per choice of its OR-ed items (`peace talks OR
+    negotiations` → "peace talks", "peace negotiations"), and one per exclusion. An outlet's
+    topic (`source:` alone) has no text to look for: it follows its sources by name."""
+    positive, excluded = _items(topic)
+    if not positive:
+        return [], excluded
+    choices = itertools.islice(itertools.product(*positive), MAX_ALTERNATIVES)
+    return [" ".join(choice) for choice in choices], excluded
+
+
+def _items(topic: Topic) -> tuple[list[list[str]], list[str]]:
+    """The topic's positive items, OR-ed ones grouped (each a list of alternatives), and its
+    exclusions, as words from its normal form (without quotes and `source:` terms)."""
+    groups: list[list[str]] = []
+    excluded: list[str] = []
+    join = False
+    for token in _TOKEN.findall(topic.text):
+        if token == "OR":
+            join = True
+            continue
+        negated = token.startswith("-")
+        bare = token.removeprefix("-")
+        if bare.lower().startswith("source:"):
+            join = False
+            continue
+        text = bare.strip('"')
+        if negated:
+            excluded.append(text)
+        elif join and groups:
+            groups[-1].append(text)
+        else:
+            groups.append([text])
+        join = False
+    return groups, excluded
+
+
+@dataclass(frozen=True, slots=True)
+class Background:
+    """What recent stories' vectors look like: their mean and covariance, so that a query's
+    mean cosine to them is `q·mean` and its spread `sqrt(q Σ q)`."""
+
+    mean: Vectors
+    covariance: Vectors
+    count: int
+
+    @classmethod
+    def of(cls, vectors: Vectors) -> Background:
+        rows = numpy.asarray(vectors, dtype=numpy.float32)
+        if rows.shape[0] < 2:
+            dimensions = rows.shape[1] if rows.ndim == 2 else 0
+            return cls(
+                numpy.zeros(dimensions, numpy.float32),
+                (numpy.eye(dimensions) / max(dimensions, 1)).astype(numpy.float32),
+                rows.shape[0],
+            )
+        mean = rows.mean(axis=0)
+        centred = rows - mean
+        covariance = (centred.T @ centred) / numpy.float32(rows.shape[0])
+        return cls(mean.astype(numpy.float32), covariance.astype(numpy.float32), rows.shape[0])
+
+    def standardise(self, queries: Vectors, stories: Vectors) -> Vectors:
+        """(queries × stories) cosines in standard deviations above each query's mean."""
+        means = queries @ self.mean
+        spreads = numpy.sqrt(numpy.maximum(((queries @ self.covariance) * queries).sum(1), 1e-6))
+        result: Vectors = ((queries @ stories.T) - means[:, None]) / spreads[:, None]
+        return result
+
+
+_SHIPPED = Path(__file__).resolve().parents[1] / "data" / "background_meanings.bin"
+
+
+@cache
+def shipped_background() -> Vectors:
+    """Meanings of 325 news stories in six languages (news/data/build_background.py), the
+    background while the window holds fewer than `MIN_BACKGROUND` stories."""
+    from news.meaning import unpack
+
+    data = _SHIPPED.read_bytes()
+    size = 512
+    return unpack([data[start : start + size] for start in range(0, len(data), size)])
+
+
+def background_of(window: Vectors) -> Background:
+    """The background of the window's stories, with the shipped sample while they are few."""
+    if window.shape[0] >= MIN_BACKGROUND:
+        return Background.of(window)
+    shipped = shipped_background()
+    if window.shape[0] == 0:
+        return Background.of(shipped)
+    return Background.of(numpy.concatenate([window.astype(numpy.float32), shipped]))
+
+
+def expanded(queries: Vectors, found: Vectors) -> Vectors:
+    """The topic's vectors drawn toward the mean of the stories its words find (rows of unit
+    length); unchanged when its words find none."""
+    if found.shape[0] == 0:
+        return queries
+    rows = QUERY_WEIGHT * queries + found.mean(axis=0)
+    norms = numpy.linalg.norm(rows, axis=1, keepdims=True)
+    result: Vectors = (rows / numpy.maximum(norms, 1e-6)).astype(numpy.float32)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMeaning:
+    """A topic's encoded texts (`meaning_texts`): its alternatives and its exclusions."""
+
+    alternatives: Vectors
+    excluded: Vectors
+
+    def scores(
+        self, stories: Vectors, background: Background, found: Vectors | None = None
+    ) -> tuple[NDArray[numpy.float64], NDArray[numpy.float64]]:
+        """Per story: the best standardised closeness to an alternative (drawn toward `found`,
+        the vectors of stories the topic's words find) and to an exclusion (-inf: none)."""
+        count = stories.shape[0]
+        if self.alternatives.shape[0] == 0 or count == 0:
+            return numpy.full(count, -numpy.inf), numpy.full(count, -numpy.inf)
+        queries = expanded(self.alternatives, found) if found is not None else self.alternatives
+        near = background.standardise(queries, stories).max(axis=0).astype(numpy.float64)
+        if self.excluded.shape[0]:
+            far = background.standardise(self.excluded, stories).max(axis=0).astype(numpy.float64)
+        else:
+            far = numpy.full(count, -numpy.inf)
+        return near, far
+
+    def matches(
+        self,
+        stories: Vectors,
+        background: Background,
+        found: NDArray[numpy.bool_],
+        cross: NDArray[numpy.bool_],
+        languages: Sequence[str] | None = None,
+    ) -> NDArray[numpy.bool_]:
+        """Which of `stories` match by meaning among those in `cross` (in other languages than
+        the topic's). The topic is drawn toward the stories in `found` (found by its words),
+        then once more toward those it matches most surely (`DRAW_Z`). With the stories'
+        `languages`, a story also matches as another language's report of the event of a
+        story found (`SAME_EVENT`), if it is somewhat close to the topic too (`EVENT_Z`)."""
+        near, far = self.scores(stories, background, stories[found] if found.any() else None)
+        drawn = cross & (near >= DRAW_Z) & (far < EXCLUDE_Z)
+        if drawn.any():
+            near, far = self.scores(stories, background, stories[found | drawn])
+        result: NDArray[numpy.bool_] = cross & (near >= MATCH_Z) & (far < EXCLUDE_Z)
+        candidates = numpy.flatnonzero(cross & ~result & (near >= EVENT_Z) & (far < EXCLUDE_Z))
+        if languages is not None and found.any() and candidates.size:
+            # Only the stories close enough to the topic are compared with those found.
+            spoken = numpy.asarray(languages)
+            elsewhere = spoken[candidates][:, None] != spoken[found][None, :]
+            closeness = stories[candidates] @ stories[found].T
+            report = numpy.where(elsewhere, closeness, -1.0).max(axis=1)
+            result[candidates[report >= SAME_EVENT]] = True
+        return result
+
+    def excludes(self, stories: Vectors, background: Background) -> NDArray[numpy.bool_]:
+        """Which of `stories` an exclusion leaves out by meaning."""
+        if self.excluded.shape[0] == 0 or stories.shape[0] == 0:
+            return numpy.zeros(stories.shape[0], dtype=numpy.bool_)
+        far = background.standardise(self.excluded, stories).max(axis=0)
+        result: NDArray[numpy.bool_] = far >= EXCLUDE_Z
+        return result
+
+
+def topic_meaning(vectors: Vectors, alternatives: int) -> TopicMeaning:
+    """Split the encoded rows of `meaning_texts` (alternatives first, then exclusions)."""
+    return TopicMeaning(vectors[:alternatives], vectors[alternatives:])
+
+
+def is_cross_language(topic_lang: str | None, story_language: str | None) -> bool:
+    """True when a story in `story_language` is in another language than the topic's (an
+    unknown topic language: every story is; an unknown story language: none is)."""
+    if story_language is None:
+        return False
+    return topic_lang is None or base_language(story_language) != topic_lang
+
+
+def languages_of(stories: Sequence[str | None]) -> list[str | None]:
+    return [base_language(language) if language else None for language in stories]
+
+
+#: Stories' vectors the push index's background is kept from at most (the newest).
+BACKGROUND_STORIES = 2000
+#: New stories matched by meaning at once (one product with every topic's rows).
+BATCH = 32
+#: Stories found by a topic's words whose vectors draw the topic's meaning, at most (the newest).
+MAX_FOUND = 50
+
+
+@dataclass(frozen=True, slots=True)
+class _Stacked:
+    """Topics' rows stacked, each with its topic, mean and spread over the background."""
+
+    rows: Vectors
+    owners: list[str]
+    means: NDArray[numpy.float64]
+    spreads: NDArray[numpy.float64]
+
+    @classmethod
+    def empty(cls) -> _Stacked:
+        return cls(numpy.empty((0, 0), numpy.float32), [], numpy.empty(0), numpy.empty(0))
+
+    @classmethod
+    def of(cls, blocks: list[Vectors], owners: list[str], background: Background) -> _Stacked:
+        rows = numpy.concatenate(blocks).astype(numpy.float32)
+        means = (rows @ background.mean).astype(numpy.float64)
+        spread = ((rows @ background.covariance) * rows).sum(1)
+        spreads = numpy.sqrt(numpy.maximum(spread, 1e-6)).astype(numpy.float64)
+        return cls(rows, owners, means, spreads)
+
+    @classmethod
+    def joined(cls, parts: list[_Stacked]) -> _Stacked:
+        parts = [part for part in parts if part.owners]
+        if not parts:
+            return cls.empty()
+        return cls(
+            numpy.concatenate([part.rows for part in parts]),
+            [owner for part in parts for owner in part.owners],
+            numpy.concatenate([part.means for part in parts]),
+            numpy.concatenate([part.spreads for part in parts]),
+        )
+
+    def reaching_many(self, vectors: Vectors, threshold: float) -> list[dict[str, float]]:
+        """`reaching` for each of `vectors` (a few dozen at a time): one product reads the
+        topics' rows once for them all."""
+        reached: list[dict[str, float]] = [{} for _ in range(vectors.shape[0])]
+        if not self.owners:
+            return reached
+        scores = (self.rows @ vectors.T - self.means[:, None]) / self.spreads[:, None]
+        rows, columns = numpy.nonzero(scores >= threshold)
+        for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
+            owner, score = self.owners[row], float(scores[row, column])
+            if score > reached[column].get(owner, -numpy.inf):
+                reached[column][owner] = score
+        return reached
+
+    def reaching(self, vector: Vectors, threshold: float) -> dict[str, float]:
+        """The topics one of whose rows is `threshold` standard deviations close to `vector`,
+        with their best closeness."""
+        if not self.owners:
+            return {}
+        scores = (self.rows @ vector - self.means) / self.spreads
+        reached: dict[str, float] = {}
+        for row in numpy.flatnonzero(scores >= threshold):
+            owner, score = self.owners[row], float(scores[row])
+            if score > reached.get(owner, -numpy.inf):
+                reached[owner] = score
+        return reached
+
+
+@dataclass(slots=True)
+class _Followed:
+    topic: Topic
+    language: str | None
+    meaning: TopicMeaning
+    found: list[Vectors]
+    # Its rows over `background`, worked out at the last rebuild (None: to work out).
+    near: _Stacked | None = None
+    far: _Stacked | None = None
+    background: Background | None = None
+
+
+class CrossLanguageIndex:
+    """Subscriptions' topics by meaning, for pushes: which topics a new story in another
+    language matches, and which of those its words matched an exclusion leaves out.
+
+    It learns as stories pass: the background is the newest `BACKGROUND_STORIES` vectors
+    (`observe`), and each topic is drawn toward the stories its words found (`found`).
+    Topics are encoded by the caller (`wanting`, then `add`), off the event loop.
+    """
+
+    def __init__(self) -> None:
+        self._topics: dict[str, _Followed] = {}
+        self._recent: list[Vectors] = []
+        self._background: Background | None = None
+        self._stale = True
+        # All topics' alternatives and exclusions, stacked; rebuilt when stale.
+        self._near = _Stacked.empty()
+        self._far = _Stacked.empty()
+        self._outlets: set[str] = set()
+        self._counted = 0
+        self._added = 0
+        self._drawn = False
+
+    def __len__(self) -> int:
+        return len(self._topics)
+
+    def wanting(self, texts: Iterable[str]) -> list[Topic]:
+        """The topics (normal forms) not indexed yet that have words to look for by meaning,
+        parsed: the caller encodes their `meaning_texts` and `add`s them."""
+        wanted: list[Topic] = []
+        for text in dict.fromkeys(texts):
+            if text in self._topics or text in self._outlets:
+                continue
+            topic = parse_topic(text)
+            if topic.is_outlet:
+                self._outlets.add(text)
+            else:
+                wanted.append(topic)
+        return wanted
+
+    def add(self, topic: Topic, meaning: TopicMeaning, *, reader: str | None = None) -> None:
+        """Index a topic with its encoded texts; `reader` is the language of a chat that follows
+        it, the topic's when its letters do not tell."""
+        self._topics[topic.text] = _Followed(topic, topic_language(topic, reader), meaning, [])
+        self._stale = True
+
+    def keep_only(self, texts: set[str]) -> None:
+        """Forget the topics nobody follows any more."""
+        self._outlets &= texts
+        for text in [text for text in self._topics if text not in texts]:
+            del self._topics[text]
+            self._stale = True
+
+    def observe(self, vectors: Vectors) -> None:
+        """Add stories' vectors to the background (the newest `BACKGROUND_STORIES` kept)."""
+        if vectors.shape[0] == 0:
+            return
+        self._recent.append(numpy.asarray(vectors, numpy.float32))
+        total = sum(batch.shape[0] for batch in self._recent)
+        while total - self._recent[0].shape[0] >= BACKGROUND_STORIES:
+            total -= self._recent.pop(0).shape[0]
+        self._added += vectors.shape[0]
+        if self._drawn:
+            self._stale, self._drawn = True, False
+        # The background's figures are redone when it has grown or turned over by a quarter:
+        # a topic's mean and spread cost a product with the covariance each.
+        if self._background is None or self._added * 4 >= max(self._counted, 4):
+            window = numpy.concatenate(self._recent)[-BACKGROUND_STORIES:]
+            self._background = background_of(window)
+            self._counted, self._added = window.shape[0], 0
+            self._stale = True
+
+    def found(self, text: str, vector: Vectors) -> None:
+        """A story the topic's words found: its meaning draws the topic's."""
+        followed = self._topics.get(text)
+        if followed is None:
+            return
+        followed.found.append(vector)
+        if len(followed.found) > MAX_FOUND:
+            del followed.found[0]
+        # Drawn anew at the next poll's `observe`, not for every story found.
+        followed.near = None
+        self._drawn = True
+
+    def _rebuild(self) -> None:
+        """Stack the topics' rows; a topic's are worked out again only when its found stories
+        or the background changed since."""
+        background = self._background
+        assert background is not None
+        near: list[_Stacked] = []
+        far: list[_Stacked] = []
+        for text, followed in self._topics.items():
+            if followed.near is None or followed.background is not background:
+                rows = followed.meaning.alternatives
+                if rows.shape[0] and followed.found:
+                    rows = expanded(rows, numpy.stack(followed.found))
+                followed.near = _Stacked.of([rows], [text] * rows.shape[0], background)
+                excluded = followed.meaning.excluded
+                followed.far = _Stacked.of([excluded], [text] * excluded.shape[0], background)
+                followed.background = background
+            near.append(followed.near)
+            if followed.far is not None and followed.far.owners:
+                far.append(followed.far)
+        self._near = _Stacked.joined(near)
+        self._far = _Stacked.joined(far)
+        self._stale = False
+
+    def ready(self) -> bool:
+        if self._background is None:
+            self._background = background_of(numpy.empty((0, 0), numpy.float32))
+        return bool(self._topics)
+
+    def matching(
+        self,
+        vector: Vectors,
+        language: str | None,
+        *,
+        terms: Sequence[str] = (),
+        source: str = "",
+    ) -> tuple[set[str], set[str]]:
+        """For a story with this vector, in `language`, with these `terms`, from `source`: the
+        topics in other languages it matches by meaning, and the topics in other languages
+        whose exclusions leave it out by meaning (to take off what its words matched)."""
+        [result] = self.matching_many(vector[None, :], [language], [terms], [source])
+        return result
+
+    def matching_many(
+        self,
+        vectors: Vectors,
+        languages: Sequence[str | None],
+        terms: Sequence[Sequence[str]],
+        sources: Sequence[str],
+    ) -> list[tuple[set[str], set[str]]]:
+        """`matching` for many stories, `BATCH` at a time (the topics' rows are read once per
+        batch: at 20,000 topics they are 40 MB)."""
+        if not self.ready():
+            return [(set(), set()) for _ in languages]
+        if self._stale:
+            self._rebuild()
+        results: list[tuple[set[str], set[str]]] = []
+        for start in range(0, vectors.shape[0], BATCH):
+            chunk = vectors[start : start + BATCH]
+            nears = self._near.reaching_many(chunk, MATCH_Z)
+            fars = self._far.reaching_many(chunk, EXCLUDE_Z)
+            for offset, (near, far) in enumerate(zip(nears, fars, strict=True)):
+                number = start + offset
+                results.append(
+                    self._judged(
+                        near, far, chunk[offset], languages[number], terms[number], sources[number]
+                    )
+                )
+        return results
+
+    def _judged(
+        self,
+        near: dict[str, float],
+        far: dict[str, float],
+        vector: Vectors,
+        language: str | None,
+        terms: Sequence[str],
+        source: str,
+    ) -> tuple[set[str], set[str]]:
+        if language is None:
+            return set(), set()
+        topics = self._topics
+        left_out = {text for text in far if is_cross_language(topics[text].language, language)}
+        matched: set[str] = set()
+        if near:
+            index = TermIndex(terms)
+            matched = {
+                text
+                for text in near.keys() - left_out
+                if is_cross_language(topics[text].language, language)
+                and topics[text].topic.from_source(source)
+                and not _excluded_by_words(topics[text].topic, index, language)
+            }
+        for text in matched:
+            if near[text] >= DRAW_Z:
+                self.found(text, vector)
+        return matched, left_out
+
+
+def _excluded_by_words(topic: Topic, index: TermIndex, language: str | None) -> bool:
+    return any(phrase in index for phrase in topic.excluded) or (
+        bool(topic.excluded_in_language)
+        and topic.in_own_language(language)
+        and any(phrase in index for phrase in topic.excluded_in_language)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The meanings of the stories of a window (/latest's: the last 48 hours), newest first, with
+    their background and when they were read whole."""
+
+    ids: list[int]
+    languages: list[str]
+    vectors: Vectors
+    background: Background
+    read_at: datetime
+
+    @classmethod
+    def of(cls, recent: Sequence[tuple[int, str, bytes]], now: datetime) -> Window:
+        from news.meaning import unpack
+
+        vectors = unpack([blob for _, _, blob in recent])
+        return cls(
+            [story_id for story_id, _, _ in recent],
+            [language for _, language, _ in recent],
+            vectors,
+            background_of(vectors),
+            now,
+        )
+
+    def with_newest(self, newest: Sequence[tuple[int, str, bytes]]) -> Window:
+        """The window with the stories of `newest` it lacks put first (its background kept)."""
+        from news.meaning import unpack
+
+        known = set(self.ids)
+        added = [row for row in newest if row[0] not in known]
+        if not added:
+            return self
+        vectors = unpack([blob for _, _, blob in added])
+        return Window(
+            [story_id for story_id, _, _ in added] + self.ids,
+            [language for _, language, _ in added] + self.languages,
+            numpy.concatenate([vectors, self.vectors]),
+            self.background,
+            self.read_at,
+        )
+
+    def score(
+        self, meaning: TopicMeaning, own: str | None, wanted: set[int]
+    ) -> tuple[list[int], set[int]]:
+        """Ids of the stories in other languages than `own` that match `meaning` (drawn
+        toward the stories of `wanted`, found by words), and of those its exclusions leave out."""
+        cross = numpy.array([is_cross_language(own, language) for language in self.languages])
+        found = numpy.array([story_id in wanted for story_id in self.ids])
+        near = meaning.matches(self.vectors, self.background, found, cross, self.languages)
+        far = meaning.excludes(self.vectors, self.background)
+        picked = [self.ids[row] for row in numpy.flatnonzero(near)]
+        left_out = {self.ids[row] for row in numpy.flatnonzero(cross & far)}
+        return [story_id for story_id in picked if story_id not in wanted], left_out
