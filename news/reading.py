@@ -253,7 +253,10 @@ async def latest_events(
                 if story.event not in skip and story.event not in above
             )
             exhausted = lexical_end
-            if exhausted or len(keys) > count:
+            # A full list ends the reads: whether an older match is of yet another event is
+            # not asked (a second statement on most /latest requests); "More" then may find
+            # nothing new, and says so.
+            if exhausted or len(keys) >= count:
                 break
             cursor = Cursor(stories[-1].published_at, stories[-1].id)
             batch = 2 * count

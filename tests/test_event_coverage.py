@@ -264,6 +264,34 @@ async def test_listing_events_of_a_thousand_reports_reads_as_little_as_single_re
         assert outlets.scalar_one() == 1000
 
 
+async def test_a_first_read_holding_a_full_list_of_events_is_the_only_read(
+    storage: SqlStorage,
+) -> None:
+    """Five events of two reports each, the newest six stories covering all five: /latest 5
+    answers from its first read (one statement) and offers "More" without checking whether an
+    older match is of a sixth event; here none is, so the next page is empty (the bot then says
+    "No older stories.")."""
+    source_ids = await add_sources(storage, 2)
+    events = await events_of(storage, source_ids, reports=2, word="harbour")
+    counting = Counting(storage)
+    five = events[:5]
+    async with storage.connect() as conn:
+        others = [story.id for group in events[5:] for story in group]
+        await conn.execute(delete(stories).where(stories.c.id.in_(others)))
+        await conn.commit()
+    (listed, more), _, statements = await measured(
+        counting, latest_events(counting, parse_topic("harbour"), 5)
+    )
+    assert {e.lead.cluster_id for e in listed} == {group[0].id for group in five}
+    assert more and statements == 1, (more, statements)
+    last = listed[-1].matched
+    (page, more), _, _ = await measured(
+        counting,
+        latest_events(counting, parse_topic("harbour"), 5, before=(last.published_at, last.id)),
+    )
+    assert page == [] and not more
+
+
 async def test_the_migration_fills_the_outlets_of_events_clustered_before_it(
     storage: SqlStorage,
 ) -> None:
