@@ -46,8 +46,8 @@ SAME_LANGUAGE = Tally(relevant=126, found=94, correct=80)
 CROSS_PRECISION_FLOOR = 0.90
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
 #: What this encoder reaches at that precision (the issue's target is 0.80: not met).
-CROSS_RECALL_FLOOR = 0.50
-PUSH_RECALL_FLOOR = 0.45
+CROSS_RECALL_FLOOR = 0.58
+PUSH_RECALL_FLOOR = 0.53
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,8 @@ def matched(events: bool = True) -> list[Matched]:
     report of an event its words found)."""
     stories = judged_stories()
     vectors = story_vectors()
-    background = Background.of(vectors)
+    languages = [story.language for story in stories]
+    background = Background.of(vectors, languages)
     terms = [document_terms(story.text, story.language) for story in stories]
     encoder = default_encoder()
     result = []
@@ -90,8 +91,7 @@ def matched(events: bool = True) -> list[Matched]:
         alternatives, excluded = meaning_texts(topic)
         meaning = topic_meaning(encoder.encode(alternatives + excluded), len(alternatives))
         cross = numpy.array([is_cross_language(own, story.language) for story in stories])
-        languages = [story.language for story in stories] if events else None
-        near = meaning.matches(vectors, background, by_words, cross, languages)
+        near = meaning.matches(vectors, background, by_words, cross, languages, own, events=events)
         far = meaning.excludes(vectors, background)
         found = (by_words & ~(cross & far)) | near
         result.append(Matched(judged, frozenset(int(i) for i in numpy.flatnonzero(found))))
@@ -201,7 +201,7 @@ def test_exclusions_leave_their_subject_out_in_every_language(
 
 def test_an_exclusion_by_meaning_is_close_to_sport_and_far_from_deportation() -> None:
     vectors = story_vectors()
-    background = Background.of(vectors)
+    background = Background.of(vectors, [story.language for story in judged_stories()])
     encoder = default_encoder()
     meaning = TopicMeaning(encoder.encode(["ucrania"]), encoder.encode(["deportes"]))
     rows = [_story("Russia has deported thousands"), _story("Alcaraz beats Novak Djokovic")]
@@ -229,7 +229,7 @@ def test_pushes_follow_topics_across_languages_and_their_exclusions() -> None:
         index.across.add(
             topic, topic_meaning(encoder.encode(alternatives + excluded), len(alternatives))
         )
-    index.across.observe(vectors)
+    index.across.observe(vectors, [story.language for story in stories])
 
     def places(fragment: str) -> dict[tuple[int, int], list[str]]:
         number = _story(fragment)
@@ -237,7 +237,7 @@ def test_pushes_follow_topics_across_languages_and_their_exclusions() -> None:
         terms = document_terms(story.text, story.language)
         matched = index.matching_places(terms, language=story.language)
         judged = index.across.matching(vectors[number], story.language, terms=terms)
-        return index.across_languages(matched, vectors[number], judged)
+        return index.across_languages(matched, vectors[number], judged, story.language)
 
     english = [s for s in stories if s.language == "en"]
     pushed = [s for s in english if (1, 0) in places(s.text[:60])]
