@@ -34,6 +34,8 @@ from news.topics.meanings import (
     TopicMeaning,
     is_cross_language,
     meaning_texts,
+    shipped_background,
+    shipped_languages,
     topic_language,
     topic_meaning,
 )
@@ -253,3 +255,11 @@ def test_a_latin_word_topic_of_a_chat_without_a_language_reads_as_english() -> N
     assert topic_language(parse_topic("ukraine"), None) == "en"
     assert topic_language(parse_topic("ukraine"), "de") == "de"
     assert topic_language(parse_topic("мирні переговори"), None) == "uk"
+
+
+def test_the_shipped_background_knows_the_language_of_each_of_its_stories() -> None:
+    # Each language's mean is taken off before closeness is measured: a sample whose
+    # languages were out of step with its vectors would centre stories on another language.
+    languages = shipped_languages()
+    assert len(languages) == shipped_background().shape[0]
+    assert set(languages) == {"en", "de", "fr", "es", "uk", "ru"}
