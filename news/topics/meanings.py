@@ -15,8 +15,7 @@ mean of the stories in the topic's language): what all stories of a language sha
 which language they are in, not what they are about, and left in it makes a story in the
 topic's language closer than one in another (language centring; on the set of issue 23 it
 raised recall across languages in /latest from 0.528 to 0.608, precision 0.924 to 0.918). And
-a topic's
-vector is drawn toward the stories its own words find (pseudo-relevance feedback,
+a topic's vector is drawn toward the stories its own words find (pseudo-relevance feedback,
 `expanded`): the mean of those stories' vectors says what the reader's words mean in news,
 which carries across languages far better than two or three words do. A second round draws it
 toward the stories in other languages it matches most surely (`DRAW_Z`); for pushes, those
