@@ -65,7 +65,7 @@ def bench_pushes(topics: int, runs: int) -> None:
     texts = [story_meaning_text(*_parts(story.text)) for story in stories]
     vectors = default_encoder().encode(texts)
     index = CrossLanguageIndex()
-    index.observe(vectors)
+    index.observe(vectors, [story.language for story in stories])
     picks = rng.integers(0, sample.shape[0], size=(topics, 2))
     alternatives = _unit(sample[picks[:, 0]] + NOISE * rng.standard_normal((topics, 512)) / 22)
     excluded = _unit(sample[picks[:, 1]] + NOISE * rng.standard_normal((topics, 512)) / 22)

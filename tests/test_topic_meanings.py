@@ -34,6 +34,8 @@ from news.topics.meanings import (
     TopicMeaning,
     is_cross_language,
     meaning_texts,
+    shipped_background,
+    shipped_languages,
     topic_language,
     topic_meaning,
 )
@@ -45,9 +47,10 @@ from tests.multilingual import JudgedStory, JudgedTopic, Tally, judged_stories, 
 SAME_LANGUAGE = Tally(relevant=126, found=94, correct=80)
 CROSS_PRECISION_FLOOR = 0.90
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
-#: What this encoder reaches at that precision (the issue's target is 0.80: not met).
-CROSS_RECALL_FLOOR = 0.50
-PUSH_RECALL_FLOOR = 0.45
+#: A little below what this encoder reaches at that precision with language centring (0.608 in
+#: /latest, 0.557 for pushes; before it 0.528 and 0.475): the issue's target, 0.80, is not met.
+CROSS_RECALL_FLOOR = 0.58
+PUSH_RECALL_FLOOR = 0.53
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,8 @@ def matched(events: bool = True) -> list[Matched]:
     report of an event its words found)."""
     stories = judged_stories()
     vectors = story_vectors()
-    background = Background.of(vectors)
+    languages = [story.language for story in stories]
+    background = Background.of(vectors, languages)
     terms = [document_terms(story.text, story.language) for story in stories]
     encoder = default_encoder()
     result = []
@@ -90,8 +94,7 @@ def matched(events: bool = True) -> list[Matched]:
         alternatives, excluded = meaning_texts(topic)
         meaning = topic_meaning(encoder.encode(alternatives + excluded), len(alternatives))
         cross = numpy.array([is_cross_language(own, story.language) for story in stories])
-        languages = [story.language for story in stories] if events else None
-        near = meaning.matches(vectors, background, by_words, cross, languages)
+        near = meaning.matches(vectors, background, by_words, cross, languages, own, events=events)
         far = meaning.excludes(vectors, background)
         found = (by_words & ~(cross & far)) | near
         result.append(Matched(judged, frozenset(int(i) for i in numpy.flatnonzero(found))))
@@ -201,7 +204,7 @@ def test_exclusions_leave_their_subject_out_in_every_language(
 
 def test_an_exclusion_by_meaning_is_close_to_sport_and_far_from_deportation() -> None:
     vectors = story_vectors()
-    background = Background.of(vectors)
+    background = Background.of(vectors, [story.language for story in judged_stories()])
     encoder = default_encoder()
     meaning = TopicMeaning(encoder.encode(["ucrania"]), encoder.encode(["deportes"]))
     rows = [_story("Russia has deported thousands"), _story("Alcaraz beats Novak Djokovic")]
@@ -229,7 +232,7 @@ def test_pushes_follow_topics_across_languages_and_their_exclusions() -> None:
         index.across.add(
             topic, topic_meaning(encoder.encode(alternatives + excluded), len(alternatives))
         )
-    index.across.observe(vectors)
+    index.across.observe(vectors, [story.language for story in stories])
 
     def places(fragment: str) -> dict[tuple[int, int], list[str]]:
         number = _story(fragment)
@@ -237,7 +240,7 @@ def test_pushes_follow_topics_across_languages_and_their_exclusions() -> None:
         terms = document_terms(story.text, story.language)
         matched = index.matching_places(terms, language=story.language)
         judged = index.across.matching(vectors[number], story.language, terms=terms)
-        return index.across_languages(matched, vectors[number], judged)
+        return index.across_languages(matched, vectors[number], judged, story.language)
 
     english = [s for s in stories if s.language == "en"]
     pushed = [s for s in english if (1, 0) in places(s.text[:60])]
@@ -253,3 +256,11 @@ def test_a_latin_word_topic_of_a_chat_without_a_language_reads_as_english() -> N
     assert topic_language(parse_topic("ukraine"), None) == "en"
     assert topic_language(parse_topic("ukraine"), "de") == "de"
     assert topic_language(parse_topic("мирні переговори"), None) == "uk"
+
+
+def test_the_shipped_background_knows_the_language_of_each_of_its_stories() -> None:
+    # Each language's mean is taken off before closeness is measured: a sample whose
+    # languages were out of step with its vectors would centre stories on another language.
+    languages = shipped_languages()
+    assert len(languages) == shipped_background().shape[0]
+    assert set(languages) == {"en", "de", "fr", "es", "uk", "ru"}

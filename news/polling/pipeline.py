@@ -133,7 +133,7 @@ def match_subscriptions(
         import numpy
 
         stacked = numpy.stack([vectors[story.id] for story in meant])
-        index.across.observe(stacked)
+        index.across.observe(stacked, [story.language for story in meant])
         if len(index.across):
             results = index.across.matching_many(
                 stacked,
@@ -148,7 +148,9 @@ def match_subscriptions(
             story.terms, source=story.source_name, language=story.language
         )
         if story.id in judged:
-            matched = index.across_languages(matched, vectors[story.id], judged[story.id])
+            matched = index.across_languages(
+                matched, vectors[story.id], judged[story.id], story.language
+            )
         owed.extend(
             TopicMatch(chat, story.id, tuple(topics), thread)
             for (chat, thread), topics in matched.items()
@@ -398,7 +400,11 @@ class Poller:
                 recent = await self.storage.recent_meanings(
                     now - CLUSTER_WINDOW, limit=BACKGROUND_STORIES
                 )
-                across.observe(unpack([blob for _, _, blob in reversed(recent)]))
+                oldest_first = list(reversed(recent))
+                across.observe(
+                    unpack([blob for _, _, blob in oldest_first]),
+                    [language for _, language, _ in oldest_first],
+                )
             encoder = self._encoder = self._encoder or default_encoder()
             for topic in wanting:
                 alternatives, excluded = meaning_texts(topic)

@@ -510,13 +510,15 @@ class SubscriptionIndex(Percolator):
         matched: dict[Place, list[str]],
         vector: NDArray[numpy.float32],
         judged: tuple[set[str], set[str]],
+        language: str | None,
     ) -> dict[Place, list[str]]:
-        """`matched` (what the story's words matched, by place) with what its meaning adds in
-        other languages, less the topics whose exclusions leave it out by meaning: `judged`,
-        from `across.matching_many`. The topics its words found are drawn toward it."""
+        """`matched` (what the words of a story in `language` matched, by place) with what its
+        meaning adds in other languages, less the topics whose exclusions leave it out by
+        meaning: `judged`, from `across.matching_many`. The topics its words found are drawn
+        toward it."""
         for topics in matched.values():
             for topic in topics:
-                self.across.found(topic, vector)
+                self.across.found(topic, vector, language)
         added, left_out = judged
         if not added and not left_out:
             return matched
