@@ -153,7 +153,7 @@ async def test_a_pushed_teaser_s_card_shows_key_points_from_its_article(
 ) -> None:
     news, paywall, robots = sites["news"], sites["paywall"], sites["robots"]
     news.set_page("/harbour", article_html(ARTICLE_TITLE, ARTICLE))
-    paywall_teaser = "Cruise lines will be charged double to dock in Northport from next year."
+    paywall_teaser = "Cruise lines will pay twice as much to dock in Northport from next year."
     paywall.set_page("/fees", paywall_html("Northport doubles cruise fees", paywall_teaser))
     robots.set_page("/pilots", article_html("Pilots strike", ARTICLE))
     async with running_bot(telegram, feeds, tmp_path, feed_paths=seed(feeds, sites)) as bot:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from news.events.clustering import Assignment, Clusterer
-from tests.labelled import Labelled, add, existing_set, score, short_set
+from tests.labelled import Labelled, add, existing_set, multilingual_set, score, short_set
 
 
 @pytest.fixture(scope="module")
@@ -130,12 +130,19 @@ def test_independent_reports_join_and_a_different_event_in_the_same_place_stays_
     assert cluster.sources == ["Reuters", "DW"]
 
 
+FIRE_RECAP = (
+    "Ludwigshafen chemical plant fire: what we know about the 14 injured workers",
+    "Two days after the fire at the BASF plant in Ludwigshafen, 11 of the 14 injured workers "
+    "have left hospital; the cause of the fire is still being investigated.",
+)
+
+
 def test_clusters_expire_after_the_window() -> None:
     clusterer = Clusterer(window=timedelta(hours=48))
     first = clusterer.add(1, *FIRE, "en", T0, "Reuters")
-    within = clusterer.add(2, *FIRE_AGAIN, "en", T0 + timedelta(hours=47), "DW")
+    within = clusterer.add(2, *FIRE_RECAP, "en", T0 + timedelta(hours=47), "DW")
     assert within.cluster_id == first.cluster_id
-    late = clusterer.add(3, *FIRE_AGAIN, "en", T0 + timedelta(hours=49), "AP")
+    late = clusterer.add(3, *FIRE_RECAP, "en", T0 + timedelta(hours=49), "AP")
     assert late.created
     assert clusterer.cluster(first.cluster_id) is None
     assert late.duplicate_of == 2  # the copy is still in the window, its cluster is not
@@ -189,17 +196,24 @@ def test_stories_that_stay_apart(
     assert apart.duplicate_of is None
 
 
+PEACE_PROTEST = (
+    "Activists in Geneva call for peace as talks resume",
+    "Outside the talks, hundreds of activists marched through Geneva on Monday, calling on the "
+    "negotiators to agree a ceasefire.",
+)
+
+
 def test_one_outlets_stories_on_one_theme_stay_two_events() -> None:
-    # A cut-off low enough for the pair to join were they two outlets' reports: the outlet
-    # alone keeps them apart.
-    two_outlets = Clusterer(cutoff=0.2)
+    # Close enough to join were they two outlets' reports (their headlines share "Geneva",
+    # "peace", "talks" and "resume"): the outlet alone keeps them apart.
+    two_outlets = Clusterer()
     talks = two_outlets.add(1, *PEACE_TALKS, "en", T0, "Reuters")
-    protest = two_outlets.add(2, *ENERGY_PROTEST, "en", T0 + timedelta(hours=1), "DW")
+    protest = two_outlets.add(2, *PEACE_PROTEST, "en", T0 + timedelta(hours=1), "DW")
     assert protest.cluster_id == talks.cluster_id
 
-    one_outlet = Clusterer(cutoff=0.2)
+    one_outlet = Clusterer()
     talks = one_outlet.add(1, *PEACE_TALKS, "en", T0, "Reuters")
-    protest = one_outlet.add(2, *ENERGY_PROTEST, "en", T0 + timedelta(hours=1), "Reuters")
+    protest = one_outlet.add(2, *PEACE_PROTEST, "en", T0 + timedelta(hours=1), "Reuters")
     assert protest.created
     assert protest.cluster_id != talks.cluster_id
 
@@ -299,3 +313,98 @@ def test_an_outlets_second_report_joins_an_event_another_outlet_confirms() -> No
     # two wires' reports of one event has) joins it, and the airport stays apart.
     harbour, airport, follow_up = storm_kira(confirmed=True)
     assert follow_up.cluster_id == harbour.cluster_id != airport.cluster_id
+
+
+NORTHPORT = (
+    (
+        "news",
+        "Northport harbour reopens after a week of storms",
+        "Ships can enter Northport harbour again after the storms.",
+    ),
+    (
+        "paywall",
+        "Northport doubles cruise fees",
+        "Cruise lines will pay twice as much to dock in Northport from next year.",
+    ),
+    (
+        "robots",
+        "Northport pilots strike",
+        "Pilots in Northport stopped work on Monday over pay and rest hours.",
+    ),
+)
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(len(NORTHPORT)))))
+def test_three_events_in_one_town_stay_three_in_any_order(order: tuple[int, ...]) -> None:
+    """Three outlets' stories on one town in the same minute, in an otherwise empty window
+    (where every word weighs as if rare): the pilots' strike and the cruise fees share the
+    town's name and "pay", which once made them one event (the fees an "Also:" line under
+    the strike instead of a push of their own)."""
+    clusterer = Clusterer()
+    events = {
+        clusterer.add(n + 1, title, summary, "en", T0, outlet).cluster_id
+        for n in order
+        for outlet, title, summary in [NORTHPORT[n]]
+    }
+    assert len(events) == 3
+
+
+def _pair(label_prefix: str, titles: tuple[str, str]) -> list[Labelled]:
+    found = [
+        story
+        for story in multilingual_set()
+        if story.label.startswith(label_prefix) and story.title in titles
+    ]
+    assert len(found) == 2
+    return found
+
+
+@pytest.mark.parametrize(
+    ("label_prefix", "titles"),
+    [
+        pytest.param(
+            "washington-jan-2025~",
+            (
+                "Trump als 47. US-Präsident vereidigt",
+                "Trump leitet Austritt der USA aus der WHO ein",
+            ),
+            id="the oath and the WHO exit eight hours later, in German",
+        ),
+        pytest.param(
+            "vatican-apr-2025~",
+            (
+                "Pope Francis makes surprise Easter appearance, greets crowds from popemobile",
+                "Pope Francis dies aged 88",
+            ),
+            id="the Easter blessing and the death the next morning, in English",
+        ),
+    ],
+)
+def test_look_alike_events_of_the_labelled_set_stay_apart(
+    label_prefix: str, titles: tuple[str, str]
+) -> None:
+    """Two pairs of multi.txt's different events on one person that the words once joined:
+    their headlines share the name alone (and "USA" in German), and their texts little
+    else, or only what looks back at the day before."""
+    earlier, later = _pair(label_prefix, titles)
+    assert earlier.label != later.label
+    clusterer = Clusterer()
+    first = add(clusterer, earlier)
+    second = add(clusterer, later)
+    assert second.created
+    assert second.cluster_id != first.cluster_id
+
+
+def test_a_follow_up_after_half_a_day_without_reports_needs_more_than_the_place() -> None:
+    """The fire's follow-up (headlines sharing only "Ludwigshafen") joins the fire's cluster
+    while reports of it still come, but half a day after the last one it opens its own."""
+    soon = Clusterer()
+    fire = soon.add(1, *FIRE, "en", T0, "Reuters")
+    assert soon.add(2, *FIRE_AGAIN, "en", T0 + timedelta(hours=6), "DW").cluster_id == (
+        fire.cluster_id
+    )
+    late = Clusterer()
+    fire = late.add(1, *FIRE, "en", T0, "Reuters")
+    again = late.add(2, *FIRE_AGAIN, "en", T0 + timedelta(hours=13), "DW")
+    assert again.created
+    assert again.cluster_id != fire.cluster_id

@@ -45,6 +45,19 @@ Method, and why:
   outlet carrying two wires' reports of one event (Reuters', AFP's) has. Only the most
   similar cluster may be joined: a story its own outlet's report keeps out of it starts a
   cluster rather than join the next most similar, another event.
+- A cosine resting on the subject alone does not join: unless the story's headline shares
+  `_SHARED_HEADLINE` (3) terms with the cluster's headlines, the story and the centroid must
+  share `_OTHER_EVIDENCE` (2) terms beyond those the headlines share, and the cluster must have
+  had a report within `_QUIET` (12 h) of the story (`_enough_evidence`). Different events about
+  one person or place share the name and little else ("Northport pilots strike", "Northport
+  doubles cruise fees", which in an otherwise empty window, where every word weighs as if rare,
+  share "northport" and "pay" at a cosine of 0.25), and after half a day without a report the
+  next story on the subject is the next development (the pope's death the morning after his
+  Easter blessing, told with a look back at it). On the labelled sets this joins no pair of
+  look-alike events any more (two before) and costs two joins of one event whose reports share
+  only a name or two (Solingen's knife attack and its manhunt; "Saudi Arabia" in two Ramadan
+  reports). The quiet time was tried at 6, 12 and 18 h: 12 and 18 h give the same figures, 6 h
+  splits follow-ups of the short texts (their recall 0.944 → 0.939).
 - A cluster is open for `window` (48 h) after its first story, then it leaves the index: a later
   report starts a new cluster, so a long-running story does not grow without end and a pushed
   message is never edited after 48 h. A story leaves the document frequencies and the copy index
@@ -104,6 +117,12 @@ _SAME_HEADLINE = 0.6
 # A story of an outlet already in a cluster under another headline joins it only this close,
 # and only when another outlet's report is in it too (see `_may_join`).
 _SAME_OUTLET_COSINE = 0.38
+# A story whose headline shares fewer terms than this with the headlines of a cluster joins it
+# only when it shares this many other terms with the centroid (see `_enough_evidence`).
+_SHARED_HEADLINE = 3
+_OTHER_EVIDENCE = 2
+_HEADLINES_COMPARED = 32
+_QUIET = timedelta(hours=12)
 # A summary this short (in terms) is shingled together with its title.
 _SHORT_SUMMARY = 12
 # German and Dutch join nouns into compounds ("Bahnstreik"): such a term also counts as its
@@ -421,7 +440,9 @@ class Clusterer:
         )
         if cluster is None:
             cutoff = self.compounding_cutoff if language in _COMPOUNDING else self.cutoff
-            cluster, similarity = self._nearest(lang, vector, source, headline, cutoff)
+            cluster, similarity = self._nearest(
+                lang, vector, source, headline, cutoff, published_at
+            )
         linked: int | None = None
         if meaning is not None:
             projected = project(meaning)
@@ -610,6 +631,7 @@ class Clusterer:
         source: str,
         headline: tuple[str, ...],
         cutoff: float,
+        published_at: datetime,
     ) -> tuple[Cluster | None, float]:
         """The cluster the story joins, if any, and its cosine with the most similar one.
 
@@ -636,7 +658,38 @@ class Clusterer:
             return None, best_score
         if not self._may_join(best, source, headline, best_score):
             return None, best_score
+        if not self._enough_evidence(best, vector, headline, published_at):
+            return None, best_score
         return best, best_score
+
+    @staticmethod
+    def _enough_evidence(
+        cluster: Cluster, vector: dict[str, float], headline: tuple[str, ...], at: datetime
+    ) -> bool:
+        """Whether the story shares more with `cluster` than the subject of the headlines.
+
+        Reports of different events about one person or place (a port's pilots strike, its
+        cruise fees doubled; the president's oath, his first decree) have headlines that share
+        that subject alone, and texts that share little else: the cosine rests on the name
+        (and, in a window of few stories, on any everyday word, which then weighs as much as a
+        rare one). Reports of one event share words of what happened besides. So unless the
+        headlines share `_SHARED_HEADLINE` terms, the story and the centroid must share
+        `_OTHER_EVIDENCE` terms the headlines do not, and the cluster must have had a report
+        within `_QUIET` (12 h) of the story: after half a day without one, a story on the same
+        subject is the next development (the pope's death the morning after his Easter
+        blessing, told with a look back at it), not another report of that event.
+        """
+        last = cluster.members[-1].published_at if cluster.members else cluster.started_at
+        subject: set[str] = set()
+        # The newest headlines: a large event's first ones change nothing, and cost time.
+        for member in islice(reversed(cluster.members), _HEADLINES_COMPARED):
+            subject.update(term for term in member.headline_terms if term in headline)
+            if len(subject) >= _SHARED_HEADLINE:
+                return True
+        if at - last > _QUIET:
+            return False
+        other = sum(1 for term in cluster.terms if term in vector and term not in subject)
+        return other >= _OTHER_EVIDENCE
 
     def _may_join(
         self, cluster: Cluster, source: str, headline: tuple[str, ...], similarity: float
