@@ -43,7 +43,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -207,6 +207,22 @@ class Background:
     centres: Vectors
     spreads: tuple[Spread, ...]
     count: int
+    # The groups' means and covariances stacked (the spreads' own are views of them): a query's
+    # figures over every group are two products, not two for each group.
+    means: Vectors = field(init=False, repr=False, compare=False)
+    covariances: Vectors = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        dimensions = self.centres.shape[1] if self.centres.ndim == 2 else 0
+        means = numpy.zeros((len(self.spreads), dimensions), numpy.float32)
+        covariances = numpy.zeros((len(self.spreads), dimensions, dimensions), numpy.float32)
+        for number, spread in enumerate(self.spreads):
+            means[number] = spread.mean
+            covariances[number] = spread.covariance
+        object.__setattr__(self, "means", means)
+        object.__setattr__(self, "covariances", covariances)
+        views = tuple(Spread(means[number], covariances[number]) for number in range(len(means)))
+        object.__setattr__(self, "spreads", views)
 
     @classmethod
     def of(cls, vectors: Vectors, languages: Sequence[str | None] | None = None) -> Background:
@@ -252,15 +268,21 @@ class Background:
             return rows
         return _unit(rows - self.centres[self.placed(languages)])
 
+    def figures(self, queries: Vectors) -> tuple[NDArray[numpy.float64], NDArray[numpy.float64]]:
+        """Each query's mean cosine to the stories of each group and its spread, one column a
+        group (`Spread.figures` of each, as one stacked product: the same figures)."""
+        rows = numpy.asarray(queries, dtype=numpy.float32)[None]
+        means = (rows @ self.means[:, :, None])[:, :, 0].T.astype(numpy.float64)
+        spread = ((rows @ self.covariances) * rows).sum(2).T
+        return means, numpy.sqrt(numpy.maximum(spread, 1e-6)).astype(numpy.float64)
+
     def standardise(
         self, queries: Vectors, stories: Vectors, placed: NDArray[numpy.intp]
     ) -> Vectors:
         """(queries × stories) cosines in standard deviations above each query's mean cosine to
         the stories of each story's group (`placed`); queries and stories centred
         (`centred`)."""
-        figures = [spread.figures(queries) for spread in self.spreads]
-        means = numpy.stack([mean for mean, _ in figures], axis=1)
-        spreads = numpy.stack([spread for _, spread in figures], axis=1)
+        means, spreads = self.figures(queries)
         result: Vectors = (
             (_products(queries, stories) - means[:, placed]) / spreads[:, placed]
         ).astype(numpy.float32)
@@ -271,6 +293,28 @@ def _products(queries: Vectors, stories: Vectors) -> Vectors:
     """(queries × stories) dot products; stories by rows, as they lie in memory (twice as fast
     as reading them by columns for a few queries)."""
     result: Vectors = (stories @ queries.T).T
+    return result
+
+
+#: Stories whose vectors a product with several queries reads at a time (256 × 2 KB: they stay
+#: in a core's cache for every query, and the window is read from memory once).
+_BLOCK = 256
+
+
+def _row_products(queries: Vectors, stories: Vectors) -> Vectors:
+    """(queries × stories) dot products, a matrix-vector product for each query over a block of
+    stories at a time: one product with a matrix of a few queries is several times slower
+    (BLAS has no fast kernel for a matrix two or three columns wide), and one pass over all
+    the stories for each query reads them from memory again each time."""
+    count = stories.shape[0]
+    if queries.shape[0] == 1:
+        single: Vectors = (stories @ queries[0])[None, :]
+        return single
+    result: Vectors = numpy.empty((queries.shape[0], count), numpy.float32)
+    for start in range(0, count, _BLOCK):
+        block = stories[start : start + _BLOCK]
+        for number, query in enumerate(queries):
+            numpy.matmul(block, query, out=result[number, start : start + _BLOCK])
     return result
 
 
@@ -365,20 +409,25 @@ class TopicMeaning:
         events: bool = True,
         centred: Vectors | None = None,
         placed: NDArray[numpy.intp] | None = None,
+        far: NDArray[numpy.bool_] | None = None,
+        spoken: NDArray[numpy.intp] | None = None,
     ) -> NDArray[numpy.bool_]:
         """Which of `stories` (in `languages`) match by meaning among those in `cross` (in
         other languages than the topic's, `own`). The topic is drawn toward the stories in
         `found` (found by its words), then once more toward those it matches most surely
         (`DRAW_Z`). With `events`, a story also matches as another language's report of the
         event of a story found (`SAME_EVENT`), if it is somewhat close to the topic too
-        (`EVENT_Z`). `centred` and `placed`, the stories as `background` sees them, are
-        worked out when not given."""
+        (`EVENT_Z`). `centred` and `placed`, the stories as `background` sees them, `far`
+        (`excludes`) and `spoken` (each story's language as a number, one per distinct
+        language) are worked out when not given (a `Window` keeps them)."""
         if placed is None:
             placed = background.placed(languages)
         if centred is None:
             centred = _unit(stories - background.centres[placed]) if len(languages) else stories
         near = self.near(centred, background, placed, own, found)
-        allowed = cross & ~self.excludes(stories, background)
+        if far is None:
+            far = self.excludes(stories, background)
+        allowed = cross & ~far
         drawn = allowed & (near >= DRAW_Z)
         if drawn.any():
             near = self.near(centred, background, placed, own, found | drawn)
@@ -386,7 +435,8 @@ class TopicMeaning:
         candidates = numpy.flatnonzero(allowed & ~result & (near >= EVENT_Z))
         if events and found.any() and candidates.size:
             # Only the stories close enough to the topic are compared with those found.
-            spoken = numpy.asarray(languages)
+            if spoken is None:
+                spoken = _numbered(languages)
             elsewhere = spoken[candidates][:, None] != spoken[found][None, :]
             closeness = stories[candidates] @ stories[found].T
             report = numpy.where(elsewhere, closeness, -1.0).max(axis=1)
@@ -401,6 +451,14 @@ class TopicMeaning:
         far = background.raw.standardise(self.excluded, stories).max(axis=0)
         result: NDArray[numpy.bool_] = far >= EXCLUDE_Z
         return result
+
+
+def _numbered(languages: Sequence[str | None]) -> NDArray[numpy.intp]:
+    """Each language as a number, one per distinct language (compared faster than strings)."""
+    numbers: dict[str | None, int] = {}
+    return numpy.array(
+        [numbers.setdefault(language, len(numbers)) for language in languages], dtype=numpy.intp
+    )
 
 
 def topic_meaning(vectors: Vectors, alternatives: int) -> TopicMeaning:
@@ -702,7 +760,13 @@ def _excluded_by_words(topic: Topic, index: TermIndex, language: str | None) -> 
 @dataclass(frozen=True, slots=True)
 class Window:
     """The meanings of the stories of a window (/latest's: the last 48 hours), newest first, with
-    their background and when they were read whole."""
+    their background and when they were read whole.
+
+    What depends on the window alone is worked out once, when it is read or grows, not for each
+    topic asked: the vectors as the background sees them (`centred`, `placed`), each story's
+    row by id (`rows`), its language as a number (`spoken`, of `numbers`), and, for each
+    language a topic is in, which stories are in another (`crossing`). A request then costs
+    the topic's products with the window's vectors and little else (`score`)."""
 
     ids: list[int]
     languages: list[str]
@@ -713,6 +777,19 @@ class Window:
     # worked out once for every topic asked.
     centred: Vectors
     placed: NDArray[numpy.intp]
+    rows: dict[int, int]
+    spoken: NDArray[numpy.intp]
+    numbers: dict[str, int]
+    # Which stories are in another language than a topic's, by the topic's language; filled
+    # as topics in each language are asked (a handful of languages at most).
+    crossing: dict[str | None, NDArray[numpy.bool_]]
+    # Whether the background is made of the window's stories alone (the last
+    # `background.count`, as read whole), and its number of groups.
+    own_background: bool
+    groups: int
+    # Each story's distance from its language's mean (`centred` is the difference scaled to unit
+    # length): with it, products with the stories as encoded come from the centred ones.
+    lengths: NDArray[numpy.float32]
 
     @classmethod
     def of(cls, recent: Sequence[tuple[int, str, bytes]], now: datetime) -> Window:
@@ -722,56 +799,193 @@ class Window:
         languages = [language for _, language, _ in recent]
         background = background_of(vectors, languages)
         placed = background.placed(languages)
+        ids = [story_id for story_id, _, _ in recent]
+        numbers: dict[str, int] = {}
+        spoken = [numbers.setdefault(language, len(numbers)) for language in languages]
         return cls(
-            [story_id for story_id, _, _ in recent],
+            ids,
             languages,
             vectors,
             background,
             now,
             background.centred(vectors, languages),
             placed,
+            {story_id: row for row, story_id in enumerate(ids)},
+            numpy.array(spoken, dtype=numpy.intp),
+            numbers,
+            {},
+            background.count == len(ids),
+            len(background.groups),
+            _lengths(vectors, background, placed),
         )
 
     def with_newest(self, newest: Sequence[tuple[int, str, bytes]]) -> Window:
         """The window with the stories of `newest` it lacks put first (its background kept)."""
         from news.meaning import unpack
 
-        known = set(self.ids)
+        known = self.rows
         added = [row for row in newest if row[0] not in known]
         if not added:
             return self
         vectors = unpack([blob for _, _, blob in added])
         languages = [language for _, language, _ in added]
+        placed = self.background.placed(languages)
+        ids = [story_id for story_id, _, _ in added] + self.ids
+        numbers = dict(self.numbers)
+        spoken = [numbers.setdefault(language, len(numbers)) for language in languages]
         return Window(
-            [story_id for story_id, _, _ in added] + self.ids,
+            ids,
             languages + self.languages,
             numpy.concatenate([vectors, self.vectors]),
             self.background,
             self.read_at,
             numpy.concatenate([self.background.centred(vectors, languages), self.centred]),
-            numpy.concatenate([self.background.placed(languages), self.placed]),
+            numpy.concatenate([placed, self.placed]),
+            {story_id: row for row, story_id in enumerate(ids)},
+            numpy.concatenate([numpy.array(spoken, dtype=numpy.intp), self.spoken]),
+            numbers,
+            {},
+            self.own_background,
+            self.groups,
+            numpy.concatenate([_lengths(vectors, self.background, placed), self.lengths]),
         )
+
+    def _crossing(self, own: str | None) -> NDArray[numpy.bool_]:
+        """Which stories are in another language than `own` (worked out language by language,
+        once for each `own`)."""
+        cross = self.crossing.get(own)
+        if cross is None:
+            by_number = numpy.zeros(len(self.numbers), dtype=numpy.bool_)
+            for language, number in self.numbers.items():
+                by_number[number] = is_cross_language(own, language)
+            cross = self.crossing[own] = by_number[self.spoken]
+        return cross
 
     def score(
         self, meaning: TopicMeaning, own: str | None, wanted: set[int]
     ) -> tuple[list[int], set[int]]:
         """Ids of the stories in other languages than `own` that match `meaning` (drawn
-        toward the stories of `wanted`, found by words), and of those its exclusions leave out."""
-        # Language by language, not story by story: a window holds thousands of stories.
-        crossing = {language: is_cross_language(own, language) for language in set(self.languages)}
-        cross = numpy.array([crossing[language] for language in self.languages], dtype=numpy.bool_)
-        found = numpy.array([story_id in wanted for story_id in self.ids])
-        near = meaning.matches(
-            self.vectors,
-            self.background,
-            found,
-            cross,
-            self.languages,
-            own,
-            centred=self.centred,
-            placed=self.placed,
+        toward the stories of `wanted`, found by words), and of those its exclusions leave out.
+
+        What `TopicMeaning.matches` and `excludes` decide over the window's vectors, at a
+        fraction of the cost: what depends on the window alone is taken from it, and when the
+        background is the window's own stories (`own_background`), a query's mean and spread
+        over each group come from its products with those stories, which the scores need
+        anyway, rather than from the groups' covariances (7 MB read again for each product).
+        The figures are the same (a group's variance of `q·x` is `q Σ q`) up to the rounding
+        of floats (tests/test_topic_meanings.py compares the stories found)."""
+        cross = self._crossing(own)
+        found = numpy.zeros(len(self.ids), dtype=numpy.bool_)
+        found[[self.rows[story_id] for story_id in wanted if story_id in self.rows]] = True
+        if not self.own_background:
+            far = meaning.excludes(self.vectors, self.background)
+            near = meaning.matches(
+                self.vectors,
+                self.background,
+                found,
+                cross,
+                self.languages,
+                own,
+                centred=self.centred,
+                placed=self.placed,
+                far=far,
+                spoken=self.spoken,
+            )
+        else:
+            near, far = self._judged(meaning, own, found, cross)
+        ids = self.ids
+        picked = [ids[row] for row in numpy.flatnonzero(near & ~found).tolist()]
+        left_out = {ids[row] for row in numpy.flatnonzero(cross & far).tolist()}
+        return picked, left_out
+
+    def _standardised(
+        self, products: NDArray[numpy.float32], groups: NDArray[numpy.intp] | None
+    ) -> NDArray[numpy.float64]:
+        """Each story's best closeness over the queries whose `products` (queries × stories)
+        are given, in standard deviations above the query's mean over the stories of its
+        group (`groups`, one a story; group 0 all stories; None: all in group 0), measured on
+        the background's stories (the last `background.count`, as the window was read)."""
+        start = products.shape[1] - self.background.count
+        background = products[:, start:].astype(numpy.float64)
+        if groups is None:
+            means = background.mean(axis=1, keepdims=True)
+            variances = numpy.square(background - means).mean(axis=1, keepdims=True)
+            spreads = numpy.sqrt(numpy.maximum(variances, 1e-6))
+            scores = ((products - means) / spreads).astype(numpy.float32)
+        else:
+            members = groups[start:]
+            width = self.groups
+            sizes = numpy.maximum(numpy.bincount(members, minlength=width), 1)
+            means = numpy.empty((products.shape[0], width))
+            variances = numpy.empty((products.shape[0], width))
+            for row, values in enumerate(background):
+                means[row] = numpy.bincount(members, weights=values, minlength=width) / sizes
+                means[row, 0] = values.mean()
+                deviations = numpy.square(values - means[row, members])
+                variances[row] = numpy.bincount(members, weights=deviations, minlength=width)
+                variances[row] /= sizes
+                variances[row, 0] = numpy.square(values - means[row, 0]).mean()
+            spreads = numpy.sqrt(numpy.maximum(variances, 1e-6))
+            scores = ((products - means[:, groups]) / spreads[:, groups]).astype(numpy.float32)
+        best: NDArray[numpy.float64] = scores.max(axis=0).astype(numpy.float64)
+        return best
+
+    def _judged(
+        self,
+        meaning: TopicMeaning,
+        own: str | None,
+        found: NDArray[numpy.bool_],
+        cross: NDArray[numpy.bool_],
+    ) -> tuple[NDArray[numpy.bool_], NDArray[numpy.bool_]]:
+        """`TopicMeaning.matches` (with events) and `excludes` over the window, whose stories
+        make its background (`own_background`): which stories match, and which an exclusion
+        leaves out. The exclusions are measured against the stories as encoded, whose products
+        come from the centred ones' (`x = length × centred + centre`), so one pass over the
+        stories serves the topic's alternatives and its exclusions."""
+        count = len(self.ids)
+        alternatives = len(meaning.alternatives)
+        excluded = meaning.excluded
+        if alternatives == 0 and excluded.shape[0] == 0:
+            nothing = numpy.zeros(count, dtype=numpy.bool_)
+            return nothing, nothing
+        background = self.background
+        topic = background.centred(meaning.alternatives, [own] * alternatives)
+        queries = expanded(topic, self.centred[found]) if found.any() else topic
+        products = _row_products(
+            numpy.concatenate([queries, excluded]).astype(numpy.float32), self.centred
         )
-        far = meaning.excludes(self.vectors, self.background)
-        picked = [self.ids[row] for row in numpy.flatnonzero(near)]
-        left_out = {self.ids[row] for row in numpy.flatnonzero(cross & far)}
-        return [story_id for story_id in picked if story_id not in wanted], left_out
+        far = numpy.zeros(count, dtype=numpy.bool_)
+        if excluded.shape[0]:
+            raw = (
+                products[alternatives:] * self.lengths
+                + (excluded @ background.centres.T)[:, self.placed]
+            )
+            far = self._standardised(raw.astype(numpy.float32), None) >= EXCLUDE_Z
+        if alternatives == 0:
+            return numpy.zeros(count, dtype=numpy.bool_), far
+        allowed = cross & ~far
+        near = self._standardised(products[:alternatives], self.placed)
+        drawn = allowed & (near >= DRAW_Z)
+        if drawn.any():
+            queries = expanded(topic, self.centred[found | drawn])
+            near = self._standardised(_row_products(queries, self.centred), self.placed)
+        result: NDArray[numpy.bool_] = allowed & (near >= MATCH_Z)
+        candidates = numpy.flatnonzero(allowed & ~result & (near >= EVENT_Z))
+        if found.any() and candidates.size:
+            # Only the stories close enough to the topic are compared with those found.
+            elsewhere = self.spoken[candidates][:, None] != self.spoken[found][None, :]
+            closeness = self.vectors[candidates] @ self.vectors[found].T
+            report = numpy.where(elsewhere, closeness, -1.0).max(axis=1)
+            result[candidates[report >= SAME_EVENT]] = True
+        return result, far
+
+
+def _lengths(
+    vectors: Vectors, background: Background, placed: NDArray[numpy.intp]
+) -> NDArray[numpy.float32]:
+    """How far each vector lies from its group's centre, as `Background.centred` divides it."""
+    if vectors.shape[0] == 0:
+        return numpy.empty(0, numpy.float32)
+    lengths = numpy.linalg.norm(vectors - background.centres[placed], axis=1)
+    result: NDArray[numpy.float32] = numpy.maximum(lengths, 1e-6).astype(numpy.float32)
+    return result
