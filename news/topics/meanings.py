@@ -43,10 +43,12 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy
 from numpy.typing import NDArray
@@ -873,7 +875,19 @@ class Window:
         over each group come from its products with those stories, which the scores need
         anyway, rather than from the groups' covariances (7 MB read again for each product).
         The figures are the same (a group's variance of `q·x` is `q Σ q`) up to the rounding
-        of floats (tests/test_topic_meanings.py compares the stories found)."""
+        of floats (tests/test_window_scoring.py compares the stories found). BLAS is held to
+        one thread meanwhile: these products are bound by memory, and a second thread only
+        spins beside the first, and on after it, while the request waits for storage."""
+        with _one_thread():
+            return self._scored(meaning, own, wanted)
+
+    def lacks(self, newest: Sequence[tuple[int, str, bytes]]) -> bool:
+        """Whether some of the stories of `newest` are not in the window yet (`with_newest`)."""
+        return any(story_id not in self.rows for story_id, _, _ in newest)
+
+    def _scored(
+        self, meaning: TopicMeaning, own: str | None, wanted: set[int]
+    ) -> tuple[list[int], set[int]]:
         cross = self._crossing(own)
         found = numpy.zeros(len(self.ids), dtype=numpy.bool_)
         found[[self.rows[story_id] for story_id in wanted if story_id in self.rows]] = True
@@ -989,3 +1003,23 @@ def _lengths(
     lengths = numpy.linalg.norm(vectors - background.centres[placed], axis=1)
     result: NDArray[numpy.float32] = numpy.maximum(lengths, 1e-6).astype(numpy.float32)
     return result
+
+
+@cache
+def _thread_limits() -> Any:
+    """threadpoolctl's controller of the BLAS loaded (None without it): found once, as
+    looking for it costs more than a window's products."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    return ThreadpoolController()
+
+
+def _one_thread() -> AbstractContextManager[object]:
+    """BLAS held to one thread for the block."""
+    controller = _thread_limits()
+    if controller is None:  # pragma: no cover
+        return nullcontext()
+    limited: AbstractContextManager[object] = controller.limit(limits=1, user_api="blas")
+    return limited
