@@ -207,7 +207,7 @@ async def bench_find(
     for _ in range(runs):
         for topic in topics:
             meaning = await across._meaning(topic)
-            seeds = {story.id for story in await storage.latest(topic, limit=MEANING_SEEDS)}
+            seeds = set(await storage.latest_ids(topic, limit=MEANING_SEEDS))
             started_cpu = time.process_time()
             window.score(meaning, topic_language(topic, "en"), seeds)
             scoring.append(time.process_time() - started_cpu)

@@ -142,8 +142,7 @@ class AcrossLanguages:
         window = await self._window(storage)
         if window is None:
             return [], set()
-        seeds = await storage.latest(topic, limit=MEANING_SEEDS)
-        wanted = {story.id for story in seeds}
+        wanted = set(await storage.latest_ids(topic, limit=MEANING_SEEDS))
         # On the event loop: a millisecond or two of products (`Window.score`), less than
         # handing them to a thread and back costs.
         picked, left_out = window.score(meaning, own, wanted)

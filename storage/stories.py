@@ -172,7 +172,19 @@ class StoryStore(StorageBase):
         `before` is where the previous page ended: paging never uses offsets, so it stays fast
         and stable while new stories arrive.
         """
-        query = select_stories(*STORY_COLUMNS)
+        rows = await self._latest_rows(STORY_COLUMNS, topic, limit=limit, before=before)
+        return [story_from_row(row) for row in rows]
+
+    async def latest_ids(self, topic: Topic, *, limit: int) -> list[int]:
+        """The ids of the newest stories matching `topic` (`latest`'s), newest first: all that
+        finding by meaning needs of the stories a topic's words find, without making them."""
+        rows = await self._latest_rows((stories.c.id,), topic, limit=limit, before=None)
+        return [row.id for row in rows]
+
+    async def _latest_rows(
+        self, columns: Sequence[Any], topic: Topic | None, *, limit: int, before: Cursor | None
+    ) -> Sequence[Any]:
+        query = select_stories(*columns)
         if before is not None:
             query = query.where(older_than(before))
         query = query.order_by(*newest_first(self.dialect, topic)).limit(limit)
@@ -189,7 +201,7 @@ class StoryStore(StorageBase):
                         excluded_sources=dropped,
                     )
                 )
-            return [story_from_row(row) for row in await conn.execute(query)]
+            return list(await conn.execute(query))
 
     async def story(self, story_id: int) -> Story | None:
         """One story with its whole text (for its card); None when there is none."""

@@ -67,6 +67,33 @@ async def test_seed_feed_latest_ukraine_lists_ukraine_stories_newest_first(
     assert found[0].source_name == "Example World News"
 
 
+async def test_latest_ids_are_the_ids_of_the_stories_latest_lists(
+    storage: SqlStorage, seed_feed: bytes
+) -> None:
+    # What /latest's finding by meaning reads of the stories a topic's words find.
+    source = await storage.add_source("https://news.example.org/world.xml", now=NOW)
+    feed = parse_feed(seed_feed, url=source.url, now=NOW)
+    drafts = [
+        StoryDraft(
+            source.id, e.entry_id, e.title, e.summary, e.link, e.published_at, e.language, e.terms
+        )
+        for e in feed.entries
+    ]
+    await storage.store_stories(drafts, now=NOW)
+    await storage.record_outcomes([PollRecord(source.id, NOW, NOW, title=feed.title)])
+    for typed in (
+        "ukraine",
+        "ukraine -macron",
+        "ukraine source:example",
+        "ukraine -source:example",
+    ):
+        topic = parse_topic(typed)
+        for limit in (2, 20):
+            listed = [story.id for story in await storage.latest(topic, limit=limit)]
+            assert await storage.latest_ids(topic, limit=limit) == listed
+    assert await storage.latest_ids(parse_topic("ukraine"), limit=20)
+
+
 async def test_same_entry_twice_is_one_story_and_a_new_headline_updates_it(
     storage: SqlStorage,
 ) -> None:
