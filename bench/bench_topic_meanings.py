@@ -212,11 +212,17 @@ async def bench_find(
             window.score(meaning, topic_language(topic, "en"), seeds)
             scoring.append(time.process_time() - started_cpu)
     p50_cpu = statistics.median(cpu) * 1000
+    p50_score = statistics.median(scoring) * 1000
     print(
         f"AcrossLanguages.find per /latest request, topic cached, {len(window.ids):,}-story "
         f"window: p50 {p50_cpu:.2f} ms CPU (target ≤ {FIND_TARGET_MS:g} ms) "
         f"{'OK' if p50_cpu <= FIND_TARGET_MS else 'MISSED'}, {statistics.median(wall) * 1000:.2f} "
-        f"ms wall; of it Window.score p50 {statistics.median(scoring) * 1000:.2f} ms CPU, "
+        f"ms wall (with its three reads of storage: the newest hour's meanings, the ids its "
+        f"words find, the stories found)"
+    )
+    print(
+        f"  of it Window.score (the scoring by meaning): p50 {p50_score:.2f} ms CPU "
+        f"(target ≤ {FIND_TARGET_MS:g} ms) {'OK' if p50_score <= FIND_TARGET_MS else 'MISSED'}, "
         f"max {max(scoring) * 1000:.2f} ms ({runs} runs × {len(topics)} topics)"
     )
 
