@@ -34,6 +34,7 @@ from telegram.request import BaseRequest
 
 from bot.health import OK, HealthServer
 from bot.loops import JobHealth
+from bot.memory import limit_arenas
 from bot.metrics import Metrics
 from bot.roles import Role, answers, check_role, polls, sends
 from bot.settings import Settings
@@ -84,6 +85,7 @@ def run_bot(settings: Settings, role: Role = "all") -> None:
     so stopping is as quiet then as at any other time.
     """
     check_role(role, settings.database_url)
+    limit_arenas()
     if role == "poll":
         asyncio.run(serve_poller(settings))
         return

@@ -12,6 +12,7 @@ composition root (`bot.app`), inside a Telegram application or, for `poll`, with
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 from telegram.ext import ExtBot
 
 from bot.loops import JobHealth, Loops
+from bot.memory import release_free_memory
 from bot.metrics import Metrics
 from bot.roles import Role, answers, polls, sends
 from bot.settings import Settings
@@ -231,6 +233,8 @@ class RoleWork:
             if self.sender is not None:  # new stories go out before the backlog is clustered
                 report = await self.send_pending()
             await poller.cluster_backlog(self.clock())
+            # What the tick's batches freed goes back to the system (see bot.memory).
+            await asyncio.to_thread(release_free_memory)
 
         # Each part on its own: pushes and clustering go on while polling fails, and back.
         polled = await self.health.run("poll", poll)
