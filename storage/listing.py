@@ -40,7 +40,6 @@ from storage.base import (
     story_from_row,
 )
 from storage.search import (
-    MONTHLY_BELOW,
     TermStatistics,
     matching_since,
     newest_first,
@@ -320,7 +319,7 @@ class ListingStore(StorageBase):
                 self.dialect == "postgresql"
                 and topic is not None
                 and bool(topic.required)
-                and (await self._term_statistics(conn)).matches(topic) < MONTHLY_BELOW
+                and (await self._term_statistics(conn)).monthly(topic)
             )
             yield Search(
                 conn,
