@@ -40,6 +40,7 @@ from storage.base import (
     story_from_row,
 )
 from storage.search import (
+    MONTHLY_BELOW,
     TermStatistics,
     matching_since,
     newest_first,
@@ -319,7 +320,7 @@ class ListingStore(StorageBase):
                 self.dialect == "postgresql"
                 and topic is not None
                 and bool(topic.required)
-                and (await self._term_statistics(conn)).monthly(topic)
+                and (await self._term_statistics(conn)).matches(topic) < MONTHLY_BELOW
             )
             yield Search(
                 conn,

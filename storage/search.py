@@ -24,12 +24,6 @@ when there are 100,000 of them:
   then reads a rare term's few matches, and walks the date index for a common one. Two cheaper
   tricks were measured and rejected (bench/bench_latest.py): asking the last day first, then
   8 days, then all time, and keeping the ORDER BY off the date index; both raised the median.
-  "A rare term's few matches" are still every match's row, read to sort them by date: at 10
-  million stories a word in 0.01 % of them read about 1,100 table pages a page of /latest. So a
-  topic the statistics expect in few stories a month (`TermStatistics.monthly`) is read
-  month by month, newest first (`storage.listing`), through a second GIN index whose entries
-  also hold each story's month as a term (migration 0021): "term AND this month" reads the
-  rows of that month's matches only, and the months stop once the page is full.
 """
 
 from __future__ import annotations
@@ -355,29 +349,23 @@ def matching_since(
     return and_(true(), statement)
 
 
-#: The most matches a month may be expected to hold for a topic to be read month by month on
-#: PostgreSQL (`storage.listing`): each month read costs a table row per match in it.
-MONTHLY_ROWS = 1000
-#: Walking the date index costs about this many rows over a topic's share of the stories (a
-#: page of /latest and what its events' copies take): a topic is read month by month only
-#: when a month holds fewer matches than the walk would read.
-WALK_ROWS = 10.0
+#: A topic PostgreSQL's statistics expect in fewer stories than this is read month by month,
+#: newest first (`storage.listing`): its matches' rows are read only for the months a page
+#: needs, where the whole-index search reads every match's row to sort them by date. A more
+#: common topic is read by walking the date index, which stops after a page of matches.
+MONTHLY_BELOW = 2000
 
 
 class TermStatistics:
     """How common PostgreSQL's statistics say the indexed terms are (`pg_stats`' most common
-    elements of `stories.search`, 10,000 of them: migration 0003) and how many months the stories
-    span, to tell a topic best read month by month (`monthly`) from one best read by walking
-    the date index, without asking the planner. A term not among the most common is taken to be
-    half as common as the least common of them."""
+    elements of `stories.search`, 10,000 of them: migration 0003), to tell a rare topic from a
+    common one without asking the planner. A term not among them is at most as common as the
+    least common of them."""
 
-    def __init__(
-        self, frequencies: dict[str, float], floor: float, stories: float, months: float = 1.0
-    ) -> None:
+    def __init__(self, frequencies: dict[str, float], floor: float, stories: float) -> None:
         self.frequencies = frequencies
         self.floor = floor
         self.stories = stories
-        self.months = max(months, 1.0)
 
     @classmethod
     async def read(cls, conn: AsyncConnection) -> TermStatistics:
@@ -398,29 +386,21 @@ class TermStatistics:
                 text("SELECT reltuples FROM pg_class WHERE oid = to_regclass('stories')")
             )
         ).scalar()
-        span = (
-            await conn.execute(
-                select(func.min(stories.c.published_at), func.max(stories.c.published_at))
-            )
-        ).first()
-        months = 1.0
-        if span is not None and span[0] is not None and span[1] is not None:
-            months = (span[1] - span[0]).total_seconds() / (86400 * 30.44)
         stories_counted = max(float(counted or 0.0), 0.0)
         if row is None or row.elements is None or row.frequencies is None:
-            return cls({}, 0.0, stories_counted, months)
+            return cls({}, 0.0, stories_counted)
         elements: list[str] = list(row.elements)
         frequencies = [float(value) for value in row.frequencies]
         # After one frequency per element come the least and the greatest, then the share of
         # rows without a value.
-        floor = frequencies[len(elements)] / 2 if len(frequencies) > len(elements) else 0.0
-        return cls(dict(zip(elements, frequencies, strict=False)), floor, stories_counted, months)
+        floor = frequencies[len(elements)] if len(frequencies) > len(elements) else 0.0
+        return cls(dict(zip(elements, frequencies, strict=False)), floor, stories_counted)
 
-    def share(self, topic: Topic) -> float:
-        """The share of the stories the statistics expect to match `topic`'s required terms."""
+    def matches(self, topic: Topic) -> float:
+        """How many stories the statistics expect to match `topic`'s required terms."""
         if not topic.required:
-            return 1.0
-        return min(
+            return self.stories
+        share = min(
             min(
                 1.0,
                 sum(
@@ -431,12 +411,4 @@ class TermStatistics:
             )
             for group in topic.required
         )
-
-    def monthly(self, topic: Topic) -> bool:
-        """Whether `topic` is best read month by month: a month's expected matches are few,
-        and fewer than a walk of the date index would read."""
-        share = self.share(topic)
-        if share <= 0.0:
-            return True
-        per_month = share * self.stories / self.months
-        return per_month < min(MONTHLY_ROWS, WALK_ROWS / share)
+        return share * self.stories
