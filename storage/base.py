@@ -182,8 +182,7 @@ def story_from_row(row: Any) -> Story:
     return Story(
         **{name: values[name] for name in _STORY_FIELDS},
         source_name=source_name(values["source_title"], values["source_url"]),
-        # Asked of the row's names: a missing key costs SQLAlchemy an exception and its text.
-        body=(values["body"] if "body" in row._fields else None) or "",
+        body=values.get("body") or "",
     )
 
 

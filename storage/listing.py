@@ -20,15 +20,13 @@ matched against the sources once, then each page is one statement, however big t
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, literal_column, select, true, tuple_, union_all
+from sqlalchemy import bindparam, case, literal_column, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from news.model import Coverage, Cursor, Found, Story
@@ -39,18 +37,9 @@ from storage.base import (
     select_stories,
     story_from_row,
 )
-from storage.search import (
-    MONTHLY_BELOW,
-    TermStatistics,
-    matching_since,
-    newest_first,
-    topic_clause,
-    topic_sources,
-)
+from storage.search import matching_since, newest_first, topic_clause, topic_sources
 from storage.tables import cluster_coverage, cluster_outlets, sources, stories
 
-#: Seconds PostgreSQL's term statistics are used before they are read again.
-_STATISTICS_KEPT = 600.0
 _NAMES = tuple(column.name for column in STORY_COLUMNS)
 
 
@@ -70,39 +59,15 @@ def _statement(
     before: bool,
     paging: bool,
     named: int,
-    months: Any = None,
 ) -> Any:
     """The statement of a page (see the module's docstring), every value a named parameter:
     `search` and `since` are the topic's clauses (`topic_clause`, `matching_since`, or None),
-    `before`/`paging` whether the page starts at a cursor / the request continues a page.
-    With `months` (PostgreSQL, a rare topic: `_months`), `search` holds one month's matches
-    and the page's matches are taken month by month, newest first, until the page is full."""
+    `before`/`paging` whether the page starts at a cursor / the request continues a page."""
     query = select_stories(*STORY_COLUMNS)
-    older = tuple_(stories.c.published_at, stories.c.id) < tuple_(*_at("before"))
     if before:
-        query = query.where(older)
+        query = query.where(tuple_(stories.c.published_at, stories.c.id) < tuple_(*_at("before")))
     query = query.order_by(*newest_first(dialect, topic)).limit(bindparam("page_limit"))
-    if search is not None and months is not None:
-        # `+ interval '0 s'`: the date index cannot give this order, so the planner reads the
-        # month's few matches through the month's index entries instead of walking the dates.
-        month = select(stories.c.id).where(search)
-        if before:
-            month = month.where(older)
-        probe = (
-            month.order_by(
-                (stories.c.published_at + literal_column("interval '0 s'")).desc(),
-                stories.c.id.desc(),
-            )
-            .limit(bindparam("page_limit"))
-            .lateral("probe")
-        )
-        newest = (
-            select(probe.c.id)
-            .select_from(months.join(probe, true()))
-            .limit(bindparam("page_limit"))
-        )
-        query = query.where(stories.c.id.in_(newest))
-    elif search is not None:
+    if search is not None:
         query = query.where(search)
     found = query.cte("found")
     clusters = (
@@ -160,27 +125,6 @@ def _statement(
     )
 
 
-@cache
-def _months(before: bool) -> Any:
-    """The months a rare topic's page is read in, newest first: from the page's cursor's month
-    (else the newest story's) back to the oldest story's (PostgreSQL; both ends are read from
-    the date index's ends in the same statement). One object for each: a statement built with
-    it is found again by its shape (`_BUILT`), and its compiled form by SQLAlchemy."""
-    newest: Any = (
-        bindparam("before_at", type_=stories.c.published_at.type)
-        if before
-        else select(func.max(stories.c.published_at)).scalar_subquery()
-    )
-    oldest = select(func.min(stories.c.published_at)).scalar_subquery()
-    return (
-        func.generate_series(
-            func.newsbot_month_number(newest), func.newsbot_month_number(oldest), -1
-        )
-        .table_valued("k")
-        .render_derived(name="months")
-    )
-
-
 #: Statements built, by shape: what the clauses look like without their values. Topics come in
 #: few shapes (a word, words, a phrase, exclusions, `source:`), so this stays small; building
 #: one costs about a millisecond, as much as running it.
@@ -201,10 +145,8 @@ class Search:
         paging: Cursor | None,
         kept: Sequence[int],
         dropped: Sequence[int],
-        monthly: bool = False,
     ) -> None:
         self._conn = conn
-        self._monthly = monthly
         self._dialect = dialect
         self._topic = topic
         self._named = named
@@ -227,7 +169,6 @@ class Search:
         """The newest `limit` matches older than `before`, their clusters' outlets and, when
         paging, which of those clusters have a matching report at or after the page's cursor."""
         topic = self._topic
-        months = _months(before is not None) if self._monthly else None
         search = (
             None
             if topic is None
@@ -238,13 +179,12 @@ class Search:
                 before=before,
                 sources=self._kept,
                 excluded_sources=self._dropped,
-                month=None if months is None else months.c.k,
             )
         )
         since = self._since()
         values: dict[str, Any] = {"page_limit": limit}
         shape: list[Any] = [self._dialect, self._named, topic is None, before is None]
-        shape += [self._paging is None, self._monthly]
+        shape.append(self._paging is None)
         cacheable = True
         for clause in (search, since):
             key = None if clause is None else clause._generate_cache_key()
@@ -266,7 +206,6 @@ class Search:
                 before=before is not None,
                 paging=self._paging is not None,
                 named=self._named,
-                months=months,
             )
             if cacheable:
                 if len(_BUILT) >= _BUILT_MAX:
@@ -300,9 +239,6 @@ def _order(story: Story) -> tuple[datetime, int]:
 class ListingStore(StorageBase):
     """The part of `SqlStorage` that reads /latest's pages."""
 
-    # When (time.monotonic) PostgreSQL's term statistics were read, and what they said.
-    _statistics: tuple[float, TermStatistics] | None = None
-
     @asynccontextmanager
     async def listing(
         self, topic: Topic | None, *, named: int, paging: Cursor | None = None
@@ -316,12 +252,6 @@ class ListingStore(StorageBase):
                 # round trips around it.
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
             kept, dropped = await topic_sources(conn, topic) if topic is not None else ([], [])
-            monthly = (
-                self.dialect == "postgresql"
-                and topic is not None
-                and bool(topic.required)
-                and (await self._term_statistics(conn)).matches(topic) < MONTHLY_BELOW
-            )
             yield Search(
                 conn,
                 self.dialect,
@@ -330,14 +260,4 @@ class ListingStore(StorageBase):
                 paging=paging,
                 kept=kept,
                 dropped=dropped,
-                monthly=monthly,
             )
-
-    async def _term_statistics(self, conn: AsyncConnection) -> TermStatistics:
-        """PostgreSQL's term statistics, read again every `_STATISTICS_KEPT` seconds (ANALYZE
-        runs in the background; a topic's class changes slowly)."""
-        kept = self._statistics
-        now = time.monotonic()
-        if kept is None or now - kept[0] > _STATISTICS_KEPT:
-            kept = self._statistics = (now, await TermStatistics.read(conn))
-        return kept[1]

@@ -221,15 +221,12 @@ def topic_clause(
     before: tuple[datetime, int] | None,
     sources: Sequence[int] = (),
     excluded_sources: Sequence[int] = (),
-    month: ColumnElement[Any] | None = None,
 ) -> ColumnElement[bool]:
     """A WHERE clause on `stories` that keeps the newest stories matching `topic`.
 
     On SQLite it keeps a superset of the `limit` newest matches older than `before` and no
     others that could be among them; the caller's ORDER BY and LIMIT finish the job.
-    `sources` and `excluded_sources` are the ids `topic_sources` found. On PostgreSQL, with
-    `month` (a month's number, `newsbot_month_number`) it keeps only the matches published in
-    that month, through the index whose entries carry their month (migration 0021).
+    `sources` and `excluded_sources` are the ids `topic_sources` found.
     """
     if topic.sources and not sources:
         return false()
@@ -245,14 +242,9 @@ def topic_clause(
                     func.to_tsquery(literal_column("'simple'"), bindparam("left_out", left_out))
                 )
         else:
-            terms = func.to_tsquery(
-                literal_column("'simple'"), bindparam("tsquery", tsquery(topic))
+            clause = _stories_search().op("@@")(
+                func.to_tsquery(literal_column("'simple'"), bindparam("tsquery", tsquery(topic)))
             )
-            if month is None:
-                clause = _stories_search().op("@@")(terms)
-            else:
-                dated = _stories_search().op("||")(func.newsbot_month(stories.c.published_at))
-                clause = dated.op("@@")(terms.op("&&")(func.newsbot_month_query(month)))
         if topic.excluded_in_language:
             clause = and_(clause, not_(_in_language_exclusion(topic)))
         if sources:
@@ -347,68 +339,3 @@ def matching_since(
         since_oldest=key_second(since) * KEY_SPAN,
     )
     return and_(true(), statement)
-
-
-#: A topic PostgreSQL's statistics expect in fewer stories than this is read month by month,
-#: newest first (`storage.listing`): its matches' rows are read only for the months a page
-#: needs, where the whole-index search reads every match's row to sort them by date. A more
-#: common topic is read by walking the date index, which stops after a page of matches.
-MONTHLY_BELOW = 2000
-
-
-class TermStatistics:
-    """How common PostgreSQL's statistics say the indexed terms are (`pg_stats`' most common
-    elements of `stories.search`, 10,000 of them: migration 0003), to tell a rare topic from a
-    common one without asking the planner. A term not among them is at most as common as the
-    least common of them."""
-
-    def __init__(self, frequencies: dict[str, float], floor: float, stories: float) -> None:
-        self.frequencies = frequencies
-        self.floor = floor
-        self.stories = stories
-
-    @classmethod
-    async def read(cls, conn: AsyncConnection) -> TermStatistics:
-        """The statistics as the last ANALYZE left them (none before the first: every topic
-        then counts as rare, which on a table that small costs nothing)."""
-        row = (
-            await conn.execute(
-                text(
-                    "SELECT most_common_elems::text::text[] AS elements, "
-                    "most_common_elem_freqs AS frequencies FROM pg_stats "
-                    "WHERE tablename = 'stories' AND attname = 'search' "
-                    "AND schemaname = current_schema()"
-                )
-            )
-        ).first()
-        counted = (
-            await conn.execute(
-                text("SELECT reltuples FROM pg_class WHERE oid = to_regclass('stories')")
-            )
-        ).scalar()
-        stories_counted = max(float(counted or 0.0), 0.0)
-        if row is None or row.elements is None or row.frequencies is None:
-            return cls({}, 0.0, stories_counted)
-        elements: list[str] = list(row.elements)
-        frequencies = [float(value) for value in row.frequencies]
-        # After one frequency per element come the least and the greatest, then the share of
-        # rows without a value.
-        floor = frequencies[len(elements)] if len(frequencies) > len(elements) else 0.0
-        return cls(dict(zip(elements, frequencies, strict=False)), floor, stories_counted)
-
-    def matches(self, topic: Topic) -> float:
-        """How many stories the statistics expect to match `topic`'s required terms."""
-        if not topic.required:
-            return self.stories
-        share = min(
-            min(
-                1.0,
-                sum(
-                    min(self.frequencies.get(term, self.floor) for term in phrase)
-                    for phrase in group
-                    if phrase
-                ),
-            )
-            for group in topic.required
-        )
-        return share * self.stories

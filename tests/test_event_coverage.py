@@ -209,9 +209,6 @@ async def test_listing_events_of_a_thousand_reports_reads_as_little_as_single_re
     source_ids = await add_sources(storage, 1000)
     big = await events_of(storage, source_ids, reports=1000, word="ukraine")
     await events_of(storage, source_ids, reports=1, word="berlin")
-    # A process's first listing on PostgreSQL also reads the terms' statistics (kept for ten
-    # minutes): what is counted is every listing after it.
-    await latest_events(storage, parse_topic("berlin"), 1)
     counting = Counting(storage)
     texts = english()
 
@@ -276,7 +273,6 @@ async def test_a_first_read_holding_a_full_list_of_events_is_the_only_read(
     "No older stories.")."""
     source_ids = await add_sources(storage, 2)
     events = await events_of(storage, source_ids, reports=2, word="harbour")
-    await latest_events(storage, parse_topic("harbour"), 1)  # the terms' statistics, once
     counting = Counting(storage)
     five = events[:5]
     async with storage.connect() as conn:

@@ -7,7 +7,6 @@ cursor, and each answer must equal what `Topic.matches`, the push path, finds.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ from news.model import Cursor, Story, StoryDraft
 from news.topics import document_terms, parse_topic
 from storage import SqlStorage, create_engine
 from storage.database import migrate
-from storage.search import TermStatistics, necessary
+from storage.search import necessary
 from tests.conftest import empty_storage
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -335,73 +334,3 @@ async def test_a_phrase_newer_than_the_single_words_is_listed_on_every_page(
     for page in (1, 2, 3, 5, 6, 20):
         found = [story.title for story in await _all_pages(storage, "maputo", page)]
         assert found == expected, page
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("classed_as", ["rare", "common"])
-async def test_postgresql_reads_rare_topics_month_by_month_with_the_same_answers(
-    postgres_database: str, classed_as: str
-) -> None:
-    """PostgreSQL reads a topic its statistics call rare month by month, newest first (the
-    index whose entries carry their month, migration 0021), and a common one by walking the
-    dates: both list exactly the matches Python's matching finds, in time order, on every page
-    size, over months, a year's end, empty months and stories of one second."""
-    storage = await empty_storage(postgres_database)
-    try:
-        source = await storage.add_source("https://news.example.org/feed", now=T0)
-        other = await storage.add_source("https://wire.example.com/feed", now=T0)
-        headlines = [
-            "Harbour strike ends in Northport",
-            "Peace talks resume in Geneva",
-            "Harbour fees double next year",
-            "Geneva hosts climate talks",
-            "Northport harbour reopens after storms",
-            "Talks on peace stall again",
-        ]
-        # Stories from October to March (a year's end, a month without any), some in one second.
-        times = [
-            datetime(2024, 10, 31, 23, 59, 59, tzinfo=UTC),
-            datetime(2024, 11, 1, 0, 0, 0, tzinfo=UTC),
-            datetime(2024, 12, 31, 23, 0, tzinfo=UTC),
-            datetime(2025, 1, 1, 1, 0, tzinfo=UTC),
-            datetime(2025, 3, 1, 12, 0, tzinfo=UTC),
-            datetime(2025, 3, 1, 12, 0, tzinfo=UTC),
-        ]
-        drafts = [
-            StoryDraft(
-                (source if n % 3 else other).id, f"m{n}-{k}", f"{title} ({k})", "",
-                f"https://news.example.org/m{n}-{k}", when + timedelta(microseconds=k % 2),
-                "en", document_terms(title, "en"),
-            )
-            for k in range(3)
-            for n, (title, when) in enumerate(zip(headlines, times, strict=True))
-        ]  # fmt: skip
-        await storage.store_stories(drafts, now=T0)
-        share = 0.0 if classed_as == "rare" else 1.0
-        everything = await storage.latest(None, limit=100)
-        for raw in ("harbour", "talks", '"peace talks"', "harbour -fees", "geneva OR northport",
-                    "talks source:wire", "nothing"):  # fmt: skip
-            topic = parse_topic(raw)
-            # What the statistics say, fixed for the test: every term rare, or every term common.
-            storage._statistics = (time.monotonic(), TermStatistics({}, share, 1e9))
-            expected = [
-                story.title
-                for story in everything
-                if topic.matches(story.terms, source=story.source_name, language=story.language)
-            ]
-            for page in (1, 2, 5, 50):
-                found = [story.title for story in await _all_pages(storage, raw, page)]
-                assert found == expected, (raw, page)
-        # The month's clause is the index's expression, so a bigger table reads it by the index.
-        async with storage.connect() as conn:
-            await conn.exec_driver_sql("SET enable_seqscan = off")
-            plan = "\n".join(
-                row[0]
-                for row in await conn.exec_driver_sql(
-                    "EXPLAIN SELECT id FROM stories WHERE (search || newsbot_month(published_at))"
-                    " @@ (to_tsquery('simple', 'harbour') && newsbot_month_query(24300))"
-                )
-            )
-        assert "ix_stories_search_month" in plan, plan
-    finally:
-        await storage.close()
