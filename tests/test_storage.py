@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from news.errors import TopicError
 from news.feeds.parse import parse_feed
-from news.model import PollRecord, SentRow, StoryDraft, TopicMatch
+from news.model import PollRecord, SentRow, Story, StoryDraft, TopicMatch
 from news.topics import parse_topic
 from storage import SqlStorage
 from tests.conftest import empty_storage
@@ -41,9 +41,8 @@ def draft(
     )
 
 
-async def test_seed_feed_latest_ukraine_lists_ukraine_stories_newest_first(
-    storage: SqlStorage, seed_feed: bytes
-) -> None:
+async def store_seed_feed(storage: SqlStorage, seed_feed: bytes) -> list[Story]:
+    """The seed feed's entries stored as a poll of its source stores them; the new stories."""
     source = await storage.add_source("https://news.example.org/world.xml", now=NOW)
     feed = parse_feed(seed_feed, url=source.url, now=NOW)
     drafts = [
@@ -54,6 +53,13 @@ async def test_seed_feed_latest_ukraine_lists_ukraine_stories_newest_first(
     ]
     stored = await storage.store_stories(drafts, now=NOW)
     await storage.record_outcomes([PollRecord(source.id, NOW, NOW, title=feed.title)])
+    return stored
+
+
+async def test_seed_feed_latest_ukraine_lists_ukraine_stories_newest_first(
+    storage: SqlStorage, seed_feed: bytes
+) -> None:
+    stored = await store_seed_feed(storage, seed_feed)
     assert len(stored) == 10
 
     found = await storage.latest(parse_topic("ukraine"), limit=20)
@@ -71,16 +77,7 @@ async def test_latest_ids_are_the_ids_of_the_stories_latest_lists(
     storage: SqlStorage, seed_feed: bytes
 ) -> None:
     # What /latest's finding by meaning reads of the stories a topic's words find.
-    source = await storage.add_source("https://news.example.org/world.xml", now=NOW)
-    feed = parse_feed(seed_feed, url=source.url, now=NOW)
-    drafts = [
-        StoryDraft(
-            source.id, e.entry_id, e.title, e.summary, e.link, e.published_at, e.language, e.terms
-        )
-        for e in feed.entries
-    ]
-    await storage.store_stories(drafts, now=NOW)
-    await storage.record_outcomes([PollRecord(source.id, NOW, NOW, title=feed.title)])
+    await store_seed_feed(storage, seed_feed)
     for typed in (
         "ukraine",
         "ukraine -macron",
