@@ -681,6 +681,7 @@ def whole_process(url: str, cache: Path, sources: int, words: Sequence[str], run
     from bench.whole_process import clean_environment, precompile
 
     precompile()
+    cache.mkdir(parents=True, exist_ok=True)  # a PostgreSQL-only run made no SQLite folder
     sources_file = cache / f"latest-sources-{sources}.txt"
     sources_file.write_text("".join(f"https://s{i}.example/feed\n" for i in range(1, sources + 1)))
     env = {
