@@ -542,14 +542,22 @@ def _parses(raw: str) -> bool:
 
 
 async def _run_topics(
-    url: str, topics: Sequence[str], repeats: int = 1, *, search_only: bool = False
+    url: str,
+    topics: Sequence[str],
+    repeats: int = 1,
+    *,
+    search_only: bool = False,
+    recent: bool = True,
 ) -> tuple[list[float], int]:
     """Latency of each topic through the /latest path (ms), and how many answers were empty.
 
     `search_only`: the first search alone (`Storage.latest` for the 6 newest matches), without
-    the events' reports and the rendering."""
+    the events' reports and the rendering. `recent=False`: as if PostgreSQL had no recent index
+    (`storage.recent`), for the comparison."""
     engine = create_engine(url, **({} if url.startswith("sqlite") else {"pool_size": 2}))
     storage = SqlStorage(engine)
+    if not recent:
+        storage._recent_from, storage._recent_read_at = None, math.inf
     try:
         for raw in topics[:50]:  # warm the connection pool, caches and prepared statements
             await storage.latest(parse_topic(raw), limit=5)
@@ -566,6 +574,15 @@ async def _run_topics(
                 timings.append((time.perf_counter() - started) * 1000)
                 empty += not found
         return timings, empty
+    finally:
+        await storage.close()
+
+
+async def _recent_index(url: str) -> datetime | None:
+    """Build PostgreSQL's recent index if it is missing or old (`storage.recent`); its bound."""
+    storage = SqlStorage(create_engine(url))
+    try:
+        return await storage.refresh_recent_search()
     finally:
         await storage.close()
 
@@ -628,6 +645,12 @@ async def _sizes(url: str, path: Path | None) -> tuple[int, dict[str, int]]:
     try:
         total = int(await connection.fetchval("SELECT pg_database_size(current_database())"))
         gin = int(await connection.fetchval("SELECT pg_relation_size('ix_stories_search')"))
+        recent = int(
+            await connection.fetchval(
+                "SELECT coalesce(sum(pg_relation_size(indexname::regclass)), 0) FROM pg_indexes "
+                "WHERE indexname LIKE 'ix_stories_search_recent_%'"
+            )
+        )
         heap = int(await connection.fetchval("SELECT pg_table_size('stories')"))
         indexes = int(await connection.fetchval("SELECT pg_indexes_size('stories')"))
         # The stored tsvector column's share of the table, from a 1 % sample of its pages.
@@ -638,9 +661,10 @@ async def _sizes(url: str, path: Path | None) -> tuple[int, dict[str, int]]:
         column = int(heap * float(share or 0))
         return total, {
             "full-text index (GIN)": gin,
+            "recent weeks' full-text index (GIN)": recent,
             "tsvector column (in the table)": column,
             "stories table without it": heap - column,
-            "other stories indexes": indexes - gin,
+            "other stories indexes": indexes - gin - recent,
         }
     finally:
         await connection.close()
@@ -755,6 +779,11 @@ def main() -> None:
     )
     parser.add_argument("--explain", action="store_true", help="print the query plans")
     parser.add_argument(
+        "--without-recent",
+        action="store_true",
+        help="PostgreSQL: also measure each class as if there were no recent index",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -781,6 +810,11 @@ def main() -> None:
                 results[f"{name}, search only"] = asyncio.run(
                     _run_topics(url, chosen, args.repeats, search_only=True)
                 )
+            if args.without_recent and backend == "postgresql":
+                for name, chosen in classes.items():
+                    results[f"{name}, no recent index"] = asyncio.run(
+                        _run_topics(url, chosen, args.repeats, recent=False)
+                    )
             size = (0, {}) if args.no_size else asyncio.run(_sizes(url, path))
             _report(backend, results, size, args.stories)
             rounds.append(results)
@@ -825,6 +859,15 @@ def main() -> None:
             began = time.perf_counter()
             asyncio.run(_build_postgres(url, args.stories, vocabulary, args.sources))
             print(f"built PostgreSQL in {time.perf_counter() - began:.0f} s", flush=True)
+        began = time.perf_counter()
+        bound = asyncio.run(_recent_index(url))
+        print(
+            f"PostgreSQL recent index from {bound:%Y-%m-%d} ({time.perf_counter() - began:.1f} s"
+            " to build it or find it current, as `newsbot run` does each hour)"
+            if bound is not None
+            else "PostgreSQL: no recent index (the archive is too short for one)",
+            flush=True,
+        )
         if not args.build_only:
             measure("postgresql", url, None)
     print(f"total {time.perf_counter() - started:.0f} s")

@@ -3,7 +3,8 @@ composition root (`bot.app`), inside a Telegram application or, for `poll`, with
 
     poll  the poll tick (claim due sources, fetch, store, cluster, match: pushes queued), then
           the clustering of first polls' backlogs; reading the pages of pushed teasers (each
-          second, beside the polls); hourly retention
+          second, beside the polls); hourly retention; on PostgreSQL, an hourly look at
+          whether the recent stories' search index needs building anew (`storage.recent`)
     send  the send tick each second (pushes, digest retries, "Also:" edits); the daily digests'
           times, read again each minute (set through the `bot` process); the once-a-streak
           report of sources failing for a day to the admins
@@ -44,6 +45,9 @@ logger = logging.getLogger(__name__)
 #: How often retention prunes the archive, and how long after start it first does.
 RETENTION_PERIOD = timedelta(hours=1)
 RETENTION_FIRST = timedelta(minutes=1)
+#: How often the poll role looks whether PostgreSQL's recent index needs renewing; renewed,
+#: it starts three weeks back, so an hour's delay costs nothing.
+RECENT_SEARCH_PERIOD = timedelta(hours=1)
 #: How often a sender looks for due pushes; and, less often, for digest times that changed
 #: (set through another process) and for sources failing for a day.
 SEND_PERIOD = timedelta(seconds=1)
@@ -174,6 +178,13 @@ class RoleWork:
             self.loops.start("poll", self._poll_tick, every=period, guarded=False)
             if self.settings.retention is not None:
                 self._housekeeping("retention", self._prune, RETENTION_PERIOD, RETENTION_FIRST)
+            if self.storage.dialect == "postgresql":
+                self._housekeeping(
+                    "recent-search",
+                    self._refresh_recent_search,
+                    RECENT_SEARCH_PERIOD,
+                    RETENTION_FIRST,
+                )
             if self.articles is not None:
                 self._housekeeping("articles", self._read_articles, ARTICLES_PERIOD, timedelta(0))
         if sends(self.role):
@@ -245,6 +256,9 @@ class RoleWork:
     async def _read_articles(self) -> None:
         assert self.articles is not None
         await self.articles.read_due()
+
+    async def _refresh_recent_search(self) -> None:
+        await self.storage.refresh_recent_search()
 
     async def _prune(self) -> None:
         assert self.settings.retention is not None

@@ -33,11 +33,17 @@ from news.model import Coverage, Cursor, Found, Story
 from news.topics import Topic
 from storage.base import (
     STORY_COLUMNS,
-    StorageBase,
     select_stories,
     story_from_row,
 )
-from storage.search import matching_since, newest_first, topic_clause, topic_sources
+from storage.recent import RecentSearch, asked_from
+from storage.search import (
+    matching_since,
+    newest_first,
+    recent_first,
+    topic_clause,
+    topic_sources,
+)
 from storage.tables import cluster_coverage, cluster_outlets, sources, stories
 
 _NAMES = tuple(column.name for column in STORY_COLUMNS)
@@ -59,16 +65,24 @@ def _statement(
     before: bool,
     paging: bool,
     named: int,
+    recent: bool,
 ) -> Any:
     """The statement of a page (see the module's docstring), every value a named parameter:
     `search` and `since` are the topic's clauses (`topic_clause`, `matching_since`, or None),
-    `before`/`paging` whether the page starts at a cursor / the request continues a page."""
+    `before`/`paging` whether the page starts at a cursor / the request continues a page,
+    `recent` whether the recent stories are asked first (`recent_first`)."""
     query = select_stories(*STORY_COLUMNS)
     if before:
         query = query.where(tuple_(stories.c.published_at, stories.c.id) < tuple_(*_at("before")))
     query = query.order_by(*newest_first(dialect, topic)).limit(bindparam("page_limit"))
     if search is not None:
         query = query.where(search)
+    if recent:
+        query = recent_first(
+            query,
+            bindparam("page_limit"),
+            bindparam("recent_from", type_=stories.c.published_at.type),
+        )
     found = query.cte("found")
     clusters = (
         select(found.c.cluster_id)
@@ -145,8 +159,10 @@ class Search:
         paging: Cursor | None,
         kept: Sequence[int],
         dropped: Sequence[int],
+        recent_from: datetime | None = None,
     ) -> None:
         self._conn = conn
+        self._recent_from = recent_from
         self._dialect = dialect
         self._topic = topic
         self._named = named
@@ -183,8 +199,12 @@ class Search:
         )
         since = self._since()
         values: dict[str, Any] = {"page_limit": limit}
+        recent_from = asked_from(self._recent_from, before)
+        recent = recent_from is not None
+        if recent:
+            values["recent_from"] = recent_from
         shape: list[Any] = [self._dialect, self._named, topic is None, before is None]
-        shape.append(self._paging is None)
+        shape += [self._paging is None, recent]
         cacheable = True
         for clause in (search, since):
             key = None if clause is None else clause._generate_cache_key()
@@ -206,6 +226,7 @@ class Search:
                 before=before is not None,
                 paging=self._paging is not None,
                 named=self._named,
+                recent=recent,
             )
             if cacheable:
                 if len(_BUILT) >= _BUILT_MAX:
@@ -236,7 +257,7 @@ def _order(story: Story) -> tuple[datetime, int]:
     return story.published_at, story.id
 
 
-class ListingStore(StorageBase):
+class ListingStore(RecentSearch):
     """The part of `SqlStorage` that reads /latest's pages."""
 
     @asynccontextmanager
@@ -252,6 +273,10 @@ class ListingStore(StorageBase):
                 # round trips around it.
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
             kept, dropped = await topic_sources(conn, topic) if topic is not None else ([], [])
+            # Only a search by terms has a rare case to spare; an outlet's or the whole
+            # stream's newest stories are the date index's first rows.
+            searched = topic is not None and not topic.is_outlet
+            recent_from = await self.recent_bound(conn) if searched else None
             yield Search(
                 conn,
                 self.dialect,
@@ -260,4 +285,5 @@ class ListingStore(StorageBase):
                 paging=paging,
                 kept=kept,
                 dropped=dropped,
+                recent_from=recent_from,
             )

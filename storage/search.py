@@ -24,6 +24,9 @@ when there are 100,000 of them:
   then reads a rare term's few matches, and walks the date index for a common one. Two cheaper
   tricks were measured and rejected (bench/bench_latest.py): asking the last day first, then
   8 days, then all time, and keeping the ORDER BY off the date index; both raised the median.
+  A rare term's few matches are still spread over the whole archive, each a row to read for its
+  date; a partial index of the recent weeks (`storage.recent`) holds a few of them, and
+  `recent_first` asks it before the rest.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -199,6 +203,23 @@ async def topic_sources(conn: AsyncConnection, topic: Topic) -> tuple[list[int],
         elif topic.names_source(name):
             kept.append(row.id)
     return kept, dropped
+
+
+def recent_first(query: Any, limit: Any, bound: Any) -> Any:
+    """`query` (a page of stories, newest first, at most `limit`) asked of the stories
+    published from `bound` on first, and of the older ones only when those are fewer than
+    `limit` (PostgreSQL, with `storage.recent`'s index starting at `bound`).
+
+    The older part sits behind a condition on the recent part's count that holds no column, so
+    the database tests it once before reading anything of that part ("One-Time Filter"), and
+    the recent part is read once (a CTE referenced twice is materialized). The rows keep
+    `query`'s columns; the page's order is made again over at most twice `limit` rows.
+    """
+    recent = query.where(stories.c.published_at >= bound).cte("recent")
+    older = query.where(stories.c.published_at < bound).subquery("older")
+    short = select(func.count()).select_from(recent).scalar_subquery() < limit
+    both = union_all(select(recent), select(older).where(short)).subquery("newest")
+    return select(both).order_by(both.c.published_at.desc(), both.c.id.desc()).limit(limit)
 
 
 def newest_first(dialect: str, topic: Topic | None) -> tuple[ColumnElement[Any], ...]:

@@ -11,25 +11,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from news.model import Cursor, Story, StoryDraft
 from news.topics import Topic
 from storage.base import (
     STORY_COLUMNS,
     STORY_WITH_BODY,
-    StorageBase,
     chunks,
     older_than,
     select_stories,
     source_name,
     story_from_row,
 )
-from storage.search import newest_first, topic_clause, topic_sources
+from storage.recent import RecentSearch, asked_from
+from storage.search import newest_first, recent_first, topic_clause, topic_sources
 from storage.tables import sources, stories, story_meanings
 
 
-class StoryStore(StorageBase):
+class StoryStore(RecentSearch):
     """The stories part of `SqlStorage`."""
 
     async def store_stories(self, drafts: Sequence[StoryDraft], *, now: datetime) -> list[Story]:
@@ -184,11 +184,16 @@ class StoryStore(StorageBase):
     async def _latest_rows(
         self, columns: Sequence[Any], topic: Topic | None, *, limit: int, before: Cursor | None
     ) -> Sequence[Any]:
-        query = select_stories(*columns)
-        if before is not None:
-            query = query.where(older_than(before))
-        query = query.order_by(*newest_first(self.dialect, topic)).limit(limit)
         async with self.connect() as conn:
+            recent_from = None
+            if topic is not None and not topic.is_outlet:
+                recent_from = asked_from(await self.recent_bound(conn), before)
+            if recent_from is not None and all(c is not stories.c.published_at for c in columns):
+                columns = (*columns, stories.c.published_at)  # what the two parts merge by
+            query = select_stories(*columns)
+            if before is not None:
+                query = query.where(older_than(before))
+            query = query.order_by(*newest_first(self.dialect, topic)).limit(limit)
             if topic is not None:
                 kept, dropped = await topic_sources(conn, topic)
                 query = query.where(
@@ -201,6 +206,9 @@ class StoryStore(StorageBase):
                         excluded_sources=dropped,
                     )
                 )
+            if recent_from is not None:
+                bound = bindparam("recent_from", recent_from, type_=stories.c.published_at.type)
+                query = recent_first(query, limit, bound)
             return list(await conn.execute(query))
 
     async def story(self, story_id: int) -> Story | None:
