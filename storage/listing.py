@@ -40,7 +40,7 @@ from storage.recent import RecentSearch, asked_from
 from storage.search import (
     matching_since,
     newest_first,
-    recent_first,
+    recent_only,
     topic_clause,
     topic_sources,
 )
@@ -70,7 +70,7 @@ def _statement(
     """The statement of a page (see the module's docstring), every value a named parameter:
     `search` and `since` are the topic's clauses (`topic_clause`, `matching_since`, or None),
     `before`/`paging` whether the page starts at a cursor / the request continues a page,
-    `recent` whether the recent stories are asked first (`recent_first`)."""
+    `recent` whether only the recent stories are asked (`recent_only`)."""
     query = select_stories(*STORY_COLUMNS)
     if before:
         query = query.where(tuple_(stories.c.published_at, stories.c.id) < tuple_(*_at("before")))
@@ -78,11 +78,7 @@ def _statement(
     if search is not None:
         query = query.where(search)
     if recent:
-        query = recent_first(
-            query,
-            bindparam("page_limit"),
-            bindparam("recent_from", type_=stories.c.published_at.type),
-        )
+        query = recent_only(query, bindparam("recent_from", type_=stories.c.published_at.type))
     found = query.cte("found")
     clusters = (
         select(found.c.cluster_id)
@@ -183,7 +179,20 @@ class Search:
 
     async def page(self, *, limit: int, before: Cursor | None) -> Found:
         """The newest `limit` matches older than `before`, their clusters' outlets and, when
-        paging, which of those clusters have a matching report at or after the page's cursor."""
+        paging, which of those clusters have a matching report at or after the page's cursor.
+
+        With PostgreSQL's recent index (`storage.recent`), the recent stories are asked first,
+        and the whole archive only when they hold fewer than `limit` matches."""
+        recent_from = asked_from(self._recent_from, before)
+        if recent_from is not None:
+            found = await self._read(limit=limit, before=before, recent_from=recent_from)
+            if len(found.stories) == limit:
+                return found
+        return await self._read(limit=limit, before=before, recent_from=None)
+
+    async def _read(
+        self, *, limit: int, before: Cursor | None, recent_from: datetime | None
+    ) -> Found:
         topic = self._topic
         search = (
             None
@@ -199,7 +208,6 @@ class Search:
         )
         since = self._since()
         values: dict[str, Any] = {"page_limit": limit}
-        recent_from = asked_from(self._recent_from, before)
         recent = recent_from is not None
         if recent:
             values["recent_from"] = recent_from

@@ -9,9 +9,9 @@ order (`storage.search`).
 
 So PostgreSQL keeps a second, partial GIN index on the same column, over the stories published
 from a fixed day on (`RECENT_DAYS` to twice that before the newest story): the same word has
-about 15-30 matches there. /latest asks the recent part first and reads the older part only
-when the recent one holds fewer stories than the page needs (`storage.search.recent_first`):
-one statement either way, the same answers.
+about 15-30 matches there. /latest asks the recent stories first (`storage.search.recent_only`)
+and the whole archive only when they hold fewer than the page needs: one statement for most
+requests, two for a topic with less than a page in the recent weeks; the same answers.
 
 A partial index's predicate is part of its definition, so the index cannot follow the news
 day by day: `refresh_recent_search` builds a newer one (`CREATE INDEX CONCURRENTLY`, so stores

@@ -26,7 +26,7 @@ when there are 100,000 of them:
   8 days, then all time, and keeping the ORDER BY off the date index; both raised the median.
   A rare term's few matches are still spread over the whole archive, each a row to read for its
   date; a partial index of the recent weeks (`storage.recent`) holds a few of them, and
-  `recent_first` asks it before the rest.
+  /latest asks it first (`recent_only`), then the whole archive only when that is too few.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -205,21 +204,11 @@ async def topic_sources(conn: AsyncConnection, topic: Topic) -> tuple[list[int],
     return kept, dropped
 
 
-def recent_first(query: Any, limit: Any, bound: Any) -> Any:
-    """`query` (a page of stories, newest first, at most `limit`) asked of the stories
-    published from `bound` on first, and of the older ones only when those are fewer than
-    `limit` (PostgreSQL, with `storage.recent`'s index starting at `bound`).
-
-    The older part sits behind a condition on the recent part's count that holds no column, so
-    the database tests it once before reading anything of that part ("One-Time Filter"), and
-    the recent part is read once (a CTE referenced twice is materialized). The rows keep
-    `query`'s columns; the page's order is made again over at most twice `limit` rows.
-    """
-    recent = query.where(stories.c.published_at >= bound).cte("recent")
-    older = query.where(stories.c.published_at < bound).subquery("older")
-    short = select(func.count()).select_from(recent).scalar_subquery() < limit
-    both = union_all(select(recent), select(older).where(short)).subquery("newest")
-    return select(both).order_by(both.c.published_at.desc(), both.c.id.desc()).limit(limit)
+def recent_only(query: Any, bound: Any) -> Any:
+    """`query` kept to the stories published from `bound` on (PostgreSQL, with
+    `storage.recent`'s index starting at `bound`): the database can then read a term's matches
+    in that index. Its caller asks the whole archive after it only when it finds too few."""
+    return query.where(stories.c.published_at >= bound)
 
 
 def newest_first(dialect: str, topic: Topic | None) -> tuple[ColumnElement[Any], ...]:

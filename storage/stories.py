@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from news.model import Cursor, Story, StoryDraft
 from news.topics import Topic
@@ -25,7 +25,7 @@ from storage.base import (
     story_from_row,
 )
 from storage.recent import RecentSearch, asked_from
-from storage.search import newest_first, recent_first, topic_clause, topic_sources
+from storage.search import newest_first, recent_only, topic_clause, topic_sources
 from storage.tables import sources, stories, story_meanings
 
 
@@ -184,31 +184,31 @@ class StoryStore(RecentSearch):
     async def _latest_rows(
         self, columns: Sequence[Any], topic: Topic | None, *, limit: int, before: Cursor | None
     ) -> Sequence[Any]:
+        query = select_stories(*columns)
+        if before is not None:
+            query = query.where(older_than(before))
+        query = query.order_by(*newest_first(self.dialect, topic)).limit(limit)
         async with self.connect() as conn:
-            recent_from = None
-            if topic is not None and not topic.is_outlet:
-                recent_from = asked_from(await self.recent_bound(conn), before)
-            if recent_from is not None and all(c is not stories.c.published_at for c in columns):
-                columns = (*columns, stories.c.published_at)  # what the two parts merge by
-            query = select_stories(*columns)
-            if before is not None:
-                query = query.where(older_than(before))
-            query = query.order_by(*newest_first(self.dialect, topic)).limit(limit)
-            if topic is not None:
-                kept, dropped = await topic_sources(conn, topic)
-                query = query.where(
-                    topic_clause(
-                        self.dialect,
-                        topic,
-                        limit=limit,
-                        before=before,
-                        sources=kept,
-                        excluded_sources=dropped,
-                    )
+            if topic is None:
+                return list(await conn.execute(query))
+            kept, dropped = await topic_sources(conn, topic)
+            query = query.where(
+                topic_clause(
+                    self.dialect,
+                    topic,
+                    limit=limit,
+                    before=before,
+                    sources=kept,
+                    excluded_sources=dropped,
                 )
+            )
+            # PostgreSQL's recent stories first (`storage.recent`), the rest when too few.
+            recent_from = None if topic.is_outlet else await self.recent_bound(conn)
+            recent_from = asked_from(recent_from, before)
             if recent_from is not None:
-                bound = bindparam("recent_from", recent_from, type_=stories.c.published_at.type)
-                query = recent_first(query, limit, bound)
+                rows = list(await conn.execute(recent_only(query, recent_from)))
+                if len(rows) == limit:
+                    return rows
             return list(await conn.execute(query))
 
     async def story(self, story_id: int) -> Story | None:
