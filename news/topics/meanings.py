@@ -549,12 +549,64 @@ class _Followed:
     topic: Topic
     language: str | None
     meaning: TopicMeaning
-    # The stories its words found, and their languages (the newest `MAX_FOUND`).
-    found: list[tuple[Vectors, str | None]]
+    # The stories that draw it (the newest `MAX_FOUND`): each one's vector, its language, and
+    # whether the topic's words found it (else its meaning did, surely: `DRAW_Z`).
+    found: list[tuple[Vectors, str | None, bool]]
     # Its rows over `background`, worked out at the last rebuild (None: to work out).
     near: _Stacked | None = None
     far: _Stacked | None = None
     background: Background | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Reports:
+    """The stories followed topics' words found (`_Followed.found`), each once, stacked: its
+    vector, its language as a number (`numbers`; -2 unknown) and the rows in the stacked
+    topics' rows (`_Stacked`) of the topics it was found for."""
+
+    vectors: Vectors
+    spoken: NDArray[numpy.intp]
+    numbers: dict[str | None, int]
+    rows: list[NDArray[numpy.intp]]
+
+    @classmethod
+    def empty(cls) -> _Reports:
+        return cls(numpy.empty((0, 0), numpy.float32), numpy.empty(0, numpy.intp), {}, [])
+
+    @classmethod
+    def of(cls, topics: dict[str, _Followed], spans: dict[str, slice]) -> _Reports:
+        # A story found for several topics is one vector object, passed to `found` for each
+        # (the poll's meaning of the story), kept alive by their lists: its id tells it.
+        places: dict[int, int] = {}
+        vectors: list[Vectors] = []
+        languages: list[str | None] = []
+        owners: list[dict[str, None]] = []
+        for text, followed in topics.items():
+            if text not in spans:
+                continue
+            for vector, language, by_words in followed.found:
+                if not by_words:
+                    continue
+                place = places.setdefault(id(vector), len(vectors))
+                if place == len(vectors):
+                    vectors.append(vector)
+                    languages.append(language)
+                    owners.append({})
+                owners[place][text] = None
+        if not vectors:
+            return cls.empty()
+        numbers: dict[str | None, int] = {}
+        for language in languages:
+            if language is not None:
+                numbers.setdefault(language, len(numbers))
+        spoken = numpy.array([numbers.get(language, -2) for language in languages], numpy.intp)
+        rows = [
+            numpy.concatenate(
+                [numpy.arange(spans[text].start, spans[text].stop) for text in found_for]
+            ).astype(numpy.intp)
+            for found_for in owners
+        ]
+        return cls(numpy.stack(vectors).astype(numpy.float32), spoken, numbers, rows)
 
 
 class CrossLanguageIndex:
@@ -575,6 +627,9 @@ class CrossLanguageIndex:
         # All topics' alternatives and exclusions, stacked; rebuilt when stale.
         self._near = _Stacked.empty()
         self._far = _Stacked.empty()
+        # Each topic's rows in `_near`, and the stories topics' words found (`_Reports`).
+        self._spans: dict[str, slice] = {}
+        self._reports = _Reports.empty()
         self._outlets: set[str] = set()
         self._counted = 0
         self._added = 0
@@ -633,12 +688,16 @@ class CrossLanguageIndex:
             self._counted, self._added = window.shape[0], 0
             self._stale = True
 
-    def found(self, text: str, vector: Vectors, language: str | None) -> None:
-        """A story the topic's words found, in `language`: its meaning draws the topic's."""
+    def found(
+        self, text: str, vector: Vectors, language: str | None, *, by_words: bool = True
+    ) -> None:
+        """A story the topic's words found, in `language` (not `by_words`: its meaning did,
+        surely): its meaning draws the topic's, and another language's report of its event
+        matches the topic too if its words found it (`_events`)."""
         followed = self._topics.get(text)
         if followed is None:
             return
-        followed.found.append((vector, language))
+        followed.found.append((vector, language, by_words))
         if len(followed.found) > MAX_FOUND:
             del followed.found[0]
         # Drawn anew at the next poll's `observe`, not for every story found.
@@ -657,8 +716,8 @@ class CrossLanguageIndex:
                 rows = followed.meaning.alternatives
                 rows = background.centred(rows, [followed.language] * rows.shape[0])
                 if rows.shape[0] and followed.found:
-                    found = numpy.stack([vector for vector, _ in followed.found])
-                    spoken = [language for _, language in followed.found]
+                    found = numpy.stack([vector for vector, _, _ in followed.found])
+                    spoken = [language for _, language, _ in followed.found]
                     rows = expanded(rows, background.centred(found, spoken))
                 followed.near = _Stacked.of(rows, [text] * rows.shape[0], background.spreads)
                 excluded = followed.meaning.excluded
@@ -669,6 +728,13 @@ class CrossLanguageIndex:
                 far.append(followed.far)
         self._near = _Stacked.joined(near)
         self._far = _Stacked.joined(far)
+        self._spans = {}
+        start = 0
+        for part in near:
+            if part.owners:
+                self._spans[part.owners[0]] = slice(start, start + len(part.owners))
+                start += len(part.owners)
+        self._reports = _Reports.of(self._topics, self._spans)
         self._stale = False
 
     def ready(self) -> bool:
@@ -712,6 +778,7 @@ class CrossLanguageIndex:
             placed = background.placed(spoken)
             centred = _unit(chunk - background.centres[placed])
             nears = self._near.reaching_many(centred, placed, MATCH_Z)
+            self._events(chunk, spoken, centred, placed, nears)
             fars = self._far.reaching_many(chunk, numpy.zeros_like(placed), EXCLUDE_Z)
             for offset, (near, far) in enumerate(zip(nears, fars, strict=True)):
                 number = start + offset
@@ -747,8 +814,42 @@ class CrossLanguageIndex:
             }
         for text in matched:
             if near[text] >= DRAW_Z:
-                self.found(text, vector, language)
+                self.found(text, vector, language, by_words=False)
         return matched, left_out
+
+    def _events(
+        self,
+        chunk: Vectors,
+        languages: Sequence[str | None],
+        centred: Vectors,
+        placed: NDArray[numpy.intp],
+        nears: list[dict[str, float]],
+    ) -> None:
+        """Add to `nears` (one dict a story of `chunk`) the topics a story matches as another
+        language's report of the event of a story their words found (cosine `SAME_EVENT` with
+        it, in another language), if it is somewhat close to them too (`EVENT_Z`), as in
+        /latest. Stories their meaning found do not count: chained through them, the rule lost
+        precision (0.70-0.89 on the set of issue 23). One product of the batch with the stories
+        words found; the few pairs of one event are then looked at one by one."""
+        reports = self._reports
+        if not reports.rows or chunk.shape[0] == 0:
+            return
+        spoken = numpy.array([reports.numbers.get(language, -1) for language in languages])
+        closeness = reports.vectors @ chunk.T
+        same = (closeness >= SAME_EVENT) & (reports.spoken[:, None] != spoken[None, :])
+        near = self._near
+        for report, column in zip(*(part.tolist() for part in numpy.nonzero(same)), strict=True):
+            rows = reports.rows[report]
+            group = int(placed[column])
+            scores = (near.rows[rows] @ centred[column] - near.means[rows, group]) / (
+                near.spreads[rows, group]
+            )
+            reached = nears[column]
+            close = scores >= EVENT_Z
+            for row, score in zip(rows[close].tolist(), scores[close].tolist(), strict=True):
+                text = near.owners[row]
+                if score > reached.get(text, -numpy.inf):
+                    reached[text] = score
 
 
 def _excluded_by_words(topic: Topic, index: TermIndex, language: str | None) -> bool:
