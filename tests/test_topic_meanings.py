@@ -8,7 +8,8 @@ background, and the stories the topic's words find draw its meaning, as in /late
 
 Run `python -m tests.test_topic_meanings` for the table (whole set and its two halves of
 topics, even and odd lines: the thresholds were chosen on the whole set from a coarse grid,
-the halves show how much the figures move with the topics).
+`MATCH_Z` last on the even half alone; the halves show how much the figures move with the
+topics). Pushes are measured through the push index itself (`pushed`).
 """
 
 from __future__ import annotations
@@ -48,12 +49,12 @@ from tests.multilingual import JudgedStory, JudgedTopic, Tally, judged_stories, 
 SAME_LANGUAGE = Tally(relevant=126, found=94, correct=80)
 CROSS_PRECISION_FLOOR = 0.90
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
-#: A little below what this encoder reaches at that precision with language centring (0.608 in
-#: /latest; before it 0.528) and, for pushes, with the rule of another language's report of an
-#: event the topic's words found (0.608; 0.557 without it, 0.475 before centring): the issue's
-#: target, 0.80, is not met.
-CROSS_RECALL_FLOOR = 0.58
-PUSH_RECALL_FLOOR = 0.58
+#: A little below what this encoder reaches at that precision with Ukrainian read in Russian
+#: spelling (0.623 in /latest, 0.622 for pushes; before it 0.608 and 0.608; before pushes had
+#: the rule of another language's report of an event the topic's words found, 0.557; before
+#: language centring 0.528 and 0.475): the issue's target, 0.80, is not met.
+CROSS_RECALL_FLOOR = 0.60
+PUSH_RECALL_FLOOR = 0.60
 
 
 @dataclass(frozen=True)
