@@ -319,3 +319,27 @@ def test_the_shipped_background_knows_the_language_of_each_of_its_stories() -> N
     languages = shipped_languages()
     assert len(languages) == shipped_background().shape[0]
     assert set(languages) == {"en", "de", "fr", "es", "uk", "ru"}
+
+
+@pytest.mark.parametrize("by_words", [True, False])
+def test_a_push_follows_another_language_s_report_of_an_event_the_topic_s_words_found(
+    by_words: bool,
+) -> None:
+    # "elecciones" finds the Spanish report of Trump's election by its words; the German report
+    # of it is not close enough to the topic's meaning, drawn toward what the words found, but
+    # reads as the same event. Stories its meaning found do not count (the rule chained through
+    # them lost precision), though they draw the topic as well.
+    stories = judged_stories()
+    vectors = story_vectors()
+    languages = [story.language for story in stories]
+    topic = parse_topic("elecciones")
+    index = CrossLanguageIndex()
+    index.add(topic, topic_meaning(default_encoder().encode(["elecciones"]), 1), reader="es")
+    index.observe(vectors, languages)
+    german = _story("Trump gewinnt US-Präsidentschaftswahl")
+    assert topic.text not in index.matching(vectors[german], "de")[0]
+    for story in stories:
+        if topic.matches(document_terms(story.text, story.language), language=story.language):
+            index.found(topic.text, vectors[story.number], story.language, by_words=by_words)
+    index.observe(vectors[:1], languages[:1])  # the next poll
+    assert (topic.text in index.matching(vectors[german], "de")[0]) == by_words

@@ -490,6 +490,10 @@ BACKGROUND_STORIES = 2000
 BATCH = 32
 #: Stories found by a topic's words whose vectors draw the topic's meaning, at most (the newest).
 MAX_FOUND = 50
+#: Stories found by topics' words whose events' reports in other languages match the topics
+#: too, at most (the newest found): those reports come within a day or two, and each batch of
+#: new stories is compared with all of them (20,000 are 40 MB, a millisecond or so a story).
+MAX_REPORTS = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,55 +566,41 @@ class _Followed:
     background: Background | None = None
 
 
+@dataclass(slots=True)
+class _Report:
+    """A story followed topics' words found: its vector, its language, and the topics whose
+    `found` hold it (how many times each)."""
+
+    vector: Vectors
+    language: str | None
+    topics: dict[str, int]
+
+
 @dataclass(frozen=True, slots=True)
 class _Reports:
-    """The stories followed topics' words found (`_Followed.found`), each once, stacked: its
-    vector, its language as a number (`numbers`; -2 unknown) and the rows in the stacked
-    topics' rows (`_Stacked`) of the topics it was found for."""
+    """The stories followed topics' words found (`_Report`), each once, stacked: its vector,
+    its language as a number (`numbers`; -2 unknown) and the topics it was found for."""
 
     vectors: Vectors
     spoken: NDArray[numpy.intp]
     numbers: dict[str | None, int]
-    rows: list[NDArray[numpy.intp]]
+    topics: list[dict[str, int]]
 
     @classmethod
-    def empty(cls) -> _Reports:
-        return cls(numpy.empty((0, 0), numpy.float32), numpy.empty(0, numpy.intp), {}, [])
-
-    @classmethod
-    def of(cls, topics: dict[str, _Followed], spans: dict[str, slice]) -> _Reports:
-        # A story found for several topics is one vector object, passed to `found` for each
-        # (the poll's meaning of the story), kept alive by their lists: its id tells it.
-        places: dict[int, int] = {}
-        vectors: list[Vectors] = []
-        languages: list[str | None] = []
-        owners: list[dict[str, None]] = []
-        for text, followed in topics.items():
-            if text not in spans:
-                continue
-            for vector, language, by_words in followed.found:
-                if not by_words:
-                    continue
-                place = places.setdefault(id(vector), len(vectors))
-                if place == len(vectors):
-                    vectors.append(vector)
-                    languages.append(language)
-                    owners.append({})
-                owners[place][text] = None
-        if not vectors:
-            return cls.empty()
+    def of(cls, reports: Iterable[_Report]) -> _Reports:
+        held = list(reports)
         numbers: dict[str | None, int] = {}
-        for language in languages:
-            if language is not None:
-                numbers.setdefault(language, len(numbers))
-        spoken = numpy.array([numbers.get(language, -2) for language in languages], numpy.intp)
-        rows = [
-            numpy.concatenate(
-                [numpy.arange(spans[text].start, spans[text].stop) for text in found_for]
-            ).astype(numpy.intp)
-            for found_for in owners
-        ]
-        return cls(numpy.stack(vectors).astype(numpy.float32), spoken, numbers, rows)
+        for report in held:
+            if report.language is not None:
+                numbers.setdefault(report.language, len(numbers))
+        return cls(
+            numpy.stack([report.vector for report in held]).astype(numpy.float32)
+            if held
+            else numpy.empty((0, 0), numpy.float32),
+            numpy.array([numbers.get(report.language, -2) for report in held], numpy.intp),
+            numbers,
+            [report.topics for report in held],
+        )
 
 
 class CrossLanguageIndex:
@@ -631,9 +621,12 @@ class CrossLanguageIndex:
         # All topics' alternatives and exclusions, stacked; rebuilt when stale.
         self._near = _Stacked.empty()
         self._far = _Stacked.empty()
-        # Each topic's rows in `_near`, and the stories topics' words found (`_Reports`).
+        # Each topic's rows in `_near`; the stories topics' words found, by the id of their
+        # vector (a story found for several topics is one vector object, passed to `found` for
+        # each: the poll's meaning of the story), and stacked (None: to stack again).
         self._spans: dict[str, slice] = {}
-        self._reports = _Reports.empty()
+        self._words: dict[int, _Report] = {}
+        self._reports: _Reports | None = None
         self._outlets: set[str] = set()
         self._counted = 0
         self._added = 0
@@ -666,7 +659,9 @@ class CrossLanguageIndex:
         """Forget the topics nobody follows any more."""
         self._outlets &= texts
         for text in [text for text in self._topics if text not in texts]:
-            del self._topics[text]
+            for vector, _, by_words in self._topics.pop(text).found:
+                if by_words:
+                    self._unheld(text, vector)
             self._stale = True
 
     def observe(self, vectors: Vectors, languages: Sequence[str | None]) -> None:
@@ -702,11 +697,33 @@ class CrossLanguageIndex:
         if followed is None:
             return
         followed.found.append((vector, language, by_words))
+        if by_words:
+            report = self._words.setdefault(id(vector), _Report(vector, language, {}))
+            report.topics[text] = report.topics.get(text, 0) + 1
+            self._reports = None
+            while len(self._words) > MAX_REPORTS:
+                del self._words[next(iter(self._words))]
         if len(followed.found) > MAX_FOUND:
-            del followed.found[0]
+            dropped, _, words = followed.found.pop(0)
+            if words:
+                self._unheld(text, dropped)
         # Drawn anew at the next poll's `observe`, not for every story found.
         followed.near = None
         self._drawn = True
+
+    def _unheld(self, text: str, vector: Vectors) -> None:
+        """A story its words found left the topic's `found`."""
+        report = self._words.get(id(vector))
+        if report is None or report.vector is not vector:
+            return
+        left = report.topics.get(text, 0) - 1
+        if left > 0:
+            report.topics[text] = left
+        else:
+            report.topics.pop(text, None)
+            if not report.topics:
+                del self._words[id(vector)]
+        self._reports = None
 
     def _rebuild(self) -> None:
         """Stack the topics' rows; a topic's are worked out again only when its found stories
@@ -738,7 +755,6 @@ class CrossLanguageIndex:
             if part.owners:
                 self._spans[part.owners[0]] = slice(start, start + len(part.owners))
                 start += len(part.owners)
-        self._reports = _Reports.of(self._topics, self._spans)
         self._stale = False
 
     def ready(self) -> bool:
@@ -835,15 +851,21 @@ class CrossLanguageIndex:
         /latest. Stories their meaning found do not count: chained through them, the rule lost
         precision (0.70-0.89 on the set of issue 23). One product of the batch with the stories
         words found; the few pairs of one event are then looked at one by one."""
-        reports = self._reports
-        if not reports.rows or chunk.shape[0] == 0:
+        if not self._words or chunk.shape[0] == 0:
             return
+        if self._reports is None:
+            self._reports = _Reports.of(self._words.values())
+        reports = self._reports
         spoken = numpy.array([reports.numbers.get(language, -1) for language in languages])
         closeness = reports.vectors @ chunk.T
         same = (closeness >= SAME_EVENT) & (reports.spoken[:, None] != spoken[None, :])
         near = self._near
+        spans = self._spans
         for report, column in zip(*(part.tolist() for part in numpy.nonzero(same)), strict=True):
-            rows = reports.rows[report]
+            found_for = [spans[text] for text in reports.topics[report] if text in spans]
+            if not found_for:
+                continue
+            rows = numpy.concatenate([numpy.arange(span.start, span.stop) for span in found_for])
             group = int(placed[column])
             scores = (near.rows[rows] @ centred[column] - near.means[rows, group]) / (
                 near.spreads[rows, group]
