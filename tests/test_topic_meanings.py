@@ -8,7 +8,8 @@ background, and the stories the topic's words find draw its meaning, as in /late
 
 Run `python -m tests.test_topic_meanings` for the table (whole set and its two halves of
 topics, even and odd lines: the thresholds were chosen on the whole set from a coarse grid,
-the halves show how much the figures move with the topics).
+`MATCH_Z` last on the even half alone; the halves show how much the figures move with the
+topics). Pushes are measured through the push index itself (`pushed`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from news.topics.meanings import (
     MATCH_Z,
     SAME_EVENT,
     Background,
+    CrossLanguageIndex,
     TopicMeaning,
     is_cross_language,
     meaning_texts,
@@ -47,10 +49,12 @@ from tests.multilingual import JudgedStory, JudgedTopic, Tally, judged_stories, 
 SAME_LANGUAGE = Tally(relevant=126, found=94, correct=80)
 CROSS_PRECISION_FLOOR = 0.90
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
-#: A little below what this encoder reaches at that precision with language centring (0.608 in
-#: /latest, 0.557 for pushes; before it 0.528 and 0.475): the issue's target, 0.80, is not met.
-CROSS_RECALL_FLOOR = 0.58
-PUSH_RECALL_FLOOR = 0.53
+#: A little below what this encoder reaches at that precision with Ukrainian read in Russian
+#: spelling (0.623 in /latest, 0.622 for pushes; before it 0.608 and 0.608; before pushes had
+#: the rule of another language's report of an event the topic's words found, 0.557; before
+#: language centring 0.528 and 0.475): the issue's target, 0.80, is not met.
+CROSS_RECALL_FLOOR = 0.60
+PUSH_RECALL_FLOOR = 0.60
 
 
 @dataclass(frozen=True)
@@ -72,9 +76,9 @@ def story_vectors() -> NDArray[numpy.float32]:
 
 @cache
 def matched(events: bool = True) -> list[Matched]:
-    """What each topic finds among the stories: by words, and by meaning across languages (as
-    /latest does; with `events` False as pushes do, without the rule of another language's
-    report of an event its words found)."""
+    """What each topic finds among the stories: by words, and by meaning across languages, as
+    /latest does (with `events` False, without the rule of another language's report of an
+    event its words found). `pushed` is what the push index finds."""
     stories = judged_stories()
     vectors = story_vectors()
     languages = [story.language for story in stories]
@@ -97,6 +101,55 @@ def matched(events: bool = True) -> list[Matched]:
         near = meaning.matches(vectors, background, by_words, cross, languages, own, events=events)
         far = meaning.excludes(vectors, background)
         found = (by_words & ~(cross & far)) | near
+        result.append(Matched(judged, frozenset(int(i) for i in numpy.flatnonzero(found))))
+    return result
+
+
+@cache
+def pushed() -> list[Matched]:
+    """What each topic is pushed among the stories, through the push index: its words found
+    the stories they match before (`found`, as a poll tells the index), then every story is
+    matched by meaning twice, as two polls would: the first draws the topics toward the stories
+    they match most surely, which the second reads them with."""
+    stories = judged_stories()
+    vectors = story_vectors()
+    languages = [story.language for story in stories]
+    terms = [document_terms(story.text, story.language) for story in stories]
+    encoder = default_encoder()
+    index = CrossLanguageIndex()
+    topics = [(judged, parse_topic(judged.text)) for judged in judged_topics()]
+    for judged, topic in topics:
+        alternatives, excluded = meaning_texts(topic)
+        index.add(
+            topic,
+            topic_meaning(encoder.encode(alternatives + excluded), len(alternatives)),
+            reader=judged.language,
+        )
+    index.observe(vectors, languages)
+    by_words = {
+        judged.text: numpy.array(
+            [
+                topic.matches(story_terms, language=story.language)
+                for story, story_terms in zip(stories, terms, strict=True)
+            ]
+        )
+        for judged, topic in topics
+    }
+    for judged, topic in topics:
+        for row in numpy.flatnonzero(by_words[judged.text]).tolist():
+            index.found(topic.text, vectors[row], languages[row])
+    sources = ["" for _ in stories]
+    index.matching_many(vectors, languages, terms, sources)
+    # The next poll: one story more, and the topics drawn anew.
+    index.observe(vectors[:1], languages[:1])
+    judged_all = index.matching_many(vectors, languages, terms, sources)
+    result = []
+    for judged, topic in topics:
+        own = topic_language(topic, judged.language)
+        cross = numpy.array([is_cross_language(own, language) for language in languages])
+        added = numpy.array([topic.text in near for near, _ in judged_all])
+        far = numpy.array([topic.text in left_out for _, left_out in judged_all])
+        found = (by_words[judged.text] & ~(cross & far)) | added
         result.append(Matched(judged, frozenset(int(i) for i in numpy.flatnonzero(found))))
     return result
 
@@ -124,10 +177,10 @@ def report() -> str:
         f"MATCH_Z {MATCH_Z}, DRAW_Z {DRAW_Z}, SAME_EVENT {SAME_EVENT}, EVENT_Z {EVENT_Z}, "
         f"EXCLUDE_Z {EXCLUDE_Z}"
     ]
-    for path, events in (("/latest", True), ("pushes", False)):
+    for path, results in (("/latest", matched()), ("pushes", pushed())):
         for name, half in (("all topics", None), ("even lines", 0), ("odd lines", 1)):
             for scope in (False, True):
-                t = tally(matched(events), stories, cross=scope, half=half)
+                t = tally(results, stories, cross=scope, half=half)
                 lines.append(
                     f"{path:<8} {name:<11} {'cross' if scope else 'same':<6} relevant "
                     f"{t.relevant:>4} found {t.found:>4} precision {t.precision:.3f} "
@@ -144,14 +197,16 @@ def test_topics_find_stories_in_other_languages_with_trustworthy_precision() -> 
     assert cross.recall >= CROSS_RECALL_FLOOR, report()
     for half in (0, 1):
         assert tally(matched(), stories, cross=True, half=half).precision >= 0.90, report()
-    pushes = tally(matched(events=False), stories, cross=True)
+    pushes = tally(pushed(), stories, cross=True)
     assert pushes.precision >= CROSS_PRECISION_FLOOR, report()
     assert pushes.recall >= PUSH_RECALL_FLOOR, report()
+    for half in (0, 1):
+        assert tally(pushed(), stories, cross=True, half=half).precision >= 0.90, report()
 
 
 def test_stories_in_the_topic_s_language_are_matched_as_before() -> None:
     assert tally(matched(), judged_stories(), cross=False) == SAME_LANGUAGE
-    assert tally(matched(events=False), judged_stories(), cross=False) == SAME_LANGUAGE
+    assert tally(pushed(), judged_stories(), cross=False) == SAME_LANGUAGE
 
 
 def _story(fragment: str) -> int:
@@ -264,3 +319,27 @@ def test_the_shipped_background_knows_the_language_of_each_of_its_stories() -> N
     languages = shipped_languages()
     assert len(languages) == shipped_background().shape[0]
     assert set(languages) == {"en", "de", "fr", "es", "uk", "ru"}
+
+
+@pytest.mark.parametrize("by_words", [True, False])
+def test_a_push_follows_another_language_s_report_of_an_event_the_topic_s_words_found(
+    by_words: bool,
+) -> None:
+    # "elecciones" finds the Spanish report of Trump's election by its words; the German report
+    # of it is not close enough to the topic's meaning, drawn toward what the words found, but
+    # reads as the same event. Stories its meaning found do not count (the rule chained through
+    # them lost precision), though they draw the topic as well.
+    stories = judged_stories()
+    vectors = story_vectors()
+    languages = [story.language for story in stories]
+    topic = parse_topic("elecciones")
+    index = CrossLanguageIndex()
+    index.add(topic, topic_meaning(default_encoder().encode(["elecciones"]), 1), reader="es")
+    index.observe(vectors, languages)
+    german = _story("Trump gewinnt US-Präsidentschaftswahl")
+    assert topic.text not in index.matching(vectors[german], "de")[0]
+    for story in stories:
+        if topic.matches(document_terms(story.text, story.language), language=story.language):
+            index.found(topic.text, vectors[story.number], story.language, by_words=by_words)
+    index.observe(vectors[:1], languages[:1])  # the next poll
+    assert (topic.text in index.matching(vectors[german], "de")[0]) == by_words
