@@ -1,12 +1,14 @@
 """PostgreSQL's recent index (`storage.recent`): /latest asks the recent weeks first and gives
 the same answers as without it, across its bound, while it is renewed, and in a process that
-still holds the bound an other process replaced."""
+still holds the bound an other process replaced; the running bot builds it hourly."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event, text
@@ -14,9 +16,12 @@ from sqlalchemy import event, text
 from news.model import Cursor, Story, StoryDraft
 from news.reading import latest_events
 from news.topics import document_terms, parse_topic
-from storage import SqlStorage, create_engine
+from storage import SqlStorage, create_engine, open_storage
 from storage.recent import RECENT_DAYS, index_name
-from tests.conftest import empty_storage
+from tests.conftest import Clock, empty_storage
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.telegram import FakeBotApi
+from tests.harness import seeded_bot
 
 pytestmark = pytest.mark.postgres
 
@@ -209,3 +214,32 @@ async def test_a_short_archive_gets_no_recent_index(postgres_database: str) -> N
         await _same_answers(storage, ("harbour", "market", "market -harbour"))
     finally:
         await storage.close()
+
+
+async def test_the_running_bot_builds_the_recent_index_hourly(
+    telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path, clock: Clock, postgres_url: str
+) -> None:
+    async with seeded_bot(
+        telegram, feeds, tmp_path, clock=clock, extra_env={"DATABASE_URL": postgres_url}
+    ) as bot:
+        assert bot.work.loops.period("recent-search") == timedelta(hours=1)
+        storage = await open_storage(postgres_url)
+        try:
+            [source] = await storage.list_sources()
+            # Three months of an outlet's archive behind today's seed stories.
+            drafts = [
+                replace(draft, published_at=clock() - timedelta(days=day + 1))
+                for day, draft in enumerate(_drafts(source.id, range(DAYS)))
+            ]
+            await storage.store_stories(drafts, now=clock())
+
+            await bot.work.loops.run_once("recent-search")
+
+            assert len(await _recent_indexes(storage)) == 1
+            assert await _all_pages(storage, "harbour", 2) == await _expected(storage, "harbour")
+        finally:
+            await storage.close()
+
+    (tmp_path / "sqlite").mkdir()
+    async with seeded_bot(telegram, feeds, tmp_path / "sqlite", clock=clock) as bot:
+        assert "recent-search" not in bot.work.loops, "SQLite walks its index in time order"
