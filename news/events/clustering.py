@@ -365,7 +365,10 @@ class Clusterer:
         self._languages: dict[str, _Language] = {}
         self._clusters: dict[int, Cluster] = {}
         self._stories: dict[int, Member] = {}
-        # Heaps of (time, id) packed into one int each (`_expiry`): half a tuple's memory.
+        # Heaps of (time, id) packed into one int each (`_expiry`): half a tuple's memory. A
+        # story that opened its cluster has no expiry of its own: its cluster's is the same
+        # (time and id), and the story leaves with the cluster (`_advance`). In a window of
+        # one story a cluster, that is half of the expiries' ints.
         self._cluster_expiry: list[int] = []
         self._story_expiry: list[int] = []
         self._now: datetime | None = None
@@ -489,7 +492,8 @@ class Clusterer:
         self._dirty.add(cluster.id)
         self._new[story_id] = member
         self._stories[story_id] = member
-        heapq.heappush(self._story_expiry, _expiry(published_at, story_id))
+        if not created:
+            heapq.heappush(self._story_expiry, _expiry(published_at, story_id))
         self._band(lang, story_id, bands)
         event_id = cluster.event_id
         if meaning is not None:
@@ -585,7 +589,8 @@ class Clusterer:
                 headline,
             )
             self._stories[story_id] = member
-            heapq.heappush(self._story_expiry, _expiry(published_at, story_id))
+            if cluster is None or not _opened(member, cluster):
+                heapq.heappush(self._story_expiry, _expiry(published_at, story_id))
             self._band(lang, story_id, _bands(signature))
             if cluster is not None:
                 cluster.members += (member,)
@@ -798,9 +803,17 @@ class Clusterer:
             lang = self._languages[cluster.language]
             for term in cluster.terms[:INDEX_TERMS]:
                 self._unpost(lang, term, cluster_id)
+            # The story that opened it, which has no expiry of its own (its time and id are
+            # the cluster's): the order stories are forgotten in changes nothing kept.
+            opener = self._stories.get(cluster_id)
+            if opener is not None and _opened(opener, cluster):
+                self._forget(cluster_id)
         while self._story_expiry and self._story_expiry[0] < before:
             story_id = _expired_id(heapq.heappop(self._story_expiry))
-            self._forget(story_id)
+            # Gone already when it opened a cluster this process heard of only after the story
+            # (its own expiry is the cluster's: both fall due in this call).
+            if story_id in self._stories:
+                self._forget(story_id)
         while self._linked_expiry and self._linked_expiry[0] < before:
             self._linked.pop(_expired_id(heapq.heappop(self._linked_expiry)), None)
         self.linker.forget_before(self._now)
@@ -854,6 +867,12 @@ def _expiry(at: datetime, item_id: int) -> int:
 
 def _expired_id(expiry: int) -> int:
     return (expiry & _LOW_64) - _ID_BIAS
+
+
+def _opened(member: Member, cluster: Cluster) -> bool:
+    """Whether the story opened the cluster: its id and time are the cluster's, and so is its
+    expiry."""
+    return member.story_id == cluster.id and member.published_at == cluster.started_at
 
 
 def _signature(member: Member) -> StorySignature:
