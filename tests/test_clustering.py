@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from news.events.cluster_state import ClusterState
 from news.events.clustering import Assignment, Clusterer
 from tests.labelled import Labelled, add, existing_set, multilingual_set, score, short_set
 
@@ -148,6 +149,30 @@ def test_clusters_expire_after_the_window() -> None:
     assert late.duplicate_of == 2  # the copy is still in the window, its cluster is not
     clusterer.add(4, *SAME_PLACE, "en", T0 + timedelta(hours=200), "AP")
     assert len(clusterer) == 1
+
+
+def test_stories_leave_the_window_whether_they_opened_their_cluster_or_joined_it() -> None:
+    """Also after a restart, and in a process that heard of the stories before their cluster
+    (another poller's turns)."""
+    window = timedelta(hours=48)
+    running = Clusterer(window=window)
+    running.add(1, *FIRE, "en", T0, "Reuters")  # opens its cluster
+    running.add(2, *FIRE_RECAP, "en", T0 + timedelta(hours=1), "DW")  # joins it
+    state = running.changes()
+    restarted = Clusterer(window=window)
+    restarted.load(state)
+    told_late = Clusterer(window=window)
+    told_late.load(ClusterState(stories=state.stories))
+    told_late.load(ClusterState(clusters=state.clusters))
+    for clusterer in (running, restarted, told_late):
+        assert (1 in clusterer, 2 in clusterer) == (True, True)
+        clusterer.add(3, *SAME_PLACE, "en", T0 + timedelta(hours=48, minutes=30), "AP")
+        assert (1 in clusterer, 2 in clusterer, len(clusterer)) == (False, True, 2)
+        clusterer.add(4, *SAME_PLACE, "en", T0 + timedelta(hours=50), "BBC")
+        assert (2 in clusterer, len(clusterer)) == (False, 2)
+        # The first story's text is no copy of anything left in the window.
+        again = clusterer.add(5, *FIRE, "en", T0 + timedelta(hours=50), "DW")
+        assert again.created and again.duplicate_of is None
 
 
 def test_a_story_is_added_once() -> None:

@@ -13,7 +13,7 @@ import pytest
 from numpy.typing import NDArray
 
 from news.events.clustering import Clusterer
-from news.events.linking import name_key, story_keys
+from news.events.linking import EventLinker, name_key, project, story_keys
 from tests.crosslanguage import Figures, cluster_all, figures, half, stories_with_meanings
 from tests.labelled import Labelled
 
@@ -183,3 +183,33 @@ def test_names_and_numbers_are_spelled_alike_across_scripts() -> None:
     assert "#1000" in story_keys("un canje de 1.000 prisioneros")
     assert "#1000" in story_keys("a swap of 1,000 prisoners")
     assert not story_keys("in 2025, 1 of them")
+
+
+def test_thousands_of_events_come_and_go_and_each_is_found_by_its_id() -> None:
+    """An event's meaning is found by its id among thousands (more than the linker keeps apart
+    from its sorted index), after events before it were forgotten, and when it starts again."""
+    linker = EventLinker()
+    at = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
+    count = 10_000
+    rows = numpy.random.RandomState(4).standard_normal((count, 512)).astype(numpy.float32)
+    meanings = [project(row) for row in rows]
+    no_keys = numpy.zeros(0, dtype=numpy.uint32)
+    # Ids as stories have them: large, and not in order.
+    ids = [10**12 + n * 7919 % count for n in range(count)]
+    for event_id, meaning in zip(ids, meanings, strict=True):
+        linker.add(event_id, at, meaning, no_keys, "en")
+    packed = {event_id: linker.pack_row(event_id) for event_id in ids}
+    gone = set(ids[::3])
+    for event_id in gone:
+        linker.forget(event_id)
+    assert len(linker) == count - len(gone)
+    assert all((event_id in linker) == (event_id not in gone) for event_id in ids)
+    assert all(linker.pack_row(event_id) == b"" for event_id in gone)
+    # The German report of each kept event links to it: its meaning is the event's.
+    for n in range(0, count, 97):
+        found, _ = linker.best(meanings[n], no_keys, "de", at)
+        assert (found == ids[n]) == (ids[n] not in gone)
+    for event_id in reversed(ids[::3]):  # started again, in the rows the forgotten left
+        linker.unpack_row(event_id, at, packed[event_id])
+    assert len(linker) == count
+    assert all(linker.pack_row(event_id) == packed[event_id] for event_id in ids)

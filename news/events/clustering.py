@@ -64,9 +64,10 @@ Method, and why:
   when it is older than the window. The clock is the newest `published_at` seen.
 - Memory per story is kept small (`bench/bench_clustering.py` measures it; a start loads a
   whole window, `bench/bench_cluster_start.py`): a centroid is a tuple of interned terms beside
-  its weights packed in bytes, a MinHash signature is 60 bytes, a headline that opens a story's
-  terms is a count of them, the copy index and the postings are arrays of ids (not dicts, sets
-  or lists of int objects), and an expiry is one int, not a (time, id) tuple.
+  its norm and weights packed in bytes, a cluster's members a tuple (most hold one story), a
+  MinHash signature is 60 bytes, a headline that opens a story's terms is a count of them, the
+  copy index and the postings are arrays of ids (not dicts, sets or lists of int objects), and
+  an expiry is one int, not a (time, id) tuple.
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ _MIN_COMPOUND = 9
 _MIN_PART = 4
 _LOW_30 = (1 << 30) - 1
 _HASHES = MINHASH_BANDS * MINHASH_ROWS
+# A centroid's norm, packed before its weights (`Cluster.packed_weights`).
+_NORM = struct.Struct("d")
 # One BLAKE2b digest of a shingle gives all its 32-bit hashes at once (C code, not a loop).
 _UNPACK_HASHES = struct.Struct(f"<{_HASHES}I").unpack
 # Function words carry no event; IDF learns that too, but not in the first hour of a cold start.
@@ -219,13 +222,15 @@ class Cluster:
     id: int
     language: str
     started_at: datetime
-    members: list[Member] = field(default_factory=list)
+    # A tuple, not a list: most clusters of a window hold one story, and a tuple of one is
+    # 32 bytes less than a list of one (an object and a buffer of its own).
+    members: tuple[Member, ...] = ()
     # The centroid, heaviest term first, beside its weights: a third of the memory of a dict.
     terms: tuple[str, ...] = field(default=(), repr=False)
-    # The weights as 64-bit floats in one bytes object (`weights` reads them): an array is
-    # 45 bytes more, a header and a buffer of its own, in each of 100,000 clusters.
+    # The centroid's norm, then its weights, as 64-bit floats in one bytes object (`norm` and
+    # `weights` read them): an array is 45 bytes more, a header and a buffer of its own, and a
+    # float object 32 bytes more than 8 in the bytes, in each of 100,000 clusters.
     packed_weights: bytes = field(default=b"", repr=False)
-    norm: float = field(default=0.0, repr=False)
     # The event it reports, when a cluster of another language opened it (`linking`).
     linked_to: int | None = field(default=None, repr=False)
 
@@ -237,7 +242,13 @@ class Cluster:
     @property
     def weights(self) -> memoryview[float]:
         """The centroid's weights, in the order of `terms`."""
-        return memoryview(self.packed_weights).cast("d")
+        return memoryview(self.packed_weights).cast("d")[1:]
+
+    @property
+    def norm(self) -> float:
+        """The centroid's Euclidean norm (1.0 for a centroid of no weight)."""
+        packed = self.packed_weights
+        return _NORM.unpack_from(packed)[0] if packed else 0.0
 
     @property
     def story_ids(self) -> list[int]:
@@ -354,7 +365,10 @@ class Clusterer:
         self._languages: dict[str, _Language] = {}
         self._clusters: dict[int, Cluster] = {}
         self._stories: dict[int, Member] = {}
-        # Heaps of (time, id) packed into one int each (`_expiry`): half a tuple's memory.
+        # Heaps of (time, id) packed into one int each (`_expiry`): half a tuple's memory. A
+        # story that opened its cluster has no expiry of its own: its cluster's is the same
+        # (time and id), and the story leaves with the cluster (`_advance`). In a window of
+        # one story a cluster, that is half of the expiries' ints.
         self._cluster_expiry: list[int] = []
         self._story_expiry: list[int] = []
         self._now: datetime | None = None
@@ -478,7 +492,8 @@ class Clusterer:
         self._dirty.add(cluster.id)
         self._new[story_id] = member
         self._stories[story_id] = member
-        heapq.heappush(self._story_expiry, _expiry(published_at, story_id))
+        if not created:
+            heapq.heappush(self._story_expiry, _expiry(published_at, story_id))
         self._band(lang, story_id, bands)
         event_id = cluster.event_id
         if meaning is not None:
@@ -574,13 +589,11 @@ class Clusterer:
                 headline,
             )
             self._stories[story_id] = member
-            heapq.heappush(self._story_expiry, _expiry(published_at, story_id))
+            if cluster is None or not _opened(member, cluster):
+                heapq.heappush(self._story_expiry, _expiry(published_at, story_id))
             self._band(lang, story_id, _bands(signature))
             if cluster is not None:
-                if cluster.members:
-                    cluster.members.append(member)
-                else:  # a list of one: appending to an empty one makes room for four
-                    cluster.members = [member]
+                cluster.members += (member,)
             if newest is None or published_at > newest:
                 newest = published_at
         if newest is not None:
@@ -720,7 +733,7 @@ class Clusterer:
     def _join(
         self, lang: _Language, cluster: Cluster, member: Member, vector: dict[str, float]
     ) -> None:
-        cluster.members.append(member)
+        cluster.members += (member,)
         summed = dict(zip(cluster.terms, cluster.weights, strict=True))
         for term, weight in vector.items():
             summed[term] = summed.get(term, 0.0) + weight
@@ -739,8 +752,9 @@ class Clusterer:
         longer leads with, onto those it now does."""
         old = set(cluster.terms[:INDEX_TERMS])
         cluster.terms = terms
-        cluster.packed_weights = weights.tobytes()
-        cluster.norm = math.sqrt(sum(w * w for w in weights)) or 1.0
+        cluster.packed_weights = _NORM.pack(math.sqrt(sum(w * w for w in weights)) or 1.0) + (
+            weights.tobytes()
+        )
         new = set(cluster.terms[:INDEX_TERMS])
         for term in old - new:
             self._unpost(lang, term, cluster.id)
@@ -789,9 +803,17 @@ class Clusterer:
             lang = self._languages[cluster.language]
             for term in cluster.terms[:INDEX_TERMS]:
                 self._unpost(lang, term, cluster_id)
+            # The story that opened it, which has no expiry of its own (its time and id are
+            # the cluster's): the order stories are forgotten in changes nothing kept.
+            opener = self._stories.get(cluster_id)
+            if opener is not None and _opened(opener, cluster):
+                self._forget(cluster_id)
         while self._story_expiry and self._story_expiry[0] < before:
             story_id = _expired_id(heapq.heappop(self._story_expiry))
-            self._forget(story_id)
+            # Gone already when it opened a cluster this process heard of only after the story
+            # (its own expiry is the cluster's: both fall due in this call).
+            if story_id in self._stories:
+                self._forget(story_id)
         while self._linked_expiry and self._linked_expiry[0] < before:
             self._linked.pop(_expired_id(heapq.heappop(self._linked_expiry)), None)
         self.linker.forget_before(self._now)
@@ -845,6 +867,12 @@ def _expiry(at: datetime, item_id: int) -> int:
 
 def _expired_id(expiry: int) -> int:
     return (expiry & _LOW_64) - _ID_BIAS
+
+
+def _opened(member: Member, cluster: Cluster) -> bool:
+    """Whether the story opened the cluster: its id and time are the cluster's, and so is its
+    expiry."""
+    return member.story_id == cluster.id and member.published_at == cluster.started_at
 
 
 def _signature(member: Member) -> StorySignature:
