@@ -42,6 +42,12 @@ RELATED_MAX_AGE = timedelta(days=7)
 _OUTLETS_READ = ALSO_NAMED + 1
 # Rounds of reading further back when a page's stories are mostly copies of a few events.
 _FETCH_ROUNDS = 4
+#: Above this many alternatives (a country's names and demonyms in six languages: 10-34), a
+#: search costs most in looking its terms up, not in the rows it returns, and its matches are
+#: often copies of one event: its first read takes two lists' worth, so that one read serves.
+#: At 10,000,000 stories on SQLite, "maputo" (28 alternatives) 28.7 -> 16.1 ms; the very
+#: common class's p99 30-34 -> 17-19 ms (bench/bench_latest.py, docs/benchmarks.md part D).
+_MANY_TERMS = 8
 #: How far back /latest looks for stories in other languages by meaning: the clustering
 #: window, two days, where an event's reports in other languages arrive and where the meanings
 #: of new stories are kept first. Older stories are found by their words alone.
@@ -228,8 +234,11 @@ async def latest_events(
     one statement for each read of the search (`Clusters.listing`).
     With the reader's `language`, an event reported in it is led by that report.
     """
-    # The first read is what a list without copies needs; only copies make it read on.
+    # The first read is what a list without copies needs; only copies make it read on. A
+    # search of many terms reads two lists' worth at once (see `_MANY_TERMS`).
     batch = count + 1
+    if topic is not None and sum(len(group) for group in topic.required) > _MANY_TERMS:
+        batch = 2 * count + 1
     found: list[Story] = []
     coverage: dict[int, Coverage] = {}
     above: set[int] = set()
