@@ -137,6 +137,24 @@ def test_topics_are_multilingual_and_know_demonyms(topic: str, text: str, langua
 
 
 @pytest.mark.parametrize(
+    ("topic", "everyday", "about_it", "language"),
+    [
+        ("canada", "Prices can rise again next year", "Canada sets new tariffs", "en"),
+        ("maputo", "Google Maps adds new map layers", "Floods cut roads to Maputo", "en"),
+        ("cuba", "A bear cub was born at the zoo", "Cuba restores power after blackout", "en"),
+        ("canada", "Los precios pueden subir", "Canadá anuncia nuevos aranceles", "es"),
+    ],
+)
+def test_a_country_topic_never_matches_an_everyday_word_its_stems_look_like(
+    topic: str, everyday: str, about_it: str, language: str
+) -> None:
+    """Spanish stems "Canada" to "can", Italian "Maputo" to "map": as alternatives of the
+    topic, those matched (and pushed) every English story with "can" or "maps"."""
+    assert not matches(topic, everyday, language)
+    assert matches(topic, about_it, language)
+
+
+@pytest.mark.parametrize(
     ("topic", "text", "language"),
     [
         ("russia", "Ukraine votes", "en"),

@@ -30,19 +30,23 @@ from news.topics.analysis import Phrase, phrase_in, strip_accents, topic_languag
 MAX_NAME_WORDS = 5
 
 
-def _stemmed(name: Phrase, language: str) -> frozenset[Phrase]:
-    """The name's terms in `language`, unless stemming cut a word to an everyday stem.
+def cut_to_everyday_stem(form: Phrase, name: Phrase) -> bool:
+    """Whether stemming cut a word of `name` to a stem short enough to be an everyday word's.
 
-    Snowball treats names like any word: Spanish "París" becomes "par", as "para" does, and
-    "Teherán" becomes "teh". Such a form would match everywhere, so only the bare name is kept.
+    Snowball treats names like any word: Spanish "París" becomes "par", as "para" does,
+    "Teherán" "teh", "Canadá" "can" and Italian "Maputo" "map". Such a form would match
+    everywhere ("Prices can rise" for `canada`), so a name keeps only its other forms.
     """
+    return any(
+        len(term) < 4 and term != strip_accents(word) for term, word in zip(form, name, strict=True)
+    )
+
+
+def _stemmed(name: Phrase, language: str) -> frozenset[Phrase]:
+    """The name's terms in `language`, but none cut to an everyday stem (`cut_to_everyday_stem`):
+    only the bare name is kept then."""
     return frozenset(
-        form
-        for form in phrase_in(name, language)
-        if all(
-            len(term) >= 4 or term == strip_accents(word)
-            for term, word in zip(form, name, strict=True)
-        )
+        form for form in phrase_in(name, language) if not cut_to_everyday_stem(form, name)
     )
 
 

@@ -52,6 +52,7 @@ from news.topics.countries import (
     MAX_NAME_WORDS,
     countries_named,
     country_alternatives,
+    cut_to_everyday_stem,
     name_languages,
 )
 
@@ -247,7 +248,16 @@ def _plain(item: _Item) -> bool:
 def _alternatives(phrase: Phrase) -> frozenset[Phrase]:
     countries = countries_named(phrase)
     found = phrase_alternatives(phrase)
-    return found | country_alternatives(countries) if countries else found
+    if not countries:
+        return found
+    if any(is_cyrillic(word) for word in phrase):
+        return found | country_alternatives(countries)
+    # A country's name typed in Latin letters is stemmed as eight languages would, and those
+    # stems are matched in stories of every language: it follows the country table's rule
+    # (no form cut to an everyday word's stem: Spanish "canada" -> "can" matched "Prices can
+    # rise", Italian "maputo" -> "map" every story of maps).
+    kept = frozenset(form for form in found if not cut_to_everyday_stem(form, phrase))
+    return kept | country_alternatives(countries)
 
 
 def _written_in(items: Sequence[_Item]) -> str | None:
