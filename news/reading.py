@@ -127,8 +127,19 @@ class AcrossLanguages:
             recent = await storage.recent_meanings(now - MEANING_WINDOW, limit=MEANING_STORIES)
             window = self._cached = await asyncio.to_thread(Window.of, recent, now)
         else:
-            newest = await storage.recent_meanings(now - _FRESH, limit=MEANING_STORIES)
-            if window.lacks(newest):
+            # The newest hour's ids first: most requests find the window has them all, and
+            # read no meaning.
+            fresh = await storage.recent_meaning_ids(now - _FRESH, limit=MEANING_STORIES)
+            missing = [
+                (story_id, language) for story_id, language in fresh if window.lacks_id(story_id)
+            ]
+            if missing:
+                packed = await storage.meanings([story_id for story_id, _ in missing])
+                newest = [
+                    (story_id, language, packed[story_id])
+                    for story_id, language in missing
+                    if story_id in packed
+                ]
                 window = self._cached = await asyncio.to_thread(window.with_newest, newest)
         return window if window.ids else None
 

@@ -274,15 +274,16 @@ class StoryStore(RecentSearch):
     async def recent_meanings(self, since: datetime, *, limit: int) -> list[tuple[int, str, bytes]]:
         """Stories published since `since` that have a meaning: (id, language, packed meaning),
         newest first, at most `limit`."""
-        query = (
-            select(stories.c.id, stories.c.language, story_meanings.c.vector)
-            .join(story_meanings, story_meanings.c.story_id == stories.c.id)
-            .where(stories.c.published_at >= since)
-            .order_by(stories.c.published_at.desc(), stories.c.id.desc())
-            .limit(limit)
-        )
+        query = _with_meanings_since(since, limit, story_meanings.c.vector)
         async with self.connect() as conn:
             return [(row.id, row.language, bytes(row.vector)) for row in await conn.execute(query)]
+
+    async def recent_meaning_ids(self, since: datetime, *, limit: int) -> list[tuple[int, str]]:
+        """`recent_meanings`' (id, language) without the meanings: what a window of meanings
+        read lately checks itself against, reading only the meanings it lacks (`meanings`)."""
+        query = _with_meanings_since(since, limit)
+        async with self.connect() as conn:
+            return [(row.id, row.language) for row in await conn.execute(query)]
 
     async def stories_by_id(self, story_ids: Sequence[int]) -> list[Story]:
         """The stories of these ids (those that exist, without their text), newest first."""
@@ -310,3 +311,15 @@ class StoryStore(RecentSearch):
         )
         async with self.connect() as conn:
             return [(row.id, row.title, row.summary) for row in await conn.execute(query)]
+
+
+def _with_meanings_since(since: datetime, limit: int, *columns: Any) -> Any:
+    """The newest `limit` stories published since `since` that have a meaning: id, language
+    and `columns`."""
+    return (
+        select(stories.c.id, stories.c.language, *columns)
+        .join(story_meanings, story_meanings.c.story_id == stories.c.id)
+        .where(stories.c.published_at >= since)
+        .order_by(stories.c.published_at.desc(), stories.c.id.desc())
+        .limit(limit)
+    )

@@ -82,6 +82,21 @@ async def test_recent_meanings_are_the_window_s_newest_first(
     ]
 
 
+async def test_the_window_s_newest_ids_come_without_their_meanings(
+    storage: SqlStorage, clock: Clock
+) -> None:
+    # The middle story has no meaning yet: it is not among them.
+    newest, _, oldest = await three_stories(storage, clock)
+    await storage.store_meanings([(newest, blob(1)), (oldest, blob(3))])
+    assert await storage.recent_meaning_ids(clock() - timedelta(hours=5), limit=10) == [
+        (newest, "en"),
+        (oldest, "en"),
+    ]
+    assert await storage.recent_meaning_ids(clock() - timedelta(hours=5), limit=1) == [
+        (newest, "en")
+    ]
+
+
 async def test_stories_without_meanings_are_found_newest_first(
     storage: SqlStorage, clock: Clock
 ) -> None:

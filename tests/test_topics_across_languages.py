@@ -24,7 +24,11 @@ AI_RULES = "EU lawmakers approve world's first rules for artificial intelligence
 
 
 def _feed(now: datetime, *extra: FeedItem) -> str:
-    items = [
+    return rss_feed(_feed_items(now, *extra), title="Example World News")
+
+
+def _feed_items(now: datetime, *extra: FeedItem) -> list[FeedItem]:
+    return [
         *extra,
         FeedItem(
             title=PEACE_TALKS,
@@ -53,7 +57,6 @@ def _feed(now: datetime, *extra: FeedItem) -> str:
             published=now - timedelta(minutes=70),
         ),
     ]
-    return rss_feed(items, title="Example World News")
 
 
 async def _started(running: RunningBot) -> None:
@@ -75,6 +78,27 @@ async def test_latest_in_ukrainian_lists_the_english_peace_talks(
         )
     assert PEACE_TALKS in answer
     assert "Record heat" not in answer and "interest rates" not in answer
+
+
+async def test_a_story_that_came_after_the_last_latest_is_found_by_the_next(
+    telegram: FakeBotApi, feeds: FeedServer, tmp_path: Path
+) -> None:
+    """The window of meanings is read whole every ten minutes; in between, each /latest adds
+    the newest hour's stories it lacks (their ids read first, their meanings only then)."""
+    now = datetime.now(UTC)
+    without = [item for item in _feed_items(now) if item.title != PEACE_TALKS]
+    feeds.set_feed("/world.xml", rss_feed(without, title="Example World News"))
+    async with running_bot(telegram, feeds, tmp_path) as running:
+        await _started(running)
+        answer = await ask(telegram, OKSANA, "/latest мирні переговори", language_code="uk")
+        assert PEACE_TALKS not in answer
+        feeds.set_feed("/world.xml", _feed(now))
+        await running.ticks.wait_polls(running.ticks.polls + 2)
+        await _started(running)
+        answer = await ask(
+            telegram, OKSANA, "/latest мирні переговори", language_code="uk", contains="<b>"
+        )
+    assert PEACE_TALKS in answer
 
 
 async def test_an_exclusion_leaves_its_subject_out_in_another_language(

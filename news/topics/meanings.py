@@ -1008,9 +1008,9 @@ class Window:
         with _one_thread():
             return self._scored(meaning, own, wanted)
 
-    def lacks(self, newest: Sequence[tuple[int, str, bytes]]) -> bool:
-        """Whether some of the stories of `newest` are not in the window yet (`with_newest`)."""
-        return any(story_id not in self.rows for story_id, _, _ in newest)
+    def lacks_id(self, story_id: int) -> bool:
+        """Whether the story of `story_id` is not in the window yet."""
+        return story_id not in self.rows
 
     def _scored(
         self, meaning: TopicMeaning, own: str | None, wanted: set[int]
