@@ -101,10 +101,12 @@ class RecentSearch(StorageBase):
                 )
             ).one()
             current = await read_state(conn, STATE_KEY)
+            present = await _recent_indexes(conn)
         bound = None if current is None else datetime.fromisoformat(current)
         if newest is None or newest - oldest < SPAN_NEEDED:
             return bound
-        if bound is not None and newest - bound < RENEW_AFTER:
+        # Current, unless its index went missing (dropped by hand, a restore without indexes).
+        if bound is not None and newest - bound < RENEW_AFTER and index_name(bound) in present:
             return bound
         fresh = bound_for(newest)
         name = index_name(fresh)

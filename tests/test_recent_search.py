@@ -181,6 +181,16 @@ async def test_the_index_is_renewed_as_news_comes_and_the_old_one_dropped(
     await _same_answers(archive)
 
 
+async def test_an_index_gone_missing_is_built_again(archive: SqlStorage) -> None:
+    bound = await archive.refresh_recent_search()
+    assert bound is not None
+    async with archive.begin() as conn:
+        await conn.execute(text(f"DROP INDEX {index_name(bound)}"))
+    await _same_answers(archive)  # meanwhile answered by the main index
+    assert await archive.refresh_recent_search() == bound
+    assert await _recent_indexes(archive) == [index_name(bound)]
+
+
 async def test_a_process_holding_a_replaced_bound_still_answers_right(
     archive: SqlStorage, postgres_database: str
 ) -> None:
