@@ -183,7 +183,7 @@ class Search:
 
         With PostgreSQL's recent index (`storage.recent`), the recent stories are asked first,
         and the whole archive only when they hold fewer than `limit` matches."""
-        recent_from = asked_from(self._recent_from, before)
+        recent_from = asked_from(self._recent_from, self._topic, before)
         if recent_from is not None:
             found = await self._read(limit=limit, before=before, recent_from=recent_from)
             if len(found.stories) == limit:
@@ -281,10 +281,7 @@ class ListingStore(RecentSearch):
                 # round trips around it.
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
             kept, dropped = await topic_sources(conn, topic) if topic is not None else ([], [])
-            # Only a search by terms has a rare case to spare; an outlet's or the whole
-            # stream's newest stories are the date index's first rows.
-            searched = topic is not None and not topic.is_outlet
-            recent_from = await self.recent_bound(conn) if searched else None
+            recent_from = await self.recent_bound(conn)
             yield Search(
                 conn,
                 self.dialect,

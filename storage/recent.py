@@ -31,6 +31,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from news.model import Cursor
+from news.topics import Topic
 from storage.base import StorageBase, read_state, write_state
 from storage.tables import stories
 
@@ -53,10 +54,16 @@ _BUILD_LOCK = 0x6E6273_7265
 _NEVER = float("-inf")
 
 
-def asked_from(bound: datetime | None, before: Cursor | None) -> datetime | None:
-    """`bound` when a page of stories older than `before` may hold recent stories to ask
-    first (a page that starts before the recent ones has none of them), else None."""
-    if bound is None or (before is not None and before.published_at <= bound):
+def asked_from(
+    bound: datetime | None, topic: Topic | None, before: Cursor | None
+) -> datetime | None:
+    """`bound` when the recent stories are worth asking first for a page of `topic`'s stories
+    older than `before`, else None: only a search by terms has a rare case to spare (an
+    outlet's or the whole stream's newest stories are the date index's first rows), and a page
+    that starts before the recent stories has none of them."""
+    if bound is None or topic is None or topic.is_outlet:
+        return None
+    if before is not None and before.published_at <= bound:
         return None
     return bound
 

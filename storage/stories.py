@@ -203,8 +203,7 @@ class StoryStore(RecentSearch):
                 )
             )
             # PostgreSQL's recent stories first (`storage.recent`), the rest when too few.
-            recent_from = None if topic.is_outlet else await self.recent_bound(conn)
-            recent_from = asked_from(recent_from, before)
+            recent_from = asked_from(await self.recent_bound(conn), topic, before)
             if recent_from is not None:
                 rows = list(await conn.execute(recent_only(query, recent_from)))
                 if len(rows) == limit:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
-from news.model import Cursor, Story, StoryDraft
+from news.model import StoryDraft
 from news.reading import latest_events
 from news.topics import document_terms, parse_topic
 from storage import SqlStorage, create_engine, open_storage
@@ -22,6 +22,7 @@ from tests.conftest import Clock, empty_storage
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram import FakeBotApi
 from tests.harness import seeded_bot
+from tests.storage_helpers import all_pages
 
 pytestmark = pytest.mark.postgres
 
@@ -93,15 +94,7 @@ async def _expected(storage: SqlStorage, raw: str) -> list[str]:
 
 
 async def _all_pages(storage: SqlStorage, raw: str, page: int) -> list[str]:
-    topic = parse_topic(raw)
-    found: list[Story] = []
-    before = None
-    while True:
-        batch = await storage.latest(topic, limit=page, before=before)
-        found += batch
-        if len(batch) < page:
-            return [story.title for story in found]
-        before = Cursor(batch[-1].published_at, batch[-1].id)
+    return [story.title for story in await all_pages(storage, raw, page)]
 
 
 async def _listed(storage: SqlStorage, raw: str) -> list[str]:

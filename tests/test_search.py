@@ -16,12 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from news.model import Cursor, Story, StoryDraft
+from news.model import StoryDraft
 from news.topics import document_terms, parse_topic
 from storage import SqlStorage, create_engine
 from storage.database import migrate
 from storage.search import necessary
 from tests.conftest import empty_storage
+from tests.storage_helpers import all_pages
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -121,18 +122,6 @@ async def backends(
         await store.close()
 
 
-async def _all_pages(storage: SqlStorage, raw: str, page: int) -> list[Story]:
-    topic = parse_topic(raw)
-    found: list[Story] = []
-    before = None
-    while True:
-        batch = await storage.latest(topic, limit=page, before=before)
-        found += batch
-        if len(batch) < page:
-            return found
-        before = Cursor(batch[-1].published_at, batch[-1].id)
-
-
 @pytest.mark.postgres
 async def test_both_backends_and_push_matching_give_the_same_answers(
     backends: dict[str, SqlStorage],
@@ -148,7 +137,7 @@ async def test_both_backends_and_push_matching_give_the_same_answers(
         ]
         for name, storage in backends.items():
             for page in (1, 2, 5, 50):
-                found = [story.title for story in await _all_pages(storage, raw, page)]
+                found = [story.title for story in await all_pages(storage, raw, page)]
                 assert found == expected, (name, raw, page)
 
 
@@ -332,5 +321,5 @@ async def test_a_phrase_newer_than_the_single_words_is_listed_on_every_page(
         if not title.startswith("Mocambique de")
     ]
     for page in (1, 2, 3, 5, 6, 20):
-        found = [story.title for story in await _all_pages(storage, "maputo", page)]
+        found = [story.title for story in await all_pages(storage, "maputo", page)]
         assert found == expected, page
